@@ -1,0 +1,48 @@
+/** Element types found in checkpoint files, and their widening to f32. */
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+export const DTYPE_BYTES: Record<DType, number> = {
+  F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1,
+};
+
+/** bf16 is the top half of an f32: shift the bits up. */
+export function bf16ToF32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return out;
+}
+
+const F16_TABLE = (() => {
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) t[h] = sign * frac * 2 ** -24;
+    else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
+    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return t;
+})();
+
+export function f16ToF32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+  for (let i = 0; i < src.length; i++) out[i] = F16_TABLE[src[i]];
+  return out;
+}
+
+/** Widens raw little-endian bytes of a floating dtype to a fresh Float32Array. */
+export function toFloat32(bytes: Uint8Array, dtype: DType, what: string): Float32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(aligned.buffer.slice(aligned.byteOffset, aligned.byteOffset + aligned.byteLength));
+    case 'F16':
+      return f16ToF32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2));
+    case 'BF16':
+      return bf16ToF32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2));
+    case 'F64':
+      return Float32Array.from(new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8));
+    default:
+      throw new Error(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16 or F64)`);
+  }
+}

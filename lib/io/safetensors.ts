@@ -1,0 +1,193 @@
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { DTYPE_BYTES, type DType, toFloat32 } from './dtype.ts';
+
+export interface TensorInfo {
+  dtype: DType;
+  shape: number[];
+  /** Absolute byte range in the file. */
+  begin: number;
+  end: number;
+}
+
+/** A named, f32-widened tensor. */
+export interface F32Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Anything that serves named tensors on demand: one safetensors file or a sharded checkpoint. */
+export interface TensorSource {
+  names(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo & { file: string };
+  /** Reads one tensor, widened to f32. Rows [rowStart, rowEnd) of the first axis only, when given. */
+  read(name: string, rows?: [number, number]): F32Tensor;
+  close(): void;
+}
+
+const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** One `.safetensors` file: the header is parsed at open, tensor bytes are read only when asked for. */
+export class SafetensorsFile implements TensorSource {
+  readonly path: string;
+  readonly metadata: Record<string, string>;
+  private readonly tensors = new Map<string, TensorInfo>();
+  private fd: number;
+
+  constructor(path: string) {
+    this.path = path;
+    if (!existsSync(path)) throw new InputError(`${path}: file not found`);
+    this.fd = openSync(path, 'r');
+    const size = fstatSync(this.fd).size;
+    const fail = (why: string): never => {
+      closeSync(this.fd);
+      throw new InputError(`${path}: not a valid safetensors file: ${why}`);
+    };
+    if (size < 8) fail(`${size} bytes, shorter than the 8-byte header length`);
+    const lenBuf = Buffer.alloc(8);
+    readSync(this.fd, lenBuf, 0, 8, 0);
+    const headerLen = Number(lenBuf.readBigUInt64LE(0));
+    if (headerLen > size - 8 || headerLen > 100_000_000) fail(`header length ${headerLen} exceeds the file (${size} bytes): truncated?`);
+    const headerBuf = Buffer.alloc(headerLen);
+    readSync(this.fd, headerBuf, 0, headerLen, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(headerBuf.toString('utf8'));
+    } catch (err) {
+      return fail(`header is not JSON (${(err as Error).message})`);
+    }
+    this.metadata = (header.__metadata__ as Record<string, string>) ?? {};
+    const dataStart = 8 + headerLen;
+    for (const [name, raw] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const t = raw as { dtype: DType; shape: number[]; data_offsets: [number, number] };
+      if (!(t.dtype in DTYPE_BYTES)) fail(`tensor ${name}: unknown dtype ${t.dtype}`);
+      const bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+      const [b, e] = t.data_offsets;
+      if (e - b !== bytes) fail(`tensor ${name}: ${e - b} bytes for shape [${t.shape}] of ${t.dtype} (expected ${bytes})`);
+      if (dataStart + e > size) fail(`tensor ${name}: data ends at byte ${dataStart + e} but the file has ${size} bytes (truncated)`);
+      this.tensors.set(name, { dtype: t.dtype, shape: t.shape, begin: dataStart + b, end: dataStart + e });
+    }
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo & { file: string } {
+    const t = this.tensors.get(name);
+    if (!t) throw new InputError(`${this.path}: tensor ${name} not found`);
+    return { ...t, file: this.path };
+  }
+
+  readBytes(name: string, rows?: [number, number]): Uint8Array {
+    const t = this.info(name);
+    let { begin, end } = t;
+    if (rows) {
+      const rowBytes = (end - begin) / t.shape[0];
+      [begin, end] = [t.begin + rows[0] * rowBytes, t.begin + rows[1] * rowBytes];
+    }
+    const buf = new Uint8Array(end - begin);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(this.fd, buf, off, Math.min(buf.length - off, 1 << 30), begin + off);
+      if (n === 0) throw new InputError(`${this.path}: tensor ${name}: unexpected end of file`);
+      off += n;
+    }
+    return buf;
+  }
+
+  read(name: string, rows?: [number, number]): F32Tensor {
+    const t = this.info(name);
+    const shape = rows ? [rows[1] - rows[0], ...t.shape.slice(1)] : t.shape;
+    return { shape, data: toFloat32(this.readBytes(name, rows), t.dtype, `${this.path}: tensor ${name}`) };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** A checkpoint split over several files, listed by `model.safetensors.index.json`. */
+export class ShardedSafetensors implements TensorSource {
+  private readonly files = new Map<string, SafetensorsFile>();
+  private readonly weightMap: Record<string, string>;
+
+  constructor(readonly indexPath: string) {
+    let index: { weight_map?: Record<string, string> };
+    try {
+      index = JSON.parse(readFileSync(indexPath, 'utf8'));
+    } catch (err) {
+      throw new InputError(`${indexPath}: cannot read the shard index (${(err as Error).message})`);
+    }
+    if (!index.weight_map) throw new InputError(`${indexPath}: field weight_map is missing`);
+    this.weightMap = index.weight_map;
+  }
+
+  private file(name: string): SafetensorsFile {
+    const shard = this.weightMap[name];
+    if (!shard) throw new InputError(`${this.indexPath}: tensor ${name} not found in weight_map`);
+    let f = this.files.get(shard);
+    if (!f) {
+      f = new SafetensorsFile(join(dirname(this.indexPath), shard));
+      this.files.set(shard, f);
+    }
+    return f;
+  }
+
+  names(): string[] {
+    return Object.keys(this.weightMap);
+  }
+
+  has(name: string): boolean {
+    return name in this.weightMap;
+  }
+
+  info(name: string) {
+    return this.file(name).info(name);
+  }
+
+  read(name: string, rows?: [number, number]): F32Tensor {
+    return this.file(name).read(name, rows);
+  }
+
+  close(): void {
+    for (const f of this.files.values()) f.close();
+  }
+}
+
+/** Opens the weights of a Hugging Face checkpoint directory (single file or sharded), or one file. */
+export function openSafetensors(path: string): TensorSource {
+  if (path.endsWith('.safetensors')) return new SafetensorsFile(path);
+  const index = join(path, 'model.safetensors.index.json');
+  if (existsSync(index)) return new ShardedSafetensors(index);
+  const single = join(path, 'model.safetensors');
+  if (existsSync(single)) return new SafetensorsFile(single);
+  throw new InputError(`${path}: no model.safetensors or model.safetensors.index.json`);
+}
+
+/** Writes f32 tensors as one safetensors file, atomically, tensors in the given order. */
+export function writeSafetensors(path: string, tensors: Record<string, F32Tensor>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.data.length !== numel(t.shape)) throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape}]`);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // keep tensor data 8-byte aligned
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const chunks: Uint8Array[] = [len, Buffer.from(json, 'utf8')];
+  for (const t of Object.values(tensors)) chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  writeFileAtomic(path, chunks);
+}
