@@ -21,9 +21,9 @@ const cli = yargs(hideBin(process.argv))
   .alias('help', 'h')
   .version()
   .wrap(Math.min(110, process.stdout.columns ?? 110))
-  .fail((msg, err, y) => {
+  .fail((msg, err) => {
     if (err) throw err;
-    console.error(y.help ? `${msg}\n\nRun with --help for usage.` : msg);
+    console.error(`${msg}\n\nRun with --help for usage.`);
     process.exit(2);
   });
 

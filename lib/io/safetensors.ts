@@ -42,6 +42,7 @@ export class SafetensorsFile implements TensorSource {
     if (!existsSync(path)) throw new InputError(`${path}: file not found`);
     this.fd = openSync(path, 'r');
     const size = fstatSync(this.fd).size;
+    this.metadata = {};
     const fail = (why: string): never => {
       closeSync(this.fd);
       throw new InputError(`${path}: not a valid safetensors file: ${why}`);

@@ -1,0 +1,37 @@
+// The trial store's record (DESIGN.md "Trial store"): one judged, steered response per line.
+
+export interface Intervention {
+  layer: number;
+  latent: number;
+  value: number;
+  mode: 'add' | 'clamp';
+}
+
+export interface JudgedAttempt {
+  text: string;
+  /** 0–100; null when the judge gave no usable score for this attempt. */
+  score: number | null;
+}
+
+export interface JudgeResult {
+  /** Judge id, e.g. `anthropic:claude-…`, `openai:gpt-…`, `heuristic`. */
+  id: string;
+  attempts: JudgedAttempt[];
+  raw: string | null;
+  error: string | null;
+}
+
+export interface Trial {
+  id: string;
+  feature: number;
+  feature_label: string | null;
+  prompt: string;
+  seed: number;
+  condition: string;
+  boost: number | null;
+  interventions: Intervention[];
+  response: string;
+  judge: JudgeResult | null;
+  error: string | null;
+  provenance: Record<string, unknown>;
+}
