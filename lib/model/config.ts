@@ -1,0 +1,156 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
+
+/** RoPE frequency layout: plain (`default`) or Llama-3.1's long-context rescaling (`llama3`). */
+export type RopeConfig =
+  | { type: 'default'; theta: number }
+  | { type: 'llama3'; theta: number; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+/**
+ * One config for both supported families. Gemma-2's differences from Llama are explicit fields, so the
+ * forward pass reads as a single textbook decoder with a few switches.
+ */
+export interface ModelConfig {
+  architecture: 'LlamaForCausalLM' | 'Gemma2ForCausalLM';
+  family: 'llama' | 'gemma2';
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  rope: RopeConfig;
+  tieWordEmbeddings: boolean;
+  attentionBias: boolean;
+  mlpBias: boolean;
+  /** MLP activation of the gate: SiLU (Llama) or tanh-approximated GELU (Gemma-2). */
+  activation: 'silu' | 'gelu_tanh';
+  /** Attention logits are multiplied by this (head_dim^-0.5, or query_pre_attn_scalar^-0.5 for Gemma-2). */
+  attentionScale: number;
+  /** Gemma-2: embeddings × √hidden_size; RMSNorm weight applied as (1 + w); norms after attention and MLP too. */
+  scaleEmbeddings: boolean;
+  normAddsOne: boolean;
+  sandwichNorms: boolean;
+  attnLogitSoftcap: number | null;
+  finalLogitSoftcap: number | null;
+  /** Per layer: null for full attention, else the window W (a query attends to keys less than W positions back). */
+  slidingWindow: (number | null)[];
+  eosTokenIds: number[];
+  bosTokenId: number | null;
+  padTokenId: number | null;
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${path}: cannot read JSON (${(err as Error).message})`);
+  }
+}
+
+const asIds = (v: unknown): number[] => (v == null ? [] : Array.isArray(v) ? (v as number[]) : [v as number]);
+
+function parseRope(raw: Json, file: string): RopeConfig {
+  // Newer configs nest everything under `rope_parameters`; older ones use `rope_theta` + `rope_scaling`.
+  const params = (raw.rope_parameters as Json | undefined) ?? (raw.rope_scaling as Json | undefined) ?? {};
+  const theta = Number(params.rope_theta ?? raw.rope_theta ?? 10000);
+  const type = String(params.rope_type ?? params.type ?? 'default');
+  if (type === 'default') return { type, theta };
+  if (type === 'llama3') {
+    const need = (k: string) => {
+      if (params[k] === undefined) throw new InputError(`${file}: rope scaling llama3 needs field ${k}`);
+      return Number(params[k]);
+    };
+    return {
+      type, theta, factor: need('factor'), lowFreqFactor: need('low_freq_factor'),
+      highFreqFactor: need('high_freq_factor'), originalMaxPositions: need('original_max_position_embeddings'),
+    };
+  }
+  throw new InputError(`${file}: unsupported option rope type "${type}" (supported: default, llama3)`);
+}
+
+/** Reads and validates `config.json` (and `generation_config.json` for EOS ids) of a checkpoint directory. */
+export function loadModelConfig(dir: string): ModelConfig {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) throw new InputError(`${dir}: no config.json (expected a Hugging Face checkpoint directory)`);
+  const raw = readJson(file);
+  const arch = (raw.architectures as string[] | undefined)?.[0];
+  if (arch !== 'LlamaForCausalLM' && arch !== 'Gemma2ForCausalLM') {
+    throw new InputError(`${file}: unsupported architecture ${arch ?? '(none)'} (supported: LlamaForCausalLM, Gemma2ForCausalLM)`);
+  }
+  const num = (key: string, fallback?: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${file}: field ${key} must be a number, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  const numHeads = num('num_attention_heads');
+  const hiddenSize = num('hidden_size');
+  const numLayers = num('num_hidden_layers');
+  const headDim = (raw.head_dim as number | null | undefined) ?? hiddenSize / numHeads;
+  const gemma = arch === 'Gemma2ForCausalLM';
+
+  for (const [key, ok] of [
+    ['pretraining_tp', (v: unknown) => v == null || v === 1],
+    ['partial_rotary_factor', (v: unknown) => v == null || v === 1],
+    ['use_bidirectional_attention', (v: unknown) => !v],
+  ] as const) {
+    if (!ok(raw[key])) throw new InputError(`${file}: unsupported option ${key}=${JSON.stringify(raw[key])}`);
+  }
+  const activation = gemma ? String(raw.hidden_activation ?? 'gelu_pytorch_tanh') : String(raw.hidden_act ?? 'silu');
+  if (activation !== 'silu' && activation !== 'gelu_pytorch_tanh') {
+    throw new InputError(`${file}: unsupported option activation "${activation}" (supported: silu, gelu_pytorch_tanh)`);
+  }
+
+  let slidingWindow: (number | null)[] = new Array(numLayers).fill(null);
+  if (gemma) {
+    const window = num('sliding_window', 4096);
+    // Gemma-2 alternates sliding and full attention, starting with sliding at layer 0.
+    const types = (raw.layer_types as string[] | undefined) ??
+      Array.from({ length: numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+    if (types.length !== numLayers) throw new InputError(`${file}: layer_types has ${types.length} entries, expected ${numLayers}`);
+    slidingWindow = types.map((t) => (t === 'sliding_attention' ? window : null));
+  } else if (raw.use_sliding_window) {
+    throw new InputError(`${file}: unsupported option use_sliding_window for LlamaForCausalLM`);
+  }
+
+  let eos = asIds(raw.eos_token_id);
+  const genFile = join(dir, 'generation_config.json');
+  if (existsSync(genFile)) {
+    const gen = readJson(genFile);
+    if (gen.eos_token_id != null) eos = asIds(gen.eos_token_id);
+  }
+
+  return {
+    architecture: arch,
+    family: gemma ? 'gemma2' : 'llama',
+    vocabSize: num('vocab_size'),
+    hiddenSize,
+    intermediateSize: num('intermediate_size'),
+    numLayers,
+    numHeads,
+    numKvHeads: num('num_key_value_heads', numHeads),
+    headDim,
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    rope: parseRope(raw, file),
+    tieWordEmbeddings: Boolean(raw.tie_word_embeddings ?? gemma),
+    attentionBias: Boolean(raw.attention_bias),
+    mlpBias: Boolean(raw.mlp_bias),
+    activation: activation === 'silu' ? 'silu' : 'gelu_tanh',
+    attentionScale: gemma ? num('query_pre_attn_scalar', 256) ** -0.5 : headDim ** -0.5,
+    scaleEmbeddings: gemma,
+    normAddsOne: gemma,
+    sandwichNorms: gemma,
+    // Absent keys take transformers' Gemma-2 defaults (50 and 30); an explicit null turns capping off.
+    attnLogitSoftcap: gemma ? ('attn_logit_softcapping' in raw ? (raw.attn_logit_softcapping as number | null) : 50) : null,
+    finalLogitSoftcap: gemma ? ('final_logit_softcapping' in raw ? (raw.final_logit_softcapping as number | null) : 30) : null,
+    slidingWindow,
+    eosTokenIds: eos,
+    bosTokenId: (raw.bos_token_id as number | undefined) ?? null,
+    padTokenId: (raw.pad_token_id as number | undefined) ?? null,
+  };
+}

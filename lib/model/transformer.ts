@@ -1,0 +1,221 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.ts';
+import { KVCache } from './kvcache.ts';
+import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from './rope.ts';
+import type { LayerWeights, Linear, ModelWeights } from './weights.ts';
+
+/**
+ * Rewrites the residual stream after a decoder layer (hook point `resid_post.L`), for every position of the
+ * step: `h` is [batch·tokens, d_model], row-major by sequence then token. Return a new tensor; do not dispose `h`.
+ */
+export type ResidualHook = (h: tf.Tensor2D, info: { layer: number; batch: number; tokens: number }) => tf.Tensor2D;
+
+export interface ForwardOptions {
+  /** Layers whose resid_post to return (after any hook at that layer). */
+  readLayers?: Iterable<number>;
+  /** Hooks by layer. */
+  hooks?: Map<number, ResidualHook>;
+  /** Which positions' logits to compute: all, the last of each row (generation), or none (read-out only). */
+  logits?: 'all' | 'last' | 'none';
+  /** Stop after this layer (no logits): capture only needs the stream up to the feature layer. */
+  stopAfterLayer?: number;
+}
+
+export interface ForwardResult {
+  /** [batch·tokens, vocab] for 'all', [batch, vocab] for 'last', null for 'none'. */
+  logits: tf.Tensor2D | null;
+  /** resid_post.L as [batch·tokens, d_model]. The caller disposes these and the logits. */
+  resid: Map<number, tf.Tensor2D>;
+}
+
+const MASKED = -1e30;
+
+/** A Llama-3 or Gemma-2 decoder-only transformer with a KV cache and residual-stream hooks. */
+export class Transformer {
+  private readonly invFreq: Float64Array;
+  private readonly rotateHalf: tf.Tensor2D;
+
+  constructor(readonly config: ModelConfig, readonly weights: ModelWeights) {
+    this.invFreq = inverseFrequencies(config.rope, config.headDim);
+    this.rotateHalf = rotateHalfMatrix(config.headDim);
+  }
+
+  newCache(batch: number): KVCache {
+    return new KVCache(this.config.numLayers, batch);
+  }
+
+  /**
+   * Runs `tokens` new tokens of each of `batch` rows through the model, appending to `cache`.
+   * `ids` and `valid` are [batch, tokens] (row-major); valid = 0 marks padding (left padding for generation).
+   */
+  forward(ids: ArrayLike<number>, valid: Uint8Array, batch: number, cache: KVCache, opts: ForwardOptions = {}): ForwardResult {
+    const cfg = this.config;
+    const tokens = ids.length / batch;
+    const past = cache.length;
+    const rows = Array.from({ length: batch }, (_, b) => valid.subarray(b * tokens, (b + 1) * tokens));
+    const positions = this.assignPositions(rows, cache);
+    cache.extend(rows);
+    const readLayers = new Set(opts.readLayers ?? []);
+    const lastLayer = opts.stopAfterLayer ?? cfg.numLayers - 1;
+    const resid = new Map<number, tf.Tensor2D>();
+
+    const { cos, sin } = rotaryTables(this.invFreq, positions);
+    // One mask per distinct window (full attention and, for Gemma-2, the sliding window), built outside any tidy.
+    const masks = new Map<number | null, tf.Tensor4D>();
+    for (const window of cfg.slidingWindow.slice(0, lastLayer + 1)) {
+      if (!masks.has(window)) masks.set(window, attentionMask(cache.valid, past, tokens, window));
+    }
+
+    let h = tf.tensor2d(this.embed(ids), [batch * tokens, cfg.hiddenSize]);
+    for (let layer = 0; layer <= lastLayer; layer++) {
+      const next = tf.tidy(() => {
+        let out = this.decoderLayer(h, this.weights.layers[layer], layer, batch, tokens, cos, sin, masks.get(cfg.slidingWindow[layer])!, cache);
+        const hook = opts.hooks?.get(layer);
+        if (hook) out = hook(out, { layer, batch, tokens });
+        return out;
+      });
+      h.dispose();
+      h = next;
+      if (readLayers.has(layer)) resid.set(layer, h.clone());
+    }
+    cos.dispose();
+    sin.dispose();
+    masks.forEach((m) => m.dispose());
+
+    let logits: tf.Tensor2D | null = null;
+    const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
+    if (want !== 'none') {
+      logits = tf.tidy(() => {
+        const x = want === 'last' ? lastOfEachRow(h, batch, tokens) : h;
+        return this.lmHead(rmsNorm(x, this.weights.finalNorm, cfg.rmsNormEps));
+      });
+    }
+    h.dispose();
+    return { logits, resid };
+  }
+
+  /** Position ids continue each row's count of real tokens; padding gets position 0 (it is never attended to). */
+  private assignPositions(rows: Uint8Array[], cache: KVCache): Int32Array {
+    const tokens = rows[0].length;
+    const pos = new Int32Array(rows.length * tokens);
+    rows.forEach((row, b) => {
+      for (let t = 0; t < tokens; t++) {
+        if (row[t]) pos[b * tokens + t] = cache.nextPosition[b]++;
+      }
+    });
+    return pos;
+  }
+
+  private embed(ids: ArrayLike<number>): Float32Array {
+    const { hiddenSize: d, vocabSize } = this.config;
+    const out = new Float32Array(ids.length * d);
+    // Gemma-2 scales embeddings by √d, computed in the weights' dtype (f32 here) as transformers does.
+    const scale = this.config.scaleEmbeddings ? Math.fround(Math.sqrt(d)) : 1;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < vocabSize)) throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+      const row = this.weights.embed.subarray(id * d, (id + 1) * d);
+      if (scale === 1) out.set(row, i * d);
+      else for (let j = 0; j < d; j++) out[i * d + j] = row[j] * scale;
+    }
+    return out;
+  }
+
+  private decoderLayer(
+    h: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
+    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: tf.Tensor4D, cache: KVCache,
+  ): tf.Tensor2D {
+    const eps = this.config.rmsNormEps;
+    let attn = this.attention(rmsNorm(h, w.inputNorm, eps), w, layer, batch, tokens, cos, sin, mask, cache);
+    if (w.postAttnNorm) attn = rmsNorm(attn, w.postAttnNorm, eps);
+    h = tf.add(h, attn);
+    let mlp = this.mlp(rmsNorm(h, w.preMlpNorm, eps), w);
+    if (w.postMlpNorm) mlp = rmsNorm(mlp, w.postMlpNorm, eps);
+    return tf.add(h, mlp);
+  }
+
+  private attention(
+    x: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
+    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: tf.Tensor4D, cache: KVCache,
+  ): tf.Tensor2D {
+    const { numHeads: H, numKvHeads: KV, headDim: hd, attentionScale, attnLogitSoftcap } = this.config;
+    const groupSize = H / KV; // query heads sharing one key/value head
+    const n = batch * tokens;
+    const [q, k, v] = tf.split(linear(x, w.qkv), [H * hd, KV * hd, KV * hd], 1);
+
+    // Queries: rotate, scale, and gather each kv head's query heads into one [groupSize·tokens, hd] block.
+    const qRot = applyRotary(q.reshape([n, H, hd]), cos, sin, this.rotateHalf).mul(attentionScale);
+    const qGroups = tf.unstack(qRot.reshape([batch, tokens, KV, groupSize, hd]).transpose([0, 2, 3, 1, 4]).reshape([batch * KV, groupSize * tokens, hd])) as tf.Tensor2D[];
+    // Keys (transposed) and values of the new tokens, one block per (row, kv head), appended to the cache.
+    const kRot = applyRotary(k.reshape([n, KV, hd]), cos, sin, this.rotateHalf);
+    cache.append(
+      layer,
+      tf.unstack(kRot.reshape([batch, tokens, KV, hd]).transpose([0, 2, 3, 1]).reshape([batch * KV, hd, tokens])) as tf.Tensor2D[],
+      tf.unstack(v.reshape([batch, tokens, KV, hd]).transpose([0, 2, 1, 3]).reshape([batch * KV, tokens, hd])) as tf.Tensor2D[],
+    );
+    const keysT = cache.keysT[layer], values = cache.values[layer];
+    const S = cache.length;
+
+    let scores = tf.stack(qGroups.map((qg, g) => tf.matMul(qg, keysT[g]))) as tf.Tensor3D; // [B·KV, groupSize·T, S]
+    if (attnLogitSoftcap !== null) scores = tf.tanh(scores.div(attnLogitSoftcap)).mul(attnLogitSoftcap);
+    const probs = tf.softmax(scores.reshape([batch, H, tokens, S]).add(mask)).reshape([batch * KV, groupSize * tokens, S]);
+    const context = tf.stack(tf.unstack(probs).map((p, g) => tf.matMul(p as tf.Tensor2D, values[g]))); // [B·KV, groupSize·T, hd]
+    const merged = context.reshape([batch, H, tokens, hd]).transpose([0, 2, 1, 3]).reshape([n, H * hd]) as tf.Tensor2D;
+    return linear(merged, w.o);
+  }
+
+  private mlp(x: tf.Tensor2D, w: LayerWeights): tf.Tensor2D {
+    const ff = this.config.intermediateSize;
+    const [gate, up] = tf.split(linear(x, w.gateUp), [ff, ff], 1);
+    const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
+    return linear(tf.mul(act, up) as tf.Tensor2D, w.down);
+  }
+
+  private lmHead(x: tf.Tensor2D): tf.Tensor2D {
+    const logits = tf.matMul(x, this.weights.lmHead) as tf.Tensor2D;
+    const cap = this.config.finalLogitSoftcap;
+    return cap === null ? logits : (tf.tanh(logits.div(cap)).mul(cap) as tf.Tensor2D);
+  }
+
+  dispose(): void {
+    this.rotateHalf.dispose();
+  }
+}
+
+function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
+  const y = tf.matMul(x, l.weight) as tf.Tensor2D;
+  return l.bias ? (tf.add(y, l.bias) as tf.Tensor2D) : y;
+}
+
+/** RMSNorm: x / sqrt(mean(x²) + eps) · w (Gemma-2's 1 + w is folded into w at load). */
+function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as tf.Tensor2D;
+}
+
+/** GELU with the tanh approximation (PyTorch's `gelu(approximate="tanh")`). */
+function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+function lastOfEachRow(h: tf.Tensor2D, batch: number, tokens: number): tf.Tensor2D {
+  const d = h.shape[1];
+  return h.reshape([batch, tokens, d]).slice([0, tokens - 1, 0], [batch, 1, d]).reshape([batch, d]);
+}
+
+/**
+ * Additive attention mask [batch, 1, T, S]: query t (cache slot past + t) sees slot s when s ≤ past + t, the slot
+ * holds a real token, and — for sliding-window layers — past + t − s < window (transformers' convention).
+ */
+function attentionMask(valid: Uint8Array[], past: number, tokens: number, window: number | null): tf.Tensor4D {
+  const S = past + tokens;
+  const m = new Float32Array(valid.length * tokens * S).fill(MASKED);
+  valid.forEach((row, b) => {
+    for (let t = 0; t < tokens; t++) {
+      const q = past + t;
+      const from = window === null ? 0 : Math.max(0, q - window + 1);
+      for (let s = from; s <= q; s++) if (row[s]) m[(b * tokens + t) * S + s] = 0;
+    }
+  });
+  return tf.tensor4d(m, [valid.length, 1, tokens, S]);
+}
