@@ -1,0 +1,31 @@
+// Multiple-comparison adjustments across latents.
+
+function orderOf(p: ArrayLike<number>): Int32Array {
+  return Int32Array.from({ length: p.length }, (_, i) => i).sort((i, j) => p[i] - p[j] || i - j);
+}
+
+/** Benjamini–Hochberg q-values, as scipy.stats.false_discovery_control(p, method='bh'). */
+export function benjaminiHochberg(p: ArrayLike<number>): Float64Array {
+  const m = p.length;
+  const order = orderOf(p);
+  const q = new Float64Array(m);
+  let running = Infinity;
+  for (let r = m - 1; r >= 0; r--) {
+    running = Math.min(running, (p[order[r]] * m) / (r + 1));
+    q[order[r]] = Math.min(1, running);
+  }
+  return q;
+}
+
+/** Holm step-down adjusted p-values: max over k ≤ r of (m − k)·p_(k), capped at 1. */
+export function holm(p: ArrayLike<number>): Float64Array {
+  const m = p.length;
+  const order = orderOf(p);
+  const out = new Float64Array(m);
+  let running = 0;
+  for (let r = 0; r < m; r++) {
+    running = Math.max(running, (m - r) * p[order[r]]);
+    out[order[r]] = Math.min(1, running);
+  }
+  return out;
+}

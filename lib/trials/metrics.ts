@@ -1,0 +1,199 @@
+// ESR metrics of judged trials (DESIGN.md "Trial metrics") with cluster-bootstrap intervals,
+// Wilson/Wald intervals beside them, and differences between conditions with CIs and p-values.
+import { bootstrap, type CiMethod, sumsStatistic } from '../stats/bootstrap.ts';
+import { waldMean, waldProportion, wilson, type Interval } from '../stats/intervals.ts';
+import { swapPermutationTest } from '../stats/permutation.ts';
+import type { Trial } from './types.ts';
+
+export const METRICS = ['multi_attempt_rate', 'esr_rate', 'improvement_rate', 'first_attempt_score', 'score_delta'] as const;
+export type MetricName = (typeof METRICS)[number];
+const M = METRICS.length;
+/** Per-trial sums: [trials, multi-attempt, ESR, first score, last − first over multi-attempt]. */
+const WIDTH = 5;
+
+export type ExclusionReason = 'trial_error' | 'judge_error' | 'no_judge' | 'no_attempts' | 'all_scores_null';
+
+/** Scores that count (nulls dropped), or why the trial is excluded. */
+export function trialScores(t: Trial): { scores: number[] } | { excluded: ExclusionReason } {
+  if (t.error) return { excluded: 'trial_error' };
+  if (!t.judge) return { excluded: 'no_judge' };
+  if (t.judge.error) return { excluded: 'judge_error' };
+  if (!t.judge.attempts || t.judge.attempts.length === 0) return { excluded: 'no_attempts' };
+  const scores = t.judge.attempts.map((a) => a.score).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
+  return scores.length === 0 ? { excluded: 'all_scores_null' } : { scores };
+}
+
+function addTrialSums(scores: number[], into: Float64Array, offset: number): void {
+  const k = scores.length;
+  const multi = k > 1 ? 1 : 0;
+  into[offset] += 1;
+  into[offset + 1] += multi;
+  into[offset + 2] += multi && scores[k - 1] > scores[0] ? 1 : 0;
+  into[offset + 3] += scores[0];
+  into[offset + 4] += multi ? scores[k - 1] - scores[0] : 0;
+}
+
+/** The five metrics from summed trial vectors (NaN where a denominator is zero). */
+export function metricsFromTotals(t: ArrayLike<number>, out: Float64Array, offset = 0, at = 0): void {
+  const n = t[offset];
+  const multi = t[offset + 1];
+  out[at] = multi / n;
+  out[at + 1] = t[offset + 2] / n;
+  out[at + 2] = t[offset + 2] / multi;
+  out[at + 3] = t[offset + 3] / n;
+  out[at + 4] = t[offset + 4] / multi;
+}
+
+export type ClusterBy = 'feature' | 'prompt' | 'none';
+
+export interface MetricsOptions {
+  cluster?: ClusterBy;
+  resamples?: number;
+  seed?: number;
+  level?: number;
+  ci?: CiMethod;
+  /** Condition that differences are taken against; default: the first condition seen. */
+  baseline?: string;
+}
+
+export interface MetricEntry {
+  estimate: number;
+  ci: [number, number];
+  ci_method: string;
+  wilson?: Interval;
+  wald: Interval;
+}
+
+export interface MetricsReport {
+  conditions: Record<string, {
+    n_trials: number;
+    n_errors: number;
+    errors: Partial<Record<ExclusionReason, number>>;
+    n_clusters: number;
+    metrics: Record<MetricName, MetricEntry>;
+  }>;
+  differences: { a: string; b: string; metric: MetricName; estimate: number; ci: [number, number]; relative: number; relative_ci: [number, number]; p: number }[];
+  bootstrap: { resamples: number; seed: number; cluster: ClusterBy; level: number; ci: CiMethod; units: number; strata: string; permutation: string };
+}
+
+function unitKey(t: Trial, cluster: ClusterBy): string {
+  if (cluster === 'feature') return `f:${t.feature}`;
+  if (cluster === 'prompt') return `p:${t.prompt}`;
+  // no clustering: a replayed (feature, prompt, seed) across conditions stays one matched pair
+  return `t:${t.feature}\u0000${t.prompt}\u0000${t.seed}`;
+}
+
+/**
+ * Metrics per condition and differences between every pair of conditions (a = later, b = earlier,
+ * estimate a − b, relative (b − a)/b), all from one bootstrap over units (clusters, or matched trials
+ * when not clustering). Units are stratified by the set of conditions they hold, so unpaired data keep
+ * each condition's size and paired data resample pairs together.
+ */
+export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): MetricsReport {
+  const cluster = opts.cluster ?? 'feature';
+  const resamples = opts.resamples ?? 10_000;
+  const seed = opts.seed ?? 0;
+  const level = opts.level ?? 0.95;
+  const ci = opts.ci ?? 'bca';
+  const conditions = [...new Set(trials.map((t) => t.condition))];
+  if (opts.baseline !== undefined) {
+    if (!conditions.includes(opts.baseline)) throw new RangeError(`baseline condition ${opts.baseline} not among ${conditions.join(', ')}`);
+    conditions.splice(conditions.indexOf(opts.baseline), 1);
+    conditions.unshift(opts.baseline);
+  }
+  const C = conditions.length;
+  const cIndex = new Map(conditions.map((c, i) => [c, i]));
+  const units = new Map<string, number>();
+  const counted: { unit: number; cond: number; scores: number[] }[] = [];
+  const errors = conditions.map(() => ({}) as Partial<Record<ExclusionReason, number>>);
+  for (const t of trials) {
+    const c = cIndex.get(t.condition)!;
+    const r = trialScores(t);
+    if ('excluded' in r) {
+      errors[c][r.excluded] = (errors[c][r.excluded] ?? 0) + 1;
+      continue;
+    }
+    const key = unitKey(t, cluster);
+    if (!units.has(key)) units.set(key, units.size);
+    counted.push({ unit: units.get(key)!, cond: c, scores: r.scores });
+  }
+  const U = units.size;
+  if (U === 0) throw new RangeError('no counted trials (every trial was excluded)');
+  const width = WIDTH * C;
+  const unitSums = new Float64Array(U * width);
+  for (const x of counted) addTrialSums(x.scores, unitSums, x.unit * width + x.cond * WIDTH);
+
+  const pairs: [number, number][] = [];
+  for (let b = 0; b < C; b++) for (let a = b + 1; a < C; a++) pairs.push([a, b]);
+  const nStats = C * M + pairs.length * 2 * M;
+  const perCond = new Float64Array(C * M);
+  const stat = sumsStatistic(unitSums, width, nStats, (tot, out) => {
+    for (let c = 0; c < C; c++) metricsFromTotals(tot, perCond, c * WIDTH, c * M);
+    out.set(perCond);
+    pairs.forEach(([a, b], p) => {
+      for (let m = 0; m < M; m++) {
+        const va = perCond[a * M + m];
+        const vb = perCond[b * M + m];
+        out[C * M + p * 2 * M + m] = va - vb;
+        out[C * M + p * 2 * M + M + m] = (vb - va) / vb;
+      }
+    });
+  });
+  // stratum = which conditions a unit holds (a bit mask)
+  const strata = new Int32Array(U);
+  for (let u = 0; u < U; u++) for (let c = 0; c < C; c++) if (unitSums[u * width + c * WIDTH] > 0) strata[u] |= 1 << c;
+  const boot = bootstrap(U, stat, { strata, resamples, seed, level, method: ci });
+
+  const report: MetricsReport = {
+    conditions: {},
+    differences: [],
+    bootstrap: {
+      resamples, seed, cluster, level, ci, units: U,
+      strata: 'units stratified by the set of conditions they contain',
+      permutation: 'two-sided; condition labels swapped within units (sign flip for paired units); stream 1000+pair of the seed',
+    },
+  };
+  conditions.forEach((name, c) => {
+    const mine = counted.filter((x) => x.cond === c);
+    const tot = new Float64Array(WIDTH);
+    for (const x of mine) addTrialSums(x.scores, tot, 0);
+    const firsts = mine.map((x) => x.scores[0]);
+    const deltas = mine.filter((x) => x.scores.length > 1).map((x) => x.scores[x.scores.length - 1] - x.scores[0]);
+    const [n, multi, esr] = [tot[0], tot[1], tot[2]];
+    const entry = (m: number, extra: { wilson?: Interval; wald: Interval }): MetricEntry => ({
+      estimate: boot.estimate[c * M + m], ci: boot.ci[c * M + m], ci_method: boot.ciMethod[c * M + m], ...extra,
+    });
+    report.conditions[name] = {
+      n_trials: n,
+      n_errors: Object.values(errors[c]).reduce((s, v) => s + (v ?? 0), 0),
+      errors: errors[c],
+      n_clusters: new Set(mine.map((x) => x.unit)).size,
+      metrics: {
+        multi_attempt_rate: entry(0, { wilson: wilson(multi, n, level), wald: waldProportion(multi, n, level) }),
+        esr_rate: entry(1, { wilson: wilson(esr, n, level), wald: waldProportion(esr, n, level) }),
+        improvement_rate: entry(2, { wilson: wilson(esr, multi, level), wald: waldProportion(esr, multi, level) }),
+        first_attempt_score: entry(3, { wald: waldMean(firsts, level) }),
+        score_delta: entry(4, { wald: waldMean(deltas, level) }),
+      },
+    };
+  });
+  pairs.forEach(([a, b], p) => {
+    const pick = (cond: number): Float64Array => {
+      const out = new Float64Array(U * WIDTH);
+      for (let u = 0; u < U; u++) out.set(unitSums.subarray(u * width + cond * WIDTH, u * width + cond * WIDTH + WIDTH), u * WIDTH);
+      return out;
+    };
+    const pv = swapPermutationTest({
+      sumsA: pick(a), sumsB: pick(b), width: WIDTH, nStats: M, finish: (t, out) => metricsFromTotals(t, out),
+      resamples, seed, stream: 1000 + p,
+    });
+    METRICS.forEach((metric, m) => {
+      const d = C * M + p * 2 * M + m;
+      report.differences.push({
+        a: conditions[a], b: conditions[b], metric,
+        estimate: boot.estimate[d], ci: boot.ci[d], relative: boot.estimate[d + M], relative_ci: boot.ci[d + M], p: pv[m],
+      });
+    });
+  });
+  return report;
+}

@@ -1,0 +1,73 @@
+// Import of the paper's `experiment_results_*.json` files into Trial records (PAPER_FACTS.md
+// "Result files"). Nothing is dropped here: trials the paper would skip are kept with their error
+// set, so the metrics count them under the same inclusion rules as our own store.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { InputError } from '../errors.ts';
+import type { Trial } from './types.ts';
+
+interface PaperAttempt { attempt_text?: string; score?: number | null }
+interface PaperTrial {
+  prompt: string;
+  feature_index_in_sae?: number;
+  feature_label?: string;
+  threshold?: number | null;
+  seed?: number;
+  response?: string;
+  error?: string | null;
+  score?: { raw_response?: string | null; attempts?: PaperAttempt[]; error?: string } | null;
+}
+interface PaperFeature { feature_index_in_sae: number; feature_label?: string; threshold?: number | null; error?: string | null; trials?: PaperTrial[] }
+interface PaperFile { experiment_config?: unknown; results_by_feature: PaperFeature[]; ablated_latents?: number[] }
+
+/** True when a parsed JSON value looks like a paper result file (has `results_by_feature`). */
+export function isPaperResults(value: unknown): value is PaperFile {
+  return typeof value === 'object' && value !== null && Array.isArray((value as PaperFile).results_by_feature);
+}
+
+/** `ablation` for files with ablated latents (or named `..._with_ablation`), else `baseline`. */
+export function paperCondition(path: string, file: PaperFile): string {
+  return (file.ablated_latents?.length ?? 0) > 0 || /_with_ablation/.test(basename(path)) ? 'ablation' : 'baseline';
+}
+
+export function importPaperResults(path: string, file: PaperFile, condition = paperCondition(path, file)): Trial[] {
+  const source = basename(path);
+  const trials: Trial[] = [];
+  file.results_by_feature.forEach((f, fi) => {
+    if (typeof f.feature_index_in_sae !== 'number') throw new InputError(`${path}: results_by_feature[${fi}].feature_index_in_sae: expected a number`);
+    (f.trials ?? []).forEach((t, ti) => {
+      const score = t.score ?? null;
+      const attempts = (score && Array.isArray(score.attempts) ? score.attempts : []).map((a) => ({
+        text: a.attempt_text ?? '',
+        score: typeof a.score === 'number' ? a.score : null,
+      }));
+      trials.push({
+        id: `${source}:${fi}:${ti}`,
+        feature: f.feature_index_in_sae,
+        feature_label: f.feature_label ?? t.feature_label ?? null,
+        prompt: t.prompt,
+        seed: t.seed ?? 0,
+        condition,
+        boost: t.threshold ?? f.threshold ?? null,
+        interventions: [],
+        response: t.response ?? '',
+        judge: score === null ? null : { id: 'paper', attempts, raw: score.raw_response ?? null, error: score.error ?? null },
+        error: f.error ? `feature error: ${f.error}` : (t.error ?? null),
+        provenance: { source: path, ablated_latents: file.ablated_latents ?? [] },
+      });
+    });
+  });
+  return trials;
+}
+
+/** Reads trials from our JSONL store or a paper result file, telling them apart by content. */
+export function readPaperFile(path: string): Trial[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${path}: not a JSON result file (${(err as Error).message})`);
+  }
+  if (!isPaperResults(parsed)) throw new InputError(`${path}: expected the paper's result format with results_by_feature`);
+  return importPaperResults(path, parsed);
+}
