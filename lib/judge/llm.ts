@@ -1,0 +1,61 @@
+// Asks a chat model for a judgment, re-asking (bounded, with backoff) when the output is unusable.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JudgedAttempt } from '../trials/types.ts';
+import type { Chat, ChatMessage } from './backends.ts';
+import { InvalidJudgeOutput, parseJudgeOutput } from './parse.ts';
+
+export interface LlmJudgment {
+  attempts: JudgedAttempt[];
+  raw: string;
+}
+
+export interface RetryPolicy {
+  /** Extra tries after an invalid output. */
+  invalidOutputRetries: number;
+  /** Wait backoffMs · 2^i before retry i. */
+  backoffMs: number;
+  onInvalid: () => void;
+}
+
+/** Thrown when every try gave an unusable output; carries the last output for the record. */
+export class JudgeGaveUp extends Error {
+  constructor(
+    message: string,
+    readonly raw: string | null,
+  ) {
+    super(message);
+    this.name = 'JudgeGaveUp';
+  }
+}
+
+/**
+ * Sends the rendered judge prompt; on an invalid output, shows the model its reply and what was
+ * wrong with it, and asks again. HTTP-level failures are thrown (the SDK has retried them already).
+ */
+export async function askJudge(chat: Chat, judgePrompt: string, response: string, policy: RetryPolicy): Promise<LlmJudgment> {
+  const first: ChatMessage = { role: 'user', content: judgePrompt };
+  let messages = [first];
+  let problem = '';
+  let raw = '';
+  for (let attempt = 0; attempt <= policy.invalidOutputRetries; attempt++) {
+    if (attempt > 0) await sleep(policy.backoffMs * 2 ** (attempt - 1));
+    const reply = await chat(messages);
+    raw = reply.text;
+    try {
+      return { attempts: parseJudgeOutput(raw, response), raw };
+    } catch (err) {
+      if (!(err instanceof InvalidJudgeOutput)) throw err;
+      policy.onInvalid();
+      problem = err.message + (reply.truncated ? ' (the output hit the token limit)' : '');
+    }
+    messages = [
+      first,
+      { role: 'assistant', content: raw.trim() || '(empty reply)' },
+      {
+        role: 'user',
+        content: `That reply could not be used: ${problem}. Answer again, following the instructions exactly: one JSON object inside <result></result> tags.`,
+      },
+    ];
+  }
+  throw new JudgeGaveUp(`invalid output after ${policy.invalidOutputRetries + 1} tries: ${problem}`, raw);
+}

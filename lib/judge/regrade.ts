@@ -1,0 +1,81 @@
+// Re-grades a stored trial store with another judge into a new store: append-only and resumable
+// (trials already in the output, by id, are not judged again).
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InputError } from '../errors.ts';
+import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
+import type { Trial } from '../trials/types.ts';
+import type { Judge } from './types.ts';
+
+export interface RegradeSummary {
+  /** Trials in the input store. */
+  input: number;
+  /** Trials found already in the output (from an earlier, interrupted run) and not redone. */
+  already_done: number;
+  /** Trials judged in this run. */
+  judged: number;
+  /** Of those, results with a judge error. */
+  judge_errors: number;
+  /** Trials copied without judging because their generation had failed (`error` set). */
+  generation_errors: number;
+  /** Trials in the output now, and how many of them carry a judge error. */
+  output_total: number;
+  output_judge_errors: number;
+}
+
+export interface RegradeOptions {
+  trialsPath: string;
+  outPath: string;
+  judge: Judge;
+  /** Called after each trial is written. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function checkUniqueIds(trials: Trial[], path: string): void {
+  const seen = new Set<string>();
+  for (const t of trials) {
+    if (seen.has(t.id)) throw new InputError(`${path}: trial id ${JSON.stringify(t.id)} appears twice (ids must be unique to resume)`);
+    seen.add(t.id);
+  }
+}
+
+export async function regradeTrials({ trialsPath, outPath, judge, onProgress }: RegradeOptions): Promise<RegradeSummary> {
+  if (resolve(trialsPath) === resolve(outPath)) {
+    throw new InputError(`--out ${outPath}: must differ from --trials (re-grading writes a new store)`);
+  }
+  const trials = readTrials(trialsPath);
+  checkUniqueIds(trials, trialsPath);
+  mkdirSync(dirname(resolve(outPath)), { recursive: true });
+  repairTornTail(outPath);
+  const done = new Set(existsSync(outPath) ? readTrials(outPath).map((t) => t.id) : []);
+  const todo = trials.filter((t) => !done.has(t.id));
+  const summary: RegradeSummary = {
+    input: trials.length, already_done: trials.length - todo.length, judged: 0, judge_errors: 0,
+    generation_errors: 0, output_total: 0, output_judge_errors: 0,
+  };
+  let written = 0;
+  const write = (t: Trial, judged: Trial['judge']) => {
+    appendTrial(outPath, {
+      ...t,
+      judge: judged,
+      provenance: { ...t.provenance, judge: judge.provenance, regraded_from: { trials: trialsPath, previous_judge: t.judge?.id ?? null } },
+    });
+    onProgress?.(++written, todo.length);
+  };
+  await Promise.all(
+    todo.map(async (t) => {
+      if (t.error) {
+        summary.generation_errors++;
+        return write(t, null);
+      }
+      const result = await judge.judge({ prompt: t.prompt, response: t.response, featureLabel: t.feature_label ?? null });
+      summary.judged++;
+      if (result.error) summary.judge_errors++;
+      write(t, result);
+    }),
+  );
+  const output = readTrials(outPath);
+  summary.output_total = output.length;
+  summary.output_judge_errors = output.filter((t) => t.judge?.error).length;
+  return summary;
+}

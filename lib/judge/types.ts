@@ -1,0 +1,78 @@
+// Types of the judge layer: what a judge is given, what it promises, and how it is configured.
+import type { JudgeResult } from '../trials/types.ts';
+
+export type { JudgeResult, JudgedAttempt } from '../trials/types.ts';
+
+/** What the judge sees of one trial. */
+export interface JudgeInput {
+  /** The user's question the steered model answered. */
+  prompt: string;
+  /** The steered model's whole answer. */
+  response: string;
+  /** Label of the steered feature (helps the judge recognise the drift); null when unknown. */
+  featureLabel: string | null;
+}
+
+/** Everything that identifies how a judgment was made; stored in each trial's provenance. */
+export interface JudgeProvenance {
+  id: string;
+  backend: 'anthropic' | 'openai' | 'heuristic';
+  model: string | null;
+  /** Endpoint of a remote judge (never carries a key); null for the SDK default or offline judges. */
+  base_url: string | null;
+  /** sha256 (hex) of the judge prompt template; null for the heuristic judge, which uses none. */
+  prompt_sha256: string | null;
+  /** `builtin` or the path of the `--judge-prompt` file. */
+  prompt_source: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+  /** True for the heuristic judge: a lexical approximation, not a model's judgment. */
+  approximation: boolean;
+}
+
+/** Counters for the report: every failure is counted, never hidden. */
+export interface JudgeStats {
+  /** judge() calls finished. */
+  judged: number;
+  /** Results served from the on-disk cache. */
+  cache_hits: number;
+  /** HTTP requests sent (the SDKs' own retries included). */
+  http_requests: number;
+  /** Model outputs rejected by validation (each one triggers a retry while tries remain). */
+  invalid_outputs: number;
+  /** Results returned with `error` set. */
+  errors: number;
+}
+
+export interface Judge {
+  readonly id: string;
+  readonly provenance: JudgeProvenance;
+  /** Never rejects for a per-trial failure: the failure is returned in `JudgeResult.error`. */
+  judge(input: JudgeInput): Promise<JudgeResult>;
+  stats(): JudgeStats;
+}
+
+export interface JudgeOptions {
+  /** Endpoint for a remote judge; else ANTHROPIC_BASE_URL / OPENAI_BASE_URL; else the SDK default. */
+  baseUrl?: string | null;
+  /** Path of a judge prompt template (see lib/judge/prompt.ts for its placeholders). */
+  promptFile?: string | null;
+  /** Most judge() calls in flight at once (default 4). */
+  concurrency?: number;
+  /** Directory of the on-disk cache; null or absent: no cache. */
+  cacheDir?: string | null;
+  /** Sampling temperature (default 0); null: not sent, for models that reject the field. */
+  temperature?: number | null;
+  /** Output token limit (default 4096). */
+  maxTokens?: number;
+  /** Per-request timeout in ms, enforced by the SDK (default 120,000). */
+  timeoutMs?: number;
+  /** Retries of one request on 408/409/429/5xx/timeouts/connection errors, done by the SDK (default 4). */
+  httpRetries?: number;
+  /** Extra tries after an unparseable or invalid output (default 2). */
+  invalidOutputRetries?: number;
+  /** Backoff before retry i after an invalid output: backoffMs · 2^i (default 1000). */
+  backoffMs?: number;
+  /** Environment to read keys and base URLs from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
