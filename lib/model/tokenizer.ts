@@ -193,7 +193,8 @@ function offsetsFromBytes(file: string, text: string, tokenBytes: number[][]): {
   let cp = 0;
   let unit = 0;
   for (const ch of text) {
-    const n = new TextEncoder().encode(ch).length;
+    const c = ch.codePointAt(0)!;
+    const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
     for (let k = 0; k < n; k++) byteToCp[b + k] = cp;
     cpToUtf16.push(unit);
     b += n;
