@@ -1,0 +1,205 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { openNpz } from '../io/npy.ts';
+import { SafetensorsFile } from '../io/safetensors.ts';
+import { openTorchStateDict } from '../io/torch.ts';
+import { fileSize, sha256File } from './hash.ts';
+import { type Activation, type ActivationKind, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
+import { fromNpz, fromSafetensors, fromTorch, readLatentMajor, readVector, type StoredTensor } from './stored.ts';
+
+export interface LoadSaeOptions extends SaeComputeOptions {
+  /** Overrides the activation the file implies (needed for TopK SAEs stored without a config). */
+  activation?: ActivationKind;
+  /** k for TopK. */
+  k?: number;
+  /** Overrides apply_b_dec_to_input (SAELens configs carry it; other formats default to false). */
+  applyBDecToInput?: boolean;
+  /** Stream a sha256 of every file read, for provenance (default true). */
+  hash?: boolean;
+}
+
+/** The two tensor namings: SAELens/Gemma Scope (W_enc [d_in, d_sae]) and Goodfire (encoder_linear.weight [d_sae, d_in]). */
+type Naming = 'saelens' | 'goodfire';
+
+/** What a format yields before the SAE is built: tensors by canonical name plus config-implied settings. */
+interface Opened {
+  format: SaeFormat;
+  weightFile: string;
+  extraFiles: string[];
+  tensors: Map<string, StoredTensor>;
+  activation?: Activation;
+  applyBDecToInput?: boolean;
+  dims?: { dIn: number; dSae: number };
+  hookName?: string;
+  close(): void;
+}
+
+/**
+ * Loads an SAE from a path, detecting the format:
+ * - a SAELens folder (`cfg.json` + `sae_weights.safetensors`);
+ * - Gemma Scope `params.npz` (or a folder holding one);
+ * - a Goodfire PyTorch state dict `.pt`/`.pth` (or a folder holding exactly one);
+ * - a plain `.safetensors` with SAELens or Goodfire tensor names.
+ */
+export function loadSae(path: string, opts: LoadSaeOptions = {}): Sae {
+  const opened = open(path);
+  try {
+    const parts = build(opened, path, opts);
+    return new Sae(parts, opts);
+  } finally {
+    opened.close();
+  }
+}
+
+function open(path: string): Opened {
+  if (!existsSync(path)) throw new InputError(`${path}: SAE path not found`);
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'cfg.json')) && existsSync(join(path, 'sae_weights.safetensors'))) return openSaeLens(path);
+    if (existsSync(join(path, 'params.npz'))) return openNpzFile(join(path, 'params.npz'));
+    const torchFiles = readdirSync(path).filter((f) => /\.pth?$/.test(f));
+    if (torchFiles.length === 1) return openTorchFile(join(path, torchFiles[0]));
+    throw new InputError(`${path}: not an SAE folder (expected cfg.json + sae_weights.safetensors, params.npz, or one .pt/.pth file)`);
+  }
+  if (path.endsWith('.npz')) return openNpzFile(path);
+  if (/\.pth?$/.test(path)) return openTorchFile(path);
+  if (path.endsWith('.safetensors')) return openSafetensorsFile(path, 'safetensors');
+  throw new InputError(`${path}: unknown SAE file type (expected a SAELens folder, .npz, .pt, .pth or .safetensors)`);
+}
+
+function openSafetensorsFile(path: string, format: SaeFormat): Opened {
+  const file = new SafetensorsFile(path);
+  const tensors = new Map(file.names().map((n) => [n, fromSafetensors(file, n)] as const));
+  return { format, weightFile: path, extraFiles: [], tensors, close: () => file.close() };
+}
+
+function openNpzFile(path: string): Opened {
+  const npz = openNpz(path);
+  const tensors = new Map([...npz.arrays].map(([n, a]) => [n, fromNpz(path, a)] as const));
+  return { format: 'gemmascope', weightFile: path, extraFiles: [], tensors, activation: { kind: 'jumprelu' }, close: npz.close };
+}
+
+function openTorchFile(path: string): Opened {
+  const sd = openTorchStateDict(path);
+  const tensors = new Map([...sd.tensors].map(([n, t]) => [n, fromTorch(path, t)] as const));
+  return { format: 'goodfire', weightFile: path, extraFiles: [], tensors, close: sd.close };
+}
+
+function openSaeLens(dir: string): Opened {
+  const cfgPath = join(dir, 'cfg.json');
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${cfgPath}: cannot parse (${(err as Error).message})`);
+  }
+  const parsed = parseSaeLensCfg(cfg, cfgPath);
+  const opened = openSafetensorsFile(join(dir, 'sae_weights.safetensors'), 'saelens');
+  return { ...opened, ...parsed, extraFiles: [cfgPath] };
+}
+
+/** The SAELens cfg.json fields we honour (v6 and the older activation_fn_str/activation_fn_kwargs spelling). */
+function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
+  const field = (name: string, expected: string): never => {
+    throw new InputError(`${cfgPath}: field ${name} is ${JSON.stringify(cfg[name])}, expected ${expected}`);
+  };
+  const dIn = cfg.d_in, dSae = cfg.d_sae;
+  if (!Number.isInteger(dIn) || (dIn as number) <= 0) field('d_in', 'a positive integer');
+  if (!Number.isInteger(dSae) || (dSae as number) <= 0) field('d_sae', 'a positive integer');
+  const arch = cfg.architecture ?? 'standard';
+  const fnStr = cfg.activation_fn_str ?? 'relu';
+  let activation: Activation;
+  if (arch === 'jumprelu') activation = { kind: 'jumprelu' };
+  else if (arch === 'topk' || (arch === 'standard' && fnStr === 'topk')) {
+    const k = cfg.k ?? (cfg.activation_fn_kwargs as { k?: unknown } | undefined)?.k;
+    if (!Number.isInteger(k) || (k as number) <= 0 || (k as number) > (dSae as number)) {
+      throw new InputError(`${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${JSON.stringify(k)}`);
+    }
+    activation = { kind: 'topk', k: k as number };
+  } else if (arch === 'standard') {
+    if (fnStr !== 'relu') field('activation_fn_str', '"relu" or "topk"');
+    activation = { kind: 'relu' };
+  } else return field('architecture', '"standard", "jumprelu" or "topk" (gated and others are not supported)');
+  const norm = cfg.normalize_activations ?? 'none';
+  if (norm !== 'none' && norm !== null) field('normalize_activations', '"none" (input normalisation is not supported)');
+  if (cfg.finetuning_scaling_factor === true) field('finetuning_scaling_factor', 'false (not supported)');
+  const apply = cfg.apply_b_dec_to_input ?? true; // SAELens's default
+  if (typeof apply !== 'boolean') field('apply_b_dec_to_input', 'a boolean');
+  const meta = cfg.metadata as { hook_name?: unknown } | undefined;
+  const hook = cfg.hook_name ?? meta?.hook_name;
+  return {
+    activation, applyBDecToInput: apply as boolean, dims: { dIn: dIn as number, dSae: dSae as number },
+    hookName: typeof hook === 'string' ? hook : undefined,
+  };
+}
+
+const NAMES: Record<Naming, { enc: string; dec: string; bEnc: string; bDec: string }> = {
+  saelens: { enc: 'W_enc', dec: 'W_dec', bEnc: 'b_enc', bDec: 'b_dec' },
+  goodfire: { enc: 'encoder_linear.weight', dec: 'decoder_linear.weight', bEnc: 'encoder_linear.bias', bDec: 'decoder_linear.bias' },
+};
+
+/** Strips wrapper prefixes that torch adds to state-dict keys (DataParallel `module.`, torch.compile `_orig_mod.`). */
+function canonical(name: string): string {
+  let n = name;
+  for (;;) {
+    const next = n.replace(/^(module\.|_orig_mod\.)/, '');
+    if (next === n) return n;
+    n = next;
+  }
+}
+
+function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
+  const byName = new Map([...o.tensors].map(([n, t]) => [canonical(n), t] as const));
+  const naming: Naming | null = byName.has('W_enc') ? 'saelens' : byName.has('encoder_linear.weight') ? 'goodfire' : null;
+  const found = () => [...o.tensors.keys()].join(', ') || 'none';
+  if (!naming) throw new InputError(`${o.weightFile}: no encoder tensor (expected W_enc or encoder_linear.weight; found ${found()})`);
+  const names = NAMES[naming];
+  const get = (name: string): StoredTensor => {
+    const t = byName.get(name);
+    if (!t) throw new InputError(`${o.weightFile}: tensor ${name} not found (found ${found()})`);
+    return t;
+  };
+  const enc = get(names.enc);
+  if (enc.shape.length !== 2) throw new InputError(`${enc.what}: shape [${enc.shape}], expected a matrix`);
+  // SAELens naming stores W_enc as [d_in, d_sae]; Goodfire's nn.Linear weight is [d_sae, d_in].
+  const encLatentAxis = naming === 'saelens' ? 1 : 0;
+  const dSae = o.dims?.dSae ?? enc.shape[encLatentAxis];
+  const dIn = o.dims?.dIn ?? enc.shape[1 - encLatentAxis];
+  const encShape = naming === 'saelens' ? [dIn, dSae] : [dSae, dIn];
+  const encMeaning = naming === 'saelens' ? '[d_in, d_sae]' : '[d_sae, d_in]';
+  const decMeaning = naming === 'saelens' ? '[d_sae, d_in]' : '[d_in, d_sae]';
+  const encoder = readLatentMajor(enc, encLatentAxis, encShape, encMeaning);
+  const decoder = readLatentMajor(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
+  const bEnc = readVector(get(names.bEnc), dSae, '[d_sae]');
+  const bDec = readVector(get(names.bDec), dIn, '[d_in]');
+
+  const activation = chooseActivation(o, byName, opts, dSae);
+  let threshold: Float32Array | null = null;
+  if (activation.kind === 'jumprelu') {
+    if (byName.has('threshold')) threshold = readVector(get('threshold'), dSae, '[d_sae]');
+    else if (byName.has('log_threshold')) threshold = readVector(get('log_threshold'), dSae, '[d_sae]').map(Math.exp);
+    else throw new InputError(`${o.weightFile}: tensor threshold not found, needed by a JumpReLU SAE (found ${found()})`);
+  }
+
+  const hash = opts.hash ?? true;
+  const files = [o.weightFile, ...o.extraFiles].map((f) =>
+    hash ? { path: f, ...sha256File(f) } : { path: f, bytes: fileSize(f), sha256: null });
+  return {
+    encoder, decoder, bEnc, bDec, threshold, activation,
+    applyBDecToInput: opts.applyBDecToInput ?? o.applyBDecToInput ?? false,
+    info: { format: o.format, path, weightDtype: encoder.dtype, files, ...(o.hookName ? { hookName: o.hookName } : {}) },
+  };
+}
+
+function chooseActivation(o: Opened, byName: Map<string, StoredTensor>, opts: LoadSaeOptions, dSae: number): Activation {
+  const what = `${basename(o.weightFile)}`;
+  if (opts.activation === 'topk' || (!opts.activation && opts.k !== undefined)) {
+    const k = opts.k ?? (o.activation?.kind === 'topk' ? o.activation.k : undefined);
+    if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > dSae) throw new InputError(`${what}: TopK needs k as an integer in 1..${dSae}, got ${k}`);
+    return { kind: 'topk', k: k as number };
+  }
+  if (opts.activation) return { kind: opts.activation };
+  if (o.activation) return o.activation;
+  // No config: a threshold tensor means JumpReLU; otherwise ReLU (Goodfire, plain ReLU SAEs).
+  return byName.has('threshold') || byName.has('log_threshold') ? { kind: 'jumprelu' } : { kind: 'relu' };
+}

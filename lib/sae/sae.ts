@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LatentRows } from './rows.ts';
+
+export type ActivationKind = 'relu' | 'jumprelu' | 'topk';
+
+/** ReLU; JumpReLU = relu(pre)·[pre > threshold] (SAELens and Gemma Scope); TopK = relu of the k largest pre. */
+export type Activation = { kind: 'relu' } | { kind: 'jumprelu' } | { kind: 'topk'; k: number };
+
+export type SaeFormat = 'saelens' | 'gemmascope' | 'goodfire' | 'safetensors' | 'memory';
+
+/** Where an SAE came from, for provenance. */
+export interface SaeInfo {
+  format: SaeFormat;
+  path: string;
+  /** Element type of the weight matrices as stored (kept in memory in that type). */
+  weightDtype: string;
+  /** Every file read, with its size and streamed sha256 (null when hashing was switched off). */
+  files: { path: string; bytes: number; sha256: string | null }[];
+  /** Hook point named by the SAE's own config (SAELens), when there is one. */
+  hookName?: string;
+}
+
+/** The parameters of an SAE, latent-major, in JS memory. */
+export interface SaeParts {
+  encoder: LatentRows; // [d_sae, d_in]: row i = W_enc[:, i]
+  decoder: LatentRows; // [d_sae, d_in]: row i = W_dec[i]
+  bEnc: Float32Array;
+  bDec: Float32Array;
+  threshold: Float32Array | null;
+  activation: Activation;
+  applyBDecToInput: boolean;
+  info: SaeInfo;
+}
+
+export interface SaeComputeOptions {
+  /** Target size of one f32 encoder block uploaded to the backend (default 64 MiB). */
+  blockBytes?: number;
+  /** How many bytes of f32 encoder blocks may stay resident on the backend between calls (default 1 GiB). */
+  residentBytes?: number;
+}
+
+const MiB = 1 << 20;
+
+/**
+ * A loaded SAE. Weights live in JS memory (bf16 stays bf16); the encoder is uploaded to tfjs in latent
+ * blocks, the first `residentBytes` worth kept between calls, the rest uploaded per call and freed, so an
+ * 8,192 × 65,536 SAE runs inside one 4 GiB WASM heap. Call dispose() to free the resident blocks.
+ */
+export class Sae {
+  readonly dIn: number;
+  readonly dSae: number;
+  readonly encoder: LatentRows;
+  readonly decoder: LatentRows;
+  readonly bEnc: Float32Array;
+  readonly bDec: Float32Array;
+  readonly threshold: Float32Array | null;
+  readonly activation: Activation;
+  readonly applyBDecToInput: boolean;
+  readonly info: SaeInfo;
+  /** Latents per encoder block. */
+  readonly blockLatents: number;
+  private readonly residentBlocks: number;
+  private readonly resident = new Map<number, tf.Tensor2D>();
+
+  constructor(parts: SaeParts, opts: SaeComputeOptions = {}) {
+    this.encoder = parts.encoder;
+    this.decoder = parts.decoder;
+    this.bEnc = parts.bEnc;
+    this.bDec = parts.bDec;
+    this.threshold = parts.threshold;
+    this.activation = parts.activation;
+    this.applyBDecToInput = parts.applyBDecToInput;
+    this.info = parts.info;
+    this.dSae = parts.encoder.rows;
+    this.dIn = parts.encoder.cols;
+    const bad = (why: string) => { throw new Error(`Sae(${parts.info.path}): ${why}`); };
+    if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dSae}, ${this.dIn}]`);
+    if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn) bad('bias lengths do not match d_sae / d_in');
+    if (parts.activation.kind === 'jumprelu' && parts.threshold?.length !== this.dSae) bad('JumpReLU needs a threshold of length d_sae');
+    const blockBytes = opts.blockBytes ?? 64 * MiB;
+    const residentBytes = opts.residentBytes ?? 1024 * MiB;
+    this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));
+    this.residentBlocks = Math.floor(residentBytes / (4 * this.dIn * this.blockLatents));
+  }
+
+  get nBlocks(): number {
+    return Math.ceil(this.dSae / this.blockLatents);
+  }
+
+  /** Latent range [start, end) of block b. */
+  blockRange(b: number): [number, number] {
+    return [b * this.blockLatents, Math.min(this.dSae, (b + 1) * this.blockLatents)];
+  }
+
+  /**
+   * Runs `fn` with encoder block b as an f32 tensor [latents, d_in]. Resident blocks are created once and
+   * kept; others are uploaded for this call and disposed after it.
+   */
+  withEncoderBlock<T>(b: number, fn: (block: tf.Tensor2D) => T): T {
+    const keep = b < this.residentBlocks;
+    let block = this.resident.get(b);
+    if (!block) {
+      const [r0, r1] = this.blockRange(b);
+      block = tf.tensor2d(this.encoder.rowsF32(r0, r1), [r1 - r0, this.dIn]);
+      if (keep) this.resident.set(b, block);
+    }
+    try {
+      return fn(block);
+    } finally {
+      if (!keep) block.dispose();
+    }
+  }
+
+  /** Frees the resident encoder blocks (the SAE stays usable; blocks are re-uploaded on demand). */
+  dispose(): void {
+    for (const t of this.resident.values()) t.dispose();
+    this.resident.clear();
+  }
+}
