@@ -66,3 +66,15 @@ test('tokenSpan: a token belongs when its range overlaps the span', () => {
   assert.deepEqual(tokenSpan(offsets, 3, 5), [2, 3]);
   assert.throws(() => tokenSpan(offsets, 10, 12), InputError);
 });
+
+test('continueFinalMessage: the response span runs to the end of transformers\' continued rendering', () => {
+  for (const name of ['llama3', 'gemma']) {
+    const chat = (expected[name].chats as { messages: ChatMessage[]; continue_final_message?: boolean; rendered: string; ids: number[] }[])
+      .find((c) => c.continue_final_message)!;
+    const got = locateChatSpans(loadTokenizer(join(FIXTURES, name)), chat.messages, { s: [2, 7] }, { continueFinalMessage: true });
+    assert.equal(got.text, chat.rendered);
+    assert.deepEqual(got.ids, chat.ids);
+    assert.equal(got.response[1], chat.ids.length);
+    assert.equal(got.text.slice(...got.chars.s), 'First');
+  }
+});

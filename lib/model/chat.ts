@@ -18,9 +18,17 @@ export interface RenderOptions {
   addGenerationPrompt?: boolean;
   /** Convenience: prepend `{role: "system", content: system}` to the messages. */
   system?: string;
+  /**
+   * Leave the last message open so the model continues it (transformers' continue_final_message):
+   * the text is cut right after that message's content. Not combinable with addGenerationPrompt.
+   */
+  continueFinalMessage?: boolean;
   /** Further template variables (transformers' `**kwargs` to apply_chat_template), e.g. `date_string`. */
   variables?: Record<string, unknown>;
 }
+
+/** transformers' marker for the end of the message to continue. */
+const CONTINUE_TAG = 'CONTINUE_FINAL_MESSAGE_TAG ';
 
 const templates = new Map<string, Template>();
 
@@ -57,11 +65,28 @@ export function renderChat(source: ChatTemplateSource, messages: readonly ChatMe
   }
   const all = options.system === undefined ? [...messages] : [{ role: 'system', content: options.system }, ...messages];
   validateMessages(all);
+  const template = source.chatTemplate;
+  if (!options.continueFinalMessage) return render(template, source.specialTokens, all, options);
+  if (options.addGenerationPrompt) {
+    throw new InputError('chat options: continueFinalMessage and addGenerationPrompt cannot both be set');
+  }
+  const last = all[all.length - 1];
+  const rendered = render(template, source.specialTokens, [...all.slice(0, -1), { ...last, content: last.content + CONTINUE_TAG }], options);
+  const tag = CONTINUE_TAG.trim();
+  const at = rendered.lastIndexOf(tag);
+  if (at < 0 || !rendered.includes(last.content.trim())) {
+    throw new InputError('chat template: the final message does not appear in the rendered chat; it cannot be continued');
+  }
+  // A template that trims the content also trimmed the tag's space: then trim what precedes it too.
+  return rendered.startsWith(CONTINUE_TAG, at) ? rendered.slice(0, at) : rendered.slice(0, at).trimEnd();
+}
+
+function render(template: string, specialTokens: Record<string, string>, messages: ChatMessage[], options: RenderOptions): string {
   try {
-    return compiled(source.chatTemplate).render({
-      ...source.specialTokens,
+    return compiled(template).render({
+      ...specialTokens,
       ...options.variables,
-      messages: all,
+      messages,
       tools: null,
       documents: null,
       add_generation_prompt: options.addGenerationPrompt ?? false,
