@@ -147,18 +147,20 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       stats.cache_hits++;
       return result(hit.attempts, hit.raw, null);
     }
+    let judged: JudgeResult;
     try {
       const { attempts, raw } = await grade(input);
-      const judged = result(attempts, raw, null);
-      cache?.put(input, {
-        judge_id: id, prompt_sha256: provenance.prompt_sha256!, input_sha256: inputHash(input),
-        response_sha256: sha256Hex(input.response), attempts: judged.attempts, raw: judged.raw,
-      });
-      return judged;
+      judged = result(attempts, raw, null);
     } catch (err) {
       stats.errors++;
       return result([], err instanceof JudgeGaveUp ? err.raw : null, `${id}: ${describeError(err)}`);
     }
+    // Outside the try: a cache that cannot be written is a broken run (exit 1), not a judge failure.
+    cache?.put(input, {
+      judge_id: id, prompt_sha256: provenance.prompt_sha256!, input_sha256: inputHash(input),
+      response_sha256: sha256Hex(input.response), attempts: judged.attempts, raw: judged.raw,
+    });
+    return judged;
   }
 
   const limit = pLimit(concurrency);
