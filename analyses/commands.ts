@@ -1,5 +1,9 @@
 // Every subcommand of `analyze`, in the order `--help` lists them. Add a new command's module here.
 import type { CommandModule } from 'yargs';
+import forward from './forward.ts';
+import generate from './generate.ts';
 import judge from './judge.ts';
+import metrics from './metrics.ts';
+import stats from './stats.ts';
 
-export const commands: CommandModule<any, any>[] = [judge];
+export const commands: CommandModule<any, any>[] = [forward, generate, judge, stats, metrics];

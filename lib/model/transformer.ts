@@ -29,6 +29,14 @@ export interface ForwardResult {
 }
 
 const MASKED = -1e30;
+/** Above this many new tokens per step, attention runs group by group (see attention()). */
+const BATCHED_ATTENTION_MAX_TOKENS = 4;
+
+/** The additive mask of one step: whole batch [B, 1, T, S], and per row [1, T, S]. */
+interface AttentionMask {
+  all: tf.Tensor4D;
+  rows: tf.Tensor3D[];
+}
 
 /** A Llama-3 or Gemma-2 decoder-only transformer with a KV cache and residual-stream hooks. */
 export class Transformer {
@@ -61,7 +69,7 @@ export class Transformer {
 
     const { cos, sin } = rotaryTables(this.invFreq, positions);
     // One mask per distinct window (full attention and, for Gemma-2, the sliding window), built outside any tidy.
-    const masks = new Map<number | null, tf.Tensor4D>();
+    const masks = new Map<number | null, AttentionMask>();
     for (const window of cfg.slidingWindow.slice(0, lastLayer + 1)) {
       if (!masks.has(window)) masks.set(window, attentionMask(cache.valid, past, tokens, window));
     }
@@ -80,7 +88,7 @@ export class Transformer {
     }
     cos.dispose();
     sin.dispose();
-    masks.forEach((m) => m.dispose());
+    masks.forEach((m) => [m.all, ...m.rows].forEach((t) => t.dispose()));
 
     let logits: tf.Tensor2D | null = null;
     const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
@@ -123,7 +131,7 @@ export class Transformer {
 
   private decoderLayer(
     h: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
-    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: tf.Tensor4D, cache: KVCache,
+    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: AttentionMask, cache: KVCache,
   ): tf.Tensor2D {
     const eps = this.config.rmsNormEps;
     let attn = this.attention(rmsNorm(h, w.inputNorm, eps), w, layer, batch, tokens, cos, sin, mask, cache);
@@ -136,39 +144,49 @@ export class Transformer {
 
   private attention(
     x: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
-    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: tf.Tensor4D, cache: KVCache,
+    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: AttentionMask, cache: KVCache,
   ): tf.Tensor2D {
     const { numHeads: H, numKvHeads: KV, headDim: hd, attentionScale, attnLogitSoftcap } = this.config;
-    const groupSize = H / KV; // query heads sharing one key/value head
+    const groupSize = H / KV; // query heads sharing one key/value head (grouped-query attention)
     const n = batch * tokens;
-    const [q, k, v] = tf.split(linear(x, w.qkv), [H * hd, KV * hd, KV * hd], 1);
 
-    // Queries: rotate, scale, and gather each kv head's query heads into one [groupSize·tokens, hd] block.
-    const qRot = applyRotary(q.reshape([n, H, hd]), cos, sin, this.rotateHalf).mul(attentionScale);
-    const qGroups = tf.unstack(qRot.reshape([batch, tokens, KV, groupSize, hd]).transpose([0, 2, 3, 1, 4]).reshape([batch * KV, groupSize * tokens, hd])) as tf.Tensor2D[];
-    // Keys (transposed) and values of the new tokens, one block per (row, kv head), appended to the cache.
-    const kRot = applyRotary(k.reshape([n, KV, hd]), cos, sin, this.rotateHalf);
+    // Queries, rotated and scaled, gathered per (row, kv head): [B·KV, groupSize·T, hd].
+    const q = applyRotary(linear(x, w.q).reshape([n, H, hd]), cos, sin, this.rotateHalf).mul(attentionScale)
+      .reshape([batch, tokens, KV, groupSize, hd]).transpose([0, 2, 3, 1, 4]).reshape([batch * KV, groupSize * tokens, hd]) as tf.Tensor3D;
+    // New keys (rotated, transposed) and values join the cache.
+    const k = applyRotary(linear(x, w.k).reshape([n, KV, hd]), cos, sin, this.rotateHalf);
+    const v = linear(x, w.v);
     cache.append(
       layer,
-      tf.unstack(kRot.reshape([batch, tokens, KV, hd]).transpose([0, 2, 3, 1]).reshape([batch * KV, hd, tokens])) as tf.Tensor2D[],
-      tf.unstack(v.reshape([batch, tokens, KV, hd]).transpose([0, 2, 1, 3]).reshape([batch * KV, tokens, hd])) as tf.Tensor2D[],
+      k.reshape([batch, tokens, KV, hd]).transpose([0, 2, 3, 1]).reshape([batch * KV, hd, tokens]),
+      v.reshape([batch, tokens, KV, hd]).transpose([0, 2, 1, 3]).reshape([batch * KV, tokens, hd]),
     );
-    const keysT = cache.keysT[layer], values = cache.values[layer];
-    const S = cache.length;
+    const keysT = cache.keysT[layer]!, values = cache.values[layer]!;
 
-    let scores = tf.stack(qGroups.map((qg, g) => tf.matMul(qg, keysT[g]))) as tf.Tensor3D; // [B·KV, groupSize·T, S]
-    if (attnLogitSoftcap !== null) scores = tf.tanh(scores.div(attnLogitSoftcap)).mul(attnLogitSoftcap);
-    const probs = tf.softmax(scores.reshape([batch, H, tokens, S]).add(mask)).reshape([batch * KV, groupSize * tokens, S]);
-    const context = tf.stack(tf.unstack(probs).map((p, g) => tf.matMul(p as tf.Tensor2D, values[g]))); // [B·KV, groupSize·T, hd]
+    const softcap = (s: tf.Tensor) => (attnLogitSoftcap === null ? s : tf.tanh(s.div(attnLogitSoftcap)).mul(attnLogitSoftcap));
+    let context: tf.Tensor3D;
+    if (tokens <= BATCHED_ATTENTION_MAX_TOKENS) {
+      // Decode: all groups in one batched matmul (small operands, so few kernel launches win).
+      const scores = softcap(tf.matMul(q, keysT)).reshape([batch, H, tokens, cache.length]);
+      const probs = tf.softmax(tf.add(scores, mask.all)).reshape([batch * KV, groupSize * tokens, cache.length]);
+      context = tf.matMul(probs, values) as tf.Tensor3D;
+    } else {
+      // Prefill: one 2-D matmul pair per group — tfjs-wasm's fast path — and the big score tensor is never split.
+      const [qs, ks, vs] = [blocks(q), blocks(keysT), blocks(values)];
+      context = tf.stack(qs.map((qg, g) => {
+        const scores = softcap(tf.matMul(qg, ks[g])).reshape([groupSize, tokens, cache.length]);
+        const probs = tf.softmax(tf.add(scores, mask.rows[Math.floor(g / KV)]));
+        return tf.matMul(probs.reshape([groupSize * tokens, cache.length]), vs[g]);
+      })) as tf.Tensor3D;
+    }
     const merged = context.reshape([batch, H, tokens, hd]).transpose([0, 2, 1, 3]).reshape([n, H * hd]) as tf.Tensor2D;
     return linear(merged, w.o);
   }
 
   private mlp(x: tf.Tensor2D, w: LayerWeights): tf.Tensor2D {
-    const ff = this.config.intermediateSize;
-    const [gate, up] = tf.split(linear(x, w.gateUp), [ff, ff], 1);
+    const gate = linear(x, w.gate);
     const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
-    return linear(tf.mul(act, up) as tf.Tensor2D, w.down);
+    return linear(tf.mul(act, linear(x, w.up)) as tf.Tensor2D, w.down);
   }
 
   private lmHead(x: tf.Tensor2D): tf.Tensor2D {
@@ -180,6 +198,12 @@ export class Transformer {
   dispose(): void {
     this.rotateHalf.dispose();
   }
+}
+
+/** Splits [n, r, c] into n matrices [r, c] (tf.split is much faster than tf.unstack on wasm). */
+function blocks(x: tf.Tensor): tf.Tensor2D[] {
+  const [n, r, c] = x.shape;
+  return tf.split(x, n, 0).map((b) => b.reshape([r, c]) as tf.Tensor2D);
 }
 
 function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
@@ -204,10 +228,10 @@ function lastOfEachRow(h: tf.Tensor2D, batch: number, tokens: number): tf.Tensor
 }
 
 /**
- * Additive attention mask [batch, 1, T, S]: query t (cache slot past + t) sees slot s when s ≤ past + t, the slot
- * holds a real token, and — for sliding-window layers — past + t − s < window (transformers' convention).
+ * Additive attention mask: query t (cache slot past + t) sees slot s when s ≤ past + t, the slot holds a real
+ * token, and — for sliding-window layers — past + t − s < window (transformers' convention).
  */
-function attentionMask(valid: Uint8Array[], past: number, tokens: number, window: number | null): tf.Tensor4D {
+function attentionMask(valid: Uint8Array[], past: number, tokens: number, window: number | null): AttentionMask {
   const S = past + tokens;
   const m = new Float32Array(valid.length * tokens * S).fill(MASKED);
   valid.forEach((row, b) => {
@@ -217,5 +241,8 @@ function attentionMask(valid: Uint8Array[], past: number, tokens: number, window
       for (let s = from; s <= q; s++) if (row[s]) m[(b * tokens + t) * S + s] = 0;
     }
   });
-  return tf.tensor4d(m, [valid.length, 1, tokens, S]);
+  return {
+    all: tf.tensor4d(m, [valid.length, 1, tokens, S]),
+    rows: valid.map((_, b) => tf.tensor3d(m.subarray(b * tokens * S, (b + 1) * tokens * S), [1, tokens, S])),
+  };
 }

@@ -11,14 +11,15 @@ export interface Linear {
 
 export interface LayerWeights {
   inputNorm: tf.Tensor1D;
-  /** q, k and v projections fused along the output axis: [d_model, (H + 2·KVH)·head_dim]. */
-  qkv: Linear;
+  q: Linear;
+  k: Linear;
+  v: Linear;
   o: Linear;
   /** Gemma-2 only: norm applied to the attention output before the residual add. */
   postAttnNorm: tf.Tensor1D | null;
   preMlpNorm: tf.Tensor1D;
-  /** gate and up projections fused: [d_model, 2·intermediate]. */
-  gateUp: Linear;
+  gate: Linear;
+  up: Linear;
   down: Linear;
   /** Gemma-2 only: norm applied to the MLP output before the residual add. */
   postMlpNorm: tf.Tensor1D | null;
@@ -33,11 +34,14 @@ export interface ModelWeights {
   lmHead: tf.Tensor2D;
 }
 
-/** Copies a row-major [rows, cols] matrix transposed into `out` (row-major [cols, outCols]) starting at column `col0`. */
-function transposeInto(src: Float32Array, rows: number, cols: number, out: Float32Array, outCols: number, col0: number): void {
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * outCols + col0 + r] = src[base + c];
+/** Writes the transpose of a row-major [rows, cols] matrix into `out` ([cols, rows]), in cache-friendly tiles. */
+function transposeInto(src: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  const TILE = 64;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const rEnd = Math.min(r0 + TILE, rows), cEnd = Math.min(c0 + TILE, cols);
+      for (let r = r0; r < rEnd; r++) for (let c = c0; c < cEnd; c++) out[c * rows + r] = src[r * cols + c];
+    }
   }
 }
 
@@ -53,18 +57,14 @@ class WeightReader {
     return t.data;
   }
 
-  /** Torch Linear weights [out_i, in] concatenated along out, returned as one [in, Σ out_i] matrix. */
-  linear(names: string[], outs: number[], inDim: number, withBias: boolean): Linear {
-    const total = outs.reduce((a, b) => a + b, 0);
-    const w = new Float32Array(inDim * total);
-    const b = withBias ? new Float32Array(total) : null;
-    let col = 0;
-    names.forEach((name, i) => {
-      transposeInto(this.read(`${name}.weight`, [outs[i], inDim]), outs[i], inDim, w, total, col);
-      if (b) b.set(this.read(`${name}.bias`, [outs[i]]), col);
-      col += outs[i];
-    });
-    return { weight: tf.tensor2d(w, [inDim, total]), bias: b ? tf.tensor1d(b) : null };
+  /** A torch Linear ([out, in] weight, optional bias) as an [in, out] matrix. */
+  linear(name: string, out: number, inDim: number, withBias: boolean): Linear {
+    const w = new Float32Array(inDim * out);
+    transposeInto(this.read(`${name}.weight`, [out, inDim]), out, inDim, w);
+    return {
+      weight: tf.tensor2d(w, [inDim, out]),
+      bias: withBias ? tf.tensor1d(this.read(`${name}.bias`, [out])) : null,
+    };
   }
 
   /** RMSNorm weight; Gemma-2 stores w and applies (1 + w), so we fold the 1 in once here. */
@@ -83,17 +83,21 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const p = `model.layers.${i}`;
+      const attn = `${p}.self_attn`, mlp = `${p}.mlp`;
       layers.push({
         inputNorm: r.norm(`${p}.input_layernorm.weight`, d, cfg.normAddsOne),
-        qkv: r.linear([`${p}.self_attn.q_proj`, `${p}.self_attn.k_proj`, `${p}.self_attn.v_proj`], [h * hd, kv * hd, kv * hd], d, cfg.attentionBias),
-        o: r.linear([`${p}.self_attn.o_proj`], [d], h * hd, cfg.attentionBias),
+        q: r.linear(`${attn}.q_proj`, h * hd, d, cfg.attentionBias),
+        k: r.linear(`${attn}.k_proj`, kv * hd, d, cfg.attentionBias),
+        v: r.linear(`${attn}.v_proj`, kv * hd, d, cfg.attentionBias),
+        o: r.linear(`${attn}.o_proj`, d, h * hd, cfg.attentionBias),
         // Llama calls its pre-MLP norm "post_attention_layernorm"; Gemma-2 uses that name for the norm after attention.
         postAttnNorm: cfg.sandwichNorms ? r.norm(`${p}.post_attention_layernorm.weight`, d, true) : null,
         preMlpNorm: cfg.sandwichNorms
           ? r.norm(`${p}.pre_feedforward_layernorm.weight`, d, true)
           : r.norm(`${p}.post_attention_layernorm.weight`, d, false),
-        gateUp: r.linear([`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], [ff, ff], d, cfg.mlpBias),
-        down: r.linear([`${p}.mlp.down_proj`], [d], ff, cfg.mlpBias),
+        gate: r.linear(`${mlp}.gate_proj`, ff, d, cfg.mlpBias),
+        up: r.linear(`${mlp}.up_proj`, ff, d, cfg.mlpBias),
+        down: r.linear(`${mlp}.down_proj`, d, ff, cfg.mlpBias),
         postMlpNorm: cfg.sandwichNorms ? r.norm(`${p}.post_feedforward_layernorm.weight`, d, true) : null,
       });
     }
@@ -102,7 +106,7 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     if (!cfg.tieWordEmbeddings && !headName) throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
     const headSrc = headName ? r.read(headName, [v, d]) : embed;
     const head = new Float32Array(d * v);
-    transposeInto(headSrc, v, d, head, v, 0);
+    transposeInto(headSrc, v, d, head);
     return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead: tf.tensor2d(head, [d, v]) };
   } finally {
     src.close();
@@ -111,8 +115,11 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
 
 export function disposeWeights(w: ModelWeights): void {
   for (const l of w.layers) {
-    for (const t of [l.inputNorm, l.postAttnNorm, l.preMlpNorm, l.postMlpNorm, l.qkv.weight, l.qkv.bias, l.o.weight, l.o.bias,
-      l.gateUp.weight, l.gateUp.bias, l.down.weight, l.down.bias]) t?.dispose();
+    for (const t of [l.inputNorm, l.postAttnNorm, l.preMlpNorm, l.postMlpNorm]) t?.dispose();
+    for (const lin of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) {
+      lin.weight.dispose();
+      lin.bias?.dispose();
+    }
   }
   w.finalNorm.dispose();
   w.lmHead.dispose();

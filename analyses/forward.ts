@@ -1,0 +1,58 @@
+// analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
+import type { CommandModule } from 'yargs';
+import { initBackend, type BackendChoice } from '../lib/backend.ts';
+import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
+import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
+import { applyChatTemplate } from '../lib/model/chat.ts';
+import { loadModel } from '../lib/model/load.ts';
+import { loadTokenizer } from '../lib/model/tokenizer.ts';
+
+interface Args {
+  backend: BackendChoice;
+  model: string;
+  text?: string;
+  chat?: string;
+  ids?: string;
+  'add-generation-prompt': boolean;
+  out: string;
+}
+
+const command: CommandModule<object, Args> = {
+  command: 'forward',
+  describe: 'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face checkpoint directory' })
+      .option('text', { type: 'string', describe: 'raw text, tokenized with the model tokenizer (special tokens added as transformers does)' })
+      .option('chat', { type: 'string', describe: 'JSON file [{"role","content"}...], rendered with the chat template' })
+      .option('ids', { type: 'string', describe: 'comma-separated token ids' })
+      .option('add-generation-prompt', { type: 'boolean', default: false, describe: 'with --chat: append the assistant header' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output .safetensors file' })
+      .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', '') as never,
+  handler: async (argv) => {
+    const source = requireOne(argv as never, ['text', 'chat', 'ids']);
+    await initBackend(argv.backend);
+    const model = loadModel(argv.model);
+    let ids: number[];
+    if (source === 'ids') ids = parseIds(argv.ids!);
+    else {
+      const tokenizer = loadTokenizer(argv.model);
+      ids = source === 'text'
+        ? tokenizer.encode(argv.text!).ids
+        : applyChatTemplate(tokenizer, readChatFile(argv.chat!), { addGenerationPrompt: argv['add-generation-prompt'] });
+    }
+    const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
+    const cache = model.newCache(1);
+    const out = model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers });
+    const T = ids.length;
+    const tensors: Record<string, F32Tensor> = {
+      logits: { shape: [T, model.config.vocabSize], data: out.logits!.dataSync() as Float32Array },
+    };
+    for (const l of layers) tensors[`resid_post.${l}`] = { shape: [T, model.config.hiddenSize], data: out.resid.get(l)!.dataSync() as Float32Array };
+    writeSafetensors(argv.out, tensors, { input_ids: ids.join(',') });
+    cache.dispose();
+    console.log(`wrote ${argv.out}: ${T} tokens, logits [${T}, ${model.config.vocabSize}], resid_post.0..${layers.length - 1} [${T}, ${model.config.hiddenSize}]`);
+  },
+};
+
+export default command;

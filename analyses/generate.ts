@@ -1,0 +1,72 @@
+// analyze generate: continue a chat prompt or raw token ids with the model.
+import type { CommandModule } from 'yargs';
+import { initBackend, type BackendChoice } from '../lib/backend.ts';
+import { parseIds, requireOne } from '../lib/cli/inputs.ts';
+import { InputError } from '../lib/errors.ts';
+import { applyChatTemplate } from '../lib/model/chat.ts';
+import { generate } from '../lib/model/generate.ts';
+import { loadModel } from '../lib/model/load.ts';
+import { loadTokenizer } from '../lib/model/tokenizer.ts';
+
+interface Args {
+  backend: BackendChoice;
+  model: string;
+  prompt?: string;
+  system?: string;
+  ids?: string;
+  'max-tokens': number;
+  temperature: number;
+  'top-p': number;
+  'top-k': number;
+  'repetition-penalty': number;
+  seed: number;
+  json: boolean;
+}
+
+const command: CommandModule<object, Args> = {
+  command: 'generate',
+  describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', default: 'data/model', describe: 'Hugging Face checkpoint directory' })
+      .option('prompt', { type: 'string', describe: 'user message, rendered with the chat template and a generation prompt' })
+      .option('system', { type: 'string', describe: 'system message (with --prompt)' })
+      .option('ids', { type: 'string', describe: 'comma-separated token ids to continue, no template' })
+      .option('max-tokens', { type: 'number', default: 128, describe: 'most new tokens' })
+      .option('temperature', { type: 'number', default: 0, describe: '0 = greedy' })
+      .option('top-p', { type: 'number', default: 1, describe: 'nucleus sampling mass (1 = off)' })
+      .option('top-k', { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' })
+      .option('repetition-penalty', { type: 'number', default: 1, describe: 'transformers repetition penalty (1 = off)' })
+      .option('seed', { type: 'number', default: 0, describe: 'sampling seed' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
+      .example('$0 generate --prompt "Explain how to plant a tree."', '')
+      .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', '') as never,
+  handler: async (argv) => {
+    const source = requireOne(argv as never, ['prompt', 'ids']);
+    if (argv.system !== undefined && source !== 'prompt') throw new InputError('--system goes with --prompt');
+    if (argv.temperature < 0) throw new InputError(`--temperature must be ≥ 0, found ${argv.temperature}`);
+    if (!(argv['top-p'] > 0 && argv['top-p'] <= 1)) throw new InputError(`--top-p must be in (0, 1], found ${argv['top-p']}`);
+    if (!(argv['max-tokens'] >= 1)) throw new InputError(`--max-tokens must be ≥ 1, found ${argv['max-tokens']}`);
+    await initBackend(argv.backend);
+    const model = loadModel(argv.model);
+    const tokenizer = loadTokenizer(argv.model);
+    const prompt = source === 'ids'
+      ? parseIds(argv.ids!)
+      : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], { addGenerationPrompt: true, system: argv.system });
+    const result = generate(model, [prompt], {
+      maxNewTokens: argv['max-tokens'],
+      temperature: argv.temperature,
+      topP: argv['top-p'],
+      topK: argv['top-k'],
+      repetitionPenalty: argv['repetition-penalty'],
+      seeds: [argv.seed],
+      stopIds: tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds,
+    });
+    const tokens = result.tokens[0];
+    const text = tokenizer.decode(tokens, { skipSpecialTokens: true });
+    if (argv.json) console.log(JSON.stringify({ text, tokens, timings: result.timings }));
+    else console.log(text);
+  },
+};
+
+export default command;

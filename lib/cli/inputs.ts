@@ -1,0 +1,34 @@
+// Flag parsing shared by several commands: token ids, chat files, interventions.
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../errors.ts';
+import { type ChatMessage, validateMessages } from '../model/chat.ts';
+
+/** `1,2,3` → [1, 2, 3]; anything else is a usage error naming the flag. */
+export function parseIds(text: string, flag = '--ids'): number[] {
+  const ids = text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new InputError(`${flag}: expected comma-separated non-negative integers, found "${text}"`);
+  }
+  return ids;
+}
+
+/** A JSON file holding `[{"role": ..., "content": ...}, ...]`. */
+export function readChatFile(path: string): ChatMessage[] {
+  if (!existsSync(path)) throw new InputError(`${path}: file not found`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
+  }
+  return validateMessages(value, path);
+}
+
+/** Exactly one of the named flags must be given. */
+export function requireOne(argv: Record<string, unknown>, flags: string[]): string {
+  const given = flags.filter((f) => argv[f] !== undefined);
+  if (given.length !== 1) {
+    throw new InputError(`give exactly one of ${flags.map((f) => `--${f}`).join(', ')}${given.length ? ` (found ${given.map((f) => `--${f}`).join(', ')})` : ''}`);
+  }
+  return given[0];
+}
