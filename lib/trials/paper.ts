@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readTrials } from './store.ts';
 import type { Trial } from './types.ts';
 
 interface PaperAttempt { attempt_text?: string; score?: number | null }
@@ -60,14 +61,20 @@ export function importPaperResults(path: string, file: PaperFile, condition = pa
   return trials;
 }
 
-/** Reads trials from our JSONL store or a paper result file, telling them apart by content. */
-export function readPaperFile(path: string): Trial[] {
-  let parsed: unknown;
+/** Reads trials from our JSONL trial store or a paper result file, told apart by content. */
+export function loadTrials(path: string): { trials: Trial[]; format: 'jsonl' | 'paper' } {
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: not a JSON result file (${(err as Error).message})`);
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new InputError(`${path}: trial file not found`);
   }
-  if (!isPaperResults(parsed)) throw new InputError(`${path}: expected the paper's result format with results_by_feature`);
-  return importPaperResults(path, parsed);
+  let whole: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch {
+    whole = undefined; // several lines: our JSONL store
+  }
+  if (isPaperResults(whole)) return { trials: importPaperResults(path, whole), format: 'paper' };
+  return { trials: readTrials(path), format: 'jsonl' };
 }

@@ -1,0 +1,81 @@
+// `analyze metrics`: ESR metrics per condition with cluster-bootstrap CIs (Wilson and the paper's Wald
+// beside them) and differences between conditions, from our trial store or the paper's result files.
+import type { CommandModule } from 'yargs';
+import { writeJsonAtomic } from '../lib/io/atomic.ts';
+import type { CiMethod } from '../lib/stats/bootstrap.ts';
+import { type ClusterBy, computeMetrics, METRICS, type MetricsReport } from '../lib/trials/metrics.ts';
+import { loadTrials } from '../lib/trials/paper.ts';
+import { InputError } from '../lib/errors.ts';
+
+interface Args {
+  trials: string[];
+  by: string;
+  cluster: ClusterBy;
+  resamples: number;
+  ci: CiMethod;
+  seed: number;
+  level: number;
+  baseline?: string;
+  out?: string;
+}
+
+const PERCENT = new Set(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
+const show = (metric: string, x: number): string => (PERCENT.has(metric) ? `${(100 * x).toFixed(1)}%` : x.toFixed(2));
+const range = (metric: string, ci: [number, number] | undefined): string => (ci ? `[${show(metric, ci[0])}, ${show(metric, ci[1])}]` : '');
+
+function print(report: MetricsReport): void {
+  for (const [name, c] of Object.entries(report.conditions)) {
+    console.log(`\n${name}: ${c.n_trials} trials counted, ${c.n_errors} excluded${c.n_errors ? ` (${JSON.stringify(c.errors)})` : ''}, ${c.n_clusters} clusters`);
+    console.log(`  ${'metric'.padEnd(20)}${'estimate'.padStart(9)}  ${'bootstrap CI'.padEnd(20)}${'Wilson'.padEnd(20)}Wald (paper)`);
+    for (const m of METRICS) {
+      const e = c.metrics[m];
+      console.log(`  ${m.padEnd(20)}${show(m, e.estimate).padStart(9)}  ${range(m, e.ci).padEnd(20)}${range(m, e.wilson).padEnd(20)}${range(m, e.wald)}`);
+    }
+  }
+  if (report.differences.length) {
+    console.log('\ndifferences (a − b; relative = (b − a)/b):');
+    for (const d of report.differences) {
+      console.log(`  ${`${d.a} vs ${d.b}`.padEnd(24)}${d.metric.padEnd(20)}${show(d.metric, d.estimate).padStart(8)} ${range(d.metric, d.ci).padEnd(20)}` +
+        ` relative ${(100 * d.relative).toFixed(1)}% [${(100 * d.relative_ci[0]).toFixed(1)}%, ${(100 * d.relative_ci[1]).toFixed(1)}%]  p = ${d.p.toPrecision(3)}`);
+    }
+  }
+  const b = report.bootstrap;
+  console.log(`\n${b.ci} ${(100 * b.level).toFixed(0)}% intervals, ${b.resamples} resamples over ${b.units} units (cluster: ${b.cluster}), seed ${b.seed}`);
+}
+
+const command: CommandModule<object, Args> = {
+  command: 'metrics',
+  describe: 'ESR metrics with bootstrap CIs per condition, and differences between conditions',
+  builder: (y) =>
+    y
+      .option('trials', { type: 'string', array: true, demandOption: true, describe: 'trial store JSONL or paper experiment_results_*.json files' })
+      .option('by', { choices: ['condition'], default: 'condition', describe: 'grouping of trials' })
+      .option('cluster', { choices: ['feature', 'prompt', 'none'] as const, default: 'feature' as ClusterBy, describe: 'resampling unit' })
+      .option('resamples', { type: 'number', default: 10_000 })
+      .option('ci', { choices: ['bca', 'percentile', 'basic'] as const, default: 'bca' as CiMethod })
+      .option('seed', { type: 'number', default: 0 })
+      .option('level', { type: 'number', default: 0.95 })
+      .option('baseline', { type: 'string', describe: 'condition the differences are taken against (default: first seen)' })
+      .option('out', { type: 'string', describe: 'write metrics.json here' }) as any,
+  handler: (args) => {
+    if (!Number.isInteger(args.resamples) || args.resamples < 100) throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
+    if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);
+    if (!(args.level > 0 && args.level < 1)) throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
+    const sources = args.trials.map((path) => ({ path, ...loadTrials(path) }));
+    const trials = sources.flatMap((s) => s.trials);
+    let report: MetricsReport;
+    try {
+      report = computeMetrics(trials, { cluster: args.cluster, resamples: args.resamples, seed: args.seed, level: args.level, ci: args.ci, baseline: args.baseline });
+    } catch (err) {
+      if (err instanceof RangeError) throw new InputError(`${args.trials.join(', ')}: ${err.message}`);
+      throw err;
+    }
+    print(report);
+    if (args.out) {
+      writeJsonAtomic(args.out, { ...report, provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, trials: s.trials.length })) } });
+      console.log(`wrote ${args.out}`);
+    }
+  },
+};
+
+export default command;

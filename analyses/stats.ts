@@ -1,0 +1,70 @@
+// `analyze stats`: differential activation of every latent between two conditions of an activation store.
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { findDetectors } from '../lib/stats/detectors.ts';
+import { writeLatentSet } from '../lib/stats/latentSet.ts';
+import { writeRanking } from '../lib/stats/rankingFile.ts';
+import { RANK_KEYS, type RankKey, type SelectionMethod } from '../lib/stats/selection.ts';
+import type { PoolMode } from '../lib/stats/sparse.ts';
+import { openStore } from '../lib/store/reader.ts';
+
+interface Args {
+  activations: string;
+  a: string;
+  b: string;
+  pool: PoolMode;
+  span: string;
+  method: SelectionMethod;
+  'min-freq': number;
+  alpha: number;
+  'min-d': number;
+  'rank-by': RankKey;
+  top: number;
+  show: number;
+  out: string;
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : String(x));
+
+const command: CommandModule<object, Args> = {
+  command: 'stats',
+  describe: 'differential activation of every latent (group a vs b): ranking.arrow + latents.json',
+  builder: (y) =>
+    y
+      .option('activations', { type: 'string', demandOption: true, describe: 'activation store directory (NAME.acts)' })
+      .option('a', { type: 'string', default: 'off_topic', describe: 'condition of group a' })
+      .option('b', { type: 'string', default: 'on_topic', describe: 'condition of group b' })
+      .option('pool', { choices: ['max', 'mean'] as const, default: 'max' as PoolMode, describe: 'pooling of each sample over its span' })
+      .option('span', { type: 'string', default: 'response', describe: 'span to pool over: response, all, or an extra span name' })
+      .option('method', { choices: ['frequency', 'separability', 'effect'] as const, default: 'separability' as SelectionMethod, describe: 'selection rule' })
+      .option('min-freq', { type: 'number', default: 0.8, describe: 'frequency rule: least share of group-a samples where the latent fires' })
+      .option('alpha', { type: 'number', default: 0.05, describe: 'effect rule: BH q-value bound' })
+      .option('min-d', { type: 'number', default: 0.8, describe: "effect rule: Cohen's d bound" })
+      .option('rank-by', { choices: RANK_KEYS, default: 'auc' as RankKey, describe: "ranking key (ties broken by Cohen's d, then latent index)" })
+      .option('top', { type: 'number', default: 100, describe: 'top-ranked latents listed in latents.json (besides every selected one)' })
+      .option('show', { type: 'number', default: 20, describe: 'rows printed' })
+      .option('out', { type: 'string', default: '.', describe: 'output directory' }) as any,
+  handler: async (args) => {
+    const store = openStore(args.activations);
+    const t0 = performance.now();
+    const r = await findDetectors(store, {
+      a: args.a, b: args.b, pool: args.pool, span: args.span, method: args.method, rankBy: args['rank-by'], top: args.top,
+      criterion: { min_freq_a: args['min-freq'], alpha: args.alpha, min_d: args['min-d'] },
+    });
+    writeRanking(join(args.out, 'ranking.arrow'), r.stats, r.order, r.selected);
+    writeLatentSet(join(args.out, 'latents.json'), r.latentSet);
+    const s = r.stats;
+    console.log(`${s.n_a} ${args.a} vs ${s.n_b} ${args.b} samples, ${s.auc.length} latents (${s.active.reduce((x, y) => x + y, 0)} active), ` +
+      `${args.pool}-pooled over ${args.span}; ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(`selected by ${args.method}: ${r.latentSet.selected.length}`);
+    console.log(['rank', 'latent', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh', 'sel'].map((h) => h.padStart(9)).join(''));
+    for (let i = 0; i < Math.min(args.show, r.order.length); i++) {
+      const l = r.order[i];
+      const cells = [String(i + 1), String(l), fmt(s.freq_a[l]), fmt(s.freq_b[l]), fmt(s.mean_a[l]), fmt(s.mean_b[l]), fmt(s.cohens_d[l]), fmt(s.auc[l]), fmt(s.q_bh[l]), r.selected[l] ? 'yes' : ''];
+      console.log(cells.map((c) => c.padStart(9)).join(''));
+    }
+    console.log(`wrote ${join(args.out, 'ranking.arrow')} and ${join(args.out, 'latents.json')}`);
+  },
+};
+
+export default command;

@@ -1,0 +1,66 @@
+// Off-topic detector discovery from an activation store: pool, compare two conditions over every
+// latent, select by a named rule, rank, and describe the result as a latent set.
+import { InputError } from '../errors.ts';
+import type { ActsStore } from '../store/reader.ts';
+import { type DiffStats, differentialStats } from './differential.ts';
+import type { LatentSet } from './latentSet.ts';
+import { poolStore } from './poolStore.ts';
+import { type RankKey, rankLatents, resolveCriterion, select, type SelectionCriterion, type SelectionMethod } from './selection.ts';
+import type { PoolMode } from './sparse.ts';
+
+export interface FindOptions {
+  a?: string;
+  b?: string;
+  pool?: PoolMode;
+  span?: string;
+  method?: SelectionMethod;
+  criterion?: Partial<SelectionCriterion>;
+  rankBy?: RankKey;
+  /** How many top-ranked latents the latent set lists (all selected ones are listed too). */
+  top?: number;
+}
+
+export interface FindResult {
+  stats: DiffStats;
+  order: Int32Array;
+  selected: Uint8Array;
+  criterion: SelectionCriterion;
+  latentSet: LatentSet;
+}
+
+export async function findDetectors(store: ActsStore, opts: FindOptions = {}): Promise<FindResult> {
+  const a = opts.a ?? 'off_topic';
+  const b = opts.b ?? 'on_topic';
+  const pooled = await poolStore(store, opts.span ?? 'response', opts.pool ?? 'max');
+  const groups = Uint8Array.from(store.samples.condition, (c, r) => (!pooled.hasSpan[r] ? 2 : c === a ? 0 : c === b ? 1 : 2));
+  const count = (g: number): number => groups.reduce((s, x) => s + (x === g ? 1 : 0), 0);
+  if (count(0) < 2 || count(1) < 2) {
+    const seen = [...new Set(store.samples.condition)].join(', ');
+    throw new InputError(`${store.dir}: need at least 2 samples with a span in each group (${a}: ${count(0)}, ${b}: ${count(1)}; conditions present: ${seen})`);
+  }
+  const stats = differentialStats(pooled.codes, groups);
+  const criterion = resolveCriterion(opts.method ?? 'separability', opts.criterion);
+  const selected = select(stats, criterion);
+  const rankBy = opts.rankBy ?? 'auc';
+  const order = rankLatents(stats, rankBy);
+  const top = opts.top ?? 100;
+  const listed = Array.from(order).filter((l, i) => i < top || selected[l] === 1);
+  const pick = (l: number): Record<string, number | null> => {
+    const out: Record<string, number | null> = {};
+    for (const k of ['freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'p_mwu', 'q_bh'] as const) {
+      out[k] = Number.isFinite(stats[k][l]) ? stats[k][l] : null;
+    }
+    return out;
+  };
+  const latentSet: LatentSet = {
+    method: criterion.method,
+    criterion: { ...criterion, groups: { a, b }, n_a: stats.n_a, n_b: stats.n_b, pool: pooled.mode, span: pooled.span, rank_by: rankBy },
+    model: store.meta.model ?? null,
+    sae: store.meta.sae ?? null,
+    layer: store.meta.layer ?? null,
+    latents: listed.map((l) => ({ latent: l, selected: selected[l] === 1, stats: pick(l) })),
+    selected: Array.from(order).filter((l) => selected[l] === 1),
+    provenance: { activations: store.dir, meta: store.meta },
+  };
+  return { stats, order, selected, criterion, latentSet };
+}

@@ -1,0 +1,28 @@
+// ranking.arrow: one row per latent, in rank order, with exactly DESIGN.md's columns.
+import { Bool, makeVector, Table, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
+import { writeFileAtomic } from '../io/atomic.ts';
+import type { DiffStats } from './differential.ts';
+
+export const RANKING_COLUMNS = [
+  'latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d',
+  'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected',
+] as const;
+
+const FLOAT_COLUMNS = ['freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm'] as const;
+
+export function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
+  const n = order.length;
+  const cols: Record<string, Vector> = {
+    latent: makeVector(Int32Array.from(order)),
+    n_a: makeVector(new Int32Array(n).fill(s.n_a)),
+    n_b: makeVector(new Int32Array(n).fill(s.n_b)),
+  };
+  for (const c of FLOAT_COLUMNS) cols[c] = makeVector(Float64Array.from(order, (l) => s[c][l]));
+  cols.rank = makeVector(Int32Array.from(order, (_, i) => i + 1));
+  cols.selected = vectorFromArray(Array.from(order, (l) => selected[l] === 1), new Bool());
+  return tableToIPC(new Table(cols), 'file');
+}
+
+export function writeRanking(path: string, s: DiffStats, order: Int32Array, selected: Uint8Array): void {
+  writeFileAtomic(path, rankingBytes(s, order, selected));
+}
