@@ -125,3 +125,24 @@ test('bootstrap intervals match scipy.stats.bootstrap given the same resample in
     close(ci[1], c.ci[1], 1e-6, 1e-12, `${c.name} ${c.method} high`);
   }
 });
+
+test('episode regions: paired tests on region means agree with scipy on the same vectors; missing regions counted', async () => {
+  const { compareRegions } = await import('../lib/stats/episodes.ts');
+  const { pooledFromDense } = await import('../lib/stats/sparse.ts');
+  const c = ref.wilcoxon.find((w: any) => w.name === 'paired' && w.alternative === 'greater');
+  const n = c.x.length;
+  // latent 1 carries the fixture's paired vectors; one extra episode lacks region y
+  const x = pooledFromDense([...c.x.map((v: number) => [0, v]), [0, 9]], 2);
+  const y = pooledFromDense([...c.y.map((v: number) => [0, v]), [0, 0]], 2);
+  const present = Uint8Array.from({ length: n + 1 }, (_, r) => (r < n ? 1 : 0));
+  const ids = Array.from({ length: n + 1 }, (_, r) => `e${r}`);
+  const [r] = compareRegions(ids, { codes: x, present: new Uint8Array(n + 1).fill(1) }, { codes: y, present }, [1], 'greater');
+  assert.equal(r.n_pairs, n);
+  assert.equal(r.n_missing, 1);
+  close(r.wilcoxon.p, c.p, ...P, 'episode wilcoxon p');
+  const t = ref.ttest_rel.find((w: any) => w.name === 'rel_a' && w.alternative === 'greater');
+  const [rt] = compareRegions(t.x.map((_: number, i: number) => `e${i}`),
+    { codes: pooledFromDense(t.x.map((v: number) => [v]), 1), present: new Uint8Array(t.x.length).fill(1) },
+    { codes: pooledFromDense(t.y.map((v: number) => [v]), 1), present: new Uint8Array(t.x.length).fill(1) }, [0], 'greater');
+  close(rt.paired_t.p, t.p, ...P, 'episode paired t p');
+});
