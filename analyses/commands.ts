@@ -1,9 +1,10 @@
 // Every subcommand of `analyze`, in the order `--help` lists them. Add a new command's module here.
 import type { CommandModule } from 'yargs';
+import capture from './capture.ts';
 import forward from './forward.ts';
 import generate from './generate.ts';
 import judge from './judge.ts';
 import metrics from './metrics.ts';
 import stats from './stats.ts';
 
-export const commands: CommandModule<any, any>[] = [forward, generate, judge, stats, metrics];
+export const commands: CommandModule<any, any>[] = [forward, generate, capture, stats, metrics, judge];
