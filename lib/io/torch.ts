@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { DTYPE_BYTES, type DType } from './dtype.ts';
 import { PickleGlobal, unpickle } from './pickle.ts';
@@ -79,10 +80,20 @@ function openArchive(path: string): ZipArchive {
   try {
     return new ZipArchive(path);
   } catch (err) {
-    if (err instanceof InputError && /not a valid zip/.test(err.message)) {
+    if (err instanceof InputError && /not a valid zip/.test(err.message) && !startsWithZipMagic(path)) {
       throw new InputError(`${path}: not a torch zip archive (torch < 1.6 legacy format?): re-save it with a current torch.save`);
     }
     throw err;
+  }
+}
+
+function startsWithZipMagic(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b.toString('latin1') === 'PK';
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -45,7 +45,7 @@ export function encodeSparse(sae: Sae, h: tf.Tensor2D): SparseCodes {
       const [j0, j1] = sae.blockRange(b);
       const B = j1 - j0;
       const pre = sae.withEncoderBlock(b, (w) => {
-        const p = tf.matMul(x, w, false, true);
+        const p = tf.matMul(x, w);
         const data = p.dataSync() as Float32Array;
         p.dispose();
         return data;
@@ -110,22 +110,25 @@ export function decode(sae: Sae, codes: SparseCodes): tf.Tensor2D {
   const T = codes.nTokens;
   const active = [...new Set(codes.latents)].sort((a, b) => a - b);
   const column = new Int32Array(sae.dSae).fill(-1);
-  return tf.tidy(() => {
-    let out: tf.Tensor2D = tf.add(tf.zeros([T, sae.dIn]), tf.tensor1d(sae.bDec));
-    for (let s = 0; s < active.length; s += sae.blockLatents) {
-      const chunk = active.slice(s, s + sae.blockLatents);
-      chunk.forEach((latent, i) => { column[latent] = i; });
-      const f = new Float32Array(T * chunk.length);
-      for (let t = 0; t < T; t++) {
-        for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++) {
-          const c = column[codes.latents[p]];
-          if (c >= 0) f[t * chunk.length + c] = codes.values[p];
-        }
+  let out: tf.Tensor2D = tf.tidy(() => tf.add(tf.zeros([T, sae.dIn]), tf.tensor1d(sae.bDec)));
+  for (let s = 0; s < active.length; s += sae.blockLatents) {
+    const chunk = active.slice(s, s + sae.blockLatents);
+    chunk.forEach((latent, i) => { column[latent] = i; });
+    const f = new Float32Array(T * chunk.length);
+    for (let t = 0; t < T; t++) {
+      for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++) {
+        const c = column[codes.latents[p]];
+        if (c >= 0) f[t * chunk.length + c] = codes.values[p];
       }
-      chunk.forEach((latent) => { column[latent] = -1; });
-      const rows = tf.tensor2d(sae.decoder.gatherF32(chunk), [chunk.length, sae.dIn]);
-      out = tf.add(out, tf.matMul(tf.tensor2d(f, [T, chunk.length]), rows));
     }
-    return out;
-  });
+    chunk.forEach((latent) => { column[latent] = -1; });
+    // one block at a time on the backend: free it before the next is uploaded
+    const prev = out;
+    out = tf.tidy(() => {
+      const rows = tf.tensor2d(sae.decoder.gatherRowsF32(chunk), [chunk.length, sae.dIn]);
+      return tf.add(prev, tf.matMul(tf.tensor2d(f, [T, chunk.length]), rows));
+    });
+    prev.dispose();
+  }
+  return out;
 }

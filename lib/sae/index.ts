@@ -1,6 +1,6 @@
 // Public API of the SAE library: load an SAE, encode to sparse codes, decode, and intervene.
 export { loadSae, type LoadSaeOptions } from './load.ts';
 export { Sae, type Activation, type ActivationKind, type SaeInfo, type SaeParts, type SaeComputeOptions } from './sae.ts';
-export { LatentRows, type WeightDtype } from './rows.ts';
+export { WeightMatrix, type WeightDtype } from './matrix.ts';
 export { encodeSparse, decode, denseCodes, codeColumn, type SparseCodes } from './encode.ts';
 export { makeIntervention, type Intervention, type InterventionSpec } from './intervene.ts';

@@ -57,7 +57,7 @@ export function makeIntervention(sae: Sae, specs: InterventionSpec[]): Intervent
         delta = tf.sub(delta, tf.concat([f, pad], 1));
         f.dispose();
       }
-      const rows = tf.tensor2d(sae.decoder.gatherF32(latents), [latents.length, sae.dIn]);
+      const rows = tf.tensor2d(sae.decoder.gatherRowsF32(latents), [latents.length, sae.dIn]);
       return tf.add(h, tf.matMul(delta, rows));
     });
   };
@@ -76,8 +76,8 @@ function clampedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): tf.Tensor2D 
   const x = saeInput(sae, h);
   try {
     return tf.tidy(() => {
-      const cols = tf.tensor2d(sae.encoder.gatherF32(latents), [latents.length, sae.dIn]);
-      const pre = tf.add(tf.matMul(x, cols, false, true), tf.tensor1d(Float32Array.from(latents, (j) => sae.bEnc[j])));
+      const cols = tf.tensor2d(sae.encoder.gatherColumnsF32(latents), [sae.dIn, latents.length]);
+      const pre = tf.add(tf.matMul(x, cols), tf.tensor1d(Float32Array.from(latents, (j) => sae.bEnc[j])));
       const relu = tf.relu(pre);
       if (!jump || !sae.threshold) return relu as tf.Tensor2D;
       const thr = tf.tensor1d(Float32Array.from(latents, (j) => sae.threshold![j]));

@@ -6,7 +6,7 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { openTorchStateDict } from '../io/torch.ts';
 import { fileSize, sha256File } from './hash.ts';
 import { type Activation, type ActivationKind, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
-import { fromNpz, fromSafetensors, fromTorch, readLatentMajor, readVector, type StoredTensor } from './stored.ts';
+import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
 
 export interface LoadSaeOptions extends SaeComputeOptions {
   /** Overrides the activation the file implies (needed for TopK SAEs stored without a config). */
@@ -168,8 +168,9 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   const encShape = naming === 'saelens' ? [dIn, dSae] : [dSae, dIn];
   const encMeaning = naming === 'saelens' ? '[d_in, d_sae]' : '[d_sae, d_in]';
   const decMeaning = naming === 'saelens' ? '[d_sae, d_in]' : '[d_in, d_sae]';
-  const encoder = readLatentMajor(enc, encLatentAxis, encShape, encMeaning);
-  const decoder = readLatentMajor(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
+  // kept as [d_in, d_sae] (a latent block is a column slice) and [d_sae, d_in] (active rows are gathered)
+  const encoder = readMatrix(enc, naming === 'saelens' ? 0 : 1, encShape, encMeaning);
+  const decoder = readMatrix(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
   const bEnc = readVector(get(names.bEnc), dSae, '[d_sae]');
   const bDec = readVector(get(names.bDec), dIn, '[d_in]');
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LatentRows } from './rows.ts';
+import type { WeightMatrix } from './matrix.ts';
 
 export type ActivationKind = 'relu' | 'jumprelu' | 'topk';
 
@@ -22,8 +22,8 @@ export interface SaeInfo {
 
 /** The parameters of an SAE, latent-major, in JS memory. */
 export interface SaeParts {
-  encoder: LatentRows; // [d_sae, d_in]: row i = W_enc[:, i]
-  decoder: LatentRows; // [d_sae, d_in]: row i = W_dec[i]
+  encoder: WeightMatrix; // [d_in, d_sae] = W_enc
+  decoder: WeightMatrix; // [d_sae, d_in] = W_dec
   bEnc: Float32Array;
   bDec: Float32Array;
   threshold: Float32Array | null;
@@ -49,8 +49,8 @@ const MiB = 1 << 20;
 export class Sae {
   readonly dIn: number;
   readonly dSae: number;
-  readonly encoder: LatentRows;
-  readonly decoder: LatentRows;
+  readonly encoder: WeightMatrix;
+  readonly decoder: WeightMatrix;
   readonly bEnc: Float32Array;
   readonly bDec: Float32Array;
   readonly threshold: Float32Array | null;
@@ -71,10 +71,10 @@ export class Sae {
     this.activation = parts.activation;
     this.applyBDecToInput = parts.applyBDecToInput;
     this.info = parts.info;
-    this.dSae = parts.encoder.rows;
-    this.dIn = parts.encoder.cols;
+    this.dIn = parts.encoder.rows;
+    this.dSae = parts.encoder.cols;
     const bad = (why: string) => { throw new Error(`Sae(${parts.info.path}): ${why}`); };
-    if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dSae}, ${this.dIn}]`);
+    if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`);
     if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn) bad('bias lengths do not match d_sae / d_in');
     if (parts.activation.kind === 'jumprelu' && parts.threshold?.length !== this.dSae) bad('JumpReLU needs a threshold of length d_sae');
     const blockBytes = opts.blockBytes ?? 64 * MiB;
@@ -93,15 +93,15 @@ export class Sae {
   }
 
   /**
-   * Runs `fn` with encoder block b as an f32 tensor [latents, d_in]. Resident blocks are created once and
-   * kept; others are uploaded for this call and disposed after it.
+   * Runs `fn` with encoder block b as an f32 tensor [d_in, latents] (untransposed, XNNPACK's fast matMul
+   * path). Resident blocks are created once and kept; others are uploaded for this call and disposed after.
    */
   withEncoderBlock<T>(b: number, fn: (block: tf.Tensor2D) => T): T {
     const keep = b < this.residentBlocks;
     let block = this.resident.get(b);
     if (!block) {
       const [r0, r1] = this.blockRange(b);
-      block = tf.tensor2d(this.encoder.rowsF32(r0, r1), [r1 - r0, this.dIn]);
+      block = tf.tensor2d(this.encoder.columnRangeF32(r0, r1), [this.dIn, r1 - r0]);
       if (keep) this.resident.set(b, block);
     }
     try {

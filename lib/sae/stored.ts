@@ -3,7 +3,7 @@ import { DTYPE_BYTES, type DType, toFloat32 } from '../io/dtype.ts';
 import type { NpzArray } from '../io/npy.ts';
 import type { SafetensorsFile } from '../io/safetensors.ts';
 import type { TorchTensor } from '../io/torch.ts';
-import { LatentRows, type WeightDtype } from './rows.ts';
+import { WeightMatrix, type WeightDtype } from './matrix.ts';
 
 /** A tensor as it lies in any of the SAE file formats, readable by byte range without loading it all. */
 export interface StoredTensor {
@@ -58,40 +58,50 @@ export function readVector(t: StoredTensor, length: number, meaning: string): Fl
 }
 
 const CHUNK_BYTES = 64 << 20;
+const TILE = 8;
 
 /**
- * A 2-D weight matrix rearranged latent-major ([d_sae, d]), whatever its orientation in the file:
- * `latentAxis` says which logical axis indexes latents. Read in chunks so that a 1 GiB matrix never
- * needs a second full copy; bf16/f16 stay 16-bit, f64 is narrowed to f32.
+ * A 2-D weight matrix as a row-major WeightMatrix whose rows run along logical axis `rowAxis`, whatever
+ * its orientation in the file (transposing in chunks when needed, so a 1 GiB matrix never needs a second
+ * full copy). bf16/f16 stay 16-bit; f64 is narrowed to f32.
  */
-export function readLatentMajor(t: StoredTensor, latentAxis: 0 | 1, expected: number[], meaning: string): LatentRows {
+export function readMatrix(t: StoredTensor, rowAxis: 0 | 1, expected: number[], meaning: string): WeightMatrix {
   checkFloat(t);
   checkShape(t, expected, meaning);
-  const dSae = t.shape[latentAxis];
-  const d = t.shape[1 - latentAxis];
+  const rows = t.shape[rowAxis];
+  const cols = t.shape[1 - rowAxis];
   const dtype: WeightDtype = t.dtype === 'F64' ? 'F32' : (t.dtype as WeightDtype);
-  const data = dtype === 'F32' ? new Float32Array(dSae * d) : new Uint16Array(dSae * d);
-  // Physical layout: row-major [outer, inner]; latents are the outer axis when that matches.
-  const latentsOuter = (t.order === 'C') === (latentAxis === 0);
-  const inner = latentsOuter ? d : dSae;
-  const outer = latentsOuter ? dSae : d;
+  const data = dtype === 'F32' ? new Float32Array(rows * cols) : new Uint16Array(rows * cols);
+  // The file holds a row-major [outer, inner] block; it is ours as is when its outer axis is our row axis.
+  const asIs = (t.order === 'C') === (rowAxis === 0);
+  const inner = asIs ? cols : rows;
+  const outer = asIs ? rows : cols;
   const el = DTYPE_BYTES[t.dtype];
-  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / (inner * el)));
-  for (let r0 = 0; r0 < outer; r0 += rowsPerChunk) {
-    const r1 = Math.min(outer, r0 + rowsPerChunk);
+  const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / (inner * el)));
+  for (let r0 = 0; r0 < outer; r0 += perChunk) {
+    const r1 = Math.min(outer, r0 + perChunk);
     const chunk = typed(t, t.read(r0 * inner * el, r1 * inner * el));
-    if (latentsOuter) {
+    if (asIs) {
       data.set(chunk, r0 * inner);
       continue;
     }
-    // Transpose the chunk: physical row r (a model dimension) scatters into column r of every latent row.
-    const n = r1 - r0;
-    for (let j = 0; j < dSae; j++) {
-      const dst = j * d + r0;
-      for (let r = 0; r < n; r++) data[dst + r] = chunk[r * dSae + j];
+    // transpose: file row r becomes column r of every one of our rows; tiles of TILE rows keep reads
+    // contiguous and the written lines in cache
+    if (data instanceof Float32Array) transposeInto(new Uint32Array(data.buffer), new Uint32Array(chunk.buffer), rows, cols, r0, r1 - r0);
+    else transposeInto(data, chunk as Uint16Array, rows, cols, r0, r1 - r0);
+  }
+  return new WeightMatrix(dtype, rows, cols, data);
+}
+
+/** dst[j, r0 + r] = src[r, j] for r < n, j < rows, in tiles (one element type per call keeps V8 monomorphic). */
+function transposeInto<A extends Uint16Array | Uint32Array>(dst: A, src: A, rows: number, cols: number, r0: number, n: number): void {
+  for (let j0 = 0; j0 < rows; j0 += TILE) {
+    const j1 = Math.min(rows, j0 + TILE);
+    for (let r = 0; r < n; r++) {
+      const at = r * rows;
+      for (let j = j0; j < j1; j++) dst[j * cols + r0 + r] = src[at + j];
     }
   }
-  return new LatentRows(dtype, dSae, d, data);
 }
 
 /** Bytes as a typed array of the stored element type (f64 narrowed to f32), copied to an aligned buffer. */
