@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { findDetectors } from '../lib/stats/detectors.ts';
 import { writeLatentSet } from '../lib/stats/latentSet.ts';
 import { writeRanking } from '../lib/stats/rankingFile.ts';
+import { topTableText } from '../lib/stats/table.ts';
 import { RANK_KEYS, type RankKey, type SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
@@ -23,8 +24,6 @@ interface Args {
   show: number;
   out: string;
 }
-
-const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : String(x));
 
 const command: CommandModule<object, Args> = {
   command: 'stats',
@@ -57,12 +56,7 @@ const command: CommandModule<object, Args> = {
     console.log(`${s.n_a} ${args.a} vs ${s.n_b} ${args.b} samples, ${s.auc.length} latents (${s.active.reduce((x, y) => x + y, 0)} active), ` +
       `${args.pool}-pooled over ${args.span}; ${(performance.now() - t0).toFixed(0)} ms`);
     console.log(`selected by ${args.method}: ${r.latentSet.selected.length}`);
-    console.log(['rank', 'latent', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh', 'sel'].map((h) => h.padStart(9)).join(''));
-    for (let i = 0; i < Math.min(args.show, r.order.length); i++) {
-      const l = r.order[i];
-      const cells = [String(i + 1), String(l), fmt(s.freq_a[l]), fmt(s.freq_b[l]), fmt(s.mean_a[l]), fmt(s.mean_b[l]), fmt(s.cohens_d[l]), fmt(s.auc[l]), fmt(s.q_bh[l]), r.selected[l] ? 'yes' : ''];
-      console.log(cells.map((c) => c.padStart(9)).join(''));
-    }
+    console.log(topTableText(r, args.show));
     console.log(`wrote ${join(args.out, 'ranking.arrow')} and ${join(args.out, 'latents.json')}`);
   },
 };
