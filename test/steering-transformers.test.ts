@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
+import { leftPad } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
-import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
+import { interventionHooks, parseInterventionFlags, rowInterventionHooks } from '../lib/steering/interventions.ts';
 import type { Intervention } from '../lib/trials/types.ts';
 
 await initBackend('wasm', () => {});
@@ -76,4 +77,28 @@ test('--steer/--clamp flags parse to interventions and reject malformed values',
   const model = loadModel(join(FIX, 'models', 'llama3-gqa'));
   const sae = loadSae(join(FIX, 'sae', 'saelens_relu'));
   assert.throws(() => interventionHooks(sae, [{ layer: 9, latent: 1, value: 1, mode: 'add' }], model.config.numLayers), /layer 9: the model has layers 0\.\.2/);
+});
+
+test('per-row interventions in one padded batch equal each row run alone', () => {
+  const c = cases['llama-relu'];
+  const model = loadModel(join(FIX, 'models', c.model));
+  const sae = loadSae(join(FIX, 'sae', c.sae));
+  const ids = Array.from(expected.read('llama-relu.ids').data, Number);
+  const rows = [ids, ids.slice(3, 12), ids.slice(1)];
+  const perRow: Intervention[][] = [c.interventions, [], [{ layer: 1, latent: 7, value: -3, mode: 'add' }, { layer: 0, latent: 17, value: 2, mode: 'clamp' }]];
+  const { ids: batchIds, valid, width } = leftPad(rows);
+  const cache = model.newCache(rows.length);
+  const batch = model.forward(batchIds, valid, rows.length, cache, { hooks: rowInterventionHooks(sae, perRow, model.config.numLayers) });
+  const all = batch.logits!.dataSync() as Float32Array;
+  const V = model.config.vocabSize;
+  rows.forEach((row, r) => {
+    const alone = model.newCache(1);
+    const out = model.forward(row, new Uint8Array(row.length).fill(1), 1, alone, { hooks: interventionHooks(sae, perRow[r], model.config.numLayers) });
+    const first = r * width + width - row.length;
+    assert.ok(maxDiff(all.subarray(first * V, (first + row.length) * V), out.logits!.dataSync()) < 1e-4, `row ${r}`);
+    out.logits!.dispose();
+    alone.dispose();
+  });
+  batch.logits!.dispose();
+  cache.dispose();
 });

@@ -35,32 +35,52 @@ function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
 }
 
 /**
+ * Rewrites h [rows·tokens, d_model] with a possibly different intervention list per row (a row is `tokens`
+ * consecutive positions, e.g. one sequence of a batch). Returns a new tensor; the caller owns h and the result.
+ */
+export type RowIntervention = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
+
+/**
  * The error-preserving intervention of DESIGN.md: f = encode(h); err = h − decode(f); clamp: f[i] = v;
  * add: f[i] += v; h' = decode(f) + err. Since decode is affine, h' = h + Σ_i (f'_i − f_i)·W_dec[i], so
  * only the intervened latents are touched: `add` needs no encode at all; `clamp` needs f_i, which for
  * ReLU/JumpReLU is one encoder column per latent and for TopK a full encode (membership depends on all).
+ * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul.
  */
-export function makeIntervention(sae: Sae, specs: InterventionSpec[]): Intervention {
-  const nets = foldInterventions(sae, specs).sort((a, b) => Number(b.clamped) - Number(a.clamped)); // clamped first
-  const clamped = nets.filter((n) => n.clamped);
-  const latents = nets.map((n) => n.latent);
-  const offsets = Float32Array.from(nets, (n) => n.c);
-  return (h) => {
+export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowIntervention {
+  const nets = perRow.map((specs) => foldInterventions(sae, specs));
+  const latents = [...new Set(nets.flat().map((n) => n.latent))].sort((a, b) => a - b);
+  const clampedLatents = [...new Set(nets.flat().filter((n) => n.clamped).map((n) => n.latent))].sort((a, b) => a - b);
+  const column = new Map(latents.map((l, i) => [l, i]));
+  const clampColumn = new Map(clampedLatents.map((l, i) => [l, i]));
+  const decoderRows = latents.length ? sae.decoder.gatherRowsF32(latents) : null;
+  return (h, tokens) => {
     if (h.rank !== 2 || h.shape[1] !== sae.dIn) throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
-    if (nets.length === 0) return tf.clone(h);
-    const f = clamped.length ? clampedCodes(sae, h, clamped.map((n) => n.latent)) : null;
-    return tf.tidy(() => {
-      // delta [T, n] = c − f on clamped columns, c on the others
-      let delta: tf.Tensor2D = tf.tile(tf.tensor2d(offsets, [1, nets.length]), [h.shape[0], 1]);
-      if (f) {
-        const pad = tf.zeros([h.shape[0], nets.length - clamped.length]);
-        delta = tf.sub(delta, tf.concat([f, pad], 1));
-        f.dispose();
+    const N = h.shape[0];
+    if (N !== perRow.length * tokens) throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
+    if (!decoderRows) return tf.clone(h);
+    const f = clampedLatents.length ? clampedCodes(sae, h, clampedLatents) : null;
+    const current = f?.dataSync() as Float32Array | undefined;
+    f?.dispose();
+    // delta [N, |latents|]: c − f for a clamp, c for an add, 0 where the row leaves the latent alone.
+    const m = latents.length;
+    const delta = new Float32Array(N * m);
+    nets.forEach((rowNets, r) => {
+      for (let t = r * tokens; t < (r + 1) * tokens; t++) {
+        for (const n of rowNets) {
+          const f0 = n.clamped ? current![t * clampedLatents.length + clampColumn.get(n.latent)!] : 0;
+          delta[t * m + column.get(n.latent)!] = n.c - f0;
+        }
       }
-      const rows = tf.tensor2d(sae.decoder.gatherRowsF32(latents), [latents.length, sae.dIn]);
-      return tf.add(h, tf.matMul(delta, rows));
     });
+    return tf.tidy(() => tf.add(h, tf.matMul(tf.tensor2d(delta, [N, m]), tf.tensor2d(decoderRows, [m, sae.dIn]))));
   };
+}
+
+/** The same interventions at every position of h [tokens, d_model]. */
+export function makeIntervention(sae: Sae, specs: InterventionSpec[]): Intervention {
+  const apply = makeRowIntervention(sae, [specs]);
+  return (h) => apply(h, h.shape[0]);
 }
 
 /** The current codes f [T, m] of the given latents. Caller disposes. */

@@ -1,7 +1,7 @@
 // Interventions at named layers (DESIGN.md "Interventions"), as flags and as residual-stream hooks.
 import { InputError } from '../errors.ts';
 import type { ResidualHook } from '../model/transformer.ts';
-import { makeIntervention, type Sae } from '../sae/index.ts';
+import { makeIntervention, makeRowIntervention, type Sae } from '../sae/index.ts';
 import type { Intervention } from '../trials/types.ts';
 
 /** `LAYER:LATENT:VALUE` → an intervention of the given mode. */
@@ -21,16 +21,37 @@ export function parseInterventionFlags(steer: unknown, clamp: unknown): Interven
   return [...list(steer).map((s) => parseIntervention(s, 'add')), ...list(clamp).map((s) => parseIntervention(s, 'clamp'))];
 }
 
-/** One residual hook per intervened layer, applying that layer's interventions with the SAE (error term kept). */
-export function interventionHooks(sae: Sae, interventions: Intervention[], numLayers: number): Map<number, ResidualHook> {
-  const byLayer = new Map<number, Intervention[]>();
+/** Groups interventions by layer, checking each layer exists. */
+function byLayer(interventions: Intervention[], numLayers: number): Map<number, Intervention[]> {
+  const out = new Map<number, Intervention[]>();
   for (const iv of interventions) {
     if (iv.layer >= numLayers) throw new InputError(`intervention at layer ${iv.layer}: the model has layers 0..${numLayers - 1}`);
-    byLayer.set(iv.layer, [...(byLayer.get(iv.layer) ?? []), iv]);
+    out.set(iv.layer, [...(out.get(iv.layer) ?? []), iv]);
   }
+  return out;
+}
+
+const spec = ({ latent, value, mode }: Intervention) => ({ latent, value, mode });
+
+/**
+ * Residual hooks for a batch whose rows carry their own interventions (`perRow[r]` for sequence r):
+ * one hook per layer that any row intervenes at, applying the SAE interventions with the error term kept.
+ */
+export function rowInterventionHooks(sae: Sae, perRow: Intervention[][], numLayers: number): Map<number, ResidualHook> {
+  const layers = [...byLayer(perRow.flat(), numLayers).keys()];
   const hooks = new Map<number, ResidualHook>();
-  for (const [layer, list] of byLayer) {
-    const apply = makeIntervention(sae, list.map(({ latent, value, mode }) => ({ latent, value, mode })));
+  for (const layer of layers) {
+    const apply = makeRowIntervention(sae, perRow.map((list) => list.filter((iv) => iv.layer === layer).map(spec)));
+    hooks.set(layer, (h, info) => apply(h, info.tokens));
+  }
+  return hooks;
+}
+
+/** The same interventions for every row: one hook per intervened layer. */
+export function interventionHooks(sae: Sae, interventions: Intervention[], numLayers: number): Map<number, ResidualHook> {
+  const hooks = new Map<number, ResidualHook>();
+  for (const [layer, list] of byLayer(interventions, numLayers)) {
+    const apply = makeIntervention(sae, list.map(spec));
     hooks.set(layer, (h) => apply(h));
   }
   return hooks;
