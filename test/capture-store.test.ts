@@ -1,16 +1,17 @@
 // Capture against torch: codes in the activation store equal transformers + torch SAE codes at every
 // token (test/fixtures/capture/make_capture.py), spans map through offsets, and a killed capture resumes.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../lib/backend.ts';
-import { capture, type CaptureModel } from '../lib/capture/capture.ts';
+import { capture, type CaptureSetup } from '../lib/capture/capture.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
+import { localExecutor, workerPool } from '../lib/parallel/pool.ts';
 import { loadSae } from '../lib/sae/index.ts';
 import { openStore } from '../lib/store/reader.ts';
 
@@ -19,7 +20,8 @@ const FIX = join(import.meta.dirname, 'fixtures');
 const MODEL = join(FIX, 'models', 'llama3-gqa');
 const expected = new SafetensorsFile(join(FIX, 'capture', 'expected.safetensors'));
 const samples = readSamples(join(FIX, 'capture', 'samples.jsonl'));
-const cm: CaptureModel = { model: loadModel(MODEL), tokenizer: loadTokenizer(MODEL), sae: loadSae(join(FIX, 'sae', 'saelens_relu')), layer: 1 };
+const SAE = join(FIX, 'sae', 'saelens_relu');
+const cm: CaptureSetup = { tokenizer: loadTokenizer(MODEL), executor: localExecutor({ model: loadModel(MODEL), sae: loadSae(SAE) }), layer: 1 };
 const settings = { layer: 1, batch: 2 };
 const tmp = mkdtempSync(join(tmpdir(), 'capture-'));
 
@@ -73,4 +75,17 @@ test('a capture killed after a committed batch resumes without redoing it, with 
   const again = await capture(cm, samples, killed, meta, { batchSize: 2, settings });
   assert.equal(again.captured, 0, 'a complete store is left as it is');
   await assert.rejects(capture(cm, samples, killed, meta, { batchSize: 2, settings: { ...settings, layer: 2 } }), /other settings/);
+});
+
+test('worker threads write the same store as the main thread', async () => {
+  const meta = { model: MODEL, sae: 'saelens_relu', layer: 1, d_sae: 256 };
+  const local = join(tmp, 'local.acts'), pooled = join(tmp, 'pooled.acts');
+  await capture(cm, samples, local, meta, { batchSize: 2, settings });
+  const executor = await workerPool({ model: MODEL, sae: SAE, backend: 'wasm' }, 2);
+  try {
+    await capture({ ...cm, executor }, samples, pooled, meta, { batchSize: 2, settings });
+  } finally {
+    await executor.close();
+  }
+  for (const f of ['codes.arrow', 'samples.arrow']) assert.deepEqual(readFileSync(join(pooled, f)), readFileSync(join(local, f)), f);
 });

@@ -2,26 +2,25 @@
 // interventions), encode the residual stream with the SAE, and append sparse codes to an activation store.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { leftPad } from '../model/generate.ts';
 import { locateChatSpans } from '../model/spans.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import type { ResidualHook, Transformer } from '../model/transformer.ts';
-import { encodeSparse, type Sae } from '../sae/index.ts';
-import type { CodeRows, SampleRow, StoreMeta } from '../store/schema.ts';
+import { type Executor, runOrdered } from '../parallel/pool.ts';
+import type { EncodeTask } from '../parallel/tasks.ts';
+import type { SampleRow, StoreMeta } from '../store/schema.ts';
+import type { Intervention } from '../trials/types.ts';
 import { ActsWriter } from '../store/writer.ts';
 import type { CaptureSample } from './samples.ts';
 
-export interface CaptureModel {
-  model: Transformer;
+export interface CaptureSetup {
   tokenizer: Tokenizer;
-  sae: Sae;
+  /** Runs the encode tasks: in this thread or on worker threads. */
+  executor: Executor;
   /** Feature (read-out) layer: codes of resid_post.layer. */
   layer: number;
-  /** Residual rewrites by layer (steering/ablation), applied before the read-out. */
-  hooks?: Map<number, ResidualHook>;
+  /** Steering/ablation applied to every sample before the read-out. */
+  interventions?: Intervention[];
 }
 
 export interface CaptureOptions {
@@ -61,42 +60,6 @@ export function planBatches(prepared: PreparedSample[], batchSize: number): Prep
   return batches;
 }
 
-/** Runs one batch to the feature layer and returns its sparse code rows (sample = index in the batch). */
-export function encodeBatch(cm: CaptureModel, batch: PreparedSample[]): CodeRows {
-  const { ids, valid, width } = leftPad(batch.map((p) => p.ids));
-  const cache = cm.model.newCache(batch.length);
-  const { resid } = cm.model.forward(ids, valid, batch.length, cache, { stopAfterLayer: cm.layer, readLayers: [cm.layer], hooks: cm.hooks });
-  cache.dispose();
-  const all = resid.get(cm.layer)!;
-  const d = all.shape[1];
-  const full = all.dataSync() as Float32Array;
-  all.dispose();
-  // Keep only real tokens (drop the left padding) before encoding.
-  const total = batch.reduce((a, p) => a + p.ids.length, 0);
-  const rows = new Float32Array(total * d);
-  let r = 0;
-  batch.forEach((p, b) => {
-    const first = b * width + width - p.ids.length;
-    rows.set(full.subarray(first * d, (first + p.ids.length) * d), r * d);
-    r += p.ids.length;
-  });
-  const h = tf.tensor2d(rows, [total, d]);
-  const codes = encodeSparse(cm.sae, h);
-  h.dispose();
-  const n = codes.latents.length;
-  const out: CodeRows = { sample: new Int32Array(n), token: new Int32Array(n), latent: codes.latents, value: codes.values };
-  let row = 0;
-  batch.forEach((p, b) => {
-    for (let t = 0; t < p.ids.length; t++, row++) {
-      for (let k = codes.rowPtr[row]; k < codes.rowPtr[row + 1]; k++) {
-        out.sample[k] = b;
-        out.token[k] = t;
-      }
-    }
-  });
-  return out;
-}
-
 export function sampleRow(p: PreparedSample, spanNames: string[]): SampleRow {
   return {
     id: p.sample.id,
@@ -116,7 +79,7 @@ const SETTINGS_FILE = 'capture-settings.json';
  * Captures every sample into the store at `dir`, resuming an interrupted capture (same settings) and
  * returning at once when the store is already complete.
  */
-export async function capture(cm: CaptureModel, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
+export async function capture(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
   const settingsPath = join(dir, SETTINGS_FILE);
   const settings = JSON.stringify(opts.settings);
   if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== settings) {
@@ -124,18 +87,19 @@ export async function capture(cm: CaptureModel, samples: CaptureSample[], dir: s
   }
   if (existsSync(join(dir, 'meta.json'))) return { captured: 0, resumed: samples.length };
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
-  const prepared = samples.map((s) => prepareSample(cm.tokenizer, s));
+  const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
   writeFileAtomic(settingsPath, settings);
   const writer = new ActsWriter(dir, spanNames);
   const resumed = writer.samplesWritten;
   const batches = planBatches(prepared, opts.batchSize ?? 8);
-  let done = 0;
-  for (const batch of batches) {
-    done++;
-    if (batch.every((p) => writer.has(p.sample.id))) continue;
-    writer.append(batch.map((p) => sampleRow(p, spanNames)), encodeBatch(cm, batch));
-    opts.onBatch?.(done, batches.length);
-  }
+  const todo = batches.map((b, i) => ({ batch: b, number: i + 1 })).filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
+  const tasks: EncodeTask[] = todo.map(({ batch }) => ({
+    kind: 'encode', layer: cs.layer, sequences: batch.map((p) => p.ids), interventions: batch.map(() => cs.interventions ?? []),
+  }));
+  await runOrdered(cs.executor, tasks, (codes, i) => {
+    writer.append(todo[i].batch.map((p) => sampleRow(p, spanNames)), codes);
+    opts.onBatch?.(todo[i].number, batches.length);
+  });
   await writer.finalize(meta);
   return { captured: samples.length - resumed, resumed };
 }

@@ -1,16 +1,29 @@
-// Loading what most commands need — model, tokenizer, SAE — with the cross-checks between them.
+// What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
+// runs the model (in this thread, or on worker threads that each load their own copy).
+import type { BackendChoice } from '../backend.ts';
 import { InputError } from '../errors.ts';
+import { loadModelConfig, type ModelConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import type { Transformer } from '../model/transformer.ts';
+import { type Executor, localExecutor, workerPool } from '../parallel/pool.ts';
 import { loadSae, type Sae } from '../sae/index.ts';
 
-export interface ModelAndSae {
-  model: Transformer;
+export interface Session {
+  config: ModelConfig;
   tokenizer: Tokenizer;
   sae: Sae;
   /** The feature (read-out) layer. */
   layer: number;
+  executor: Executor;
+}
+
+export interface SessionOptions {
+  model: string;
+  sae: string;
+  layer?: number;
+  backend: BackendChoice;
+  /** 0 runs the model in this thread; N > 0 starts N worker threads. */
+  workers: number;
 }
 
 /** The layer an SAE was trained on, from its hook name (`blocks.L.hook_resid_post`), when it says. */
@@ -19,21 +32,29 @@ export function saeHookLayer(sae: Sae): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function checkLayer(layer: number, model: Transformer, flag = '--layer'): void {
-  if (!Number.isInteger(layer) || layer < 0 || layer >= model.config.numLayers) {
-    throw new InputError(`${flag} ${layer}: the model has layers 0..${model.config.numLayers - 1}`);
+export function checkLayer(layer: number, config: ModelConfig, flag = '--layer'): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= config.numLayers) {
+    throw new InputError(`${flag} ${layer}: the model has layers 0..${config.numLayers - 1}`);
   }
 }
 
-export function loadModelAndSae(modelDir: string, saePath: string, layer?: number): ModelAndSae {
-  const model = loadModel(modelDir);
-  const tokenizer = loadTokenizer(modelDir);
-  const sae = loadSae(saePath);
-  if (sae.dIn !== model.config.hiddenSize) {
-    throw new InputError(`${saePath}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${model.config.hiddenSize} (${modelDir})`);
+export function checkWorkers(workers: number): void {
+  if (!Number.isInteger(workers) || workers < 0) throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
+}
+
+export async function openSession(o: SessionOptions): Promise<Session> {
+  checkWorkers(o.workers);
+  const config = loadModelConfig(o.model);
+  const tokenizer = loadTokenizer(o.model);
+  const sae = loadSae(o.sae);
+  if (sae.dIn !== config.hiddenSize) {
+    throw new InputError(`${o.sae}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${config.hiddenSize} (${o.model})`);
   }
-  const resolved = layer ?? saeHookLayer(sae);
-  if (resolved === null) throw new InputError(`${saePath}: the SAE names no layer (no hook_name); give --layer`);
-  checkLayer(resolved, model);
-  return { model, tokenizer, sae, layer: resolved };
+  const layer = o.layer ?? saeHookLayer(sae);
+  if (layer === null) throw new InputError(`${o.sae}: the SAE names no layer (no hook_name); give --layer`);
+  checkLayer(layer, config);
+  const executor = o.workers === 0
+    ? localExecutor({ model: loadModel(o.model), sae })
+    : await workerPool({ model: o.model, sae: o.sae, backend: o.backend }, o.workers);
+  return { config, tokenizer, sae, layer, executor };
 }

@@ -21,13 +21,17 @@ export function parseInterventionFlags(steer: unknown, clamp: unknown): Interven
   return [...list(steer).map((s) => parseIntervention(s, 'add')), ...list(clamp).map((s) => parseIntervention(s, 'clamp'))];
 }
 
-/** Groups interventions by layer, checking each layer exists. */
-function byLayer(interventions: Intervention[], numLayers: number): Map<number, Intervention[]> {
-  const out = new Map<number, Intervention[]>();
+export function checkInterventionLayers(interventions: Intervention[], numLayers: number): void {
   for (const iv of interventions) {
     if (iv.layer >= numLayers) throw new InputError(`intervention at layer ${iv.layer}: the model has layers 0..${numLayers - 1}`);
-    out.set(iv.layer, [...(out.get(iv.layer) ?? []), iv]);
   }
+}
+
+/** Groups interventions by layer, checking each layer exists. */
+function byLayer(interventions: Intervention[], numLayers: number): Map<number, Intervention[]> {
+  checkInterventionLayers(interventions, numLayers);
+  const out = new Map<number, Intervention[]>();
+  for (const iv of interventions) out.set(iv.layer, [...(out.get(iv.layer) ?? []), iv]);
   return out;
 }
 

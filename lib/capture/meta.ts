@@ -1,0 +1,20 @@
+// meta.json of an activation store: the model, SAE, layer and settings it was captured with.
+import type { Session } from '../cli/setup.ts';
+import { modelProvenance, runtimeProvenance, sha256Text } from '../provenance.ts';
+import type { StoreMeta } from '../store/schema.ts';
+
+export function storeMeta(
+  session: Session, modelDir: string, backend: string | null,
+  contentHashes: Record<string, string>, settings: Record<string, unknown>,
+): StoreMeta {
+  return {
+    model: modelProvenance(modelDir),
+    sae: session.sae.info,
+    layer: session.layer,
+    d_sae: session.sae.dSae,
+    chat_template_hash: session.tokenizer.chatTemplate ? sha256Text(session.tokenizer.chatTemplate) : null,
+    content_hashes: contentHashes,
+    settings,
+    runtime: runtimeProvenance(backend),
+  };
+}
