@@ -6,6 +6,7 @@ import { readSamples } from '../lib/capture/samples.ts';
 import { openSession } from '../lib/cli/setup.ts';
 import { InputError } from '../lib/errors.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
+import { type Progress, progress } from '../lib/progress.ts';
 import { sha256Text } from '../lib/provenance.ts';
 import { checkInterventionLayers, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
@@ -48,11 +49,13 @@ const command: CommandModule<object, Args> = {
     const meta = storeMeta(setup, argv.model, activeBackend(), { samples: settings.samples_sha256 },
       { ...settings, samples_file: argv.samples, span_units: 'code points of the last message' });
     let result;
+    let bar: Progress | undefined;
     try {
       result = await capture({ ...setup, interventions }, samples, argv.out, meta, {        batchSize: argv['batch-size'],
         settings,
-        onBatch: (done, total) => process.stderr.write(`capture: batch ${done}/${total}\n`),
+        onBatch: (_done, total) => (bar ??= progress('capture batches', total)).tick(),
       });
+      bar?.done();
     } finally {
       await setup.executor.close();
     }
