@@ -6,6 +6,10 @@ import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
+import { checkLayer, loadSaeFor } from '../lib/cli/setup.ts';
+import { InputError } from '../lib/errors.ts';
+import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
+import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args {
   backend: BackendChoice;
@@ -15,6 +19,10 @@ interface Args {
   ids?: string;
   'add-generation-prompt': boolean;
   out: string;
+  sae?: string;
+  steer?: string[];
+  clamp?: string[];
+  codes?: number;
 }
 
 const command: CommandModule<object, Args> = {
@@ -28,11 +36,20 @@ const command: CommandModule<object, Args> = {
       .option('ids', { type: 'string', describe: 'comma-separated token ids' })
       .option('add-generation-prompt', { type: 'boolean', default: false, describe: 'with --chat: append the assistant header' })
       .option('out', { type: 'string', demandOption: true, describe: 'output .safetensors file' })
+      .option('sae', { type: 'string', describe: 'SAE for --steer, --clamp and --codes' })
+      .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
+      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' })
+      .option('codes', { type: 'number', describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)' })
       .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', '') as never,
   handler: async (argv) => {
     const source = requireOne(argv as never, ['text', 'chat', 'ids']);
+    const interventions = parseInterventionFlags(argv.steer, argv.clamp);
+    if (!argv.sae && (interventions.length || argv.codes !== undefined)) throw new InputError('--steer, --clamp and --codes need --sae');
     await initBackend(argv.backend);
     const model = loadModel(argv.model);
+    const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
+    if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
+    const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     let ids: number[];
     if (source === 'ids') ids = parseIds(argv.ids!);
     else {
@@ -43,15 +60,20 @@ const command: CommandModule<object, Args> = {
     }
     const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
     const cache = model.newCache(1);
-    const out = model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers });
+    const out = model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers, hooks });
     const T = ids.length;
     const tensors: Record<string, F32Tensor> = {
       logits: { shape: [T, model.config.vocabSize], data: out.logits!.dataSync() as Float32Array },
     };
     for (const l of layers) tensors[`resid_post.${l}`] = { shape: [T, model.config.hiddenSize], data: out.resid.get(l)!.dataSync() as Float32Array };
-    writeSafetensors(argv.out, tensors, { input_ids: ids.join(',') });
+    if (sae && argv.codes !== undefined) {
+      tensors[`codes.${argv.codes}`] = { shape: [T, sae.dSae], data: denseCodes(encodeSparse(sae, out.resid.get(argv.codes)!)) };
+    }
+    out.logits!.dispose();
+    out.resid.forEach((t) => t.dispose());
+    writeSafetensors(argv.out, tensors, { input_ids: ids.join(','), interventions: JSON.stringify(interventions) });
     cache.dispose();
-    console.log(`wrote ${argv.out}: ${T} tokens, logits [${T}, ${model.config.vocabSize}], resid_post.0..${layers.length - 1} [${T}, ${model.config.hiddenSize}]`);
+    console.log(`wrote ${argv.out}: ${Object.entries(tensors).map(([k, t]) => `${k} [${t.shape}]`).join(', ')}`);
   },
 };
 

@@ -7,6 +7,8 @@ import { applyChatTemplate } from '../lib/model/chat.ts';
 import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
+import { loadSaeFor } from '../lib/cli/setup.ts';
+import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args {
   backend: BackendChoice;
@@ -21,6 +23,9 @@ interface Args {
   'repetition-penalty': number;
   seed: number;
   json: boolean;
+  sae?: string;
+  steer?: string[];
+  clamp?: string[];
 }
 
 const command: CommandModule<object, Args> = {
@@ -39,6 +44,9 @@ const command: CommandModule<object, Args> = {
       .option('repetition-penalty', { type: 'number', default: 1, describe: 'transformers repetition penalty (1 = off)' })
       .option('seed', { type: 'number', default: 0, describe: 'sampling seed' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
+      .option('sae', { type: 'string', describe: 'SAE for --steer and --clamp' })
+      .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)' })
+      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)' })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
       .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', '') as never,
   handler: async (argv) => {
@@ -47,9 +55,13 @@ const command: CommandModule<object, Args> = {
     if (argv.temperature < 0) throw new InputError(`--temperature must be ≥ 0, found ${argv.temperature}`);
     if (!(argv['top-p'] > 0 && argv['top-p'] <= 1)) throw new InputError(`--top-p must be in (0, 1], found ${argv['top-p']}`);
     if (!(argv['max-tokens'] >= 1)) throw new InputError(`--max-tokens must be ≥ 1, found ${argv['max-tokens']}`);
+    const interventions = parseInterventionFlags(argv.steer, argv.clamp);
+    if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
     await initBackend(argv.backend);
     const model = loadModel(argv.model);
     const tokenizer = loadTokenizer(argv.model);
+    const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
+    const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     const prompt = source === 'ids'
       ? parseIds(argv.ids!)
       : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], { addGenerationPrompt: true, system: argv.system });
@@ -61,6 +73,7 @@ const command: CommandModule<object, Args> = {
       repetitionPenalty: argv['repetition-penalty'],
       seeds: [argv.seed],
       stopIds: tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds,
+      hooks,
     });
     const tokens = result.tokens[0];
     const text = tokenizer.decode(tokens, { skipSpecialTokens: true });

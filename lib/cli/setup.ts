@@ -42,14 +42,20 @@ export function checkWorkers(workers: number): void {
   if (!Number.isInteger(workers) || workers < 0) throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
 }
 
+/** Loads an SAE and checks it reads the model's residual stream. */
+export function loadSaeFor(path: string, config: ModelConfig): Sae {
+  const sae = loadSae(path);
+  if (sae.dIn !== config.hiddenSize) {
+    throw new InputError(`${path}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${config.hiddenSize}`);
+  }
+  return sae;
+}
+
 export async function openSession(o: SessionOptions): Promise<Session> {
   checkWorkers(o.workers);
   const config = loadModelConfig(o.model);
   const tokenizer = loadTokenizer(o.model);
-  const sae = loadSae(o.sae);
-  if (sae.dIn !== config.hiddenSize) {
-    throw new InputError(`${o.sae}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${config.hiddenSize} (${o.model})`);
-  }
+  const sae = loadSaeFor(o.sae, config);
   const layer = o.layer ?? saeHookLayer(sae);
   if (layer === null) throw new InputError(`${o.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
