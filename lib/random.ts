@@ -3,17 +3,21 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 
+function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, found ${seed}`);
+}
+
 /**
- * A seeded random stream (xoroshiro128+ from pure-rand). `stream` k starts 2^64·k draws after stream 0 of the
- * same seed (generator jumps), so streams never overlap: use one per trial, worker or resample block.
+ * A seeded random stream (xoroshiro128+ from pure-rand). Stream k of a seed starts 2^64·k draws after
+ * stream 0 (generator jumps), so streams never overlap: use one per trial, worker or resample block.
  */
 export class Rng {
   private readonly gen: JumpableRandomGenerator;
 
-  constructor(readonly seed: number, readonly stream = 0) {
-    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, found ${seed}`);
-    this.gen = xoroshiro128plus(seed | 0);
-    for (let i = 0; i < stream; i++) this.gen.jump();
+  constructor(seed: number, stream = 0, gen?: JumpableRandomGenerator) {
+    checkSeed(seed);
+    this.gen = gen ?? xoroshiro128plus(seed);
+    if (!gen) for (let i = 0; i < stream; i++) this.gen.jump();
   }
 
   /** Uniform in [0, 1), 53 random bits. */
@@ -25,4 +29,16 @@ export class Rng {
   int(n: number): number {
     return uniformInt(this.gen, 0, n - 1);
   }
+}
+
+/** Streams 0..count−1 of a seed (the same as `new Rng(seed, k)`), made with one jump each. */
+export function streams(seed: number, count: number): Rng[] {
+  checkSeed(seed);
+  const base = xoroshiro128plus(seed);
+  const out: Rng[] = [];
+  for (let k = 0; k < count; k++) {
+    out.push(new Rng(seed, k, base.clone()));
+    base.jump();
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bootstrap, sumsStatistic } from '../lib/stats/bootstrap.ts';
 import { wilson } from '../lib/stats/intervals.ts';
-import { streams } from '../lib/stats/rng.ts';
+import { streams } from '../lib/random.ts';
 
 // cluster propensities drawn uniformly from these: true proportion = their mean, strong clustering
 const PROPENSITIES = [0.02, 0.1, 0.2, 0.4, 0.8];

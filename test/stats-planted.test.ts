@@ -10,7 +10,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { differentialStats } from '../lib/stats/differential.ts';
 import { readLatentSet } from '../lib/stats/latentSet.ts';
 import { rankLatents, resolveCriterion, select, type SelectionMethod } from '../lib/stats/selection.ts';
-import { streams } from '../lib/stats/rng.ts';
+import { streams } from '../lib/random.ts';
 import type { PooledCodes } from '../lib/stats/sparse.ts';
 import { ActsWriter } from '../lib/store/writer.ts';
 

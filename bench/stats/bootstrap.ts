@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootstrap, sumsStatistic } from '../../lib/stats/bootstrap.ts';
-import { streams } from '../../lib/stats/rng.ts';
+import { streams } from '../../lib/random.ts';
 import { METRICS, metricsFromTotals } from '../../lib/trials/metrics.ts';
 
 const CLUSTERS = 500;

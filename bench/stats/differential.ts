@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { differentialStats } from '../../lib/stats/differential.ts';
-import { streams } from '../../lib/stats/rng.ts';
+import { streams } from '../../lib/random.ts';
 import { rankLatents, resolveCriterion, select } from '../../lib/stats/selection.ts';
 
 const D = 65_536;

@@ -2,7 +2,7 @@
 // strata, evaluate every statistic on each resample, and form percentile, basic or BCa intervals
 // exactly as scipy.stats.bootstrap does from the same bootstrap distribution.
 import { normalCdf, normalQuantile } from './dists.ts';
-import { streams } from './rng.ts';
+import { streams } from '../random.ts';
 
 export type CiMethod = 'percentile' | 'basic' | 'bca';
 

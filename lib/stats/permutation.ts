@@ -2,7 +2,7 @@
 // With units = clusters (or matched pairs) that hold trials of both conditions this is the sign-flip
 // test of a paired design; a unit with trials of one condition only moves them across, which is the
 // ordinary label permutation at the unit level.
-import { streams } from './rng.ts';
+import { streams } from '../random.ts';
 
 export interface SwapTestInput {
   /** Per-unit sums in condition a and b, both [unit][width]. */
