@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256File } from './sae/hash.ts';
+import { sha256File } from './io/hash.ts';
 
 const PACKAGE_JSON = join(import.meta.dirname, '..', 'package.json');
 

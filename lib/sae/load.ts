@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts';
 import { openNpz } from '../io/npy.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { openTorchStateDict } from '../io/torch.ts';
-import { fileSize, sha256File } from './hash.ts';
+import { fileSize, sha256File } from '../io/hash.ts';
 import { type Activation, type ActivationKind, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
 import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
 
