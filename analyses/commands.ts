@@ -6,6 +6,8 @@ import forward from './forward.ts';
 import generate from './generate.ts';
 import judge from './judge.ts';
 import metrics from './metrics.ts';
+import plot from './plot.ts';
+import report from './report.ts';
 import stats from './stats.ts';
 
-export const commands: CommandModule<any, any>[] = [findOtdLatents, forward, generate, capture, stats, metrics, judge];
+export const commands: CommandModule<any, any>[] = [findOtdLatents, forward, generate, capture, stats, metrics, judge, plot, report];

@@ -1,0 +1,54 @@
+// How each ESR metric is named and scaled on a figure, and the slice of metrics.json figures read.
+
+export type Scale = 'fraction' | 'score';
+
+export const METRIC_INFO: Record<string, { label: string; scale: Scale; axis: string; diffAxis: string }> = {
+  multi_attempt_rate: { label: 'multi-attempt rate', scale: 'fraction', axis: 'multi-attempt rate (% of trials)', diffAxis: 'percentage points' },
+  esr_rate: { label: 'ESR rate', scale: 'fraction', axis: 'ESR rate (% of trials)', diffAxis: 'percentage points' },
+  improvement_rate: { label: 'improvement rate', scale: 'fraction', axis: 'improvement rate (% of multi-attempt)', diffAxis: 'percentage points' },
+  first_attempt_score: { label: 'first-attempt score', scale: 'score', axis: 'first-attempt score (0–100)', diffAxis: 'score points' },
+  score_delta: { label: 'score delta', scale: 'score', axis: 'last − first score (points)', diffAxis: 'score points' },
+};
+
+export function metricInfo(metric: string): { label: string; scale: Scale; axis: string; diffAxis: string } {
+  return METRIC_INFO[metric] ?? { label: metric.replace(/_/g, ' '), scale: 'score', axis: metric.replace(/_/g, ' '), diffAxis: 'difference' };
+}
+
+export interface MetricValue {
+  estimate: number;
+  ci: [number, number] | null;
+  ci_method?: string;
+}
+
+export interface ConditionSummary {
+  n_trials: number;
+  n_errors?: number;
+  n_clusters?: number;
+  metrics: Record<string, MetricValue>;
+}
+
+export interface Difference {
+  a: string;
+  b: string;
+  metric: string;
+  estimate: number;
+  ci: [number, number] | null;
+  p?: number;
+}
+
+/** What figures need from metrics.json (DESIGN.md "Metrics"). */
+export interface MetricsSummary {
+  conditions: Record<string, ConditionSummary>;
+  differences?: Difference[];
+  bootstrap?: { resamples?: number; seed?: number; cluster?: string; level?: number; ci?: string };
+}
+
+/** "95% BCa cluster-bootstrap CIs (10,000 resamples over features, seed 0)" from the bootstrap settings. */
+export function ciDescription(b: MetricsSummary['bootstrap']): string {
+  if (!b) return '95% CIs';
+  const level = `${Math.round(100 * (b.level ?? 0.95))}%`;
+  const method = b.ci === 'bca' ? 'BCa ' : b.ci ? `${b.ci} ` : '';
+  const over = b.cluster === 'feature' ? 'features' : b.cluster === 'prompt' ? 'prompts' : 'matched trials';
+  const kind = b.cluster && b.cluster !== 'none' ? 'cluster-bootstrap' : 'bootstrap';
+  return `${level} ${method}${kind} CIs (${(b.resamples ?? 0).toLocaleString('en-US')} resamples over ${over}, seed ${b.seed ?? 0})`;
+}

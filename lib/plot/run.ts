@@ -1,0 +1,146 @@
+// Every figure a run directory's files allow: discovery (latents.json, ranking.arrow,
+// activations.acts/), ablation (metrics.json, trials.jsonl), boost sweeps (trials.jsonl with several
+// boost levels) and episodes (arrays handed in by the episodes run). `writeFigures` puts them in
+// DIR/figures/ as SVG + PNG with an index of captions.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { readLatentSet } from '../stats/latentSet.ts';
+import type { PoolMode } from '../stats/sparse.ts';
+import { openStore } from '../store/reader.ts';
+import { trialScores } from '../trials/metrics.ts';
+import { readTrials } from '../trials/store.ts';
+import type { Trial } from '../trials/types.ts';
+import { conditionBars, pairedDifferences, scoreDeltaHistograms } from './ablation.ts';
+import { activationDistributions, rankingPlot, stabilityPlot } from './discovery.ts';
+import { criterionOf, discoveryActivations, readRankingPoints, ruleText } from './discoveryData.ts';
+import { type LatentRegions, type LatentTraces, regionMeansPlot, tracesPlot } from './episodes.ts';
+import type { Figure } from './figure.ts';
+import type { MetricsSummary } from './metricsInfo.ts';
+import { writeFigureFiles } from './render.ts';
+import { sweepPlot, sweepPoints } from './sweep.ts';
+
+export const RUN_FILES = {
+  latents: 'latents.json',
+  ranking: 'ranking.arrow',
+  store: 'activations.acts',
+  trials: 'trials.jsonl',
+  metrics: 'metrics.json',
+} as const;
+
+export const FIGURES_DIR = 'figures';
+export const FIGURES_INDEX = 'index.json';
+
+export interface FigureOptions {
+  /** Episode statistics from an episodes run (plain arrays, see lib/plot/episodes.ts). */
+  episodes?: { regions?: LatentRegions[]; traces?: LatentTraces[] };
+  /** x-axis label of the boost sweep (default "boost"). */
+  boostLabel?: string;
+  /** How many top-ranked latents the distribution and stability figures show. */
+  topDistributions?: number;
+  topStability?: number;
+}
+
+function readJson(path: string): any {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
+  }
+}
+
+/** Last − first attempt score of each counted multi-attempt trial, per condition (in order of appearance). */
+export function scoreDeltas(trials: Trial[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const t of trials) {
+    if (!out.has(t.condition)) out.set(t.condition, []);
+    const r = trialScores(t);
+    if ('scores' in r && r.scores.length > 1) out.get(t.condition)!.push(r.scores[r.scores.length - 1] - r.scores[0]);
+  }
+  return out;
+}
+
+async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]> {
+  const figs: Figure[] = [];
+  const latentsPath = join(dir, RUN_FILES.latents);
+  if (!existsSync(latentsPath)) return figs;
+  const set = readLatentSet(latentsPath);
+  const labels = new Map(set.latents.filter((e) => e.label).map((e) => [e.latent, e.label!]));
+  const criterion = criterionOf(set.criterion);
+  const crit = set.criterion as Record<string, unknown>;
+  if (existsSync(join(dir, RUN_FILES.ranking))) {
+    figs.push(rankingPlot(readRankingPoints(join(dir, RUN_FILES.ranking), labels), {
+      rule: ruleText(criterion), nA: crit.n_a as number | undefined, nB: crit.n_b as number | undefined,
+    }));
+  }
+  if (existsSync(join(dir, RUN_FILES.store, 'meta.json'))) {
+    const ranked = set.latents.map((e) => e.latent);
+    const span = (crit.span as string) ?? 'response';
+    const pool = ((crit.pool as PoolMode) ?? 'max');
+    const acts = await discoveryActivations(openStore(join(dir, RUN_FILES.store)), {
+      distLatents: ranked.slice(0, o.topDistributions ?? 6),
+      stabLatents: ranked.slice(0, o.topStability ?? 15),
+      span, pool, criterion, labels,
+      a: (crit.groups as any)?.a, b: (crit.groups as any)?.b,
+    });
+    if (acts.distributions.length) figs.push(activationDistributions(acts.distributions, { pool, span }));
+    if (acts.stability?.length) figs.push(stabilityPlot(acts.stability, { rule: ruleText(criterion), nOn: acts.nOn, nOffPerDerangement: acts.nOffPerDerangement }));
+  }
+  return figs;
+}
+
+function ablationFigures(dir: string, o: FigureOptions): Figure[] {
+  const figs: Figure[] = [];
+  const metricsPath = join(dir, RUN_FILES.metrics);
+  const metrics: MetricsSummary | null = existsSync(metricsPath) ? readJson(metricsPath) : null;
+  if (metrics) {
+    if (!metrics.conditions || typeof metrics.conditions !== 'object') throw new InputError(`${metricsPath}: conditions: expected an object of conditions`);
+    figs.push(conditionBars(metrics));
+    if (metrics.differences?.length) figs.push(pairedDifferences(metrics.differences, metrics.bootstrap));
+  }
+  const trialsPath = join(dir, RUN_FILES.trials);
+  if (existsSync(trialsPath)) {
+    const trials = readTrials(trialsPath);
+    const deltas = scoreDeltas(trials);
+    if ([...deltas.values()].some((d) => d.length > 0)) figs.push(scoreDeltaHistograms(deltas));
+    const boosts = new Set(trials.map((t) => t.boost).filter((b) => typeof b === 'number'));
+    if (boosts.size >= 2) {
+      const b = metrics?.bootstrap;
+      const { points, bootstrap } = sweepPoints(trials, b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster as any, ci: b.ci as any } : {});
+      figs.push(sweepPlot(points, { bootstrap, xLabel: o.boostLabel }));
+    }
+  }
+  return figs;
+}
+
+/** Every figure the run directory's files allow, drawn in memory. */
+export async function buildFigures(dir: string, o: FigureOptions = {}): Promise<Figure[]> {
+  if (!existsSync(dir)) throw new InputError(`${dir}: run directory not found`);
+  const figs = [...(await discoveryFigures(dir, o)), ...ablationFigures(dir, o)];
+  if (o.episodes?.regions?.length) figs.push(regionMeansPlot(o.episodes.regions));
+  if (o.episodes?.traces?.length) figs.push(tracesPlot(o.episodes.traces));
+  return figs;
+}
+
+export interface WrittenFigure {
+  name: string;
+  title: string;
+  caption: string;
+  svg: string;
+  png: string;
+}
+
+/**
+ * (Re)draws every figure of a run directory into DIR/figures/ (`<name>.svg`, `<name>.png`, and
+ * `index.json` listing names, titles, captions and files relative to figures/). Returns what it wrote.
+ */
+export async function writeFigures(dir: string, o: FigureOptions = {}): Promise<WrittenFigure[]> {
+  const out = join(dir, FIGURES_DIR);
+  const written = (await buildFigures(dir, o)).map((fig) => {
+    writeFigureFiles(out, fig);
+    return { name: fig.name, title: fig.title, caption: fig.caption, svg: `${fig.name}.svg`, png: `${fig.name}.png` };
+  });
+  if (written.length) writeJsonAtomic(join(out, FIGURES_INDEX), { figures: written });
+  return written;
+}
