@@ -3,17 +3,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend, type BackendChoice } from '../lib/backend.ts';
-import { loadModelAndSae } from '../lib/cli/setup.ts';
+import { openSession, type Session } from '../lib/cli/setup.ts';
+import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
+import { runEpisodes } from '../lib/discovery/episodeRun.ts';
+import { readEpisodes } from '../lib/discovery/episodes.ts';
+import { rankedRows, tableText } from '../lib/discovery/report.ts';
 import { readPrompts, readResponses } from '../lib/discovery/responses.ts';
-import { runDiscovery } from '../lib/discovery/run.ts';
-import { latestRun, newRunDir, readLabels } from '../lib/discovery/runs.ts';
+import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
+import { latestRun, newRunDir, readLabels, RUNS_DIR } from '../lib/discovery/runs.ts';
 import { InputError } from '../lib/errors.ts';
-import { findDetectors, type FindResult } from '../lib/stats/detectors.ts';
-import { writeLatentSet } from '../lib/stats/latentSet.ts';
-import { writeRanking } from '../lib/stats/rankingFile.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
-import { topTableText } from '../lib/stats/table.ts';
 import { openStore } from '../lib/store/reader.ts';
 
 interface Args {
@@ -28,6 +28,7 @@ interface Args {
   pool: PoolMode;
   method: SelectionMethod;
   top: number;
+  holdout?: number;
   seed: number;
   'max-tokens': number;
   temperature: number;
@@ -36,6 +37,9 @@ interface Args {
   activations?: string;
   out?: string;
   resume: boolean;
+  workers: number;
+  episodes?: string;
+  latents?: string;
 }
 
 const COMMAND = 'find-otd-latents';
@@ -55,14 +59,18 @@ const command: CommandModule<object, Args> = {
       .option('pool', { choices: ['max', 'mean'] as const, default: 'max' as PoolMode, describe: 'pooling over the span' })
       .option('method', { choices: ['frequency', 'separability', 'effect'] as const, default: 'separability' as SelectionMethod, describe: 'selection rule' })
       .option('top', { type: 'number', default: 100, describe: 'top-ranked latents listed in latents.json' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed for derangements and response sampling' })
+      .option('holdout', { type: 'number', describe: 'hold out this fraction of the prompts (seeded, with all their samples): select on the rest, report AUCs on them' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed for derangements, the holdout split and response sampling' })
       .option('max-tokens', { type: 'number', default: 64, describe: 'response length when generating' })
       .option('temperature', { type: 'number', default: 0.6, describe: 'response sampling temperature (0 = greedy)' })
       .option('batch-size', { type: 'number', default: 8, describe: 'sequences per forward pass' })
       .option('labels', { type: 'string', describe: 'CSV index,label of latent descriptions' })
       .option('activations', { type: 'string', describe: 'analyse an existing activation store instead of capturing' })
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')})` })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue the latest unfinished run in runs/' }) as never,
+      .option('resume', { type: 'boolean', default: false, describe: 'continue the latest unfinished run in runs/' })
+      .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' })
+      .option('episodes', { type: 'string', describe: 'episodes mode: JSONL of self-correction responses {id, prompt, response, spans: {off_topic, correction, on_topic}}' })
+      .option('latents', { type: 'string', describe: 'episodes mode: latent set to trace (default: latents.json of the latest find-otd-latents run)' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv.derangements) && argv.derangements >= 1)) throw new InputError(`--derangements must be a positive integer, found ${argv.derangements}`);
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
@@ -70,32 +78,71 @@ const command: CommandModule<object, Args> = {
     const labels = argv.labels ? readLabels(argv.labels) : undefined;
     const span = argv.span === 'full' ? 'all' : 'response';
     const find = { pool: argv.pool, method: argv.method, top: argv.top, span };
-    const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json'))) : null) ?? newRunDir(COMMAND);
+    const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json'))) : null) ?? newRunDir(COMMAND);
     const started = Date.now();
-    let result: FindResult;
+    const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
+    if (argv.episodes) {
+      const latentsPath = argv.latents ?? latestLatents();
+      const episodes = readEpisodes(argv.episodes);
+      const report = await withSession(argv, (session) => {
+        console.error(`run directory: ${out}`);
+        return runEpisodes(session, {
+          out, episodes, latentsPath, batchSize: argv['batch-size'], backend: activeBackend(), log: (line) => console.error(line),
+          paths: { model: argv.model, sae: argv.sae, episodes: argv.episodes! },
+        });
+      });
+      const main = report.comparisons[0].results.at(-1);
+      console.log(`${report.n_episodes} episodes, ${report.latents.length} latents; missing regions: ${Object.entries(report.missing).map(([g, m]) => `${g} ${m}`).join(', ')}`);
+      if (main) console.log(`off_topic vs on_topic (mean over latents): ${(main.mean_x as number)?.toFixed(4)} vs ${(main.mean_y as number)?.toFixed(4)}, d_z ${(main.d_z as number | null)?.toFixed(3)}, Wilcoxon p ${(main.wilcoxon as { p: number | null }).p}, paired t p ${(main.paired_t as { p: number | null }).p} (${main.n_pairs} pairs)`);
+      console.log(`wrote ${join(out, 'episodes.json')}, summary.md (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return;
+    }
+    let an: Analysis;
     if (argv.activations) {
-      result = await findDetectors(openStore(argv.activations), find);
-      writeRanking(join(out, 'ranking.arrow'), result.stats, result.order, result.selected);
-      writeLatentSet(join(out, 'latents.json'), result.latentSet);
+      const store = openStore(argv.activations);
+      an = await analyseStore(store, { find, holdout, labels });
+      const source = `Activation store \`${argv.activations}\` (${new Set(store.samples.prompt_id).size} prompts), layer ${store.meta.layer}.`;
+      writeDiscovery(out, an, { activations: argv.activations, meta: store.meta }, { source, span, labels });
     } else {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
-      await initBackend(argv.backend);
-      const setup = loadModelAndSae(argv.model, argv.sae, argv.layer);
-      console.error(`run directory: ${out}`);
-      result = await runDiscovery(setup, {
-        out, prompts, responses, span, find, labels, seed: argv.seed, derangements: argv.derangements, batchSize: argv['batch-size'],
-        generation: { maxNewTokens: argv['max-tokens'], temperature: argv.temperature, topK: 0, topP: 1, repetitionPenalty: 1.1, seed: argv.seed, batchSize: argv['batch-size'] },
-        paths: { model: argv.model, sae: argv.sae, prompts: argv.prompts, responses: argv.responses ?? null },
-        backend: activeBackend(),
-        log: (line) => console.error(line),
+      an = await withSession(argv, (session) => {
+        console.error(`run directory: ${out}`);
+        return runDiscovery(session, {
+          out, prompts, responses, span, find, labels, holdout, seed: argv.seed, derangements: argv.derangements, batchSize: argv['batch-size'],
+          generation: { maxNewTokens: argv['max-tokens'], temperature: argv.temperature, topK: 0, topP: 1, repetitionPenalty: 1.1, seed: argv.seed, batchSize: argv['batch-size'] },
+          paths: { model: argv.model, sae: argv.sae, prompts: argv.prompts, responses: argv.responses ?? null },
+          backend: activeBackend(),
+          log: (line) => console.error(line),
+        });
       });
     }
-    const s = result.stats;
-    console.log(`${s.n_a} off-topic vs ${s.n_b} on-topic samples; ${result.latentSet.selected.length} latents pass the ${result.criterion.method} rule (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    console.log(topTableText(result, 10, labels));
+    const s = an.result.stats;
+    console.log(`${s.n_a} off-topic vs ${s.n_b} on-topic samples${an.holdout ? ` (selection prompts; ${an.holdout.split.heldOut.length} prompts held out)` : ''}; ` +
+      `${an.latentSet.selected.length} latents pass the ${an.result.criterion.method} rule (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    if (an.stability) console.log(`stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`);
+    if (an.holdout) console.log('auc_holdout: AUC on the held-out prompts\' samples');
+    console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
     console.log(`wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md`);
   },
 };
+
+/** Opens the model and SAE (in this thread or on workers), runs `body`, and always stops the workers. */
+async function withSession<T>(argv: Args, body: (session: Session) => Promise<T>): Promise<T> {
+  await initBackend(argv.backend);
+  const session = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers });
+  try {
+    return await body(session);
+  } finally {
+    await session.executor.close();
+  }
+}
+
+/** latents.json of the latest complete find-otd-latents run: the default latent set of episodes mode. */
+function latestLatents(): string {
+  const dir = latestRun(COMMAND, (d) => existsSync(join(d, 'latents.json')));
+  if (!dir) throw new InputError(`--episodes needs a latent set: give --latents FILE, or run find-otd-latents first (no complete run in ${RUNS_DIR}/)`);
+  return join(dir, 'latents.json');
+}
 
 export default command;

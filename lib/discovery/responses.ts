@@ -2,10 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { applyChatTemplate } from '../model/chat.ts';
-import { generate } from '../model/generate.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import type { Transformer } from '../model/transformer.ts';
+import { type Executor, runOrdered } from '../parallel/pool.ts';
+import type { GenerateTask } from '../parallel/tasks.ts';
 
 /** One prompt per non-empty line. */
 export function readPrompts(path: string): string[] {
@@ -57,14 +57,20 @@ export interface ResponseSettings extends SamplingOptions {
 }
 
 /** One unsteered reply per prompt; prompt i samples with seed + i, so the result does not depend on batching. */
-export function generateResponses(model: Transformer, tokenizer: Tokenizer, prompts: string[], s: ResponseSettings, onBatch?: (done: number) => void): string[] {
-  const out: string[] = [];
+export async function generateResponses(executor: Executor, tokenizer: Tokenizer, stopIds: number[], prompts: string[], s: ResponseSettings, onBatch?: (done: number) => void): Promise<string[]> {
+  const tasks: GenerateTask[] = [];
   for (let i = 0; i < prompts.length; i += s.batchSize) {
     const chunk = prompts.slice(i, i + s.batchSize);
-    const ids = chunk.map((p) => applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true }));
-    const g = generate(model, ids, { ...s, seeds: chunk.map((_, j) => s.seed + i + j), stopIds: tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds });
+    tasks.push({
+      kind: 'generate',
+      prompts: chunk.map((p) => applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true })),
+      options: { ...s, seeds: chunk.map((_, j) => s.seed + i + j), stopIds },
+    });
+  }
+  const out: string[] = [];
+  await runOrdered(executor, tasks, (g) => {
     out.push(...g.tokens.map((t) => tokenizer.decode(t, { skipSpecialTokens: true }).trim()));
     onBatch?.(out.length);
-  }
+  });
   return out;
 }
