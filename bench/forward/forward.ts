@@ -1,5 +1,5 @@
 // bench/forward: prefill and decode tokens/s of lib/model against PyTorch + transformers on one random
-// ~110M-parameter Llama, in the same run. Usage: node --import tsx bench/forward/forward.ts [--prompt 512] [--steps 32] [--batch 8]
+// ~110M-parameter Llama, in the same run. Usage: node --import tsx bench/forward/forward.ts [--prompt 512] [--steps 32] [--batch 8] [--workers 2]
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,6 +7,7 @@ import { initBackend } from '../../lib/backend.ts';
 import { generate } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
+import { runOrdered, workerPool } from '../../lib/parallel/pool.ts';
 import { Rng } from '../../lib/random.ts';
 
 const { values } = parseArgs({
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '8' },
     threads: { type: 'string', default: '2' },
     python: { type: 'string', default: '.venv-ref/bin/python' },
+    workers: { type: 'string', default: '2' },
   },
 });
 const promptLen = Number(values.prompt), steps = Number(values.steps), batch = Number(values.batch);
@@ -49,8 +51,27 @@ function decodeRate(rows: number): number {
   return (rows * steps) / ((performance.now() - start) / 1000);
 }
 
+/** Throughput with `workers` worker threads, each with its own model copy: prompts prefilled, rows decoded. */
+async function pooled(workers: number) {
+  const pool = await workerPool({ model: dir, sae: null, backend: 'wasm' }, workers);
+  try {
+    const prompts = Array.from({ length: 2 * workers }, () => ids(promptLen));
+    let start = performance.now();
+    await runOrdered(pool, prompts.map((p) => ({ kind: 'generate' as const, prompts: [p], options: { ...GREEDY, maxNewTokens: 1, stopIds: [] } })), () => {});
+    const prefill = (prompts.length * promptLen) / ((performance.now() - start) / 1000);
+    const rows = Array.from({ length: workers }, () => Array.from({ length: batch }, () => ids(32)));
+    start = performance.now();
+    await runOrdered(pool, rows.map((r) => ({ kind: 'generate' as const, prompts: r, options: { ...GREEDY, maxNewTokens: steps, stopIds: [] } })), () => {});
+    return { prefill, decode: (workers * batch * steps) / ((performance.now() - start) / 1000) };
+  } finally {
+    await pool.close();
+  }
+}
+
 prefillRate(); // warm-up
 const ours = { prefill: prefillRate(), decode1: decodeRate(1), decodeB: decodeRate(batch) };
+const workers = Number(values.workers);
+const pool = workers > 0 ? await pooled(workers) : null;
 const peer = (rows: number) =>
   JSON.parse(execFileSync(values.python!, [join(import.meta.dirname, 'peer_torch.py'), dir, String(promptLen), String(steps), String(rows), values.threads!], { encoding: 'utf8' }));
 const torch1 = peer(1);
@@ -61,3 +82,7 @@ console.log(`\n${'tokens/s'.padEnd(34)} ${'ours'.padStart(9)} ${'torch'.padStart
 row(`prefill (${promptLen}-token prompt)`, ours.prefill, torch1.prefill_tok_s);
 row(`greedy decode, batch 1`, ours.decode1, torch1.decode_tok_s);
 row(`greedy decode, batch ${batch}`, ours.decodeB, torchB.decode_tok_s);
+if (pool) {
+  row(`prefill, ${workers} workers (${2 * workers} prompts)`, pool.prefill, torch1.prefill_tok_s);
+  row(`greedy decode, ${workers} workers × batch ${batch}`, pool.decode, torchB.decode_tok_s);
+}
