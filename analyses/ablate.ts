@@ -1,0 +1,209 @@
+// analyze ablate: steered generation with and without the off-topic detector latents (plus controls),
+// judged, with cluster-bootstrap CIs per condition and paired differences between conditions.
+import { existsSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { activeBackend, type BackendChoice, initBackend } from '../lib/backend.ts';
+import { checkLayer, openSession } from '../lib/cli/setup.ts';
+import { readPrompts } from '../lib/discovery/responses.ts';
+import { newRunDir } from '../lib/discovery/runs.ts';
+import { InputError } from '../lib/errors.ts';
+import { discoverFirst } from '../lib/experiments/discover.ts';
+import { type Feature, readFeatures } from '../lib/experiments/features.ts';
+import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, resolveTop, type ResolvedLatents } from '../lib/experiments/latents.ts';
+import { parseConditions } from '../lib/experiments/plan.ts';
+import { metricsText } from '../lib/experiments/report.ts';
+import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
+import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
+
+interface Args {
+  backend: BackendChoice;
+  model: string;
+  sae: string;
+  layer?: number;
+  prompts: string;
+  latents: string;
+  otd?: string;
+  features?: string;
+  'n-features'?: number;
+  'trials-per-feature': number;
+  boost?: number;
+  calibrate?: boolean;
+  target?: number;
+  'calibrate-steps'?: number;
+  'calibrate-per-step'?: number;
+  'calibrate-range'?: string;
+  'calibration-cache'?: string;
+  'boost-sweep'?: number;
+  'sweep-range'?: number;
+  conditions: string;
+  'random-sets'?: number;
+  'meta-prompt'?: string;
+  'steer-layer'?: number;
+  'clamp-layer'?: number;
+  'max-tokens': number;
+  temperature: number;
+  'repetition-penalty': number;
+  'top-k': number;
+  'top-p': number;
+  seed: number;
+  'batch-size': number;
+  workers: number;
+  judge?: string;
+  'judge-base-url'?: string;
+  'judge-prompt'?: string;
+  'judge-cache': string | false;
+  'judge-concurrency': number;
+  resamples: number;
+  out?: string;
+}
+
+const COMMAND = 'ablate';
+const DEFAULTS = { model: 'data/model', sae: 'data/sae', prompts: 'data/prompts.txt' };
+export const DEFAULT_META_PROMPT =
+  'While you answer, keep checking that what you write still answers the user\'s question. If you notice that you have drifted ' +
+  'off topic, say so plainly and go back to answering the question.';
+
+const positiveInt = (flag: string, v: number | undefined): void => {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new InputError(`${flag} must be a positive integer, found ${v}`);
+};
+
+function parseRange(text: string): [number, number] {
+  const parts = text.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[1] > parts[0]) || parts[0] < 0) {
+    throw new InputError(`--calibrate-range ${JSON.stringify(text)}: expected LO,HI with 0 ≤ LO < HI (boost units)`);
+  }
+  return [parts[0], parts[1]];
+}
+
+/** Strength flags: --boost V, or calibration (the default) with its settings; mixing the two is refused. */
+function strengthFrom(a: Args): StrengthOptions {
+  const calibrationFlags = (['target', 'calibrate-steps', 'calibrate-per-step', 'calibrate-range', 'calibration-cache', 'boost-sweep', 'sweep-range'] as const).filter((k) => a[k] !== undefined);
+  if (a.boost !== undefined) {
+    if (a.calibrate) throw new InputError('--boost and --calibrate conflict: give a fixed boost or calibrate one per feature');
+    if (calibrationFlags.length) throw new InputError(`--boost ${a.boost} is a fixed strength; ${calibrationFlags.map((k) => `--${k}`).join(', ')} only apply with --calibrate`);
+    if (!Number.isFinite(a.boost)) throw new InputError(`--boost must be a number, found ${a.boost}`);
+    return { kind: 'fixed', boost: a.boost };
+  }
+  const target = a.target ?? 30;
+  if (!(target > 0 && target < 100)) throw new InputError(`--target must be a score strictly between 0 and 100, found ${target}`);
+  positiveInt('--calibrate-steps', a['calibrate-steps']);
+  positiveInt('--calibrate-per-step', a['calibrate-per-step']);
+  positiveInt('--boost-sweep', a['boost-sweep']);
+  if (a['sweep-range'] !== undefined && !(a['sweep-range'] > 0)) throw new InputError(`--sweep-range must be positive, found ${a['sweep-range']}`);
+  if (a['sweep-range'] !== undefined && a['boost-sweep'] === undefined) throw new InputError('--sweep-range applies to --boost-sweep K; give K');
+  return {
+    kind: 'calibrate', target, steps: a['calibrate-steps'] ?? 10, perStep: a['calibrate-per-step'] ?? 1,
+    range: a['calibrate-range'] ? parseRange(a['calibrate-range']) : null,
+    sweep: a['boost-sweep'] ? { k: a['boost-sweep'], range: a['sweep-range'] ?? 1 } : null,
+    cacheDir: a['calibration-cache'] ?? null,
+  };
+}
+
+const command: CommandModule<object, Args> = {
+  command: COMMAND,
+  describe: 'Steer along many features with and without the detector latents ablated (and controls), judge, and report ESR metrics with bootstrap CIs',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', default: DEFAULTS.model, describe: 'Hugging Face checkpoint directory' })
+      .option('sae', { type: 'string', default: DEFAULTS.sae, describe: 'SAE path (SAELens dir, Gemma Scope npz, Goodfire .pth, safetensors)' })
+      .option('layer', { type: 'number', describe: 'feature layer; default: the SAE hook layer' })
+      .option('prompts', { type: 'string', default: DEFAULTS.prompts, describe: 'one prompt per line' })
+      .option('latents', { type: 'string', default: 'top26', describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
+      .option('otd', { type: 'string', describe: 'latent set for topK: our latents.json or the paper\'s off_topic_detectors.json' })
+      .option('features', { type: 'string', describe: 'features to steer: JSON list of indices or {latent, label}, or lines index[,label]' })
+      .option('n-features', { type: 'number', describe: 'sample N features (seeded) from latents that fire on the prompts and are not ablated (default 20)' })
+      .option('trials-per-feature', { type: 'number', default: 5, describe: '(prompt, seed) draws per feature, each run under every condition' })
+      .option('boost', { type: 'number', describe: 'fixed steering strength for every feature (else calibrated per feature)' })
+      .option('calibrate', { type: 'boolean', describe: 'calibrate each feature\'s strength by probabilistic bisection (the default without --boost)' })
+      .option('target', { type: 'number', describe: 'calibration target first-attempt score, 0–100 (default 30)' })
+      .option('calibrate-steps', { type: 'number', describe: 'bisection steps per feature (default 10)' })
+      .option('calibrate-per-step', { type: 'number', describe: 'responses judged per bisection step (default 1)' })
+      .option('calibrate-range', { type: 'string', describe: 'bisection bounds LO,HI in boost units (default 0 to 2·median‖h‖/‖W_dec[f]‖)' })
+      .option('calibration-cache', { type: 'string', describe: 'directory of cached calibrations (default <out>/calibration)' })
+      .option('boost-sweep', { type: 'number', describe: 'K strength levels around each threshold, in threshold spreads (operating-regime curve)' })
+      .option('sweep-range', { type: 'number', describe: 'sweep from −R to +R threshold spreads (default 1)' })
+      .option('conditions', { type: 'string', default: 'baseline,ablate', describe: 'of baseline, ablate, random, no-steer, meta-prompt' })
+      .option('random-sets', { type: 'number', describe: 'frequency-matched random latent sets for the random condition (default 1)' })
+      .option('meta-prompt', { type: 'string', describe: 'system instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
+      .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the feature layer)' })
+      .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the steering layer, as in the paper)' })
+      .option('max-tokens', { type: 'number', default: 96, describe: 'new tokens per response' })
+      .option('temperature', { type: 'number', default: 0.6 })
+      .option('repetition-penalty', { type: 'number', default: 1.1 })
+      .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
+      .option('top-p', { type: 'number', default: 1, describe: '1 = off' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of feature sampling, draws, random sets, calibration and the bootstrap' })
+      .option('batch-size', { type: 'number', default: 8, describe: 'sequences per generation batch' })
+      .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' })
+      .option('judge', { type: 'string', describe: 'anthropic:<model>, openai:<model>, or heuristic (default: by API key in the environment, else heuristic)' })
+      .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server' })
+      .option('judge-prompt', { type: 'string', describe: 'judge prompt template file' })
+      .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
+      .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
+      .option('resamples', { type: 'number', default: 10_000, describe: 'bootstrap resamples' })
+      .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }) as never,
+  handler: async (a) => {
+    // Every check that needs no model comes first.
+    if (a.features !== undefined && a['n-features'] !== undefined) throw new InputError('--features and --n-features conflict: give a features file or a number to sample');
+    positiveInt('--n-features', a['n-features']);
+    positiveInt('--trials-per-feature', a['trials-per-feature']);
+    positiveInt('--batch-size', a['batch-size']);
+    positiveInt('--random-sets', a['random-sets']);
+    if (!(Number.isInteger(a.resamples) && a.resamples >= 100)) throw new InputError(`--resamples: expected an integer ≥ 100, found ${a.resamples}`);
+    if (!Number.isInteger(a.seed)) throw new InputError(`--seed must be an integer, found ${a.seed}`);
+    if (!(Number.isInteger(a['max-tokens']) && a['max-tokens'] >= 1)) throw new InputError(`--max-tokens must be a positive integer, found ${a['max-tokens']}`);
+    const conditions = parseConditions(a.conditions);
+    if (a['random-sets'] !== undefined && !conditions.includes('random')) throw new InputError('--random-sets applies to the random condition; add it to --conditions');
+    if (a['meta-prompt'] !== undefined && !conditions.includes('meta-prompt')) throw new InputError('--meta-prompt applies to the meta-prompt condition; add it to --conditions');
+    if (a['meta-prompt'] !== undefined && !a['meta-prompt'].trim()) throw new InputError('--meta-prompt is empty');
+    const strength = strengthFrom(a);
+    const judge = createJudge(a.judge ?? defaultJudgeSpec(), {
+      baseUrl: a['judge-base-url'] ?? null,
+      promptFile: a['judge-prompt'] ?? null,
+      cacheDir: a['judge-cache'] === false ? null : String(a['judge-cache']),
+      concurrency: a['judge-concurrency'],
+    });
+    const prompts = readPrompts(a.prompts);
+    const features: Feature[] | { sample: number } = a.features ? readFeatures(a.features) : { sample: a['n-features'] ?? 20 };
+    const spec = parseLatentSpec(a.latents, a.otd ?? null);
+    const onDefault = a.model === DEFAULTS.model && a.sae === DEFAULTS.sae && a.prompts === DEFAULTS.prompts;
+    let latentFile: string | null = null;
+    if (spec.kind === 'top') {
+      latentFile = spec.file ?? latestDiscoveryRun(a.sae)?.concat('/latents.json') ?? null;
+      if (latentFile === null && !onDefault) {
+        throw new InputError(`--latents ${a.latents}: no ${DISCOVERY_COMMAND} run for SAE ${a.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${a.model} --sae ${a.sae}\` first, or give --otd FILE`);
+      }
+      if (latentFile !== null && !existsSync(latentFile)) throw new InputError(`--latents ${a.latents}: ${latentFile} not found`);
+    }
+    let latents: ResolvedLatents | null = spec.kind === 'list' ? resolveList(spec.latents) : latentFile ? resolveTop(spec, latentFile) : null;
+
+    await initBackend(a.backend);
+    const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers });
+    try {
+      const steerLayer = a['steer-layer'] ?? session.layer;
+      checkLayer(steerLayer, session.config, '--steer-layer');
+      const clampLayer = a['clamp-layer'] ?? steerLayer;
+      checkLayer(clampLayer, session.config, '--clamp-layer');
+      const log = (line: string) => console.error(line);
+      const paths = { model: a.model, sae: a.sae, prompts: a.prompts };
+      if (latents === null) latents = resolveTop(spec as { k: number }, await discoverFirst(session, { prompts, paths, backend: activeBackend(), log }));
+      console.error(`ablating ${latents.latents.length} latents from ${latents.source}`);
+      if (latents.notSelected.length) {
+        console.error(`warning: ${latents.notSelected.length} of them did not pass that run's selection rule: ${latents.notSelected.join(', ')}`);
+      }
+      if (judge.provenance.approximation) console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
+      const r = await runAblation(session, {
+        out: a.out ?? newRunDir(COMMAND), prompts, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
+        steerLayer, clampLayer, latents, randomSets: a['random-sets'] ?? 1, metaPrompt: a['meta-prompt'] ?? DEFAULT_META_PROMPT,
+        sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
+        batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples, seed: a.seed }, paths, backend: activeBackend(), log,
+      });
+      console.log(metricsText(r.report));
+      console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json and summary.md in ${r.out}`);
+    } finally {
+      await session.executor.close();
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,92 @@
+// Per-feature threshold calibration: probabilistic bisection driven by steered, judged responses, all
+// features advancing one step per batch round. Each feature's result is cached in a file named by the
+// hash of the whole calibration config, so a rerun (or another run with the same config) reuses it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import { sha256Text } from '../provenance.ts';
+import { Rng } from '../random.ts';
+import type { JudgeResult } from '../trials/types.ts';
+import { Bisection, type BisectionSettings } from './bisection.ts';
+import type { Feature } from './features.ts';
+import { SEED_RANGE, subSeed } from './seeds.ts';
+import { generateAndJudge, type SteeredGenerator, type SteeredRow } from './steered.ts';
+
+export interface CalibrationStep {
+  boost: number;
+  /** First-attempt scores of the judged responses (null where the judge failed). */
+  scores: (number | null)[];
+}
+
+export interface Calibration {
+  feature: number;
+  threshold: number;
+  settings: BisectionSettings;
+  history: CalibrationStep[];
+}
+
+export interface CalibrateOptions {
+  prompts: string[];
+  steerLayer: number;
+  seed: number;
+  steps: number;
+  /** Responses judged per step. */
+  perStep: number;
+  settingsFor: (feature: Feature) => BisectionSettings;
+  cacheDir: string;
+  /** Everything else the result depends on (model and SAE hashes, sampling, judge, template…). */
+  context: Record<string, unknown>;
+  onStep?: (step: number, steps: number) => void;
+}
+
+export function firstScore(j: JudgeResult): number | null {
+  if (j.error || !j.attempts.length) return null;
+  const s = j.attempts[0].score;
+  return typeof s === 'number' && Number.isFinite(s) ? s : null;
+}
+
+function cacheFile(o: CalibrateOptions, f: Feature, settings: BisectionSettings): string {
+  const key = { feature: f.latent, label: f.label, settings, steps: o.steps, per_step: o.perStep, seed: o.seed, steer_layer: o.steerLayer, prompts: sha256Text(JSON.stringify(o.prompts)), context: o.context };
+  return join(o.cacheDir, `${sha256Text(JSON.stringify(key)).slice(0, 32)}.json`);
+}
+
+export async function calibrate(g: SteeredGenerator, features: Feature[], o: CalibrateOptions): Promise<Map<number, Calibration>> {
+  const out = new Map<number, Calibration>();
+  const todo: { f: Feature; file: string; bis: Bisection; rng: Rng; history: CalibrationStep[] }[] = [];
+  for (const f of features) {
+    const settings = o.settingsFor(f);
+    const file = cacheFile(o, f, settings);
+    if (existsSync(file)) out.set(f.latent, JSON.parse(readFileSync(file, 'utf8')) as Calibration);
+    else todo.push({ f, file, bis: new Bisection(settings), rng: new Rng(subSeed(o.seed, 'calibrate', f.latent)), history: [] });
+  }
+  for (let step = 0; step < o.steps && todo.length; step++) {
+    const rows: SteeredRow[] = [];
+    const boosts = todo.map((t) => t.bis.median());
+    todo.forEach((t, i) => {
+      for (let r = 0; r < o.perStep; r++) {
+        rows.push({
+          prompt: o.prompts[t.rng.int(o.prompts.length)],
+          seed: t.rng.int(SEED_RANGE),
+          interventions: [{ layer: o.steerLayer, latent: t.f.latent, value: boosts[i], mode: 'add' }],
+          system: null,
+          featureLabel: t.f.label,
+        });
+      }
+    });
+    const scores: (number | null)[] = new Array(rows.length).fill(null);
+    await generateAndJudge(g, rows, (index, r) => void (scores[index] = firstScore(r.judge)));
+    todo.forEach((t, i) => {
+      const mine = scores.slice(i * o.perStep, (i + 1) * o.perStep);
+      t.history.push({ boost: boosts[i], scores: mine });
+      const ok = mine.filter((s): s is number => s !== null);
+      if (ok.length) t.bis.update(boosts[i], ok.reduce((a, b) => a + b, 0) / ok.length / 100, ok.length);
+    });
+    o.onStep?.(step + 1, o.steps);
+  }
+  for (const t of todo) {
+    const c: Calibration = { feature: t.f.latent, threshold: t.bis.median(), settings: t.bis.s, history: t.history };
+    writeJsonAtomic(t.file, c);
+    out.set(t.f.latent, c);
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+// Which latents to ablate: `--latents top26 | topK | FILE:topK | 12,40,7` (with `--otd FILE`), resolved
+// against a latent set (the latest find-otd-latents run, or a given file), with the rule they passed.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { latestRun } from '../discovery/runs.ts';
+import { InputError } from '../errors.ts';
+import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
+
+export type LatentSpec =
+  | { kind: 'top'; k: number; file: string | null }
+  | { kind: 'list'; latents: number[] };
+
+/** Parses the flag text (no file access). `otd` is the --otd file, used by `topK`. */
+export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
+  const t = text.trim();
+  const top = /^(?:(.+):)?top(\d+)$/.exec(t);
+  if (top) {
+    const k = Number(top[2]);
+    if (k < 1) throw new InputError(`--latents ${text}: topK needs K ≥ 1`);
+    if (top[1] && otd) throw new InputError(`--latents ${text} names a file and --otd ${otd} names another; give one`);
+    return { kind: 'top', k, file: top[1] ?? otd };
+  }
+  if (/^\d+(\s*,\s*\d+)*$/.test(t)) {
+    if (otd) throw new InputError(`--otd ${otd}: an explicit --latents list (${text}) does not read a latent set; drop one of them`);
+    const latents = t.split(',').map(Number);
+    const dup = latents.find((l, i) => latents.indexOf(l) !== i);
+    if (dup !== undefined) throw new InputError(`--latents ${text}: latent ${dup} is listed twice`);
+    return { kind: 'list', latents };
+  }
+  throw new InputError(`--latents ${JSON.stringify(text)}: expected top26, topK, FILE:topK, or a list such as 12,40,7`);
+}
+
+export const DISCOVERY_COMMAND = 'find-otd-latents';
+
+/** The latest discovery run with a finished latents.json (made with the SAE at `saePath`, when given). */
+export function latestDiscoveryRun(saePath: string | null): string | null {
+  return latestRun(DISCOVERY_COMMAND, (dir) => {
+    const file = join(dir, 'latents.json');
+    if (!existsSync(file)) return false;
+    if (saePath === null) return true;
+    const sae = readLatentSet(file).sae as { path?: string } | null;
+    return !sae?.path || sae.path === saePath;
+  });
+}
+
+export interface ResolvedLatents {
+  latents: number[];
+  /** Where they came from: a latents.json path, or `--latents LIST`. */
+  source: string;
+  /** The discovery run directory (holds ranking.arrow for frequency matching), when there is one. */
+  runDir: string | null;
+  /** Chosen latents that did not pass the set's selection rule. */
+  notSelected: number[];
+  set: LatentSet | null;
+}
+
+/** Reads the latent set a `top` spec refers to and takes its first K latents in rank order. */
+export function resolveTop(spec: { k: number }, file: string): ResolvedLatents {
+  const set = readLatentSet(file);
+  if (set.latents.length < spec.k) {
+    throw new InputError(`--latents top${spec.k}: ${file} lists only ${set.latents.length} latents`);
+  }
+  const chosen = set.latents.slice(0, spec.k);
+  const runDir = existsSync(join(dirname(file), 'ranking.arrow')) ? dirname(file) : null;
+  const selected = new Set(set.selected);
+  return {
+    latents: chosen.map((e) => e.latent),
+    source: file,
+    runDir,
+    notSelected: chosen.filter((e) => !selected.has(e.latent)).map((e) => e.latent),
+    set,
+  };
+}
+
+export function resolveList(latents: number[]): ResolvedLatents {
+  return { latents, source: `--latents ${latents.join(',')}`, runDir: null, notSelected: [], set: null };
+}
+
+/** Every latent index must exist in the SAE. */
+export function checkLatentIndices(latents: number[], dSae: number, what: string): void {
+  const bad = latents.filter((l) => l >= dSae);
+  if (bad.length) throw new InputError(`${what}: latent${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the SAE (it has latents 0..${dSae - 1})`);
+}

@@ -1,0 +1,51 @@
+// The ablation report as text: per-condition metrics and paired differences as Markdown tables (printed
+// to the terminal and written into summary.md).
+import { METRICS, type MetricName, type MetricsReport } from '../trials/metrics.ts';
+
+const PERCENT = new Set<MetricName>(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
+const NAMES: Record<MetricName, string> = {
+  multi_attempt_rate: 'multi-attempt', esr_rate: 'ESR', improvement_rate: 'improvement', first_attempt_score: 'first score', score_delta: 'score delta',
+};
+
+const num = (m: MetricName, x: number): string => (!Number.isFinite(x) ? 'n/a' : PERCENT.has(m) ? `${(100 * x).toFixed(1)}%` : x.toFixed(1));
+const withCi = (m: MetricName, x: number, ci: [number, number]): string => `${num(m, x)} [${num(m, ci[0])}, ${num(m, ci[1])}]`;
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function conditionTable(r: MetricsReport): string {
+  const rows = Object.entries(r.conditions).map(([name, c]) => [
+    name, String(c.n_trials), String(c.n_clusters), String(c.n_errors),
+    ...METRICS.map((m) => withCi(m, c.metrics[m].estimate, c.metrics[m].ci)),
+  ]);
+  return table(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES[m])], rows);
+}
+
+export function proportionTable(r: MetricsReport): string {
+  const rows: string[][] = [];
+  for (const [name, c] of Object.entries(r.conditions)) {
+    for (const m of ['multi_attempt_rate', 'esr_rate'] as const) {
+      const e = c.metrics[m];
+      rows.push([name, NAMES[m], num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
+    }
+  }
+  return table(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
+}
+
+export function differenceTable(r: MetricsReport): string {
+  const rows = r.differences.map((d) => [
+    `${d.a} − ${d.b}`, NAMES[d.metric], withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, d.p.toPrecision(2),
+  ]);
+  return table(['comparison', 'metric', 'difference [CI]', 'relative reduction [CI]', 'p'], rows);
+}
+
+export function intervalNote(r: MetricsReport): string {
+  const b = r.bootstrap;
+  return `${b.ci.toUpperCase()} ${(100 * b.level).toFixed(0)}% intervals from ${b.resamples.toLocaleString('en-US')} bootstrap resamples over ${b.units} ${b.cluster === 'none' ? 'matched trials' : `${b.cluster}s`} (seed ${b.seed}); paired conditions resample together; p from ${b.permutation}. Relative reduction = (b − a)/b.`;
+}
+
+export function metricsText(r: MetricsReport): string {
+  return [conditionTable(r), '', differenceTable(r), '', intervalNote(r)].join('\n');
+}

@@ -1,0 +1,58 @@
+// summary.md of an ablation run: what was run on what, where the ablated latents came from, the
+// metrics tables, judge failures, and the calibrated strengths.
+import type { JudgeStats } from '../judge/index.ts';
+import type { Calibration } from './calibrate.ts';
+import type { Feature } from './features.ts';
+import type { RandomSet } from './randomSets.ts';
+import { metricsText, proportionTable } from './report.ts';
+import type { AblationOptions, AblationResult } from './run.ts';
+
+export interface SummaryInput {
+  o: AblationOptions;
+  features: Feature[];
+  randomSets: RandomSet[];
+  calibrations: Map<number, Calibration>;
+  result: AblationResult;
+  judgeStats: JudgeStats;
+}
+
+export function summaryMarkdown({ o, features, randomSets, calibrations, result, judgeStats }: SummaryInput): string {
+  const j = o.judge.provenance;
+  const lines = [
+    '# Ablation run',
+    '',
+    `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`; steering at resid_post.${o.steerLayer}, clamps at resid_post.${o.clampLayer} (SAE error term kept).`,
+    `${features.length} features × ${o.trialsPerFeature} (prompt, seed) draws from ${o.prompts.length} prompts (\`${o.paths.prompts}\`), seed ${o.seed}; conditions ${o.conditions.join(', ')}, every one on the same draws.`,
+    `Sampling: temperature ${o.sampling.temperature}, repetition penalty ${o.sampling.repetitionPenalty}, top-k ${o.sampling.topK || 'off'}, top-p ${o.sampling.topP}, ≤ ${o.sampling.maxNewTokens} new tokens.`,
+    `Ablated: ${o.latents.latents.length} latents from ${o.latents.source}: ${o.latents.latents.join(', ')}.`,
+  ];
+  if (o.latents.notSelected.length) lines.push(`**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`);
+  randomSets.forEach((s, k) => lines.push(`Random set ${k} (frequency-matched, one per ablated latent): ${s.latents.join(', ')}.`));
+  if (o.conditions.includes('meta-prompt')) lines.push(`Meta-prompt (system instruction): "${o.metaPrompt}"`);
+  lines.push(
+    `Judge: \`${j.id}\`${j.prompt_sha256 ? `, prompt sha256 ${j.prompt_sha256.slice(0, 16)}…` : ''}${j.approximation ? ' — **a lexical approximation, not an LLM judgment**' : ''}.`,
+    `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target}${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads` : ''}`}.`,
+    '',
+    `${result.planned} trials (${result.alreadyDone} from an earlier run of this directory, ${result.generated} now, ${result.seconds.toFixed(1)} s). Judge: ${judgeStats.judged} judged now, ${judgeStats.errors} failures, ${judgeStats.cache_hits} cache hits.`,
+    '',
+    '## Metrics',
+    '',
+    metricsText(result.report),
+    '',
+    '### Proportions: cluster bootstrap vs Wilson vs the paper\'s Wald',
+    '',
+    proportionTable(result.report),
+  );
+  for (const l of result.levels ?? []) lines.push('', `## Sweep level ${l.level >= 0 ? '+' : ''}${l.level} threshold spreads`, '', metricsText(l.report));
+  if (calibrations.size) {
+    lines.push('', '## Calibrated thresholds', '', '| feature | threshold | range | boosts tried (first-attempt score) |', '|---|---|---|---|');
+    for (const f of features) {
+      const c = calibrations.get(f.latent);
+      if (!c) continue;
+      const tried = c.history.map((h) => `${h.boost.toFixed(2)} (${h.scores.map((s) => s ?? '–').join('/')})`).join(', ');
+      lines.push(`| ${f.latent}${f.label ? ` ${f.label}` : ''} | ${c.threshold.toFixed(3)} | [${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}] | ${tried} |`);
+    }
+  }
+  lines.push('', `Trials: \`trials.jsonl\`; metrics: \`metrics.json\`; settings: \`config.json\`.`, '');
+  return lines.join('\n');
+}
