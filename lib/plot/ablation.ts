@@ -98,7 +98,7 @@ export function scoreDeltaHistograms(deltas: Map<string, number[]>, name = 'scor
     const f = frame(c.svg, 0, 30 + i * rowH - 24, width, rowH + (last ? 40 : 0), { top: 24, right: 14, bottom: last ? 48 : 8, left: 50 }, 'panel');
     f.g.attr('data-condition', k);
     const y = d3.scaleLinear().domain([0, maxCount]).nice().range([f.height, 0]);
-    leftAxis(f, y, 'trials', { ticks: 3, format: d3.format('d') });
+    leftAxis(f, y, 'trials', { ticks: 3, integer: true });
     const xa = bottomAxis(f, x, last ? 'last − first attempt score (points)' : '', { ticks: 10 });
     if (!last) xa.selectAll('.tick text').remove();
     panelTitle(f, `${k} (n = ${deltas.get(k)!.length} multi-attempt trials)`);

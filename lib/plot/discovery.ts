@@ -27,13 +27,19 @@ export function negLog10(q: number[]): { y: number[]; capped: boolean[] } {
  * drawn, on top, and up to `maxLabels` of them (in rank order) are labelled.
  */
 export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; rule?: string; nA?: number; nB?: number; maxLabels?: number; name?: string } = {}): Figure {
-  const usable = points.filter((p) => Number.isFinite(p.effect) && !Number.isNaN(p.q) && p.q !== null);
+  // A latent with no variance in either group has d = ±∞: drawn at the edge of the finite range, outlined.
+  const usable = points.filter((p) => !Number.isNaN(p.effect) && p.effect !== null && !Number.isNaN(p.q) && p.q !== null);
   const { y: ys, capped } = negLog10(usable.map((p) => p.q));
+  const finite = usable.map((p) => p.effect).filter(Number.isFinite);
+  const [lo, hi] = finite.length ? [Math.min(0, ...finite), Math.max(0, ...finite)] : [-1, 1];
+  const infinite = usable.map((p) => !Number.isFinite(p.effect));
   const width = 400;
   const height = 320;
   const c = canvas(width, height);
   const f = frame(c.svg, 0, 0, width, height, { top: 28, right: 16, bottom: 46, left: 52 });
-  const x = d3.scaleLinear().domain(d3.extent(usable, (p) => p.effect).map((v) => v ?? 0) as [number, number]).nice().range([0, f.width]);
+  const x = d3.scaleLinear().domain([lo, hi]).nice().range([0, f.width]);
+  const [left, right] = x.domain();
+  const xs = usable.map((p) => (p.effect === Infinity ? right : p.effect === -Infinity ? left : p.effect));
   const y = d3.scaleLinear().domain([0, Math.max(1, ...ys)]).nice().range([f.height, 0]);
   leftAxis(f, y, '−log10 q (BH)');
   bottomAxis(f, x, o.effectLabel ?? "effect size (Cohen's d)");
@@ -43,23 +49,25 @@ export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; r
   const order = usable.map((_, i) => i).sort((a, b) => usable[a].rank - usable[b].rank);
   for (const i of order) {
     const p = usable[i];
-    const cx = x(p.effect);
+    const cx = x(xs[i]);
     const cy = y(ys[i]);
+    const cls = infinite[i] ? 'point infinite' : 'point';
     if (p.selected) {
-      detectors.append('circle').attr('class', 'point detector').attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 3.5).attr('fill', NAMED_COLOURS.off_topic).attr('stroke', '#ffffff').attr('stroke-width', 0.6);
+      detectors.append('circle').attr('class', `${cls} detector`).attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 3.5).attr('fill', NAMED_COLOURS.off_topic).attr('stroke', infinite[i] ? INK : '#ffffff').attr('stroke-width', infinite[i] ? 1.2 : 0.6);
       continue;
     }
     const key = `${Math.round(cx * 2)},${Math.round(cy * 2)}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    others.append('circle').attr('class', 'point').attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 2).attr('fill', MUTED).attr('fill-opacity', 0.7);
+    const dot = others.append('circle').attr('class', cls).attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 2).attr('fill', MUTED).attr('fill-opacity', 0.7);
+    if (infinite[i]) dot.attr('r', 3).attr('stroke', INK).attr('stroke-width', 1);
   }
   const sel = order.filter((i) => usable[i].selected);
   const labelled = (sel.length ? sel : order).slice(0, o.maxLabels ?? 8);
   const placed: [number, number][] = [];
   for (const i of labelled) {
     const p = usable[i];
-    const [px, py] = [x(p.effect), y(ys[i])];
+    const [px, py] = [x(xs[i]), y(ys[i])];
     // skip a label that would overprint one already placed (the caption names the labelled set)
     if (placed.some(([qx, qy]) => Math.abs(qx - px) < 30 && Math.abs(qy - py) < 11)) continue;
     placed.push([px, py]);
@@ -72,7 +80,7 @@ export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; r
       .attr('font-size', 9)
       .text(p.label ? `${p.latent} ${p.label.slice(0, 24)}` : String(p.latent));
   }
-  if (capped.some(Boolean)) f.g.append('text').attr('x', f.width).attr('y', -4).attr('text-anchor', 'end').attr('font-size', 9).text('q = 0 drawn at the top value');
+  const notes = [capped.some(Boolean) ? 'q = 0 is drawn at the largest finite −log10 q' : '', infinite.some(Boolean) ? 'outlined points have d = ±∞ (no variance in either group) and are drawn at the edge of the axis' : ''].filter(Boolean);
   legend(c.svg, f.margin.left, 14, [
     { label: `detectors (${sel.length})`, colour: NAMED_COLOURS.off_topic, shape: 'circle' },
     { label: 'other latents', colour: MUTED, shape: 'circle' },
@@ -82,7 +90,7 @@ export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; r
   return c.finish(
     o.name ?? 'discovery-ranking',
     'Latent ranking: effect size against significance',
-    `Every latent active in either group (${usable.length.toLocaleString('en-US')}): effect size (off- minus on-topic) against −log10 of the Benjamini–Hochberg q of the two-sided Mann–Whitney test; detectors${o.rule ? ` (rule: ${o.rule})` : ''} in colour, ${labelNote}.${ns}`,
+    `Every latent active in either group (${usable.length.toLocaleString('en-US')}): effect size (off- minus on-topic) against −log10 of the Benjamini–Hochberg q of the two-sided Mann–Whitney test; detectors${o.rule ? ` (rule: ${o.rule})` : ''} in colour, ${labelNote}.${notes.length ? ` ${notes.join('; ')}.` : ''}${ns}`,
   );
 }
 

@@ -83,14 +83,17 @@ function styleAxis(axis: Sel): void {
 }
 
 /** Left axis with its label rotated beside it, and light horizontal grid lines at the ticks. */
-export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { format?: (v: any) => string; ticks?: number; grid?: boolean } = {}): Sel {
-  const axis = d3.axisLeft(scale).ticks(opts.ticks ?? 5);
+export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { format?: (v: any) => string; ticks?: number; grid?: boolean; integer?: boolean } = {}): Sel {
+  // offset 0: ticks exactly at their values (d3's default shifts them half a pixel)
+  const axis = d3.axisLeft(scale).ticks(opts.ticks ?? 5).offset(0);
+  const values = scale.ticks ? scale.ticks(opts.ticks ?? 5).filter((v: number) => !opts.integer || Number.isInteger(v)) : [];
+  if (opts.integer) axis.tickValues(values).tickFormat(d3.format('d'));
   if (opts.format) axis.tickFormat(opts.format);
   if (opts.grid !== false && scale.ticks) {
     f.g.insert('g', ':first-child')
       .attr('class', 'grid')
       .selectAll('line')
-      .data(scale.ticks(opts.ticks ?? 5))
+      .data(values)
       .join('line')
       .attr('x1', 0)
       .attr('x2', f.width)
@@ -110,7 +113,7 @@ export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { forma
 
 /** Bottom axis at the frame's foot with its label centred below. */
 export function bottomAxis(f: Frame, scale: AnyScale, label: string, opts: { format?: (v: any) => string; ticks?: number; labelOffset?: number } = {}): Sel {
-  const axis = d3.axisBottom(scale);
+  const axis = d3.axisBottom(scale).offset(0);
   if (scale.ticks) axis.ticks(opts.ticks ?? 5);
   if (opts.format) axis.tickFormat(opts.format);
   const g = f.g.append('g').attr('class', 'x-axis').attr('transform', `translate(0,${f.height})`).call(axis as any);
