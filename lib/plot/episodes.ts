@@ -82,17 +82,17 @@ export function tracesPlot(rows: LatentTraces[], o: { name?: string; level?: num
     const stats = d3.range(bins).map((b) => meanCi(r.traces.map((t) => t[b]), o.level));
     const f = frame(c.svg, (i % cols) * panelW, Math.floor(i / cols) * panelH, panelW, panelH, { top: 22, right: 10, bottom: 40, left: 50 });
     f.g.attr('data-latent', r.latent);
-    const x = d3.scaleLinear().domain([0, bins - 1]).range([0, f.width]);
+    const x = d3.scaleLinear().domain([1, bins]).range([0, f.width]); // bins numbered from 1
     const vals = stats.flatMap((s) => [s.mean, ...s.ci]).filter(Number.isFinite);
     const y = d3.scaleLinear().domain([Math.min(0, ...vals), Math.max(...vals, 1e-6)]).nice().range([f.height, 0]);
     leftAxis(f, y, 'activation', { ticks: 4 });
-    bottomAxis(f, x, `position in response (bin of ${bins})`, { ticks: 5, format: (v) => String(v + 1), labelOffset: 30 });
+    bottomAxis(f, x, `position in response (bin of ${bins})`, { ticks: 5, labelOffset: 30 });
     panelTitle(f, `latent ${r.latent}${r.label ? ` ${r.label.slice(0, 18)}` : ''} (n = ${r.traces.length})`);
     const colour = colours.get('off_topic')!;
     const idx = d3.range(bins).filter((b) => stats[b].ci.every(Number.isFinite));
-    f.g.append('path').attr('class', 'band').attr('d', d3.area<number>().x((b) => x(b)).y0((b) => y(stats[b].ci[0])).y1((b) => y(stats[b].ci[1]))(idx) ?? '').attr('fill', colour).attr('fill-opacity', 0.2);
+    f.g.append('path').attr('class', 'band').attr('d', d3.area<number>().x((b) => x(b + 1)).y0((b) => y(stats[b].ci[0])).y1((b) => y(stats[b].ci[1]))(idx) ?? '').attr('fill', colour).attr('fill-opacity', 0.2);
     const idm = d3.range(bins).filter((b) => Number.isFinite(stats[b].mean));
-    f.g.append('path').attr('class', 'line').attr('d', d3.line<number>().x((b) => x(b)).y((b) => y(stats[b].mean))(idm) ?? '').attr('fill', 'none').attr('stroke', colour).attr('stroke-width', 1.6);
+    f.g.append('path').attr('class', 'line').attr('d', d3.line<number>().x((b) => x(b + 1)).y((b) => y(stats[b].mean))(idm) ?? '').attr('fill', 'none').attr('stroke', colour).attr('stroke-width', 1.6);
   });
   const level = Math.round(100 * (o.level ?? 0.95));
   return c.finish(
