@@ -198,7 +198,8 @@ const command: CommandModule<object, Args> = {
         sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
         batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples, seed: a.seed }, paths, backend: activeBackend(), log,
       });
-      console.log(metricsText(r.report));
+      console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
+      if (Object.keys(r.report.conditions).length > 2) console.log('(differences between the other conditions: summary.md)');
       console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json and summary.md in ${r.out}`);
     } finally {
       await session.executor.close();

@@ -34,18 +34,20 @@ export function proportionTable(r: MetricsReport): string {
   return table(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
 }
 
-export function differenceTable(r: MetricsReport): string {
-  const rows = r.differences.map((d) => [
-    `${d.a} − ${d.b}`, NAMES[d.metric], withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, d.p.toPrecision(2),
+/** Differences between conditions; `against` keeps only those taken against that condition. */
+export function differenceTable(r: MetricsReport, against?: string): string {
+  const rows = r.differences.filter((d) => against === undefined || d.b === against).map((d) => [
+    `${d.a} − ${d.b}`, NAMES[d.metric], withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, Number.isFinite(d.p) ? d.p.toPrecision(2) : 'n/a',
   ]);
   return table(['comparison', 'metric', 'difference [CI]', 'relative reduction [CI]', 'p'], rows);
 }
 
 export function intervalNote(r: MetricsReport): string {
   const b = r.bootstrap;
-  return `${b.ci.toUpperCase()} ${(100 * b.level).toFixed(0)}% intervals from ${b.resamples.toLocaleString('en-US')} bootstrap resamples over ${b.units} ${b.cluster === 'none' ? 'matched trials' : `${b.cluster}s`} (seed ${b.seed}); paired conditions resample together; p from ${b.permutation}. Relative reduction = (b − a)/b.`;
+  return `${b.ci.toUpperCase()} ${(100 * b.level).toFixed(0)}% intervals from ${b.resamples.toLocaleString('en-US')} bootstrap resamples over ${b.units} ${b.cluster === 'none' ? 'matched trials' : `${b.cluster}s`} (seed ${b.seed}); paired conditions resample together; p: permutation test (${b.permutation}). Relative reduction = (b − a)/b.`;
 }
 
-export function metricsText(r: MetricsReport): string {
-  return [conditionTable(r), '', differenceTable(r), '', intervalNote(r)].join('\n');
+/** Both tables and the note; `against`: show only differences from that condition (the terminal view). */
+export function metricsText(r: MetricsReport, against?: string): string {
+  return [conditionTable(r), '', differenceTable(r, against), '', intervalNote(r)].join('\n');
 }

@@ -1,0 +1,135 @@
+// analyze ablate on the tiny fixture model: the trial store's design and provenance, the random control
+// from a hand-made discovery run, metrics consistent with the store, and bad input refused before work.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { makeTable, tableToIPC } from 'apache-arrow';
+import yargs from 'yargs';
+import ablate from '../analyses/ablate.ts';
+import { InputError } from '../lib/errors.ts';
+import { computeMetrics } from '../lib/trials/metrics.ts';
+import { readTrials } from '../lib/trials/store.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const MODEL = join(ROOT, 'test/fixtures/models/llama3-gqa');
+const SAE = join(ROOT, 'test/fixtures/sae/saelens_relu');
+const dir = mkdtempSync(join(tmpdir(), 'ablate-cli-'));
+const prompts = join(dir, 'prompts.txt');
+writeFileSync(prompts, ['Explain how to bake bread.', 'Explain how tides work.', 'Explain how to tie a bowline.', 'Explain how a bicycle gear works.'].join('\n'));
+const features = join(dir, 'features.csv');
+writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
+
+// A hand-made discovery run: latents.json (ranked 5, 9, 11, 200; only 5 and 9 selected) and ranking.arrow
+// with freq_a = latent/256, freq_b = 0, so latent l's nearest neighbours in frequency are l ± 1, l ± 2, …
+const otdRun = join(dir, 'runs', 'find-otd-latents-20250101-000000');
+mkdirSync(otdRun, { recursive: true });
+writeFileSync(join(otdRun, 'latents.json'), JSON.stringify({
+  method: 'test', criterion: {}, model: null, sae: { path: SAE }, layer: 1, selected: [5, 9],
+  latents: [5, 9, 11, 200].map((latent) => ({ latent, selected: latent < 10, stats: {} })),
+}));
+const latent = Int32Array.from({ length: 256 }, (_, i) => i);
+writeFileSync(join(otdRun, 'ranking.arrow'), tableToIPC(makeTable({
+  latent, freq_a: Float64Array.from(latent, (l) => l / 256), freq_b: new Float64Array(256),
+}), 'file'));
+
+const base = ['--model', MODEL, '--sae', SAE, '--prompts', prompts, '--max-tokens', '12', '--batch-size', '4', '--resamples', '200'];
+
+function cli(args: string[], cwd = dir) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin/analyze.js'), 'ablate', ...args], { encoding: 'utf8', cwd });
+}
+
+test('ablate: paired store with interventions and provenance; metrics.json is computeMetrics of the store', () => {
+  const out = join(dir, 'run-a');
+  const r = cli([...base, '--latents', 'top4', '--features', features, '--trials-per-feature', '3', '--boost', '3',
+    '--conditions', 'baseline,ablate,random,no-steer', '--random-sets', '2', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /ablating 4 latents from runs\/find-otd-latents-20250101-000000\/latents\.json/);
+  assert.match(r.stderr, /warning: 2 of them did not pass that run's selection rule: 11, 200/);
+  assert.match(r.stdout, /\| baseline \| 9 \| 3 \|/);
+  const trials = readTrials(join(out, 'trials.jsonl'));
+  assert.equal(trials.length, 3 * 3 * 4);
+  const byCond = (c: string) => trials.filter((t) => t.condition === c).map((t) => `${t.feature}|${t.prompt}|${t.seed}`).sort();
+  for (const c of ['ablate', 'random', 'no-steer']) assert.deepEqual(byCond(c), byCond('baseline'), c);
+  const abl = trials.find((t) => t.condition === 'ablate' && t.feature === 40)!;
+  assert.deepEqual(abl.interventions, [
+    { layer: 1, latent: 40, value: 3, mode: 'add' },
+    ...[5, 9, 11, 200].map((l) => ({ layer: 1, latent: l, value: 0, mode: 'clamp' })),
+  ]);
+  assert.equal(abl.feature_label, 'forty');
+  // random sets: one stand-in per ablated latent, near it in frequency (5 nearest of those left), never a detector or feature
+  for (const t of trials.filter((x) => x.condition === 'random')) {
+    const clamps = t.interventions.filter((i) => i.mode === 'clamp').map((i) => i.latent);
+    [5, 9, 11, 200].forEach((d, k) => assert.ok(Math.abs(clamps[k] - d) <= 5 && ![5, 9, 11, 200, 3, 17, 40].includes(clamps[k]), `${d} → ${clamps[k]}`));
+  }
+  const p = abl.provenance as any;
+  assert.equal(p.steer_layer, 1);
+  assert.equal(p.clamp_layer, 1);
+  assert.equal(p.judge.id, 'heuristic');
+  assert.equal(p.sampling.temperature, 0.6);
+  assert.equal(p.sampling.repetitionPenalty, 1.1);
+  assert.equal(p.seed, abl.seed);
+  assert.match(p.model.files['config.json'], /^[0-9a-f]{64}$/);
+  assert.match(p.sae.files[0].sha256, /^[0-9a-f]{64}$/);
+  assert.match(p.chat_template_sha256, /^[0-9a-f]{64}$/);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  const expected = computeMetrics(trials, { cluster: 'feature', resamples: 200, seed: 0, baseline: 'baseline' });
+  assert.deepEqual(metrics.conditions, JSON.parse(JSON.stringify(expected.conditions)));
+  assert.ok(readFileSync(join(out, 'summary.md'), 'utf8').includes('lexical approximation'));
+  // a finished run, rerun: nothing redone
+  const again = cli([...base, '--latents', 'top4', '--features', features, '--trials-per-feature', '3', '--boost', '3',
+    '--conditions', 'baseline,ablate,random,no-steer', '--random-sets', '2', '--out', out]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /36 trials \(36 already done, 0 now\)/);
+  // the same directory with other settings is refused
+  const other = cli([...base, '--latents', 'top4', '--features', features, '--trials-per-feature', '3', '--boost', '4', '--out', out]);
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /holds a run with other settings/);
+});
+
+/** Runs the command in this process, as the CLI would parse it; resolves, or rejects with the error. */
+async function inProcess(args: string[]): Promise<void> {
+  await yargs(['ablate', ...args]).command(ablate).strict().fail((msg, err) => {
+    throw err ?? new InputError(msg);
+  }).parseAsync();
+}
+
+test('ablate: bad input is an InputError before any work (no run directory), exit code 2 from the CLI', async () => {
+  const out = join(dir, 'never');
+  const cases: [string[], RegExp][] = [
+    [['--latents', '5,9,999', '--features', features, '--boost', '1'], /latent 999 not in the SAE \(it has latents 0\.\.255\)/],
+    [['--latents', '5,9', '--features', join(dir, 'bad-features.json'), '--boost', '1'], /file not found/],
+    [['--latents', '5,9', '--n-features', '3', '--features', features], /--features and --n-features conflict/],
+    [['--latents', '5,9', '--boost', '2', '--calibrate'], /--boost and --calibrate conflict/],
+    [['--latents', '5,9', '--boost', '2', '--boost-sweep', '3'], /only apply with --calibrate/],
+    [['--latents', '5,9', '--boost', '2', '--random-sets', '3'], /add it to --conditions/],
+    [['--latents', '5,9', '--otd', 'x.json'], /does not read a latent set/],
+    [['--latents', '5,9', '--features', features, '--boost', '1', '--steer-layer', '3'], /--steer-layer 3: the model has layers 0\.\.2/],
+    [['--latents', '3,9', '--features', features, '--boost', '1'], /3 is also in the ablated set/],
+    [['--latents', '5,9', '--judge', 'anthropic:claude-x'], /ANTHROPIC_API_KEY is not set/],
+  ];
+  const saved = { a: process.env.ANTHROPIC_API_KEY, o: process.env.OPENAI_API_KEY };
+  delete process.env.ANTHROPIC_API_KEY;
+  try {
+    for (const [args, message] of cases) {
+      await assert.rejects(inProcess([...base, ...args, '--out', out]), (err: Error) => err instanceof InputError && message.test(err.message), args.join(' '));
+    }
+    process.env.OPENAI_API_KEY = 'sk-test-not-a-key';
+    await assert.rejects(inProcess([...base, '--latents', '5,9', '--judge', 'openai:gpt-x', '--judge-prompt', join(dir, 'missing-prompt.txt'), '--out', out]),
+      (err: Error) => err instanceof InputError && /missing-prompt\.txt/.test(err.message) && !err.message.includes('sk-test'));
+  } finally {
+    if (saved.a === undefined) delete process.env.ANTHROPIC_API_KEY;
+    else process.env.ANTHROPIC_API_KEY = saved.a;
+    if (saved.o === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = saved.o;
+  }
+  assert.equal(existsSync(out), false);
+  // top26 with no discovery run for this model: a clear error and exit code 2 from the CLI
+  const empty = mkdtempSync(join(tmpdir(), 'ablate-empty-'));
+  const r = cli([...base, '--latents', 'top26', '--out', out], empty);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /no find-otd-latents run for SAE .* in runs\/; run `analyze find-otd-latents/);
+  assert.equal(existsSync(out), false);
+});
