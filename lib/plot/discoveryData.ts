@@ -101,7 +101,7 @@ export function criterionOf(criterion: Record<string, unknown>): SelectionCriter
 
 /** "separability: AUC = 1" and the like, for captions. */
 export function ruleText(c: SelectionCriterion): string {
-  if (c.method === 'separability') return 'AUC = 1 (perfect separation)';
-  if (c.method === 'frequency') return `zero on every on-topic sample, non-zero on ≥ ${Math.round(100 * (c.min_freq_a ?? 0.8))}% off-topic`;
-  return `q < ${c.alpha ?? 0.05} and d > ${c.min_d ?? 0.8}`;
+  if (c.method === 'separability') return 'separability: AUC = 1 (perfect separation)';
+  if (c.method === 'frequency') return `frequency: zero on every on-topic sample, non-zero on ≥ ${Math.round(100 * (c.min_freq_a ?? 0.8))}% off-topic`;
+  return `effect: q < ${c.alpha ?? 0.05} and d > ${c.min_d ?? 0.8}`;
 }

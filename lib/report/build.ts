@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { HEURISTIC_NOTE } from '../judge/heuristic.ts';
+import { criterionOf, ruleText } from '../plot/discoveryData.ts';
 import { buildFigures, type FigureOptions, RUN_FILES } from '../plot/run.ts';
 import type { Figure } from '../plot/figure.ts';
 import { ciDescription, metricInfo, type MetricsSummary, type MetricValue } from '../plot/metricsInfo.ts';
@@ -25,7 +26,7 @@ function valueText(metric: string, v: number | null | undefined): string {
   return metricInfo(metric).scale === 'fraction' ? pct(v) : typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '—';
 }
 function ciText(metric: string, ci: [number, number] | null | undefined): string {
-  return ci ? `[${valueText(metric, ci[0])}, ${valueText(metric, ci[1])}]` : '—';
+  return ci && ci.every((v) => typeof v === 'number' && Number.isFinite(v)) ? `[${valueText(metric, ci[0])}, ${valueText(metric, ci[1])}]` : '—';
 }
 
 function figureHtml(fig: Figure, n: number): string {
@@ -43,7 +44,7 @@ function discoverySection(set: LatentSet): string {
   ]);
   return `<h2>Off-topic detector latents</h2>
 ${facts([
-  ['selection rule', `${set.method} ${JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => !['groups', 'n_a', 'n_b', 'pool', 'span', 'rank_by', 'method'].includes(k))))}`],
+  ['selection rule', ruleText(criterionOf(c))],
   ['groups', `a = ${c.groups?.a ?? 'off_topic'} (n = ${c.n_a ?? '?'}), b = ${c.groups?.b ?? 'on_topic'} (n = ${c.n_b ?? '?'})`],
   ['pooling', `${c.pool ?? 'max'} over the ${c.span ?? 'response'} span`],
   ['ranked by', `${c.rank_by ?? 'auc'} (ties: Cohen's d, then latent index)`],
