@@ -23,7 +23,7 @@ export function negLog10(q: number[]): { y: number[]; capped: boolean[] } {
 
 /**
  * Effect size (x) against −log10 q (y) for every latent with both defined. Points that fall on the
- * same half pixel are drawn once (tens of thousands of latents stay a small file); detectors are all
+ * same pixel are drawn once (tens of thousands of latents stay a small file); detectors are all
  * drawn, on top, and up to `maxLabels` of them (in rank order) are labelled.
  */
 export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; rule?: string; nA?: number; nB?: number; maxLabels?: number; name?: string } = {}): Figure {
@@ -56,7 +56,7 @@ export function rankingPlot(points: RankingPoint[], o: { effectLabel?: string; r
       detectors.append('circle').attr('class', `${cls} detector`).attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 3.5).attr('fill', NAMED_COLOURS.off_topic).attr('stroke', infinite[i] ? INK : '#ffffff').attr('stroke-width', infinite[i] ? 1.2 : 0.6);
       continue;
     }
-    const key = `${Math.round(cx * 2)},${Math.round(cy * 2)}`;
+    const key = `${Math.round(cx)},${Math.round(cy)}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const dot = others.append('circle').attr('class', cls).attr('data-latent', p.latent).attr('cx', cx).attr('cy', cy).attr('r', 2).attr('fill', MUTED).attr('fill-opacity', 0.7);
