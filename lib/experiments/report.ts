@@ -9,7 +9,7 @@ const NAMES: Record<MetricName, string> = {
 
 const num = (m: MetricName, x: number): string => (!Number.isFinite(x) ? 'n/a' : PERCENT.has(m) ? `${(100 * x).toFixed(1)}%` : x.toFixed(1));
 const withCi = (m: MetricName, x: number, ci: [number, number]): string => `${num(m, x)} [${num(m, ci[0])}, ${num(m, ci[1])}]`;
-const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
+const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(100 * x) || 0}%` : 'n/a'); // `|| 0`: no "-0%"
 
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');

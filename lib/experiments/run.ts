@@ -171,8 +171,10 @@ export async function runAblation(session: Session, o: AblationOptions): Promise
 
   const strengths = new Map<number, Strength[]>();
   const calibrations = new Map<number, Calibration>();
-  if (o.strength.kind === 'fixed') {
-    for (const f of features) strengths.set(f.latent, [{ boost: o.strength.boost, level: null }]);
+  if (o.strength.kind === 'fixed' || !o.conditions.some((c) => c !== 'no-steer')) {
+    // no-steer alone needs no strength: nothing to calibrate
+    const boost = o.strength.kind === 'fixed' ? o.strength.boost : 0;
+    for (const f of features) strengths.set(f.latent, [{ boost, level: null }]);
   } else {
     const s = o.strength;
     const cacheDir = s.cacheDir ?? join(o.out, 'calibration');
