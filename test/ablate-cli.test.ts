@@ -133,3 +133,22 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
   assert.match(r.stderr, /no find-otd-latents run for SAE .* in runs\/; run `analyze find-otd-latents/);
   assert.equal(existsSync(out), false);
 });
+
+test('ablate --boost-sweep: levels at threshold + z · sd(thresholds), metrics per level', async () => {
+  const out = join(dir, 'sweep');
+  await inProcess([...base, '--latents', '5,9', '--features', features, '--trials-per-feature', '2', '--boost-sweep', '3',
+    '--calibrate-steps', '2', '--out', out]);
+  const trials = readTrials(join(out, 'trials.jsonl'));
+  assert.equal(trials.length, 3 * 2 * 3 * 2);
+  const thr = new Map(trials.map((t) => [t.feature, (t.provenance as any).threshold as number]));
+  const xs = [...thr.values()];
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  assert.ok(sd > 0, 'thresholds differ (the default range scales with 1/‖W_dec[f]‖)');
+  for (const t of trials) {
+    const z = (t.provenance as any).boost_level as number;
+    assert.ok(Math.abs(t.boost! - Math.max(0, thr.get(t.feature)! + z * sd)) < 1e-12, `${t.id}: boost ${t.boost}`);
+  }
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.deepEqual(metrics.levels.map((l: any) => [l.level, l.report.conditions.baseline.n_trials, l.report.conditions.ablate.n_trials]), [[-1, 6, 6], [0, 6, 6], [1, 6, 6]]);
+});
