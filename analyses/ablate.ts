@@ -11,7 +11,7 @@ import { discoverFirst } from '../lib/experiments/discover.ts';
 import { type Feature, readFeatures } from '../lib/experiments/features.ts';
 import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, resolveTop, type ResolvedLatents } from '../lib/experiments/latents.ts';
 import { parseConditions } from '../lib/experiments/plan.ts';
-import { metricsText } from '../lib/experiments/report.ts';
+import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 

@@ -3,7 +3,8 @@
 import type { CommandModule } from 'yargs';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import type { CiMethod } from '../lib/stats/bootstrap.ts';
-import { type ClusterBy, computeMetrics, METRICS, type MetricsReport } from '../lib/trials/metrics.ts';
+import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
+import { conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
 import { InputError } from '../lib/errors.ts';
 
@@ -19,28 +20,8 @@ interface Args {
   out?: string;
 }
 
-const PERCENT = new Set(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
-const show = (metric: string, x: number): string => (PERCENT.has(metric) ? `${(100 * x).toFixed(1)}%` : x.toFixed(2));
-const range = (metric: string, ci: [number, number] | undefined): string => (ci ? `[${show(metric, ci[0])}, ${show(metric, ci[1])}]` : '');
-
 function print(report: MetricsReport): void {
-  for (const [name, c] of Object.entries(report.conditions)) {
-    console.log(`\n${name}: ${c.n_trials} trials counted, ${c.n_errors} excluded${c.n_errors ? ` (${JSON.stringify(c.errors)})` : ''}, ${c.n_clusters} clusters`);
-    console.log(`  ${'metric'.padEnd(20)}${'estimate'.padStart(9)}  ${'bootstrap CI'.padEnd(20)}${'Wilson'.padEnd(20)}Wald (paper)`);
-    for (const m of METRICS) {
-      const e = c.metrics[m];
-      console.log(`  ${m.padEnd(20)}${show(m, e.estimate).padStart(9)}  ${range(m, e.ci).padEnd(20)}${range(m, e.wilson).padEnd(20)}${range(m, e.wald)}`);
-    }
-  }
-  if (report.differences.length) {
-    console.log('\ndifferences (a − b; relative = (b − a)/b):');
-    for (const d of report.differences) {
-      console.log(`  ${`${d.a} vs ${d.b}`.padEnd(24)}${d.metric.padEnd(20)}${show(d.metric, d.estimate).padStart(8)} ${range(d.metric, d.ci).padEnd(20)}` +
-        ` relative ${(100 * d.relative).toFixed(1)}% [${(100 * d.relative_ci[0]).toFixed(1)}%, ${(100 * d.relative_ci[1]).toFixed(1)}%]  p = ${d.p.toPrecision(3)}`);
-    }
-  }
-  const b = report.bootstrap;
-  console.log(`\n${b.ci} ${(100 * b.level).toFixed(0)}% intervals, ${b.resamples} resamples over ${b.units} units (cluster: ${b.cluster}), seed ${b.seed}`);
+  console.log([exclusionNote(report), '', conditionTable(report), '', proportionTable(report), '', differenceTable(report), '', intervalNote(report)].join('\n'));
 }
 
 const command: CommandModule<object, Args> = {

@@ -97,7 +97,8 @@ test('analyze metrics: JSONL in, table and metrics.json out; bad input exits 2',
   const run = (args: string[]) => spawnSync(process.execPath, ['bin/analyze.js', 'metrics', ...args], { encoding: 'utf8' });
   const ok = run(['--trials', path, '--resamples', '200', '--baseline', 'base', '--out', out]);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /esr_rate/);
+  assert.match(ok.stdout, /\| base \| ESR \|/);
+  assert.match(ok.stdout, /Wald \(paper\)/);
   const m = JSON.parse(readFileSync(out, 'utf8'));
   assert.deepEqual(Object.keys(m.conditions), ['base', 'abl']);
   assert.deepEqual(Object.keys(m.conditions.base.metrics), ['multi_attempt_rate', 'esr_rate', 'improvement_rate', 'first_attempt_score', 'score_delta']);

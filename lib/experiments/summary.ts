@@ -4,7 +4,7 @@ import type { JudgeStats } from '../judge/index.ts';
 import type { Calibration } from './calibrate.ts';
 import type { Feature } from './features.ts';
 import type { RandomSet } from './randomSets.ts';
-import { metricsText, proportionTable } from './report.ts';
+import { metricsText, proportionTable } from '../trials/report.ts';
 import type { AblationOptions, AblationResult } from './run.ts';
 
 export interface SummaryInput {

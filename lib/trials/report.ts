@@ -1,6 +1,6 @@
 // The ablation report as text: per-condition metrics and paired differences as Markdown tables (printed
 // to the terminal and written into summary.md).
-import { METRICS, type MetricName, type MetricsReport } from '../trials/metrics.ts';
+import { METRICS, type MetricName, type MetricsReport } from './metrics.ts';
 
 const PERCENT = new Set<MetricName>(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
 const NAMES: Record<MetricName, string> = {
@@ -45,6 +45,12 @@ export function differenceTable(r: MetricsReport, against?: string): string {
 export function intervalNote(r: MetricsReport): string {
   const b = r.bootstrap;
   return `${b.ci.toUpperCase()} ${(100 * b.level).toFixed(0)}% intervals from ${b.resamples.toLocaleString('en-US')} bootstrap resamples over ${b.units} ${b.cluster === 'none' ? 'matched trials' : `${b.cluster}s`} (seed ${b.seed}); paired conditions resample together; p: permutation test (${b.permutation}). Relative reduction = (b − a)/b.`;
+}
+
+/** Per condition: trials counted and excluded, with the exclusion reasons (never dropped silently). */
+export function exclusionNote(r: MetricsReport): string {
+  return Object.entries(r.conditions).map(([name, c]) =>
+    `${name}: ${c.n_trials} trials counted, ${c.n_errors} excluded${c.n_errors ? ` (${Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}, ${c.n_clusters} clusters`).join('\n');
 }
 
 /** Both tables and the note; `against`: show only differences from that condition (the terminal view). */
