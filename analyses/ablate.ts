@@ -13,6 +13,7 @@ import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, re
 import { parseConditions } from '../lib/experiments/plan.ts';
 import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
+import { writeFigures } from '../lib/plot/run.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
 interface Args {
@@ -200,7 +201,8 @@ const command: CommandModule<object, Args> = {
       });
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
       if (Object.keys(r.report.conditions).length > 2) console.log('(differences between the other conditions: summary.md)');
-      console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json and summary.md in ${r.out}`);
+      const figures = await writeFigures(r.out, strength.kind === 'calibrate' && strength.sweep ? { boostLabel: 'boost (threshold + z · spread of thresholds)' } : {});
+      console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`);
     } finally {
       await session.executor.close();
     }
