@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readEpisodes } from '../lib/discovery/episodes.ts';
 import { binMeans } from '../lib/discovery/traces.ts';
+import { InputError } from '../lib/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -88,12 +90,14 @@ test('episodes mode: bad input is a clear error, exit 2, nothing written', () =>
   for (const [name, text, message] of files) {
     const path = join(tmp, `${name}.jsonl`);
     writeFileSync(path, text);
-    const out = join(tmp, `bad-${name}`);
-    const r = analyze(...base.map((a) => (a.endsWith('episodes.jsonl') ? path : a)), '--out', out);
-    assert.equal(r.status, 2, `${name}: ${r.stderr}`);
-    assert.match(r.stderr, message, name);
-    assert.ok(!existsSync(out), `${name}: nothing written`);
+    assert.throws(() => readEpisodes(path), (err: Error) => err instanceof InputError && message.test(err.message), name);
   }
+  // through the CLI: exit 2 and no run directory
+  const out = join(tmp, 'bad-overlap');
+  const bad = analyze(...base.map((a) => (a.endsWith('episodes.jsonl') ? join(tmp, 'overlap.jsonl') : a)), '--out', out);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /overlap\.jsonl:2: regions off_topic/);
+  assert.ok(!existsSync(out), 'nothing written');
   const tooWide = join(tmp, 'wide.json');
   writeFileSync(tooWide, JSON.stringify({ method: 'x', criterion: {}, model: null, sae: null, layer: 1, latents: [{ latent: 300, selected: true, stats: {} }], selected: [300] }));
   const r = analyze(...base.map((a) => (a.endsWith('latents.json') ? tooWide : a)), '--out', join(tmp, 'bad-wide'));
