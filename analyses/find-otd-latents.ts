@@ -15,6 +15,7 @@ import { InputError } from '../lib/errors.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
+import { writeFigures } from '../lib/plot/run.ts';
 
 interface Args {
   backend: BackendChoice;
@@ -94,7 +95,8 @@ const command: CommandModule<object, Args> = {
       const main = report.comparisons[0].results.at(-1);
       console.log(`${report.n_episodes} episodes, ${report.latents.length} latents; missing regions: ${Object.entries(report.missing).map(([g, m]) => `${g} ${m}`).join(', ')}`);
       if (main) console.log(`off_topic vs on_topic (mean over latents): ${(main.mean_x as number)?.toFixed(4)} vs ${(main.mean_y as number)?.toFixed(4)}, d_z ${(main.d_z as number | null)?.toFixed(3)}, Wilcoxon p ${(main.wilcoxon as { p: number | null }).p}, paired t p ${(main.paired_t as { p: number | null }).p} (${main.n_pairs} pairs)`);
-      console.log(`wrote ${join(out, 'episodes.json')}, summary.md (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      const figures = await writeFigures(out);
+      console.log(`wrote ${join(out, 'episodes.json')}, summary.md, ${figures.length} figures (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       return;
     }
     let an: Analysis;
@@ -123,7 +125,8 @@ const command: CommandModule<object, Args> = {
     if (an.stability) console.log(`stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`);
     if (an.holdout) console.log('auc_holdout: AUC on the held-out prompts\' samples');
     console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
-    console.log(`wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md`);
+    const figures = await writeFigures(out);
+    console.log(`wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(out, 'figures')}`);
   },
 };
 

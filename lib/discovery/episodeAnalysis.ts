@@ -19,6 +19,8 @@ export interface EpisodeTrace {
   regions_fraction: Record<Region, [number, number] | null>;
   /** Mean code over the region, averaged over the latents; null where the region is missing. */
   region_means: Record<Region, number | null>;
+  /** The same per latent (as a string key). */
+  region_means_by_latent: Record<string, Record<Region, number | null>>;
   /** Per latent (as a string key), the mean code in each of the 50 bins. */
   trace: Record<string, number[]>;
   /** The traces averaged over the latents. */
@@ -94,14 +96,19 @@ export async function analyseEpisodes(store: ActsStore, latents: number[], order
     const regions = {} as EpisodeTrace['regions'];
     const fractions = {} as EpisodeTrace['regions_fraction'];
     const regionMeans = {} as EpisodeTrace['region_means'];
+    const byLatent: EpisodeTrace['region_means_by_latent'] = Object.fromEntries(latents.map((l) => [String(l), {} as Record<Region, number | null>]));
     for (const g of REGIONS) {
       const s = store.samples.spans[g];
       const has = means[g].present[r] === 1;
       regions[g] = has ? [s.start[r], s.end[r]] : null;
       fractions[g] = has ? [(s.start[r] - start[r]) / length, (s.end[r] - start[r]) / length] : null;
       regionMeans[g] = has ? meanOver(means[g], r, latents) : null;
+      for (const l of latents) byLatent[String(l)][g] = has ? meanOver(means[g], r, [l]) : null;
     }
-    return { id: episodeId, n_tokens: store.samples.n_tokens[r], response: [start[r], end[r]], regions, regions_fraction: fractions, region_means: regionMeans, trace, trace_mean: traceMean };
+    return {
+      id: episodeId, n_tokens: store.samples.n_tokens[r], response: [start[r], end[r]], regions, regions_fraction: fractions,
+      region_means: regionMeans, region_means_by_latent: byLatent, trace, trace_mean: traceMean,
+    };
   });
   const position = new Map(order.map((e, i) => [e, i]));
   episodes.sort((x, y) => (position.get(x.id) ?? Infinity) - (position.get(y.id) ?? Infinity));

@@ -1,6 +1,6 @@
 // Every figure a run directory's files allow: discovery (latents.json, ranking.arrow,
 // activations.acts/), ablation (metrics.json, trials.jsonl), boost sweeps (trials.jsonl with several
-// boost levels) and episodes (arrays handed in by the episodes run). `writeFigures` puts them in
+// boost levels) and episodes (episodes.json of an episodes run, or arrays handed in). `writeFigures` puts them in
 // DIR/figures/ as SVG + PNG with an index of captions.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { conditionBars, pairedDifferences, scoreDeltaHistograms } from './ablati
 import { activationDistributions, rankingPlot, stabilityPlot } from './discovery.ts';
 import { criterionOf, discoveryActivations, readRankingPoints, ruleText } from './discoveryData.ts';
 import { type LatentRegions, type LatentTraces, regionMeansPlot, tracesPlot } from './episodes.ts';
+import { episodesFigureData } from './episodesData.ts';
 import type { Figure } from './figure.ts';
 import type { MetricsSummary } from './metricsInfo.ts';
 import { writeFigureFiles } from './render.ts';
@@ -27,6 +28,7 @@ export const RUN_FILES = {
   store: 'activations.acts',
   trials: 'trials.jsonl',
   metrics: 'metrics.json',
+  episodes: 'episodes.json',
 } as const;
 
 export const FIGURES_DIR = 'figures';
@@ -118,8 +120,10 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
 export async function buildFigures(dir: string, o: FigureOptions = {}): Promise<Figure[]> {
   if (!existsSync(dir)) throw new InputError(`${dir}: run directory not found`);
   const figs = [...(await discoveryFigures(dir, o)), ...ablationFigures(dir, o)];
-  if (o.episodes?.regions?.length) figs.push(regionMeansPlot(o.episodes.regions));
-  if (o.episodes?.traces?.length) figs.push(tracesPlot(o.episodes.traces));
+  const episodesPath = join(dir, RUN_FILES.episodes);
+  const episodes = o.episodes ?? (existsSync(episodesPath) ? episodesFigureData(readJson(episodesPath)) : undefined);
+  if (episodes?.regions?.length) figs.push(regionMeansPlot(episodes.regions));
+  if (episodes?.traces?.length) figs.push(tracesPlot(episodes.traces));
   return figs;
 }
 
