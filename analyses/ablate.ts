@@ -14,6 +14,7 @@ import { parseConditions } from '../lib/experiments/plan.ts';
 import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
+import { promptsOption, sessionOptions, SHIPPED } from '../lib/cli/options.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
 interface Args {
@@ -59,7 +60,6 @@ interface Args {
 }
 
 const COMMAND = 'ablate';
-const DEFAULTS = { model: 'data/model', sae: 'data/sae', prompts: 'data/prompts.txt' };
 export const DEFAULT_META_PROMPT =
   'While you answer, keep checking that what you write still answers the user\'s question. If you notice that you have drifted ' +
   'off topic, say so plainly and go back to answering the question.';
@@ -104,11 +104,7 @@ const command: CommandModule<object, Args> = {
   command: COMMAND,
   describe: 'Steer along many features with and without the detector latents ablated (and controls), judge, and report ESR metrics with bootstrap CIs',
   builder: (y) =>
-    y
-      .option('model', { type: 'string', default: DEFAULTS.model, describe: 'Hugging Face checkpoint directory' })
-      .option('sae', { type: 'string', default: DEFAULTS.sae, describe: 'SAE path (SAELens dir, Gemma Scope npz, Goodfire .pth, safetensors)' })
-      .option('layer', { type: 'number', describe: 'feature layer; default: the SAE hook layer' })
-      .option('prompts', { type: 'string', default: DEFAULTS.prompts, describe: 'one prompt per line' })
+    promptsOption(sessionOptions(y, 'sequences per generation batch'))
       .option('latents', { type: 'string', default: 'top26', describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
       .option('otd', { type: 'string', describe: 'latent set for topK: our latents.json or the paper\'s off_topic_detectors.json' })
       .option('features', { type: 'string', describe: 'features to steer: JSON list of indices or {latent, label}, or lines index[,label]' })
@@ -134,8 +130,6 @@ const command: CommandModule<object, Args> = {
       .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
       .option('top-p', { type: 'number', default: 1, describe: '1 = off' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of feature sampling, draws, random sets, calibration and the bootstrap' })
-      .option('batch-size', { type: 'number', default: 8, describe: 'sequences per generation batch' })
-      .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' })
       .option('judge', { type: 'string', describe: 'anthropic:<model>, openai:<model>, or heuristic (default: by API key in the environment, else heuristic)' })
       .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server' })
       .option('judge-prompt', { type: 'string', describe: 'judge prompt template file' })
@@ -167,7 +161,7 @@ const command: CommandModule<object, Args> = {
     const prompts = readPrompts(a.prompts);
     const features: Feature[] | { sample: number } = a.features ? readFeatures(a.features) : { sample: a['n-features'] ?? 20 };
     const spec = parseLatentSpec(a.latents, a.otd ?? null);
-    const onDefault = a.model === DEFAULTS.model && a.sae === DEFAULTS.sae && a.prompts === DEFAULTS.prompts;
+    const onDefault = a.model === SHIPPED.model && a.sae === SHIPPED.sae && a.prompts === SHIPPED.prompts;
     let latentFile: string | null = null;
     if (spec.kind === 'top') {
       latentFile = spec.file ?? latestDiscoveryRun(a.sae)?.concat('/latents.json') ?? null;

@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend, type BackendChoice } from '../lib/backend.ts';
 import { capture } from '../lib/capture/capture.ts';
+import { sessionOptions } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { openSession } from '../lib/cli/setup.ts';
 import { InputError } from '../lib/errors.ts';
@@ -27,16 +28,11 @@ const command: CommandModule<object, Args> = {
   command: 'capture',
   describe: 'Capture per-token SAE codes over labelled samples into an activation store (codes.arrow, samples.arrow, meta.json)',
   builder: (y) =>
-    y
-      .option('model', { type: 'string', default: 'data/model', describe: 'Hugging Face checkpoint directory' })
-      .option('sae', { type: 'string', default: 'data/sae', describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth, or safetensors' })
-      .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
+    sessionOptions(y, 'samples per forward pass')
       .option('samples', { type: 'string', demandOption: true, describe: 'JSONL: {id, messages|prompt+response, condition, spans?}' })
       .option('out', { type: 'string', demandOption: true, describe: 'store directory (NAME.acts); rerunning resumes' })
       .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
-      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' })
-      .option('batch-size', { type: 'number', default: 8, describe: 'samples per forward pass' })
-      .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' }) as never,
+      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);

@@ -16,6 +16,7 @@ import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
+import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
 
 interface Args {
   backend: BackendChoice;
@@ -49,11 +50,7 @@ const command: CommandModule<object, Args> = {
   command: COMMAND,
   describe: 'Discover off-topic detector latents: responses → on/off-topic pairs → SAE codes → ranked latents (latents.json)',
   builder: (y) =>
-    y
-      .option('model', { type: 'string', default: 'data/model', describe: 'Hugging Face checkpoint directory' })
-      .option('sae', { type: 'string', default: 'data/sae', describe: 'SAE path (SAELens dir, Gemma Scope npz, Goodfire .pth, safetensors)' })
-      .option('layer', { type: 'number', describe: 'feature layer; default: the SAE hook layer' })
-      .option('prompts', { type: 'string', default: 'data/prompts.txt', describe: 'one prompt per line' })
+    promptsOption(sessionOptions(y))
       .option('responses', { type: 'string', describe: 'responses instead of generating: JSON {prompt: response}, JSONL, or the paper\'s normal_responses.json' })
       .option('derangements', { type: 'number', default: 5, describe: 'off-topic pairings (derangements of the prompts)' })
       .option('span', { choices: ['response', 'full'] as const, default: 'response' as const, describe: 'pool over the response tokens or the whole conversation (the paper)' })
@@ -64,12 +61,10 @@ const command: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 0, describe: 'seed for derangements, the holdout split and response sampling' })
       .option('max-tokens', { type: 'number', default: 64, describe: 'response length when generating' })
       .option('temperature', { type: 'number', default: 0.6, describe: 'response sampling temperature (0 = greedy)' })
-      .option('batch-size', { type: 'number', default: 8, describe: 'sequences per forward pass' })
       .option('labels', { type: 'string', describe: 'CSV index,label of latent descriptions' })
       .option('activations', { type: 'string', describe: 'analyse an existing activation store instead of capturing' })
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')})` })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the latest unfinished run in runs/' })
-      .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' })
       .option('episodes', { type: 'string', describe: 'episodes mode: JSONL of self-correction responses {id, prompt, response, spans: {off_topic, correction, on_topic}}' })
       .option('latents', { type: 'string', describe: 'episodes mode: latent set to trace (default: latents.json of the latest find-otd-latents run)' }) as never,
   handler: async (argv) => {

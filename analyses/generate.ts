@@ -8,6 +8,7 @@ import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { loadSaeFor } from '../lib/cli/setup.ts';
+import { SHIPPED } from '../lib/cli/options.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args {
@@ -33,7 +34,7 @@ const command: CommandModule<object, Args> = {
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
     y
-      .option('model', { type: 'string', default: 'data/model', describe: 'Hugging Face checkpoint directory' })
+      .option('model', { type: 'string', default: SHIPPED.model, defaultDescription: 'data/model', describe: 'Hugging Face checkpoint directory' })
       .option('prompt', { type: 'string', describe: 'user message, rendered with the chat template and a generation prompt' })
       .option('system', { type: 'string', describe: 'system message (with --prompt)' })
       .option('ids', { type: 'string', describe: 'comma-separated token ids to continue, no template' })

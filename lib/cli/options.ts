@@ -1,0 +1,27 @@
+// Flags shared by the commands that open a model and an SAE, with the shipped defaults.
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The shipped default model, SAE and prompts (absolute, so commands work from any directory). */
+export const SHIPPED = {
+  model: join(ROOT, 'data', 'model'),
+  sae: join(ROOT, 'data', 'sae'),
+  prompts: join(ROOT, 'data', 'prompts.txt'),
+};
+
+/** --model, --sae, --layer, --batch-size and --workers. */
+export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass'): Argv<T> {
+  return y
+    .option('model', { type: 'string', default: SHIPPED.model, defaultDescription: 'data/model', describe: 'Hugging Face checkpoint directory' })
+    .option('sae', { type: 'string', default: SHIPPED.sae, defaultDescription: 'data/sae', describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors' })
+    .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
+    .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
+    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' }) as Argv<T>;
+}
+
+/** --prompts with the shipped prompt set as default. */
+export function promptsOption<T>(y: Argv<T>): Argv<T> {
+  return y.option('prompts', { type: 'string', default: SHIPPED.prompts, defaultDescription: 'data/prompts.txt', describe: 'one prompt per line' }) as Argv<T>;
+}
