@@ -195,7 +195,7 @@ const command: CommandModule<object, Args> = {
       });
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
       if (Object.keys(r.report.conditions).length > 2) console.log('(differences between the other conditions: summary.md)');
-      const figures = await writeFigures(r.out, strength.kind === 'calibrate' && strength.sweep ? { boostLabel: 'boost (threshold + z · spread of thresholds)' } : {});
+      const figures = await writeFigures(r.out, strength.kind === 'calibrate' && strength.sweep ? { boostLabel: 'strength (threshold spreads from each feature’s threshold)' } : {});
       console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`);
     } finally {
       await session.executor.close();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { meanCi, regionMeansPlot, tracesPlot } from '../lib/plot/episodes.ts';
-import { sweepPlot, sweepPoints } from '../lib/plot/sweep.ts';
+import { isSweep, sweepPlot, sweepPoints } from '../lib/plot/sweep.ts';
 import { readTrials } from '../lib/trials/store.ts';
 import { axisMap, num, parseSvg, pathPoints } from './fixtures/plot/svg.ts';
 
@@ -100,4 +100,16 @@ test('region means: one point per latent and region at its mean, CI lines at its
     } else assert.equal(ci, null);
   }
   assert.match(fig.caption, /up to 20 episodes/);
+});
+
+test('a sweep is recognised by feature: per-feature calibrated boosts are not one, boost levels in threshold spreads are', () => {
+  const base = readTrials(SWEEP);
+  // Each feature at its own single boost (calibration without a sweep): no sweep.
+  const calibrated = base.filter((t) => t.boost === 0.5).map((t) => ({ ...t, boost: 0.1 * t.feature }));
+  assert.equal(isSweep(calibrated), false);
+  assert.equal(isSweep(base), true);
+  // ablate --boost-sweep: boosts differ per feature, levels are shared; points sit at the levels.
+  const levels = base.map((t) => ({ ...t, boost: (t.boost ?? 0) + 0.01 * t.feature, provenance: { ...t.provenance, boost_level: (t.boost ?? 0) - 1 } }));
+  assert.equal(isSweep(levels), true);
+  assert.deepEqual([...new Set(sweepPoints(levels, { resamples: 50 }).points.map((p) => p.boost))], [-0.5, 0, 0.5, 1]);
 });

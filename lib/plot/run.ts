@@ -20,7 +20,7 @@ import { episodesFigureData } from './episodesData.ts';
 import type { Figure } from './figure.ts';
 import type { MetricsSummary } from './metricsInfo.ts';
 import { writeFigureFiles } from './render.ts';
-import { sweepPlot, sweepPoints } from './sweep.ts';
+import { isSweep, sweepPlot, sweepPoints } from './sweep.ts';
 
 export const RUN_FILES = {
   latents: 'latents.json',
@@ -106,8 +106,7 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
     const trials = readTrials(trialsPath);
     const deltas = scoreDeltas(trials);
     if ([...deltas.values()].some((d) => d.length > 0)) figs.push(scoreDeltaHistograms(deltas));
-    const boosts = new Set(trials.map((t) => t.boost).filter((b) => typeof b === 'number'));
-    if (boosts.size >= 2) {
+    if (isSweep(trials)) {
       const b = metrics?.bootstrap;
       const { points, bootstrap } = sweepPoints(trials, b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster as any, ci: b.ci as any } : {});
       figs.push(sweepPlot(points, { bootstrap, xLabel: o.boostLabel }));

@@ -16,12 +16,30 @@ export interface SweepPoint {
 }
 
 /** Metrics with bootstrap CIs at each boost level (trials whose `boost` is null are left out). */
+/** A trial's sweep position: its level in threshold spreads (an `ablate --boost-sweep` run), else its boost. */
+export function sweepLevel(t: Trial): number | null {
+  const level = t.provenance?.boost_level;
+  return typeof level === 'number' ? level : typeof t.boost === 'number' ? t.boost : null;
+}
+
+/** True when some feature was run at two or more sweep positions (per-feature calibrated boosts alone are not a sweep). */
+export function isSweep(trials: Trial[]): boolean {
+  const byFeature = new Map<number, Set<number>>();
+  for (const t of trials) {
+    const level = sweepLevel(t);
+    if (level === null) continue;
+    if (!byFeature.has(t.feature)) byFeature.set(t.feature, new Set());
+    byFeature.get(t.feature)!.add(level);
+  }
+  return [...byFeature.values()].some((levels) => levels.size >= 2);
+}
+
 export function sweepPoints(trials: Trial[], opts: MetricsOptions = {}): { points: SweepPoint[]; bootstrap: MetricsSummary['bootstrap'] } {
-  const levels = [...new Set(trials.map((t) => t.boost).filter((b): b is number => typeof b === 'number'))].sort((a, b) => a - b);
+  const levels = [...new Set(trials.map(sweepLevel).filter((b): b is number => b !== null))].sort((a, b) => a - b);
   const points: SweepPoint[] = [];
   let bootstrap: MetricsSummary['bootstrap'];
   for (const boost of levels) {
-    const report = computeMetrics(trials.filter((t) => t.boost === boost), opts);
+    const report = computeMetrics(trials.filter((t) => sweepLevel(t) === boost), opts);
     bootstrap = report.bootstrap;
     for (const [condition, c] of Object.entries(report.conditions)) points.push({ boost, condition, n_trials: c.n_trials, metrics: c.metrics });
   }
