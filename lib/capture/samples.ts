@@ -2,6 +2,7 @@
 // label and optional character spans inside the last message.
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { jsonlRecords } from '../io/lines.ts';
 import { type ChatMessage, validateMessages } from '../model/chat.ts';
 
 export interface CaptureSample {
@@ -60,19 +61,12 @@ export function readSamples(path: string): CaptureSample[] {
   if (!existsSync(path)) throw new InputError(`${path}: file not found`);
   const samples: CaptureSample[] = [];
   const seen = new Set<string>();
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      throw new InputError(`${path}:${i + 1}: not JSON (${(err as Error).message})`);
-    }
-    const s = parseSample(value, `${path}:${i + 1}`);
-    if (seen.has(s.id)) throw new InputError(`${path}:${i + 1}: duplicate id ${s.id}`);
+  for (const { value, where } of jsonlRecords(readFileSync(path, 'utf8'), path)) {
+    const s = parseSample(value, where);
+    if (seen.has(s.id)) throw new InputError(`${where}: duplicate id ${s.id}`);
     seen.add(s.id);
     samples.push(s);
-  });
+  }
   if (samples.length === 0) throw new InputError(`${path}: no samples`);
   return samples;
 }

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseSample, type CaptureSample } from '../capture/samples.ts';
 import { InputError } from '../errors.ts';
+import { jsonlRecords } from '../io/lines.ts';
 
 export const REGIONS = ['off_topic', 'correction', 'on_topic'] as const;
 export type Region = (typeof REGIONS)[number];
@@ -16,15 +17,9 @@ export function readEpisodes(path: string): CaptureSample[] {
   if (!existsSync(path)) throw new InputError(`${path}: episodes file not found`);
   const out: CaptureSample[] = [];
   const seen = new Set<string>();
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `${path}:${i + 1}`;
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      throw new InputError(`${where}: not JSON (${(err as Error).message})`);
-    }
+  for (const record of jsonlRecords(readFileSync(path, 'utf8'), path)) {
+    const { where } = record;
+    const value = record.value as Record<string, unknown>;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
     const spans = value.spans ?? {};
     if (typeof spans !== 'object' || spans === null || Array.isArray(spans)) throw new InputError(`${where}: spans must be an object {off_topic, correction, on_topic}`);
@@ -38,7 +33,7 @@ export function readEpisodes(path: string): CaptureSample[] {
     if (seen.has(sample.id)) throw new InputError(`${where}: duplicate id ${sample.id}`);
     seen.add(sample.id);
     out.push(sample);
-  });
+  }
   if (out.length < 2) throw new InputError(`${path}: found ${out.length} episode(s); paired comparisons need at least 2`);
   return out;
 }

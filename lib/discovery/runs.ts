@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { indexLabelRows } from '../io/lines.ts';
 
 export const RUNS_DIR = 'runs';
 
@@ -23,15 +24,6 @@ export function latestRun(command: string, complete?: (dir: string) => boolean):
 export function readLabels(path: string): Map<number, string> {
   if (!existsSync(path)) throw new InputError(`${path}: labels file not found`);
   const labels = new Map<number, string>();
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const comma = line.indexOf(',');
-    const index = Number(line.slice(0, comma));
-    if (comma < 0 || !Number.isInteger(index)) {
-      if (i === 0) return; // header
-      throw new InputError(`${path}:${i + 1}: expected index,label`);
-    }
-    labels.set(index, line.slice(comma + 1).trim().replace(/^"(.*)"$/, '$1'));
-  });
+  for (const row of indexLabelRows(readFileSync(path, 'utf8'), path)) if (row.label !== null) labels.set(row.index, row.label);
   return labels;
 }

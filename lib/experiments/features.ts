@@ -1,6 +1,7 @@
 // The features to steer along: read from a file, or sampled (seeded) from the latents alive on the prompts.
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { indexLabelRows } from '../io/lines.ts';
 import { Rng } from '../random.ts';
 
 export interface Feature {
@@ -33,18 +34,7 @@ export function readFeatures(path: string): Feature[] {
       return { latent, label };
     });
   } else {
-    features = [];
-    text.split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      const comma = line.indexOf(',');
-      const head = (comma < 0 ? line : line.slice(0, comma)).trim();
-      if (!/^\d+$/.test(head)) {
-        if (i === 0) return;
-        throw new InputError(`${path}:${i + 1}: expected index[,label], found ${JSON.stringify(line.slice(0, 60))}`);
-      }
-      const label = comma < 0 ? null : line.slice(comma + 1).trim().replace(/^"(.*)"$/, '$1') || null;
-      features.push({ latent: Number(head), label });
-    });
+    features = indexLabelRows(text, path).map(({ index, label }) => ({ latent: index, label }));
   }
   if (!features.length) throw new InputError(`${path}: no features listed`);
   const seen = new Set<number>();

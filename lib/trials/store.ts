@@ -1,5 +1,6 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { jsonlRecords } from '../io/lines.ts';
 import type { Trial } from './types.ts';
 
 const REQUIRED: (keyof Trial)[] = ['id', 'feature', 'prompt', 'seed', 'condition', 'response'];
@@ -11,22 +12,15 @@ const REQUIRED: (keyof Trial)[] = ['id', 'feature', 'prompt', 'seed', 'condition
 export function readTrials(path: string): Trial[] {
   if (!existsSync(path)) throw new InputError(`${path}: trial store not found`);
   const text = readFileSync(path, 'utf8');
-  // The last element is '' after a final newline, or a torn line: either way it is not a record.
-  const complete = text.split('\n').slice(0, -1);
+  // Only lines ending in a newline are records; anything after the last newline is a torn write.
   const trials: Trial[] = [];
-  complete.forEach((line, i) => {
-    if (!line.trim()) return;
-    let t: Trial;
-    try {
-      t = JSON.parse(line);
-    } catch (err) {
-      throw new InputError(`${path}:${i + 1}: not JSON (${(err as Error).message})`);
-    }
+  for (const { value, where } of jsonlRecords(text.slice(0, text.lastIndexOf('\n') + 1), path)) {
+    const t = value as Trial;
     for (const field of REQUIRED) {
-      if (t[field] === undefined) throw new InputError(`${path}:${i + 1}: field ${field} is missing`);
+      if (t[field] === undefined) throw new InputError(`${where}: field ${field} is missing`);
     }
     trials.push(t);
-  });
+  }
   return trials;
 }
 
