@@ -49,7 +49,8 @@ const command: CommandModule<object, Args> = {
     try {
       result = await capture({ ...setup, interventions }, samples, argv.out, meta, {        batchSize: argv['batch-size'],
         settings,
-        onBatch: (_done, total) => (bar ??= progress('capture batches', total)).tick(),
+        onStart: ({ pending }) => (bar = progress('capture batches', pending)),
+        onBatch: () => bar!.tick(),
       });
       bar?.done();
     } finally {

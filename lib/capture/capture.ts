@@ -28,6 +28,9 @@ export interface CaptureOptions {
   batchSize?: number;
   /** Everything that changes the codes (interventions, layer, …): a rerun into the same store must match. */
   settings: Record<string, unknown>;
+  /** Before the first batch: samples already in the store, and batches left to run. */
+  onStart?: (info: { resumed: number; pending: number; batches: number }) => void;
+  /** After each committed batch: its number (1-based, in the fixed plan) and the plan's size. */
   onBatch?: (done: number, total: number) => void;
 }
 
@@ -93,6 +96,7 @@ export async function capture(cs: CaptureSetup, samples: CaptureSample[], dir: s
   const resumed = writer.samplesWritten;
   const batches = planBatches(prepared, opts.batchSize ?? 8);
   const todo = batches.map((b, i) => ({ batch: b, number: i + 1 })).filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
+  opts.onStart?.({ resumed, pending: todo.length, batches: batches.length });
   const tasks: EncodeTask[] = todo.map(({ batch }) => ({
     kind: 'encode', layer: cs.layer, sequences: batch.map((p) => p.ids), interventions: batch.map(() => cs.interventions ?? []),
   }));

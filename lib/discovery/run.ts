@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capture } from '../capture/capture.ts';
+import { type Progress, progress } from '../progress.ts';
 import type { Session } from '../cli/setup.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
@@ -55,7 +56,14 @@ export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise
     if (o.responses) return o.responses;
     o.log(`generating ${o.prompts.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`);
     const stopIds = setup.tokenizer.eosIds.length ? setup.tokenizer.eosIds : setup.config.eosTokenIds;
-    return generateResponses(setup.executor, setup.tokenizer, stopIds, o.prompts, o.generation, (n) => o.log(`  responses: ${n}/${o.prompts.length}`));
+    const bar = progress('responses', o.prompts.length);
+    let done = 0;
+    const responses = await generateResponses(setup.executor, setup.tokenizer, stopIds, o.prompts, o.generation, (n) => {
+      bar.tick(n - done);
+      done = n;
+    });
+    bar.done();
+    return responses;
   });
   const empty = responses.findIndex((r) => r.trim() === '');
   if (empty >= 0) throw new InputError(`the response to prompt ${empty} ("${o.prompts[empty]}") is empty; give --responses or more --max-tokens`);
@@ -68,7 +76,17 @@ export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise
   const meta = storeMeta(setup, o.paths.model, o.backend,
     { prompts: promptsHash, responses: sha256Text(JSON.stringify(responses)), samples: settings.samples_sha256 },
     { ...settings, derangements: perms, seed: o.seed, generation: o.responses ? null : o.generation });
-  await capture(setup, samples, storeDir, meta, { batchSize: o.batchSize, settings, onBatch: (d, t) => o.log(`  capture: batch ${d}/${t}`) });
+  let bar: Progress | undefined;
+  await capture(setup, samples, storeDir, meta, {
+    batchSize: o.batchSize,
+    settings,
+    onStart: ({ resumed, pending, batches }) => {
+      o.log(`capture: ${resumed} samples already stored; ${pending} of ${batches} batches to run`);
+      bar = progress('capture batches', pending);
+    },
+    onBatch: () => bar!.tick(),
+  });
+  bar?.done();
 
   const store = openStore(storeDir);
   const analysis = await analyseStore(store, { find: { ...o.find, span: o.span }, holdout: o.holdout, labels: o.labels });
