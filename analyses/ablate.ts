@@ -2,7 +2,7 @@
 // judged, with cluster-bootstrap CIs per condition and paired differences between conditions.
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { activeBackend, type BackendChoice, initBackend } from '../lib/backend.ts';
+import { activeBackend, initBackend } from '../lib/backend.ts';
 import { checkLayer, openSession } from '../lib/cli/setup.ts';
 import { readPrompts } from '../lib/discovery/responses.ts';
 import { newRunDir } from '../lib/discovery/runs.ts';
@@ -15,13 +15,10 @@ import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions, SHIPPED } from '../lib/cli/options.ts';
+import type { SessionArgs } from '../lib/cli/options.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
-interface Args {
-  backend: BackendChoice;
-  model: string;
-  sae: string;
-  layer?: number;
+interface Args extends SessionArgs {
   prompts: string;
   latents: string;
   otd?: string;
@@ -48,8 +45,6 @@ interface Args {
   'top-k': number;
   'top-p': number;
   seed: number;
-  'batch-size': number;
-  workers: number;
   judge?: string;
   'judge-base-url'?: string;
   'judge-prompt'?: string;

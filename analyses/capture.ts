@@ -1,8 +1,9 @@
 // analyze capture: per-token SAE codes of labelled samples into an activation store (Arrow, sparse).
 import type { CommandModule } from 'yargs';
-import { activeBackend, initBackend, type BackendChoice } from '../lib/backend.ts';
+import { activeBackend, initBackend } from '../lib/backend.ts';
 import { capture } from '../lib/capture/capture.ts';
 import { sessionOptions } from '../lib/cli/options.ts';
+import type { SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { openSession } from '../lib/cli/setup.ts';
 import { InputError } from '../lib/errors.ts';
@@ -11,17 +12,11 @@ import { type Progress, progress } from '../lib/progress.ts';
 import { sha256Text } from '../lib/provenance.ts';
 import { checkInterventionLayers, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args {
-  backend: BackendChoice;
-  model: string;
-  sae: string;
-  layer?: number;
+interface Args extends SessionArgs {
   samples: string;
   out: string;
   steer?: string[];
   clamp?: string[];
-  'batch-size': number;
-  workers: number;
 }
 
 const command: CommandModule<object, Args> = {

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { activeBackend, initBackend, type BackendChoice } from '../lib/backend.ts';
+import { activeBackend, initBackend } from '../lib/backend.ts';
 import { openSession, type Session } from '../lib/cli/setup.ts';
 import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
 import { runEpisodes } from '../lib/discovery/episodeRun.ts';
@@ -17,12 +17,9 @@ import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
+import type { SessionArgs } from '../lib/cli/options.ts';
 
-interface Args {
-  backend: BackendChoice;
-  model: string;
-  sae: string;
-  layer?: number;
+interface Args extends SessionArgs {
   prompts: string;
   responses?: string;
   derangements: number;
@@ -34,12 +31,10 @@ interface Args {
   seed: number;
   'max-tokens': number;
   temperature: number;
-  'batch-size': number;
   labels?: string;
   activations?: string;
   out?: string;
   resume: boolean;
-  workers: number;
   episodes?: string;
   latents?: string;
 }

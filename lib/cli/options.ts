@@ -1,6 +1,7 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
+import type { BackendChoice } from '../backend.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -10,6 +11,16 @@ export const SHIPPED = {
   sae: join(ROOT, 'data', 'sae'),
   prompts: join(ROOT, 'data', 'prompts.txt'),
 };
+
+/** The parsed values of sessionOptions (and the global --backend). */
+export interface SessionArgs {
+  backend: BackendChoice;
+  model: string;
+  sae: string;
+  layer?: number;
+  'batch-size': number;
+  workers: number;
+}
 
 /** --model, --sae, --layer, --batch-size and --workers. */
 export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass'): Argv<T> {
