@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { findDetectors } from '../lib/stats/detectors.ts';
 import { writeLatentSet } from '../lib/stats/latentSet.ts';
 import { writeRanking } from '../lib/stats/rankingFile.ts';
-import { topTableText } from '../lib/stats/table.ts';
+import { RANK_HEADER, tableText, topRows } from '../lib/stats/table.ts';
 import { RANK_KEYS, type RankKey, type SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
@@ -56,7 +56,7 @@ const command: CommandModule<object, Args> = {
     console.log(`${s.n_a} ${args.a} vs ${s.n_b} ${args.b} samples, ${s.auc.length} latents (${s.active.reduce((x, y) => x + y, 0)} active), ` +
       `${args.pool}-pooled over ${args.span}; ${(performance.now() - t0).toFixed(0)} ms`);
     console.log(`selected by ${args.method}: ${r.latentSet.selected.length}`);
-    console.log(topTableText(r, args.show));
+    console.log(tableText([RANK_HEADER, ...topRows(r, args.show)]));
     console.log(`wrote ${join(args.out, 'ranking.arrow')} and ${join(args.out, 'latents.json')}`);
   },
 };

@@ -1,13 +1,13 @@
 // The ranked latents as a table (printed top 10, summary.md) with the stability and held-out columns,
 // and summary.md itself.
-import { topRows } from '../stats/table.ts';
+import { RANK_HEADER, tableMarkdown, topRows } from '../stats/table.ts';
 import type { Analysis } from './analyse.ts';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
 /** Header and rows of the `n` top-ranked latents: the ranking's columns, then stability, held-out AUC and label. */
 export function rankedRows(an: Analysis, n: number, labels?: Map<number, string>): string[][] {
-  const header = ['rank', 'latent', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh', 'selected'];
+  const header = [...RANK_HEADER];
   if (an.stability) header.push('stability');
   if (an.holdout) header.push('auc_holdout');
   if (labels) header.push('label');
@@ -19,16 +19,6 @@ export function rankedRows(an: Analysis, n: number, labels?: Map<number, string>
     return row;
   });
   return [header, ...rows];
-}
-
-export function tableText(rows: string[][], labels: boolean): string {
-  const last = labels ? rows[0].length - 1 : rows[0].length;
-  return rows.map((row) => row.map((c, i) => (i < last ? c.padStart(Math.max(9, rows[0][i].length + 1)) : `  ${c}`)).join('')).join('\n');
-}
-
-export function tableMarkdown(rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(rows[0]), line(rows[0].map(() => '---')), ...rows.slice(1).map(line)].join('\n');
 }
 
 export interface SummaryContext {

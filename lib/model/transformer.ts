@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { KVCache } from './kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from './rope.ts';
-import type { LayerWeights, Linear, ModelWeights } from './weights.ts';
+import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from './weights.ts';
 
 /**
  * Rewrites the residual stream after a decoder layer (hook point `resid_post.L`), for every position of the
@@ -195,8 +195,10 @@ export class Transformer {
     return cap === null ? logits : (tf.tanh(logits.div(cap)).mul(cap) as tf.Tensor2D);
   }
 
+  /** Frees the backend memory of the weights. */
   dispose(): void {
     this.rotateHalf.dispose();
+    disposeWeights(this.weights);
   }
 }
 

@@ -3,28 +3,27 @@ import type { FindResult } from './detectors.ts';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : String(x));
 
-const HEADER = ['rank', 'latent', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh', 'selected'];
+export const RANK_HEADER = ['rank', 'latent', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh', 'selected'];
 
-/** Rows of the `n` top-ranked latents: rank, latent, frequency and mean per group, d, AUC, q, selected (+ label). */
-export function topRows(r: FindResult, n: number, labels?: Map<number, string>): string[][] {
+/** Rows (under RANK_HEADER) of the `n` top-ranked latents: rank, latent, frequency and mean per group, d, AUC, q, selected. */
+export function topRows(r: FindResult, n: number): string[][] {
   const s = r.stats;
   const rows: string[][] = [];
   for (let i = 0; i < Math.min(n, r.order.length); i++) {
     const l = r.order[i];
-    const row = [String(i + 1), String(l), fmt(s.freq_a[l]), fmt(s.freq_b[l]), fmt(s.mean_a[l]), fmt(s.mean_b[l]), fmt(s.cohens_d[l]), fmt(s.auc[l]), fmt(s.q_bh[l]), r.selected[l] ? 'yes' : ''];
-    if (labels) row.push(labels.get(l) ?? '');
-    rows.push(row);
+    rows.push([String(i + 1), String(l), fmt(s.freq_a[l]), fmt(s.freq_b[l]), fmt(s.mean_a[l]), fmt(s.mean_b[l]), fmt(s.cohens_d[l]), fmt(s.auc[l]), fmt(s.q_bh[l]), r.selected[l] ? 'yes' : '']);
   }
   return rows;
 }
 
-export function topTableText(r: FindResult, n: number, labels?: Map<number, string>): string {
-  const header = labels ? [...HEADER, 'label'] : HEADER;
-  return [header, ...topRows(r, n, labels)].map((row) => row.map((c, i) => (i < 10 ? c.padStart(9) : `  ${c}`)).join('')).join('\n');
+/** Header + rows as aligned columns; a last `label` column (when `labels`) is left-aligned. */
+export function tableText(rows: string[][], labels = false): string {
+  const last = labels ? rows[0].length - 1 : rows[0].length;
+  return rows.map((row) => row.map((c, i) => (i < last ? c.padStart(Math.max(9, rows[0][i].length + 1)) : `  ${c}`)).join('')).join('\n');
 }
 
-export function topTableMarkdown(r: FindResult, n: number, labels?: Map<number, string>): string {
-  const header = labels ? [...HEADER, 'label'] : HEADER;
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...topRows(r, n, labels).map(line)].join('\n');
+/** Header + rows as a Markdown table. */
+export function tableMarkdown(rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(rows[0]), line(rows[0].map(() => '---')), ...rows.slice(1).map(line)].join('\n');
 }
