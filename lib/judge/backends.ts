@@ -37,16 +37,20 @@ function countingFetch(onRequest: () => void): typeof fetch {
   };
 }
 
-export function anthropicChat(cfg: ChatConfig): Chat {
-  const client = new Anthropic({
+/** Client options both official SDKs take: key, endpoint, timeout, their own retries, a counting fetch, no logs. */
+function sdkOptions(cfg: ChatConfig) {
+  return {
     apiKey: cfg.apiKey,
     baseURL: cfg.baseUrl,
     timeout: cfg.timeoutMs,
     maxRetries: cfg.httpRetries,
     fetch: countingFetch(cfg.onRequest),
-    logLevel: 'off',
-    openTelemetry: false,
-  });
+    logLevel: 'off' as const,
+  };
+}
+
+export function anthropicChat(cfg: ChatConfig): Chat {
+  const client = new Anthropic({ ...sdkOptions(cfg), openTelemetry: false });
   return async (messages) => {
     // This SDK version no longer types `temperature`; the field is still sent on the wire.
     const params: Anthropic.MessageCreateParamsNonStreaming & { temperature?: number } = {
@@ -62,14 +66,7 @@ export function anthropicChat(cfg: ChatConfig): Chat {
 }
 
 export function openaiChat(cfg: ChatConfig): Chat {
-  const client = new OpenAI({
-    apiKey: cfg.apiKey,
-    baseURL: cfg.baseUrl,
-    timeout: cfg.timeoutMs,
-    maxRetries: cfg.httpRetries,
-    fetch: countingFetch(cfg.onRequest),
-    logLevel: 'off',
-  });
+  const client = new OpenAI(sdkOptions(cfg));
   return async (messages) => {
     const completion = await client.chat.completions.create({
       model: cfg.model,
