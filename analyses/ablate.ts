@@ -7,6 +7,7 @@ import { checkLayer, openSession } from '../lib/cli/setup.ts';
 import { readPrompts } from '../lib/discovery/responses.ts';
 import { newRunDir } from '../lib/discovery/runs.ts';
 import { InputError } from '../lib/errors.ts';
+import { lockDir } from '../lib/runs/lock.ts';
 import { discoverFirst } from '../lib/experiments/discover.ts';
 import { type Feature, readFeatures } from '../lib/experiments/features.ts';
 import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, resolveTop, type ResolvedLatents } from '../lib/experiments/latents.ts';
@@ -167,6 +168,8 @@ const command: CommandModule<object, Args> = {
     }
     let latents: ResolvedLatents | null = spec.kind === 'list' ? resolveList(spec.latents) : latentFile ? resolveTop(spec, latentFile) : null;
 
+    const out = a.out ?? newRunDir(COMMAND);
+    lockDir(out, `run directory ${out}`); // held until exit: figures are written after the run
     await initBackend(a.backend);
     const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers });
     try {
@@ -183,7 +186,7 @@ const command: CommandModule<object, Args> = {
       }
       if (judge.provenance.approximation) console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
       const r = await runAblation(session, {
-        out: a.out ?? newRunDir(COMMAND), prompts, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
+        out, prompts, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
         steerLayer, clampLayer, latents, randomSets: a['random-sets'] ?? 1, metaPrompt: a['meta-prompt'] ?? DEFAULT_META_PROMPT,
         sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
         batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples, seed: a.seed }, paths, backend: activeBackend(), log,

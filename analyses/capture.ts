@@ -7,6 +7,7 @@ import type { SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { openSession } from '../lib/cli/setup.ts';
 import { InputError } from '../lib/errors.ts';
+import { lockDir } from '../lib/runs/lock.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
 import { type Progress, progress } from '../lib/progress.ts';
 import { sha256Text } from '../lib/provenance.ts';
@@ -32,6 +33,7 @@ const command: CommandModule<object, Args> = {
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     const samples = readSamples(argv.samples);
+    lockDir(argv.out, `activation store ${argv.out}`); // a second writer is refused before the model loads
     await initBackend(argv.backend);
     const setup = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers });
     checkInterventionLayers(interventions, setup.config.numLayers);

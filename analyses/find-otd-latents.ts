@@ -13,6 +13,7 @@ import { readPrompts, readResponses } from '../lib/discovery/responses.ts';
 import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
 import { latestRun, newRunDir, readLabels, RUNS_DIR } from '../lib/discovery/runs.ts';
 import { InputError } from '../lib/errors.ts';
+import { lockDir } from '../lib/runs/lock.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
@@ -73,9 +74,12 @@ const command: CommandModule<object, Args> = {
     const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json'))) : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
+    // one writer per run directory, held until exit (figures are written last)
+    const claim = () => lockDir(out, `run directory ${out}`);
     if (argv.episodes) {
       const latentsPath = argv.latents ?? latestLatents();
       const episodes = readEpisodes(argv.episodes);
+      claim();
       const report = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runEpisodes(session, {
@@ -93,12 +97,14 @@ const command: CommandModule<object, Args> = {
     let an: Analysis;
     if (argv.activations) {
       const store = openStore(argv.activations);
+      claim();
       an = await analyseStore(store, { find, holdout, labels });
       const source = `Activation store \`${argv.activations}\` (${new Set(store.samples.prompt_id).size} prompts), layer ${store.meta.layer}.`;
       writeDiscovery(out, an, { activations: argv.activations, meta: store.meta }, { source, span, labels });
     } else {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
+      claim();
       an = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runDiscovery(session, {

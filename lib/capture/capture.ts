@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { withDirLock } from '../runs/lock.ts';
 import { locateChatSpans } from '../model/spans.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
@@ -80,9 +81,13 @@ const SETTINGS_FILE = 'capture-settings.json';
 
 /**
  * Captures every sample into the store at `dir`, resuming an interrupted capture (same settings) and
- * returning at once when the store is already complete.
+ * returning at once when the store is already complete. The store is locked: a second writer is refused.
  */
 export async function capture(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
+  return withDirLock(dir, `activation store ${dir}`, () => captureLocked(cs, samples, dir, meta, opts));
+}
+
+async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
   const settingsPath = join(dir, SETTINGS_FILE);
   const settings = JSON.stringify(opts.settings);
   if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== settings) {

@@ -5,6 +5,7 @@ import { capture } from '../capture/capture.ts';
 import { storeMeta } from '../capture/meta.ts';
 import type { CaptureSample } from '../capture/samples.ts';
 import type { Session } from '../cli/setup.ts';
+import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { runtimeProvenance, sha256Text } from '../provenance.ts';
@@ -55,7 +56,12 @@ export interface EpisodeRunOptions {
   log: (line: string) => void;
 }
 
+/** Runs episodes mode into `o.out`, holding its lock (one writer per run directory). */
 export async function runEpisodes(session: Session, o: EpisodeRunOptions): Promise<EpisodeReport> {
+  return withDirLock(o.out, `run directory ${o.out}`, () => episodes(session, o));
+}
+
+async function episodes(session: Session, o: EpisodeRunOptions): Promise<EpisodeReport> {
   const set = readLatentSet(o.latentsPath);
   checkSameSae(set, session, o.latentsPath);
   const chosen = chooseLatents(set, session.sae.dSae, o.latentsPath);

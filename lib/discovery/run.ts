@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { capture } from '../capture/capture.ts';
 import { type Progress, progress } from '../progress.ts';
 import type { Session } from '../cli/setup.ts';
+import { lockDir, withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { runtimeProvenance, sha256Text } from '../provenance.ts';
@@ -49,7 +50,12 @@ async function reuseOrWrite<T>(path: string, key: string, make: () => Promise<T>
   return value;
 }
 
+/** Runs discovery into `o.out`, holding its lock (one writer per run directory). */
 export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
+  return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
+}
+
+async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
   const promptsHash = sha256Text(JSON.stringify(o.prompts));
   const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
   const responses = await reuseOrWrite(join(o.out, 'responses.json'), genKey, async () => {
@@ -106,6 +112,15 @@ export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise
 
 /** Writes ranking.arrow, latents.json and summary.md of an analysis into the run directory. */
 export function writeDiscovery(out: string, an: Analysis, provenance: Record<string, unknown>, ctx: SummaryContext): void {
+  const lock = lockDir(out, `run directory ${out}`);
+  try {
+    writeDiscoveryLocked(out, an, provenance, ctx);
+  } finally {
+    lock.release();
+  }
+}
+
+function writeDiscoveryLocked(out: string, an: Analysis, provenance: Record<string, unknown>, ctx: SummaryContext): void {
   an.latentSet.provenance = provenance;
   writeRanking(join(out, 'ranking.arrow'), an.result.stats, an.result.order, an.result.selected);
   writeLatentSet(join(out, 'latents.json'), an.latentSet);

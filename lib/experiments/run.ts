@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Session } from '../cli/setup.ts';
+import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import type { Judge } from '../judge/index.ts';
@@ -128,7 +129,12 @@ function metricsOf(trials: Trial[], conditions: Condition[], o: AblationOptions)
   }
 }
 
+/** Runs the ablation into `o.out`, holding its lock (one writer per run directory). */
 export async function runAblation(session: Session, o: AblationOptions): Promise<AblationResult> {
+  return withDirLock(o.out, `run directory ${o.out}`, () => ablation(session, o));
+}
+
+async function ablation(session: Session, o: AblationOptions): Promise<AblationResult> {
   const started = Date.now();
   const { sae, tokenizer, executor } = session;
   const ablated = o.latents.latents;

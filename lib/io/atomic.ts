@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { InputError } from '../errors.ts';
 
 /** Writes a file so that readers see either the old content or the whole new one, never a part. */
 export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[]): void {
@@ -19,7 +20,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY') {
+      throw new InputError(`${path}: cannot write here (${code === 'ENOTDIR' ? 'a parent is not a directory' : 'a directory is in the way'})`);
+    }
+    throw err;
+  }
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

@@ -1,8 +1,9 @@
 // Re-grades a stored trial store with another judge into a new store: append-only and resumable
 // (trials already in the output, by id, are not judged again).
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { lockFile } from '../runs/lock.ts';
 import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import type { Judge } from './types.ts';
@@ -45,7 +46,15 @@ export async function regradeTrials({ trialsPath, outPath, judge, onProgress }: 
   }
   const trials = readTrials(trialsPath);
   checkUniqueIds(trials, trialsPath);
-  mkdirSync(dirname(resolve(outPath)), { recursive: true });
+  const lock = lockFile(outPath, `trial store ${outPath}`);
+  try {
+    return await regradeLocked(trials, { trialsPath, outPath, judge, onProgress });
+  } finally {
+    lock.release();
+  }
+}
+
+async function regradeLocked(trials: Trial[], { trialsPath, outPath, judge, onProgress }: RegradeOptions): Promise<RegradeSummary> {
   repairTornTail(outPath);
   const done = new Set(existsSync(outPath) ? readTrials(outPath).map((t) => t.id) : []);
   const todo = trials.filter((t) => !done.has(t.id));
