@@ -90,8 +90,8 @@ test('regradeTrials: heuristic re-grade into a new store; resumes after a torn w
   assert.deepEqual([third.already_done, third.judged, third.output_total], [3, 0, 3]);
 
   await assert.rejects(regradeTrials({ trialsPath: input, outPath: input, judge: createJudge('heuristic') }), /must differ from --trials/);
-  appendFileSync(input, JSON.stringify(TRIALS[0]) + '\n');
-  await assert.rejects(regradeTrials({ trialsPath: input, outPath: join(dir, 'new.jsonl'), judge: createJudge('heuristic') }), /appears twice/);
+  appendFileSync(input, JSON.stringify({ ...TRIALS[0], response: 'another response' }) + '\n');
+  await assert.rejects(regradeTrials({ trialsPath: input, outPath: join(dir, 'new.jsonl'), judge: createJudge('heuristic') }), /already stored at line 1 with different content/);
   assert.equal(existsSync(join(dir, 'new.jsonl')), false);
 }));
 

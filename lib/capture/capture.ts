@@ -12,6 +12,7 @@ import type { EncodeTask } from '../parallel/tasks.ts';
 import type { SampleRow, StoreMeta } from '../store/schema.ts';
 import type { Intervention } from '../trials/types.ts';
 import { ActsWriter } from '../store/writer.ts';
+import { openStore } from '../store/reader.ts';
 import type { CaptureSample } from './samples.ts';
 
 export interface CaptureSetup {
@@ -93,7 +94,11 @@ async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: st
   if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== settings) {
     throw new InputError(`${dir}: holds a capture made with other settings (see ${SETTINGS_FILE}); choose another output directory`);
   }
-  if (existsSync(join(dir, 'meta.json'))) return { captured: 0, resumed: samples.length };
+  if (existsSync(join(dir, 'meta.json'))) {
+    const n = openStore(dir).samples.n; // checks the store's claimed count against its files
+    if (n !== samples.length) throw new InputError(`${dir}: a complete store of ${n} samples, but ${samples.length} were given; choose another output directory`);
+    return { captured: 0, resumed: samples.length };
+  }
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
   const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
   writeFileAtomic(settingsPath, settings);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JudgedAttempt } from '../trials/types.ts';
 import type { Chat, ChatMessage } from './backends.ts';
 import { InvalidJudgeOutput, parseJudgeOutput } from './parse.ts';
+import { capRaw } from '../trials/store.ts';
 
 export interface LlmJudgment {
   attempts: JudgedAttempt[];
@@ -42,7 +43,7 @@ export async function askJudge(chat: Chat, judgePrompt: string, response: string
     const reply = await chat(messages);
     raw = reply.text;
     try {
-      return { attempts: parseJudgeOutput(raw, response), raw };
+      return { attempts: parseJudgeOutput(raw, response), raw: capRaw(raw) };
     } catch (err) {
       if (!(err instanceof InvalidJudgeOutput)) throw err;
       policy.onInvalid();
@@ -50,12 +51,12 @@ export async function askJudge(chat: Chat, judgePrompt: string, response: string
     }
     messages = [
       first,
-      { role: 'assistant', content: raw.trim() || '(empty reply)' },
+      { role: 'assistant', content: capRaw(raw.trim()) || '(empty reply)' },
       {
         role: 'user',
         content: `That reply could not be used: ${problem}. Answer again, following the instructions exactly: one JSON object inside <result></result> tags.`,
       },
     ];
   }
-  throw new JudgeGaveUp(`invalid output after ${policy.invalidOutputRetries + 1} tries: ${problem}`, raw);
+  throw new JudgeGaveUp(`invalid output after ${policy.invalidOutputRetries + 1} tries: ${problem}`, capRaw(raw));
 }

@@ -32,20 +32,11 @@ export interface RegradeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function checkUniqueIds(trials: Trial[], path: string): void {
-  const seen = new Set<string>();
-  for (const t of trials) {
-    if (seen.has(t.id)) throw new InputError(`${path}: trial id ${JSON.stringify(t.id)} appears twice (ids must be unique to resume)`);
-    seen.add(t.id);
-  }
-}
-
 export async function regradeTrials({ trialsPath, outPath, judge, onProgress }: RegradeOptions): Promise<RegradeSummary> {
   if (resolve(trialsPath) === resolve(outPath)) {
     throw new InputError(`--out ${outPath}: must differ from --trials (re-grading writes a new store)`);
   }
-  const trials = readTrials(trialsPath);
-  checkUniqueIds(trials, trialsPath);
+  const trials = readTrials(trialsPath); // ids unique: exact duplicates read once, conflicting ones refused
   const lock = lockFile(outPath, `trial store ${outPath}`);
   try {
     return await regradeLocked(trials, { trialsPath, outPath, judge, onProgress });

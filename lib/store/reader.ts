@@ -35,6 +35,10 @@ export function openStore(dir: string): ActsStore {
   const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as StoreMeta;
   if (!Number.isInteger(meta.d_sae) || meta.d_sae <= 0) throw new InputError(`${join(dir, META_FILE)}: d_sae: expected a positive integer, found ${meta.d_sae}`);
   const samples = readSamples(join(dir, SAMPLES_FILE));
+  const claimed = (meta as { n_samples?: unknown }).n_samples;
+  if (claimed !== undefined && claimed !== samples.n) {
+    throw new InputError(`${dir}: ${META_FILE} claims ${claimed} samples but ${SAMPLES_FILE} holds ${samples.n}: the store is damaged (two writers?); capture again into a new directory`);
+  }
   const rowOf = new Map<number, number>();
   samples.sample.forEach((s, r) => rowOf.set(s, r));
   const codesPath = join(dir, CODES_FILE);

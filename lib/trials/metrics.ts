@@ -13,12 +13,14 @@ const WIDTH = 5;
 
 export type ExclusionReason = 'trial_error' | 'judge_error' | 'no_judge' | 'no_attempts' | 'all_scores_null';
 
-/** Scores that count (nulls dropped), or why the trial is excluded. */
+/** Scores that count (nulls dropped), or why the trial is excluded. A score outside 0–100 is a RangeError. */
 export function trialScores(t: Trial): { scores: number[] } | { excluded: ExclusionReason } {
   if (t.error) return { excluded: 'trial_error' };
   if (!t.judge) return { excluded: 'no_judge' };
   if (t.judge.error) return { excluded: 'judge_error' };
   if (!t.judge.attempts || t.judge.attempts.length === 0) return { excluded: 'no_attempts' };
+  const bad = t.judge.attempts.find((a) => a.score !== null && !(typeof a.score === 'number' && a.score >= 0 && a.score <= 100));
+  if (bad) throw new RangeError(`trial ${t.id}: attempt score ${JSON.stringify(bad.score)} is not a number in 0–100 (or null)`);
   const scores = t.judge.attempts.map((a) => a.score).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
   return scores.length === 0 ? { excluded: 'all_scores_null' } : { scores };
 }

@@ -1,7 +1,7 @@
 // Import of the paper's `experiment_results_*.json` files into Trial records (PAPER_FACTS.md
 // "Result files"). Nothing is dropped here: trials the paper would skip are kept with their error
 // set, so the metrics count them under the same inclusion rules as our own store.
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError } from '../errors.ts';
 import { readTrials } from './store.ts';
@@ -61,13 +61,32 @@ export function importPaperResults(path: string, file: PaperFile, condition = pa
   return trials;
 }
 
+/** True when the file's first line is a whole trial record (our JSONL store, read line by line). */
+function looksLikeTrialStore(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(1 << 20);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const nl = head.subarray(0, n).indexOf(10);
+    if (nl < 0) return false;
+    const first = JSON.parse(head.subarray(0, nl).toString('utf8'));
+    return typeof first === 'object' && first !== null && 'id' in first && 'response' in first;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads trials from our JSONL trial store or a paper result file, told apart by content. */
 export function loadTrials(path: string): { trials: Trial[]; format: 'jsonl' | 'paper' } {
+  if (!existsSync(path)) throw new InputError(`${path}: trial file not found`);
+  if (looksLikeTrialStore(path)) return { trials: readTrials(path), format: 'jsonl' };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new InputError(`${path}: trial file not found`);
+  } catch (err) {
+    throw new InputError(`${path}: cannot read the trial file (${(err as Error).message})`);
   }
   let whole: unknown;
   try {
