@@ -1,0 +1,199 @@
+// One writer per run directory, store or output file: an exclusive lock file created atomically
+// (O_CREAT|O_EXCL) holding the holder's pid, host, start time and command. A second writer is refused with
+// an InputError naming the holder. A lock whose holder is gone (same host, pid not running) is stale — a
+// kill -9 or a crash — and is taken over; a lock from another host is never guessed stale.
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors.ts';
+
+export const LOCK_FILE = '.esr-lock';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** ISO time the holder took the lock. */
+  started: string;
+  command: string;
+}
+
+export interface Lock {
+  path: string;
+  /** Removes the lock file (only if it is still ours). Idempotent; also runs at process exit. */
+  release(): void;
+}
+
+/** Locks this process holds: the holder written, how many times taken (re-entrant), and a directory to remove if left empty. */
+const held = new Map<string, { holder: LockHolder; count: number; createdDir: string | null }>();
+process.on('exit', () => {
+  for (const path of [...held.keys()]) releasePath(path, true);
+});
+
+function me(): LockHolder {
+  return { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(2).join(' ').slice(0, 200) };
+}
+
+function readHolder(path: string): LockHolder | null {
+  try {
+    const h = JSON.parse(readFileSync(path, 'utf8'));
+    return h && typeof h.pid === 'number' && typeof h.host === 'string' ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stale: written on this host by a process that is no longer running, or unreadable and older than a minute. */
+function isStale(path: string, h: LockHolder | null): boolean {
+  if (h === null) {
+    try {
+      return Date.now() - statSync(path).mtimeMs > 60_000;
+    } catch {
+      return true;
+    }
+  }
+  return h.host === hostname() && h.pid !== process.pid && !alive(h.pid);
+}
+
+function tryCreate(path: string, holder: LockHolder): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, JSON.stringify(holder) + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function describe(h: LockHolder | null): string {
+  return h ? `pid ${h.pid} on ${h.host}, started ${h.started}${h.command ? ` (analyze ${h.command})` : ''}` : 'an unreadable lock';
+}
+
+/**
+ * Takes the exclusive lock `lockPath` for `what` (named in the error), or throws an InputError naming the
+ * holder. Stale locks are taken over under a short-lived takeover lock, so two processes that find the same
+ * stale lock cannot both win.
+ */
+export function acquireLock(lockPath: string, what: string): Lock {
+  const mine = held.get(lockPath);
+  if (mine) {
+    // re-entrant: a command and the library function it calls may both lock the same directory
+    mine.count++;
+    return { path: lockPath, release: once(() => releasePath(lockPath)) };
+  }
+  const dir = dirname(lockPath);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InputError(`${what}: ${dir} exists and is not a directory`);
+  const createdDir = existsSync(dir) ? null : dir;
+  mkdirSync(dir, { recursive: true });
+  const holder = me();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (tryCreate(lockPath, holder)) {
+      held.set(lockPath, { holder, count: 1, createdDir });
+      return { path: lockPath, release: once(() => releasePath(lockPath)) };
+    }
+    const h = readHolder(lockPath);
+    if (!isStale(lockPath, h)) {
+      throw new InputError(`${what}: another writer holds it: ${describe(h)}. Wait for it to finish; if that process is gone, delete ${lockPath}`);
+    }
+    const takeover = `${lockPath}.takeover`;
+    if (existsSync(takeover) && Date.now() - statSync(takeover).mtimeMs > 10_000) rmSync(takeover, { force: true });
+    if (!tryCreate(takeover, holder)) continue;
+    try {
+      if (isStale(lockPath, readHolder(lockPath))) rmSync(lockPath, { force: true });
+    } finally {
+      rmSync(takeover, { force: true });
+    }
+  }
+  throw new InputError(`${what}: could not take the lock ${lockPath} (contended); try again`);
+}
+
+const once = (f: () => void): (() => void) => {
+  let done = false;
+  return () => {
+    if (!done) f();
+    done = true;
+  };
+};
+
+function releasePath(path: string, all = false): void {
+  const mine = held.get(path);
+  if (!mine) return;
+  if (--mine.count > 0 && !all) return;
+  held.delete(path);
+  const h = readHolder(path);
+  if (h && h.pid === mine.holder.pid && h.started === mine.holder.started) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+  // a directory this lock created and nothing else was written to (a command refused before any work)
+  if (mine.createdDir) {
+    try {
+      if (readdirSync(mine.createdDir).length === 0) rmdirSync(mine.createdDir);
+    } catch {
+      // not empty or gone: leave it
+    }
+  }
+}
+
+/** Leftovers of atomic writes cut short (`NAME.<pid>.tmp`), anywhere under `dir`. */
+const TMP = /\.\d+\.tmp$/;
+
+function removeTmpFiles(dir: string): string[] {
+  const removed: string[] = [];
+  if (!existsSync(dir)) return removed;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) removed.push(...removeTmpFiles(p));
+    else if (e.isFile() && TMP.test(e.name)) {
+      rmSync(p, { force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Locks a run directory or store for writing (creating it): `<dir>/.esr-lock`. Holding the lock, this
+ * process is the only writer, so temp files left by an earlier killed run are removed.
+ */
+export function lockDir(dir: string, what = dir): Lock {
+  const lock = acquireLock(join(dir, LOCK_FILE), what);
+  removeTmpFiles(dir);
+  return lock;
+}
+
+/** Locks a single output file (a trial store appended to, …): `<dir>/.<name>.esr-lock` beside it. */
+export function lockFile(path: string, what = path): Lock {
+  const lock = acquireLock(join(dirname(path), `.${basename(path)}${LOCK_FILE}`), what);
+  for (const f of existsSync(dirname(path)) ? readdirSync(dirname(path)) : []) {
+    if (f.startsWith(`${basename(path)}.`) && TMP.test(f)) rmSync(join(dirname(path), f), { force: true });
+  }
+  return lock;
+}
+
+/** Runs `body` holding the lock on directory `dir`, releasing it however `body` ends. */
+export async function withDirLock<T>(dir: string, what: string, body: () => Promise<T>): Promise<T> {
+  const lock = lockDir(dir, what);
+  try {
+    return await body();
+  } finally {
+    lock.release();
+  }
+}
