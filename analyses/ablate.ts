@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
-import { checkLayer, openSession } from '../lib/cli/setup.ts';
-import { readPrompts } from '../lib/discovery/responses.ts';
-import { newRunDir } from '../lib/discovery/runs.ts';
+import { checkLayer, openSession } from '../lib/session.ts';
+import { readPrompts } from '../lib/io/inputs.ts';
+import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { discoverFirst } from '../lib/experiments/discover.ts';

@@ -5,12 +5,12 @@ import { capture } from '../lib/capture/capture.ts';
 import { sessionOptions } from '../lib/cli/options.ts';
 import type { SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
-import { openSession } from '../lib/cli/setup.ts';
+import { openSession } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
 import { type Progress, progress } from '../lib/progress.ts';
-import { sha256Text } from '../lib/provenance.ts';
+import { sha256Text } from '../lib/io/hash.ts';
 import { checkInterventionLayers, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends SessionArgs {

@@ -6,7 +6,7 @@ import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { checkLayer, loadSaeFor } from '../lib/cli/setup.ts';
+import { checkLayer, loadSaeFor } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';

@@ -7,7 +7,7 @@ import { applyChatTemplate } from '../lib/model/chat.ts';
 import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { loadSaeFor } from '../lib/cli/setup.ts';
+import { loadSaeFor } from '../lib/session.ts';
 import { SHIPPED } from '../lib/cli/options.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 

@@ -1,11 +1,11 @@
 // Capture: render each sample with the chat template, run the model to the feature layer (with any
 // interventions), encode the residual stream with the SAE, and append sparse codes to an activation store.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { locateChatSpans } from '../model/spans.ts';
+import { checkClaim } from '../runs/claim.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { EncodeTask } from '../parallel/tasks.ts';
@@ -89,11 +89,7 @@ export async function capture(cs: CaptureSetup, samples: CaptureSample[], dir: s
 }
 
 async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
-  const settingsPath = join(dir, SETTINGS_FILE);
-  const settings = JSON.stringify(opts.settings);
-  if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== settings) {
-    throw new InputError(`${dir}: holds a capture made with other settings (see ${SETTINGS_FILE}); choose another output directory`);
-  }
+  const claim = checkClaim(dir, opts.settings, { file: SETTINGS_FILE, what: 'a capture' });
   if (existsSync(join(dir, 'meta.json'))) {
     const n = openStore(dir).samples.n; // checks the store's claimed count against its files
     if (n !== samples.length) throw new InputError(`${dir}: a complete store of ${n} samples, but ${samples.length} were given; choose another output directory`);
@@ -101,7 +97,7 @@ async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: st
   }
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
   const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
-  writeFileAtomic(settingsPath, settings);
+  claim.record();
   const writer = new ActsWriter(dir, spanNames);
   const resumed = writer.samplesWritten;
   const batches = planBatches(prepared, opts.batchSize ?? 8);

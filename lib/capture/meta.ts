@@ -1,6 +1,7 @@
 // meta.json of an activation store: the model, SAE, layer and settings it was captured with.
-import type { Session } from '../cli/setup.ts';
-import { modelProvenance, runtimeProvenance, sha256Text } from '../provenance.ts';
+import type { Session } from '../session.ts';
+import { sha256Text } from '../io/hash.ts';
+import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import type { StoreMeta } from '../store/schema.ts';
 
 export function storeMeta(

@@ -1,6 +1,7 @@
 // Flag parsing shared by several commands: token ids, chat files, interventions.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { readJson } from '../io/json.ts';
 import { type ChatMessage, validateMessages } from '../model/chat.ts';
 
 /** `1,2,3` → [1, 2, 3]; anything else is a usage error naming the flag. */
@@ -15,13 +16,7 @@ export function parseIds(text: string, flag = '--ids'): number[] {
 /** A JSON file holding `[{"role": ..., "content": ...}, ...]`. */
 export function readChatFile(path: string): ChatMessage[] {
   if (!existsSync(path)) throw new InputError(`${path}: file not found`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
-  }
-  return validateMessages(value, path);
+  return validateMessages(readJson(path), path);
 }
 
 /** Exactly one of the named flags must be given. */

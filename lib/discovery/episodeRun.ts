@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { capture } from '../capture/capture.ts';
 import { storeMeta } from '../capture/meta.ts';
 import type { CaptureSample } from '../capture/samples.ts';
-import type { Session } from '../cli/setup.ts';
+import type { Session } from '../session.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import { runtimeProvenance, sha256Text } from '../provenance.ts';
-import { sha256File } from '../io/hash.ts';
+import { markdownTable } from '../io/markdown.ts';
+import { sha256File, sha256Text } from '../io/hash.ts';
+import { runtimeProvenance } from '../runs/provenance.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 import { openStore } from '../store/reader.ts';
 import { analyseEpisodes, type EpisodeReport } from './episodeAnalysis.ts';
@@ -112,13 +113,12 @@ export function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pic
       lines.push('Fewer than 2 episodes have both regions: not compared.', '');
       continue;
     }
-    lines.push('| latent | pairs | missing | mean x | mean y | ratio | d_z | Wilcoxon p | paired t p |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const row of [c.results[c.results.length - 1], ...c.results.slice(0, -1)]) {
+    const rows = [c.results[c.results.length - 1], ...c.results.slice(0, -1)].map((row) => {
       const w = row.wilcoxon as { p: number | null };
       const t = row.paired_t as { p: number | null };
-      lines.push(`| ${row.latent} | ${row.n_pairs} | ${row.n_missing} | ${fmt(row.mean_x)} | ${fmt(row.mean_y)} | ${fmt(row.ratio)} | ${fmt(row.d_z)} | ${fmt(w.p)} | ${fmt(t.p)} |`);
-    }
-    lines.push('');
+      return [String(row.latent), String(row.n_pairs), String(row.n_missing), fmt(row.mean_x), fmt(row.mean_y), fmt(row.ratio), fmt(row.d_z), fmt(w.p), fmt(t.p)];
+    });
+    lines.push(markdownTable(['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p'], rows), '');
   }
   lines.push(
     '## Traces',

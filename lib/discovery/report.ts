@@ -1,6 +1,7 @@
 // The ranked latents as a table (printed top 10, summary.md) with the stability and held-out columns,
 // and summary.md itself.
-import { RANK_HEADER, tableMarkdown, topRows } from '../stats/table.ts';
+import { markdownTable } from '../io/markdown.ts';
+import { RANK_HEADER, topRows } from '../stats/table.ts';
 import type { Analysis } from './analyse.ts';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
@@ -59,7 +60,8 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
       '',
     );
   }
-  lines.push(tableMarkdown(rankedRows(an, 26, ctx.labels)), '');
+  const [head, ...rows] = rankedRows(an, 26, ctx.labels);
+  lines.push(markdownTable(head, rows), '');
   if (an.holdout && an.latentSet.selected.length) {
     const auc = an.latentSet.selected.map((l) => an.holdout!.stats.auc[l]);
     const mean = auc.reduce((s, x) => s + x, 0) / auc.length;

@@ -1,14 +1,15 @@
 // find-otd-latents end to end: responses → on/off-topic pairs → capture → differential statistics →
 // ranked latent set, every step written to the run directory so a rerun continues where it stopped.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capture } from '../capture/capture.ts';
 import { type Progress, progress } from '../progress.ts';
-import type { Session } from '../cli/setup.ts';
+import type { Session } from '../session.ts';
 import { lockDir, withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import { runtimeProvenance, sha256Text } from '../provenance.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { sha256Text } from '../io/hash.ts';
+import { reuseOrCompute } from '../runs/claim.ts';
+import { runtimeProvenance } from '../runs/provenance.ts';
 import { storeMeta } from '../capture/meta.ts';
 import type { FindOptions } from '../stats/detectors.ts';
 import { writeLatentSet } from '../stats/latentSet.ts';
@@ -38,18 +39,6 @@ export interface DiscoveryOptions {
   log: (line: string) => void;
 }
 
-/** Reads a JSON file written by an earlier run, or computes and writes it (atomically). */
-async function reuseOrWrite<T>(path: string, key: string, make: () => Promise<T>): Promise<T> {
-  if (existsSync(path)) {
-    const saved = JSON.parse(readFileSync(path, 'utf8'));
-    if (saved.key !== key) throw new InputError(`${path}: written by a run with other settings; use another --out`);
-    return saved.value as T;
-  }
-  const value = await make();
-  writeJsonAtomic(path, { key, value });
-  return value;
-}
-
 /** Runs discovery into `o.out`, holding its lock (one writer per run directory). */
 export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
   return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
@@ -58,7 +47,7 @@ export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise
 async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
   const promptsHash = sha256Text(JSON.stringify(o.prompts));
   const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
-  const responses = await reuseOrWrite(join(o.out, 'responses.json'), genKey, async () => {
+  const responses = await reuseOrCompute(join(o.out, 'responses.json'), genKey, async () => {
     if (o.responses) return o.responses;
     o.log(`generating ${o.prompts.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`);
     const stopIds = setup.tokenizer.eosIds.length ? setup.tokenizer.eosIds : setup.config.eosTokenIds;

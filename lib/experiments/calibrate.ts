@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { sha256Text } from '../provenance.ts';
+import { sha256Text } from '../io/hash.ts';
 import { Rng } from '../random.ts';
 import type { JudgeResult } from '../trials/types.ts';
 import { Bisection, type BisectionSettings } from './bisection.ts';

@@ -1,9 +1,9 @@
 // When `--latents topK` finds no discovery run on the shipped default, run find-otd-latents first with
 // that command's own defaults (the same run `npx analyze find-otd-latents` would make).
 import { join } from 'node:path';
-import type { Session } from '../cli/setup.ts';
+import type { Session } from '../session.ts';
 import { runDiscovery } from '../discovery/run.ts';
-import { newRunDir } from '../discovery/runs.ts';
+import { newRunDir } from '../runs/dirs.ts';
 import { DISCOVERY_COMMAND } from './latents.ts';
 
 export async function discoverFirst(session: Session, o: { prompts: string[]; paths: { model: string; sae: string; prompts: string }; backend: string | null; log: (line: string) => void }): Promise<string> {

@@ -3,13 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { indexLabelRows } from '../io/lines.ts';
 import { Rng } from '../random.ts';
+import { isIndex } from '../stats/latentSet.ts';
 
 export interface Feature {
   latent: number;
   label: string | null;
 }
-
-const isIndex = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
 
 /**
  * A features file: JSON (an array of indices, or of `{latent|index|feature, label?}`), or text with one

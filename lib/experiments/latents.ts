@@ -2,7 +2,7 @@
 // against a latent set (the latest find-otd-latents run, or a given file), with the rule they passed.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { latestRun } from '../discovery/runs.ts';
+import { latestRun } from '../runs/dirs.ts';
 import { InputError } from '../errors.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 

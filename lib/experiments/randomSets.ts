@@ -1,10 +1,9 @@
 // The `random` control: sets of latents as many as the ablated ones, each matched to one ablated latent's
 // activation frequency on off-topic and on-topic text (ranking.arrow's freq_a, freq_b), so the control
 // removes as much activity as the ablation does, from latents that are not detectors.
-import { existsSync, readFileSync } from 'node:fs';
-import { tableFromIPC } from 'apache-arrow';
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
+import { readRanking } from '../stats/rankingFile.ts';
 
 export interface LatentFrequency {
   latent: number;
@@ -13,16 +12,9 @@ export interface LatentFrequency {
 }
 
 export function readFrequencies(path: string): Map<number, LatentFrequency> {
-  if (!existsSync(path)) throw new InputError(`${path}: ranking not found (the random condition matches frequencies from a find-otd-latents run)`);
-  const t = tableFromIPC(readFileSync(path));
-  const col = (name: string): ArrayLike<unknown> => {
-    const v = t.getChild(name);
-    if (!v) throw new InputError(`${path}: column ${name} missing`);
-    return v.toArray() as ArrayLike<unknown>;
-  };
-  const [latent, fa, fb] = ['latent', 'freq_a', 'freq_b'].map(col);
+  const { rows, columns: c } = readRanking(path, ['latent', 'freq_a', 'freq_b'], 'ranking not found (the random condition matches frequencies from a find-otd-latents run)');
   const out = new Map<number, LatentFrequency>();
-  for (let i = 0; i < t.numRows; i++) out.set(Number(latent[i]), { latent: Number(latent[i]), freq_a: Number(fa[i]), freq_b: Number(fb[i]) });
+  for (let i = 0; i < rows; i++) out.set(Number(c.latent[i]), { latent: Number(c.latent[i]), freq_a: Number(c.freq_a[i]), freq_b: Number(c.freq_b[i]) });
   return out;
 }
 

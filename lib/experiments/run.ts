@@ -1,15 +1,17 @@
 // analyze ablate end to end: features → strengths (fixed or calibrated) → the paired trial plan →
 // steered generation and judging into the append-only trial store → metrics.json and summary.md.
 // Everything lands in the run directory; rerunning the same command there continues where it stopped.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Session } from '../cli/setup.ts';
+import type { Session } from '../session.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import type { Judge } from '../judge/index.ts';
 import { progress } from '../progress.ts';
-import { modelProvenance, runtimeProvenance, sha256Text } from '../provenance.ts';
+import { sha256Text } from '../io/hash.ts';
+import { claimRunDir } from '../runs/claim.ts';
+import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import { computeMetrics, type MetricsReport } from '../trials/metrics.ts';
 import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
@@ -75,19 +77,6 @@ export interface AblationResult {
 }
 
 export const STORE_FILE = 'trials.jsonl';
-
-/** The run directory belongs to one configuration: a rerun with other settings is refused, not mixed in. */
-function claimRunDir(out: string, config: Record<string, unknown>): string {
-  const key = sha256Text(JSON.stringify(config));
-  const path = join(out, 'config.json');
-  if (existsSync(path)) {
-    const saved = JSON.parse(readFileSync(path, 'utf8'));
-    if (saved.key !== key) throw new InputError(`${out}: holds a run with other settings (config.json); rerun with the same flags to resume, or use another --out`);
-  } else {
-    writeJsonAtomic(path, { key, config });
-  }
-  return key;
-}
 
 function checkFeatures(features: Feature[], ablated: number[], dSae: number): void {
   checkLatentIndices(features.map((f) => f.latent), dSae, '--features');
@@ -156,7 +145,6 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
     ablated: { latents: ablated, source: o.latents.source }, random_sets: o.conditions.includes('random') ? o.randomSets : null,
     meta_prompt: o.conditions.includes('meta-prompt') ? o.metaPrompt : null, sampling: o.sampling, judge: o.judge.provenance,
   };
-  mkdirSync(o.out, { recursive: true });
   const runKey = claimRunDir(o.out, config);
   o.log(`run directory: ${o.out}`);
 

@@ -1,5 +1,6 @@
 // summary.md of an ablation run: what was run on what, where the ablated latents came from, the
 // metrics tables, judge failures, and the calibrated strengths.
+import { markdownTable } from '../io/markdown.ts';
 import type { JudgeStats } from '../judge/index.ts';
 import type { Calibration } from './calibrate.ts';
 import type { Feature } from './features.ts';
@@ -45,13 +46,13 @@ export function summaryMarkdown({ o, features, randomSets, calibrations, result,
   );
   for (const l of result.levels ?? []) lines.push('', `## Sweep level ${l.level >= 0 ? '+' : ''}${l.level} threshold spreads`, '', metricsText(l.report));
   if (calibrations.size) {
-    lines.push('', '## Calibrated thresholds', '', '| feature | threshold | range | boosts tried (first-attempt score) |', '|---|---|---|---|');
-    for (const f of features) {
+    const rows = features.flatMap((f) => {
       const c = calibrations.get(f.latent);
-      if (!c) continue;
+      if (!c) return [];
       const tried = c.history.map((h) => `${h.boost.toFixed(2)} (${h.scores.map((s) => s ?? '–').join('/')})`).join(', ');
-      lines.push(`| ${f.latent}${f.label ? ` ${f.label}` : ''} | ${c.threshold.toFixed(3)} | [${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}] | ${tried} |`);
-    }
+      return [[`${f.latent}${f.label ? ` ${f.label}` : ''}`, c.threshold.toFixed(3), `[${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}]`, tried]];
+    });
+    lines.push('', '## Calibrated thresholds', '', markdownTable(['feature', 'threshold', 'range', 'boosts tried (first-attempt score)'], rows));
   }
   lines.push('', `Trials: \`trials.jsonl\`; metrics: \`metrics.json\`; settings: \`config.json\`.`, '');
   return lines.join('\n');

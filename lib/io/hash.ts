@@ -1,5 +1,11 @@
+// Content hashes (sha256, hex) of text and of files, for provenance, cache keys and run keys.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+/** sha256 (hex) of a string's UTF-8 bytes. */
+export function sha256Text(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
 
 /** sha256 (hex) and size of a file, read in 16 MiB chunks so multi-GiB SAEs never sit in memory twice. */
 export function sha256File(path: string): { sha256: string; bytes: number } {

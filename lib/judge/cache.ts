@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import type { JudgedAttempt } from '../trials/types.ts';
-import { sha256Hex } from './prompt.ts';
+import { sha256Text } from '../io/hash.ts';
 import type { JudgeInput } from './types.ts';
 
 export interface CacheEntry {
@@ -20,7 +20,7 @@ export interface CacheEntry {
 
 /** Hash of everything the judgment depends on besides the judge: the trial's prompt, response and label. */
 export function inputHash(input: JudgeInput): string {
-  return sha256Hex(JSON.stringify([input.prompt, input.response, input.featureLabel]));
+  return sha256Text(JSON.stringify([input.prompt, input.response, input.featureLabel]));
 }
 
 export class JudgeCache {
@@ -31,7 +31,7 @@ export class JudgeCache {
   ) {}
 
   private path(input: JudgeInput): string {
-    const key = sha256Hex(JSON.stringify([...this.settings, inputHash(input)]));
+    const key = sha256Text(JSON.stringify([...this.settings, inputHash(input)]));
     return join(this.dir, key.slice(0, 2), `${key}.json`);
   }
 

@@ -8,7 +8,8 @@ import { anthropicChat, openaiChat, type Chat } from './backends.ts';
 import { inputHash, JudgeCache } from './cache.ts';
 import { HEURISTIC_NOTE, heuristicAttempts } from './heuristic.ts';
 import { askJudge, JudgeGaveUp } from './llm.ts';
-import { loadJudgePrompt, renderJudgePrompt, sha256Hex } from './prompt.ts';
+import { sha256Text } from '../io/hash.ts';
+import { loadJudgePrompt, renderJudgePrompt } from './prompt.ts';
 import { redact } from './redact.ts';
 import type { Judge, JudgeInput, JudgeOptions, JudgeProvenance, JudgeStats } from './types.ts';
 
@@ -158,7 +159,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     // Outside the try: a cache that cannot be written is a broken run (exit 1), not a judge failure.
     cache?.put(input, {
       judge_id: id, prompt_sha256: provenance.prompt_sha256!, input_sha256: inputHash(input),
-      response_sha256: sha256Hex(input.response), attempts: judged.attempts, raw: judged.raw,
+      response_sha256: sha256Text(input.response), attempts: judged.attempts, raw: judged.raw,
     });
     return judged;
   }

@@ -1,6 +1,6 @@
 // The judge prompt: a template with placeholders, loaded once, identified by its sha256.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { sha256Text } from '../io/hash.ts';
 import { InputError } from '../errors.ts';
 import type { JudgeInput } from './types.ts';
 
@@ -17,10 +17,6 @@ export interface JudgePrompt {
   sha256: string;
   /** `builtin` or the file it was read from. */
   source: string;
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** Reads and checks a judge prompt template (the built-in one when no path is given). */
@@ -43,7 +39,7 @@ export function loadJudgePrompt(path?: string | null): JudgePrompt {
   if (missing.length) {
     throw new InputError(`${source}: the judge prompt lacks ${missing.map((n) => `{{${n}}}`).join(' and ')}`);
   }
-  return { template, sha256: sha256Hex(template), source };
+  return { template, sha256: sha256Text(template), source };
 }
 
 /** Fills the placeholders in one pass, so text inside the response is never itself substituted. */

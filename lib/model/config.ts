@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readJsonObject } from '../io/json.ts';
 
 /** RoPE frequency layout: plain (`default`) or Llama-3.1's long-context rescaling (`llama3`). */
 export type RopeConfig =
@@ -45,13 +46,7 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
-function readJson(path: string): Json {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: cannot read JSON (${(err as Error).message})`);
-  }
-}
+const readJson = readJsonObject;
 
 const asIds = (v: unknown): number[] => (v == null ? [] : Array.isArray(v) ? (v as number[]) : [v as number]);
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors.ts';
+import { readJsonObject } from '../io/json.ts';
 
 /** [start, end) character range in the input text. */
 export type Offset = [number, number];
@@ -47,21 +48,7 @@ export interface Tokenizer {
   idToToken(id: number): string | undefined;
 }
 
-function readJson(path: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`${path}: cannot read (${(err as Error).message})`);
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Json;
-  } catch (err) {
-    throw new InputError(`${path}: invalid JSON (${(err as Error).message})`);
-  }
-}
+const readJson = readJsonObject;
 
 function readJsonIfExists(path: string): Json | null {
   return existsSync(path) ? readJson(path) : null;

@@ -1,10 +1,8 @@
 // What the discovery figures need, read from a find-otd-latents run: ranking points from
 // ranking.arrow, and pooled activations per sample (overall and per derangement) from the store.
-import { readFileSync } from 'node:fs';
-import { tableFromIPC } from 'apache-arrow';
-import { InputError } from '../errors.ts';
 import { differentialStats } from '../stats/differential.ts';
 import { poolStore } from '../stats/poolStore.ts';
+import { readRanking } from '../stats/rankingFile.ts';
 import { resolveCriterion, type SelectionCriterion, type SelectionMethod, selectionFrequency } from '../stats/selection.ts';
 import type { PoolMode, PooledCodes } from '../stats/sparse.ts';
 import type { ActsStore } from '../store/reader.ts';
@@ -12,14 +10,9 @@ import type { LatentDistribution, RankingPoint, StabilityRow } from './discovery
 
 /** Ranking points (Cohen's d, BH q, selected, rank) of every latent in ranking.arrow. */
 export function readRankingPoints(path: string, labels?: Map<number, string>): RankingPoint[] {
-  const t = tableFromIPC(readFileSync(path));
-  const col = (name: string): unknown[] => {
-    const v = t.getChild(name);
-    if (!v) throw new InputError(`${path}: column ${name} missing`);
-    return v.toArray() as unknown as unknown[];
-  };
-  const [latent, d, q, selected, rank] = ['latent', 'cohens_d', 'q_bh', 'selected', 'rank'].map(col);
-  return Array.from({ length: t.numRows }, (_, i) => ({
+  const { rows, columns } = readRanking(path, ['latent', 'cohens_d', 'q_bh', 'selected', 'rank']);
+  const { latent, cohens_d: d, q_bh: q, selected, rank } = columns;
+  return Array.from({ length: rows }, (_, i) => ({
     latent: Number(latent[i]),
     effect: Number(d[i]),
     q: q[i] === null ? NaN : Number(q[i]),

@@ -2,10 +2,11 @@
 // activations.acts/), ablation (metrics.json, trials.jsonl), boost sweeps (trials.jsonl with several
 // boost levels) and episodes (episodes.json of an episodes run, or arrays handed in). `writeFigures` puts them in
 // DIR/figures/ as SVG + PNG with an index of captions.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
+import { readJson } from '../io/json.ts';
 import { readLatentSet } from '../stats/latentSet.ts';
 import type { PoolMode } from '../stats/sparse.ts';
 import { openStore } from '../store/reader.ts';
@@ -44,13 +45,6 @@ export interface FigureOptions {
   topStability?: number;
 }
 
-function readJson(path: string): any {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
-  }
-}
 
 /** Last − first attempt score of each counted multi-attempt trial, per condition (in order of appearance). */
 export function scoreDeltas(trials: Trial[]): Map<string, number[]> {

@@ -1,15 +1,16 @@
 // `analyze report DIR`: one self-contained report.html for a run directory: its figures inline (SVG
 // data URIs), tables of detectors and metrics, judge and method notes, and provenance.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { readJson } from '../io/json.ts';
 import { HEURISTIC_NOTE } from '../judge/heuristic.ts';
 import { criterionOf, ruleText } from '../plot/discoveryData.ts';
 import { buildFigures, type FigureOptions, RUN_FILES } from '../plot/run.ts';
 import type { Figure } from '../plot/figure.ts';
 import { ciDescription, metricInfo, type MetricsSummary, type MetricValue } from '../plot/metricsInfo.ts';
-import { packageVersion } from '../provenance.ts';
+import { packageVersion } from '../runs/provenance.ts';
 import { readLatentSet, type LatentSet } from '../stats/latentSet.ts';
 import { METRICS } from '../trials/metrics.ts';
 import { readTrials } from '../trials/store.ts';
@@ -103,13 +104,6 @@ const METHOD_NOTES = `<h2>Method notes</h2>
 <li><b>Uncertainty</b>: trials of one steered feature are correlated, so intervals come from a cluster bootstrap over features (BCa by default); paired designs resample matched units together.</li>
 </ul>`;
 
-function readJson(path: string): any {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
-  }
-}
 
 /** The whole report as one HTML string (figures drawn in memory, nothing written). */
 export async function buildReport(dir: string, o: FigureOptions = {}): Promise<string> {

@@ -1,7 +1,8 @@
 // Latent sets (DESIGN.md "Latent set"): ours, and the paper's off_topic_detectors.json.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
+import { readJson } from '../io/json.ts';
 
 export interface LatentEntry {
   latent: number;
@@ -25,17 +26,13 @@ export function writeLatentSet(path: string, set: LatentSet): void {
   writeJsonAtomic(path, set);
 }
 
-const isIndex = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+/** A latent index: an integer ≥ 0. */
+export const isIndex = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
 
 /** Reads our latents.json or the paper's off_topic_detectors.json (`off_topic_detectors`, `detector_stats`). */
 export function readLatentSet(path: string): LatentSet {
   if (!existsSync(path)) throw new InputError(`${path}: latent set not found`);
-  let v: any;
-  try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: not JSON (${(err as Error).message})`);
-  }
+  const v = readJson(path);
   if (Array.isArray(v?.off_topic_detectors)) {
     const ids: unknown[] = v.off_topic_detectors;
     ids.forEach((x, i) => {

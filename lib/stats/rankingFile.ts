@@ -1,5 +1,8 @@
-// ranking.arrow: one row per latent, in rank order, with exactly DESIGN.md's columns.
-import { Bool, makeVector, Table, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
+// ranking.arrow: one row per latent, in rank order, with exactly DESIGN.md's columns; written here and
+// read back (by column) for figures and for the random condition's frequency matching.
+import { existsSync, readFileSync } from 'node:fs';
+import { Bool, makeVector, Table, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
+import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import type { DiffStats } from './differential.ts';
 
@@ -25,4 +28,19 @@ export function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Arr
 
 export function writeRanking(path: string, s: DiffStats, order: Int32Array, selected: Uint8Array): void {
   writeFileAtomic(path, rankingBytes(s, order, selected));
+}
+
+export type RankingColumn = (typeof RANKING_COLUMNS)[number];
+
+/** The named columns of a ranking.arrow (values as stored: numbers, booleans, null for a NaN q), and its row count. */
+export function readRanking<C extends RankingColumn>(path: string, columns: readonly C[], missing = 'ranking not found'): { rows: number; columns: Record<C, ArrayLike<unknown>> } {
+  if (!existsSync(path)) throw new InputError(`${path}: ${missing}`);
+  const t = tableFromIPC(readFileSync(path));
+  const out = {} as Record<C, ArrayLike<unknown>>;
+  for (const name of columns) {
+    const v = t.getChild(name);
+    if (!v) throw new InputError(`${path}: column ${name} missing`);
+    out[name] = v.toArray() as ArrayLike<unknown>;
+  }
+  return { rows: t.numRows, columns: out };
 }

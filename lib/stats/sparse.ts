@@ -1,4 +1,5 @@
 // Sparse per-sample vectors (CSR) and pooling of per-token SAE codes over a token span.
+import type { CodeBatch } from '../store/schema.ts';
 
 /** Pooled values per sample in CSR form: sample r's entries are [indptr[r], indptr[r+1]). Absent = 0. */
 export interface PooledCodes {
@@ -7,14 +8,6 @@ export interface PooledCodes {
   indptr: Int32Array;
   latents: Int32Array;
   values: Float64Array;
-}
-
-/** One batch of activation-store code rows; `row` is the sample's row in samples.arrow. */
-export interface CodeBatch {
-  row: Int32Array;
-  token: Int32Array;
-  latent: Int32Array;
-  value: Float32Array | Float64Array;
 }
 
 export type PoolMode = 'max' | 'mean';

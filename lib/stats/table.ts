@@ -1,4 +1,4 @@
-// The top rows of a ranking as text: printed by `stats` and `find-otd-latents`, and written to summary.md.
+// The top rows of a ranking as text: printed by `stats` and `find-otd-latents` (summary.md writes them with io/markdown.ts).
 import type { FindResult } from './detectors.ts';
 
 const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : String(x));
@@ -20,10 +20,4 @@ export function topRows(r: FindResult, n: number): string[][] {
 export function tableText(rows: string[][], labels = false): string {
   const last = labels ? rows[0].length - 1 : rows[0].length;
   return rows.map((row) => row.map((c, i) => (i < last ? c.padStart(Math.max(9, rows[0][i].length + 1)) : `  ${c}`)).join('')).join('\n');
-}
-
-/** Header + rows as a Markdown table. */
-export function tableMarkdown(rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(rows[0]), line(rows[0].map(() => '---')), ...rows.slice(1).map(line)].join('\n');
 }

@@ -3,8 +3,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordBatchReader, type Table, tableFromIPC } from 'apache-arrow';
 import { InputError } from '../errors.ts';
-import type { CodeBatch } from '../stats/sparse.ts';
-import { CODES_FILE, META_FILE, PARTS_DIR, SAMPLES_FILE, type StoreMeta } from './schema.ts';
+import { type CodeBatch, CODES_FILE, META_FILE, PARTS_DIR, SAMPLES_FILE, type StoreMeta } from './schema.ts';
 
 export interface StoreSamples {
   n: number;

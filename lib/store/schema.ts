@@ -21,6 +21,14 @@ export interface CodeRows {
   value: Float32Array;
 }
 
+/** One batch of activation-store code rows; `row` is the sample's row in samples.arrow. */
+export interface CodeBatch {
+  row: Int32Array;
+  token: Int32Array;
+  latent: Int32Array;
+  value: Float32Array | Float64Array;
+}
+
 export interface StoreMeta {
   model: unknown;
   sae: unknown;

@@ -1,5 +1,6 @@
 // The ablation report as text: per-condition metrics and paired differences as Markdown tables (printed
 // to the terminal and written into summary.md).
+import { markdownTable } from '../io/markdown.ts';
 import { METRICS, type MetricName, type MetricsReport } from './metrics.ts';
 
 const PERCENT = new Set<MetricName>(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
@@ -11,16 +12,12 @@ const num = (m: MetricName, x: number): string => (!Number.isFinite(x) ? 'n/a' :
 const withCi = (m: MetricName, x: number, ci: [number, number]): string => `${num(m, x)} [${num(m, ci[0])}, ${num(m, ci[1])}]`;
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(100 * x) || 0}%` : 'n/a'); // `|| 0`: no "-0%"
 
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
-
 export function conditionTable(r: MetricsReport): string {
   const rows = Object.entries(r.conditions).map(([name, c]) => [
     name, String(c.n_trials), String(c.n_clusters), String(c.n_errors),
     ...METRICS.map((m) => withCi(m, c.metrics[m].estimate, c.metrics[m].ci)),
   ]);
-  return table(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES[m])], rows);
+  return markdownTable(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES[m])], rows);
 }
 
 export function proportionTable(r: MetricsReport): string {
@@ -31,7 +28,7 @@ export function proportionTable(r: MetricsReport): string {
       rows.push([name, NAMES[m], num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
     }
   }
-  return table(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
+  return markdownTable(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
 }
 
 /** Differences between conditions; `against` keeps only those taken against that condition. */
@@ -39,7 +36,7 @@ export function differenceTable(r: MetricsReport, against?: string): string {
   const rows = r.differences.filter((d) => against === undefined || d.b === against).map((d) => [
     `${d.a} − ${d.b}`, NAMES[d.metric], withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, Number.isFinite(d.p) ? d.p.toPrecision(2) : 'n/a',
   ]);
-  return table(['comparison', 'metric', 'difference [CI]', 'relative reduction [CI]', 'p'], rows);
+  return markdownTable(['comparison', 'metric', 'difference [CI]', 'relative reduction [CI]', 'p'], rows);
 }
 
 export function intervalNote(r: MetricsReport): string {

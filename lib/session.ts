@@ -1,12 +1,12 @@
 // What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
 // runs the model (in this thread, or on worker threads that each load their own copy).
-import type { BackendChoice } from '../backend.ts';
-import { InputError } from '../errors.ts';
-import { loadModelConfig, type ModelConfig } from '../model/config.ts';
-import { loadModel } from '../model/load.ts';
-import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import { type Executor, localExecutor, workerPool } from '../parallel/pool.ts';
-import { loadSae, type Sae } from '../sae/index.ts';
+import type { BackendChoice } from './backend.ts';
+import { InputError } from './errors.ts';
+import { loadModelConfig, type ModelConfig } from './model/config.ts';
+import { loadModel } from './model/load.ts';
+import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
+import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
+import { loadSae, type Sae } from './sae/index.ts';
 
 export interface Session {
   config: ModelConfig;

@@ -1,17 +1,14 @@
 // What every output records about how it was made: versions, inputs with content hashes, settings.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256File } from './io/hash.ts';
+import { sha256File } from '../io/hash.ts';
+import { readJson } from '../io/json.ts';
 
-const PACKAGE_JSON = join(import.meta.dirname, '..', 'package.json');
+const ROOT = join(import.meta.dirname, '..', '..');
+const PACKAGE_JSON = join(ROOT, 'package.json');
 
 export function packageVersion(): string {
-  return JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')).version;
-}
-
-export function sha256Text(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return readJson(PACKAGE_JSON).version;
 }
 
 /** A checkpoint directory's identity: its path and the sha256 of every config, tokenizer and weight file. */
@@ -35,6 +32,6 @@ export function runtimeProvenance(backend: string | null): Record<string, unknow
 }
 
 function tfjsVersion(): string | null {
-  const p = join(import.meta.dirname, '..', 'node_modules', '@tensorflow', 'tfjs', 'package.json');
-  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')).version : null;
+  const p = join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'package.json');
+  return existsSync(p) ? readJson(p).version : null;
 }

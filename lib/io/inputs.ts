@@ -1,0 +1,55 @@
+// The experiment's input files: prompts (one per line), given responses (keyed by prompt), latent labels.
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../errors.ts';
+import { indexLabelRows } from './lines.ts';
+
+/** One prompt per non-empty line. */
+export function readPrompts(path: string): string[] {
+  if (!existsSync(path)) throw new InputError(`${path}: prompts file not found`);
+  const prompts = readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  if (prompts.length < 2) throw new InputError(`${path}: found ${prompts.length} prompt(s); at least 2 are needed (no derangement of fewer exists)`);
+  if (new Set(prompts).size !== prompts.length) throw new InputError(`${path}: prompts must be distinct`);
+  return prompts;
+}
+
+/**
+ * Responses keyed by prompt, from JSON `{prompt: response}`, the paper's `normal_responses.json`
+ * (`{"prompts": [...], "normal_responses": {...}}`), or JSONL lines `{"prompt", "response"}`.
+ */
+export function readResponses(path: string, prompts: string[]): string[] {
+  if (!existsSync(path)) throw new InputError(`${path}: responses file not found`);
+  const text = readFileSync(path, 'utf8');
+  let map: Record<string, unknown>;
+  try {
+    const value = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${path}: expected a JSON object of prompt → response`);
+    map = 'normal_responses' in value ? (value.normal_responses as Record<string, unknown>) : value;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    map = {};
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let row: { prompt?: unknown; response?: unknown };
+      try {
+        row = JSON.parse(line);
+      } catch {
+        throw new InputError(`${path}:${i + 1}: neither a JSON object nor JSONL of {"prompt", "response"}`);
+      }
+      if (typeof row.prompt !== 'string' || typeof row.response !== 'string') throw new InputError(`${path}:${i + 1}: fields prompt and response must be strings`);
+      map[row.prompt] = row.response;
+    });
+  }
+  return prompts.map((p) => {
+    const r = map[p];
+    if (typeof r !== 'string') throw new InputError(`${path}: no response (string) for prompt "${p}"`);
+    return r;
+  });
+}
+
+/** A CSV of `index,label` (a header row is allowed). */
+export function readLabels(path: string): Map<number, string> {
+  if (!existsSync(path)) throw new InputError(`${path}: labels file not found`);
+  const labels = new Map<number, string>();
+  for (const row of indexLabelRows(readFileSync(path, 'utf8'), path)) if (row.label !== null) labels.set(row.index, row.label);
+  return labels;
+}

@@ -1,0 +1,19 @@
+// Run directories under runs/: naming a new one, finding the latest of a command.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const RUNS_DIR = 'runs';
+
+/** <root>/<command>-YYYYmmdd-HHMMSS (UTC); root defaults to runs/. */
+export function newRunDir(command: string, now = new Date(), root = RUNS_DIR): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return join(root, `${command}-${stamp}`);
+}
+
+/** The most recent run directory of a command under root (by name, which sorts by time), optionally only complete ones. */
+export function latestRun(command: string, complete?: (dir: string) => boolean, root = RUNS_DIR): string | null {
+  if (!existsSync(root)) return null;
+  const dirs = readdirSync(root).filter((d) => d.startsWith(`${command}-`)).sort().map((d) => join(root, d));
+  const fit = complete ? dirs.filter(complete) : dirs;
+  return fit.length ? fit[fit.length - 1] : null;
+}
