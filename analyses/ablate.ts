@@ -16,7 +16,7 @@ import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions, SHIPPED } from '../lib/cli/options.ts';
-import type { SessionArgs } from '../lib/cli/options.ts';
+import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
 interface Args extends SessionArgs {
@@ -96,7 +96,7 @@ function strengthFrom(a: Args): StrengthOptions {
   };
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: COMMAND,
   describe: 'Steer along many features with and without the detector latents ablated (and controls), judge, and report ESR metrics with bootstrap CIs',
   builder: (y) =>
@@ -132,7 +132,7 @@ const command: CommandModule<object, Args> = {
       .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
       .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
       .option('resamples', { type: 'number', default: 10_000, describe: 'bootstrap resamples' })
-      .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }) as never,
+      .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }),
   handler: async (a) => {
     // Every check that needs no model comes first.
     if (a.features !== undefined && a['n-features'] !== undefined) throw new InputError('--features and --n-features conflict: give a features file or a number to sample');

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
 import { capture } from '../lib/capture/capture.ts';
 import { sessionOptions } from '../lib/cli/options.ts';
-import type { SessionArgs } from '../lib/cli/options.ts';
+import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { openSession } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
@@ -20,7 +20,7 @@ interface Args extends SessionArgs {
   clamp?: string[];
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'capture',
   describe: 'Capture per-token SAE codes over labelled samples into an activation store (codes.arrow, samples.arrow, meta.json)',
   builder: (y) =>
@@ -28,7 +28,7 @@ const command: CommandModule<object, Args> = {
       .option('samples', { type: 'string', demandOption: true, describe: 'JSONL: {id, messages|prompt+response, condition, spans?}' })
       .option('out', { type: 'string', demandOption: true, describe: 'store directory (NAME.acts); rerunning resumes' })
       .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
-      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' }) as never,
+      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' }),
   handler: async (argv) => {
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
@@ -41,7 +41,7 @@ const command: CommandModule<object, Args> = {
     const started = Date.now();
     const meta = storeMeta(setup, argv.model, activeBackend(), { samples: settings.samples_sha256 },
       { ...settings, samples_file: argv.samples, span_units: 'code points of the last message' });
-    let result;
+    let result: Awaited<ReturnType<typeof capture>>;
     let bar: Progress | undefined;
     try {
       result = await capture({ ...setup, interventions }, samples, argv.out, meta, {        batchSize: argv['batch-size'],

@@ -1,19 +1,13 @@
 // The `analyze` command line: one module per subcommand in this folder, each thin over lib/.
-import yargs, { type CommandModule } from 'yargs';
+import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BACKEND_CHOICES } from '../lib/backend.ts';
+import { backendOption } from '../lib/cli/options.ts';
 import { exitCodeFor } from '../lib/errors.ts';
-import { commands } from './commands.ts';
+import { addCommands } from './commands.ts';
 
-const cli = yargs(hideBin(process.argv))
+const cli = backendOption(yargs(hideBin(process.argv)))
   .scriptName('analyze')
   .usage('$0 <command> [options]')
-  .option('backend', {
-    choices: BACKEND_CHOICES,
-    default: 'auto',
-    describe: 'numeric backend: native TensorFlow (node-gpu, node) when installed, else wasm, else cpu',
-    global: true,
-  })
   .demandCommand(1, 'Name a command.')
   .strict()
   .recommendCommands()
@@ -27,7 +21,7 @@ const cli = yargs(hideBin(process.argv))
     process.exit(2);
   });
 
-for (const command of commands) cli.command(command as CommandModule);
+addCommands(cli);
 
 try {
   await cli.parseAsync();

@@ -1,5 +1,6 @@
 // Every subcommand of `analyze`, in the order `--help` lists them. Add a new command's module here.
-import type { CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
 import ablate from './ablate.ts';
 import capture from './capture.ts';
 import findOtdLatents from './find-otd-latents.ts';
@@ -11,4 +12,17 @@ import plot from './plot.ts';
 import report from './report.ts';
 import stats from './stats.ts';
 
-export const commands: CommandModule<any, any>[] = [findOtdLatents, ablate, forward, generate, capture, stats, metrics, judge, plot, report];
+/** Registers every command on the top-level parser; each module's flags are type-checked against its Args. */
+export function addCommands(cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return cli
+    .command(findOtdLatents)
+    .command(ablate)
+    .command(forward)
+    .command(generate)
+    .command(capture)
+    .command(stats)
+    .command(metrics)
+    .command(judge)
+    .command(plot)
+    .command(report);
+}

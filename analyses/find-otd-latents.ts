@@ -19,7 +19,7 @@ import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
-import type { SessionArgs } from '../lib/cli/options.ts';
+import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 
 interface Args extends SessionArgs {
   prompts: string;
@@ -43,7 +43,7 @@ interface Args extends SessionArgs {
 
 const COMMAND = 'find-otd-latents';
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: COMMAND,
   describe: 'Discover off-topic detector latents: responses → on/off-topic pairs → SAE codes → ranked latents (latents.json)',
   builder: (y) =>
@@ -63,7 +63,7 @@ const command: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')})` })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the latest unfinished run in runs/' })
       .option('episodes', { type: 'string', describe: 'episodes mode: JSONL of self-correction responses {id, prompt, response, spans: {off_topic, correction, on_topic}}' })
-      .option('latents', { type: 'string', describe: 'episodes mode: latent set to trace (default: latents.json of the latest find-otd-latents run)' }) as never,
+      .option('latents', { type: 'string', describe: 'episodes mode: latent set to trace (default: latents.json of the latest find-otd-latents run)' }),
   handler: async (argv) => {
     if (!(Number.isInteger(argv.derangements) && argv.derangements >= 1)) throw new InputError(`--derangements must be a positive integer, found ${argv.derangements}`);
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);

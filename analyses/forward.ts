@@ -1,6 +1,7 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
 import type { CommandModule } from 'yargs';
-import { initBackend, type BackendChoice } from '../lib/backend.ts';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { initBackend } from '../lib/backend.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
 import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
@@ -11,8 +12,7 @@ import { InputError } from '../lib/errors.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args {
-  backend: BackendChoice;
+interface Args extends GlobalArgs {
   model: string;
   text?: string;
   chat?: string;
@@ -25,7 +25,7 @@ interface Args {
   codes?: number;
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'forward',
   describe: 'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
@@ -40,9 +40,9 @@ const command: CommandModule<object, Args> = {
       .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
       .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' })
       .option('codes', { type: 'number', describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)' })
-      .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', '') as never,
+      .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', ''),
   handler: async (argv) => {
-    const source = requireOne(argv as never, ['text', 'chat', 'ids']);
+    const source = requireOne(argv, ['text', 'chat', 'ids']);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && (interventions.length || argv.codes !== undefined)) throw new InputError('--steer, --clamp and --codes need --sae');
     await initBackend(argv.backend);

@@ -1,6 +1,7 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
-import { initBackend, type BackendChoice } from '../lib/backend.ts';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { initBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
 import { InputError } from '../lib/errors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
@@ -11,8 +12,7 @@ import { loadSaeFor } from '../lib/session.ts';
 import { SHIPPED } from '../lib/cli/options.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args {
-  backend: BackendChoice;
+interface Args extends GlobalArgs {
   model: string;
   prompt?: string;
   system?: string;
@@ -29,7 +29,7 @@ interface Args {
   clamp?: string[];
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'generate',
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
@@ -49,9 +49,9 @@ const command: CommandModule<object, Args> = {
       .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)' })
       .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)' })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
-      .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', '') as never,
+      .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', ''),
   handler: async (argv) => {
-    const source = requireOne(argv as never, ['prompt', 'ids']);
+    const source = requireOne(argv, ['prompt', 'ids']);
     if (argv.system !== undefined && source !== 'prompt') throw new InputError('--system goes with --prompt');
     if (argv.temperature < 0) throw new InputError(`--temperature must be ≥ 0, found ${argv.temperature}`);
     if (!(argv['top-p'] > 0 && argv['top-p'] <= 1)) throw new InputError(`--top-p must be in (0, 1], found ${argv['top-p']}`);

@@ -1,9 +1,10 @@
 // `analyze judge`: re-grades a stored trial store with another judge, into a new resumable store.
 import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
 import { createJudge, regradeTrials } from '../lib/judge/index.ts';
 
-interface Args {
+interface Args extends GlobalArgs {
   trials: string;
   judge: string;
   'judge-base-url'?: string;
@@ -30,7 +31,7 @@ function progress(done: number, total: number, startedAt: number): void {
   process.stderr.write(`\r${done}/${total} judged, ${rate.toFixed(1)}/s, ETA ${eta}s   ${done === total ? '\n' : ''}`);
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'judge',
   describe: 're-grade a stored trial store with another judge, writing a new store (resumable)',
   builder: (y) =>

@@ -1,6 +1,7 @@
 // `analyze metrics`: ESR metrics per condition with cluster-bootstrap CIs (Wilson and the paper's Wald
 // beside them) and differences between conditions, from our trial store or the paper's result files.
 import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import type { CiMethod } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
@@ -8,7 +9,7 @@ import { conditionTable, differenceTable, exclusionNote, intervalNote, proportio
 import { loadTrials } from '../lib/trials/paper.ts';
 import { InputError } from '../lib/errors.ts';
 
-interface Args {
+interface Args extends GlobalArgs {
   trials: string[];
   by: string;
   cluster: ClusterBy;
@@ -24,7 +25,7 @@ function print(report: MetricsReport): void {
   console.log([exclusionNote(report), '', conditionTable(report), '', proportionTable(report), '', differenceTable(report), '', intervalNote(report)].join('\n'));
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'metrics',
   describe: 'ESR metrics with bootstrap CIs per condition, and differences between conditions',
   builder: (y) =>
@@ -37,7 +38,7 @@ const command: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 0 })
       .option('level', { type: 'number', default: 0.95 })
       .option('baseline', { type: 'string', describe: 'condition the differences are taken against (default: first seen)' })
-      .option('out', { type: 'string', describe: 'write metrics.json here' }) as any,
+      .option('out', { type: 'string', describe: 'write metrics.json here' }),
   handler: (args) => {
     if (!Number.isInteger(args.resamples) || args.resamples < 100) throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
     if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);

@@ -1,21 +1,22 @@
 // `analyze report DIR`: one self-contained report.html for a run directory.
 import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeReport } from '../lib/report/build.ts';
 
-interface Args {
+interface Args extends GlobalArgs {
   dir: string;
   out?: string;
   'boost-label'?: string;
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'report <dir>',
   describe: 'Write a self-contained HTML report (figures, tables, judge and method notes, provenance) of a run directory',
   builder: (y) =>
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'run directory' })
       .option('out', { type: 'string', describe: 'output file (default DIR/report.html)' })
-      .option('boost-label', { type: 'string', describe: 'x-axis label of the boost sweep figure (default "boost")' }) as any,
+      .option('boost-label', { type: 'string', describe: 'x-axis label of the boost sweep figure (default "boost")' }),
   handler: async (args) => {
     const path = await writeReport(args.dir, args.out, { boostLabel: args['boost-label'] });
     console.log(`wrote ${path}`);

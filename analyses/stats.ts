@@ -1,6 +1,7 @@
 // `analyze stats`: differential activation of every latent between two conditions of an activation store.
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
 import { findDetectors } from '../lib/stats/detectors.ts';
 import { writeLatentSet } from '../lib/stats/latentSet.ts';
 import { writeRanking } from '../lib/stats/rankingFile.ts';
@@ -9,7 +10,7 @@ import { RANK_KEYS, type RankKey, type SelectionMethod } from '../lib/stats/sele
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import { openStore } from '../lib/store/reader.ts';
 
-interface Args {
+interface Args extends GlobalArgs {
   activations: string;
   a: string;
   b: string;
@@ -25,7 +26,7 @@ interface Args {
   out: string;
 }
 
-const command: CommandModule<object, Args> = {
+const command: CommandModule<GlobalArgs, Args> = {
   command: 'stats',
   describe: 'differential activation of every latent (group a vs b): ranking.arrow + latents.json',
   builder: (y) =>
@@ -42,7 +43,7 @@ const command: CommandModule<object, Args> = {
       .option('rank-by', { choices: RANK_KEYS, default: 'auc' as RankKey, describe: "ranking key (ties broken by Cohen's d, then latent index)" })
       .option('top', { type: 'number', default: 100, describe: 'top-ranked latents listed in latents.json (besides every selected one)' })
       .option('show', { type: 'number', default: 20, describe: 'rows printed' })
-      .option('out', { type: 'string', default: '.', describe: 'output directory' }) as any,
+      .option('out', { type: 'string', default: '.', describe: 'output directory' }),
   handler: async (args) => {
     const store = openStore(args.activations);
     const t0 = performance.now();

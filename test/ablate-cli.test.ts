@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { makeTable, tableToIPC } from 'apache-arrow';
 import yargs from 'yargs';
 import ablate from '../analyses/ablate.ts';
+import { backendOption } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
 import { computeMetrics } from '../lib/trials/metrics.ts';
 import { readTrials } from '../lib/trials/store.ts';
@@ -91,7 +92,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
 
 /** Runs the command in this process, as the CLI would parse it; resolves, or rejects with the error. */
 async function inProcess(args: string[]): Promise<void> {
-  await yargs(['ablate', ...args]).command(ablate).strict().fail((msg, err) => {
+  await backendOption(yargs(['ablate', ...args])).command(ablate).strict().fail((msg, err) => {
     throw err ?? new InputError(msg);
   }).parseAsync();
 }

@@ -20,7 +20,7 @@ export function readChatFile(path: string): ChatMessage[] {
 }
 
 /** Exactly one of the named flags must be given. */
-export function requireOne(argv: Record<string, unknown>, flags: string[]): string {
+export function requireOne<K extends string>(argv: { [k in K]?: unknown }, flags: K[]): K {
   const given = flags.filter((f) => argv[f] !== undefined);
   if (given.length !== 1) {
     throw new InputError(`give exactly one of ${flags.map((f) => `--${f}`).join(', ')}${given.length ? ` (found ${given.map((f) => `--${f}`).join(', ')})` : ''}`);

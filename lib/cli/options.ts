@@ -1,7 +1,7 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import type { BackendChoice } from '../backend.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -12,9 +12,23 @@ export const SHIPPED = {
   prompts: join(ROOT, 'data', 'prompts.txt'),
 };
 
-/** The parsed values of sessionOptions (and the global --backend). */
-export interface SessionArgs {
+/** The flags every command gets from the top-level parser (analyses/cli.ts). */
+export interface GlobalArgs {
   backend: BackendChoice;
+}
+
+/** The global --backend flag (analyses/cli.ts puts it on the top-level parser). */
+export function backendOption<T>(y: Argv<T>) {
+  return y.option('backend', {
+    choices: BACKEND_CHOICES,
+    default: 'auto' as BackendChoice,
+    describe: 'numeric backend: native TensorFlow (node-gpu, node) when installed, else wasm, else cpu',
+    global: true,
+  });
+}
+
+/** The parsed values of sessionOptions (and the global --backend). */
+export interface SessionArgs extends GlobalArgs {
   model: string;
   sae: string;
   layer?: number;
@@ -23,16 +37,16 @@ export interface SessionArgs {
 }
 
 /** --model, --sae, --layer, --batch-size and --workers. */
-export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass'): Argv<T> {
+export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
   return y
     .option('model', { type: 'string', default: SHIPPED.model, defaultDescription: 'data/model', describe: 'Hugging Face checkpoint directory' })
     .option('sae', { type: 'string', default: SHIPPED.sae, defaultDescription: 'data/sae', describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors' })
     .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
     .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
-    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' }) as Argv<T>;
+    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' });
 }
 
 /** --prompts with the shipped prompt set as default. */
-export function promptsOption<T>(y: Argv<T>): Argv<T> {
-  return y.option('prompts', { type: 'string', default: SHIPPED.prompts, defaultDescription: 'data/prompts.txt', describe: 'one prompt per line' }) as Argv<T>;
+export function promptsOption<T>(y: Argv<T>) {
+  return y.option('prompts', { type: 'string', default: SHIPPED.prompts, defaultDescription: 'data/prompts.txt', describe: 'one prompt per line' });
 }
