@@ -7,7 +7,7 @@ import { openSession, type Session } from '../lib/session.ts';
 import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
 import { runEpisodes } from '../lib/discovery/episodeRun.ts';
 import { readEpisodes } from '../lib/discovery/episodes.ts';
-import { rankedRows } from '../lib/discovery/report.ts';
+import { rankedRows, unitsText } from '../lib/discovery/report.ts';
 import { tableText } from '../lib/stats/table.ts';
 import { readLabels, readPrompts, readResponses } from '../lib/io/inputs.ts';
 import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
@@ -16,6 +16,7 @@ import { InputError } from '../lib/errors.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
+import type { UnitKind } from '../lib/stats/units.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
@@ -28,6 +29,7 @@ interface Args extends SessionArgs {
   span: 'response' | 'full';
   pool: PoolMode;
   method: SelectionMethod;
+  unit: UnitKind;
   top: number;
   holdout?: number;
   seed: number;
@@ -53,6 +55,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('span', { choices: ['response', 'full'] as const, default: 'response' as const, describe: 'pool over the response tokens or the whole conversation (the paper)' })
       .option('pool', { choices: ['max', 'mean'] as const, default: 'max' as PoolMode, describe: 'pooling over the span' })
       .option('method', { choices: ['frequency', 'separability', 'effect'] as const, default: 'separability' as SelectionMethod, describe: 'selection rule' })
+      .option('unit', { choices: ['prompt', 'sample'] as const, default: 'prompt' as UnitKind, describe: 'independent unit of the statistics: prompt (one off-topic value per prompt, averaged over the derangements) or sample (every deranged sample counted, anti-conservative)' })
       .option('top', { type: 'number', default: 100, describe: 'top-ranked latents listed in latents.json' })
       .option('holdout', { type: 'number', describe: 'hold out this fraction of the prompts (seeded, with all their samples): select on the rest, report AUCs on them' })
       .option('seed', { type: 'number', default: 0, describe: 'seed for derangements, the holdout split and response sampling' })
@@ -70,7 +73,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (argv.resume && argv.out) throw new InputError('--resume continues the latest run; with --out, just rerun into that directory');
     const labels = argv.labels ? readLabels(argv.labels) : undefined;
     const span = argv.span === 'full' ? 'all' : 'response';
-    const find = { pool: argv.pool, method: argv.method, top: argv.top, span };
+    const find = { pool: argv.pool, method: argv.method, unit: argv.unit, top: argv.top, span };
     const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json'))) : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
@@ -116,8 +119,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         });
       });
     }
-    const s = an.result.stats;
-    console.log(`${s.n_a} off-topic vs ${s.n_b} on-topic samples${an.holdout ? ` (selection prompts; ${an.holdout.split.heldOut.length} prompts held out)` : ''}; ` +
+    console.log(`${unitsText(an)}${an.holdout ? ` (selection prompts; ${an.holdout.split.heldOut.length} prompts held out)` : ''}; ` +
       `${an.latentSet.selected.length} latents pass the ${an.result.criterion.method} rule (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     if (an.stability) console.log(`stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`);
     if (an.holdout) console.log('auc_holdout: AUC on the held-out prompts\' samples');

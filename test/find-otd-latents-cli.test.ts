@@ -36,7 +36,7 @@ test('a run writes every output, schema-valid, and a rerun with the same seed gi
   const a = join(tmp, 'a'), b = join(tmp, 'b');
   const r1 = analyze(...base, '--out', a);
   assert.equal(r1.status, 0, r1.stderr);
-  assert.match(r1.stdout, /18 off-topic vs 6 on-topic samples; \d+ latents pass the separability rule/);
+  assert.match(r1.stdout, /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\); \d+ latents pass the separability rule/);
   for (const f of ['latents.json', 'ranking.arrow', 'summary.md', 'responses.json', 'activations.acts/codes.arrow', 'activations.acts/samples.arrow', 'activations.acts/meta.json']) {
     assert.ok(existsSync(join(a, f)), f);
   }

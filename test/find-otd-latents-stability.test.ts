@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { splitPrompts } from '../lib/discovery/holdout.ts';
 import type { SampleRow } from '../lib/store/schema.ts';
+import { tableFromIPC } from 'apache-arrow';
 import { ActsWriter } from '../lib/store/writer.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -51,9 +52,30 @@ function analyze(...args: string[]) {
 type Entry = { latent: number; selected: boolean; stats: Record<string, number | null> };
 const entry = (set: { latents: Entry[] }, l: number): Entry => set.latents.find((e) => e.latent === l)!;
 
+test('units: by default each prompt gives one off-topic value (mean over derangements), so n = number of prompts', async () => {
+  const out = join(tmp, 'units');
+  const r = analyze('--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /8 off-topic vs 8 on-topic prompt values \(24 off-topic and 8 on-topic samples, averaged per prompt\); 2 latents pass the separability rule/);
+  const t = tableFromIPC(readFileSync(join(out, 'ranking.arrow')));
+  const n = (col: string) => [...new Set(t.getChild(col)!.toArray() as Int32Array)];
+  assert.deepEqual([n('n_a'), n('n_b')], [[N], [N]]);
+  const set = JSON.parse(readFileSync(join(out, 'latents.json'), 'utf8'));
+  assert.equal(set.criterion.unit, 'prompt');
+  assert.deepEqual([set.criterion.n_a, set.criterion.n_b, set.criterion.samples_a, set.criterion.samples_b], [N, N, K * N, N]);
+  // latent 2 fires (1) in 2 of 3 derangements on every prompt: mean 2/3 on all 8 prompts vs 0 on-topic, so AUC 1
+  assert.deepEqual([entry(set, 2).stats.mean_a, entry(set, 2).stats.auc, entry(set, 2).selected], [2 / 3, 1, true]);
+  // latent 4: 3 on prompts p0..p3 in every derangement: 4 prompts above 0, 4 tied with the 8 on-topic zeros
+  assert.deepEqual([entry(set, 4).stats.freq_a, entry(set, 4).stats.auc], [0.5, (4 * 8 + 4 * 8 / 2) / 64]);
+  assert.deepEqual(set.selected, [1, 2]);
+  // the per-derangement stability columns are unchanged by the unit
+  assert.deepEqual(set.stability.selected_per_derangement, [2, 2, 1]);
+  assert.equal(entry(set, 2).stats.stability, 2 / 3);
+});
+
 test('stability: each derangement against all on-topic samples, selected by the same rule', () => {
   const out = join(tmp, 'sep');
-  const r = analyze('--out', out);
+  const r = analyze('--out', out, '--unit', 'sample');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /24 off-topic vs 8 on-topic samples; 1 latents pass the separability rule/);
   assert.match(r.stdout, /stability: selected in k of 3 derangements/);
@@ -75,7 +97,7 @@ test('stability: each derangement against all on-topic samples, selected by the 
 
 test('stability under the frequency rule can exceed the pooled selection', () => {
   const out = join(tmp, 'freq');
-  const r = analyze('--out', out, '--method', 'frequency');
+  const r = analyze('--out', out, '--method', 'frequency', '--unit', 'sample');
   assert.equal(r.status, 0, r.stderr);
   const set = JSON.parse(readFileSync(join(out, 'latents.json'), 'utf8'));
   // latent 2 fires on 2/3 of all off-topic samples (< 0.8: not selected) but on all of derangements 0 and 1
@@ -90,17 +112,17 @@ test('holdout: selection on the other prompts, AUC on the held-out prompts\' sam
   const out = join(tmp, 'holdout');
   const r = analyze('--out', out, '--holdout', '0.25', '--seed', '3');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /18 off-topic vs 6 on-topic samples \(selection prompts; 2 prompts held out\)/);
+  assert.match(r.stdout, /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\) \(selection prompts; 2 prompts held out\)/);
   const set = JSON.parse(readFileSync(join(out, 'latents.json'), 'utf8'));
   const h = set.holdout;
   assert.equal(h.held_out_prompts.length, 2);
   assert.equal(h.selection_prompts.length, 6);
   assert.deepEqual([...h.held_out_prompts, ...h.selection_prompts].sort(), Array.from({ length: N }, (_, i) => `p${i}`).sort());
-  assert.deepEqual([h.n_a, h.n_b], [2 * K, 2]);
+  assert.deepEqual([h.n_a, h.n_b], [2, 2]);
   assert.deepEqual(splitPrompts(Array.from({ length: N }, (_, i) => `p${i}`), 0.25, 3).heldOut, h.held_out_prompts, 'seeded and reproducible');
   assert.equal(entry(set, 1).stats.auc_holdout, 1);
-  // latent 2 fires on 2 of the 3 off-topic samples of each held-out prompt: (4 + 2·½)/6 per on sample
-  assert.equal(entry(set, 2).stats.auc_holdout, 5 / 6);
+  // latent 2 fires on 2 of the 3 off-topic samples of each held-out prompt: mean 2/3 > 0 on both
+  assert.equal(entry(set, 2).stats.auc_holdout, 1);
   // latent 4 fires on the off-topic samples of held-out prompts among p0..p3: share f fires, the rest tie at 0
   const f = h.held_out_prompts.filter((p: string) => Number(p.slice(1)) <= 3).length / 2;
   assert.equal(entry(set, 4).stats.auc_holdout, f + (1 - f) / 2);

@@ -25,7 +25,8 @@ const EXPECTED_FIGURES = ['discovery-ranking', 'discovery-distributions', 'disco
 async function fullRun(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'report-'));
   await writePlantedStore(join(dir, 'activations.acts'));
-  const r = await findDetectors(openStore(join(dir, 'activations.acts')));
+  // per-sample units, as the planted store's expectations below (latent 5 passes in 2 of 3 derangements only)
+  const r = await findDetectors(openStore(join(dir, 'activations.acts')), { unit: 'sample' });
   writeRanking(join(dir, 'ranking.arrow'), r.stats, r.order, r.selected);
   writeLatentSet(join(dir, 'latents.json'), r.latentSet);
   copyFileSync(join(FIXTURES, 'ablation.jsonl'), join(dir, 'trials.jsonl'));

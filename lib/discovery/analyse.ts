@@ -1,7 +1,7 @@
 // From an activation store of on/off-topic samples to the ranked latent set with its evidence:
 // selection (on all prompts, or on the non-held-out ones), stability across derangements, held-out AUC.
-import { differentialStats, type DiffStats } from '../stats/differential.ts';
-import { findDetectors, type FindOptions, type FindResult } from '../stats/detectors.ts';
+import type { DiffStats } from '../stats/differential.ts';
+import { compareGroups, findDetectors, type FindOptions, type FindResult } from '../stats/detectors.ts';
 import type { LatentSet } from '../stats/latentSet.ts';
 import { poolStore } from '../stats/poolStore.ts';
 import type { ActsStore } from '../store/reader.ts';
@@ -47,7 +47,8 @@ export async function analyseStore(store: ActsStore, o: AnalyseOptions): Promise
   const { condition, prompt_id: promptIds, id } = store.samples;
   const selectionPrompts = new Set(split ? split.train : promptIds);
   const stability = derangementStability(pooled.codes, id, groupsWithin(condition, promptIds, pooled.hasSpan, selectionPrompts, a, b), result.criterion);
-  const holdout = split ? { split, stats: differentialStats(pooled.codes, groupsWithin(condition, promptIds, pooled.hasSpan, new Set(split.heldOut), a, b)) } : null;
+  const heldOutGroups = split ? groupsWithin(condition, promptIds, pooled.hasSpan, new Set(split.heldOut), a, b) : null;
+  const holdout = split ? { split, stats: compareGroups(pooled.codes, heldOutGroups!, promptIds, result.units.unit, `${store.dir} (held-out prompts)`).stats } : null;
 
   const set: DiscoveryLatentSet = { ...result.latentSet, stability: null, holdout: null };
   for (const e of set.latents) {

@@ -22,6 +22,13 @@ export function rankedRows(an: Analysis, n: number, labels?: Map<number, string>
   return [header, ...rows];
 }
 
+/** What was compared: `52 prompts: off-topic (260 samples) vs on-topic (52 samples)`, or samples when they are the unit. */
+export function unitsText(an: Analysis): string {
+  const { stats, units } = an.result;
+  if (units.unit === 'sample') return `${stats.n_a} off-topic vs ${stats.n_b} on-topic samples`;
+  return `${stats.n_a} off-topic vs ${stats.n_b} on-topic prompt values (${units.samples_a} off-topic and ${units.samples_b} on-topic samples, averaged per prompt)`;
+}
+
 export interface SummaryContext {
   /** One sentence naming what was analysed (model, SAE, prompts, derangements, seed). */
   source: string;
@@ -37,7 +44,8 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
     '# Off-topic detector latents',
     '',
     ctx.source,
-    `Samples: ${r.stats.n_a} off-topic vs ${r.stats.n_b} on-topic${an.holdout ? ' (selection prompts)' : ''}, ${c.pool}-pooled over the ${ctx.span === 'all' ? 'whole conversation' : 'response'}.`,
+    `Compared: ${unitsText(an)}${an.holdout ? ' (selection prompts)' : ''}, ${c.pool}-pooled over the ${ctx.span === 'all' ? 'whole conversation' : 'response'}.` +
+      (r.units.unit === 'prompt' ? ' The prompt is the independent unit: its pooled values are averaged over the derangements, so `n_a`/`n_b` in ranking.arrow count prompts, and the p- and q-values do not treat reused responses as independent.' : ''),
     `Selection rule \`${r.criterion.method}\`: **${an.latentSet.selected.length} latents pass**. Ranked by ${c.rank_by} (ties: Cohen's d).`,
     '',
   ];
@@ -54,7 +62,7 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
     const { split, stats } = an.holdout;
     lines.push(
       `**Held-out check.** ${split.heldOut.length} of ${split.heldOut.length + split.train.length} prompts (fraction ${split.fraction}, seed ${split.seed}) were held out with all their samples; ` +
-        `ranking and selection use the other ${split.train.length}. The \`auc_holdout\` column is each latent's AUC on the held-out prompts' ${stats.n_a} off-topic vs ${stats.n_b} on-topic samples. ` +
+        `ranking and selection use the other ${split.train.length}. The \`auc_holdout\` column is each latent's AUC on the held-out prompts (${stats.n_a} off-topic vs ${stats.n_b} on-topic ${an.result.units.unit} values). ` +
         `The split is by prompt: an off-topic sample of a held-out prompt may carry a selection prompt's response, so the check is out-of-sample in prompts, not fully in responses.`,
       `Held-out prompts: ${split.heldOut.join(', ')}.`,
       '',

@@ -6,7 +6,8 @@ import { type DiffStats, differentialStats } from './differential.ts';
 import type { LatentSet } from './latentSet.ts';
 import { poolStore } from './poolStore.ts';
 import { type RankKey, rankLatents, resolveCriterion, select, type SelectionCriterion, type SelectionMethod } from './selection.ts';
-import type { PoolMode } from './sparse.ts';
+import type { PoolMode, PooledCodes } from './sparse.ts';
+import { type UnitKind, unitMeans } from './units.ts';
 
 export interface FindOptions {
   a?: string;
@@ -18,6 +19,18 @@ export interface FindOptions {
   rankBy?: RankKey;
   /** How many top-ranked latents the latent set lists (all selected ones are listed too). */
   top?: number;
+  /**
+   * The independent unit: `prompt` (default) averages each prompt's pooled samples within a group into
+   * one value (K derangements → one off-topic value per prompt); `sample` counts every sample.
+   */
+  unit?: UnitKind;
+}
+
+/** Samples and units that entered the comparison. */
+export interface UnitCounts {
+  unit: UnitKind;
+  samples_a: number;
+  samples_b: number;
 }
 
 export interface FindResult {
@@ -26,6 +39,21 @@ export interface FindResult {
   selected: Uint8Array;
   criterion: SelectionCriterion;
   latentSet: LatentSet;
+  units: UnitCounts;
+}
+
+/**
+ * Differential statistics of group 0 vs group 1 with `unit` as the independent unit: per prompt, each
+ * group's samples of that prompt are averaged into one value first (`promptIds[r]` names sample r's prompt).
+ */
+export function compareGroups(codes: PooledCodes, groups: Uint8Array, promptIds: readonly string[], unit: UnitKind, where: string): { stats: DiffStats; units: UnitCounts } {
+  const count = (g: Uint8Array, x: number): number => g.reduce((s, y) => s + (y === x ? 1 : 0), 0);
+  const units: UnitCounts = { unit, samples_a: count(groups, 0), samples_b: count(groups, 1) };
+  const rows = unit === 'sample' ? { codes, groups } : unitMeans(codes, groups, promptIds);
+  if (count(rows.groups, 0) < 2 || count(rows.groups, 1) < 2) {
+    throw new InputError(`${where}: need at least 2 ${unit}s in each group (found ${count(rows.groups, 0)} and ${count(rows.groups, 1)})`);
+  }
+  return { stats: differentialStats(rows.codes, rows.groups), units };
 }
 
 export async function findDetectors(store: ActsStore, opts: FindOptions = {}): Promise<FindResult> {
@@ -38,7 +66,8 @@ export async function findDetectors(store: ActsStore, opts: FindOptions = {}): P
     const seen = [...new Set(store.samples.condition)].join(', ');
     throw new InputError(`${store.dir}: need at least 2 samples with a span in each group (${a}: ${count(0)}, ${b}: ${count(1)}; conditions present: ${seen})`);
   }
-  const stats = differentialStats(pooled.codes, groups);
+  const unit = opts.unit ?? 'prompt';
+  const { stats, units } = compareGroups(pooled.codes, groups, store.samples.prompt_id, unit, `${store.dir} (${a} vs ${b})`);
   const criterion = resolveCriterion(opts.method ?? 'separability', opts.criterion);
   const selected = select(stats, criterion);
   const rankBy = opts.rankBy ?? 'auc';
@@ -54,7 +83,7 @@ export async function findDetectors(store: ActsStore, opts: FindOptions = {}): P
   };
   const latentSet: LatentSet = {
     method: criterion.method,
-    criterion: { ...criterion, groups: { a, b }, n_a: stats.n_a, n_b: stats.n_b, pool: pooled.mode, span: pooled.span, rank_by: rankBy },
+    criterion: { ...criterion, groups: { a, b }, unit, n_a: stats.n_a, n_b: stats.n_b, samples_a: units.samples_a, samples_b: units.samples_b, pool: pooled.mode, span: pooled.span, rank_by: rankBy },
     model: store.meta.model ?? null,
     sae: store.meta.sae ?? null,
     layer: store.meta.layer ?? null,
@@ -62,5 +91,5 @@ export async function findDetectors(store: ActsStore, opts: FindOptions = {}): P
     selected: Array.from(order).filter((l) => selected[l] === 1),
     provenance: { activations: store.dir, meta: store.meta },
   };
-  return { stats, order, selected, criterion, latentSet };
+  return { stats, order, selected, criterion, latentSet, units };
 }
