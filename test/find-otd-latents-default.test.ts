@@ -29,7 +29,7 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   assert.equal(r.status, 0, r.stderr);
   const n = prompts.length;
   const k = 5;
-  assert.match(r.stdout, new RegExp(`^${n * k} off-topic vs ${n} on-topic samples; \\d+ latents pass the separability rule`, 'm'));
+  assert.match(r.stdout, new RegExp(`^${n} off-topic vs ${n} on-topic prompt values \\(${n * k} off-topic and ${n} on-topic samples, averaged per prompt\\); \\d+ latents pass the separability rule`, 'm'));
 
   // responses.json: one non-empty response per prompt
   const responses = JSON.parse(readFileSync(join(a, 'responses.json'), 'utf8')).value;
@@ -47,6 +47,8 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
   assert.deepEqual(ranking.schema.fields.map((f) => f.name), RANKING_COLUMNS);
   assert.equal(ranking.numRows, dSae);
+  // the prompt is the unit: n = number of prompts in every row
+  for (const col of ['n_a', 'n_b']) assert.deepEqual([...new Set(ranking.getChild(col)!.toArray() as Int32Array)], [n]);
   assert.deepEqual(Array.from(ranking.getChild('latent')!.toArray() as Int32Array).sort((x, y) => x - y), Array.from({ length: dSae }, (_, i) => i));
   assert.deepEqual(Array.from(ranking.getChild('rank')!, Number).sort((x, y) => x - y), Array.from({ length: dSae }, (_, i) => i + 1));
 
