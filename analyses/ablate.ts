@@ -3,10 +3,11 @@
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
-import { checkLayer, openSession } from '../lib/session.ts';
+import { checkLayer, checkWorkers, openSession } from '../lib/session.ts';
 import { readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
+import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { discoverFirst } from '../lib/experiments/discover.ts';
 import { type Feature, readFeatures } from '../lib/experiments/features.ts';
@@ -141,8 +142,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     positiveInt('--batch-size', a['batch-size']);
     positiveInt('--random-sets', a['random-sets']);
     if (!(Number.isInteger(a.resamples) && a.resamples >= 100)) throw new InputError(`--resamples: expected an integer ≥ 100, found ${a.resamples}`);
-    if (!Number.isInteger(a.seed)) throw new InputError(`--seed must be an integer, found ${a.seed}`);
-    if (!(Number.isInteger(a['max-tokens']) && a['max-tokens'] >= 1)) throw new InputError(`--max-tokens must be a positive integer, found ${a['max-tokens']}`);
+    checkSamplingFlags(a);
+    checkWorkers(a.workers, a['force-workers']);
+    intFlag('judge-concurrency', a['judge-concurrency'], 1);
     const conditions = parseConditions(a.conditions);
     if (a['random-sets'] !== undefined && !conditions.includes('random')) throw new InputError('--random-sets applies to the random condition; add it to --conditions');
     if (a['meta-prompt'] !== undefined && !conditions.includes('meta-prompt')) throw new InputError('--meta-prompt applies to the meta-prompt condition; add it to --conditions');
@@ -171,7 +173,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const out = a.out ?? newRunDir(COMMAND);
     lockDir(out, `run directory ${out}`); // held until exit: figures are written after the run
     await initBackend(a.backend);
-    const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers });
+    const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers, forceWorkers: a['force-workers'] });
     try {
       const steerLayer = a['steer-layer'] ?? session.layer;
       checkLayer(steerLayer, session.config, '--steer-layer');

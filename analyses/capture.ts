@@ -5,7 +5,7 @@ import { capture } from '../lib/capture/capture.ts';
 import { sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
-import { openSession } from '../lib/session.ts';
+import { checkWorkers, openSession } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
@@ -31,11 +31,12 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' }),
   handler: async (argv) => {
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
+    checkWorkers(argv.workers, argv['force-workers']);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     const samples = readSamples(argv.samples);
     lockDir(argv.out, `activation store ${argv.out}`); // a second writer is refused before the model loads
     await initBackend(argv.backend);
-    const setup = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers });
+    const setup = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers, forceWorkers: argv['force-workers'] });
     checkInterventionLayers(interventions, setup.config.numLayers);
     const settings = { layer: setup.layer, interventions, batch_size: argv['batch-size'], samples_sha256: sha256Text(JSON.stringify(samples)) };
     const started = Date.now();

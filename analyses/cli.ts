@@ -27,7 +27,8 @@ try {
   await cli.parseAsync();
 } catch (err) {
   const e = err as Error;
-  console.error(`error: ${e.message}`);
+  // never echo raw control bytes (from a binary file) to the terminal
+  console.error(`error: ${String(e.message).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
   if (process.env.ESR_DEBUG) console.error(e.stack);
   process.exit(exitCodeFor(err));
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
-import { openSession, type Session } from '../lib/session.ts';
+import { checkWorkers, openSession, type Session } from '../lib/session.ts';
 import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
 import { runEpisodes } from '../lib/discovery/episodeRun.ts';
 import { readEpisodes } from '../lib/discovery/episodes.ts';
@@ -13,6 +13,8 @@ import { readLabels, readPrompts, readResponses } from '../lib/io/inputs.ts';
 import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
 import { latestRun, newRunDir, RUNS_DIR } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
+import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
+import { splitPrompts } from '../lib/discovery/holdout.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
@@ -70,6 +72,10 @@ const command: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     if (!(Number.isInteger(argv.derangements) && argv.derangements >= 1)) throw new InputError(`--derangements must be a positive integer, found ${argv.derangements}`);
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
+    checkSamplingFlags(argv);
+    checkWorkers(argv.workers, argv['force-workers']);
+    intFlag('top', argv.top, 1);
+    if (argv.layer !== undefined) intFlag('layer', argv.layer, 0);
     if (argv.resume && argv.out) throw new InputError('--resume continues the latest run; with --out, just rerun into that directory');
     const labels = argv.labels ? readLabels(argv.labels) : undefined;
     const span = argv.span === 'full' ? 'all' : 'response';
@@ -107,6 +113,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     } else {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
+      if (holdout) splitPrompts(prompts, holdout.fraction, holdout.seed); // a split that cannot be made is refused before any work
       claim();
       an = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
@@ -132,7 +139,7 @@ const command: CommandModule<GlobalArgs, Args> = {
 /** Opens the model and SAE (in this thread or on workers), runs `body`, and always stops the workers. */
 async function withSession<T>(argv: Args, body: (session: Session) => Promise<T>): Promise<T> {
   await initBackend(argv.backend);
-  const session = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers });
+  const session = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers, forceWorkers: argv['force-workers'] });
   try {
     return await body(session);
   } finally {

@@ -9,6 +9,7 @@ import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { checkLayer, loadSaeFor } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
+import { outFileFlag } from '../lib/cli/flags.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
@@ -43,6 +44,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', ''),
   handler: async (argv) => {
     const source = requireOne(argv, ['text', 'chat', 'ids']);
+    outFileFlag('out', argv.out);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && (interventions.length || argv.codes !== undefined)) throw new InputError('--steer, --clamp and --codes need --sae');
     await initBackend(argv.backend);

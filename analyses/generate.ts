@@ -4,6 +4,7 @@ import type { GlobalArgs } from '../lib/cli/options.ts';
 import { initBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
 import { InputError } from '../lib/errors.ts';
+import { checkSamplingFlags } from '../lib/cli/flags.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
@@ -53,9 +54,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     const source = requireOne(argv, ['prompt', 'ids']);
     if (argv.system !== undefined && source !== 'prompt') throw new InputError('--system goes with --prompt');
-    if (argv.temperature < 0) throw new InputError(`--temperature must be ≥ 0, found ${argv.temperature}`);
-    if (!(argv['top-p'] > 0 && argv['top-p'] <= 1)) throw new InputError(`--top-p must be in (0, 1], found ${argv['top-p']}`);
-    if (!(argv['max-tokens'] >= 1)) throw new InputError(`--max-tokens must be ≥ 1, found ${argv['max-tokens']}`);
+    checkSamplingFlags(argv);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
     await initBackend(argv.backend);

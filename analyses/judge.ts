@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
+import { outFileFlag } from '../lib/cli/flags.ts';
 import { createJudge, regradeTrials } from '../lib/judge/index.ts';
 
 interface Args extends GlobalArgs {
@@ -49,6 +50,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
       .option('out', { type: 'string', demandOption: true, describe: 'output trial store (JSONL, appended; rerun to resume)' }),
   handler: async (args) => {
+    outFileFlag('out', args.out);
     const judge = createJudge(args.judge, {
       baseUrl: args['judge-base-url'] ?? null,
       promptFile: args['judge-prompt'] ?? null,

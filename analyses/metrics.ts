@@ -8,6 +8,7 @@ import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trial
 import { conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
 import { InputError } from '../lib/errors.ts';
+import { outFileFlag } from '../lib/cli/flags.ts';
 
 interface Args extends GlobalArgs {
   trials: string[];
@@ -43,6 +44,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (!Number.isInteger(args.resamples) || args.resamples < 100) throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
     if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);
     if (!(args.level > 0 && args.level < 1)) throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
+    outFileFlag('out', args.out);
     const sources = args.trials.map((path) => ({ path, ...loadTrials(path) }));
     const trials = sources.flatMap((s) => s.trials);
     let report: MetricsReport;

@@ -1,4 +1,5 @@
 // `analyze report DIR`: one self-contained report.html for a run directory.
+import { outFileFlag } from '../lib/cli/flags.ts';
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeReport } from '../lib/report/build.ts';
@@ -18,6 +19,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('out', { type: 'string', describe: 'output file (default DIR/report.html)' })
       .option('boost-label', { type: 'string', describe: 'x-axis label of the boost sweep figure (default "boost")' }),
   handler: async (args) => {
+    outFileFlag('out', args.out);
     const path = await writeReport(args.dir, args.out, { boostLabel: args['boost-label'] });
     console.log(`wrote ${path}`);
   },

@@ -1,5 +1,6 @@
 // `analyze stats`: differential activation of every latent between two conditions of an activation store.
 import { join } from 'node:path';
+import { outDirFlag } from '../lib/cli/flags.ts';
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { findDetectors } from '../lib/stats/detectors.ts';
@@ -48,6 +49,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('show', { type: 'number', default: 20, describe: 'rows printed' })
       .option('out', { type: 'string', default: '.', describe: 'output directory' }),
   handler: async (args) => {
+    outDirFlag('out', args.out);
     const store = openStore(args.activations);
     const t0 = performance.now();
     const r = await findDetectors(store, {

@@ -1,5 +1,6 @@
 // What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
 // runs the model (in this thread, or on worker threads that each load their own copy).
+import { availableParallelism } from 'node:os';
 import type { BackendChoice } from './backend.ts';
 import { InputError } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
@@ -22,8 +23,9 @@ export interface SessionOptions {
   sae: string;
   layer?: number;
   backend: BackendChoice;
-  /** 0 runs the model in this thread; N > 0 starts N worker threads. */
+  /** 0 runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
   workers: number;
+  forceWorkers?: boolean;
 }
 
 /** The layer an SAE was trained on, from its hook name (`blocks.L.hook_resid_post`), when it says. */
@@ -38,8 +40,13 @@ export function checkLayer(layer: number, config: ModelConfig, flag = '--layer')
   }
 }
 
-export function checkWorkers(workers: number): void {
+/** At most one worker per available core (each holds its own model copy) unless `force`. */
+export function checkWorkers(workers: number, force = false): void {
   if (!Number.isInteger(workers) || workers < 0) throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
+  const cores = availableParallelism();
+  if (workers > cores && !force) {
+    throw new InputError(`--workers ${workers}: this machine has ${cores} cores; each worker holds its own model copy, so more workers than cores only cost memory and time (give --force-workers to insist)`);
+  }
 }
 
 /** Loads an SAE and checks it reads the model's residual stream. */
@@ -52,7 +59,7 @@ export function loadSaeFor(path: string, config: ModelConfig): Sae {
 }
 
 export async function openSession(o: SessionOptions): Promise<Session> {
-  checkWorkers(o.workers);
+  checkWorkers(o.workers, o.forceWorkers);
   const config = loadModelConfig(o.model);
   const tokenizer = loadTokenizer(o.model);
   const sae = loadSaeFor(o.sae, config);

@@ -34,6 +34,7 @@ export interface SessionArgs extends GlobalArgs {
   layer?: number;
   'batch-size': number;
   workers: number;
+  'force-workers': boolean;
 }
 
 /** --model, --sae, --layer, --batch-size and --workers. */
@@ -43,7 +44,8 @@ export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per for
     .option('sae', { type: 'string', default: SHIPPED.sae, defaultDescription: 'data/sae', describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors' })
     .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
     .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
-    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread)' });
+    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)' })
+    .option('force-workers', { type: 'boolean', default: false, describe: 'allow more --workers than cores' });
 }
 
 /** --prompts with the shipped prompt set as default. */

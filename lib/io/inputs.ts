@@ -24,6 +24,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
     const value = JSON.parse(text);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${path}: expected a JSON object of prompt → response`);
     map = 'normal_responses' in value ? (value.normal_responses as Record<string, unknown>) : value;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new InputError(`${path}: normal_responses: expected an object of prompt → response, found ${JSON.stringify(map)?.slice(0, 40)}`);
   } catch (err) {
     if (err instanceof InputError) throw err;
     map = {};
@@ -42,6 +43,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
   return prompts.map((p) => {
     const r = map[p];
     if (typeof r !== 'string') throw new InputError(`${path}: no response (string) for prompt "${p}"`);
+    if (!r.trim()) throw new InputError(`${path}: the response for prompt "${p}" is empty (a response span needs at least one token)`);
     return r;
   });
 }

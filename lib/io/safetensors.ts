@@ -54,23 +54,39 @@ export class SafetensorsFile implements TensorSource {
     if (headerLen > size - 8 || headerLen > 100_000_000) fail(`header length ${headerLen} exceeds the file (${size} bytes): truncated?`);
     const headerBuf = Buffer.alloc(headerLen);
     readSync(this.fd, headerBuf, 0, headerLen, 8);
-    let header: Record<string, unknown>;
+    let header: unknown;
     try {
       header = JSON.parse(headerBuf.toString('utf8'));
     } catch (err) {
       return fail(`header is not JSON (${(err as Error).message})`);
     }
-    this.metadata = (header.__metadata__ as Record<string, string>) ?? {};
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(`header: expected a JSON object, found ${JSON.stringify(header)?.slice(0, 40)}`);
+    const entries = header as Record<string, unknown>;
+    const meta = entries.__metadata__ ?? {};
+    if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) fail('__metadata__: expected an object of strings');
+    this.metadata = meta as Record<string, string>;
     const dataStart = 8 + headerLen;
-    for (const [name, raw] of Object.entries(header)) {
+    const ranges: [number, number, string][] = [];
+    for (const [name, raw] of Object.entries(entries)) {
       if (name === '__metadata__') continue;
-      const t = raw as { dtype: DType; shape: number[]; data_offsets: [number, number] };
-      if (!(t.dtype in DTYPE_BYTES)) fail(`tensor ${name}: unknown dtype ${t.dtype}`);
-      const bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
-      const [b, e] = t.data_offsets;
-      if (e - b !== bytes) fail(`tensor ${name}: ${e - b} bytes for shape [${t.shape}] of ${t.dtype} (expected ${bytes})`);
+      const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+      if (t === null || typeof t !== 'object' || Array.isArray(t)) fail(`tensor ${name}: expected an object {dtype, shape, data_offsets}, found ${JSON.stringify(raw)?.slice(0, 40)}`);
+      const { dtype, shape, data_offsets: offsets } = t!;
+      if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor ${name}: unknown dtype ${JSON.stringify(dtype)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: shape: expected a list of non-negative integers, found ${JSON.stringify(shape)?.slice(0, 40)}`);
+      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+        fail(`tensor ${name}: data_offsets: expected [begin, end] of non-negative integers, found ${JSON.stringify(offsets)?.slice(0, 40)}`);
+      }
+      const bytes = numel(shape as number[]) * DTYPE_BYTES[dtype as DType];
+      const [b, e] = offsets as [number, number];
+      if (e - b !== bytes) fail(`tensor ${name}: ${e - b} bytes for shape [${shape}] of ${dtype} (expected ${bytes})`);
       if (dataStart + e > size) fail(`tensor ${name}: data ends at byte ${dataStart + e} but the file has ${size} bytes (truncated)`);
-      this.tensors.set(name, { dtype: t.dtype, shape: t.shape, begin: dataStart + b, end: dataStart + e });
+      ranges.push([b, e, name]);
+      this.tensors.set(name, { dtype: dtype as DType, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
+    }
+    ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    for (let i = 1; i < ranges.length; i++) {
+      if (ranges[i][0] < ranges[i - 1][1]) fail(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]}: data_offsets overlap ([${ranges[i - 1].slice(0, 2)}] and [${ranges[i].slice(0, 2)}])`);
     }
   }
 

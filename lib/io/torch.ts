@@ -44,6 +44,10 @@ export function openTorchStateDict(path: string): { tensors: Map<string, TorchTe
     const tensors = new Map<string, TorchTensor>();
     const rebuild = (v3: boolean) => (...args: unknown[]) => {
       const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]];
+      const ints = (v: unknown) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
+      if (!isStorageRef(storage) || !Number.isSafeInteger(offset) || offset < 0 || !ints(size) || !ints(stride) || size.length !== stride.length) {
+        throw new InputError(`${path}: a tensor rebuild call with malformed arguments (expected storage, offset, size, stride)`);
+      }
       const dtypeArg = v3 ? args[6] : null;
       const dtype = dtypeArg instanceof PickleGlobal ? TORCH_DTYPES[dtypeArg.name] : storage.dtype;
       if (!dtype) throw new InputError(`${path}: a tensor with an unsupported element type`);
@@ -58,8 +62,12 @@ export function openTorchStateDict(path: string): { tensors: Map<string, TorchTe
         return new PickleGlobal(module, name);
       },
       persistentLoad(pid) {
+        if (!Array.isArray(pid) || pid.length < 5) throw new InputError(`${path}: malformed persistent id (expected a 5-tuple ('storage', type, key, location, numel))`);
         const [kind, type, key, , numel] = pid as [string, unknown, string, string, number];
-        if (kind !== 'storage') throw new InputError(`${path}: unknown persistent id kind ${JSON.stringify(kind)}`);
+        if (kind !== 'storage') throw new InputError(`${path}: unknown persistent id kind ${JSON.stringify(kind)?.slice(0, 40)}`);
+        if ((typeof key !== 'string' && typeof key !== 'number') || !Number.isSafeInteger(numel) || numel < 0) {
+          throw new InputError(`${path}: malformed storage persistent id (key ${JSON.stringify(key)?.slice(0, 40)}, numel ${JSON.stringify(numel)?.slice(0, 40)})`);
+        }
         const typeName = type instanceof PickleGlobal ? type.name : '';
         return { dtype: STORAGE_DTYPES[typeName] ?? null, key: String(key), numel } satisfies StorageRef;
       },
@@ -95,6 +103,10 @@ function startsWithZipMagic(path: string): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+function isStorageRef(v: unknown): v is StorageRef {
+  return typeof v === 'object' && v !== null && typeof (v as StorageRef).key === 'string' && Number.isSafeInteger((v as StorageRef).numel);
 }
 
 interface Rebuilt { storage: StorageRef; offset: number; size: number[]; stride: number[]; dtype: DType }

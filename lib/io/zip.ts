@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import { InputError } from '../errors.ts';
 
 /** One member of a zip archive, located from the central directory. */
@@ -134,24 +134,50 @@ export class ZipArchive {
     return e;
   }
 
-  /** Bytes [begin, end) of a member's uncompressed content (whole member by default). */
+  /**
+   * Bytes [begin, end) of a member's uncompressed content (whole member by default). A deflated member is
+   * never inflated past what its directory entry declares (a zip bomb stops there), and a prefix read (a
+   * header) inflates only about as much as it needs.
+   */
   read(name: string, begin = 0, end?: number): Uint8Array {
     const e = this.entry(name);
     const stop = end ?? e.size;
     if (begin < 0 || stop > e.size || begin > stop) throw new Error(`${this.path}: member ${name}: range [${begin}, ${stop}) outside its ${e.size} bytes`);
     if (e.method === 0) return this.pread(this.start(e) + begin, stop - begin);
+    if (this.inflated?.name !== name && stop < e.size) return this.inflatePrefix(e, stop).subarray(begin, stop);
     if (this.inflated?.name !== name) {
       this.inflated = null; // release the previous member before inflating the next
       let bytes: Buffer;
       try {
-        bytes = inflateRawSync(this.pread(this.start(e), e.compressedSize));
+        // maxOutputLength: zlib stops (and throws) as soon as the output passes the declared size
+        bytes = inflateRawSync(this.pread(this.start(e), e.compressedSize), { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') this.fail(`member ${name}: inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)`);
         this.fail(`member ${name}: cannot inflate (${(err as Error).message})`);
       }
       if (bytes.length !== e.size) this.fail(`member ${name}: inflated to ${bytes.length} bytes, directory says ${e.size}`);
       this.inflated = { name, bytes };
     }
     return this.inflated.bytes.subarray(begin, stop);
+  }
+
+  /**
+   * The first `need` bytes of a deflated member, inflating a growing prefix of its compressed bytes (4 KiB,
+   * doubling). Deflate expands at most ~1032:1, so each try's output is bounded by its input, and the first
+   * try that yields `need` bytes ends the search: a bomb costs megabytes, not its inflated size.
+   */
+  private inflatePrefix(e: ZipEntry, need: number): Buffer {
+    const start = this.start(e);
+    for (let take = Math.min(4096, e.compressedSize); ; take = Math.min(take * 2, e.compressedSize)) {
+      let out: Buffer;
+      try {
+        out = inflateRawSync(this.pread(start, take), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(need, 1032 * take) });
+      } catch (err) {
+        this.fail(`member ${e.name}: cannot inflate (${(err as Error).message})`);
+      }
+      if (out.length >= need) return out.subarray(0, need);
+      if (take === e.compressedSize) this.fail(`member ${e.name}: inflated to ${out.length} bytes, directory says ${e.size}`);
+    }
   }
 
   close(): void {

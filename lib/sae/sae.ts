@@ -102,7 +102,8 @@ export class Sae {
     if (!block) {
       const [r0, r1] = this.blockRange(b);
       block = tf.tensor2d(this.encoder.columnRangeF32(r0, r1), [this.dIn, r1 - r0]);
-      if (keep) this.resident.set(b, block);
+      // kept out of any enclosing tf.tidy (a steering hook runs inside the forward pass's tidy): resident blocks outlive it
+      if (keep) this.resident.set(b, tf.keep(block));
     }
     try {
       return fn(block);
