@@ -1,6 +1,5 @@
 // Debian's Chromium, headless, driven over the DevTools protocol by playwright-core: used by the
-// report test and by screenshot-report.ts. Installs the package when missing and running as root.
-import { spawnSync } from 'node:child_process';
+// report test and by screenshot-report.ts. Installs nothing: `npm run setup:system` does.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,17 +13,9 @@ export const CHROMIUM_FLAGS = [
   '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
 
-/** Null when Chromium is there (installing it with apt-get if needed), else why it is not. */
-export function ensureChromium(log: (line: string) => void = () => {}): string | null {
-  if (existsSync(CHROMIUM)) return null;
-  if (process.getuid?.() !== 0) return `${CHROMIUM} missing and not root, so it cannot be installed (run: apt-get install -y chromium)`;
-  log('installing Debian chromium (apt-get)…');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
-    const r = spawnSync('apt-get', args, { env, encoding: 'utf8', timeout: 15 * 60_000 });
-    if (r.status !== 0) return `apt-get ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').slice(-500)}`;
-  }
-  return existsSync(CHROMIUM) ? null : `apt-get installed chromium but ${CHROMIUM} is still missing`;
+/** Null when Chromium is there, else why not and how to install it. */
+export function chromiumMissing(): string | null {
+  return existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (install it: npm run setup:system, or apt-get install chromium)`;
 }
 
 export interface PageProblems {

@@ -2,7 +2,7 @@
 //   node --import tsx scripts/screenshot-report.ts runs/<run>/report.html [out.png] [--width 1100]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureChromium, withPage } from './chromium.ts';
+import { chromiumMissing, withPage } from './chromium.ts';
 
 const args = process.argv.slice(2);
 const widthAt = args.indexOf('--width');
@@ -12,7 +12,7 @@ if (!html || !Number.isFinite(width)) {
   console.error('usage: node --import tsx scripts/screenshot-report.ts REPORT.html [OUT.png] [--width PX]');
   process.exit(2);
 }
-const missing = ensureChromium((line) => console.error(line));
+const missing = chromiumMissing();
 if (missing) {
   console.error(missing);
   process.exit(1);

@@ -1,5 +1,6 @@
-// analyze report: one self-contained HTML file that headless Chromium (Debian's, installed here when
-// missing) loads with no console errors, no failed requests, and every figure decoded as an image.
+// analyze report: one self-contained HTML file that headless Chromium (Debian's: `npm run setup:system`
+// installs it; without it that test skips, saying so) loads with no console errors, no failed requests,
+// and every figure decoded as an image.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { writeRanking } from '../lib/stats/rankingFile.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { computeMetrics } from '../lib/trials/metrics.ts';
 import { readTrials } from '../lib/trials/store.ts';
-import { ensureChromium, withPage } from '../scripts/chromium.ts';
+import { chromiumMissing, withPage } from '../scripts/chromium.ts';
 import { writePlantedStore } from './fixtures/plot/store.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'plot');
@@ -64,7 +65,7 @@ test('report of an LLM-judged sweep: no heuristic warning; a run directory with 
 });
 
 test('headless Chromium: the report loads with no console errors and every figure renders', async (t) => {
-  const missing = ensureChromium((line) => t.diagnostic(line));
+  const missing = chromiumMissing();
   if (missing) {
     t.skip(`Chromium unavailable: ${missing}`);
     return;
