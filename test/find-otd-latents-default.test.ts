@@ -43,7 +43,7 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   assert.equal(store.samples.condition.filter((c) => c === 'on_topic').length, n);
   assert.ok(store.samples.id.every((id) => /^(on:\d+|off:[0-4]:\d+)$/.test(id)));
 
-  // ranking.arrow: every latent once, DESIGN.md columns, ranks 1..d_sae
+  // ranking.arrow: every latent once, the columns of docs/design.md "Ranking", ranks 1..d_sae
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
   assert.deepEqual(ranking.schema.fields.map((f) => f.name), RANKING_COLUMNS);
   assert.equal(ranking.numRows, dSae);

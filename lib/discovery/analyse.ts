@@ -15,7 +15,7 @@ export interface AnalyseOptions {
   labels?: Map<number, string>;
 }
 
-/** The latent set of DESIGN.md plus the evidence this command adds. */
+/** The latent set (docs/design.md "Latent set") plus the evidence this command adds. */
 export interface DiscoveryLatentSet extends LatentSet {
   stability: Record<string, unknown> | null;
   holdout: Record<string, unknown> | null;

@@ -1,4 +1,4 @@
-// Self-correction episodes (DESIGN.md "Episodes"): a prompt, a response that drifts off-topic and
+// Self-correction episodes (docs/design.md "Episodes"): a prompt, a response that drifts off-topic and
 // recovers, and character spans of its regions in code points of the response.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseSample, type CaptureSample } from '../capture/samples.ts';

@@ -1,4 +1,4 @@
-// On-topic and off-topic prompt/response pairs (DESIGN.md "Off-topic pairs").
+// On-topic and off-topic prompt/response pairs (docs/design.md "Off-topic pairs").
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import type { CaptureSample } from '../capture/samples.ts';

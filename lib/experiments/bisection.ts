@@ -1,7 +1,7 @@
 // Probabilistic bisection for a steering threshold: the boost at which the judge's first-attempt score
 // falls to a target. A posterior over a grid of boosts (truncated normal prior) is queried at its
 // median; each judged response says "threshold above" (score over target: not steered off enough) or
-// "below", with a confidence taken from a Beta pseudo-posterior of the score (PAPER_FACTS.md
+// "below", with a confidence taken from a Beta pseudo-posterior of the score (docs/design.md
 // "Threshold calibration"). The answer is the posterior median after the last step.
 import betaCdf from '@stdlib/stats-base-dists-beta-cdf';
 

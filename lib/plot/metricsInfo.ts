@@ -36,7 +36,7 @@ export interface Difference {
   p?: number;
 }
 
-/** What figures need from metrics.json (DESIGN.md "Metrics"). */
+/** What figures need from metrics.json (docs/design.md "Metrics"). */
 export interface MetricsSummary {
   conditions: Record<string, ConditionSummary>;
   differences?: Difference[];

@@ -41,8 +41,8 @@ function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
 export type RowIntervention = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
 
 /**
- * The error-preserving intervention of DESIGN.md: f = encode(h); err = h − decode(f); clamp: f[i] = v;
- * add: f[i] += v; h' = decode(f) + err. Since decode is affine, h' = h + Σ_i (f'_i − f_i)·W_dec[i], so
+ * The error-preserving intervention of docs/design.md "Interventions": f = encode(h); err = h − decode(f);
+ * clamp: f[i] = v; add: f[i] += v; h' = decode(f) + err. Since decode is affine, h' = h + Σ_i (f'_i − f_i)·W_dec[i], so
  * only the intervened latents are touched: `add` needs no encode at all; `clamp` needs f_i, which for
  * ReLU/JumpReLU is one encoder column per latent and for TopK a full encode (membership depends on all).
  * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul.

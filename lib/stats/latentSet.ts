@@ -1,4 +1,4 @@
-// Latent sets (DESIGN.md "Latent set"): ours, and the paper's off_topic_detectors.json.
+// Latent sets (docs/design.md "Latent set"): ours, and the paper's off_topic_detectors.json.
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';

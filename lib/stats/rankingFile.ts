@@ -1,5 +1,5 @@
-// ranking.arrow: one row per latent, in rank order, with exactly DESIGN.md's columns; written here and
-// read back (by column) for figures and for the random condition's frequency matching.
+// ranking.arrow: one row per latent, in rank order, with exactly the columns of docs/design.md "Ranking";
+// written here and read back (by column) for figures and for the random condition's frequency matching.
 import { existsSync, readFileSync } from 'node:fs';
 import { Bool, makeVector, Table, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
 import { InputError } from '../errors.ts';

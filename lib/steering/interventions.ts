@@ -1,4 +1,4 @@
-// Interventions at named layers (DESIGN.md "Interventions"), as flags and as residual-stream hooks.
+// Interventions at named layers (docs/design.md "Interventions"), as flags and as residual-stream hooks.
 import { InputError } from '../errors.ts';
 import type { ResidualHook } from '../model/transformer.ts';
 import { makeIntervention, makeRowIntervention, type Sae } from '../sae/index.ts';

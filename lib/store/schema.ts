@@ -1,4 +1,4 @@
-// The activation store's files (DESIGN.md "Files"): codes.arrow, samples.arrow, meta.json.
+// The activation store's files (docs/design.md "Activation store"): codes.arrow, samples.arrow, meta.json.
 
 /** One sample (a rendered prompt/response pair) as written to samples.arrow. */
 export interface SampleRow {

@@ -1,4 +1,4 @@
-// ESR metrics of judged trials (DESIGN.md "Trial metrics") with cluster-bootstrap intervals,
+// ESR metrics of judged trials (docs/design.md "Trial metrics") with cluster-bootstrap intervals,
 // Wilson/Wald intervals beside them, and differences between conditions with CIs and p-values.
 import { bootstrap, type CiMethod, sumsStatistic } from '../stats/bootstrap.ts';
 import { waldMean, waldProportion, wilson, type Interval } from '../stats/intervals.ts';

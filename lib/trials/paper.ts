@@ -1,5 +1,5 @@
-// Import of the paper's `experiment_results_*.json` files into Trial records (PAPER_FACTS.md
-// "Result files"). Nothing is dropped here: trials the paper would skip are kept with their error
+// Import of the paper's `experiment_results_*.json` files into Trial records (docs/design.md
+// "Paper result files"). Nothing is dropped here: trials the paper would skip are kept with their error
 // set, so the metrics count them under the same inclusion rules as our own store.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename } from 'node:path';

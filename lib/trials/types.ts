@@ -1,4 +1,4 @@
-// The trial store's record (DESIGN.md "Trial store"): one judged, steered response per line.
+// The trial store's record (docs/design.md "Trial store"): one judged, steered response per line.
 
 export interface Intervention {
   layer: number;
