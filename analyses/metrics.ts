@@ -12,7 +12,6 @@ import { outFileFlag } from '../lib/cli/flags.ts';
 
 interface Args extends GlobalArgs {
   trials: string[];
-  by: string;
   cluster: ClusterBy;
   resamples: number;
   ci: CiMethod;
@@ -32,7 +31,6 @@ const command: CommandModule<GlobalArgs, Args> = {
   builder: (y) =>
     y
       .option('trials', { type: 'string', array: true, demandOption: true, describe: 'trial store JSONL or paper experiment_results_*.json files' })
-      .option('by', { choices: ['condition'], default: 'condition', describe: 'grouping of trials' })
       .option('cluster', { choices: ['feature', 'prompt', 'none'] as const, default: 'feature' as ClusterBy, describe: 'resampling unit' })
       .option('resamples', { type: 'number', default: 10_000 })
       .option('ci', { choices: ['bca', 'percentile', 'basic'] as const, default: 'bca' as CiMethod })

@@ -52,6 +52,9 @@ test('analyze report writes one self-contained report.html with every figure inl
   assert.match(html, /latents selected<\/th><td>1: 3<\/td>/);
   // exclusions are reported, not dropped: one trial error in baseline, one judge error in random
   assert.match(html, /\{&quot;trial_error&quot;:1\}/);
+  // numbers sit in right-aligned cells (the stylesheet's td.num), never in a span the stylesheet ignores
+  assert.match(html, /<td class="num">3<\/td>/);
+  assert.doesNotMatch(html, /<span class="num">/);
 });
 
 test('report of an LLM-judged sweep: no heuristic warning; a run directory with nothing in it is bad input', async () => {
@@ -72,15 +75,20 @@ test('headless Chromium: the report loads with no console errors and every figur
   }
   const dir = await run;
   const html = join(dir, 'report.html');
-  const { problems, images, title } = await withPage(pathToFileURL(html).href, async (page, problems) => {
+  const { problems, images, align, title } = await withPage(pathToFileURL(html).href, async (page, problems) => {
     const images = await page.evaluate(() =>
       [...document.images].map((img) => ({ alt: img.alt, complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight })),
     );
-    return { problems, images, title: await page.title() };
+    const align = await page.evaluate(() => [...document.querySelectorAll('td')].map((td) => ({ num: td.classList.contains('num'), align: getComputedStyle(td).textAlign })));
+    return { problems, images, align, title: await page.title() };
   });
   assert.deepEqual(problems, { console: [], pageErrors: [], failedRequests: [] });
   assert.match(title, /^ESR report: report-/);
   assert.equal(images.length, EXPECTED_FIGURES.length);
+  const numeric = align.filter((c) => c.num);
+  assert.ok(numeric.length > 50, `numeric cells: ${numeric.length}`);
+  assert.deepEqual([...new Set(numeric.map((c) => c.align))], ['right']);
+  assert.ok(align.some((c) => !c.num && c.align !== 'right'), 'text cells keep their alignment');
   for (const img of images) {
     assert.ok(img.complete && img.naturalWidth > 0 && img.naturalHeight > 0, `figure "${img.alt}" did not render: ${JSON.stringify(img)}`);
   }

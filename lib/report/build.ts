@@ -15,13 +15,12 @@ import { readLatentSet, type LatentSet } from '../stats/latentSet.ts';
 import { METRICS } from '../trials/metrics.ts';
 import { readTrials } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
-import { details, escapeHtml, facts, page, table } from './html.ts';
+import { type Cell, details, escapeHtml, facts, num, page, table } from './html.ts';
 
 export const REPORT_FILE = 'report.html';
 
 const fmt = (x: unknown, digits = 3): string => (typeof x === 'number' && Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : '—');
 const pct = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
-const num = (s: string): string => `<span class="num">${s}</span>`;
 
 function valueText(metric: string, v: number | null | undefined): string {
   return metricInfo(metric).scale === 'fraction' ? pct(v) : typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '—';
@@ -58,7 +57,7 @@ ${table(['rank', 'latent', 'label', 'selected', 'freq a', 'freq b', 'mean a', 'm
 
 function metricsSection(m: MetricsSummary): string {
   const head = ['condition', 'metric', 'estimate', 'bootstrap CI', 'Wilson', 'Wald (paper)'];
-  const rows: string[][] = [];
+  const rows: Cell[][] = [];
   for (const [name, c] of Object.entries(m.conditions)) {
     for (const metric of METRICS) {
       const v = c.metrics[metric] as (MetricValue & { wilson?: [number, number]; wald?: [number, number] }) | undefined;

@@ -4,10 +4,21 @@ export function escapeHtml(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** A table of already-escaped cell HTML (use `escapeHtml` on data). */
-export function table(headers: string[], rows: string[][], cls = ''): string {
+/** A numeric cell: right-aligned with tabular figures (`td.num` in the stylesheet). */
+export interface NumberCell {
+  num: string;
+}
+export const num = (html: string): NumberCell => ({ num: html });
+
+/** A table cell: already-escaped HTML, or a numeric one. */
+export type Cell = string | NumberCell;
+
+const td = (c: Cell): string => (typeof c === 'string' ? `<td>${c}</td>` : `<td class="num">${c.num}</td>`);
+
+/** A table of already-escaped cell HTML (use `escapeHtml` on data); `num(...)` cells are right-aligned. */
+export function table(headers: string[], rows: Cell[][], cls = ''): string {
   const head = `<tr>${headers.map((h) => `<th>${h}</th>`).join('')}</tr>`;
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
+  const body = rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('\n');
   return `<table${cls ? ` class="${cls}"` : ''}><thead>${head}</thead><tbody>\n${body}\n</tbody></table>`;
 }
 
