@@ -1,19 +1,38 @@
-// `analyze judge`: re-grades a stored trial store with another judge, into a new resumable store.
+// `analyze judge`: re-grades a stored trial store with another judge, into a new resumable store; or,
+// with --agreement A B, measures how two judges' gradings of the same trials agree.
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 import { createJudge, regradeTrials } from '../lib/judge/index.ts';
+import { agreementText, judgeAgreement } from '../lib/judge/agreement.ts';
+import { writeJsonAtomic } from '../lib/io/atomic.ts';
+import { loadTrials } from '../lib/trials/paper.ts';
 
 interface Args extends GlobalArgs {
-  trials: string;
-  judge: string;
+  trials?: string;
+  judge?: string;
+  agreement?: string[];
   'judge-base-url'?: string;
   'judge-prompt'?: string;
   'judge-temperature': string;
   'judge-cache': string | false;
   concurrency: number;
-  out: string;
+  out?: string;
+}
+
+/** --agreement A B: the two gradings compared, printed, and written as JSON to --out when given. */
+function agreement(args: Args): void {
+  const files = args.agreement!;
+  if (files.length !== 2) throw new InputError(`--agreement: expected two trial files (A B), found ${files.length}`);
+  const clash = (['trials', 'judge', 'judge-base-url', 'judge-prompt'] as const).filter((k) => args[k] !== undefined);
+  if (clash.length) throw new InputError(`--agreement compares two graded files; ${clash.map((k) => `--${k}`).join(', ')} only apply to re-grading`);
+  const g = judgeAgreement({ path: files[0], ...loadTrials(files[0]) }, { path: files[1], ...loadTrials(files[1]) });
+  console.log(agreementText(g));
+  if (args.out) {
+    writeJsonAtomic(args.out, g);
+    console.log(`wrote ${args.out}`);
+  }
 }
 
 function parseTemperature(value: string): number | null {
@@ -34,24 +53,29 @@ function progress(done: number, total: number, startedAt: number): void {
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'judge',
-  describe: 're-grade a stored trial store with another judge, writing a new store (resumable)',
+  describe: 're-grade a stored trial store with another judge, writing a new store (resumable); or compare two gradings (--agreement A B)',
   builder: (y) =>
     y
-      .option('trials', { type: 'string', demandOption: true, describe: 'trial store (JSONL) to re-grade' })
+      .option('trials', { type: 'string', describe: 'trial store (JSONL) to re-grade (required unless --agreement)' })
       .option('judge', {
         type: 'string',
-        demandOption: true,
-        describe: 'anthropic:<model>, openai:<model>, or heuristic (offline lexical approximation)',
+        describe: 'anthropic:<model>, openai:<model>, or heuristic (offline lexical approximation); required unless --agreement',
       })
+      .option('agreement', { type: 'string', array: true, describe: 'A B: cross-judge agreement of two gradings of the same trials (our stores or the paper\'s result files): multi-attempt and ESR agreement with Cohen\'s κ, first-score correlation' })
       .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server (vLLM, Ollama, OpenRouter, …)' })
       .option('judge-prompt', { type: 'string', describe: 'judge prompt template with {{prompt}}, {{response}}, {{feature_label}}' })
       .option('judge-temperature', { type: 'string', default: '0', describe: 'sampling temperature, or "none" to leave it to the server' })
       .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output trial store (JSONL, appended; rerun to resume)' }),
+      .option('out', { type: 'string', describe: 'output trial store (JSONL, appended; rerun to resume); with --agreement: the agreement as JSON' }),
   handler: async (args) => {
     outFileFlag('out', args.out);
-    const judge = createJudge(args.judge, {
+    if (args.agreement) return agreement(args);
+    const missing = (['trials', 'judge', 'out'] as const).filter((k) => args[k] === undefined);
+    if (missing.length) throw new InputError(`re-grading needs ${missing.map((k) => `--${k}`).join(', ')} (or compare two gradings with --agreement A B)`);
+    const trialsPath = args.trials!;
+    const outPath = args.out!;
+    const judge = createJudge(args.judge!, {
       baseUrl: args['judge-base-url'] ?? null,
       promptFile: args['judge-prompt'] ?? null,
       temperature: parseTemperature(args['judge-temperature']),
@@ -63,20 +87,21 @@ const command: CommandModule<GlobalArgs, Args> = {
     }
     const startedAt = Date.now();
     const s = await regradeTrials({
-      trialsPath: args.trials,
-      outPath: args.out,
+      trialsPath,
+      outPath,
       judge,
       onProgress: (done, total) => progress(done, total, startedAt),
     });
     const st = judge.stats();
     console.log(`judge ${judge.id}${judge.provenance.approximation ? ' (approximation)' : ''}` +
       (judge.provenance.prompt_sha256 ? `, prompt sha256 ${judge.provenance.prompt_sha256}` : ''));
-    console.log(`input ${s.input} trials: ${s.already_done} already in ${args.out}, ${s.judged} judged now ` +
+    console.log(`input ${s.input} trials: ${s.already_done} already in ${outPath}, ${s.judged} judged now ` +
       `(${s.judge_errors} judge errors), ${s.generation_errors} copied unjudged (generation errors)`);
     if (st.http_requests || st.cache_hits) {
-      console.log(`requests ${st.http_requests}, cache hits ${st.cache_hits}, invalid outputs retried ${st.invalid_outputs}`);
+      console.log(`requests ${st.http_requests}, cache hits ${st.cache_hits}, invalid outputs retried ${st.invalid_outputs}, no attempt found ${st.no_attempt}` +
+        (st.models_returned.length ? `; model id returned by the API: ${st.models_returned.join(', ')}` : ''));
     }
-    console.log(`output ${s.output_total} trials, ${s.output_judge_errors} with judge errors → ${args.out}`);
+    console.log(`output ${s.output_total} trials, ${s.output_judge_errors} with judge errors → ${outPath}`);
   },
 };
 

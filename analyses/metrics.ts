@@ -5,7 +5,7 @@ import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import type { CiMethod } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
-import { conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
+import { approximationNote, conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
@@ -22,7 +22,8 @@ interface Args extends GlobalArgs {
 }
 
 function print(report: MetricsReport): void {
-  console.log([exclusionNote(report), '', conditionTable(report), '', proportionTable(report), '', differenceTable(report), '', intervalNote(report)].join('\n'));
+  const approx = approximationNote(report);
+  console.log([...(approx ? [approx, ''] : []), exclusionNote(report), '', conditionTable(report), '', proportionTable(report), '', differenceTable(report), '', intervalNote(report)].join('\n'));
 }
 
 const command: CommandModule<GlobalArgs, Args> = {

@@ -57,5 +57,5 @@ test('heuristic judge: labelled an approximation; empty response scores 0; a pro
   const noTerms = await judge.judge({ prompt: 'How do you do it?', response: 'Like this.', featureLabel: null });
   assert.deepEqual(noTerms.attempts, []);
   assert.match(noTerms.error!, /no content words/);
-  assert.deepEqual(judge.stats(), { judged: 3, cache_hits: 0, http_requests: 0, invalid_outputs: 0, errors: 1 });
+  assert.deepEqual(judge.stats(), { judged: 3, cache_hits: 0, http_requests: 0, invalid_outputs: 0, errors: 1, no_attempt: 0, models_returned: [] });
 });

@@ -107,6 +107,11 @@ function toTrial(p: PlannedTrial, response: string, judge: Trial['judge'], base:
   };
 }
 
+/** Model ids the judge's API returned over the run's trials (this session's and earlier ones'), in order first seen. */
+function judgeModels(trials: Trial[]): string[] {
+  return [...new Set(trials.map((t) => t.judge?.model).filter((m): m is string => typeof m === 'string'))];
+}
+
 function metricsOf(trials: Trial[], conditions: Condition[], o: AblationOptions): MetricsReport {
   const present = new Set(trials.map((t) => t.condition));
   const baseline = conditions.find((c) => present.has(c) && c === 'baseline') ?? conditions.find((c) => present.has(c));
@@ -227,7 +232,7 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   writeJsonAtomic(join(o.out, 'metrics.json'), {
     ...report,
     ...(levels ? { levels } : {}),
-    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: o.judge.provenance, ablated: { latents: ablated, source: o.latents.source }, runtime: base.runtime },
+    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: { ...o.judge.provenance, models_returned: judgeModels(trials) }, ablated: { latents: ablated, source: o.latents.source }, runtime: base.runtime },
   });
   const result: AblationResult = {
     out: o.out, store, report, levels, planned: plan.length, alreadyDone: plan.length - pending.length, generated: pending.length, seconds: (Date.now() - started) / 1000,

@@ -12,6 +12,8 @@ export interface ChatReply {
   text: string;
   /** The output hit the token limit (so it is probably cut short). */
   truncated: boolean;
+  /** The model id the API says answered (may be more exact than the one asked for, e.g. a dated snapshot). */
+  model: string | null;
 }
 
 export type Chat = (messages: ChatMessage[]) => Promise<ChatReply>;
@@ -61,7 +63,7 @@ export function anthropicChat(cfg: ChatConfig): Chat {
     };
     const msg = await client.messages.create(params);
     const text = msg.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-    return { text, truncated: msg.stop_reason === 'max_tokens' };
+    return { text, truncated: msg.stop_reason === 'max_tokens', model: msg.model ?? null };
   };
 }
 
@@ -75,6 +77,6 @@ export function openaiChat(cfg: ChatConfig): Chat {
       messages,
     });
     const choice = completion.choices[0];
-    return { text: choice?.message?.content ?? '', truncated: choice?.finish_reason === 'length' };
+    return { text: choice?.message?.content ?? '', truncated: choice?.finish_reason === 'length', model: completion.model ?? null };
   };
 }

@@ -16,6 +16,8 @@ export interface CacheEntry {
   response_sha256: string;
   attempts: JudgedAttempt[];
   raw: string | null;
+  /** The model id the API returned (absent in entries written before it was recorded). */
+  model?: string | null;
 }
 
 /** Hash of everything the judgment depends on besides the judge: the trial's prompt, response and label. */

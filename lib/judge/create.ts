@@ -19,7 +19,7 @@ const REMOTE = {
 } as const;
 
 /** Models used when a key is set and no judge is named (see defaultJudgeSpec). */
-export const DEFAULT_MODELS = { anthropic: 'claude-sonnet-4-5', openai: 'gpt-4o-mini' } as const;
+export const DEFAULT_MODELS = { anthropic: 'claude-haiku-4-5', openai: 'gpt-4o-mini' } as const;
 
 const EMPTY_NOTE = 'empty response: scored 0 without asking the judge';
 const MAX_ERROR_CHARS = 600;
@@ -74,13 +74,13 @@ function describeError(err: unknown): string {
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }
 
-type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: string }>;
+type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: string; model: string | null }>;
 
 export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   const { backend, model } = parseJudgeSpec(spec);
   const env = opts.env ?? process.env;
   const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true);
-  const stats: JudgeStats = { judged: 0, cache_hits: 0, http_requests: 0, invalid_outputs: 0, errors: 0 };
+  const stats: JudgeStats = { judged: 0, cache_hits: 0, http_requests: 0, invalid_outputs: 0, errors: 0, no_attempt: 0, models_returned: [] };
   let secrets: string[] = [];
   let grade: Grade;
   let provenance: JudgeProvenance;
@@ -96,7 +96,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     grade = async ({ prompt, response }) => {
       const attempts = heuristicAttempts(prompt, response);
       if (attempts.some((a) => a.score === null)) throw new Error('the prompt has no content words to compare the response with');
-      return { attempts, raw: HEURISTIC_NOTE };
+      return { attempts, raw: HEURISTIC_NOTE, model: null };
     };
   } else {
     const remote = REMOTE[backend];
@@ -134,24 +134,30 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   }
 
   const id = provenance.id;
-  const result = (attempts: JudgedAttempt[], raw: string | null, error: string | null): JudgeResult => ({
+  const result = (attempts: JudgedAttempt[], raw: string | null, error: string | null, returned: string | null = null): JudgeResult => ({
     id,
+    ...(returned === null ? {} : { model: returned }),
     attempts,
     raw: raw === null ? null : redact(raw, secrets),
     error: error === null ? null : redact(error, secrets),
   });
+  const counted = (r: JudgeResult): JudgeResult => {
+    if (!r.error && r.attempts.length === 0) stats.no_attempt++;
+    if (r.model && !stats.models_returned.includes(r.model)) stats.models_returned.push(r.model);
+    return r;
+  };
 
   async function judgeOne(input: JudgeInput): Promise<JudgeResult> {
     if (!input.response.trim()) return result([{ text: '', score: 0 }], EMPTY_NOTE, null);
     const hit = cache?.get(input);
     if (hit) {
       stats.cache_hits++;
-      return result(hit.attempts, hit.raw, null);
+      return counted(result(hit.attempts, hit.raw, null, hit.model ?? null));
     }
     let judged: JudgeResult;
     try {
-      const { attempts, raw } = await grade(input);
-      judged = result(attempts, raw, null);
+      const { attempts, raw, model: returned } = await grade(input);
+      judged = counted(result(attempts, raw, null, returned));
     } catch (err) {
       stats.errors++;
       return result([], err instanceof JudgeGaveUp ? err.raw : null, `${id}: ${describeError(err)}`);
@@ -159,7 +165,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     // Outside the try: a cache that cannot be written is a broken run (exit 1), not a judge failure.
     cache?.put(input, {
       judge_id: id, prompt_sha256: provenance.prompt_sha256!, input_sha256: inputHash(input),
-      response_sha256: sha256Text(input.response), attempts: judged.attempts, raw: judged.raw,
+      response_sha256: sha256Text(input.response), attempts: judged.attempts, raw: judged.raw, model: judged.model ?? null,
     });
     return judged;
   }
@@ -168,7 +174,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   return {
     id,
     provenance,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, models_returned: [...stats.models_returned] }),
     judge: (input) =>
       limit(async () => {
         const r = await judgeOne(input);

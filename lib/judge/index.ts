@@ -1,7 +1,7 @@
 // Public API of the judge layer.
 export { createJudge, defaultJudgeSpec, parseJudgeSpec, DEFAULT_MODELS, type JudgeSpec } from './create.ts';
 export { loadJudgePrompt, renderJudgePrompt, PLACEHOLDERS, DEFAULT_PROMPT_PATH, type JudgePrompt } from './prompt.ts';
-export { parseJudgeOutput, InvalidJudgeOutput } from './parse.ts';
+export { parseJudgeOutput, parseJudgment, InvalidJudgeOutput, type JudgeFormat, type ParsedJudgment } from './parse.ts';
 export { segmentAttempts, relevanceScore, HEURISTIC_NOTE } from './heuristic.ts';
 export { regradeTrials, type RegradeSummary } from './regrade.ts';
 export type { Judge, JudgeInput, JudgeOptions, JudgeProvenance, JudgeStats, JudgeResult, JudgedAttempt } from './types.ts';

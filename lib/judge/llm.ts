@@ -2,12 +2,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JudgedAttempt } from '../trials/types.ts';
 import type { Chat, ChatMessage } from './backends.ts';
-import { InvalidJudgeOutput, parseJudgeOutput } from './parse.ts';
+import { InvalidJudgeOutput, type JudgeFormat, parseJudgment } from './parse.ts';
 import { capRaw } from '../trials/store.ts';
 
 export interface LlmJudgment {
   attempts: JudgedAttempt[];
   raw: string;
+  format: JudgeFormat;
+  /** The model id the API returned. */
+  model: string | null;
 }
 
 export interface RetryPolicy {
@@ -43,7 +46,8 @@ export async function askJudge(chat: Chat, judgePrompt: string, response: string
     const reply = await chat(messages);
     raw = reply.text;
     try {
-      return { attempts: parseJudgeOutput(raw, response), raw: capRaw(raw) };
+      const parsed = parseJudgment(raw, response);
+      return { attempts: parsed.attempts, raw: capRaw(raw), format: parsed.format, model: reply.model };
     } catch (err) {
       if (!(err instanceof InvalidJudgeOutput)) throw err;
       policy.onInvalid();
@@ -54,7 +58,7 @@ export async function askJudge(chat: Chat, judgePrompt: string, response: string
       { role: 'assistant', content: capRaw(raw.trim()) || '(empty reply)' },
       {
         role: 'user',
-        content: `That reply could not be used: ${problem}. Answer again, following the instructions exactly: one JSON object inside <result></result> tags.`,
+        content: `That reply could not be used: ${problem}. Answer again, following the instructions exactly: one JSON object inside the tags they name.`,
       },
     ];
   }

@@ -1,4 +1,8 @@
-// Parses and validates a judge model's output: <result>{"attempts":[{"text","score"}]}</result>.
+// Parses and validates a judge model's output, in either of two formats:
+// - ours: `<result>{"attempts": [{"text", "score"}]}</result>` (at least one attempt);
+// - the paper's: free-form feedback, then `<json>{"attempts": [{"attempt_text", "score"}]}</json>`,
+//   where an empty list means the response holds no attempt (e.g. only a clarifying question).
+// Every attempt text must be found verbatim in the response (whitespace differences tolerated).
 import type { JudgedAttempt } from '../trials/types.ts';
 
 /** The model's output was unusable; the message says why (it is fed back to the model on retry). */
@@ -9,7 +13,20 @@ export class InvalidJudgeOutput extends Error {
   }
 }
 
-const RESULT_RE = /<result>([\s\S]*?)<\/result>/gi;
+export type JudgeFormat = 'result' | 'paper';
+
+export interface ParsedJudgment {
+  format: JudgeFormat;
+  /** Empty only in the paper's format: the judge found no attempt in the response. */
+  attempts: JudgedAttempt[];
+  /** The paper's format: the free-form feedback before the `<json>` block (trimmed); else null. */
+  feedback: string | null;
+}
+
+const FORMATS = {
+  result: { re: /<result>([\s\S]*?)<\/result>/gi, tag: '<result>', textKey: 'text', allowEmpty: false },
+  paper: { re: /<json>([\s\S]*?)<\/json>/gi, tag: '<json>', textKey: 'attempt_text', allowEmpty: true },
+} as const;
 
 /** Collapses runs of whitespace, so a judge that re-wraps lines still matches the response. */
 function squash(text: string): string {
@@ -23,28 +40,37 @@ function unfence(text: string): string {
 }
 
 /**
- * Returns the attempts of the last <result> block, or throws InvalidJudgeOutput when the block is
- * missing, is not JSON, has no attempts, has a score that is not a number in [0, 100], or has an
- * attempt text that is empty or not found in the response (whitespace differences are tolerated).
+ * Returns the attempts of the last `<result>` block, or (when there is none) of the last `<json>` block.
+ * Throws InvalidJudgeOutput when neither block is present, the block is not JSON, has no attempts
+ * array, has an empty one (ours only), has a score that is not a number in [0, 100], or an attempt
+ * text that is empty or not found in the response.
  */
-export function parseJudgeOutput(raw: string, response: string): JudgedAttempt[] {
-  const blocks = [...raw.matchAll(RESULT_RE)];
-  if (!blocks.length) throw new InvalidJudgeOutput('no <result>…</result> block in the output');
-  const body = unfence(blocks[blocks.length - 1][1]);
+export function parseJudgment(raw: string, response: string): ParsedJudgment {
+  let format: JudgeFormat = 'result';
+  let blocks = [...raw.matchAll(FORMATS.result.re)];
+  if (!blocks.length) {
+    format = 'paper';
+    blocks = [...raw.matchAll(FORMATS.paper.re)];
+  }
+  if (!blocks.length) throw new InvalidJudgeOutput('no <result>…</result> (or <json>…</json>) block in the output');
+  const f = FORMATS[format];
+  const last = blocks[blocks.length - 1];
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = JSON.parse(unfence(last[1]));
   } catch (err) {
-    throw new InvalidJudgeOutput(`the <result> block is not valid JSON (${(err as Error).message})`);
+    throw new InvalidJudgeOutput(`the ${f.tag} block is not valid JSON (${(err as Error).message})`);
   }
   const attempts = (parsed as { attempts?: unknown } | null)?.attempts;
   if (!Array.isArray(attempts)) throw new InvalidJudgeOutput('the result has no "attempts" array');
-  if (!attempts.length) throw new InvalidJudgeOutput('"attempts" is empty (expected at least one attempt)');
+  if (!attempts.length && !f.allowEmpty) throw new InvalidJudgeOutput('"attempts" is empty (expected at least one attempt)');
   const haystack = squash(response);
-  return attempts.map((a: unknown, i) => {
-    const { text, score } = (a ?? {}) as { text?: unknown; score?: unknown };
+  const out = attempts.map((a: unknown, i) => {
+    const entry = (a ?? {}) as Record<string, unknown>;
+    const text = entry[f.textKey];
+    const score = entry.score;
     const where = `attempt ${i + 1}`;
-    if (typeof text !== 'string' || !text.trim()) throw new InvalidJudgeOutput(`${where}: "text" must be a non-empty string`);
+    if (typeof text !== 'string' || !text.trim()) throw new InvalidJudgeOutput(`${where}: "${f.textKey}" must be a non-empty string`);
     if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 100) {
       throw new InvalidJudgeOutput(`${where}: "score" must be a number in 0–100, found ${JSON.stringify(score)}`);
     }
@@ -53,4 +79,10 @@ export function parseJudgeOutput(raw: string, response: string): JudgedAttempt[]
     }
     return { text, score };
   });
+  return { format, attempts: out, feedback: format === 'paper' ? raw.slice(0, last.index).trim() : null };
+}
+
+/** The attempts alone (see parseJudgment). */
+export function parseJudgeOutput(raw: string, response: string): JudgedAttempt[] {
+  return parseJudgment(raw, response).attempts;
 }

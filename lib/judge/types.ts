@@ -42,6 +42,10 @@ export interface JudgeStats {
   invalid_outputs: number;
   /** Results returned with `error` set. */
   errors: number;
+  /** Judgments that found no attempt in the response (the paper's format allows an empty list); excluded from the metrics. */
+  no_attempt: number;
+  /** Model ids the API returned (the exact snapshot that answered), in order first seen. */
+  models_returned: string[];
 }
 
 export interface Judge {

@@ -174,3 +174,21 @@ export function wrapLines(text: string, max: number): string[] {
   }
   return lines;
 }
+
+/** Height of the strip `markApproximation` adds below a figure. */
+export const NOTE_HEIGHT = 18;
+
+/**
+ * The figure with a visible note in a strip added below it (and in its title and caption): for rates
+ * computed from the heuristic judge, which is an approximation, not an LLM judgment.
+ */
+export function markApproximation(fig: Figure, note: string): Figure {
+  const height = fig.height + NOTE_HEIGHT;
+  const escaped = note.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const svg = fig.svg
+    .replace(/^(<svg[^>]*?) height="[^"]*"/, `$1 height="${height}"`)
+    .replace(/^(<svg[^>]*?) viewBox="0 0 ([\d.]+) [\d.]+"/, `$1 viewBox="0 0 $2 ${height}"`)
+    .replace(/<\/svg>\s*$/, `<rect class="approximation-strip" x="0" y="${fig.height}" width="${fig.width}" height="${NOTE_HEIGHT}" fill="#ffffff"/>` +
+      `<text class="approximation" x="6" y="${fig.height + 13}" font-size="10" fill="#b00020">${escaped}</text></svg>`);
+  return { ...fig, svg, height, title: `${fig.title} (heuristic judge: approximation)`, caption: `${fig.caption} ${note[0].toUpperCase()}${note.slice(1)}.` };
+}

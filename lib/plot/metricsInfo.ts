@@ -24,6 +24,8 @@ export interface ConditionSummary {
   n_trials: number;
   n_errors?: number;
   n_clusters?: number;
+  /** Rates from the heuristic judge (an approximation). */
+  approximation?: boolean;
   metrics: Record<string, MetricValue>;
 }
 

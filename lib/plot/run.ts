@@ -10,7 +10,8 @@ import { readJson } from '../io/json.ts';
 import { readLatentSet } from '../stats/latentSet.ts';
 import type { PoolMode } from '../stats/sparse.ts';
 import { openStore } from '../store/reader.ts';
-import { trialScores } from '../trials/metrics.ts';
+import { isApproximateJudgment, trialScores } from '../trials/metrics.ts';
+import { APPROXIMATION_NOTE } from '../trials/report.ts';
 import { readTrials } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import { conditionBars, pairedDifferences, scoreDeltaHistograms } from './ablation.ts';
@@ -18,7 +19,7 @@ import { activationDistributions, rankingPlot, stabilityPlot } from './discovery
 import { criterionOf, discoveryActivations, readRankingPoints, ruleText } from './discoveryData.ts';
 import { type LatentRegions, type LatentTraces, regionMeansPlot, tracesPlot } from './episodes.ts';
 import { episodesFigureData } from './episodesData.ts';
-import type { Figure } from './figure.ts';
+import { type Figure, markApproximation } from './figure.ts';
 import type { MetricsSummary } from './metricsInfo.ts';
 import { writeFigureFiles } from './render.ts';
 import { isSweep, sweepPlot, sweepPoints } from './sweep.ts';
@@ -96,8 +97,11 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
     if (metrics.differences?.length) figs.push(pairedDifferences(metrics.differences, metrics.bootstrap));
   }
   const trialsPath = join(dir, RUN_FILES.trials);
+  let approximate = Object.values(metrics?.conditions ?? {}).some((c) => c.approximation === true) ||
+    (metrics as { provenance?: { judge?: { approximation?: unknown } } } | null)?.provenance?.judge?.approximation === true;
   if (existsSync(trialsPath)) {
     const trials = readTrials(trialsPath);
+    approximate ||= trials.some(isApproximateJudgment);
     const deltas = scoreDeltas(trials);
     if ([...deltas.values()].some((d) => d.length > 0)) figs.push(scoreDeltaHistograms(deltas));
     if (isSweep(trials)) {
@@ -106,7 +110,7 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
       figs.push(sweepPlot(points, { bootstrap, xLabel: o.boostLabel }));
     }
   }
-  return figs;
+  return approximate ? figs.map((f) => markApproximation(f, APPROXIMATION_NOTE)) : figs;
 }
 
 /** Every figure the run directory's files allow, drawn in memory. */

@@ -72,10 +72,19 @@ export interface MetricsReport {
     n_errors: number;
     errors: Partial<Record<ExclusionReason, number>>;
     n_clusters: number;
+    /** Judge ids of the condition's trials (`paper` for the paper's files). */
+    judges: string[];
+    /** True when some of its trials were graded by the heuristic judge: every rate is then an approximation. */
+    approximation: boolean;
     metrics: Record<MetricName, MetricEntry>;
   }>;
   differences: { a: string; b: string; metric: MetricName; estimate: number; ci: [number, number]; relative: number; relative_ci: [number, number]; p: number }[];
   bootstrap: { resamples: number; seed: number; cluster: ClusterBy; level: number; ci: CiMethod; units: number; strata: string; permutation: string };
+}
+
+/** The heuristic judge's results are an approximation, not an LLM judgment. */
+export function isApproximateJudgment(t: Trial): boolean {
+  return t.judge?.id === 'heuristic' || (t.provenance?.judge as { approximation?: unknown } | undefined)?.approximation === true;
 }
 
 function unitKey(t: Trial, cluster: ClusterBy): string {
@@ -156,6 +165,7 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
     },
   };
   conditions.forEach((name, c) => {
+    const own = trials.filter((t) => t.condition === name);
     const mine = counted.filter((x) => x.cond === c);
     const tot = new Float64Array(WIDTH);
     for (const x of mine) addTrialSums(x.scores, tot, 0);
@@ -170,6 +180,8 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
       n_errors: Object.values(errors[c]).reduce((s, v) => s + (v ?? 0), 0),
       errors: errors[c],
       n_clusters: new Set(mine.map((x) => x.unit)).size,
+      judges: [...new Set(own.map((t) => t.judge?.id).filter((j): j is string => typeof j === 'string'))],
+      approximation: own.some(isApproximateJudgment),
       metrics: {
         multi_attempt_rate: entry(0, { wilson: wilson(multi, n, level), wald: waldProportion(multi, n, level) }),
         esr_rate: entry(1, { wilson: wilson(esr, n, level), wald: waldProportion(esr, n, level) }),

@@ -14,7 +14,7 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(100 * x) 
 
 export function conditionTable(r: MetricsReport): string {
   const rows = Object.entries(r.conditions).map(([name, c]) => [
-    name, String(c.n_trials), String(c.n_clusters), String(c.n_errors),
+    c.approximation ? `${name} (approximation)` : name, String(c.n_trials), String(c.n_clusters), String(c.n_errors),
     ...METRICS.map((m) => withCi(m, c.metrics[m].estimate, c.metrics[m].ci)),
   ]);
   return markdownTable(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES[m])], rows);
@@ -25,7 +25,7 @@ export function proportionTable(r: MetricsReport): string {
   for (const [name, c] of Object.entries(r.conditions)) {
     for (const m of ['multi_attempt_rate', 'esr_rate'] as const) {
       const e = c.metrics[m];
-      rows.push([name, NAMES[m], num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
+      rows.push([c.approximation ? `${name} (approximation)` : name, NAMES[m], num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
     }
   }
   return markdownTable(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
@@ -50,7 +50,16 @@ export function exclusionNote(r: MetricsReport): string {
     `${name}: ${c.n_trials} trials counted, ${c.n_errors} excluded${c.n_errors ? ` (${Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}, ${c.n_clusters} clusters`).join('\n');
 }
 
-/** Both tables and the note; `against`: show only differences from that condition (the terminal view). */
+export const APPROXIMATION_NOTE = 'heuristic judge: an offline lexical APPROXIMATION, not an LLM judgment';
+
+/** A warning line when some condition's rates come from the heuristic judge; '' otherwise. */
+export function approximationNote(r: MetricsReport): string {
+  const which = Object.entries(r.conditions).filter(([, c]) => c.approximation).map(([name]) => name);
+  return which.length ? `**Approximation.** Rates of ${which.join(', ')} come from the ${APPROXIMATION_NOTE}.` : '';
+}
+
+/** Both tables and the notes; `against`: show only differences from that condition (the terminal view). */
 export function metricsText(r: MetricsReport, against?: string): string {
-  return [conditionTable(r), '', differenceTable(r, against), '', intervalNote(r)].join('\n');
+  const approx = approximationNote(r);
+  return [...(approx ? [approx, ''] : []), conditionTable(r), '', differenceTable(r, against), '', intervalNote(r)].join('\n');
 }

@@ -16,6 +16,9 @@ export interface JudgedAttempt {
 export interface JudgeResult {
   /** Judge id, e.g. `anthropic:claude-…`, `openai:gpt-…`, `heuristic`. */
   id: string;
+  /** The model id the judge's API returned (a remote judge; may name a dated snapshot of the model asked for). */
+  model?: string | null;
+  /** Empty when the judge found no attempt in the response (then the trial is excluded as `no_attempts`). */
   attempts: JudgedAttempt[];
   raw: string | null;
   error: string | null;
