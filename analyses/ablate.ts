@@ -7,7 +7,7 @@ import { checkLayer, checkWorkers, openSession } from '../lib/session.ts';
 import { readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
-import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
+import { checkSamplingFlags, intFlag, numberFlag } from '../lib/cli/flags.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { discoverFirst } from '../lib/experiments/discover.ts';
 import { type Feature, readFeatures } from '../lib/experiments/features.ts';
@@ -52,6 +52,7 @@ interface Args extends SessionArgs {
   'judge-prompt'?: string;
   'judge-cache': string | false;
   'judge-concurrency': number;
+  'judge-timeout': number;
   resamples: number;
   out?: string;
 }
@@ -132,6 +133,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('judge-prompt', { type: 'string', describe: 'judge prompt template file' })
       .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
       .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
+      .option('judge-timeout', { type: 'number', default: 120, describe: 'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s' })
       .option('resamples', { type: 'number', default: 10_000, describe: 'bootstrap resamples' })
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }),
   handler: async (a) => {
@@ -145,6 +147,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     checkSamplingFlags(a);
     checkWorkers(a.workers, a['force-workers']);
     intFlag('judge-concurrency', a['judge-concurrency'], 1);
+    numberFlag('judge-timeout', a['judge-timeout'], 0, Infinity, { min: true });
     const conditions = parseConditions(a.conditions);
     if (a['random-sets'] !== undefined && !conditions.includes('random')) throw new InputError('--random-sets applies to the random condition; add it to --conditions');
     if (a['meta-prompt'] !== undefined && !conditions.includes('meta-prompt')) throw new InputError('--meta-prompt applies to the meta-prompt condition; add it to --conditions');
@@ -155,6 +158,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       promptFile: a['judge-prompt'] ?? null,
       cacheDir: a['judge-cache'] === false ? null : String(a['judge-cache']),
       concurrency: a['judge-concurrency'],
+      timeoutMs: a['judge-timeout'] * 1000,
     });
     const prompts = readPrompts(a.prompts);
     const features: Feature[] | { sample: number } = a.features ? readFeatures(a.features) : { sample: a['n-features'] ?? 20 };

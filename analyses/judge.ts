@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
-import { outFileFlag } from '../lib/cli/flags.ts';
+import { numberFlag, outFileFlag } from '../lib/cli/flags.ts';
 import { createJudge, regradeTrials } from '../lib/judge/index.ts';
 import { agreementText, judgeAgreement } from '../lib/judge/agreement.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
@@ -18,6 +18,7 @@ interface Args extends GlobalArgs {
   'judge-temperature': string;
   'judge-cache': string | false;
   concurrency: number;
+  'judge-timeout': number;
   out?: string;
 }
 
@@ -67,9 +68,11 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('judge-temperature', { type: 'string', default: '0', describe: 'sampling temperature, or "none" to leave it to the server' })
       .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
+      .option('judge-timeout', { type: 'number', default: 120, describe: 'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s' })
       .option('out', { type: 'string', describe: 'output trial store (JSONL, appended; rerun to resume); with --agreement: the agreement as JSON' }),
   handler: async (args) => {
     outFileFlag('out', args.out);
+    numberFlag('judge-timeout', args['judge-timeout'], 0, Infinity, { min: true });
     if (args.agreement) return agreement(args);
     const missing = (['trials', 'judge', 'out'] as const).filter((k) => args[k] === undefined);
     if (missing.length) throw new InputError(`re-grading needs ${missing.map((k) => `--${k}`).join(', ')} (or compare two gradings with --agreement A B)`);
@@ -81,6 +84,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       temperature: parseTemperature(args['judge-temperature']),
       cacheDir: args['judge-cache'] === false ? null : String(args['judge-cache']),
       concurrency: args.concurrency,
+      timeoutMs: args['judge-timeout'] * 1000,
     });
     if (judge.provenance.approximation) {
       console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');

@@ -17,6 +17,8 @@ import type { CaptureSample } from './samples.ts';
 
 export interface CaptureSetup {
   tokenizer: Tokenizer;
+  /** The model's config, when known: each sample's length is checked against max_position_embeddings up front. */
+  config?: { maxPositions: number };
   /** Runs the encode tasks: in this thread or on worker threads. */
   executor: Executor;
   /** Feature (read-out) layer: codes of resid_post.layer. */
@@ -97,6 +99,9 @@ async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: st
   }
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
   const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
+  const limit = cs.config?.maxPositions;
+  const long = limit === undefined ? undefined : prepared.find((p) => p.ids.length > limit);
+  if (long) throw new InputError(`sample ${long.sample.id}: ${long.ids.length} tokens, past the model's max_position_embeddings (${limit}); shorten it`);
   claim.record();
   const writer = new ActsWriter(dir, spanNames);
   const resumed = writer.samplesWritten;

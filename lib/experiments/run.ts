@@ -8,6 +8,7 @@ import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import type { Judge } from '../judge/index.ts';
+import { checkGenerationLength } from '../model/generate.ts';
 import { progress } from '../progress.ts';
 import { sha256Text } from '../io/hash.ts';
 import { claimRunDir } from '../runs/claim.ts';
@@ -137,6 +138,9 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   const stopIds = tokenizer.eosIds.length ? tokenizer.eosIds : session.config.eosTokenIds;
   // Fail on a template that cannot take the meta-prompt before any work.
   if (o.conditions.includes('meta-prompt')) renderPrompt(tokenizer, o.prompts[0], o.metaPrompt);
+  // Every prompt (with the meta-prompt's system message when that condition runs) plus --max-tokens fits the model.
+  const system = o.conditions.includes('meta-prompt') ? o.metaPrompt : null;
+  checkGenerationLength(o.prompts.map((p) => renderPrompt(tokenizer, p, system)), o.sampling.maxNewTokens, session.config.maxPositions);
 
   const inputs = {
     model: modelProvenance(o.paths.model),

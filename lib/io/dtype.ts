@@ -46,3 +46,22 @@ export function toFloat32(bytes: Uint8Array, dtype: DType, what: string): Float3
       throw new Error(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16 or F64)`);
   }
 }
+
+/**
+ * Index of the first NaN or ±Inf in `data` (f32, or raw bf16/f16 bits), or -1. Weights are checked on load:
+ * a NaN encoder column would read as a dead latent, an Inf bias makes every code Inf.
+ */
+export function firstNonFinite(data: Float32Array | Uint16Array, dtype: 'F32' | 'BF16' | 'F16' = 'F32'): number {
+  if (data instanceof Float32Array) {
+    for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) return i; // NaN and ±Inf give NaN
+    return -1;
+  }
+  const exp = dtype === 'BF16' ? 0x7f80 : 0x7c00; // all exponent bits set: Inf or NaN
+  for (let i = 0; i < data.length; i++) if ((data[i] & exp) === exp) return i;
+  return -1;
+}
+
+/** "NaN" or "Inf" for a non-finite value, for error messages. */
+export function nonFiniteName(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf';
+}

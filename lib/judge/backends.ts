@@ -29,13 +29,48 @@ export interface ChatConfig {
   httpRetries: number;
   /** Called once per HTTP request sent (retries included), for the counters. */
   onRequest: () => void;
+  /** Told each wait a server asks for (Retry-After), as a line; default: stderr. */
+  onWait?: (line: string) => void;
+  /** Longest Retry-After wait honoured, in seconds (default MAX_SERVER_WAIT_S). */
+  maxServerWaitS?: number;
 }
 
-/** A fetch that counts requests; the SDKs call it for every try. */
-function countingFetch(onRequest: () => void): typeof fetch {
-  return (url, init) => {
-    onRequest();
-    return fetch(url, init);
+/** The longest wait a server's Retry-After may impose before a retry; longer requests are cut to this. */
+export const MAX_SERVER_WAIT_S = 60;
+
+/** Seconds a Retry-After / Retry-After-Ms header asks for, or null. */
+function retryAfterSeconds(h: Headers): number | null {
+  const ms = Number.parseFloat(h.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms)) return ms / 1000;
+  const v = h.get('retry-after');
+  if (v === null) return null;
+  const s = Number.parseFloat(v);
+  if (Number.isFinite(s)) return s;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? (at - Date.now()) / 1000 : null;
+}
+
+/**
+ * The fetch the SDKs call for every try: counts requests, and caps a server's Retry-After at
+ * MAX_SERVER_WAIT_S (the SDKs honour any value, so `retry-after: 100000` would stall a run), saying so.
+ */
+function guardedFetch(cfg: Pick<ChatConfig, 'onRequest' | 'onWait' | 'maxServerWaitS'>): typeof fetch {
+  const say = cfg.onWait ?? ((line: string) => console.error(line));
+  const cap = cfg.maxServerWaitS ?? MAX_SERVER_WAIT_S;
+  return async (url, init) => {
+    cfg.onRequest();
+    const res = await fetch(url, init);
+    const wait = res.ok ? null : retryAfterSeconds(res.headers);
+    if (wait === null || wait <= 0) return res;
+    if (wait <= cap) {
+      if (wait >= 1) say(`judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s before retrying; waiting`);
+      return res;
+    }
+    say(`judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s; waiting ${cap} s (the cap) before retrying`);
+    const headers = new Headers(res.headers);
+    headers.delete('retry-after');
+    headers.set('retry-after-ms', String(cap * 1000));
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   };
 }
 
@@ -46,7 +81,7 @@ function sdkOptions(cfg: ChatConfig) {
     baseURL: cfg.baseUrl,
     timeout: cfg.timeoutMs,
     maxRetries: cfg.httpRetries,
-    fetch: countingFetch(cfg.onRequest),
+    fetch: guardedFetch(cfg),
     logLevel: 'off' as const,
   };
 }

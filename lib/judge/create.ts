@@ -119,6 +119,8 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? 120_000, 1, false),
       httpRetries: checkNumber('httpRetries', opts.httpRetries ?? 4, 0, true),
       onRequest: () => void stats.http_requests++,
+      maxServerWaitS: opts.maxServerWaitS === undefined ? undefined : checkNumber('maxServerWaitS', opts.maxServerWaitS, 0, false),
+      onWait: opts.onWait,
     });
     const policy = {
       invalidOutputRetries: checkNumber('invalidOutputRetries', opts.invalidOutputRetries ?? 2, 0, true),

@@ -73,6 +73,10 @@ export interface JudgeOptions {
   timeoutMs?: number;
   /** Retries of one request on 408/409/429/5xx/timeouts/connection errors, done by the SDK (default 4). */
   httpRetries?: number;
+  /** Longest Retry-After wait honoured before a retry, in seconds (default 60); longer ones are cut, and said. */
+  maxServerWaitS?: number;
+  /** Where the waits are said (default stderr). */
+  onWait?: (line: string) => void;
   /** Extra tries after an unparseable or invalid output (default 2). */
   invalidOutputRetries?: number;
   /** Backoff before retry i after an invalid output: backoffMs · 2^i (default 1000). */

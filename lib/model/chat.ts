@@ -1,4 +1,4 @@
-import { Template } from '@huggingface/jinja';
+import { Interpreter, Template } from '@huggingface/jinja';
 import { InputError } from '../errors.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
@@ -11,6 +11,73 @@ export interface ChatMessage {
 export interface ChatTemplateSource {
   chatTemplate: string | null;
   specialTokens: Record<string, string>;
+  /** Where the template came from (named in errors). */
+  chatTemplateFile?: string | null;
+}
+
+/**
+ * Limits on rendering an untrusted template: `range()` lists of at most RANGE_MAX items in all per render
+ * (transformers' sandboxed Jinja caps each call at 100,000; counting them together also stops ranges
+ * nested in ranges), at most STEP_MAX node evaluations per render, and no string longer than OUTPUT_MAX
+ * characters. Rendering a real chat template takes a few thousand steps and rarely any range().
+ */
+export const TEMPLATE_LIMITS = { RANGE_MAX: 100_000, STEP_MAX: 1_000_000, OUTPUT_MAX: 16 << 20 };
+
+class TemplateLimit extends Error {}
+
+/** Steps left in the render under way (null: not rendering through `render` below, no limit applied). */
+let stepsLeft: number | null = null;
+const evaluate = Interpreter.prototype.evaluate;
+// Counting hook around the interpreter's one dispatch point: every node evaluation passes here.
+Interpreter.prototype.evaluate = function (this: Interpreter, ...args: Parameters<Interpreter['evaluate']>) {
+  if (stepsLeft !== null && --stepsLeft < 0) throw new TemplateLimit(`rendering took more than ${TEMPLATE_LIMITS.STEP_MAX} steps (a loop without end?)`);
+  const out = evaluate.apply(this, args);
+  if (stepsLeft !== null && typeof out?.value === 'string' && out.value.length > TEMPLATE_LIMITS.OUTPUT_MAX) {
+    throw new TemplateLimit(`rendering made a string of more than ${TEMPLATE_LIMITS.OUTPUT_MAX} characters`);
+  }
+  return out;
+};
+
+/** range() items left in the render under way. */
+let rangeLeft = 0;
+
+/** Refuses a range() call past the render's RANGE_MAX items, before the list is built. */
+function checkRange(args: unknown[]): void {
+  const [a, b, step = 1] = args as number[];
+  const [start, stop] = b === undefined ? [0, a] : [a, b];
+  const n = typeof step === 'number' && step !== 0 ? Math.max(0, Math.ceil((stop - start) / step)) : 0;
+  rangeLeft -= n;
+  if (rangeLeft < 0) throw new TemplateLimit(`range() of ${n} items goes past ${TEMPLATE_LIMITS.RANGE_MAX} range items in one render`);
+}
+
+type RuntimeFunction = { value: (args: { value: unknown }[], scope: unknown) => unknown; constructor: new (f: RuntimeFunction['value']) => unknown };
+const run = Interpreter.prototype.run;
+// Each of our renders gets a range() that checks its size first (the library's builds any list asked for).
+Interpreter.prototype.run = function (this: Interpreter, ...args: Parameters<Interpreter['run']>) {
+  if (stepsLeft !== null) {
+    const range = this.global.lookupVariable('range') as unknown as RuntimeFunction;
+    this.global.setVariable('range', new range.constructor((a, scope) => {
+      checkRange(a.map((x) => x.value));
+      return range.value(a, scope);
+    }) as never);
+  }
+  return run.apply(this, args);
+};
+
+let warnedSpecial = false;
+
+/** Special tokens typed into a message are encoded as the real tokens (as in transformers): warn once. */
+function warnSpecialTokens(source: ChatTemplateSource, messages: readonly ChatMessage[]): void {
+  if (warnedSpecial) return;
+  const specials = [...new Set(Object.values(source.specialTokens))].filter((s) => s.length > 1);
+  for (const m of messages) {
+    const hit = specials.find((s) => m.content.includes(s));
+    if (hit) {
+      warnedSpecial = true;
+      console.error(`warning: a ${m.role} message contains the special token ${JSON.stringify(hit)}; it is encoded as that special token, not as text (as transformers does)`);
+      return;
+    }
+  }
 }
 
 export interface RenderOptions {
@@ -32,10 +99,14 @@ const CONTINUE_TAG = 'CONTINUE_FINAL_MESSAGE_TAG ';
 
 const templates = new Map<string, Template>();
 
-function compiled(source: string): Template {
+function compiled(source: string, where: string): Template {
   let t = templates.get(source);
   if (!t) {
-    t = new Template(source);
+    try {
+      t = new Template(source);
+    } catch (err) {
+      throw new InputError(`${where}: chat template does not parse: ${(err as Error).message}`);
+    }
     templates.set(source, t);
   }
   return t;
@@ -65,13 +136,15 @@ export function renderChat(source: ChatTemplateSource, messages: readonly ChatMe
   }
   const all = options.system === undefined ? [...messages] : [{ role: 'system', content: options.system }, ...messages];
   validateMessages(all);
+  warnSpecialTokens(source, all);
   const template = source.chatTemplate;
-  if (!options.continueFinalMessage) return render(template, source.specialTokens, all, options);
+  const where = source.chatTemplateFile ?? 'chat template';
+  if (!options.continueFinalMessage) return render(template, where, source.specialTokens, all, options);
   if (options.addGenerationPrompt) {
     throw new InputError('chat options: continueFinalMessage and addGenerationPrompt cannot both be set');
   }
   const last = all[all.length - 1];
-  const rendered = render(template, source.specialTokens, [...all.slice(0, -1), { ...last, content: last.content + CONTINUE_TAG }], options);
+  const rendered = render(template, where, source.specialTokens, [...all.slice(0, -1), { ...last, content: last.content + CONTINUE_TAG }], options);
   const tag = CONTINUE_TAG.trim();
   const at = rendered.lastIndexOf(tag);
   if (at < 0 || !rendered.includes(last.content.trim())) {
@@ -81,9 +154,12 @@ export function renderChat(source: ChatTemplateSource, messages: readonly ChatMe
   return rendered.startsWith(CONTINUE_TAG, at) ? rendered.slice(0, at) : rendered.slice(0, at).trimEnd();
 }
 
-function render(template: string, specialTokens: Record<string, string>, messages: ChatMessage[], options: RenderOptions): string {
+function render(template: string, where: string, specialTokens: Record<string, string>, messages: ChatMessage[], options: RenderOptions): string {
   try {
-    return compiled(template).render({
+    const t = compiled(template, where);
+    stepsLeft = TEMPLATE_LIMITS.STEP_MAX;
+    rangeLeft = TEMPLATE_LIMITS.RANGE_MAX;
+    return t.render({
       ...specialTokens,
       ...options.variables,
       messages,
@@ -92,7 +168,10 @@ function render(template: string, specialTokens: Record<string, string>, message
       add_generation_prompt: options.addGenerationPrompt ?? false,
     });
   } catch (err) {
-    throw new InputError(`chat template: ${(err as Error).message}`);
+    const what = err instanceof TemplateLimit ? 'over the rendering limits: ' : '';
+    throw new InputError(`${where}: chat template ${what}${(err as Error).message}`);
+  } finally {
+    stepsLeft = null;
   }
 }
 

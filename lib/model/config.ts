@@ -42,6 +42,8 @@ export interface ModelConfig {
   eosTokenIds: number[];
   bosTokenId: number | null;
   padTokenId: number | null;
+  /** max_position_embeddings: the longest sequence (prompt + generated tokens) the model was made for. */
+  maxPositions: number;
 }
 
 type Json = Record<string, unknown>;
@@ -147,5 +149,7 @@ export function loadModelConfig(dir: string): ModelConfig {
     eosTokenIds: eos,
     bosTokenId: (raw.bos_token_id as number | undefined) ?? null,
     padTokenId: (raw.pad_token_id as number | undefined) ?? null,
+    // transformers' defaults when absent: LlamaConfig 2048, Gemma2Config 8192
+    maxPositions: num('max_position_embeddings', gemma ? 8192 : 2048),
   };
 }

@@ -1,3 +1,4 @@
+import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { nextToken, type SamplingOptions } from './sampling.ts';
 import type { ResidualHook, Transformer } from './transformer.ts';
@@ -32,11 +33,21 @@ export function leftPad(rows: number[][], padId = 0): { ids: Int32Array; valid: 
   return { ids, valid, width };
 }
 
+/** Each prompt plus the tokens to generate must fit the model's positions: checked before any work. */
+export function checkGenerationLength(prompts: number[][], maxNewTokens: number, maxPositions: number): void {
+  prompts.forEach((p, i) => {
+    if (p.length + maxNewTokens > maxPositions) {
+      throw new InputError(`prompt ${i}: ${p.length} tokens + ${maxNewTokens} new tokens is past the model's max_position_embeddings (${maxPositions}); shorten it or lower --max-tokens`);
+    }
+  });
+}
+
 /**
  * Batched generation: one prefill over the left-padded prompts, then one token per row per step through the
  * KV cache. Finished rows feed padding, which no other row attends to.
  */
 export function generate(model: Transformer, prompts: number[][], opts: GenerateOptions): Generation {
+  checkGenerationLength(prompts, opts.maxNewTokens, model.config.maxPositions);
   const batch = prompts.length;
   const vocab = model.config.vocabSize;
   const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);

@@ -42,6 +42,8 @@ export interface Tokenizer {
   readonly specialTokens: Record<string, string>;
   /** The default chat template (chat_template.jinja beside the tokenizer wins over tokenizer_config.json), or null. */
   readonly chatTemplate: string | null;
+  /** The file the chat template was read from (for errors), or null. */
+  readonly chatTemplateFile: string | null;
   encode(text: string, options?: EncodeOptions): Encoded;
   decode(ids: readonly number[], options?: DecodeOptions): string;
   tokenToId(token: string): number | undefined;
@@ -276,6 +278,7 @@ export function loadTokenizer(modelDir: string): Tokenizer {
     eosIds: eosIdsFrom(modelDir, tokenToId, vocabSize, specialTokens.eos_token ?? null),
     specialTokens,
     chatTemplate: chatTemplateFrom(modelDir, config),
+    chatTemplateFile: existsSync(join(modelDir, 'chat_template.jinja')) ? join(modelDir, 'chat_template.jinja') : join(modelDir, 'tokenizer_config.json'),
     encode(text, options = {}) {
       const enc = hf.encode(text, { add_special_tokens: false });
       const bytes = enc.ids.map((id: number, i: number) => tokenBytes(enc.tokens[i], id));

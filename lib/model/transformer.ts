@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 import { KVCache } from './kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from './rope.ts';
@@ -105,6 +106,11 @@ export class Transformer {
   /** Position ids continue each row's count of real tokens; padding gets position 0 (it is never attended to). */
   private assignPositions(rows: Uint8Array[], cache: KVCache): Int32Array {
     const tokens = rows[0].length;
+    const limit = this.config.maxPositions;
+    rows.forEach((row, b) => {
+      const n = cache.nextPosition[b] + row.reduce((a, v) => a + (v ? 1 : 0), 0);
+      if (n > limit) throw new InputError(`sequence ${b} of the batch reaches ${n} tokens, past the model's max_position_embeddings (${limit})`);
+    });
     const pos = new Int32Array(rows.length * tokens);
     rows.forEach((row, b) => {
       for (let t = 0; t < tokens; t++) {

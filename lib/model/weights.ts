@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { firstNonFinite, nonFiniteName } from '../io/dtype.ts';
 import { InputError } from '../errors.ts';
 import { openSafetensors, type TensorSource } from '../io/safetensors.ts';
 import type { ModelConfig } from './config.ts';
@@ -54,6 +55,8 @@ class WeightReader {
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new InputError(`${this.dir}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
     }
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) throw new InputError(`${this.dir}: tensor ${name}: ${nonFiniteName(t.data[bad])} at element ${bad}; model weights must be finite`);
     return t.data;
   }
 

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { DTYPE_BYTES, type DType, toFloat32 } from '../io/dtype.ts';
+import { bf16ToF32, DTYPE_BYTES, type DType, f16ToF32, firstNonFinite, nonFiniteName, toFloat32 } from '../io/dtype.ts';
 import type { NpzArray } from '../io/npy.ts';
 import type { SafetensorsFile } from '../io/safetensors.ts';
 import type { TorchTensor } from '../io/torch.ts';
@@ -54,7 +54,17 @@ export function checkShape(t: StoredTensor, expected: number[], meaning: string)
 export function readVector(t: StoredTensor, length: number, meaning: string): Float32Array {
   checkFloat(t);
   checkShape(t, [length], meaning);
-  return toFloat32(t.read(0, length * DTYPE_BYTES[t.dtype]), t.dtype, t.what);
+  const v = toFloat32(t.read(0, length * DTYPE_BYTES[t.dtype]), t.dtype, t.what);
+  checkFinite(t, v, 'F32', 0);
+  return v;
+}
+
+/** An InputError naming the tensor and the element (in storage order) when `data` holds a NaN or Inf. */
+function checkFinite(t: StoredTensor, data: Float32Array | Uint16Array, dtype: WeightDtype, offset: number): void {
+  const bad = firstNonFinite(data, dtype);
+  if (bad < 0) return;
+  const value = data instanceof Float32Array ? data[bad] : (dtype === 'BF16' ? bf16ToF32 : f16ToF32)(data.subarray(bad, bad + 1))[0];
+  throw new InputError(`${t.what}: ${nonFiniteName(value)} at element ${offset + bad} (storage order, shape [${t.shape}]); SAE weights must be finite`);
 }
 
 const CHUNK_BYTES = 64 << 20;
@@ -81,6 +91,7 @@ export function readMatrix(t: StoredTensor, rowAxis: 0 | 1, expected: number[], 
   for (let r0 = 0; r0 < outer; r0 += perChunk) {
     const r1 = Math.min(outer, r0 + perChunk);
     const chunk = typed(t, t.read(r0 * inner * el, r1 * inner * el));
+    checkFinite(t, chunk, dtype, r0 * inner);
     if (asIs) {
       data.set(chunk, r0 * inner);
       continue;
