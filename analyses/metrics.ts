@@ -6,7 +6,7 @@ import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import type { CiMethod } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
 import { approximationNote, conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
-import { loadTrials } from '../lib/trials/paper.ts';
+import { loadTrialSources } from '../lib/trials/sources.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 
@@ -31,7 +31,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe: 'ESR metrics with bootstrap CIs per condition, and differences between conditions',
   builder: (y) =>
     y
-      .option('trials', { type: 'string', array: true, demandOption: true, describe: 'trial store JSONL or paper experiment_results_*.json files' })
+      .option('trials', { type: 'string', array: true, demandOption: true, describe: 'FILE[=CONDITION] ...: trial store JSONL or paper experiment_results_*.json files, each optionally labelled with its condition (e.g. x.json=meta-prompt)' })
       .option('cluster', { choices: ['feature', 'prompt', 'none'] as const, default: 'feature' as ClusterBy, describe: 'resampling unit' })
       .option('resamples', { type: 'number', default: 10_000 })
       .option('ci', { choices: ['bca', 'percentile', 'basic'] as const, default: 'bca' as CiMethod })
@@ -44,7 +44,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);
     if (!(args.level > 0 && args.level < 1)) throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
     outFileFlag('out', args.out);
-    const sources = args.trials.map((path) => ({ path, ...loadTrials(path) }));
+    const sources = loadTrialSources(args.trials);
     const trials = sources.flatMap((s) => s.trials);
     let report: MetricsReport;
     try {
@@ -55,7 +55,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     }
     print(report);
     if (args.out) {
-      writeJsonAtomic(args.out, { ...report, provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, trials: s.trials.length })) } });
+      writeJsonAtomic(args.out, { ...report, provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, label: s.label, conditions: s.conditions, trials: s.trials.length })) } });
       console.log(`wrote ${args.out}`);
     }
   },

@@ -82,9 +82,9 @@ test('paper import: the inclusion rules, with every exclusion counted', () => {
   const { trials, format } = loadTrials(path);
   assert.equal(format, 'paper');
   assert.equal(trials.length, 6);
-  assert.ok(trials.every((t) => t.condition === 'ablation'));
+  assert.ok(trials.every((t) => t.condition === 'ablate'));
   const r = computeMetrics(trials, { resamples: 200 });
-  const c = r.conditions.ablation;
+  const c = r.conditions.ablate;
   assert.equal(c.n_trials, 1);
   assert.deepEqual(c.errors, { trial_error: 2, judge_error: 1, no_attempts: 1, all_scores_null: 1 });
   assert.equal(c.metrics.esr_rate.estimate, 1);
