@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../lib/errors.ts';
+import { markdownTable } from '../lib/io/markdown.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { ActsWriter } from '../lib/store/writer.ts';
 import { appendTrial, MAX_LINE_BYTES, RAW_KEEP, readTrials, repairTornTail } from '../lib/trials/store.ts';
@@ -85,4 +86,11 @@ test('an activation store whose meta.json claims more samples than it holds is r
   const metaPath = join(dir, 'meta.json');
   writeFileSync(metaPath, JSON.stringify({ ...JSON.parse(readFileSync(metaPath, 'utf8')), n_samples: 624 }));
   assert.throws(() => openStore(dir), (e: Error) => e instanceof InputError && /claims 624 samples but samples\.arrow holds 2: the store is damaged/.test(e.message));
+});
+
+test('summary tables escape user labels: no split rows, no HTML, no control bytes', () => {
+  const table = markdownTable(['latent', 'label'], [['7', 'evil | label\nwith <script>alert(1)</script>\u0007 bell']]);
+  const lines = table.split('\n');
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2], '| 7 | evil \\| label with &lt;script&gt;alert(1)&lt;/script&gt; bell |');
 });
