@@ -1,4 +1,4 @@
-// A zip bomb as a Gemma Scope params.npz: 2 MB on disk, its W_enc member inflating to 1 GiB while its
+// A zip bomb as a Gemma Scope params.npz: 1.1 MB on disk, its W_enc member inflating to 1 GiB while its
 // directory entry declares the 64 KiB its .npy header's shape needs. Loading it must fail with an
 // InputError and bounded memory: the child process's peak RSS is measured.
 import assert from 'node:assert/strict';
