@@ -13,6 +13,7 @@ import { discoverFirst } from '../lib/experiments/discover.ts';
 import { type Feature, readFeatures } from '../lib/experiments/features.ts';
 import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, resolveTop, type ResolvedLatents } from '../lib/experiments/latents.ts';
 import { parseConditions } from '../lib/experiments/plan.ts';
+import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.ts';
 import { metricsText } from '../lib/trials/report.ts';
 import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
@@ -38,6 +39,7 @@ interface Args extends SessionArgs {
   'sweep-range'?: number;
   conditions: string;
   'random-sets'?: number;
+  'random-match'?: RandomMatch;
   'meta-prompt'?: string;
   'steer-layer'?: number;
   'clamp-layer'?: number;
@@ -118,7 +120,8 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('boost-sweep', { type: 'number', describe: 'K strength levels around each threshold, in threshold spreads (operating-regime curve)' })
       .option('sweep-range', { type: 'number', describe: 'sweep from −R to +R threshold spreads (default 1)' })
       .option('conditions', { type: 'string', default: 'baseline,ablate', describe: 'of baseline, ablate, random, no-steer, meta-prompt' })
-      .option('random-sets', { type: 'number', describe: 'frequency-matched random latent sets for the random condition (default 1)' })
+      .option('random-sets', { type: 'number', describe: 'random latent sets for the random condition (default 1)' })
+      .option('random-match', { choices: RANDOM_MATCHES, describe: 'random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded) or none (uniform, the paper\'s)' })
       .option('meta-prompt', { type: 'string', describe: 'system instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
       .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the feature layer)' })
       .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the steering layer, as in the paper)' })
@@ -150,6 +153,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     numberFlag('judge-timeout', a['judge-timeout'], 0, Infinity, { min: true });
     const conditions = parseConditions(a.conditions);
     if (a['random-sets'] !== undefined && !conditions.includes('random')) throw new InputError('--random-sets applies to the random condition; add it to --conditions');
+    if (a['random-match'] !== undefined && !conditions.includes('random')) throw new InputError('--random-match applies to the random condition; add it to --conditions');
     if (a['meta-prompt'] !== undefined && !conditions.includes('meta-prompt')) throw new InputError('--meta-prompt applies to the meta-prompt condition; add it to --conditions');
     if (a['meta-prompt'] !== undefined && !a['meta-prompt'].trim()) throw new InputError('--meta-prompt is empty');
     const strength = strengthFrom(a);
@@ -193,7 +197,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       if (judge.provenance.approximation) console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
       const r = await runAblation(session, {
         out, prompts, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
-        steerLayer, clampLayer, latents, randomSets: a['random-sets'] ?? 1, metaPrompt: a['meta-prompt'] ?? DEFAULT_META_PROMPT,
+        steerLayer, clampLayer, latents, randomSets: a['random-sets'] ?? 1, randomMatch: a['random-match'] ?? 'activity', metaPrompt: a['meta-prompt'] ?? DEFAULT_META_PROMPT,
         sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
         batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples, seed: a.seed }, paths, backend: activeBackend(), log,
       });

@@ -13,6 +13,7 @@ import { backendOption } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
 import { computeMetrics } from '../lib/trials/metrics.ts';
 import { readTrials } from '../lib/trials/store.ts';
+import { ActsWriter } from '../lib/store/writer.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, 'test/fixtures/models/llama3-gqa');
@@ -23,8 +24,9 @@ writeFileSync(prompts, ['Explain how to bake bread.', 'Explain how tides work.',
 const features = join(dir, 'features.csv');
 writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
 
-// A hand-made discovery run: latents.json (ranked 5, 9, 11, 200; only 5 and 9 selected) and ranking.arrow
-// with freq_a = latent/256, freq_b = 0, so latent l's nearest neighbours in frequency are l ± 1, l ± 2, …
+// A hand-made discovery run: latents.json (ranked 5, 9, 11, 200; only 5 and 9 selected), ranking.arrow
+// (AUC 1 for 5 and 9, 0.75 for 11 and 200: all four detector-like; 0.5 elsewhere) and an activation store
+// where latent l fires (code 1) on l of its 256 tokens, so l's nearest neighbours in activity are l ± 1, l ± 2, …
 const otdRun = join(dir, 'runs', 'find-otd-latents-20250101-000000');
 mkdirSync(otdRun, { recursive: true });
 writeFileSync(join(otdRun, 'latents.json'), JSON.stringify({
@@ -32,9 +34,19 @@ writeFileSync(join(otdRun, 'latents.json'), JSON.stringify({
   latents: [5, 9, 11, 200].map((latent) => ({ latent, selected: latent < 10, stats: {} })),
 }));
 const latent = Int32Array.from({ length: 256 }, (_, i) => i);
+const auc = Float64Array.from(latent, (l) => (l === 5 || l === 9 ? 1 : l === 11 || l === 200 ? 0.75 : 0.5));
 writeFileSync(join(otdRun, 'ranking.arrow'), tableToIPC(makeTable({
-  latent, freq_a: Float64Array.from(latent, (l) => l / 256), freq_b: new Float64Array(256),
+  latent, freq_a: Float64Array.from(latent, (l) => l / 256), freq_b: Float64Array.from(latent, (l) => l / 256), auc,
+  q_bh: new Float64Array(256).fill(1), cohens_d: new Float64Array(256), selected: Uint8Array.from(latent, (l) => (l === 5 || l === 9 ? 1 : 0)),
 }), 'file'));
+const acts = new ActsWriter(join(otdRun, 'activations.acts'));
+const codeRows = { sample: [] as number[], token: [] as number[], latent: [] as number[] };
+for (let l = 0; l < 256; l++) for (let t = 0; t < l; t++) (codeRows.sample.push(t >> 4), codeRows.token.push(t & 15), codeRows.latent.push(l));
+acts.append(
+  Array.from({ length: 16 }, (_, i) => ({ id: `on:${i}`, condition: 'on_topic', prompt_id: `p${i}`, response_id: `p${i}`, n_tokens: 16, span_start: 0, span_end: 16 })),
+  { sample: Int32Array.from(codeRows.sample), token: Int32Array.from(codeRows.token), latent: Int32Array.from(codeRows.latent), value: new Float32Array(codeRows.latent.length).fill(1) },
+);
+await acts.finalize({ model: null, sae: null, layer: 1, d_sae: 256 });
 
 const base = ['--model', MODEL, '--sae', SAE, '--prompts', prompts, '--max-tokens', '12', '--batch-size', '4', '--resamples', '200'];
 
@@ -49,7 +61,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /ablating 4 latents from runs\/find-otd-latents-20250101-000000\/latents\.json/);
   assert.match(r.stderr, /warning: 2 of them did not pass that run's selection rule: 11, 200/);
-  assert.match(r.stdout, /\| baseline \| 9 \| 3 \|/);
+  assert.match(r.stdout, /\| baseline \(approximation\) \| 9 \| 3 \|/);
   const trials = readTrials(join(out, 'trials.jsonl'));
   assert.equal(trials.length, 3 * 3 * 4);
   const byCond = (c: string) => trials.filter((t) => t.condition === c).map((t) => `${t.feature}|${t.prompt}|${t.seed}`).sort();
@@ -60,7 +72,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
     ...[5, 9, 11, 200].map((l) => ({ layer: 1, latent: l, value: 0, mode: 'clamp' })),
   ]);
   assert.equal(abl.feature_label, 'forty');
-  // random sets: one stand-in per ablated latent, near it in frequency (5 nearest of those left), never a detector or feature
+  // random sets: one stand-in per ablated latent, near it in activity (5 nearest of those left), never detector-like or a feature
   for (const t of trials.filter((x) => x.condition === 'random')) {
     const clamps = t.interventions.filter((i) => i.mode === 'clamp').map((i) => i.latent);
     [5, 9, 11, 200].forEach((d, k) => assert.ok(Math.abs(clamps[k] - d) <= 5 && ![5, 9, 11, 200, 3, 17, 40].includes(clamps[k]), `${d} → ${clamps[k]}`));

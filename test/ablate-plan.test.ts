@@ -9,7 +9,7 @@ import { Bisection, type BisectionSettings, sideConfidence } from '../lib/experi
 import { readFeatures, sampleFeatures } from '../lib/experiments/features.ts';
 import { parseLatentSpec } from '../lib/experiments/latents.ts';
 import { drawsFor, parseConditions, planTrials, sweepLevels } from '../lib/experiments/plan.ts';
-import { frequencyMatchedSets, type LatentFrequency } from '../lib/experiments/randomSets.ts';
+import { activityMatchedSets, uniformSets } from '../lib/experiments/randomSets.ts';
 import { InputError } from '../lib/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ablate-plan-'));
@@ -90,12 +90,11 @@ test('sweep levels: evenly spaced over ±range', () => {
   assert.deepEqual(sweepLevels(2, 1.5), [-1.5, 1.5]);
 });
 
-test('random sets: each pick among the 5 nearest in (freq_a, freq_b), never an ablated or steered latent', () => {
-  const freqs = new Map<number, LatentFrequency>();
-  // latents 0..99 with freq_a = i/100 and freq_b = 0; ablated 10 and 50, steered 11
-  for (let i = 0; i < 100; i++) freqs.set(i, { latent: i, freq_a: i / 100, freq_b: 0 });
-  const sets = frequencyMatchedSets(freqs, [10, 50], [11], 20, 4);
-  // nearest to 10 outside {10, 50, 11}: 9, 12 (0.01 each), 8, 13 (0.02) and then 7 before 14 (ties broken by index)
+test('random sets: each pick among the 5 nearest in activity percentiles, never an ablated or excluded latent', () => {
+  // latents 0..99: firing frequency i/100, mean code when firing 1 (a tie, so only frequency separates them); ablated 10 and 50, excluded 11
+  const activity = { freq: Float64Array.from({ length: 100 }, (_, i) => i / 100), mean: new Float64Array(100).fill(1), tokens: 100 };
+  const sets = activityMatchedSets(activity, [10, 50], [11], 20, 4);
+  // nearest to 10 outside {10, 50, 11}: 9, 12 (one percentile each), 8, 13 (two) and then 7 before 14 (ties broken by index)
   const near10 = new Set([9, 12, 8, 13, 7]);
   const near50 = new Set([49, 51, 48, 52, 47]);
   for (const s of sets) {
@@ -103,8 +102,15 @@ test('random sets: each pick among the 5 nearest in (freq_a, freq_b), never an a
     assert.ok(near50.has(s.latents[1]), `set ${s.latents}`);
   }
   assert.ok(new Set(sets.map((s) => s.latents[0])).size > 1, 'draws vary across sets');
-  assert.deepEqual(frequencyMatchedSets(freqs, [10, 50], [11], 20, 4), sets);
-  assert.throws(() => frequencyMatchedSets(freqs, [10, 500], [], 1, 0), /500 not in the ranking/);
+  assert.deepEqual(activityMatchedSets(activity, [10, 50], [11], 20, 4), sets);
+  assert.throws(() => activityMatchedSets(activity, [10, 500], [], 1, 0), /500 outside the store's 100 latents/);
+  // uniform (the paper's): seeded, without replacement, never excluded
+  const u = uniformSets(100, [10, 50], [11, 12], 30, 1);
+  for (const s of u) {
+    assert.equal(new Set(s.latents).size, 2);
+    assert.ok(s.latents.every((l) => ![10, 50, 11, 12].includes(l)));
+  }
+  assert.deepEqual(uniformSets(100, [10, 50], [11, 12], 30, 1), u);
 });
 
 const settings = (o: Partial<BisectionSettings> = {}): BisectionSettings => ({

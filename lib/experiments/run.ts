@@ -21,7 +21,8 @@ import { type Calibration, calibrate } from './calibrate.ts';
 import { type Feature, sampleFeatures } from './features.ts';
 import { checkLatentIndices, type ResolvedLatents } from './latents.ts';
 import { type Condition, type PlannedTrial, planTrials, type Strength, sweepLevels } from './plan.ts';
-import { frequencyMatchedSets, type RandomSet, readFrequencies } from './randomSets.ts';
+import { type RandomControl, randomControl, type RandomMatch } from './randomSets.ts';
+import { openStore } from '../store/reader.ts';
 import { decoderNorm, type PromptScan, scanPrompts } from './scan.ts';
 import { generateAndJudge, renderPrompt, type Sampling, type SteeredGenerator } from './steered.ts';
 import { summaryMarkdown } from './summary.ts';
@@ -55,6 +56,8 @@ export interface AblationOptions {
   clampLayer: number;
   latents: ResolvedLatents;
   randomSets: number;
+  /** How the random control's latents are chosen: matched on label-blind activity (default), or uniformly (the paper's). */
+  randomMatch?: RandomMatch;
   metaPrompt: string;
   sampling: Sampling;
   batchSize: number;
@@ -152,6 +155,7 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
     inputs, feature_layer: session.layer, steer_layer: o.steerLayer, clamp_layer: o.clampLayer,
     features: o.features, trials_per_feature: o.trialsPerFeature, seed: o.seed, conditions: o.conditions, strength: o.strength,
     ablated: { latents: ablated, source: o.latents.source }, random_sets: o.conditions.includes('random') ? o.randomSets : null,
+    random_match: o.conditions.includes('random') ? (o.randomMatch ?? 'activity') : null,
     meta_prompt: o.conditions.includes('meta-prompt') ? o.metaPrompt : null, sampling: o.sampling, judge: o.judge.provenance,
   };
   const runKey = claimRunDir(o.out, config);
@@ -166,11 +170,15 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   }
   const features = Array.isArray(o.features) ? o.features : sampleFeatures(scan!.alive, ablated, o.features.sample, o.seed);
 
-  let randomSets: RandomSet[] = [];
+  let random: RandomControl | null = null;
   if (o.conditions.includes('random')) {
-    if (!o.latents.runDir) throw new InputError(`random condition: ${o.latents.source} comes with no ranking.arrow to match frequencies from; take the latents from a find-otd-latents run (topK or --otd RUN/latents.json)`);
-    randomSets = frequencyMatchedSets(readFrequencies(join(o.latents.runDir, 'ranking.arrow')), ablated, features.map((f) => f.latent), o.randomSets, o.seed);
+    random = await randomControl({
+      match: o.randomMatch ?? 'activity', runDir: o.latents.runDir, source: o.latents.source, dSae: sae.dSae, ablated, steered: features.map((f) => f.latent), k: o.randomSets, seed: o.seed, openStore,
+    });
+    writeJsonAtomic(join(o.out, 'random.json'), random);
+    o.log(`random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${ablated.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`);
   }
+  const randomSets = random?.sets ?? [];
 
   const strengths = new Map<number, Strength[]>();
   const calibrations = new Map<number, Calibration>();
@@ -236,11 +244,11 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   writeJsonAtomic(join(o.out, 'metrics.json'), {
     ...report,
     ...(levels ? { levels } : {}),
-    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: { ...o.judge.provenance, models_returned: judgeModels(trials) }, ablated: { latents: ablated, source: o.latents.source }, runtime: base.runtime },
+    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: { ...o.judge.provenance, models_returned: judgeModels(trials) }, ablated: { latents: ablated, source: o.latents.source }, ...(random ? { random: { match: random.match, rule: random.rule, exclusion: random.exclusion, sets: random.sets } } : {}), runtime: base.runtime },
   });
   const result: AblationResult = {
     out: o.out, store, report, levels, planned: plan.length, alreadyDone: plan.length - pending.length, generated: pending.length, seconds: (Date.now() - started) / 1000,
   };
-  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, randomSets, calibrations, result, judgeStats: o.judge.stats() }));
+  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, random, calibrations, result, judgeStats: o.judge.stats() }));
   return result;
 }

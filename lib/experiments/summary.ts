@@ -4,20 +4,20 @@ import { markdownTable } from '../io/markdown.ts';
 import type { JudgeStats } from '../judge/index.ts';
 import type { Calibration } from './calibrate.ts';
 import type { Feature } from './features.ts';
-import type { RandomSet } from './randomSets.ts';
+import type { RandomControl } from './randomSets.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
 import type { AblationOptions, AblationResult } from './run.ts';
 
 export interface SummaryInput {
   o: AblationOptions;
   features: Feature[];
-  randomSets: RandomSet[];
+  random: RandomControl | null;
   calibrations: Map<number, Calibration>;
   result: AblationResult;
   judgeStats: JudgeStats;
 }
 
-export function summaryMarkdown({ o, features, randomSets, calibrations, result, judgeStats }: SummaryInput): string {
+export function summaryMarkdown({ o, features, random, calibrations, result, judgeStats }: SummaryInput): string {
   const j = o.judge.provenance;
   const lines = [
     '# Ablation run',
@@ -28,7 +28,10 @@ export function summaryMarkdown({ o, features, randomSets, calibrations, result,
     `Ablated: ${o.latents.latents.length} latents from ${o.latents.source}: ${o.latents.latents.join(', ')}.`,
   ];
   if (o.latents.notSelected.length) lines.push(`**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`);
-  randomSets.forEach((s, k) => lines.push(`Random set ${k} (frequency-matched, one per ablated latent): ${s.latents.join(', ')}.`));
+  if (random) {
+    lines.push(`Random control (\`--random-match ${random.match}\`): ${random.rule}. Excluded: ${random.exclusion.rule} (${random.exclusion.detector_like.length} detector-like latents; list in random.json).`);
+    random.sets.forEach((s, k) => lines.push(`Random set ${k}: ${s.latents.join(', ')}.`));
+  }
   if (o.conditions.includes('meta-prompt')) lines.push(`Meta-prompt (system instruction): "${o.metaPrompt}"`);
   lines.push(
     `Judge: \`${j.id}\`${j.prompt_sha256 ? `, prompt sha256 ${j.prompt_sha256.slice(0, 16)}…` : ''}${j.approximation ? ' — **a lexical approximation, not an LLM judgment**' : ''}.`,
