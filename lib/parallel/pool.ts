@@ -28,18 +28,32 @@ export function localExecutor(loaded: Loaded): Executor {
 }
 
 type Reply = { id: number; result?: unknown; error?: string; input?: boolean };
+type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
+/**
+ * Worker threads taking queued tasks one at a time each. A worker that dies (an uncaught error, or exit)
+ * stops the pool: the task it was running and every queued task are rejected with an error naming the
+ * worker and the task, later `run` calls reject with it too, and tasks on the other workers finish.
+ */
 class WorkerPool implements Executor {
   private readonly idle: Worker[] = [];
-  private readonly queue: { task: Task; resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly queue: ({ task: Task } & Waiter)[] = [];
+  private readonly pending = new Map<number, { kind: Task['kind'] } & Waiter>();
+  /** The task id each busy worker runs. */
+  private readonly running = new Map<Worker, number>();
+  private readonly dead = new Set<Worker>();
+  private failure: Error | null = null;
+  private closing = false;
   private nextId = 0;
 
   constructor(private readonly workers: Worker[]) {
-    for (const w of workers) {
+    workers.forEach((w, i) => {
+      const name = `worker thread ${i + 1} of ${workers.length}`;
       w.on('message', (m: Reply) => this.settle(w, m));
+      w.on('error', (err) => this.crash(w, `${name} failed (${err.message})`, err));
+      w.on('exit', (code) => this.crash(w, `${name} exited (code ${code})`));
       this.idle.push(w);
-    }
+    });
   }
 
   get size(): number {
@@ -47,6 +61,7 @@ class WorkerPool implements Executor {
   }
 
   run<T extends Task>(task: T): Promise<TaskResult<T>> {
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject });
       this.dispatch();
@@ -54,11 +69,12 @@ class WorkerPool implements Executor {
   }
 
   private dispatch(): void {
-    while (this.idle.length && this.queue.length) {
+    while (!this.failure && this.idle.length && this.queue.length) {
       const worker = this.idle.shift()!;
       const { task, resolve, reject } = this.queue.shift()!;
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { kind: task.kind, resolve, reject });
+      this.running.set(worker, id);
       worker.postMessage({ id, task });
     }
   }
@@ -67,29 +83,62 @@ class WorkerPool implements Executor {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
+    this.running.delete(worker);
     if (m.error !== undefined) p.reject(m.input ? new InputError(m.error) : new Error(m.error));
     else p.resolve(m.result);
     this.idle.push(worker);
     this.dispatch();
   }
 
+  /** A worker died outside close(): reject its task and the queue, and stop taking tasks. */
+  private crash(worker: Worker, what: string, cause?: Error): void {
+    if (this.closing || this.dead.has(worker)) return; // 'error' is followed by 'exit': report once
+    this.dead.add(worker);
+    const at = this.idle.indexOf(worker);
+    if (at >= 0) this.idle.splice(at, 1);
+    const id = this.running.get(worker);
+    const task = id === undefined ? undefined : this.pending.get(id);
+    const err = new Error(`${what} ${task ? `while running its ${task.kind} task` : 'while idle'}; the worker pool is stopped`, { cause });
+    this.failure ??= err;
+    if (id !== undefined) {
+      this.running.delete(worker);
+      this.pending.delete(id);
+      task?.reject(err);
+    }
+    for (const q of this.queue.splice(0)) q.reject(this.failure);
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.closing = true;
+    await Promise.all(this.workers.filter((w) => !this.dead.has(w)).map((w) => w.terminate()));
   }
 }
 
-/** Starts `n` worker threads, each loading the model (and SAE) once; resolves when all are ready. */
-export async function workerPool(spec: ExecutorSpec, n: number): Promise<Executor> {
-  const entry = new URL('./worker.ts', import.meta.url).href;
+/**
+ * Starts `n` worker threads, each loading the model (and SAE) once; resolves when all are ready.
+ * `entry` is the module each thread runs (default ./worker.ts, whose message protocol it must speak).
+ */
+export async function workerPool(spec: ExecutorSpec, n: number, entry = new URL('./worker.ts', import.meta.url).href): Promise<Executor> {
   const workers = Array.from({ length: n }, () => new Worker(new URL('./boot.mjs', import.meta.url), { workerData: { entry, spec } }));
+  const started = workers.map((w) => new Promise<void>((resolve, reject) => {
+    const onMessage = (m: { ready: boolean; error?: string; input?: boolean }) => {
+      stop();
+      if (m.ready) resolve();
+      else reject(m.input ? new InputError(m.error!) : new Error(m.error));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      stop();
+      reject(new Error(`worker thread exited (code ${code}) while loading ${spec.model}`));
+    };
+    const stop = () => w.off('message', onMessage).off('error', onError).off('exit', onExit);
+    w.on('message', onMessage).on('error', onError).on('exit', onExit);
+  }));
   try {
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.once('message', (m: { ready: boolean; error?: string; input?: boolean }) => {
-        if (m.ready) resolve();
-        else reject(m.input ? new InputError(m.error!) : new Error(m.error));
-      });
-      w.once('error', reject);
-    })));
+    await Promise.all(started);
   } catch (err) {
     await Promise.all(workers.map((w) => w.terminate()));
     throw err;
