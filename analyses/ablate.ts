@@ -179,9 +179,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     let latents: ResolvedLatents | null = spec.kind === 'list' ? resolveList(spec.latents) : latentFile ? resolveTop(spec, latentFile) : null;
 
     const out = a.out ?? newRunDir(COMMAND);
-    lockDir(out, `run directory ${out}`); // held until exit: figures are written after the run
     await initBackend(a.backend);
     const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers, forceWorkers: a['force-workers'] });
+    const lock = lockDir(out, `run directory ${out}`); // held through the figures, written after the run
     try {
       const steerLayer = a['steer-layer'] ?? session.layer;
       checkLayer(steerLayer, session.config, '--steer-layer');
@@ -206,6 +206,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       const figures = await writeFigures(r.out, strength.kind === 'calibrate' && strength.sweep ? { boostLabel: 'strength (threshold spreads from each feature’s threshold)' } : {});
       console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`);
     } finally {
+      lock.release();
       await session.executor.close();
     }
   },

@@ -7,7 +7,6 @@ import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
-import { lockDir } from '../lib/runs/lock.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
 import { type Progress, progress } from '../lib/progress.ts';
 import { sha256Text } from '../lib/io/hash.ts';
@@ -34,7 +33,6 @@ const command: CommandModule<GlobalArgs, Args> = {
     checkWorkers(argv.workers, argv['force-workers']);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     const samples = readSamples(argv.samples);
-    lockDir(argv.out, `activation store ${argv.out}`); // a second writer is refused before the model loads
     await initBackend(argv.backend);
     const setup = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers, forceWorkers: argv['force-workers'] });
     checkInterventionLayers(interventions, setup.config.numLayers);

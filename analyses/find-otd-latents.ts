@@ -15,7 +15,7 @@ import { latestRun, newRunDir, RUNS_DIR } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
 import { splitPrompts } from '../lib/discovery/holdout.ts';
-import { lockDir } from '../lib/runs/lock.ts';
+import { withDirLock } from '../lib/runs/lock.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import type { UnitKind } from '../lib/stats/units.ts';
@@ -83,12 +83,11 @@ const command: CommandModule<GlobalArgs, Args> = {
     const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json'))) : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
-    // one writer per run directory, held until exit (figures are written last)
-    const claim = () => lockDir(out, `run directory ${out}`);
+    // one writer per run directory: the run locks it, and so does writing the figures
+    const figuresOf = (dir: string) => withDirLock(dir, `run directory ${dir}`, () => writeFigures(dir));
     if (argv.episodes) {
       const latentsPath = argv.latents ?? latestLatents();
       const episodes = readEpisodes(argv.episodes);
-      claim();
       const report = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runEpisodes(session, {
@@ -99,14 +98,13 @@ const command: CommandModule<GlobalArgs, Args> = {
       const main = report.comparisons[0].results.at(-1);
       console.log(`${report.n_episodes} episodes, ${report.latents.length} latents; missing regions: ${Object.entries(report.missing).map(([g, m]) => `${g} ${m}`).join(', ')}`);
       if (main) console.log(`off_topic vs on_topic (mean over latents): ${(main.mean_x as number)?.toFixed(4)} vs ${(main.mean_y as number)?.toFixed(4)}, d_z ${(main.d_z as number | null)?.toFixed(3)}, Wilcoxon p ${(main.wilcoxon as { p: number | null }).p}, paired t p ${(main.paired_t as { p: number | null }).p} (${main.n_pairs} pairs)`);
-      const figures = await writeFigures(out);
+      const figures = await figuresOf(out);
       console.log(`wrote ${join(out, 'episodes.json')}, summary.md, ${figures.length} figures (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       return;
     }
     let an: Analysis;
     if (argv.activations) {
       const store = openStore(argv.activations);
-      claim();
       an = await analyseStore(store, { find, holdout, labels });
       const source = `Activation store \`${argv.activations}\` (${new Set(store.samples.prompt_id).size} prompts), layer ${store.meta.layer}.`;
       writeDiscovery(out, an, { activations: argv.activations, meta: store.meta }, { source, span, labels });
@@ -114,7 +112,6 @@ const command: CommandModule<GlobalArgs, Args> = {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
       if (holdout) splitPrompts(prompts, holdout.fraction, holdout.seed); // a split that cannot be made is refused before any work
-      claim();
       an = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runDiscovery(session, {
@@ -131,7 +128,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (an.stability) console.log(`stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`);
     if (an.holdout) console.log('auc_holdout: AUC on the held-out prompts\' samples');
     console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
-    const figures = await writeFigures(out);
+    const figures = await figuresOf(out);
     console.log(`wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(out, 'figures')}`);
   },
 };

@@ -115,11 +115,17 @@ async function concatIpc(files: string[], target: string): Promise<void> {
   const finished = once(out, 'finish');
   const writer = new RecordBatchFileWriter();
   writer.toNodeStream().pipe(out);
-  for (const f of files) {
-    for (const batch of tableFromIPC(readFileSync(f)).batches) writer.write(batch);
-    if (out.writableNeedDrain) await once(out, 'drain');
+  try {
+    for (const f of files) {
+      for (const batch of tableFromIPC(readFileSync(f)).batches) writer.write(batch);
+      if (out.writableNeedDrain) await once(out, 'drain');
+    }
+    writer.finish();
+    await finished;
+    renameSync(tmp, target);
+  } catch (err) {
+    out.destroy();
+    rmSync(tmp, { force: true }); // a failed finalize leaves no temp file (a kill's leftovers go at the next run)
+    throw err;
   }
-  writer.finish();
-  await finished;
-  renameSync(tmp, target);
 }
