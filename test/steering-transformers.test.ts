@@ -11,7 +11,7 @@ import { leftPad } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags, rowInterventionHooks } from '../lib/steering/interventions.ts';
-import type { Intervention } from '../lib/trials/types.ts';
+import type { Intervention } from '../lib/steering/types.ts';
 
 await initBackend('wasm', () => {});
 const FIX = join(import.meta.dirname, 'fixtures');

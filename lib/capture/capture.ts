@@ -10,7 +10,7 @@ import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { EncodeTask } from '../parallel/tasks.ts';
 import type { SampleRow, StoreMeta } from '../store/schema.ts';
-import type { Intervention } from '../trials/types.ts';
+import type { Intervention } from '../steering/types.ts';
 import { ActsWriter } from '../store/writer.ts';
 import { openStore } from '../store/reader.ts';
 import type { CaptureSample } from './samples.ts';

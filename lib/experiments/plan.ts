@@ -2,7 +2,7 @@
 // interventions and a stable id, so a rerun can tell what is already in the store.
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import type { Intervention } from '../trials/types.ts';
+import type { Intervention } from '../steering/types.ts';
 import type { Feature } from './features.ts';
 import type { RandomSet } from './randomSets.ts';
 import { SEED_RANGE, subSeed } from './seeds.ts';

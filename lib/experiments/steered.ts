@@ -6,7 +6,8 @@ import type { SamplingOptions } from '../model/sampling.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { GenerateTask } from '../parallel/tasks.ts';
-import type { Intervention, JudgeResult } from '../trials/types.ts';
+import type { Intervention } from '../steering/types.ts';
+import type { JudgeResult } from '../trials/types.ts';
 
 export interface Sampling extends SamplingOptions {
   maxNewTokens: number;

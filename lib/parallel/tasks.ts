@@ -5,7 +5,7 @@ import { generate, leftPad, type Generation, type GenerateOptions } from '../mod
 import type { Transformer } from '../model/transformer.ts';
 import { rowInterventionHooks } from '../steering/interventions.ts';
 import type { CodeRows } from '../store/schema.ts';
-import type { Intervention } from '../trials/types.ts';
+import type { Intervention } from '../steering/types.ts';
 
 export interface Loaded {
   model: Transformer;

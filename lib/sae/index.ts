@@ -3,4 +3,4 @@ export { loadSae, type LoadSaeOptions } from './load.ts';
 export { Sae, type Activation, type ActivationKind, type SaeInfo, type SaeParts, type SaeComputeOptions } from './sae.ts';
 export { WeightMatrix, type WeightDtype } from './matrix.ts';
 export { encodeSparse, decode, denseCodes, codeColumn, type SparseCodes } from './encode.ts';
-export { makeIntervention, makeRowIntervention, type Intervention, type InterventionSpec, type RowIntervention } from './intervene.ts';
+export { makeIntervention, makeRowIntervention, type InterventionSpec, type ResidualEdit, type RowResidualEdit } from './intervene.ts';

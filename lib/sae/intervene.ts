@@ -14,7 +14,7 @@ export interface InterventionSpec {
  * Rewrites the residual stream h [tokens, d_model] at the steering layer. Returns a new tensor; the caller
  * keeps ownership of h and owns the result (dispose both as usual). Holds no tensors between calls.
  */
-export type Intervention = (h: tf.Tensor2D) => tf.Tensor2D;
+export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D;
 
 /** Per latent, the net effect of its interventions applied in list order: f' = clamped ? c : f + c. */
 interface Net { latent: number; clamped: boolean; c: number }
@@ -38,7 +38,7 @@ function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
  * Rewrites h [rows·tokens, d_model] with a possibly different intervention list per row (a row is `tokens`
  * consecutive positions, e.g. one sequence of a batch). Returns a new tensor; the caller owns h and the result.
  */
-export type RowIntervention = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
+export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
 
 /**
  * The error-preserving intervention of docs/design.md "Interventions": f = encode(h); err = h − decode(f);
@@ -47,7 +47,7 @@ export type RowIntervention = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
  * ReLU/JumpReLU is one encoder column per latent and for TopK a full encode (membership depends on all).
  * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul.
  */
-export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowIntervention {
+export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowResidualEdit {
   const nets = perRow.map((specs) => foldInterventions(sae, specs));
   const latents = [...new Set(nets.flat().map((n) => n.latent))].sort((a, b) => a - b);
   const clampedLatents = [...new Set(nets.flat().filter((n) => n.clamped).map((n) => n.latent))].sort((a, b) => a - b);
@@ -78,7 +78,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
 }
 
 /** The same interventions at every position of h [tokens, d_model]. */
-export function makeIntervention(sae: Sae, specs: InterventionSpec[]): Intervention {
+export function makeIntervention(sae: Sae, specs: InterventionSpec[]): ResidualEdit {
   const apply = makeRowIntervention(sae, [specs]);
   return (h) => apply(h, h.shape[0]);
 }

@@ -2,7 +2,7 @@
 import { InputError } from '../errors.ts';
 import type { ResidualHook } from '../model/transformer.ts';
 import { makeIntervention, makeRowIntervention, type Sae } from '../sae/index.ts';
-import type { Intervention } from '../trials/types.ts';
+import type { Intervention } from './types.ts';
 
 /** `LAYER:LATENT:VALUE` → an intervention of the given mode. */
 export function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {

@@ -1,11 +1,5 @@
 // The trial store's record (docs/design.md "Trial store"): one judged, steered response per line.
-
-export interface Intervention {
-  layer: number;
-  latent: number;
-  value: number;
-  mode: 'add' | 'clamp';
-}
+import type { Intervention } from '../steering/types.ts';
 
 export interface JudgedAttempt {
   text: string;
