@@ -1,23 +1,22 @@
 // analyze ablate: steered generation with and without the off-topic detector latents (plus controls),
 // judged, with cluster-bootstrap CIs per condition and paired differences between conditions.
-import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { activeBackend, initBackend } from '../lib/backend.ts';
-import { checkLayer, checkWorkers, openSession } from '../lib/session.ts';
+import { initBackend } from '../lib/backend.ts';
+import { checkWorkers, openSession } from '../lib/session.ts';
 import { readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag, numberFlag } from '../lib/cli/flags.ts';
 import { lockDir } from '../lib/runs/lock.ts';
-import { discoverFirst } from '../lib/experiments/discover.ts';
-import { type Feature, readFeatures } from '../lib/experiments/features.ts';
-import { DISCOVERY_COMMAND, latestDiscoveryRun, parseLatentSpec, resolveList, resolveTop, type ResolvedLatents } from '../lib/experiments/latents.ts';
-import { parseConditions } from '../lib/experiments/plan.ts';
+import { ABLATE_COMMAND, ABLATION_DEFAULTS, type AblationConfig } from '../lib/experiments/config.ts';
+import { readFeatures } from '../lib/experiments/features.ts';
+import { locateLatents } from '../lib/experiments/latents.ts';
+import { CONDITION_NAMES, checkConditionFlags, parseConditions } from '../lib/experiments/conditions.ts';
 import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.ts';
 import { metricsText } from '../lib/trials/report.ts';
-import { runAblation, type StrengthOptions } from '../lib/experiments/run.ts';
+import { runAblation } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
-import { promptsOption, sessionOptions, SHIPPED } from '../lib/cli/options.ts';
+import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
@@ -59,10 +58,8 @@ interface Args extends SessionArgs {
   out?: string;
 }
 
-const COMMAND = 'ablate';
-export const DEFAULT_META_PROMPT =
-  'While you answer, keep checking that what you write still answers the user\'s question. If you notice that you have drifted ' +
-  'off topic, say so plainly and go back to answering the question.';
+const COMMAND = ABLATE_COMMAND;
+const D = ABLATION_DEFAULTS;
 
 const positiveInt = (flag: string, v: number | undefined): void => {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new InputError(`${flag} must be a positive integer, found ${v}`);
@@ -77,7 +74,7 @@ function parseRange(text: string): [number, number] {
 }
 
 /** Strength flags: --boost V, or calibration (the default) with its settings; mixing the two is refused. */
-function strengthFrom(a: Args): StrengthOptions {
+function strengthFrom(a: Args): AblationConfig['strength'] {
   const calibrationFlags = (['target', 'calibrate-steps', 'calibrate-per-step', 'calibrate-range', 'calibration-cache', 'boost-sweep', 'sweep-range'] as const).filter((k) => a[k] !== undefined);
   if (a.boost !== undefined) {
     if (a.calibrate) throw new InputError('--boost and --calibrate conflict: give a fixed boost or calibrate one per feature');
@@ -85,7 +82,7 @@ function strengthFrom(a: Args): StrengthOptions {
     if (!Number.isFinite(a.boost)) throw new InputError(`--boost must be a number, found ${a.boost}`);
     return { kind: 'fixed', boost: a.boost };
   }
-  const target = a.target ?? 30;
+  const target = a.target ?? D.strength.target;
   if (!(target > 0 && target < 100)) throw new InputError(`--target must be a score strictly between 0 and 100, found ${target}`);
   positiveInt('--calibrate-steps', a['calibrate-steps']);
   positiveInt('--calibrate-per-step', a['calibrate-per-step']);
@@ -93,9 +90,9 @@ function strengthFrom(a: Args): StrengthOptions {
   if (a['sweep-range'] !== undefined && !(a['sweep-range'] > 0)) throw new InputError(`--sweep-range must be positive, found ${a['sweep-range']}`);
   if (a['sweep-range'] !== undefined && a['boost-sweep'] === undefined) throw new InputError('--sweep-range applies to --boost-sweep K; give K');
   return {
-    kind: 'calibrate', target, steps: a['calibrate-steps'] ?? 10, perStep: a['calibrate-per-step'] ?? 1,
+    kind: 'calibrate', target, steps: a['calibrate-steps'], perStep: a['calibrate-per-step'],
     range: a['calibrate-range'] ? parseRange(a['calibrate-range']) : null,
-    sweep: a['boost-sweep'] ? { k: a['boost-sweep'], range: a['sweep-range'] ?? 1 } : null,
+    sweep: a['boost-sweep'] ? { k: a['boost-sweep'], range: a['sweep-range'] } : null,
     cacheDir: a['calibration-cache'] ?? null,
   };
 }
@@ -105,39 +102,39 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe: 'Steer along many features with and without the detector latents ablated (and controls), judge, and report ESR metrics with bootstrap CIs',
   builder: (y) =>
     promptsOption(sessionOptions(y, 'sequences per generation batch'))
-      .option('latents', { type: 'string', default: 'top26', describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
+      .option('latents', { type: 'string', default: D.latents, describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
       .option('otd', { type: 'string', describe: 'latent set for topK: our latents.json or the paper\'s off_topic_detectors.json' })
       .option('features', { type: 'string', describe: 'features to steer: JSON list of indices or {latent, label}, or lines index[,label]' })
-      .option('n-features', { type: 'number', describe: 'sample N features (seeded) from latents that fire on the prompts and are not ablated (default 20)' })
-      .option('trials-per-feature', { type: 'number', default: 5, describe: '(prompt, seed) draws per feature, each run under every condition' })
+      .option('n-features', { type: 'number', describe: `sample N features (seeded) from latents that fire on the prompts and are not ablated (default ${D.features.sample})` })
+      .option('trials-per-feature', { type: 'number', default: D.trialsPerFeature, describe: '(prompt, seed) draws per feature, each run under every condition' })
       .option('boost', { type: 'number', describe: 'fixed steering strength for every feature (else calibrated per feature)' })
       .option('calibrate', { type: 'boolean', describe: 'calibrate each feature\'s strength by probabilistic bisection (the default without --boost)' })
-      .option('target', { type: 'number', describe: 'calibration target first-attempt score, 0–100 (default 30)' })
-      .option('calibrate-steps', { type: 'number', describe: 'bisection steps per feature (default 10)' })
-      .option('calibrate-per-step', { type: 'number', describe: 'responses judged per bisection step (default 1)' })
+      .option('target', { type: 'number', describe: `calibration target first-attempt score, 0–100 (default ${D.strength.target})` })
+      .option('calibrate-steps', { type: 'number', describe: `bisection steps per feature (default ${D.strength.steps})` })
+      .option('calibrate-per-step', { type: 'number', describe: `responses judged per bisection step (default ${D.strength.perStep})` })
       .option('calibrate-range', { type: 'string', describe: 'bisection bounds LO,HI in boost units (default 0 to 2·median‖h‖/‖W_dec[f]‖)' })
       .option('calibration-cache', { type: 'string', describe: 'directory of cached calibrations (default <out>/calibration)' })
       .option('boost-sweep', { type: 'number', describe: 'K strength levels around each threshold, in threshold spreads (operating-regime curve)' })
-      .option('sweep-range', { type: 'number', describe: 'sweep from −R to +R threshold spreads (default 1)' })
-      .option('conditions', { type: 'string', default: 'baseline,ablate', describe: 'of baseline, ablate, random, no-steer, meta-prompt' })
-      .option('random-sets', { type: 'number', describe: 'random latent sets for the random condition (default 1)' })
+      .option('sweep-range', { type: 'number', describe: `sweep from −R to +R threshold spreads (default ${D.sweepRange})` })
+      .option('conditions', { type: 'string', default: D.conditions.join(','), describe: `of ${CONDITION_NAMES.join(', ')}` })
+      .option('random-sets', { type: 'number', describe: `random latent sets for the random condition (default ${D.randomSets})` })
       .option('random-match', { choices: RANDOM_MATCHES, describe: 'random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded) or none (uniform, the paper\'s)' })
       .option('meta-prompt', { type: 'string', describe: 'system instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
       .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the feature layer)' })
       .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the steering layer, as in the paper)' })
-      .option('max-tokens', { type: 'number', default: 96, describe: 'new tokens per response' })
-      .option('temperature', { type: 'number', default: 0.6 })
-      .option('repetition-penalty', { type: 'number', default: 1.1 })
-      .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
-      .option('top-p', { type: 'number', default: 1, describe: '1 = off' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of feature sampling, draws, random sets, calibration and the bootstrap' })
+      .option('max-tokens', { type: 'number', default: D.sampling.maxNewTokens, describe: 'new tokens per response' })
+      .option('temperature', { type: 'number', default: D.sampling.temperature })
+      .option('repetition-penalty', { type: 'number', default: D.sampling.repetitionPenalty })
+      .option('top-k', { type: 'number', default: D.sampling.topK, describe: '0 = off' })
+      .option('top-p', { type: 'number', default: D.sampling.topP, describe: '1 = off' })
+      .option('seed', { type: 'number', default: D.seed, describe: 'seed of feature sampling, draws, random sets, calibration and the bootstrap' })
       .option('judge', { type: 'string', describe: 'anthropic:<model>, openai:<model>, or heuristic (default: by API key in the environment, else heuristic)' })
       .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server' })
       .option('judge-prompt', { type: 'string', describe: 'judge prompt template file' })
       .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
       .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
       .option('judge-timeout', { type: 'number', default: 120, describe: 'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s' })
-      .option('resamples', { type: 'number', default: 10_000, describe: 'bootstrap resamples' })
+      .option('resamples', { type: 'number', default: D.resamples, describe: 'bootstrap resamples' })
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }),
   handler: async (a) => {
     // Every check that needs no model comes first.
@@ -152,9 +149,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     intFlag('judge-concurrency', a['judge-concurrency'], 1);
     numberFlag('judge-timeout', a['judge-timeout'], 0, Infinity, { min: true });
     const conditions = parseConditions(a.conditions);
-    if (a['random-sets'] !== undefined && !conditions.includes('random')) throw new InputError('--random-sets applies to the random condition; add it to --conditions');
-    if (a['random-match'] !== undefined && !conditions.includes('random')) throw new InputError('--random-match applies to the random condition; add it to --conditions');
-    if (a['meta-prompt'] !== undefined && !conditions.includes('meta-prompt')) throw new InputError('--meta-prompt applies to the meta-prompt condition; add it to --conditions');
+    checkConditionFlags(conditions, (flag) => a[flag as keyof Args] !== undefined);
     if (a['meta-prompt'] !== undefined && !a['meta-prompt'].trim()) throw new InputError('--meta-prompt is empty');
     const strength = strengthFrom(a);
     const judge = createJudge(a.judge ?? defaultJudgeSpec(), {
@@ -165,45 +160,23 @@ const command: CommandModule<GlobalArgs, Args> = {
       timeoutMs: a['judge-timeout'] * 1000,
     });
     const prompts = readPrompts(a.prompts);
-    const features: Feature[] | { sample: number } = a.features ? readFeatures(a.features) : { sample: a['n-features'] ?? 20 };
-    const spec = parseLatentSpec(a.latents, a.otd ?? null);
-    const onDefault = a.model === SHIPPED.model && a.sae === SHIPPED.sae && a.prompts === SHIPPED.prompts;
-    let latentFile: string | null = null;
-    if (spec.kind === 'top') {
-      latentFile = spec.file ?? latestDiscoveryRun(a.sae)?.concat('/latents.json') ?? null;
-      if (latentFile === null && !onDefault) {
-        throw new InputError(`--latents ${a.latents}: no ${DISCOVERY_COMMAND} run for SAE ${a.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${a.model} --sae ${a.sae}\` first, or give --otd FILE`);
-      }
-      if (latentFile !== null && !existsSync(latentFile)) throw new InputError(`--latents ${a.latents}: ${latentFile} not found`);
-    }
-    let latents: ResolvedLatents | null = spec.kind === 'list' ? resolveList(spec.latents) : latentFile ? resolveTop(spec, latentFile) : null;
+    const features = a.features ? readFeatures(a.features) : a['n-features'] !== undefined ? { sample: a['n-features'] } : undefined;
+    const latents = locateLatents(a.latents, { otd: a.otd ?? null, model: a.model, sae: a.sae, prompts: a.prompts });
 
     const out = a.out ?? newRunDir(COMMAND);
     await initBackend(a.backend);
     const session = await openSession({ model: a.model, sae: a.sae, layer: a.layer, backend: a.backend, workers: a.workers, forceWorkers: a['force-workers'] });
     const lock = lockDir(out, `run directory ${out}`); // held through the figures, written after the run
     try {
-      const steerLayer = a['steer-layer'] ?? session.layer;
-      checkLayer(steerLayer, session.config, '--steer-layer');
-      const clampLayer = a['clamp-layer'] ?? steerLayer;
-      checkLayer(clampLayer, session.config, '--clamp-layer');
-      const log = (line: string) => console.error(line);
-      const paths = { model: a.model, sae: a.sae, prompts: a.prompts };
-      if (latents === null) latents = resolveTop(spec as { k: number }, await discoverFirst(session, { prompts, paths, backend: activeBackend(), log }));
-      console.error(`ablating ${latents.latents.length} latents from ${latents.source}`);
-      if (latents.notSelected.length) {
-        console.error(`warning: ${latents.notSelected.length} of them did not pass that run's selection rule: ${latents.notSelected.join(', ')}`);
-      }
-      if (judge.provenance.approximation) console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
       const r = await runAblation(session, {
-        out, prompts, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
-        steerLayer, clampLayer, latents, randomSets: a['random-sets'] ?? 1, randomMatch: a['random-match'] ?? 'activity', metaPrompt: a['meta-prompt'] ?? DEFAULT_META_PROMPT,
+        out, prompts, paths: { prompts: a.prompts }, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
+        steerLayer: a['steer-layer'], clampLayer: a['clamp-layer'], latents, randomSets: a['random-sets'], randomMatch: a['random-match'], metaPrompt: a['meta-prompt'],
         sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
-        batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples, seed: a.seed }, paths, backend: activeBackend(), log,
+        batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples },
       });
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
       if (Object.keys(r.report.conditions).length > 2) console.log('(differences between the other conditions: summary.md)');
-      const figures = await writeFigures(r.out, strength.kind === 'calibrate' && strength.sweep ? { boostLabel: 'strength (threshold spreads from each feature’s threshold)' } : {});
+      const figures = await writeFigures(r.out, strength?.kind === 'calibrate' && strength.sweep ? { boostLabel: 'strength (threshold spreads from each feature’s threshold)' } : {});
       console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`);
     } finally {
       lock.release();

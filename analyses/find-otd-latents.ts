@@ -1,5 +1,4 @@
 // analyze find-otd-latents: discover the SAE latents that detect off-topic text, ranked, with evidence.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
@@ -10,8 +9,9 @@ import { readEpisodes } from '../lib/discovery/episodes.ts';
 import { rankedRows, unitsText } from '../lib/discovery/report.ts';
 import { tableText } from '../lib/stats/table.ts';
 import { readLabels, readPrompts, readResponses } from '../lib/io/inputs.ts';
+import { DISCOVERY_COMMAND, DISCOVERY_DEFAULTS, latestLatentsFile, unfinishedDiscoveryRun } from '../lib/discovery/options.ts';
 import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
-import { latestRun, newRunDir, RUNS_DIR } from '../lib/runs/dirs.ts';
+import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
 import { splitPrompts } from '../lib/discovery/holdout.ts';
@@ -45,7 +45,8 @@ interface Args extends SessionArgs {
   latents?: string;
 }
 
-const COMMAND = 'find-otd-latents';
+const COMMAND = DISCOVERY_COMMAND;
+const D = DISCOVERY_DEFAULTS;
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: COMMAND,
@@ -53,16 +54,16 @@ const command: CommandModule<GlobalArgs, Args> = {
   builder: (y) =>
     promptsOption(sessionOptions(y))
       .option('responses', { type: 'string', describe: 'responses instead of generating: JSON {prompt: response}, JSONL, or the paper\'s normal_responses.json' })
-      .option('derangements', { type: 'number', default: 5, describe: 'off-topic pairings (derangements of the prompts)' })
-      .option('span', { choices: ['response', 'full'] as const, default: 'response' as const, describe: 'pool over the response tokens or the whole conversation (the paper)' })
-      .option('pool', { choices: ['max', 'mean'] as const, default: 'max' as PoolMode, describe: 'pooling over the span' })
-      .option('method', { choices: ['frequency', 'separability', 'effect'] as const, default: 'separability' as SelectionMethod, describe: 'selection rule' })
-      .option('unit', { choices: ['prompt', 'sample'] as const, default: 'prompt' as UnitKind, describe: 'independent unit of the statistics: prompt (one off-topic value per prompt, averaged over the derangements) or sample (every deranged sample counted, anti-conservative)' })
-      .option('top', { type: 'number', default: 100, describe: 'top-ranked latents listed in latents.json' })
+      .option('derangements', { type: 'number', default: D.derangements, describe: 'off-topic pairings (derangements of the prompts)' })
+      .option('span', { choices: ['response', 'full'] as const, default: D.span as 'response' | 'full', describe: 'pool over the response tokens or the whole conversation (the paper)' })
+      .option('pool', { choices: ['max', 'mean'] as const, default: D.find.pool as PoolMode, describe: 'pooling over the span' })
+      .option('method', { choices: ['frequency', 'separability', 'effect'] as const, default: D.find.method as SelectionMethod, describe: 'selection rule' })
+      .option('unit', { choices: ['prompt', 'sample'] as const, default: D.find.unit as UnitKind, describe: 'independent unit of the statistics: prompt (one off-topic value per prompt, averaged over the derangements) or sample (every deranged sample counted, anti-conservative)' })
+      .option('top', { type: 'number', default: D.find.top, describe: 'top-ranked latents listed in latents.json' })
       .option('holdout', { type: 'number', describe: 'hold out this fraction of the prompts (seeded, with all their samples): select on the rest, report AUCs on them' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed for derangements, the holdout split and response sampling' })
-      .option('max-tokens', { type: 'number', default: 64, describe: 'response length when generating' })
-      .option('temperature', { type: 'number', default: 0.6, describe: 'response sampling temperature (0 = greedy)' })
+      .option('seed', { type: 'number', default: D.seed, describe: 'seed for derangements, the holdout split and response sampling' })
+      .option('max-tokens', { type: 'number', default: D.generation.maxNewTokens, describe: 'response length when generating' })
+      .option('temperature', { type: 'number', default: D.generation.temperature, describe: 'response sampling temperature (0 = greedy)' })
       .option('labels', { type: 'string', describe: 'CSV index,label of latent descriptions' })
       .option('activations', { type: 'string', describe: 'analyse an existing activation store instead of capturing' })
       .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')})` })
@@ -80,13 +81,13 @@ const command: CommandModule<GlobalArgs, Args> = {
     const labels = argv.labels ? readLabels(argv.labels) : undefined;
     const span = argv.span === 'full' ? 'all' : 'response';
     const find = { pool: argv.pool, method: argv.method, unit: argv.unit, top: argv.top, span };
-    const out = argv.out ?? (argv.resume ? latestRun(COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json'))) : null) ?? newRunDir(COMMAND);
+    const out = argv.out ?? (argv.resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
     // one writer per run directory: the run locks it, and so does writing the figures
     const figuresOf = (dir: string) => withDirLock(dir, `run directory ${dir}`, () => writeFigures(dir));
     if (argv.episodes) {
-      const latentsPath = argv.latents ?? latestLatents();
+      const latentsPath = argv.latents ?? latestLatentsFile();
       const episodes = readEpisodes(argv.episodes);
       const report = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
@@ -112,14 +113,12 @@ const command: CommandModule<GlobalArgs, Args> = {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
       if (holdout) splitPrompts(prompts, holdout.fraction, holdout.seed); // a split that cannot be made is refused before any work
+      const paths = { prompts: argv.prompts, responses: argv.responses ?? null };
       an = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runDiscovery(session, {
-          out, prompts, responses, span, find, labels, holdout, seed: argv.seed, derangements: argv.derangements, batchSize: argv['batch-size'],
-          generation: { maxNewTokens: argv['max-tokens'], temperature: argv.temperature, topK: 0, topP: 1, repetitionPenalty: 1.1, seed: argv.seed, batchSize: argv['batch-size'] },
-          paths: { model: argv.model, sae: argv.sae, prompts: argv.prompts, responses: argv.responses ?? null },
-          backend: activeBackend(),
-          log: (line) => console.error(line),
+          out, prompts, responses, paths, span, find, labels, holdout, seed: argv.seed, derangements: argv.derangements, batchSize: argv['batch-size'],
+          generation: { maxNewTokens: argv['max-tokens'], temperature: argv.temperature },
         });
       });
     }
@@ -142,13 +141,6 @@ async function withSession<T>(argv: Args, body: (session: Session) => Promise<T>
   } finally {
     await session.executor.close();
   }
-}
-
-/** latents.json of the latest complete find-otd-latents run: the default latent set of episodes mode. */
-function latestLatents(): string {
-  const dir = latestRun(COMMAND, (d) => existsSync(join(d, 'latents.json')));
-  if (!dir) throw new InputError(`--episodes needs a latent set: give --latents FILE, or run find-otd-latents first (no complete run in ${RUNS_DIR}/)`);
-  return join(dir, 'latents.json');
 }
 
 export default command;

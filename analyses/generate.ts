@@ -10,7 +10,7 @@ import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { loadSaeFor } from '../lib/session.ts';
-import { SHIPPED } from '../lib/cli/options.ts';
+import { SHIPPED } from '../lib/session.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends GlobalArgs {

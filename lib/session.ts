@@ -1,5 +1,7 @@
 // What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
-// runs the model (in this thread, or on worker threads that each load their own copy).
+// runs the model (in this thread, or on worker threads that each load their own copy). The shipped
+// default model, SAE and prompts are what a session opens when given no paths.
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from './backend.ts';
 import { InputError } from './errors.ts';
@@ -9,7 +11,18 @@ import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
 import { loadSae, type Sae } from './sae/index.ts';
 
+const ROOT = join(import.meta.dirname, '..');
+
+/** The shipped default model, SAE and prompts (absolute, so commands work from any directory). */
+export const SHIPPED = {
+  model: join(ROOT, 'data', 'model'),
+  sae: join(ROOT, 'data', 'sae'),
+  prompts: join(ROOT, 'data', 'prompts.txt'),
+};
+
 export interface Session {
+  /** The checkpoint directory and SAE path it was opened from (recorded in every output's provenance). */
+  paths: { model: string; sae: string };
   config: ModelConfig;
   tokenizer: Tokenizer;
   sae: Sae;
@@ -19,12 +32,15 @@ export interface Session {
 }
 
 export interface SessionOptions {
-  model: string;
-  sae: string;
+  /** Default: the shipped model. */
+  model?: string;
+  /** Default: the shipped SAE. */
+  sae?: string;
   layer?: number;
-  backend: BackendChoice;
-  /** 0 runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
-  workers: number;
+  /** Default: auto. */
+  backend?: BackendChoice;
+  /** 0 (the default) runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
+  workers?: number;
   forceWorkers?: boolean;
 }
 
@@ -58,16 +74,18 @@ export function loadSaeFor(path: string, config: ModelConfig): Sae {
   return sae;
 }
 
-export async function openSession(o: SessionOptions): Promise<Session> {
-  checkWorkers(o.workers, o.forceWorkers);
-  const config = loadModelConfig(o.model);
-  const tokenizer = loadTokenizer(o.model);
-  const sae = loadSaeFor(o.sae, config);
+export async function openSession(o: SessionOptions = {}): Promise<Session> {
+  const paths = { model: o.model ?? SHIPPED.model, sae: o.sae ?? SHIPPED.sae };
+  const workers = o.workers ?? 0;
+  checkWorkers(workers, o.forceWorkers);
+  const config = loadModelConfig(paths.model);
+  const tokenizer = loadTokenizer(paths.model);
+  const sae = loadSaeFor(paths.sae, config);
   const layer = o.layer ?? saeHookLayer(sae);
-  if (layer === null) throw new InputError(`${o.sae}: the SAE names no layer (no hook_name); give --layer`);
+  if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
-  const executor = o.workers === 0
-    ? localExecutor({ model: loadModel(o.model), sae })
-    : await workerPool({ model: o.model, sae: o.sae, backend: o.backend }, o.workers);
-  return { config, tokenizer, sae, layer, executor };
+  const executor = workers === 0
+    ? localExecutor({ model: loadModel(paths.model), sae })
+    : await workerPool({ model: paths.model, sae: paths.sae, backend: o.backend ?? 'auto' }, workers);
+  return { paths, config, tokenizer, sae, layer, executor };
 }

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { Bisection, type BisectionSettings, sideConfidence } from '../lib/experiments/bisection.ts';
 import { readFeatures, sampleFeatures } from '../lib/experiments/features.ts';
 import { parseLatentSpec } from '../lib/experiments/latents.ts';
-import { drawsFor, parseConditions, planTrials, sweepLevels } from '../lib/experiments/plan.ts';
+import { parseConditions } from '../lib/experiments/conditions.ts';
+import { drawsFor, planTrials, sweepLevels } from '../lib/experiments/plan.ts';
 import { activityMatchedSets, uniformSets } from '../lib/experiments/randomSets.ts';
 import { InputError } from '../lib/errors.ts';
 

@@ -9,7 +9,7 @@ import { initBackend } from '../lib/backend.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
 import { interventionHooks } from '../lib/steering/interventions.ts';
-import type { Intervention } from '../lib/trials/types.ts';
+import type { Intervention } from '../lib/steering/types.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures');
 const SAES = ['saelens_relu', 'saelens_jumprelu', 'saelens_topk_bf16', 'saelens_topk_legacy', 'gemmascope', 'goodfire_f32.pth', 'goodfire_bf16.pt', 'plain_saelens_jumprelu_bf16.safetensors', 'plain_goodfire_bf16.safetensors'];

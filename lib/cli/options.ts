@@ -1,16 +1,7 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-
-/** The shipped default model, SAE and prompts (absolute, so commands work from any directory). */
-export const SHIPPED = {
-  model: join(ROOT, 'data', 'model'),
-  sae: join(ROOT, 'data', 'sae'),
-  prompts: join(ROOT, 'data', 'prompts.txt'),
-};
+import { SHIPPED } from '../session.ts';
 
 /** The flags every command gets from the top-level parser (analyses/cli.ts). */
 export interface GlobalArgs {

@@ -11,36 +11,21 @@ import { sha256Text } from '../io/hash.ts';
 import { reuseOrCompute } from '../runs/claim.ts';
 import { runtimeProvenance } from '../runs/provenance.ts';
 import { storeMeta } from '../capture/meta.ts';
-import type { FindOptions } from '../stats/detectors.ts';
 import { writeLatentSet } from '../stats/latentSet.ts';
 import { writeRanking } from '../stats/rankingFile.ts';
 import { openStore } from '../store/reader.ts';
 import { type Analysis, analyseStore } from './analyse.ts';
 import { derangements, otdSamples } from './pairs.ts';
 import { summaryMarkdown, type SummaryContext } from './report.ts';
-import { generateResponses, type ResponseSettings } from './responses.ts';
+import { type DiscoveryConfig, type DiscoveryOptions, discoveryOptions } from './options.ts';
+import { generateResponses } from './responses.ts';
 
-export interface DiscoveryOptions {
-  out: string;
-  prompts: string[];
-  /** Given responses (one per prompt), or null to generate them with `generation`. */
-  responses: string[] | null;
-  generation: ResponseSettings;
-  derangements: number;
-  seed: number;
-  /** 'response' pools over the response tokens; 'all' over the whole rendered conversation (the paper's choice). */
-  span: 'response' | 'all';
-  find: FindOptions;
-  holdout: { fraction: number; seed: number } | null;
-  batchSize: number;
-  labels?: Map<number, string>;
-  paths: { model: string; sae: string; prompts: string; responses: string | null };
-  backend: string | null;
-  log: (line: string) => void;
-}
-
-/** Runs discovery into `o.out`, holding its lock (one writer per run directory). */
-export async function runDiscovery(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
+/**
+ * Runs discovery with `config` (defaults filled in by discoveryOptions) into its run directory, holding
+ * the directory's lock (one writer per run directory).
+ */
+export async function runDiscovery(setup: Session, config: DiscoveryConfig = {}): Promise<Analysis> {
+  const o = discoveryOptions(config, setup.paths);
   return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
 }
 

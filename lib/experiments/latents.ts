@@ -1,10 +1,14 @@
 // Which latents to ablate: `--latents top26 | topK | FILE:topK | 12,40,7` (with `--otd FILE`), resolved
 // against a latent set (the latest find-otd-latents run, or a given file), with the rule they passed.
+// The policy: topK reads the latest discovery run made with this SAE; on the shipped default with no such
+// run, discovery runs first (as `analyze find-otd-latents` would); elsewhere that is an error naming the fix.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { latestRun } from '../runs/dirs.ts';
+import { DISCOVERY_COMMAND, latestDiscoveryRun } from '../discovery/options.ts';
 import { InputError } from '../errors.ts';
+import { type Session, SHIPPED } from '../session.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
+import { discoverFirst } from './discover.ts';
 
 export type LatentSpec =
   | { kind: 'top'; k: number; file: string | null }
@@ -30,18 +34,6 @@ export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
   throw new InputError(`--latents ${JSON.stringify(text)}: expected top26, topK, FILE:topK, or a list such as 12,40,7`);
 }
 
-export const DISCOVERY_COMMAND = 'find-otd-latents';
-
-/** The latest discovery run with a finished latents.json (made with the SAE at `saePath`, when given). */
-export function latestDiscoveryRun(saePath: string | null): string | null {
-  return latestRun(DISCOVERY_COMMAND, (dir) => {
-    const file = join(dir, 'latents.json');
-    if (!existsSync(file)) return false;
-    if (saePath === null) return true;
-    const sae = readLatentSet(file).sae as { path?: string } | null;
-    return !sae?.path || sae.path === saePath;
-  });
-}
 
 export interface ResolvedLatents {
   latents: number[];
@@ -80,4 +72,31 @@ export function resolveList(latents: number[]): ResolvedLatents {
 export function checkLatentIndices(latents: number[], dSae: number, what: string): void {
   const bad = latents.filter((l) => l >= dSae);
   if (bad.length) throw new InputError(`${what}: latent${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the SAE (it has latents 0..${dSae - 1})`);
+}
+
+/** Latents located before any model is opened: resolved, or the K to take from a discovery run made first. */
+export type LatentSource = ResolvedLatents | { discoverFirst: number };
+
+/**
+ * Locates `--latents TEXT` (no model needed): a list, or topK of `--otd`, of FILE, or of the latest
+ * discovery run for this SAE; on the shipped default (model, SAE and prompts) with no run yet, a
+ * discovery run to make first.
+ */
+export function locateLatents(text: string, o: { otd: string | null; model: string; sae: string; prompts: string | null }): LatentSource {
+  const spec = parseLatentSpec(text, o.otd);
+  if (spec.kind === 'list') return resolveList(spec.latents);
+  const file = spec.file ?? latestDiscoveryRun(o.sae)?.concat('/latents.json') ?? null;
+  if (file === null) {
+    const onDefault = o.model === SHIPPED.model && o.sae === SHIPPED.sae && o.prompts === SHIPPED.prompts;
+    if (onDefault) return { discoverFirst: spec.k };
+    throw new InputError(`--latents ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give --otd FILE`);
+  }
+  if (!existsSync(file)) throw new InputError(`--latents ${text}: ${file} not found`);
+  return resolveTop(spec, file);
+}
+
+/** The located latents, running discovery first (on the session's model, SAE and these prompts) when that is what was located. */
+export async function resolveLatents(session: Session, source: LatentSource, o: { prompts: string[]; promptsFile: string | null; log: (line: string) => void }): Promise<ResolvedLatents> {
+  if (!('discoverFirst' in source)) return source;
+  return resolveTop({ k: source.discoverFirst }, await discoverFirst(session, o));
 }

@@ -1,25 +1,11 @@
 // The trial plan: every (feature, prompt, seed) draw under every condition (paired), with its
 // interventions and a stable id, so a rerun can tell what is already in the store.
-import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import type { Intervention } from '../steering/types.ts';
+import { type Condition, type ConditionResources, condition } from './conditions.ts';
 import type { Feature } from './features.ts';
-import type { RandomSet } from './randomSets.ts';
 import { SEED_RANGE, subSeed } from './seeds.ts';
 import type { SteeredRow } from './steered.ts';
-
-export const CONDITIONS = ['baseline', 'ablate', 'random', 'no-steer', 'meta-prompt'] as const;
-export type Condition = (typeof CONDITIONS)[number];
-
-export function parseConditions(text: string): Condition[] {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!list.length) throw new InputError('--conditions: name at least one condition');
-  for (const c of list) {
-    if (!(CONDITIONS as readonly string[]).includes(c)) throw new InputError(`--conditions: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITIONS.join(', ')})`);
-  }
-  if (new Set(list).size !== list.length) throw new InputError(`--conditions ${text}: a condition is listed twice`);
-  return list as Condition[];
-}
 
 /** One steering strength of a feature: `level` is its offset from the threshold in spread units (sweeps), else null. */
 export interface Strength {
@@ -27,7 +13,7 @@ export interface Strength {
   level: number | null;
 }
 
-export interface PlanInput {
+export interface PlanInput extends ConditionResources {
   features: Feature[];
   prompts: string[];
   trialsPerFeature: number;
@@ -35,10 +21,6 @@ export interface PlanInput {
   conditions: Condition[];
   strengths: Map<number, Strength[]>;
   steerLayer: number;
-  clampLayer: number;
-  ablated: number[];
-  randomSets: RandomSet[];
-  metaPrompt: string;
 }
 
 export interface PlannedTrial extends SteeredRow {
@@ -74,36 +56,27 @@ export function drawsFor(feature: number, nPrompts: number, T: number, seed: num
   return out;
 }
 
-const clamps = (latents: number[], layer: number): Intervention[] => latents.map((latent) => ({ layer, latent, value: 0, mode: 'clamp' }));
-
+/** Every draw of every feature under each condition: unsteered conditions once per draw, steered ones at each strength. */
 export function planTrials(p: PlanInput): PlannedTrial[] {
   const out: PlannedTrial[] = [];
+  const unsteered = p.conditions.filter((c) => !condition(c).steered);
+  const steered = p.conditions.filter((c) => condition(c).steered);
   for (const f of p.features) {
     const draws = drawsFor(f.latent, p.prompts.length, p.trialsPerFeature, p.seed);
     draws.forEach((d, t) => {
       const base = { feature: f.latent, featureLabel: f.label, promptIndex: d.promptIndex, prompt: p.prompts[d.promptIndex], seed: d.seed };
       const key = `${f.latent}:${d.promptIndex}:${d.seed}`;
-      if (p.conditions.includes('no-steer')) {
-        out.push({ ...base, id: `${key}:no-steer`, condition: 'no-steer', boost: null, level: null, randomSet: null, interventions: [], system: null });
-      }
-      for (const s of p.strengths.get(f.latent)!) {
-        const steer: Intervention = { layer: p.steerLayer, latent: f.latent, value: s.boost, mode: 'add' };
-        const at = s.level === null ? '' : `:z${s.level}`;
-        const common = { ...base, boost: s.boost, level: s.level };
-        for (const c of p.conditions) {
-          if (c === 'no-steer') continue;
-          if (c === 'random') {
-            const k = t % p.randomSets.length;
-            out.push({ ...common, id: `${key}:random#${k}${at}`, condition: c, randomSet: k, system: null, interventions: [steer, ...clamps(p.randomSets[k].latents, p.clampLayer)] });
-            continue;
-          }
-          out.push({
-            ...common, id: `${key}:${c}${at}`, condition: c, randomSet: null,
-            system: c === 'meta-prompt' ? p.metaPrompt : null,
-            interventions: c === 'ablate' ? [steer, ...clamps(p.ablated, p.clampLayer)] : [steer],
-          });
-        }
-      }
+      const push = (c: Condition, s: Strength | null): void => {
+        const x = condition(c).trial(p, t);
+        const steer: Intervention[] = s ? [{ layer: p.steerLayer, latent: f.latent, value: s.boost, mode: 'add' }] : [];
+        const at = s === null || s.level === null ? '' : `:z${s.level}`;
+        out.push({
+          ...base, id: `${key}:${c}${x.suffix ?? ''}${at}`, condition: c, boost: s?.boost ?? null, level: s?.level ?? null,
+          randomSet: x.randomSet ?? null, system: condition(c).system?.(p) ?? null, interventions: [...steer, ...x.interventions],
+        });
+      };
+      for (const c of unsteered) push(c, null);
+      for (const s of p.strengths.get(f.latent)!) for (const c of steered) push(c, s);
     });
   }
   return out;

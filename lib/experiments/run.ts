@@ -7,7 +7,6 @@ import type { Session } from '../session.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import type { Judge } from '../judge/index.ts';
 import { checkGenerationLength } from '../model/generate.ts';
 import { progress } from '../progress.ts';
 import { sha256Text } from '../io/hash.ts';
@@ -19,66 +18,13 @@ import type { Trial } from '../trials/types.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
 import { type Calibration, calibrate } from './calibrate.ts';
 import { type Feature, sampleFeatures } from './features.ts';
-import { checkLatentIndices, type ResolvedLatents } from './latents.ts';
-import { type Condition, type PlannedTrial, planTrials, type Strength, sweepLevels } from './plan.ts';
-import { type RandomControl, randomControl, type RandomMatch } from './randomSets.ts';
-import { openStore } from '../store/reader.ts';
+import { type AblationConfig, type AblationOptions, type AblationResult, ablationOptions, type StrengthOptions } from './config.ts';
+import { checkLatentIndices } from './latents.ts';
+import { BASELINE, type Condition, type ConditionResources, condition, conditionSettings, conditionSystems } from './conditions.ts';
+import { type PlannedTrial, planTrials, type Strength, sweepLevels } from './plan.ts';
 import { decoderNorm, type PromptScan, scanPrompts } from './scan.ts';
-import { generateAndJudge, renderPrompt, type Sampling, type SteeredGenerator } from './steered.ts';
+import { generateAndJudge, renderPrompt, type SteeredGenerator } from './steered.ts';
 import { summaryMarkdown } from './summary.ts';
-
-export type StrengthOptions =
-  | { kind: 'fixed'; boost: number }
-  | {
-    kind: 'calibrate';
-    /** Target first-attempt score, 0–100. */
-    target: number;
-    steps: number;
-    perStep: number;
-    /** Bisection bounds in boost units; null: [0, 2·‖h‖/‖W_dec[f]‖] with ‖h‖ the median residual norm on the prompts. */
-    range: [number, number] | null;
-    /** K levels around each threshold, `range` threshold-spreads either side; null: the threshold only. */
-    sweep: { k: number; range: number } | null;
-    /** Where calibrations are cached; null: `<out>/calibration`. */
-    cacheDir: string | null;
-  };
-
-export interface AblationOptions {
-  out: string;
-  prompts: string[];
-  /** Features to steer, or how many to sample from the latents alive on the prompts. */
-  features: Feature[] | { sample: number };
-  trialsPerFeature: number;
-  seed: number;
-  conditions: Condition[];
-  strength: StrengthOptions;
-  steerLayer: number;
-  clampLayer: number;
-  latents: ResolvedLatents;
-  randomSets: number;
-  /** How the random control's latents are chosen: matched on label-blind activity (default), or uniformly (the paper's). */
-  randomMatch?: RandomMatch;
-  metaPrompt: string;
-  sampling: Sampling;
-  batchSize: number;
-  judge: Judge;
-  metrics: { resamples: number; seed: number };
-  paths: { model: string; sae: string; prompts: string };
-  backend: string | null;
-  log: (line: string) => void;
-}
-
-export interface AblationResult {
-  out: string;
-  store: string;
-  report: MetricsReport;
-  /** Per sweep level (offset in threshold spreads), when sweeping. */
-  levels: { level: number; report: MetricsReport }[] | null;
-  planned: number;
-  alreadyDone: number;
-  generated: number;
-  seconds: number;
-}
 
 export const STORE_FILE = 'trials.jsonl';
 
@@ -118,7 +64,7 @@ function judgeModels(trials: Trial[]): string[] {
 
 function metricsOf(trials: Trial[], conditions: Condition[], o: AblationOptions): MetricsReport {
   const present = new Set(trials.map((t) => t.condition));
-  const baseline = conditions.find((c) => present.has(c) && c === 'baseline') ?? conditions.find((c) => present.has(c));
+  const baseline = conditions.find((c) => present.has(c) && c === BASELINE) ?? conditions.find((c) => present.has(c));
   try {
     return computeMetrics(trials, { cluster: 'feature', resamples: o.metrics.resamples, seed: o.metrics.seed, baseline });
   } catch (err) {
@@ -127,8 +73,12 @@ function metricsOf(trials: Trial[], conditions: Condition[], o: AblationOptions)
   }
 }
 
-/** Runs the ablation into `o.out`, holding its lock (one writer per run directory). */
-export async function runAblation(session: Session, o: AblationOptions): Promise<AblationResult> {
+/**
+ * Runs the ablation with `config` (defaults and latent resolution by ablationOptions) into its run
+ * directory, holding the directory's lock (one writer per run directory).
+ */
+export async function runAblation(session: Session, config: AblationConfig = {}): Promise<AblationResult> {
+  const o = await ablationOptions(session, config);
   return withDirLock(o.out, `run directory ${o.out}`, () => ablation(session, o));
 }
 
@@ -139,11 +89,10 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   checkLatentIndices(ablated, sae.dSae, o.latents.source);
   if (Array.isArray(o.features)) checkFeatures(o.features, ablated, sae.dSae);
   const stopIds = tokenizer.eosIds.length ? tokenizer.eosIds : session.config.eosTokenIds;
-  // Fail on a template that cannot take the meta-prompt before any work.
-  if (o.conditions.includes('meta-prompt')) renderPrompt(tokenizer, o.prompts[0], o.metaPrompt);
-  // Every prompt (with the meta-prompt's system message when that condition runs) plus --max-tokens fits the model.
-  const system = o.conditions.includes('meta-prompt') ? o.metaPrompt : null;
-  checkGenerationLength(o.prompts.map((p) => renderPrompt(tokenizer, p, system)), o.sampling.maxNewTokens, session.config.maxPositions);
+  // Every prompt, under each condition's system prompt, plus --max-tokens fits the model (and the template takes the system prompts) before any work.
+  for (const system of conditionSystems(o.conditions, o)) {
+    checkGenerationLength(o.prompts.map((p) => renderPrompt(tokenizer, p, system)), o.sampling.maxNewTokens, session.config.maxPositions);
+  }
 
   const inputs = {
     model: modelProvenance(o.paths.model),
@@ -154,9 +103,7 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   const config = {
     inputs, feature_layer: session.layer, steer_layer: o.steerLayer, clamp_layer: o.clampLayer,
     features: o.features, trials_per_feature: o.trialsPerFeature, seed: o.seed, conditions: o.conditions, strength: o.strength,
-    ablated: { latents: ablated, source: o.latents.source }, random_sets: o.conditions.includes('random') ? o.randomSets : null,
-    random_match: o.conditions.includes('random') ? (o.randomMatch ?? 'activity') : null,
-    meta_prompt: o.conditions.includes('meta-prompt') ? o.metaPrompt : null, sampling: o.sampling, judge: o.judge.provenance,
+    ablated: { latents: ablated, source: o.latents.source }, ...conditionSettings(o.conditions, o), sampling: o.sampling, judge: o.judge.provenance,
   };
   const runKey = claimRunDir(o.out, config);
   o.log(`run directory: ${o.out}`);
@@ -170,20 +117,14 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   }
   const features = Array.isArray(o.features) ? o.features : sampleFeatures(scan!.alive, ablated, o.features.sample, o.seed);
 
-  let random: RandomControl | null = null;
-  if (o.conditions.includes('random')) {
-    random = await randomControl({
-      match: o.randomMatch ?? 'activity', runDir: o.latents.runDir, source: o.latents.source, dSae: sae.dSae, ablated, steered: features.map((f) => f.latent), k: o.randomSets, seed: o.seed, openStore,
-    });
-    writeJsonAtomic(join(o.out, 'random.json'), random);
-    o.log(`random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${ablated.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`);
-  }
-  const randomSets = random?.sets ?? [];
+  const resources: ConditionResources = { ablated, clampLayer: o.clampLayer, randomSets: [], metaPrompt: o.metaPrompt };
+  const setup = { ...o, latents: o.latents, features, dSae: sae.dSae };
+  for (const c of o.conditions) Object.assign(resources, await condition(c).prepare?.(setup));
 
   const strengths = new Map<number, Strength[]>();
   const calibrations = new Map<number, Calibration>();
-  if (o.strength.kind === 'fixed' || !o.conditions.some((c) => c !== 'no-steer')) {
-    // no-steer alone needs no strength: nothing to calibrate
+  if (o.strength.kind === 'fixed' || !o.conditions.some((c) => condition(c).steered)) {
+    // unsteered conditions alone need no strength: nothing to calibrate
     const boost = o.strength.kind === 'fixed' ? o.strength.boost : 0;
     for (const f of features) strengths.set(f.latent, [{ boost, level: null }]);
   } else {
@@ -211,7 +152,7 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
 
   const plan = planTrials({
     features, prompts: o.prompts, trialsPerFeature: o.trialsPerFeature, seed: o.seed, conditions: o.conditions, strengths,
-    steerLayer: o.steerLayer, clampLayer: o.clampLayer, ablated, randomSets, metaPrompt: o.metaPrompt,
+    steerLayer: o.steerLayer, ...resources,
   });
   const store = join(o.out, STORE_FILE);
   repairTornTail(store);
@@ -238,17 +179,17 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   const levels = sweep
     ? sweepLevels(sweep.k, sweep.range).map((level) => ({
       level,
-      report: metricsOf(trials.filter((t) => t.provenance.boost_level === level || t.condition === 'no-steer'), o.conditions, o),
+      report: metricsOf(trials.filter((t) => t.provenance.boost_level === level || !condition(t.condition as Condition).steered), o.conditions, o),
     }))
     : null;
   writeJsonAtomic(join(o.out, 'metrics.json'), {
     ...report,
     ...(levels ? { levels } : {}),
-    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: { ...o.judge.provenance, models_returned: judgeModels(trials) }, ablated: { latents: ablated, source: o.latents.source }, ...(random ? { random: { match: random.match, rule: random.rule, exclusion: random.exclusion, sets: random.sets } } : {}), runtime: base.runtime },
+    provenance: { run: runKey, store: STORE_FILE, trials: trials.length, judge: { ...o.judge.provenance, models_returned: judgeModels(trials) }, ablated: { latents: ablated, source: o.latents.source }, ...Object.assign({}, ...o.conditions.map((c) => condition(c).provenance?.(resources))), runtime: base.runtime },
   });
   const result: AblationResult = {
     out: o.out, store, report, levels, planned: plan.length, alreadyDone: plan.length - pending.length, generated: pending.length, seconds: (Date.now() - started) / 1000,
   };
-  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, random, calibrations, result, judgeStats: o.judge.stats() }));
+  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, resources, calibrations, result, judgeStats: o.judge.stats() }));
   return result;
 }

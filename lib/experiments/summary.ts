@@ -3,21 +3,21 @@
 import { markdownTable } from '../io/markdown.ts';
 import type { JudgeStats } from '../judge/index.ts';
 import type { Calibration } from './calibrate.ts';
+import { type ConditionResources, condition } from './conditions.ts';
 import type { Feature } from './features.ts';
-import type { RandomControl } from './randomSets.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
-import type { AblationOptions, AblationResult } from './run.ts';
+import type { AblationOptions, AblationResult } from './config.ts';
 
 export interface SummaryInput {
   o: AblationOptions;
   features: Feature[];
-  random: RandomControl | null;
+  resources: ConditionResources;
   calibrations: Map<number, Calibration>;
   result: AblationResult;
   judgeStats: JudgeStats;
 }
 
-export function summaryMarkdown({ o, features, random, calibrations, result, judgeStats }: SummaryInput): string {
+export function summaryMarkdown({ o, features, resources, calibrations, result, judgeStats }: SummaryInput): string {
   const j = o.judge.provenance;
   const lines = [
     '# Ablation run',
@@ -28,11 +28,7 @@ export function summaryMarkdown({ o, features, random, calibrations, result, jud
     `Ablated: ${o.latents.latents.length} latents from ${o.latents.source}: ${o.latents.latents.join(', ')}.`,
   ];
   if (o.latents.notSelected.length) lines.push(`**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`);
-  if (random) {
-    lines.push(`Random control (\`--random-match ${random.match}\`): ${random.rule}. Excluded: ${random.exclusion.rule} (${random.exclusion.detector_like.length} detector-like latents; list in random.json).`);
-    random.sets.forEach((s, k) => lines.push(`Random set ${k}: ${s.latents.join(', ')}.`));
-  }
-  if (o.conditions.includes('meta-prompt')) lines.push(`Meta-prompt (system instruction): "${o.metaPrompt}"`);
+  for (const c of o.conditions) lines.push(...(condition(c).summary?.(resources) ?? []));
   lines.push(
     `Judge: \`${j.id}\`${j.prompt_sha256 ? `, prompt sha256 ${j.prompt_sha256.slice(0, 16)}…` : ''}${j.approximation ? ' — **a lexical approximation, not an LLM judgment**' : ''}.`,
     `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target}${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads` : ''}`}.`,

@@ -2,7 +2,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const RUNS_DIR = 'runs';
+/** Where run directories go: runs/ in the working directory, or $ESR_RUNS_DIR. */
+export const RUNS_DIR = process.env.ESR_RUNS_DIR ?? 'runs';
 
 /** <root>/<command>-YYYYmmdd-HHMMSS (UTC); root defaults to runs/. */
 export function newRunDir(command: string, now = new Date(), root = RUNS_DIR): string {

@@ -1,4 +1,4 @@
-// The intervention record (DESIGN.md "Interventions"): one SAE latent edited at one layer, on every
+// The intervention record (docs/design.md "Interventions"): one SAE latent edited at one layer, on every
 // position. Trials store it, captures and generation tasks carry it, flags parse into it.
 import type { InterventionSpec } from '../sae/index.ts';
 

@@ -1,0 +1,163 @@
+// The experimental conditions of `analyze ablate`, one entry each: what it intervenes beside the steering
+// entry, the system prompt it puts before the user's turn, what it prepares (and requires) once the
+// features are known, the settings (flag and config.json key) that apply only to it, and what summary.md
+// and metrics.json's provenance say about it. To add a condition, add an entry here (docs/extending.md).
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeJsonAtomic } from '../io/atomic.ts';
+import type { Intervention } from '../steering/types.ts';
+import { openStore } from '../store/reader.ts';
+import type { Feature } from './features.ts';
+import type { ResolvedLatents } from './latents.ts';
+import { type RandomControl, randomControl, type RandomMatch, type RandomSet } from './randomSets.ts';
+
+/** The settings conditions read (AblationOptions has them all). */
+export interface ConditionOptions {
+  randomSets: number;
+  /** How the random control's latents are chosen: matched on label-blind activity, or uniformly (the paper's). */
+  randomMatch: RandomMatch;
+  metaPrompt: string;
+}
+
+/** What a condition's trials draw on: the ablated latents, the clamp layer, the random sets, the meta-prompt. */
+export interface ConditionResources {
+  ablated: number[];
+  clampLayer: number;
+  randomSets: RandomSet[];
+  metaPrompt: string;
+  /** The random control as prepared (rule, exclusions, sets), when the random condition runs. */
+  random?: RandomControl;
+}
+
+/** What a condition may prepare from, once the features are known. */
+export interface ConditionSetup extends ConditionOptions {
+  out: string;
+  latents: ResolvedLatents;
+  features: Feature[];
+  dSae: number;
+  seed: number;
+  log: (line: string) => void;
+}
+
+/** One trial of a condition at draw `t` of a feature: interventions beside the steering entry, id suffix. */
+export interface ConditionTrial {
+  interventions: Intervention[];
+  /** Appended to the condition name in the trial id (`random#k`); none by default. */
+  suffix?: string;
+  randomSet?: number;
+}
+
+export interface ConditionEntry {
+  describe: string;
+  /** false: the feature is not steered (one trial per draw, no boost, counted in every sweep level). */
+  steered: boolean;
+  /** The settings only this condition reads: flag, key in config.json (null there without the condition), value. */
+  settings?: { flag: string; key: string; value: (o: ConditionOptions) => unknown }[];
+  /** The system instruction put before the user's turn (none without). */
+  system?: (r: Pick<ConditionResources, 'metaPrompt'>) => string;
+  /** Resources made once the features are known (may refuse: e.g. nothing to match a control against). */
+  prepare?: (s: ConditionSetup) => Promise<Partial<ConditionResources>>;
+  trial: (r: ConditionResources, t: number) => ConditionTrial;
+  /** Lines for summary.md. */
+  summary?: (r: ConditionResources) => string[];
+  /** Entries for metrics.json's provenance. */
+  provenance?: (r: ConditionResources) => Record<string, unknown>;
+}
+
+const clamps = (latents: number[], layer: number): Intervention[] => latents.map((latent) => ({ layer, latent, value: 0, mode: 'clamp' }));
+
+export const CONDITIONS = {
+  baseline: {
+    describe: 'steer along the feature',
+    steered: true,
+    trial: () => ({ interventions: [] }),
+  },
+  ablate: {
+    describe: 'steer, with the detector latents clamped to 0',
+    steered: true,
+    trial: (r) => ({ interventions: clamps(r.ablated, r.clampLayer) }),
+  },
+  random: {
+    describe: 'steer, with as many random latents clamped to 0 (matched on label-blind activity, or uniform)',
+    steered: true,
+    settings: [
+      { flag: 'random-sets', key: 'random_sets', value: (o) => o.randomSets },
+      { flag: 'random-match', key: 'random_match', value: (o) => o.randomMatch },
+    ],
+    prepare: async (s) => {
+      const random = await randomControl({
+        match: s.randomMatch, runDir: s.latents.runDir, source: s.latents.source, dSae: s.dSae, ablated: s.latents.latents,
+        steered: s.features.map((f) => f.latent), k: s.randomSets, seed: s.seed, openStore,
+      });
+      writeJsonAtomic(join(s.out, 'random.json'), random);
+      s.log(`random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${s.latents.latents.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`);
+      return { random, randomSets: random.sets };
+    },
+    trial: (r, t) => {
+      const k = t % r.randomSets.length;
+      return { interventions: clamps(r.randomSets[k].latents, r.clampLayer), suffix: `#${k}`, randomSet: k };
+    },
+    summary: (r) => (r.random
+      ? [
+        `Random control (\`--random-match ${r.random.match}\`): ${r.random.rule}. Excluded: ${r.random.exclusion.rule} (${r.random.exclusion.detector_like.length} detector-like latents; list in random.json).`,
+        ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),
+      ]
+      : []),
+    provenance: (r) => (r.random ? { random: { match: r.random.match, rule: r.random.rule, exclusion: r.random.exclusion, sets: r.random.sets } } : {}),
+  },
+  'no-steer': {
+    describe: 'no steering: the model\'s own answers',
+    steered: false,
+    trial: () => ({ interventions: [] }),
+  },
+  'meta-prompt': {
+    describe: 'steer, with a system instruction to notice going off topic',
+    steered: true,
+    settings: [{ flag: 'meta-prompt', key: 'meta_prompt', value: (o) => o.metaPrompt }],
+    system: (r) => r.metaPrompt,
+    trial: () => ({ interventions: [] }),
+    summary: (r) => [`Meta-prompt (system instruction): "${r.metaPrompt}"`],
+  },
+} as const satisfies Record<string, ConditionEntry>;
+
+export type Condition = keyof typeof CONDITIONS;
+export const CONDITION_NAMES = Object.keys(CONDITIONS) as Condition[];
+
+/** The entry of a condition (typed as the common shape). */
+export const condition = (c: Condition): ConditionEntry => CONDITIONS[c];
+
+/** Differences are taken against this condition when it runs. */
+export const BASELINE: Condition = 'baseline';
+
+export function parseConditions(text: string): Condition[] {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!list.length) throw new InputError('--conditions: name at least one condition');
+  for (const c of list) {
+    if (!(c in CONDITIONS)) throw new InputError(`--conditions: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITION_NAMES.join(', ')})`);
+  }
+  if (new Set(list).size !== list.length) throw new InputError(`--conditions ${text}: a condition is listed twice`);
+  return list as Condition[];
+}
+
+/** config.json's per-condition settings: each condition's settings, null where the condition does not run. */
+export function conditionSettings(conditions: Condition[], o: ConditionOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of CONDITION_NAMES) {
+    for (const s of condition(name).settings ?? []) out[s.key] = conditions.includes(name) ? s.value(o) : null;
+  }
+  return out;
+}
+
+/** Flags that only apply to a condition, given without it. */
+export function checkConditionFlags(conditions: Condition[], given: (flag: string) => boolean): void {
+  for (const name of CONDITION_NAMES) {
+    for (const s of condition(name).settings ?? []) {
+      if (given(s.flag) && !conditions.includes(name)) throw new InputError(`--${s.flag} applies to the ${name} condition; add it to --conditions`);
+    }
+  }
+}
+
+/** The system prompts the conditions put before the user's turn (null for none), each once. */
+export function conditionSystems(conditions: Condition[], r: Pick<ConditionResources, 'metaPrompt'>): (string | null)[] {
+  return [...new Set(conditions.map((c) => condition(c).system?.(r) ?? null))];
+}

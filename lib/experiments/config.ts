@@ -1,0 +1,161 @@
+// analyze ablate's settings in one place: the defaults, the policies that fill a partial config in (which
+// latents to ablate, the layers, the judge), and the options runAblation works from. A resolved
+// AblationOptions is itself a valid config.
+import { activeBackend } from '../backend.ts';
+import { readPrompts } from '../io/inputs.ts';
+import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
+import { newRunDir } from '../runs/dirs.ts';
+import { checkLayer, type Session, SHIPPED } from '../session.ts';
+import type { MetricsReport } from '../trials/metrics.ts';
+import { type Feature, readFeatures } from './features.ts';
+import { type LatentSource, locateLatents, type ResolvedLatents, resolveLatents } from './latents.ts';
+import type { Condition, ConditionOptions } from './conditions.ts';
+import type { RandomMatch } from './randomSets.ts';
+import type { Sampling } from './steered.ts';
+
+export const ABLATE_COMMAND = 'ablate';
+
+export const DEFAULT_META_PROMPT =
+  'While you answer, keep checking that what you write still answers the user\'s question. If you notice that you have drifted ' +
+  'off topic, say so plainly and go back to answering the question.';
+
+export interface CalibrateStrength {
+  kind: 'calibrate';
+  /** Target first-attempt score, 0–100. */
+  target: number;
+  steps: number;
+  perStep: number;
+  /** Bisection bounds in boost units; null: [0, 2·‖h‖/‖W_dec[f]‖] with ‖h‖ the median residual norm on the prompts. */
+  range: [number, number] | null;
+  /** K levels around each threshold, `range` threshold-spreads either side; null: the threshold only. */
+  sweep: { k: number; range: number } | null;
+  /** Where calibrations are cached; null: `<out>/calibration`. */
+  cacheDir: string | null;
+}
+
+export type StrengthOptions = { kind: 'fixed'; boost: number } | CalibrateStrength;
+
+export interface AblationOptions extends ConditionOptions {
+  out: string;
+  prompts: string[];
+  /** Features to steer, or how many to sample from the latents alive on the prompts. */
+  features: Feature[] | { sample: number };
+  trialsPerFeature: number;
+  seed: number;
+  conditions: Condition[];
+  strength: StrengthOptions;
+  steerLayer: number;
+  clampLayer: number;
+  latents: ResolvedLatents;
+  sampling: Sampling;
+  batchSize: number;
+  judge: Judge;
+  metrics: { resamples: number; seed: number };
+  /** Input files, as recorded in config.json and every trial (prompts: null when given as a list). */
+  paths: { model: string; sae: string; prompts: string | null };
+  backend: string | null;
+  log: (line: string) => void;
+}
+
+export interface AblationResult {
+  out: string;
+  store: string;
+  report: MetricsReport;
+  /** Per sweep level (offset in threshold spreads), when sweeping. */
+  levels: { level: number; report: MetricsReport }[] | null;
+  planned: number;
+  alreadyDone: number;
+  generated: number;
+  seconds: number;
+}
+
+/** The defaults of `analyze ablate` (the metrics' bootstrap seed follows `seed`; the layers follow the session's feature layer). */
+export const ABLATION_DEFAULTS = {
+  latents: 'top26',
+  features: { sample: 20 },
+  trialsPerFeature: 5,
+  seed: 0,
+  conditions: ['baseline', 'ablate'] as Condition[],
+  strength: { kind: 'calibrate', target: 30, steps: 10, perStep: 1, range: null, sweep: null, cacheDir: null } as CalibrateStrength,
+  /** Threshold spreads either side of a sweep, when a sweep gives no range. */
+  sweepRange: 1,
+  randomSets: 1,
+  randomMatch: 'activity' as RandomMatch,
+  metaPrompt: DEFAULT_META_PROMPT,
+  sampling: { maxNewTokens: 96, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 } as Sampling,
+  batchSize: 8,
+  resamples: 10_000,
+} as const;
+
+export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features' | 'latents' | 'strength' | 'sampling' | 'metrics' | 'paths'>> & {
+  /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
+  prompts?: string | string[];
+  /** A features file, the features, or how many to sample (default 20). */
+  features?: string | Feature[] | { sample: number };
+  /** `--latents` text (top26 — the default —, topK, FILE:topK, 12,40,7), or latents already located or resolved. */
+  latents?: string | LatentSource;
+  /** The latent set topK reads (our latents.json or the paper's off_topic_detectors.json); default the latest discovery run. */
+  otd?: string | null;
+  /** A fixed boost, or calibration (the default) with any of its settings; a sweep's range defaults to 1. */
+  strength?: { kind: 'fixed'; boost: number } | ({ kind: 'calibrate' } & Partial<Omit<CalibrateStrength, 'sweep'>> & { sweep?: { k: number; range?: number } | null });
+  sampling?: Partial<Sampling>;
+  metrics?: Partial<AblationOptions['metrics']>;
+  /** Where prompts given as a list came from (for provenance). */
+  paths?: Partial<AblationOptions['paths']>;
+};
+
+/** The entries of `o` that are not undefined (so a spread over defaults keeps them where a flag was not given). */
+const given = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+function strengthOf(s: AblationConfig['strength']): StrengthOptions {
+  if (s?.kind === 'fixed') return s;
+  const d = ABLATION_DEFAULTS.strength;
+  const sweep = s?.sweep ? { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRange } : null;
+  return { ...d, ...given(s), kind: 'calibrate', sweep };
+}
+
+/**
+ * Fills a config in from the defaults and the session: prompts and features files are read, the latents
+ * located and resolved — `topK` from the latest discovery run for this SAE, or, on the shipped default
+ * with no such run, from a discovery run made first (see locateLatents) —, the layers checked.
+ */
+export async function ablationOptions(session: Session, c: AblationConfig = {}): Promise<AblationOptions> {
+  const d = ABLATION_DEFAULTS;
+  const log = c.log ?? ((line: string) => console.error(line));
+  const promptsFile = typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
+  const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);
+  const paths = { ...session.paths, prompts: promptsFile };
+  const steerLayer = c.steerLayer ?? session.layer;
+  checkLayer(steerLayer, session.config, '--steer-layer');
+  const clampLayer = c.clampLayer ?? steerLayer;
+  checkLayer(clampLayer, session.config, '--clamp-layer');
+  const located = typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
+  const latents = await resolveLatents(session, located, { prompts, promptsFile, log });
+  log(`ablating ${latents.latents.length} latents from ${latents.source}`);
+  if (latents.notSelected.length) log(`warning: ${latents.notSelected.length} of them did not pass that run's selection rule: ${latents.notSelected.join(', ')}`);
+  const judge = c.judge ?? createJudge(defaultJudgeSpec());
+  if (judge.provenance.approximation) log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
+  const seed = c.seed ?? d.seed;
+  return {
+    out: c.out ?? newRunDir(ABLATE_COMMAND),
+    prompts,
+    features: typeof c.features === 'string' ? readFeatures(c.features) : (c.features ?? { ...d.features }),
+    trialsPerFeature: c.trialsPerFeature ?? d.trialsPerFeature,
+    seed,
+    conditions: c.conditions ?? [...d.conditions],
+    strength: strengthOf(c.strength),
+    steerLayer,
+    clampLayer,
+    latents,
+    randomSets: c.randomSets ?? d.randomSets,
+    randomMatch: c.randomMatch ?? d.randomMatch,
+    metaPrompt: c.metaPrompt ?? d.metaPrompt,
+    sampling: { ...d.sampling, ...given(c.sampling) },
+    batchSize: c.batchSize ?? d.batchSize,
+    judge,
+    metrics: { resamples: d.resamples, seed, ...given(c.metrics) },
+    paths,
+    backend: c.backend === undefined ? activeBackend() : c.backend,
+    log,
+  };
+}
