@@ -3,13 +3,13 @@
 import type { CommandModule } from 'yargs';
 import { initBackend } from '../lib/backend.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
-import { readPrompts } from '../lib/io/inputs.ts';
+import { readGeneralText, readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag, numberFlag } from '../lib/cli/flags.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { ABLATE_COMMAND, ABLATION_DEFAULTS, type AblationConfig } from '../lib/experiments/config.ts';
-import { readFeatures } from '../lib/experiments/features.ts';
+import { readFeatureLabels, readFeatures } from '../lib/experiments/features.ts';
 import { locateLatents } from '../lib/experiments/latents.ts';
 import { CONDITION_NAMES, checkConditionFlags, parseConditions } from '../lib/experiments/conditions.ts';
 import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.ts';
@@ -26,6 +26,8 @@ interface Args extends SessionArgs {
   otd?: string;
   features?: string;
   'n-features'?: number;
+  'feature-labels'?: string;
+  'general-text'?: string;
   'trials-per-feature': number;
   boost?: number;
   calibrate?: boolean;
@@ -105,7 +107,9 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('latents', { type: 'string', default: D.latents, describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
       .option('otd', { type: 'string', describe: 'latent set for topK: our latents.json or the paper\'s off_topic_detectors.json' })
       .option('features', { type: 'string', describe: 'features to steer: JSON list of indices or {latent, label}, or lines index[,label]' })
-      .option('n-features', { type: 'number', describe: `sample N features (seeded) from latents that fire on the prompts and are not ablated (default ${D.features.sample})` })
+      .option('n-features', { type: 'number', describe: `sample N features (seeded) from the steering pool: latents silent on every prompt at the feature layer, alive on --general-text, not ablated (default ${D.features.sample})` })
+      .option('feature-labels', { type: 'string', describe: 'labels of latents (JSON {"<index>": "label"}, a Neuronpedia explanations export, or lines index,label): sample only labelled features; labels go into the trials and the judge prompt (default: the SAE\'s esr_defaults.json, if any)' })
+      .option('general-text', { type: 'string', defaultDescription: 'data/corpus/general.txt', describe: 'general text, one passage per line: a steering feature must fire somewhere in it' })
       .option('trials-per-feature', { type: 'number', default: D.trialsPerFeature, describe: '(prompt, seed) draws per feature, each run under every condition' })
       .option('boost', { type: 'number', describe: 'fixed steering strength for every feature (else calibrated per feature)' })
       .option('calibrate', { type: 'boolean', describe: 'calibrate each feature\'s strength by probabilistic bisection (the default without --boost)' })
@@ -120,8 +124,8 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('random-sets', { type: 'number', describe: `random latent sets for the random condition (default ${D.randomSets})` })
       .option('random-match', { choices: RANDOM_MATCHES, describe: 'random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded) or none (uniform, the paper\'s)' })
       .option('meta-prompt', { type: 'string', describe: 'system instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
-      .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the feature layer)' })
-      .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the steering layer, as in the paper)' })
+      .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the SAE\'s esr_defaults.json, else the feature layer)' })
+      .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the SAE\'s esr_defaults.json, else the steering layer, as in the paper)' })
       .option('max-tokens', { type: 'number', default: D.sampling.maxNewTokens, describe: 'new tokens per response' })
       .option('temperature', { type: 'number', default: D.sampling.temperature })
       .option('repetition-penalty', { type: 'number', default: D.sampling.repetitionPenalty })
@@ -160,7 +164,10 @@ const command: CommandModule<GlobalArgs, Args> = {
       timeoutMs: a['judge-timeout'] * 1000,
     });
     const prompts = readPrompts(a.prompts);
-    const features = a.features ? readFeatures(a.features) : a['n-features'] !== undefined ? { sample: a['n-features'] } : undefined;
+    if (a.features !== undefined && a['feature-labels'] !== undefined) throw new InputError('--features and --feature-labels conflict: label the features in the features file (index,label), or sample labelled ones');
+    if (a['feature-labels'] !== undefined) readFeatureLabels(a['feature-labels']); // bad input fails before any work
+    if (a['general-text'] !== undefined) readGeneralText(a['general-text']);
+    const features = a.features ? readFeatures(a.features) : { sample: a['n-features'], labels: a['feature-labels'], generalText: a['general-text'] };
     const latents = locateLatents(a.latents, { otd: a.otd ?? null, model: a.model, sae: a.sae, prompts: a.prompts });
 
     const out = a.out ?? newRunDir(COMMAND);

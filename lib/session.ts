@@ -18,6 +18,8 @@ export const SHIPPED = {
   model: join(ROOT, 'data', 'model'),
   sae: join(ROOT, 'data', 'sae'),
   prompts: join(ROOT, 'data', 'prompts.txt'),
+  /** General text for the steering pool's "alive" test (one passage per line). */
+  generalText: join(ROOT, 'data', 'corpus', 'general.txt'),
 };
 
 export interface Session {

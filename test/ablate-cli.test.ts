@@ -109,12 +109,36 @@ async function inProcess(args: string[]): Promise<void> {
   }).parseAsync();
 }
 
+test('ablate --n-features --feature-labels: labelled latents from the steering pool, labels in the trials, the pool recorded', () => {
+  const out = join(dir, 'run-labels');
+  const labels = join(dir, 'labels.json');
+  writeFileSync(labels, JSON.stringify(Object.fromEntries(Array.from({ length: 256 }, (_, i) => [String(i), `latent ${i}`]))));
+  const general = join(dir, 'general.txt');
+  writeFileSync(general, 'The river runs past the old mill.\nA cat sleeps on the warm stone wall.\nPlease pass the salt and the bread.\n');
+  const r = cli([...base, '--latents', '5,9', '--n-features', '3', '--feature-labels', labels, '--general-text', general,
+    '--trials-per-feature', '2', '--boost', '3', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const pool = JSON.parse(readFileSync(join(out, 'steering_pool.json'), 'utf8'));
+  assert.match(pool.rule, /code is 0 at every position of every chat-rendered prompt/);
+  assert.equal(pool.d_sae, 256);
+  assert.ok(pool.pool >= 3 && pool.pool <= pool.alive_on_general_text && pool.alive_on_general_text <= pool.silent_on_prompts);
+  assert.equal(pool.sampled.length, 3);
+  assert.ok(pool.sampled.every((l: number) => l !== 5 && l !== 9));
+  const trials = readTrials(join(out, 'trials.jsonl'));
+  assert.equal(trials.length, 3 * 2 * 2);
+  for (const t of trials) assert.equal(t.feature_label, `latent ${t.feature}`);
+  assert.deepEqual([...new Set(trials.map((t) => t.feature))].sort(), [...pool.sampled].sort());
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /Steering features: 3 sampled \(seed 0\) from a pool of \d+/);
+});
+
 test('ablate: bad input is an InputError before any work (no run directory), exit code 2 from the CLI', async () => {
   const out = join(dir, 'never');
   const cases: [string[], RegExp][] = [
     [['--latents', '5,9,999', '--features', features, '--boost', '1'], /latent 999 not in the SAE \(it has latents 0\.\.255\)/],
     [['--latents', '5,9', '--features', join(dir, 'bad-features.json'), '--boost', '1'], /file not found/],
     [['--latents', '5,9', '--n-features', '3', '--features', features], /--features and --n-features conflict/],
+    [['--latents', '5,9', '--feature-labels', features, '--features', features], /--features and --feature-labels conflict/],
+    [['--latents', '5,9', '--feature-labels', join(dir, 'no-labels.json'), '--boost', '1'], /--feature-labels .*no-labels\.json: file not found/],
     [['--latents', '5,9', '--boost', '2', '--calibrate'], /--boost and --calibrate conflict/],
     [['--latents', '5,9', '--boost', '2', '--boost-sweep', '3'], /only apply with --calibrate/],
     [['--latents', '5,9', '--boost', '2', '--random-sets', '3'], /add it to --conditions/],

@@ -38,14 +38,14 @@ test('features files: JSON, CSV with header, bare lines; duplicates refused', ()
   assert.throws(() => readFeatures(csv), /:2: expected index/);
 });
 
-test('feature sampling: distinct, outside the ablated set, seeded', () => {
-  const pool = Array.from({ length: 50 }, (_, i) => i);
-  const a = sampleFeatures(pool, [0, 1, 2], 10, 7).map((f) => f.latent);
+test('feature sampling: distinct, from the pool, seeded', () => {
+  const pool = Array.from({ length: 47 }, (_, i) => ({ latent: i + 3, label: null }));
+  const a = sampleFeatures(pool, 10, 7).map((f) => f.latent);
   assert.equal(new Set(a).size, 10);
   assert.ok(a.every((l) => l > 2));
-  assert.deepEqual(sampleFeatures(pool, [0, 1, 2], 10, 7).map((f) => f.latent), a);
-  assert.notDeepEqual(sampleFeatures(pool, [0, 1, 2], 10, 8).map((f) => f.latent), a);
-  assert.throws(() => sampleFeatures(pool, [0, 1, 2], 48, 7), InputError);
+  assert.deepEqual(sampleFeatures(pool, 10, 7).map((f) => f.latent), a);
+  assert.notDeepEqual(sampleFeatures(pool, 10, 8).map((f) => f.latent), a);
+  assert.throws(() => sampleFeatures(pool, 48, 7), InputError);
 });
 
 test('draws: distinct prompts until they run out, independent of other features', () => {

@@ -13,7 +13,8 @@ import { openStore } from '../lib/store/reader.ts';
 const ROOT = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-default-'));
 const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8').split('\n').filter((l) => l.trim());
-const dSae = JSON.parse(readFileSync(join(ROOT, 'data', 'sae', 'cfg.json'), 'utf8')).d_sae;
+const saeCfg = JSON.parse(readFileSync(join(ROOT, 'data', 'sae', 'cfg.json'), 'utf8'));
+const dSae = saeCfg.d_sae;
 const RANKING_COLUMNS = ['latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b',
   'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected'];
 
@@ -56,7 +57,7 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   const set = JSON.parse(readFileSync(join(a, 'latents.json'), 'utf8'));
   assert.equal(readLatentSet(join(a, 'latents.json')).latents.length, set.latents.length);
   assert.equal(set.method, 'separability');
-  assert.equal(set.layer, 2);
+  assert.equal(set.layer, saeCfg.hook_layer);
   assert.ok(set.latents.length >= Math.min(100, dSae));
   for (const e of set.latents) {
     assert.ok(Number.isInteger(e.latent) && e.latent >= 0 && e.latent < dSae);

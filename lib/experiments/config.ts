@@ -2,12 +2,13 @@
 // latents to ablate, the layers, the judge), and the options runAblation works from. A resolved
 // AblationOptions is itself a valid config.
 import { activeBackend } from '../backend.ts';
-import { readPrompts } from '../io/inputs.ts';
+import { readGeneralText, readPrompts } from '../io/inputs.ts';
 import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
 import { newRunDir } from '../runs/dirs.ts';
 import { checkLayer, type Session, SHIPPED } from '../session.ts';
 import type { MetricsReport } from '../trials/metrics.ts';
-import { type Feature, readFeatures } from './features.ts';
+import { type Feature, readFeatureLabels, readFeatures } from './features.ts';
+import { readRunDefaults, type RunDefaults } from './runDefaults.ts';
 import { type LatentSource, locateLatents, type ResolvedLatents, resolveLatents } from './latents.ts';
 import type { Condition, ConditionOptions } from './conditions.ts';
 import type { RandomMatch } from './randomSets.ts';
@@ -38,8 +39,11 @@ export type StrengthOptions = { kind: 'fixed'; boost: number } | CalibrateStreng
 export interface AblationOptions extends ConditionOptions {
   out: string;
   prompts: string[];
-  /** Features to steer, or how many to sample from the latents alive on the prompts. */
-  features: Feature[] | { sample: number };
+  /**
+   * Features to steer, or how many to sample from the steering pool (latents silent on every prompt at the
+   * feature layer and alive on `generalText`; only those in `labels` when given, each with its label).
+   */
+  features: Feature[] | SampledFeatures;
   trialsPerFeature: number;
   seed: number;
   conditions: Condition[];
@@ -55,6 +59,13 @@ export interface AblationOptions extends ConditionOptions {
   paths: { model: string; sae: string; prompts: string | null };
   backend: string | null;
   log: (line: string) => void;
+}
+
+/** How steering features are sampled: the pool's labels (null: all latents) and general text. */
+export interface SampledFeatures {
+  sample: number;
+  labels: { path: string; labels: Map<number, string> } | null;
+  generalText: { path: string; texts: string[] };
 }
 
 export interface AblationResult {
@@ -90,8 +101,12 @@ export const ABLATION_DEFAULTS = {
 export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features' | 'latents' | 'strength' | 'sampling' | 'metrics' | 'paths'>> & {
   /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
   prompts?: string | string[];
-  /** A features file, the features, or how many to sample (default 20). */
-  features?: string | Feature[] | { sample: number };
+  /**
+   * A features file, the features, or how many to sample (default 20) from the steering pool, restricted to
+   * the latents of a labels file (default: the SAE's esr_defaults.json, if any) and alive on a general-text
+   * file (default data/corpus/general.txt).
+   */
+  features?: string | Feature[] | { sample?: number; labels?: string | null; generalText?: string };
   /** `--latents` text (top26 — the default —, topK, FILE:topK, 12,40,7), or latents already located or resolved. */
   latents?: string | LatentSource;
   /** The latent set topK reads (our latents.json or the paper's off_topic_detectors.json); default the latest discovery run. */
@@ -114,6 +129,16 @@ function strengthOf(s: AblationConfig['strength']): StrengthOptions {
   return { ...d, ...given(s), kind: 'calibrate', sweep };
 }
 
+function sampledFeatures(f: { sample?: number; labels?: string | null; generalText?: string }, defaults: RunDefaults | null): SampledFeatures {
+  const labels = f.labels === undefined ? (defaults?.featureLabels ?? null) : f.labels;
+  const generalText = f.generalText ?? SHIPPED.generalText;
+  return {
+    sample: f.sample ?? ABLATION_DEFAULTS.features.sample,
+    labels: labels === null ? null : { path: labels, labels: readFeatureLabels(labels) },
+    generalText: { path: generalText, texts: readGeneralText(generalText) },
+  };
+}
+
 /**
  * Fills a config in from the defaults and the session: prompts and features files are read, the latents
  * located and resolved — `topK` from the latest discovery run for this SAE, or, on the shipped default
@@ -125,9 +150,11 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
   const promptsFile = typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
   const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);
   const paths = { ...session.paths, prompts: promptsFile };
-  const steerLayer = c.steerLayer ?? session.layer;
+  const defaults = readRunDefaults(session.paths.sae);
+  if (defaults) log(`defaults for this SAE from ${defaults.source}: steering layer ${defaults.steerLayer ?? '-'}, clamp layer ${defaults.clampLayer ?? '-'}, labels ${defaults.featureLabels ?? '-'}`);
+  const steerLayer = c.steerLayer ?? defaults?.steerLayer ?? session.layer;
   checkLayer(steerLayer, session.config, '--steer-layer');
-  const clampLayer = c.clampLayer ?? steerLayer;
+  const clampLayer = c.clampLayer ?? defaults?.clampLayer ?? steerLayer;
   checkLayer(clampLayer, session.config, '--clamp-layer');
   const located = typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
   const latents = await resolveLatents(session, located, { prompts, promptsFile, log });
@@ -139,7 +166,7 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
   return {
     out: c.out ?? newRunDir(ABLATE_COMMAND),
     prompts,
-    features: typeof c.features === 'string' ? readFeatures(c.features) : (c.features ?? { ...d.features }),
+    features: typeof c.features === 'string' ? readFeatures(c.features) : Array.isArray(c.features) ? c.features : sampledFeatures(c.features ?? {}, defaults),
     trialsPerFeature: c.trialsPerFeature ?? d.trialsPerFeature,
     seed,
     conditions: c.conditions ?? [...d.conditions],

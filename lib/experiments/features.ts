@@ -1,4 +1,6 @@
-// The features to steer along: read from a file, or sampled (seeded) from the latents alive on the prompts.
+// The features to steer along: read from a file, or sampled (seeded) from the steering pool — latents
+// silent on every prompt (steering is meant to be task-misaligned, as in the paper) that are alive on
+// general text (so they can steer), optionally restricted to labelled latents.
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { indexLabelRows } from '../io/lines.ts';
@@ -44,12 +46,92 @@ export function readFeatures(path: string): Feature[] {
   return features;
 }
 
-/** `n` distinct latents drawn uniformly (seeded) from `pool` minus `exclude`, in the order drawn. */
-export function sampleFeatures(pool: number[], exclude: Iterable<number>, n: number, seed: number): Feature[] {
+const indexOf = (x: unknown): number | null => {
+  if (isIndex(x)) return x;
+  if (typeof x === 'string' && /^\d+$/.test(x.trim())) return Number(x.trim());
+  return null;
+};
+
+/**
+ * Latent labels: a JSON object `{"<index>": "label"}`, a Neuronpedia explanations export (a JSON array of
+ * `{index, description}`, as Neuronpedia's explanation downloads are), or lines `index,label` (a
+ * non-numeric first line is a header). A latent with several explanations keeps the first.
+ */
+export function readFeatureLabels(path: string): Map<number, string> {
+  if (!existsSync(path)) throw new InputError(`--feature-labels ${path}: file not found`);
+  const text = readFileSync(path, 'utf8');
+  const labels = new Map<number, string>();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const put = (index: number | null, label: unknown, where: string) => {
+    if (index === null) throw new InputError(`${path}: ${where}: expected a latent index, found ${JSON.stringify(index)}`);
+    if (typeof label !== 'string' || !label.trim()) throw new InputError(`${path}: ${where}: expected a non-empty label string, found ${JSON.stringify(label)}`);
+    if (!labels.has(index)) labels.set(index, label.trim());
+  };
+  if (Array.isArray(json)) {
+    json.forEach((e, i) => {
+      if (typeof e !== 'object' || e === null) throw new InputError(`${path}: entry ${i}: expected {index, description} (a Neuronpedia explanation)`);
+      const r = e as Record<string, unknown>;
+      put(indexOf(r.index ?? r.latent ?? r.feature), r.description ?? r.label ?? r.explanation, `entry ${i}`);
+    });
+  } else if (typeof json === 'object' && json !== null) {
+    for (const [k, v] of Object.entries(json)) put(indexOf(k), v, `key ${JSON.stringify(k)}`);
+  } else if (json !== undefined) {
+    throw new InputError(`${path}: expected a JSON object {"<index>": "label"}, a Neuronpedia explanations array, or lines index,label`);
+  } else {
+    for (const { index, label } of indexLabelRows(text, path)) put(index, label, `latent ${index}`);
+  }
+  if (!labels.size) throw new InputError(`${path}: no labels listed`);
+  return labels;
+}
+
+export const STEERING_POOL_RULE =
+  'latents whose code is 0 at every position of every chat-rendered prompt at the feature layer, ' +
+  'and non-zero somewhere in the general text (alive), minus the ablated set; with labels, only labelled latents';
+
+export interface SteeringPool {
+  rule: string;
+  /** The candidates, ascending, with their labels. */
+  features: Feature[];
+  counts: { d_sae: number; silent_on_prompts: number; alive_on_general_text: number; labelled: number | null; pool: number };
+}
+
+/**
+ * The steering pool: latents in 0..dSae−1 that fire nowhere on the prompts, fire somewhere on general text,
+ * are not ablated, and — when `labels` is given — are labelled (each feature carries its label).
+ */
+export function steeringPool(dSae: number, firingOnPrompts: Iterable<number>, aliveOnGeneral: Iterable<number>, exclude: Iterable<number>,
+  labels: Map<number, string> | null): SteeringPool {
+  const onPrompts = new Set(firingOnPrompts);
+  const alive = new Set(aliveOnGeneral);
   const skip = new Set(exclude);
-  const candidates = pool.filter((l) => !skip.has(l));
+  let silent = 0;
+  let silentAlive = 0;
+  const features: Feature[] = [];
+  for (let l = 0; l < dSae; l++) {
+    if (onPrompts.has(l)) continue;
+    silent++;
+    if (!alive.has(l)) continue;
+    silentAlive++;
+    if (skip.has(l) || (labels && !labels.has(l))) continue;
+    features.push({ latent: l, label: labels?.get(l) ?? null });
+  }
+  return {
+    rule: STEERING_POOL_RULE,
+    features,
+    counts: { d_sae: dSae, silent_on_prompts: silent, alive_on_general_text: silentAlive, labelled: labels ? features.length : null, pool: features.length },
+  };
+}
+
+/** `n` distinct features drawn uniformly (seeded) from `pool`, in the order drawn. */
+export function sampleFeatures(pool: readonly Feature[], n: number, seed: number): Feature[] {
+  const candidates = pool.slice();
   if (candidates.length < n) {
-    throw new InputError(`--n-features ${n}: only ${candidates.length} latents fire on the prompts outside the ablated set`);
+    throw new InputError(`--n-features ${n}: the steering pool holds only ${candidates.length} latents (silent on the prompts, alive on general text, not ablated${pool.some((f) => f.label !== null) ? ', labelled' : ''}); ask for fewer`);
   }
   const rng = new Rng(seed, 1);
   // partial Fisher–Yates: the first n slots end up a uniform sample without replacement
@@ -57,5 +139,5 @@ export function sampleFeatures(pool: number[], exclude: Iterable<number>, n: num
     const j = i + rng.int(candidates.length - i);
     [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
   }
-  return candidates.slice(0, n).map((latent) => ({ latent, label: null }));
+  return candidates.slice(0, n);
 }

@@ -17,7 +17,7 @@ import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
 import { type Calibration, calibrate } from './calibrate.ts';
-import { type Feature, sampleFeatures } from './features.ts';
+import { type Feature, sampleFeatures, STEERING_POOL_RULE, type SteeringPool, steeringPool } from './features.ts';
 import { type AblationConfig, type AblationOptions, type AblationResult, ablationOptions, type StrengthOptions } from './config.ts';
 import { checkLatentIndices } from './latents.ts';
 import { BASELINE, type Condition, type ConditionResources, condition, conditionSettings, conditionSystems } from './conditions.ts';
@@ -102,7 +102,12 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   };
   const config = {
     inputs, feature_layer: session.layer, steer_layer: o.steerLayer, clamp_layer: o.clampLayer,
-    features: o.features, trials_per_feature: o.trialsPerFeature, seed: o.seed, conditions: o.conditions, strength: o.strength,
+    features: Array.isArray(o.features) ? o.features : {
+      sample: o.features.sample, pool_rule: STEERING_POOL_RULE,
+      feature_labels: o.features.labels ? { path: o.features.labels.path, sha256: sha256Text(JSON.stringify([...o.features.labels.labels])) } : null,
+      general_text: { path: o.features.generalText.path, sha256: sha256Text(JSON.stringify(o.features.generalText.texts)) },
+    },
+    trials_per_feature: o.trialsPerFeature, seed: o.seed, conditions: o.conditions, strength: o.strength,
     ablated: { latents: ablated, source: o.latents.source }, ...conditionSettings(o.conditions, o), sampling: o.sampling, judge: o.judge.provenance,
   };
   const runKey = claimRunDir(o.out, config);
@@ -110,12 +115,26 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
 
   const gen: SteeredGenerator = { executor, tokenizer, stopIds, sampling: o.sampling, judge: o.judge, batchSize: o.batchSize };
   let scan: PromptScan | null = null;
-  const needScan = !Array.isArray(o.features) || (o.strength.kind === 'calibrate' && o.strength.range === null);
-  if (needScan) {
-    scan = await scanPrompts(executor, sae, o.steerLayer, o.prompts.map((p) => renderPrompt(tokenizer, p, null)), o.batchSize);
-    o.log(`prompts at resid_post.${o.steerLayer}: ${scan.alive.length} latents fire, median residual norm ${scan.medianNorm.toFixed(2)}`);
+  const rendered = o.prompts.map((p) => renderPrompt(tokenizer, p, null));
+  if (o.strength.kind === 'calibrate' && o.strength.range === null) {
+    scan = await scanPrompts(executor, sae, o.steerLayer, rendered, o.batchSize);
+    o.log(`prompts at resid_post.${o.steerLayer}: median residual norm ${scan.medianNorm.toFixed(2)} (scales the calibration range)`);
   }
-  const features = Array.isArray(o.features) ? o.features : sampleFeatures(scan!.alive, ablated, o.features.sample, o.seed);
+  let pool: SteeringPool | null = null;
+  if (!Array.isArray(o.features)) {
+    const { labels, generalText } = o.features;
+    const onPrompts = session.layer === o.steerLayer && scan ? scan : await scanPrompts(executor, sae, session.layer, rendered, o.batchSize);
+    const general = await scanPrompts(executor, sae, session.layer, generalText.texts.map((t) => tokenizer.encode(t).ids), o.batchSize);
+    pool = steeringPool(sae.dSae, onPrompts.alive, general.alive, ablated, labels?.labels ?? null);
+    const c = pool.counts;
+    o.log(`steering pool at resid_post.${session.layer}: ${c.silent_on_prompts} latents silent on every prompt, ${c.alive_on_general_text} of them alive on ${generalText.path}` +
+      `${labels ? `, ${c.labelled} labelled in ${labels.path}` : ''} → ${c.pool} candidates (ablated latents excluded)`);
+  }
+  const features = Array.isArray(o.features) ? o.features : sampleFeatures(pool!.features, o.features.sample, o.seed);
+  if (pool) {
+    const poolRecord = { rule: pool.rule, ...pool.counts, feature_labels: Array.isArray(o.features) ? null : o.features.labels?.path ?? null, general_text: Array.isArray(o.features) ? null : o.features.generalText.path, sampled: features.map((f) => f.latent) };
+    writeJsonAtomic(join(o.out, 'steering_pool.json'), poolRecord);
+  }
 
   const resources: ConditionResources = { ablated, clampLayer: o.clampLayer, randomSets: [], metaPrompt: o.metaPrompt };
   const setup = { ...o, latents: o.latents, features, dSae: sae.dSae };
@@ -190,6 +209,6 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
   const result: AblationResult = {
     out: o.out, store, report, levels, planned: plan.length, alreadyDone: plan.length - pending.length, generated: pending.length, seconds: (Date.now() - started) / 1000,
   };
-  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, resources, calibrations, result, judgeStats: o.judge.stats() }));
+  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ o, features, resources, calibrations, result, judgeStats: o.judge.stats(), pool }));
   return result;
 }

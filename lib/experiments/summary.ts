@@ -4,7 +4,7 @@ import { markdownTable } from '../io/markdown.ts';
 import type { JudgeStats } from '../judge/index.ts';
 import type { Calibration } from './calibrate.ts';
 import { type ConditionResources, condition } from './conditions.ts';
-import type { Feature } from './features.ts';
+import type { Feature, SteeringPool } from './features.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
 import type { AblationOptions, AblationResult } from './config.ts';
 
@@ -15,9 +15,11 @@ export interface SummaryInput {
   calibrations: Map<number, Calibration>;
   result: AblationResult;
   judgeStats: JudgeStats;
+  /** The pool the features were sampled from; null when they were given (--features). */
+  pool: SteeringPool | null;
 }
 
-export function summaryMarkdown({ o, features, resources, calibrations, result, judgeStats }: SummaryInput): string {
+export function summaryMarkdown({ o, features, resources, calibrations, result, judgeStats, pool }: SummaryInput): string {
   const j = o.judge.provenance;
   const lines = [
     '# Ablation run',
@@ -25,6 +27,9 @@ export function summaryMarkdown({ o, features, resources, calibrations, result, 
     `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`; steering at resid_post.${o.steerLayer}, clamps at resid_post.${o.clampLayer} (SAE error term kept).`,
     `${features.length} features × ${o.trialsPerFeature} (prompt, seed) draws from ${o.prompts.length} prompts (\`${o.paths.prompts}\`), seed ${o.seed}; conditions ${o.conditions.join(', ')}, every one on the same draws.`,
     `Sampling: temperature ${o.sampling.temperature}, repetition penalty ${o.sampling.repetitionPenalty}, top-k ${o.sampling.topK || 'off'}, top-p ${o.sampling.topP}, ≤ ${o.sampling.maxNewTokens} new tokens.`,
+    pool
+      ? `Steering features: ${features.length} sampled (seed ${o.seed}) from a pool of ${pool.counts.pool}: ${pool.rule} (${pool.counts.silent_on_prompts} silent on the prompts, ${pool.counts.alive_on_general_text} of them alive on general text${pool.counts.labelled === null ? '' : `, ${pool.counts.labelled} labelled`}); details in steering_pool.json.`
+      : `Steering features: given (${features.length}).`,
     `Ablated: ${o.latents.latents.length} latents from ${o.latents.source}: ${o.latents.latents.join(', ')}.`,
   ];
   if (o.latents.notSelected.length) lines.push(`**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`);

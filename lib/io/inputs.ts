@@ -12,6 +12,14 @@ export function readPrompts(path: string): string[] {
   return prompts;
 }
 
+/** General text for the steering pool's "alive" test: one passage per non-blank line. */
+export function readGeneralText(path: string): string[] {
+  if (!existsSync(path)) throw new InputError(`--general-text ${path}: file not found`);
+  const texts = readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  if (!texts.length) throw new InputError(`--general-text ${path}: no text (expected one passage per line)`);
+  return texts;
+}
+
 /**
  * Responses keyed by prompt, from JSON `{prompt: response}`, the paper's `normal_responses.json`
  * (`{"prompts": [...], "normal_responses": {...}}`), or JSONL lines `{"prompt", "response"}`.
