@@ -1,6 +1,7 @@
 // The `analyze` command line: one module per subcommand in this folder, each thin over lib/.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { releaseBackend } from '../lib/backend.ts';
 import { backendOption } from '../lib/cli/options.ts';
 import { exitCodeFor } from '../lib/errors.ts';
 import { addCommands } from './commands.ts';
@@ -25,6 +26,7 @@ addCommands(cli);
 
 try {
   await cli.parseAsync();
+  releaseBackend();
 } catch (err) {
   const e = err as Error;
   // never echo raw control bytes (from a binary file) to the terminal

@@ -48,7 +48,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && (interventions.length || argv.codes !== undefined)) throw new InputError('--steer, --clamp and --codes need --sae');
     await initBackend(argv.backend);
-    const model = loadModel(argv.model);
+    const model = await loadModel(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
     if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
@@ -62,14 +62,14 @@ const command: CommandModule<GlobalArgs, Args> = {
     }
     const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
     const cache = model.newCache(1);
-    const out = model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers, hooks });
+    const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers, hooks });
     const T = ids.length;
     const tensors: Record<string, F32Tensor> = {
-      logits: { shape: [T, model.config.vocabSize], data: out.logits!.dataSync() as Float32Array },
+      logits: { shape: [T, model.config.vocabSize], data: (await out.logits!.data()) as Float32Array },
     };
-    for (const l of layers) tensors[`resid_post.${l}`] = { shape: [T, model.config.hiddenSize], data: out.resid.get(l)!.dataSync() as Float32Array };
+    for (const l of layers) tensors[`resid_post.${l}`] = { shape: [T, model.config.hiddenSize], data: (await out.resid.get(l)!.data()) as Float32Array };
     if (sae && argv.codes !== undefined) {
-      tensors[`codes.${argv.codes}`] = { shape: [T, sae.dSae], data: denseCodes(encodeSparse(sae, out.resid.get(argv.codes)!)) };
+      tensors[`codes.${argv.codes}`] = { shape: [T, sae.dSae], data: denseCodes(await encodeSparse(sae, out.resid.get(argv.codes)!)) };
     }
     out.logits!.dispose();
     out.resid.forEach((t) => t.dispose());

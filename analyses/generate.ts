@@ -58,14 +58,14 @@ const command: CommandModule<GlobalArgs, Args> = {
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
     await initBackend(argv.backend);
-    const model = loadModel(argv.model);
+    const model = await loadModel(argv.model);
     const tokenizer = loadTokenizer(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     const prompt = source === 'ids'
       ? parseIds(argv.ids!)
       : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], { addGenerationPrompt: true, system: argv.system });
-    const result = generate(model, [prompt], {
+    const result = await generate(model, [prompt], {
       maxNewTokens: argv['max-tokens'],
       temperature: argv.temperature,
       topP: argv['top-p'],

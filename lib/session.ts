@@ -87,7 +87,7 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
   const executor = workers === 0
-    ? localExecutor({ model: loadModel(paths.model), sae })
+    ? localExecutor({ model: await loadModel(paths.model), sae })
     : await workerPool({ model: paths.model, sae: paths.sae, backend: o.backend ?? 'auto' }, workers);
   return { paths, config, tokenizer, sae, layer, executor };
 }

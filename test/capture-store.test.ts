@@ -21,7 +21,7 @@ const MODEL = join(FIX, 'models', 'llama3-gqa');
 const expected = new SafetensorsFile(join(FIX, 'capture', 'expected.safetensors'));
 const samples = readSamples(join(FIX, 'capture', 'samples.jsonl'));
 const SAE = join(FIX, 'sae', 'saelens_relu');
-const cm: CaptureSetup = { tokenizer: loadTokenizer(MODEL), executor: localExecutor({ model: loadModel(MODEL), sae: loadSae(SAE) }), layer: 1 };
+const cm: CaptureSetup = { tokenizer: loadTokenizer(MODEL), executor: localExecutor({ model: await loadModel(MODEL), sae: loadSae(SAE) }), layer: 1 };
 const settings = { layer: 1, batch: 2 };
 const tmp = mkdtempSync(join(tmpdir(), 'capture-'));
 

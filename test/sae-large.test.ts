@@ -24,7 +24,7 @@ function randomBf16(n: number, seed: number): Uint16Array {
   return out;
 }
 
-test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks against a direct dot product', () => {
+test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks against a direct dot product', async () => {
   const data = randomBf16(D_SAE * D_IN, 7);
   const enc = new WeightMatrix('BF16', D_IN, D_SAE, data);
   const dec = new WeightMatrix('BF16', D_SAE, D_IN, data);
@@ -39,7 +39,7 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
   assert.equal(sae.nBlocks, 32);
   const x = Float32Array.from({ length: T * D_IN }, (_, i) => Math.sin(i * 0.7) * 0.5);
   const h = tf.tensor2d(x, [T, D_IN]);
-  const codes = encodeSparse(sae, h);
+  const codes = await encodeSparse(sae, h);
 
   const widen = (bits: number) => bf16ToF32(Uint16Array.of(bits))[0];
   const direct = (t: number, j: number) => {
@@ -64,7 +64,7 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
   }
 
   // decode only gathers active rows: check a few output dimensions of token 0 against a direct sum
-  const recon = decode(sae, codes).dataSync();
+  const recon = await decode(sae, codes).data();
   for (const d of [0, 4095, 8191]) {
     let s = bDec[d];
     for (let p = codes.rowPtr[0]; p < codes.rowPtr[1]; p++) {
@@ -75,8 +75,8 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
 
   // clamp 0 on an active latent removes exactly its decoder row times its code
   const j = codes.latents[codes.rowPtr[0]];
-  const out = makeIntervention(sae, [{ latent: j, value: 0, mode: 'clamp' }])(h);
-  const diff = tf.sub(h, out).dataSync();
+  const out = await makeIntervention(sae, [{ latent: j, value: 0, mode: 'clamp' }])(h);
+  const diff = await tf.sub(h, out).data();
   const row = decRow(j);
   for (const d of [0, 100, 8191]) assert.ok(Math.abs(diff[d] - code(0, j) * row[d]) <= 1e-5, `clamp dim ${d}`);
   tf.dispose([h, out]);

@@ -54,7 +54,7 @@ async function ours(executor: Executor, name: string): Promise<number> {
   return tokens / ((performance.now() - start) / 1000);
 }
 
-const single = await ours(localExecutor({ model: loadModel(model), sae }), 'local');
+const single = await ours(localExecutor({ model: await loadModel(model), sae }), 'local');
 const workers = Number(values.workers);
 let pooled: number | null = null;
 if (workers > 0) {

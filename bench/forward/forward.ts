@@ -1,9 +1,12 @@
-// bench/forward: prefill and decode tokens/s of lib/model against PyTorch + transformers on one random
-// ~110M-parameter Llama, in the same run. Usage: node --import tsx bench/forward/forward.ts [--prompt 512] [--steps 32] [--batch 8] [--workers 2]
+// bench/forward: prefill and decode tokens/s of lib/model against PyTorch + transformers on one random Llama,
+// in the same run. Usage: node --import tsx bench/forward/forward.ts [--backend wasm|webgpu|…] [--size 110m|1b]
+//   [--prompt 512] [--steps 32] [--batch 8] [--workers 2] [--torch-device cpu|cuda] [--python PATH]
+// 110m: 12 layers, d = 768, vocab 32,000; 1b: Llama-3.2-1B's shape (more than one WASM instance holds).
+// With --torch-device cuda, PyTorch runs in f32 and bf16 on the GPU; otherwise in f32 on --threads CPU threads.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../../lib/backend.ts';
+import { type BackendChoice, initBackend, releaseBackend } from '../../lib/backend.ts';
 import { generate } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
@@ -12,48 +15,52 @@ import { Rng } from '../../lib/random.ts';
 
 const { values } = parseArgs({
   options: {
+    backend: { type: 'string', default: 'wasm' },
+    size: { type: 'string', default: '110m' },
     prompt: { type: 'string', default: '512' },
     steps: { type: 'string', default: '32' },
     batch: { type: 'string', default: '8' },
     threads: { type: 'string', default: '2' },
     python: { type: 'string', default: '.venv-ref/bin/python' },
     workers: { type: 'string', default: '2' },
+    'torch-device': { type: 'string', default: 'cpu' },
   },
 });
 const promptLen = Number(values.prompt), steps = Number(values.steps), batch = Number(values.batch);
+const backend = values.backend as BackendChoice;
 const root = join(import.meta.dirname, '..', '..');
-const dir = join(root, 'bench', '.cache', 'llama-110m');
-execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), dir], { stdio: 'inherit' });
+const dir = join(root, 'bench', '.cache', `llama-${values.size}`);
+execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), dir, values.size!], { stdio: 'inherit' });
 
-await initBackend('wasm');
+const active = await initBackend(backend);
 const t0 = performance.now();
-const model = loadModel(dir);
+const model = await loadModel(dir);
 console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const rng = new Rng(0);
 const ids = (n: number) => Array.from({ length: n }, () => 3 + rng.int(model.config.vocabSize - 3));
 
-function prefillRate(): number {
+async function prefillRate(): Promise<number> {
   const prompt = ids(promptLen);
   const cache = model.newCache(1);
   const start = performance.now();
-  const out = model.forward(prompt, new Uint8Array(promptLen).fill(1), 1, cache, { logits: 'last' });
-  out.logits!.dataSync();
+  const out = await model.forward(prompt, new Uint8Array(promptLen).fill(1), 1, cache, { logits: 'last' });
+  await out.logits!.data();
   const ms = performance.now() - start;
   out.logits!.dispose();
   cache.dispose();
   return promptLen / (ms / 1000);
 }
 
-function decodeRate(rows: number): number {
+async function decodeRate(rows: number): Promise<number> {
   const prompts = Array.from({ length: rows }, () => ids(32));
   const start = performance.now();
-  generate(model, prompts, { ...GREEDY, maxNewTokens: steps, stopIds: [] });
+  await generate(model, prompts, { ...GREEDY, maxNewTokens: steps, stopIds: [] });
   return (rows * steps) / ((performance.now() - start) / 1000);
 }
 
 /** Throughput with `workers` worker threads, each with its own model copy: prompts prefilled, rows decoded. */
 async function pooled(workers: number) {
-  const pool = await workerPool({ model: dir, sae: null, backend: 'wasm' }, workers);
+  const pool = await workerPool({ model: dir, sae: null, backend }, workers);
   try {
     const prompts = Array.from({ length: 2 * workers }, () => ids(promptLen));
     let start = performance.now();
@@ -68,21 +75,36 @@ async function pooled(workers: number) {
   }
 }
 
-prefillRate(); // warm-up
-const ours = { prefill: prefillRate(), decode1: decodeRate(1), decodeB: decodeRate(batch) };
-const workers = Number(values.workers);
+// Warm-ups: WebGPU compiles its shaders on first use of each shape.
+await prefillRate();
+const gpu = active.startsWith('webgpu');
+if (gpu) {
+  await decodeRate(1);
+  await decodeRate(batch);
+}
+const ours = { prefill: await prefillRate(), decode1: await decodeRate(1), decodeB: await decodeRate(batch) };
+model.dispose();
+// Worker threads multiply WASM instances over CPU cores; a GPU is one device.
+const workers = gpu ? 0 : Number(values.workers);
 const pool = workers > 0 ? await pooled(workers) : null;
-const peer = (rows: number) =>
-  JSON.parse(execFileSync(values.python!, [join(import.meta.dirname, 'peer_torch.py'), dir, String(promptLen), String(steps), String(rows), values.threads!], { encoding: 'utf8' }));
-const torch1 = peer(1);
-const torchB = peer(batch);
+releaseBackend();
 
-const row = (name: string, a: number, b: number) => console.log(`${name.padEnd(34)} ${a.toFixed(1).padStart(9)} ${b.toFixed(1).padStart(9)} ${(a / b).toFixed(2).padStart(7)}`);
-console.log(`\n${'tokens/s'.padEnd(34)} ${'ours'.padStart(9)} ${'torch'.padStart(9)} ${'ratio'.padStart(7)}   (torch threads: ${torch1.threads}; ours: 1 wasm thread)`);
-row(`prefill (${promptLen}-token prompt)`, ours.prefill, torch1.prefill_tok_s);
-row(`greedy decode, batch 1`, ours.decode1, torch1.decode_tok_s);
-row(`greedy decode, batch ${batch}`, ours.decodeB, torchB.decode_tok_s);
+const cuda = values['torch-device'] === 'cuda';
+const dtypes = cuda ? ['float32', 'bfloat16'] : ['float32'];
+const peer = (rows: number, dtype: string) =>
+  JSON.parse(execFileSync(values.python!, [join(import.meta.dirname, 'peer_torch.py'), dir, String(promptLen), String(steps), String(rows), values.threads!, values['torch-device']!, dtype], { encoding: 'utf8' }));
+const torch1 = dtypes.map((d) => peer(1, d));
+const torchB = dtypes.map((d) => peer(batch, d));
+
+const names = torch1.map((t) => (cuda ? `torch ${t.dtype === 'float32' ? 'f32' : 'bf16'}` : 'torch'));
+const row = (name: string, a: number, b: number[]) =>
+  console.log(`${name.padEnd(34)} ${a.toFixed(1).padStart(9)} ${b.map((x) => x.toFixed(1).padStart(10)).join(' ')} ${(a / b[0]).toFixed(2).padStart(7)}`);
+const where = cuda ? `torch on ${torch1[0].gpu}` : `torch threads: ${torch1[0].threads}`;
+console.log(`\n${'tokens/s'.padEnd(34)} ${'ours'.padStart(9)} ${names.map((n) => n.padStart(10)).join(' ')} ${'ratio'.padStart(7)}   (${where}; ours: ${active})`);
+row(`prefill (${promptLen}-token prompt)`, ours.prefill, torch1.map((t) => t.prefill_tok_s));
+row(`greedy decode, batch 1`, ours.decode1, torch1.map((t) => t.decode_tok_s));
+row(`greedy decode, batch ${batch}`, ours.decodeB, torchB.map((t) => t.decode_tok_s));
 if (pool) {
-  row(`prefill, ${workers} workers (${2 * workers} prompts)`, pool.prefill, torch1.prefill_tok_s);
-  row(`greedy decode, ${workers} workers × batch ${batch}`, pool.decode, torchB.decode_tok_s);
+  row(`prefill, ${workers} workers (${2 * workers} prompts)`, pool.prefill, torch1.map((t) => t.prefill_tok_s));
+  row(`greedy decode, ${workers} workers × batch ${batch}`, pool.decode, torchB.map((t) => t.decode_tok_s));
 }

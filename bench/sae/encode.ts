@@ -36,12 +36,12 @@ for (const dIn of sizes) {
   const x = tf.tensor2d(new Float32Array(npy.buffer.slice(npy.byteOffset + head.dataOffset, npy.byteOffset + npy.byteLength)), head.shape as [number, number]);
 
   t0 = performance.now();
-  let codes = encodeSparse(sae, x); // first call also uploads the resident blocks
+  let codes = await encodeSparse(sae, x); // first call also uploads the resident blocks
   const firstS = secs(t0);
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
     t0 = performance.now();
-    codes = encodeSparse(sae, x);
+    codes = await encodeSparse(sae, x);
     best = Math.min(best, secs(t0));
   }
   const resident = Math.min(sae.nBlocks, Math.floor((1024 << 20) / (4 * sae.dIn * sae.blockLatents)));

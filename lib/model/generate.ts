@@ -46,7 +46,7 @@ export function checkGenerationLength(prompts: number[][], maxNewTokens: number,
  * Batched generation: one prefill over the left-padded prompts, then one token per row per step through the
  * KV cache. Finished rows feed padding, which no other row attends to.
  */
-export function generate(model: Transformer, prompts: number[][], opts: GenerateOptions): Generation {
+export async function generate(model: Transformer, prompts: number[][], opts: GenerateOptions): Promise<Generation> {
   checkGenerationLength(prompts, opts.maxNewTokens, model.config.maxPositions);
   const batch = prompts.length;
   const vocab = model.config.vocabSize;
@@ -59,11 +59,11 @@ export function generate(model: Transformer, prompts: number[][], opts: Generate
 
   const t0 = performance.now();
   const { ids, valid } = leftPad(prompts);
-  let { logits } = model.forward(ids, valid, batch, cache, { logits: 'last', hooks: opts.hooks });
+  let { logits } = await model.forward(ids, valid, batch, cache, { logits: 'last', hooks: opts.hooks });
   const t1 = performance.now();
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
-      const all = logits!.dataSync() as Float32Array;
+      const all = (await logits!.data()) as Float32Array;
       logits!.dispose();
       const stepIds = new Int32Array(batch);
       const stepValid = new Uint8Array(batch);
@@ -84,7 +84,7 @@ export function generate(model: Transformer, prompts: number[][], opts: Generate
       }
       // Rows that just stopped still need no more input; their slot is padding.
       for (let b = 0; b < batch; b++) if (stopped[b]) stepValid[b] = 0;
-      ({ logits } = model.forward(stepIds, stepValid, batch, cache, { logits: 'last', hooks: opts.hooks }));
+      ({ logits } = await model.forward(stepIds, stepValid, batch, cache, { logits: 'last', hooks: opts.hooks }));
     }
   } finally {
     logits?.dispose();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
+import { bindingLimitBytes } from '../webgpu.ts';
 import type { ModelConfig } from './config.ts';
 import { KVCache } from './kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from './rope.ts';
@@ -7,9 +8,10 @@ import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } fro
 
 /**
  * Rewrites the residual stream after a decoder layer (hook point `resid_post.L`), for every position of the
- * step: `h` is [batch·tokens, d_model], row-major by sequence then token. Return a new tensor; do not dispose `h`.
+ * step: `h` is [batch·tokens, d_model], row-major by sequence then token. Return a new tensor (or a promise of
+ * one, for hooks that read values back); do not dispose `h`.
  */
-export type ResidualHook = (h: tf.Tensor2D, info: { layer: number; batch: number; tokens: number }) => tf.Tensor2D;
+export type ResidualHook = (h: tf.Tensor2D, info: { layer: number; batch: number; tokens: number }) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 export interface ForwardOptions {
   /** Layers whose resid_post to return (after any hook at that layer). */
@@ -56,8 +58,9 @@ export class Transformer {
   /**
    * Runs `tokens` new tokens of each of `batch` rows through the model, appending to `cache`.
    * `ids` and `valid` are [batch, tokens] (row-major); valid = 0 marks padding (left padding for generation).
+   * Asynchronous because a hook may read values back (WebGPU in Node reads the device only asynchronously).
    */
-  forward(ids: ArrayLike<number>, valid: Uint8Array, batch: number, cache: KVCache, opts: ForwardOptions = {}): ForwardResult {
+  async forward(ids: ArrayLike<number>, valid: Uint8Array, batch: number, cache: KVCache, opts: ForwardOptions = {}): Promise<ForwardResult> {
     const cfg = this.config;
     const tokens = ids.length / batch;
     const past = cache.length;
@@ -76,20 +79,28 @@ export class Transformer {
     }
 
     let h = tf.tensor2d(this.embed(ids), [batch * tokens, cfg.hiddenSize]);
-    for (let layer = 0; layer <= lastLayer; layer++) {
-      const next = tf.tidy(() => {
-        let out = this.decoderLayer(h, this.weights.layers[layer], layer, batch, tokens, cos, sin, masks.get(cfg.slidingWindow[layer])!, cache);
+    try {
+      for (let layer = 0; layer <= lastLayer; layer++) {
+        const x = h;
+        h = tf.tidy(() => this.decoderLayer(x, this.weights.layers[layer], layer, batch, tokens, cos, sin, masks.get(cfg.slidingWindow[layer])!, cache));
+        x.dispose();
         const hook = opts.hooks?.get(layer);
-        if (hook) out = hook(out, { layer, batch, tokens });
-        return out;
-      });
+        if (hook) {
+          const y = h;
+          h = await hook(y, { layer, batch, tokens });
+          y.dispose();
+        }
+        if (readLayers.has(layer)) resid.set(layer, h.clone());
+      }
+    } catch (err) {
       h.dispose();
-      h = next;
-      if (readLayers.has(layer)) resid.set(layer, h.clone());
+      resid.forEach((t) => t.dispose());
+      throw err;
+    } finally {
+      cos.dispose();
+      sin.dispose();
+      masks.forEach((m) => [m.all, ...m.rows].forEach((t) => t.dispose()));
     }
-    cos.dispose();
-    sin.dispose();
-    masks.forEach((m) => [m.all, ...m.rows].forEach((t) => t.dispose()));
 
     let logits: tf.Tensor2D | null = null;
     const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
@@ -171,7 +182,7 @@ export class Transformer {
 
     const softcap = (s: tf.Tensor) => (attnLogitSoftcap === null ? s : tf.tanh(s.div(attnLogitSoftcap)).mul(attnLogitSoftcap));
     let context: tf.Tensor3D;
-    if (tokens <= BATCHED_ATTENTION_MAX_TOKENS) {
+    if (tokens <= BATCHED_ATTENTION_MAX_TOKENS || this.batchedScoresFit(batch, tokens, cache.length)) {
       // Decode: all groups in one batched matmul (small operands, so few kernel launches win).
       const scores = softcap(tf.matMul(q, keysT)).reshape([batch, H, tokens, cache.length]);
       const probs = tf.softmax(tf.add(scores, mask.all)).reshape([batch * KV, groupSize * tokens, cache.length]);
@@ -189,6 +200,15 @@ export class Transformer {
     return linear(merged, w.o);
   }
 
+  /**
+   * On WebGPU every step takes the batched attention (one kernel per matmul) when its score tensor fits one
+   * storage binding; tfjs-wasm and cpu keep the per-group prefill, their fast path.
+   */
+  private batchedScoresFit(batch: number, tokens: number, keys: number): boolean {
+    const limit = bindingLimitBytes();
+    return Number.isFinite(limit) && 4 * batch * this.config.numHeads * tokens * keys <= limit;
+  }
+
   private mlp(x: tf.Tensor2D, w: LayerWeights): tf.Tensor2D {
     const gate = linear(x, w.gate);
     const act = this.config.activation === 'silu' ? tf.mul(gate, tf.sigmoid(gate)) : geluTanh(gate);
@@ -196,7 +216,7 @@ export class Transformer {
   }
 
   private lmHead(x: tf.Tensor2D): tf.Tensor2D {
-    const logits = tf.matMul(x, this.weights.lmHead) as tf.Tensor2D;
+    const logits = linear(x, this.weights.lmHead);
     const cap = this.config.finalLogitSoftcap;
     return cap === null ? logits : (tf.tanh(logits.div(cap)).mul(cap) as tf.Tensor2D);
   }
@@ -221,9 +241,10 @@ function blocks(x: tf.Tensor): tf.Tensor2D[] {
   return tf.split(x, n, 0).map((b) => b.reshape([r, c]) as tf.Tensor2D);
 }
 
+/** x·W (+ b); W may be split in output-column blocks (see weights.ts), whose products are joined. */
 function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
-  const y = tf.matMul(x, l.weight) as tf.Tensor2D;
-  return l.bias ? (tf.add(y, l.bias) as tf.Tensor2D) : y;
+  const y = l.blocks.length === 1 ? tf.matMul(x, l.blocks[0]) : tf.concat(l.blocks.map((w) => tf.matMul(x, w)), 1);
+  return (l.bias ? tf.add(y, l.bias) : y) as tf.Tensor2D;
 }
 
 /** RMSNorm: x / sqrt(mean(x²) + eps) · w (Gemma-2's 1 + w is folded into w at load). */

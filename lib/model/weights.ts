@@ -2,11 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { firstNonFinite, nonFiniteName } from '../io/dtype.ts';
 import { InputError } from '../errors.ts';
 import { openSafetensors, type TensorSource } from '../io/safetensors.ts';
+import { bindingLimitBytes, toDevice } from '../webgpu.ts';
 import type { ModelConfig } from './config.ts';
 
-/** A linear map stored as [in, out] (torch keeps [out, in]): tfjs-wasm multiplies untransposed operands far faster. */
+/**
+ * A linear map stored as [in, out] (torch keeps [out, in]): tfjs-wasm multiplies untransposed operands far
+ * faster. `blocks` splits the out columns when [in, out] exceeds what one WebGPU storage binding may hold
+ * (an lm_head of 4,096 × 128,256 is 2.1 GB); on other backends it is one block.
+ */
 export interface Linear {
-  weight: tf.Tensor2D;
+  blocks: tf.Tensor2D[];
   bias: tf.Tensor1D | null;
 }
 
@@ -31,8 +36,28 @@ export interface ModelWeights {
   embed: Float32Array;
   layers: LayerWeights[];
   finalNorm: tf.Tensor1D;
-  /** [d_model, vocab] */
-  lmHead: tf.Tensor2D;
+  /** [d_model, vocab], in vocabulary blocks where the device needs them. */
+  lmHead: Linear;
+}
+
+/** Output columns per block so that one [inDim, cols] f32 block fits the active backend's binding limit. */
+export function columnsPerBlock(inDim: number, out: number): number {
+  return Math.max(1, Math.min(out, Math.floor(bindingLimitBytes() / (4 * inDim))));
+}
+
+/** The transpose of rows [o0, o1) of a row-major [out, inDim] matrix, as a backend tensor [inDim, o1 − o0]. */
+function transposedBlock(src: Float32Array, inDim: number, o0: number, o1: number): tf.Tensor2D {
+  const w = new Float32Array(inDim * (o1 - o0));
+  transposeInto(src.subarray(o0 * inDim, o1 * inDim), o1 - o0, inDim, w);
+  return toDevice(tf.tensor2d(w, [inDim, o1 - o0]));
+}
+
+/** A torch-layout [out, inDim] weight as a Linear, split in output-column blocks as the backend needs. */
+function linearOf(src: Float32Array, out: number, inDim: number, bias: Float32Array | null): Linear {
+  const step = columnsPerBlock(inDim, out);
+  const blocks: tf.Tensor2D[] = [];
+  for (let o0 = 0; o0 < out; o0 += step) blocks.push(transposedBlock(src, inDim, o0, Math.min(out, o0 + step)));
+  return { blocks, bias: bias ? toDevice(tf.tensor1d(bias)) : null };
 }
 
 /** Writes the transpose of a row-major [rows, cols] matrix into `out` ([cols, rows]), in cache-friendly tiles. */
@@ -62,18 +87,13 @@ class WeightReader {
 
   /** A torch Linear ([out, in] weight, optional bias) as an [in, out] matrix. */
   linear(name: string, out: number, inDim: number, withBias: boolean): Linear {
-    const w = new Float32Array(inDim * out);
-    transposeInto(this.read(`${name}.weight`, [out, inDim]), out, inDim, w);
-    return {
-      weight: tf.tensor2d(w, [inDim, out]),
-      bias: withBias ? tf.tensor1d(this.read(`${name}.bias`, [out])) : null,
-    };
+    return linearOf(this.read(`${name}.weight`, [out, inDim]), out, inDim, withBias ? this.read(`${name}.bias`, [out]) : null);
   }
 
   /** RMSNorm weight; Gemma-2 stores w and applies (1 + w), so we fold the 1 in once here. */
   norm(name: string, dim: number, addOne: boolean): tf.Tensor1D {
     const w = this.read(name, [dim]);
-    return tf.tensor1d(addOne ? w.map((x) => x + 1) : w);
+    return toDevice(tf.tensor1d(addOne ? w.map((x) => x + 1) : w));
   }
 }
 
@@ -107,10 +127,8 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     const embed = r.read('model.embed_tokens.weight', [v, d]);
     const headName = cfg.tieWordEmbeddings || !src.has('lm_head.weight') ? null : 'lm_head.weight';
     if (!cfg.tieWordEmbeddings && !headName) throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
-    const headSrc = headName ? r.read(headName, [v, d]) : embed;
-    const head = new Float32Array(d * v);
-    transposeInto(headSrc, v, d, head);
-    return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead: tf.tensor2d(head, [d, v]) };
+    const lmHead = linearOf(headName ? r.read(headName, [v, d]) : embed, v, d, null);
+    return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead };
   } finally {
     src.close();
   }
@@ -119,11 +137,13 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
 export function disposeWeights(w: ModelWeights): void {
   for (const l of w.layers) {
     for (const t of [l.inputNorm, l.postAttnNorm, l.preMlpNorm, l.postMlpNorm]) t?.dispose();
-    for (const lin of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) {
-      lin.weight.dispose();
-      lin.bias?.dispose();
-    }
+    [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].forEach(disposeLinear);
   }
   w.finalNorm.dispose();
-  w.lmHead.dispose();
+  disposeLinear(w.lmHead);
+}
+
+function disposeLinear(l: Linear): void {
+  l.blocks.forEach((b) => b.dispose());
+  l.bias?.dispose();
 }

@@ -22,7 +22,7 @@ export interface Executor {
 export function localExecutor(loaded: Loaded): Executor {
   return {
     size: 1,
-    run: async <T extends Task>(task: T) => runTask(loaded, task) as TaskResult<T>,
+    run: async <T extends Task>(task: T) => (await runTask(loaded, task)) as TaskResult<T>,
     close: async () => {},
   };
 }

@@ -38,22 +38,22 @@ function hooksFor(loaded: Loaded, interventions: Intervention[][] | undefined, r
   return rowInterventionHooks(loaded.sae, interventions, loaded.model.config.numLayers);
 }
 
-export function runGenerate(loaded: Loaded, t: GenerateTask): Generation {
+export function runGenerate(loaded: Loaded, t: GenerateTask): Promise<Generation> {
   return generate(loaded.model, t.prompts, { ...t.options, hooks: hooksFor(loaded, t.interventions, t.prompts.length) });
 }
 
 /** Runs a batch to the feature layer and encodes its real tokens (padding dropped) with the SAE. */
-export function runEncode(loaded: Loaded, t: EncodeTask): CodeRows {
+export async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   if (!loaded.sae) throw new Error('encoding needs an SAE');
   const { model, sae } = loaded;
   const rows = t.sequences.length;
   const { ids, valid, width } = leftPad(t.sequences);
   const cache = model.newCache(rows);
-  const { resid } = model.forward(ids, valid, rows, cache, { stopAfterLayer: t.layer, readLayers: [t.layer], hooks: hooksFor(loaded, t.interventions, rows) });
+  const { resid } = await model.forward(ids, valid, rows, cache, { stopAfterLayer: t.layer, readLayers: [t.layer], hooks: hooksFor(loaded, t.interventions, rows) });
   cache.dispose();
   const all = resid.get(t.layer)!;
   const d = all.shape[1];
-  const full = all.dataSync() as Float32Array;
+  const full = (await all.data()) as Float32Array;
   all.dispose();
   const total = t.sequences.reduce((a, s) => a + s.length, 0);
   const real = new Float32Array(total * d);
@@ -64,7 +64,7 @@ export function runEncode(loaded: Loaded, t: EncodeTask): CodeRows {
     r += s.length;
   });
   const h = tf.tensor2d(real, [total, d]);
-  const codes = encodeSparse(sae, h);
+  const codes = await encodeSparse(sae, h);
   h.dispose();
   const out: CodeRows = { sample: new Int32Array(codes.latents.length), token: new Int32Array(codes.latents.length), latent: codes.latents, value: codes.values };
   let row = 0;
@@ -77,6 +77,6 @@ export function runEncode(loaded: Loaded, t: EncodeTask): CodeRows {
   return out;
 }
 
-export function runTask(loaded: Loaded, t: Task): Generation | CodeRows {
+export function runTask(loaded: Loaded, t: Task): Promise<Generation | CodeRows> {
   return t.kind === 'generate' ? runGenerate(loaded, t) : runEncode(loaded, t);
 }

@@ -10,15 +10,15 @@ const spec = workerData.spec as ExecutorSpec;
 let loaded: Loaded;
 try {
   await initBackend(spec.backend, () => {});
-  loaded = { model: loadModel(spec.model), sae: spec.sae ? loadSae(spec.sae, { hash: false }) : null };
+  loaded = { model: await loadModel(spec.model), sae: spec.sae ? loadSae(spec.sae, { hash: false }) : null };
   parentPort!.postMessage({ ready: true });
 } catch (err) {
   parentPort!.postMessage({ ready: false, error: (err as Error).message, input: (err as Error).name === 'InputError' });
 }
 
-parentPort!.on('message', (msg: { id: number; task: Task }) => {
+parentPort!.on('message', async (msg: { id: number; task: Task }) => {
   try {
-    parentPort!.postMessage({ id: msg.id, result: runTask(loaded, msg.task) });
+    parentPort!.postMessage({ id: msg.id, result: await runTask(loaded, msg.task) });
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message, input: (err as Error).name === 'InputError' });
   }

@@ -29,9 +29,10 @@ export function saeInput(sae: Sae, h: tf.Tensor2D): tf.Tensor2D {
 /**
  * Encodes a batch of residual-stream vectors h [tokens, d_in] into sparse codes, one latent block at a
  * time: pre = x·W_enc + b_enc, then ReLU, JumpReLU relu(pre)·[pre > θ], or TopK (relu of the k largest;
- * ties go to the lower latent index). Does not dispose h.
+ * ties go to the lower latent index). Does not dispose h. Asynchronous: each block's pre-activations are
+ * read back with `data()`, the one read WebGPU supports in Node.
  */
-export function encodeSparse(sae: Sae, h: tf.Tensor2D): SparseCodes {
+export async function encodeSparse(sae: Sae, h: tf.Tensor2D): Promise<SparseCodes> {
   checkInput(sae, h);
   const T = h.shape[0];
   const x = saeInput(sae, h);
@@ -44,12 +45,9 @@ export function encodeSparse(sae: Sae, h: tf.Tensor2D): SparseCodes {
     for (let b = 0; b < sae.nBlocks; b++) {
       const [j0, j1] = sae.blockRange(b);
       const B = j1 - j0;
-      const pre = sae.withEncoderBlock(b, (w) => {
-        const p = tf.matMul(x, w);
-        const data = p.dataSync() as Float32Array;
-        p.dispose();
-        return data;
-      });
+      const p = sae.withEncoderBlock(b, (w) => tf.matMul(x, w));
+      const pre = (await p.data()) as Float32Array;
+      p.dispose();
       for (let t = 0; t < T; t++) {
         const row = t * B;
         const out = lists[t];

@@ -11,10 +11,10 @@ export interface InterventionSpec {
 }
 
 /**
- * Rewrites the residual stream h [tokens, d_model] at the steering layer. Returns a new tensor; the caller
- * keeps ownership of h and owns the result (dispose both as usual). Holds no tensors between calls.
+ * Rewrites the residual stream h [tokens, d_model] at the steering layer. Returns a new tensor (a promise of
+ * one when a TopK clamp must read codes back); the caller keeps ownership of h and owns the result (dispose both as usual). Holds no tensors between calls.
  */
-export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D;
+export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 /** Per latent, the net effect of its interventions applied in list order: f' = clamped ? c : f + c. */
 interface Net { latent: number; clamped: boolean; c: number }
@@ -36,16 +36,19 @@ function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
 
 /**
  * Rewrites h [rows·tokens, d_model] with a possibly different intervention list per row (a row is `tokens`
- * consecutive positions, e.g. one sequence of a batch). Returns a new tensor; the caller owns h and the result.
+ * consecutive positions, e.g. one sequence of a batch). Returns a new tensor (a promise of one when a TopK
+ * clamp must read codes back); the caller owns h and the result.
  */
-export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D;
+export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 /**
  * The error-preserving intervention of docs/design.md "Interventions": f = encode(h); err = h − decode(f);
  * clamp: f[i] = v; add: f[i] += v; h' = decode(f) + err. Since decode is affine, h' = h + Σ_i (f'_i − f_i)·W_dec[i], so
  * only the intervened latents are touched: `add` needs no encode at all; `clamp` needs f_i, which for
- * ReLU/JumpReLU is one encoder column per latent and for TopK a full encode (membership depends on all).
- * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul.
+ * ReLU/JumpReLU is one encoder column per latent, computed on the backend with nothing read back, and for
+ * TopK a full encode (membership depends on all latents).
+ * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul:
+ * delta [N, m] = C − K ⊙ f[:, col], with C the added or clamped values, K = 1 where the row clamps.
  */
 export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowResidualEdit {
   const nets = perRow.map((specs) => foldInterventions(sae, specs));
@@ -53,27 +56,53 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
   const clampedLatents = [...new Set(nets.flat().filter((n) => n.clamped).map((n) => n.latent))].sort((a, b) => a - b);
   const column = new Map(latents.map((l, i) => [l, i]));
   const clampColumn = new Map(clampedLatents.map((l, i) => [l, i]));
+  // For each intervened latent, its column among the clamped ones (0 when not clamped: K masks it out).
+  const fromClamped = Int32Array.from(latents, (l) => clampColumn.get(l) ?? 0);
   const decoderRows = latents.length ? sae.decoder.gatherRowsF32(latents) : null;
+  const m = latents.length;
+  // Per row of the batch: C and K rows [m].
+  const cRow = nets.map((rowNets) => {
+    const c = new Float32Array(m), k = new Float32Array(m);
+    for (const n of rowNets) {
+      c[column.get(n.latent)!] = n.c;
+      if (n.clamped) k[column.get(n.latent)!] = 1;
+    }
+    return { c, k };
+  });
+  const apply = (h: tf.Tensor2D, tokens: number, f: tf.Tensor2D | null) => tf.tidy(() => {
+    const N = h.shape[0];
+    const C = new Float32Array(N * m), K = new Float32Array(N * m);
+    cRow.forEach(({ c, k }, r) => {
+      for (let t = r * tokens; t < (r + 1) * tokens; t++) {
+        C.set(c, t * m);
+        K.set(k, t * m);
+      }
+    });
+    let delta: tf.Tensor2D = tf.tensor2d(C, [N, m]);
+    if (f) delta = tf.sub(delta, tf.mul(tf.tensor2d(K, [N, m]), tf.gather(f, tf.tensor1d(fromClamped, 'int32'), 1)));
+    return tf.add(h, tf.matMul(delta, tf.tensor2d(decoderRows!, [m, sae.dIn]))) as tf.Tensor2D;
+  });
   return (h, tokens) => {
     if (h.rank !== 2 || h.shape[1] !== sae.dIn) throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
     const N = h.shape[0];
     if (N !== perRow.length * tokens) throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
     if (!decoderRows) return tf.clone(h);
-    const f = clampedLatents.length ? clampedCodes(sae, h, clampedLatents) : null;
-    const current = f?.dataSync() as Float32Array | undefined;
-    f?.dispose();
-    // delta [N, |latents|]: c − f for a clamp, c for an add, 0 where the row leaves the latent alone.
-    const m = latents.length;
-    const delta = new Float32Array(N * m);
-    nets.forEach((rowNets, r) => {
-      for (let t = r * tokens; t < (r + 1) * tokens; t++) {
-        for (const n of rowNets) {
-          const f0 = n.clamped ? current![t * clampedLatents.length + clampColumn.get(n.latent)!] : 0;
-          delta[t * m + column.get(n.latent)!] = n.c - f0;
+    if (!clampedLatents.length) return apply(h, tokens, null);
+    if (sae.activation.kind === 'topk') {
+      return topkCodes(sae, h, clampedLatents).then((f) => {
+        try {
+          return apply(h, tokens, f);
+        } finally {
+          f.dispose();
         }
-      }
-    });
-    return tf.tidy(() => tf.add(h, tf.matMul(tf.tensor2d(delta, [N, m]), tf.tensor2d(decoderRows, [m, sae.dIn]))));
+      });
+    }
+    const f = clampedCodes(sae, h, clampedLatents);
+    try {
+      return apply(h, tokens, f);
+    } finally {
+      f.dispose();
+    }
   };
 }
 
@@ -83,15 +112,17 @@ export function makeIntervention(sae: Sae, specs: InterventionSpec[]): ResidualE
   return (h) => apply(h, h.shape[0]);
 }
 
-/** The current codes f [T, m] of the given latents. Caller disposes. */
-function clampedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): tf.Tensor2D {
+/** The current TopK codes f [T, m] of the given latents (a full encode, read back). Caller disposes. */
+async function topkCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<tf.Tensor2D> {
   const T = h.shape[0];
-  if (sae.activation.kind === 'topk') {
-    const codes = encodeSparse(sae, h);
-    const f = new Float32Array(T * latents.length);
-    latents.forEach((latent, i) => codeColumn(codes, latent).forEach((v, t) => { f[t * latents.length + i] = v; }));
-    return tf.tensor2d(f, [T, latents.length]);
-  }
+  const codes = await encodeSparse(sae, h);
+  const f = new Float32Array(T * latents.length);
+  latents.forEach((latent, i) => codeColumn(codes, latent).forEach((v, t) => { f[t * latents.length + i] = v; }));
+  return tf.tensor2d(f, [T, latents.length]);
+}
+
+/** The current ReLU/JumpReLU codes f [T, m] of the given latents, on the backend. Caller disposes. */
+function clampedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): tf.Tensor2D {
   const jump = sae.activation.kind === 'jumprelu';
   const x = saeInput(sae, h);
   try {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { bindingLimitBytes } from '../webgpu.ts';
 import type { WeightMatrix } from './matrix.ts';
 
 export type ActivationKind = 'relu' | 'jumprelu' | 'topk';
@@ -33,7 +34,7 @@ export interface SaeParts {
 }
 
 export interface SaeComputeOptions {
-  /** Target size of one f32 encoder block uploaded to the backend (default 64 MiB). */
+  /** Target size of one f32 encoder block uploaded to the backend (default 64 MiB, less where a WebGPU binding holds less). */
   blockBytes?: number;
   /** How many bytes of f32 encoder blocks may stay resident on the backend between calls (default 1 GiB). */
   residentBytes?: number;
@@ -77,7 +78,7 @@ export class Sae {
     if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`);
     if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn) bad('bias lengths do not match d_sae / d_in');
     if (parts.activation.kind === 'jumprelu' && parts.threshold?.length !== this.dSae) bad('JumpReLU needs a threshold of length d_sae');
-    const blockBytes = opts.blockBytes ?? 64 * MiB;
+    const blockBytes = Math.min(opts.blockBytes ?? 64 * MiB, bindingLimitBytes());
     const residentBytes = opts.residentBytes ?? 1024 * MiB;
     this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));
     this.residentBlocks = Math.floor(residentBytes / (4 * this.dIn * this.blockLatents));

@@ -1,0 +1,94 @@
+// The WebGPU backend on whatever adapter this machine has — in CI, Mesa's software adapter (llvmpipe through
+// OpenGL; ESR_WEBGPU_ADAPTER picks another): the model, SAE and steering cases that the WASM tests run against
+// transformers/torch, run once here; tensor splitting past the device's binding limit; the adapter choice;
+// the CLI. Without Mesa (npm run setup:system installs it) every case is skipped with the reason.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend.ts';
+import { SafetensorsFile } from '../lib/io/safetensors.ts';
+import { loadModel } from '../lib/model/load.ts';
+import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
+import { openWebgpu, WEBGPU_ADAPTER_ENV, WEBGPU_BINDING_LIMIT_ENV, webgpuDevice } from '../lib/webgpu.ts';
+import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
+import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
+import { registerSteeringCases } from './support/steering-cases.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+process.env[WEBGPU_ADAPTER_ENV] ??= 'opengl';
+let skip: string | undefined;
+let description = '';
+try {
+  description = await initBackend('webgpu', () => {});
+  console.log(`# ${description}`);
+} catch (err) {
+  skip = `no WebGPU adapter here (${(err as Error).message})`;
+  console.log(`# skipping the WebGPU tests: ${skip}`);
+}
+
+const o = { skip, prefix: 'webgpu: ' };
+registerModelCases(o);
+registerSteeringCases(o);
+registerSaeCases(o);
+
+test('webgpu: past the binding limit, lm_head, projections and SAE encoder split in blocks with the same results', { skip }, async () => {
+  process.env[WEBGPU_BINDING_LIMIT_ENV] = String(20_000); // bytes: every [64, n > 78] matrix splits
+  try {
+    for (const name of ['llama3-gqa', 'gemma2-f16']) {
+      const dir = join(MODEL_FIXTURES, name);
+      const expected = new SafetensorsFile(join(dir, 'expected.safetensors'));
+      const model = await loadModel(dir);
+      assert.ok(model.weights.lmHead.blocks.length >= 4, `${name}: lm_head in ${model.weights.lmHead.blocks.length} blocks`);
+      assert.ok(model.weights.layers[0].up.blocks.length >= 2, `${name}: up_proj split`);
+      const ids = Array.from(expected.read('ids.1').data, Number);
+      const cache = model.newCache(1);
+      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: [1] });
+      assert.ok(maxAbsDiff(await out.logits!.data(), expected.read('logits.1').data) < 1e-4, `${name}: logits`);
+      assert.ok(maxAbsDiff(await out.resid.get(1)!.data(), expected.read('resid_post.1.1').data) < 1e-4, `${name}: resid_post.1`);
+      out.logits!.dispose();
+      out.resid.forEach((t) => t.dispose());
+      cache.dispose();
+      model.dispose();
+    }
+    const sae = loadSae(join(SAE_DIR, 'saelens_jumprelu'), { hash: false });
+    assert.ok(sae.nBlocks >= 2, `SAE encoder in ${sae.nBlocks} blocks`);
+    const x = saeExpected.read('x');
+    const h = tf.tensor2d(x.data, x.shape as [number, number]);
+    assert.ok(maxAbsDiff(denseCodes(await encodeSparse(sae, h)), saeExpected.read('saelens_jumprelu/codes').data) <= TOL_CODES);
+    h.dispose();
+    sae.dispose();
+  } finally {
+    delete process.env[WEBGPU_BINDING_LIMIT_ENV];
+  }
+});
+
+test('webgpu: the adapter is described once, a software one is marked, and auto never takes a software adapter', { skip }, async () => {
+  const dev = webgpuDevice()!;
+  assert.ok(description.startsWith('webgpu: ') && description.includes(dev.description));
+  if (/llvmpipe|lavapipe|swiftshader/i.test(dev.description)) assert.ok(dev.software && description.endsWith('software adapter'));
+  const auto = await openWebgpu('auto', true);
+  if (typeof auto === 'string') assert.match(auto, /missing system libraries|no adapter|only a software adapter/);
+  else assert.equal(auto.software, false);
+});
+
+test('webgpu: analyze forward --backend webgpu prints the adapter and writes transformers\' logits; a missing adapter library is named', { skip }, () => {
+  const model = join(MODEL_FIXTURES, 'llama-tied-bf16');
+  const expected = new SafetensorsFile(join(model, 'expected.safetensors'));
+  const ids = Array.from(expected.read('ids.2').data, Number);
+  const out = join(mkdtempSync(join(tmpdir(), 'webgpu-')), 'fwd.safetensors');
+  const analyze = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  const r = analyze('forward', '--model', model, '--ids', ids.join(','), '--out', out, '--backend', 'webgpu', '--webgpu-adapter', process.env[WEBGPU_ADAPTER_ENV]!);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.match(/^backend: webgpu: /gm)?.length, 1, r.stderr);
+  assert.ok(maxAbsDiff(new SafetensorsFile(out).read('logits').data, expected.read('logits.2').data) < 1e-4);
+  const noVulkan = spawnSync('sh', ['-c', 'ldconfig -p | grep -q "libvulkan.so.1 "']).status !== 0;
+  if (noVulkan && process.platform === 'linux') {
+    const bad = analyze('forward', '--model', model, '--ids', '1', '--out', out, '--backend', 'webgpu', '--webgpu-adapter', 'vulkan');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--backend webgpu: no WebGPU adapter \(vulkan: missing system libraries libvulkan\.so\.1 \(Debian package libvulkan1\)\)/);
+  }
+});
