@@ -21,16 +21,16 @@ const MODES: Record<string, Intervention[]> = {
 
 test('clamp/steer × codes read-out × every SAE architecture: no tensor used after dispose, codes as a fresh SAE gives', async () => {
   await initBackend('cpu', () => {});
-  const model = loadModel(join(FIX, 'models', 'llama3-gqa'));
+  const model = await loadModel(join(FIX, 'models', 'llama3-gqa'));
   const ids = [1, 5, 9, 14, 2, 7, 30, 12];
   for (const name of SAES) {
     for (const [mode, interventions] of Object.entries(MODES)) {
       const sae = loadSae(join(FIX, 'sae', name));
       const cache = model.newCache(1);
-      const out = model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: [1], hooks: interventionHooks(sae, interventions, model.config.numLayers) });
+      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: [1], hooks: interventionHooks(sae, interventions, model.config.numLayers) });
       const h = out.resid.get(1)! as tf.Tensor2D;
-      const got = denseCodes(encodeSparse(sae, h)); // the same SAE object the hooks used
-      const ref = denseCodes(encodeSparse(loadSae(join(FIX, 'sae', name)), h));
+      const got = denseCodes(await encodeSparse(sae, h)); // the same SAE object the hooks used
+      const ref = denseCodes(await encodeSparse(loadSae(join(FIX, 'sae', name)), h));
       assert.deepEqual(got, ref, `${name} ${mode}`);
       assert.ok(got.every(Number.isFinite), `${name} ${mode}: finite codes`);
       out.logits?.dispose();
