@@ -177,13 +177,28 @@ export function toDevice<T extends tf.Tensor>(t: T): T {
   return t;
 }
 
+/** tfjs-backend-webgpu keeps the buffers of disposed tensors for reuse; this frees them on the device. */
+function releasePooledBuffers(): void {
+  const pool = (tf.backend() as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number } }).bufferManager;
+  for (const list of pool.freeBuffers.values()) {
+    for (const b of list) {
+      pool.numBytesAllocated -= b.size;
+      b.destroy();
+    }
+    list.length = 0;
+  }
+  pool.numFreeBuffers = 0;
+}
+
 /**
  * Checks that `bytes` can be allocated on the device, by allocating and freeing it in buffer-sized pieces
- * inside an out-of-memory error scope (WebGPU reports no memory size). Returns false when it cannot.
+ * inside an out-of-memory error scope (WebGPU reports no memory size), after freeing what tfjs keeps pooled
+ * from disposed tensors (a model disposed earlier in the process). Returns false when it cannot.
  */
 export async function deviceCanHold(bytes: number): Promise<boolean> {
   const dev = webgpuDevice();
   if (!dev) return true;
+  releasePooledBuffers();
   const piece = Math.min(dev.maxBufferBytes, 1 << 30) & ~3;
   const buffers: GPUBuffer[] = [];
   dev.device.pushErrorScope('out-of-memory');
