@@ -48,12 +48,12 @@ test('special tokens typed into a message: one warning naming the token', (t) =>
 
 test('sequence length: generation and capture past max_position_embeddings are refused up front', async () => {
   await initBackend('cpu', () => {});
-  const model = loadModel(MODEL);
+  const model = await loadModel(MODEL);
   assert.equal(model.config.maxPositions, 256);
-  assert.throws(() => generate(model, [[1, 2, 3], Array(250).fill(5)], { maxNewTokens: 10, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }),
+  await assert.rejects(generate(model, [[1, 2, 3], Array(250).fill(5)], { maxNewTokens: 10, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }),
     inputError(/prompt 1: 250 tokens \+ 10 new tokens is past the model's max_position_embeddings \(256\)/));
   const cache = model.newCache(1);
-  assert.throws(() => model.forward(Array(300).fill(5), new Uint8Array(300).fill(1), 1, cache), inputError(/reaches 300 tokens, past the model's max_position_embeddings \(256\)/));
+  await assert.rejects(model.forward(Array(300).fill(5), new Uint8Array(300).fill(1), 1, cache), inputError(/reaches 300 tokens, past the model's max_position_embeddings \(256\)/));
   cache.dispose();
   const tokenizer = loadTokenizer(MODEL);
   const long = { id: 'long-one', condition: 'on_topic', prompt_id: 'p', response_id: null, messages: [{ role: 'user', content: 'Explain.' }, { role: 'assistant', content: 'word '.repeat(400) }], spans: {} };
@@ -95,5 +95,5 @@ test('NaN/Inf weights: SAE tensors and model weights are refused on load, naming
   const name = 'model.layers.1.mlp.down_proj.weight';
   const shard = index.weight_map[name];
   poisoned(join(MODEL, shard), join(model, shard), name, (t) => { t.data[5] = -Infinity; });
-  assert.throws(() => loadModel(model), inputError(/tensor model\.layers\.1\.mlp\.down_proj\.weight: -Inf at element 5; model weights must be finite/));
+  await assert.rejects(loadModel(model), inputError(/tensor model\.layers\.1\.mlp\.down_proj\.weight: -Inf at element 5; model weights must be finite/));
 });
