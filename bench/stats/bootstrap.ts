@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootstrap, sumsStatistic } from '../../lib/stats/bootstrap.ts';
 import { streams } from '../../lib/random.ts';
-import { METRICS, metricsFromTotals } from '../../lib/trials/metrics.ts';
+import { METRICS } from '../../lib/trials/metricDefs.ts';
+import { metricsFromTotals } from '../../lib/trials/metrics.ts';
 
 const CLUSTERS = 500;
 const PER = 10;

@@ -4,8 +4,9 @@ import * as d3 from 'd3';
 import { bottomAxis, canvas, type Figure, frame, leftAxis, num, panelTitle, percentFormat, wrapLines } from './figure.ts';
 import { ciDescription, type Difference, metricInfo, type MetricsSummary } from './metricsInfo.ts';
 import { colourMap, INK, MUTED, PAGE_WIDTH } from './theme.ts';
+import { METRICS, metricDef } from '../trials/metricDefs.ts';
 
-export const BAR_METRICS = ['multi_attempt_rate', 'esr_rate', 'first_attempt_score'];
+export const BAR_METRICS: string[] = METRICS.filter((m) => metricDef(m).bar);
 
 const nList = (m: MetricsSummary): string =>
   Object.entries(m.conditions)

@@ -1,17 +1,14 @@
-// How each ESR metric is named and scaled on a figure, and the slice of metrics.json figures read.
+// How each ESR metric is named and scaled on a figure (from the metric registry, lib/trials/metricDefs.ts),
+// and the slice of metrics.json figures read.
+import { METRIC_DEFS, metricDef, type MetricName } from '../trials/metricDefs.ts';
 
 export type Scale = 'fraction' | 'score';
 
-export const METRIC_INFO: Record<string, { label: string; scale: Scale; axis: string; diffAxis: string }> = {
-  multi_attempt_rate: { label: 'multi-attempt rate', scale: 'fraction', axis: 'multi-attempt rate (% of trials)', diffAxis: 'percentage points' },
-  esr_rate: { label: 'ESR rate', scale: 'fraction', axis: 'ESR rate (% of trials)', diffAxis: 'percentage points' },
-  improvement_rate: { label: 'improvement rate', scale: 'fraction', axis: 'improvement rate (% of multi-attempt)', diffAxis: 'percentage points' },
-  first_attempt_score: { label: 'first-attempt score', scale: 'score', axis: 'first-attempt score (0–100)', diffAxis: 'score points' },
-  score_delta: { label: 'score delta', scale: 'score', axis: 'last − first score (points)', diffAxis: 'score points' },
-};
-
+/** A metric's label, scale and axis titles; a metric the registry does not know is drawn as a score. */
 export function metricInfo(metric: string): { label: string; scale: Scale; axis: string; diffAxis: string } {
-  return METRIC_INFO[metric] ?? { label: metric.replace(/_/g, ' '), scale: 'score', axis: metric.replace(/_/g, ' '), diffAxis: 'difference' };
+  if (!(metric in METRIC_DEFS)) return { label: metric.replace(/_/g, ' '), scale: 'score', axis: metric.replace(/_/g, ' '), diffAxis: 'difference' };
+  const d = metricDef(metric as MetricName);
+  return { label: d.label, scale: d.kind === 'proportion' ? 'fraction' : 'score', axis: d.axis, diffAxis: d.diffAxis };
 }
 
 export interface MetricValue {

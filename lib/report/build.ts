@@ -12,7 +12,7 @@ import type { Figure } from '../plot/figure.ts';
 import { ciDescription, metricInfo, type MetricsSummary, type MetricValue } from '../plot/metricsInfo.ts';
 import { packageVersion } from '../runs/provenance.ts';
 import { readLatentSet, type LatentSet } from '../stats/latentSet.ts';
-import { METRICS } from '../trials/metrics.ts';
+import { METRICS } from '../trials/metricDefs.ts';
 import { readTrials } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import { type Cell, details, escapeHtml, facts, num, page, table } from './html.ts';

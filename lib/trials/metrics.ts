@@ -3,13 +3,15 @@
 import { bootstrap, type CiMethod, sumsStatistic } from '../stats/bootstrap.ts';
 import { waldMean, waldProportion, wilson, type Interval } from '../stats/intervals.ts';
 import { swapPermutationTest } from '../stats/permutation.ts';
+import { METRICS, type MetricName, metricDef, SUM_NAMES, TRIAL_SUMS } from './metricDefs.ts';
 import type { Trial } from './types.ts';
 
-export const METRICS = ['multi_attempt_rate', 'esr_rate', 'improvement_rate', 'first_attempt_score', 'score_delta'] as const;
-export type MetricName = (typeof METRICS)[number];
 const M = METRICS.length;
-/** Per-trial sums: [trials, multi-attempt, ESR, first score, last − first over multi-attempt]. */
-const WIDTH = 5;
+/** Per-trial sums, in TRIAL_SUMS order (trials, multi-attempt, ESR, first score, last − first over multi-attempt). */
+const WIDTH = SUM_NAMES.length;
+const SUM_AT = new Map(SUM_NAMES.map((n, i) => [n, i]));
+/** Each metric's numerator and denominator positions in the sums. */
+const RATIO_AT = METRICS.map((m) => metricDef(m).ratio.map((n) => SUM_AT.get(n)!) as [number, number]);
 
 export type ExclusionReason = 'trial_error' | 'judge_error' | 'no_judge' | 'no_attempts' | 'all_scores_null';
 
@@ -26,24 +28,26 @@ export function trialScores(t: Trial): { scores: number[] } | { excluded: Exclus
 }
 
 function addTrialSums(scores: number[], into: Float64Array, offset: number): void {
-  const k = scores.length;
-  const multi = k > 1 ? 1 : 0;
-  into[offset] += 1;
-  into[offset + 1] += multi;
-  into[offset + 2] += multi && scores[k - 1] > scores[0] ? 1 : 0;
-  into[offset + 3] += scores[0];
-  into[offset + 4] += multi ? scores[k - 1] - scores[0] : 0;
+  SUM_NAMES.forEach((name, i) => {
+    into[offset + i] += TRIAL_SUMS[name](scores);
+  });
 }
 
-/** The five metrics from summed trial vectors (NaN where a denominator is zero). */
+/** Every metric from summed trial vectors (NaN where a denominator is zero). */
 export function metricsFromTotals(t: ArrayLike<number>, out: Float64Array, offset = 0, at = 0): void {
-  const n = t[offset];
-  const multi = t[offset + 1];
-  out[at] = multi / n;
-  out[at + 1] = t[offset + 2] / n;
-  out[at + 2] = t[offset + 2] / multi;
-  out[at + 3] = t[offset + 3] / n;
-  out[at + 4] = t[offset + 4] / multi;
+  RATIO_AT.forEach(([num, den], m) => {
+    out[at + m] = t[offset + num] / t[offset + den];
+  });
+}
+
+/** A metric's entry besides the bootstrap: Wilson and Wald for proportions, the Wald interval of the mean for means. */
+function classicIntervals(m: number, scores: number[][], level: number): { wilson?: Interval; wald: Interval } {
+  const def = metricDef(METRICS[m]);
+  const [num, den] = def.ratio.map((n) => TRIAL_SUMS[n]);
+  const inDen = scores.filter((s) => den(s) === 1);
+  if (def.kind === 'mean') return { wald: waldMean(inDen.map(num), level) };
+  const x = inDen.reduce((a, s) => a + num(s), 0);
+  return { wilson: wilson(x, inDen.length, level), wald: waldProportion(x, inDen.length, level) };
 }
 
 export type ClusterBy = 'feature' | 'prompt' | 'none';
@@ -167,28 +171,18 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
   conditions.forEach((name, c) => {
     const own = trials.filter((t) => t.condition === name);
     const mine = counted.filter((x) => x.cond === c);
-    const tot = new Float64Array(WIDTH);
-    for (const x of mine) addTrialSums(x.scores, tot, 0);
-    const firsts = mine.map((x) => x.scores[0]);
-    const deltas = mine.filter((x) => x.scores.length > 1).map((x) => x.scores[x.scores.length - 1] - x.scores[0]);
-    const [n, multi, esr] = [tot[0], tot[1], tot[2]];
-    const entry = (m: number, extra: { wilson?: Interval; wald: Interval }): MetricEntry => ({
-      estimate: boot.estimate[c * M + m], ci: boot.ci[c * M + m], ci_method: boot.ciMethod[c * M + m], ...extra,
+    const scores = mine.map((x) => x.scores);
+    const entry = (m: number): MetricEntry => ({
+      estimate: boot.estimate[c * M + m], ci: boot.ci[c * M + m], ci_method: boot.ciMethod[c * M + m], ...classicIntervals(m, scores, level),
     });
     report.conditions[name] = {
-      n_trials: n,
+      n_trials: mine.length,
       n_errors: Object.values(errors[c]).reduce((s, v) => s + (v ?? 0), 0),
       errors: errors[c],
       n_clusters: new Set(mine.map((x) => x.unit)).size,
       judges: [...new Set(own.map((t) => t.judge?.id).filter((j): j is string => typeof j === 'string'))],
       approximation: own.some(isApproximateJudgment),
-      metrics: {
-        multi_attempt_rate: entry(0, { wilson: wilson(multi, n, level), wald: waldProportion(multi, n, level) }),
-        esr_rate: entry(1, { wilson: wilson(esr, n, level), wald: waldProportion(esr, n, level) }),
-        improvement_rate: entry(2, { wilson: wilson(esr, multi, level), wald: waldProportion(esr, multi, level) }),
-        first_attempt_score: entry(3, { wald: waldMean(firsts, level) }),
-        score_delta: entry(4, { wald: waldMean(deltas, level) }),
-      },
+      metrics: Object.fromEntries(METRICS.map((metric, m) => [metric, entry(m)])) as Record<MetricName, MetricEntry>,
     };
   });
   pairs.forEach(([a, b], p) => {

@@ -1,14 +1,11 @@
 // The ablation report as text: per-condition metrics and paired differences as Markdown tables (printed
 // to the terminal and written into summary.md).
 import { markdownTable } from '../io/markdown.ts';
-import { METRICS, type MetricName, type MetricsReport } from './metrics.ts';
+import { METRICS, type MetricName, metricDef } from './metricDefs.ts';
+import type { MetricsReport } from './metrics.ts';
 
-const PERCENT = new Set<MetricName>(['multi_attempt_rate', 'esr_rate', 'improvement_rate']);
-const NAMES: Record<MetricName, string> = {
-  multi_attempt_rate: 'multi-attempt', esr_rate: 'ESR', improvement_rate: 'improvement', first_attempt_score: 'first score', score_delta: 'score delta',
-};
-
-const num = (m: MetricName, x: number): string => (!Number.isFinite(x) ? 'n/a' : PERCENT.has(m) ? `${(100 * x).toFixed(1)}%` : x.toFixed(1));
+const NAMES = (m: MetricName): string => metricDef(m).short;
+const num = (m: MetricName, x: number): string => (!Number.isFinite(x) ? 'n/a' : metricDef(m).kind === 'proportion' ? `${(100 * x).toFixed(1)}%` : x.toFixed(1));
 const withCi = (m: MetricName, x: number, ci: [number, number]): string => `${num(m, x)} [${num(m, ci[0])}, ${num(m, ci[1])}]`;
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(100 * x) || 0}%` : 'n/a'); // `|| 0`: no "-0%"
 
@@ -17,15 +14,15 @@ export function conditionTable(r: MetricsReport): string {
     c.approximation ? `${name} (approximation)` : name, String(c.n_trials), String(c.n_clusters), String(c.n_errors),
     ...METRICS.map((m) => withCi(m, c.metrics[m].estimate, c.metrics[m].ci)),
   ]);
-  return markdownTable(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES[m])], rows);
+  return markdownTable(['condition', 'trials', 'features', 'excluded', ...METRICS.map((m) => NAMES(m))], rows);
 }
 
 export function proportionTable(r: MetricsReport): string {
   const rows: string[][] = [];
   for (const [name, c] of Object.entries(r.conditions)) {
-    for (const m of ['multi_attempt_rate', 'esr_rate'] as const) {
+    for (const m of METRICS.filter((x) => metricDef(x).paperComparison)) {
       const e = c.metrics[m];
-      rows.push([c.approximation ? `${name} (approximation)` : name, NAMES[m], num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
+      rows.push([c.approximation ? `${name} (approximation)` : name, NAMES(m), num(m, e.estimate), `[${num(m, e.ci[0])}, ${num(m, e.ci[1])}]`, e.wilson ? `[${num(m, e.wilson[0])}, ${num(m, e.wilson[1])}]` : '', `[${num(m, e.wald[0])}, ${num(m, e.wald[1])}]`]);
     }
   }
   return markdownTable(['condition', 'metric', 'estimate', 'cluster bootstrap', 'Wilson', 'Wald (paper)'], rows);
@@ -34,7 +31,7 @@ export function proportionTable(r: MetricsReport): string {
 /** Differences between conditions; `against` keeps only those taken against that condition. */
 export function differenceTable(r: MetricsReport, against?: string): string {
   const rows = r.differences.filter((d) => against === undefined || d.b === against).map((d) => [
-    `${d.a} − ${d.b}`, NAMES[d.metric], withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, Number.isFinite(d.p) ? d.p.toPrecision(2) : 'n/a',
+    `${d.a} − ${d.b}`, NAMES(d.metric), withCi(d.metric, d.estimate, d.ci), `${pct(d.relative)} [${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]`, Number.isFinite(d.p) ? d.p.toPrecision(2) : 'n/a',
   ]);
   return markdownTable(['comparison', 'metric', 'difference [CI]', 'relative reduction [CI]', 'p'], rows);
 }
