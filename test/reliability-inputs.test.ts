@@ -1,13 +1,16 @@
 // Hostile and malformed inputs: each is an InputError naming the file or flag (exit 2 from the CLI), raised
 // before any work, with nothing written. The hostile files are generated here.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { readResponses } from '../lib/io/inputs.ts';
-import { InputError } from '../lib/errors.ts';
+import yargs from 'yargs';
+import { addCommands } from '../analyses/commands.ts';
+import { backendOption } from '../lib/cli/options.ts';
+import { exitCodeFor, InputError } from '../lib/errors.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { openTorchStateDict } from '../lib/io/torch.ts';
 import { zipBytes } from './helpers/zip.ts';
@@ -87,17 +90,19 @@ test('responses: {"normal_responses": null} and empty responses are refused at r
   assert.throws(() => readResponses(empty, ['a', 'b']), inputError(/the response for prompt "b" is empty/));
 });
 
-/** Runs the CLI; resolves with its exit code and stderr. */
-function analyze(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { cwd: tmp });
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => done({ code, stderr }));
-  });
+/** Runs `analyze ARGS` in this process; resolves with the error it ends with (null when it succeeds). */
+async function inProcess(args: string[]): Promise<Error | null> {
+  try {
+    await addCommands(backendOption(yargs(args))).strict().fail((msg, err) => {
+      throw err ?? new InputError(msg);
+    }).parseAsync();
+    return null;
+  } catch (err) {
+    return err as Error;
+  }
 }
 
-test('CLI: every bad flag, file and --out is exit 2 naming it, with nothing written', { timeout: 240_000 }, async () => {
+test('every bad flag, file and --out is an InputError (exit 2) naming it, with nothing written', { timeout: 240_000 }, async () => {
   const prompts = join(tmp, 'prompts.txt');
   writeFileSync(prompts, ['Explain bread.', 'Explain tea.', 'Explain rice.', 'Explain tides.', 'Explain knots.'].join('\n'));
   const emptyResponses = join(tmp, 'responses-empty.json');
@@ -124,16 +129,16 @@ test('CLI: every bad flag, file and --out is exit 2 naming it, with nothing writ
     { args: ['forward', '--model', MODEL, '--sae', badPth, '--codes', '1', '--ids', '1,2,3', '--out', out('pth.safetensors')], stderr: /garbage\.pth: malformed persistent id/, out: out('pth.safetensors') },
     { args: ['ablate', ...session, '--latents', '5,9', '--boost', '1', '--top-p', '0', '--out', out('topp')], stderr: /--top-p: expected a number in \(0, 1\], found 0/, out: out('topp') },
   ];
-  // three at a time: each is a CLI start-up
-  const results: { code: number | null; stderr: string }[] = [];
-  for (let i = 0; i < cases.length; i += 3) results.push(...(await Promise.all(cases.slice(i, i + 3).map((c) => analyze(c.args)))));
-  cases.forEach((c, i) => {
-    const r = results[i];
-    assert.equal(r.code, 2, `${c.args.join(' ')}\n${r.stderr}`);
-    assert.match(r.stderr, c.stderr, c.args.join(' '));
-    assert.doesNotMatch(r.stderr, /TypeError|at .*\.ts:\d+/);
+  for (const c of cases) {
+    const err = await inProcess(c.args);
+    assert.ok(err instanceof InputError, `${c.args.join(' ')}: ${err?.stack ?? 'no error'}`);
+    assert.equal(exitCodeFor(err), 2);
+    assert.match(err.message, c.stderr, c.args.join(' '));
     if (c.out) assert.equal(existsSync(c.out), false, `${c.out} was written`);
-  });
+  }
+  // and through the real CLI: exit code 2, the message on stderr, no stack
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...cases[0].args], { cwd: tmp, encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^error: --seed: expected an integer, found NaN/);
   assert.deepEqual(readdirSync(aDir), []);
-  assert.equal(existsSync(join(tmp, 'runs')), false, 'no run directory was created');
 });

@@ -100,7 +100,7 @@ const captureArgs = (samples: string, out: string) => [
   '--layer', '1', '--samples', samples, '--out', out, '--batch-size', '2',
 ];
 
-test('CLI: two captures into one store — one exits 2 naming the holder, the other completes the store', { timeout: 120_000 }, async () => {
+test('CLI: two captures into one store — one exits 2 naming the holder, the other completes the store', { timeout: 300_000 }, async () => {
   const out = join(tmp, 'two.acts');
   const samples = join(FIX, 'capture', 'samples.jsonl');
   const run = () =>
