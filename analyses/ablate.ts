@@ -6,7 +6,8 @@ import { checkWorkers, openSession } from '../lib/session.ts';
 import { readGeneralText, readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
-import { checkSamplingFlags, intFlag, numberFlag } from '../lib/cli/flags.ts';
+import { checkSamplingFlags } from '../lib/cli/flags.ts';
+import { type JudgeArgs, judgeOptions, judgeSettings } from '../lib/cli/judgeFlags.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { ABLATE_COMMAND, ABLATION_DEFAULTS, type AblationConfig } from '../lib/experiments/config.ts';
 import { readFeatureLabels, readFeatures } from '../lib/experiments/features.ts';
@@ -20,7 +21,7 @@ import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
-interface Args extends SessionArgs {
+interface Args extends SessionArgs, JudgeArgs {
   prompts: string;
   latents: string;
   otd?: string;
@@ -51,11 +52,6 @@ interface Args extends SessionArgs {
   'top-p': number;
   seed: number;
   judge?: string;
-  'judge-base-url'?: string;
-  'judge-prompt'?: string;
-  'judge-cache': string | false;
-  'judge-concurrency': number;
-  'judge-timeout': number;
   resamples: number;
   out?: string;
 }
@@ -103,7 +99,8 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: COMMAND,
   describe: 'Steer along many features with and without the detector latents ablated (and controls), judge, and report ESR metrics with bootstrap CIs',
   builder: (y) =>
-    promptsOption(sessionOptions(y, 'sequences per generation batch'))
+    judgeOptions(
+      promptsOption(sessionOptions(y, 'sequences per generation batch'))
       .option('latents', { type: 'string', default: D.latents, describe: 'latents to ablate: topK (latest find-otd-latents run, or --otd), FILE:topK, or a list 12,40,7' })
       .option('otd', { type: 'string', describe: 'latent set for topK: our latents.json or the paper\'s off_topic_detectors.json' })
       .option('features', { type: 'string', describe: 'features to steer: JSON list of indices or {latent, label}, or lines index[,label]' })
@@ -133,13 +130,8 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('top-p', { type: 'number', default: D.sampling.topP, describe: '1 = off' })
       .option('seed', { type: 'number', default: D.seed, describe: 'seed of feature sampling, draws, random sets, calibration and the bootstrap' })
       .option('judge', { type: 'string', describe: 'anthropic:<model>, openai:<model>, or heuristic (default: by API key in the environment, else heuristic)' })
-      .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server' })
-      .option('judge-prompt', { type: 'string', describe: 'judge prompt template file' })
-      .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
-      .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
-      .option('judge-timeout', { type: 'number', default: 120, describe: 'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s' })
       .option('resamples', { type: 'number', default: D.resamples, describe: 'bootstrap resamples' })
-      .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` }),
+      .option('out', { type: 'string', describe: `run directory (default ${newRunDir(COMMAND).replace(/\d{8}-\d{6}$/, '<timestamp>')}); rerun into it to resume` })),
   handler: async (a) => {
     // Every check that needs no model comes first.
     if (a.features !== undefined && a['n-features'] !== undefined) throw new InputError('--features and --n-features conflict: give a features file or a number to sample');
@@ -150,19 +142,11 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (!(Number.isInteger(a.resamples) && a.resamples >= 100)) throw new InputError(`--resamples: expected an integer ≥ 100, found ${a.resamples}`);
     checkSamplingFlags(a);
     checkWorkers(a.workers, a['force-workers']);
-    intFlag('judge-concurrency', a['judge-concurrency'], 1);
-    numberFlag('judge-timeout', a['judge-timeout'], 0, Infinity, { min: true });
     const conditions = parseConditions(a.conditions);
     checkConditionFlags(conditions, (flag) => a[flag as keyof Args] !== undefined);
     if (a['meta-prompt'] !== undefined && !a['meta-prompt'].trim()) throw new InputError('--meta-prompt is empty');
     const strength = strengthFrom(a);
-    const judge = createJudge(a.judge ?? defaultJudgeSpec(), {
-      baseUrl: a['judge-base-url'] ?? null,
-      promptFile: a['judge-prompt'] ?? null,
-      cacheDir: a['judge-cache'] === false ? null : String(a['judge-cache']),
-      concurrency: a['judge-concurrency'],
-      timeoutMs: a['judge-timeout'] * 1000,
-    });
+    const judge = createJudge(a.judge ?? defaultJudgeSpec(), judgeSettings(a));
     const prompts = readPrompts(a.prompts);
     if (a.features !== undefined && a['feature-labels'] !== undefined) throw new InputError('--features and --feature-labels conflict: label the features in the features file (index,label), or sample labelled ones');
     if (a['feature-labels'] !== undefined) readFeatureLabels(a['feature-labels']); // bad input fails before any work

@@ -2,23 +2,18 @@
 // with --agreement A B, measures how two judges' gradings of the same trials agree.
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
+import { type JudgeArgs, judgeOptions, judgeSettings } from '../lib/cli/judgeFlags.ts';
 import { InputError } from '../lib/errors.ts';
-import { numberFlag, outFileFlag } from '../lib/cli/flags.ts';
+import { outFileFlag } from '../lib/cli/flags.ts';
 import { createJudge, regradeTrials } from '../lib/judge/index.ts';
 import { agreementText, judgeAgreement } from '../lib/judge/agreement.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
 
-interface Args extends GlobalArgs {
+interface Args extends GlobalArgs, JudgeArgs {
   trials?: string;
   judge?: string;
   agreement?: string[];
-  'judge-base-url'?: string;
-  'judge-prompt'?: string;
-  'judge-temperature': string;
-  'judge-cache': string | false;
-  concurrency: number;
-  'judge-timeout': number;
   out?: string;
 }
 
@@ -36,15 +31,6 @@ function agreement(args: Args): void {
   }
 }
 
-function parseTemperature(value: string): number | null {
-  if (value === 'none') return null;
-  const t = Number(value);
-  if (value.trim() === '' || !Number.isFinite(t) || t < 0) {
-    throw new InputError(`--judge-temperature ${JSON.stringify(value)}: expected a number ≥ 0 or "none"`);
-  }
-  return t;
-}
-
 function progress(done: number, total: number, startedAt: number): void {
   if (!process.stderr.isTTY) return;
   const rate = done / Math.max((Date.now() - startedAt) / 1000, 1e-3);
@@ -56,6 +42,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: 'judge',
   describe: 're-grade a stored trial store with another judge, writing a new store (resumable); or compare two gradings (--agreement A B)',
   builder: (y) =>
+    judgeOptions(
     y
       .option('trials', { type: 'string', describe: 'trial store (JSONL) to re-grade (required unless --agreement)' })
       .option('judge', {
@@ -63,29 +50,15 @@ const command: CommandModule<GlobalArgs, Args> = {
         describe: 'anthropic:<model>, openai:<model>, or heuristic (offline lexical approximation); required unless --agreement',
       })
       .option('agreement', { type: 'string', array: true, describe: 'A B: cross-judge agreement of two gradings of the same trials (our stores or the paper\'s result files): multi-attempt and ESR agreement with Cohen\'s κ, first-score correlation' })
-      .option('judge-base-url', { type: 'string', describe: 'endpoint of an Anthropic- or OpenAI-compatible server (vLLM, Ollama, OpenRouter, …)' })
-      .option('judge-prompt', { type: 'string', describe: 'judge prompt template with {{prompt}}, {{response}}, {{feature_label}}' })
-      .option('judge-temperature', { type: 'string', default: '0', describe: 'sampling temperature, or "none" to leave it to the server' })
-      .option('judge-cache', { default: '.esr-cache/judge', describe: 'cache directory for remote judgments (--no-judge-cache: none)' })
-      .option('concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
-      .option('judge-timeout', { type: 'number', default: 120, describe: 'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s' })
-      .option('out', { type: 'string', describe: 'output trial store (JSONL, appended; rerun to resume); with --agreement: the agreement as JSON' }),
+      .option('out', { type: 'string', describe: 'output trial store (JSONL, appended; rerun to resume); with --agreement: the agreement as JSON' })),
   handler: async (args) => {
     outFileFlag('out', args.out);
-    numberFlag('judge-timeout', args['judge-timeout'], 0, Infinity, { min: true });
     if (args.agreement) return agreement(args);
     const missing = (['trials', 'judge', 'out'] as const).filter((k) => args[k] === undefined);
     if (missing.length) throw new InputError(`re-grading needs ${missing.map((k) => `--${k}`).join(', ')} (or compare two gradings with --agreement A B)`);
     const trialsPath = args.trials!;
     const outPath = args.out!;
-    const judge = createJudge(args.judge!, {
-      baseUrl: args['judge-base-url'] ?? null,
-      promptFile: args['judge-prompt'] ?? null,
-      temperature: parseTemperature(args['judge-temperature']),
-      cacheDir: args['judge-cache'] === false ? null : String(args['judge-cache']),
-      concurrency: args.concurrency,
-      timeoutMs: args['judge-timeout'] * 1000,
-    });
+    const judge = createJudge(args.judge!, judgeSettings(args));
     if (judge.provenance.approximation) {
       console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
     }
