@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { loadModel } from '../lib/model/load.ts';
+import { workerPool } from '../lib/parallel/pool.ts';
 import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
 import { openWebgpu, WEBGPU_ADAPTER_ENV, WEBGPU_BINDING_LIMIT_ENV, webgpuDevice } from '../lib/webgpu.ts';
 import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
@@ -66,7 +67,8 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
   }
 });
 
-test('webgpu: the adapter is described once, a software one is marked, and auto never takes a software adapter', { skip }, async () => {
+test('webgpu: the adapter is described once, a software one is marked, auto never takes a software adapter, no worker threads', { skip }, async () => {
+  await assert.rejects(workerPool({ model: join(MODEL_FIXTURES, 'llama3-gqa'), sae: null, backend: 'webgpu' }, 2), /--workers 2: .*on WebGPU one process drives the GPU/);
   const dev = webgpuDevice()!;
   assert.ok(description.startsWith('webgpu: ') && description.includes(dev.description));
   if (/llvmpipe|lavapipe|swiftshader/i.test(dev.description)) assert.ok(dev.software && description.endsWith('software adapter'));

@@ -1,7 +1,7 @@
 // Executors of model tasks: in-process, or a pool of worker threads each with its own WASM backend
 // (tfjs-wasm runs one thread per instance in Node, so workers are how a run uses every core).
 import { Worker } from 'node:worker_threads';
-import type { BackendChoice } from '../backend.ts';
+import { activeBackend, type BackendChoice } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { type Loaded, runTask, type Task, type TaskResult } from './tasks.ts';
 
@@ -119,6 +119,9 @@ class WorkerPool implements Executor {
  * `entry` is the module each thread runs (default ./worker.ts, whose message protocol it must speak).
  */
 export async function workerPool(spec: ExecutorSpec, n: number, entry = new URL('./worker.ts', import.meta.url).href): Promise<Executor> {
+  if (spec.backend === 'webgpu' || activeBackend()?.startsWith('webgpu')) {
+    throw new InputError(`--workers ${n}: worker threads each run a model copy on their own WASM instance; on WebGPU one process drives the GPU (use --workers 0)`);
+  }
   const workers = Array.from({ length: n }, () => new Worker(new URL('./boot.mjs', import.meta.url), { workerData: { entry, spec } }));
   const started = workers.map((w) => new Promise<void>((resolve, reject) => {
     const onMessage = (m: { ready: boolean; error?: string; input?: boolean }) => {
