@@ -15,7 +15,6 @@ import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
 import { splitPrompts } from '../lib/discovery/holdout.ts';
-import { withDirLock } from '../lib/runs/lock.ts';
 import type { SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
 import type { UnitKind } from '../lib/stats/units.ts';
@@ -84,8 +83,6 @@ const command: CommandModule<GlobalArgs, Args> = {
     const out = argv.out ?? (argv.resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
-    // one writer per run directory: the run locks it, and so does writing the figures
-    const figuresOf = (dir: string) => withDirLock(dir, `run directory ${dir}`, () => writeFigures(dir));
     if (argv.episodes) {
       const latentsPath = argv.latents ?? latestLatentsFile();
       const episodes = readEpisodes(argv.episodes);
@@ -99,7 +96,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       const main = report.comparisons[0].results.at(-1);
       console.log(`${report.n_episodes} episodes, ${report.latents.length} latents; missing regions: ${Object.entries(report.missing).map(([g, m]) => `${g} ${m}`).join(', ')}`);
       if (main) console.log(`off_topic vs on_topic (mean over latents): ${(main.mean_x as number)?.toFixed(4)} vs ${(main.mean_y as number)?.toFixed(4)}, d_z ${(main.d_z as number | null)?.toFixed(3)}, Wilcoxon p ${(main.wilcoxon as { p: number | null }).p}, paired t p ${(main.paired_t as { p: number | null }).p} (${main.n_pairs} pairs)`);
-      const figures = await figuresOf(out);
+      const figures = await writeFigures(out);
       console.log(`wrote ${join(out, 'episodes.json')}, summary.md, ${figures.length} figures (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       return;
     }
@@ -127,7 +124,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (an.stability) console.log(`stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`);
     if (an.holdout) console.log('auc_holdout: AUC on the held-out prompts\' samples');
     console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
-    const figures = await figuresOf(out);
+    const figures = await writeFigures(out);
     console.log(`wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(out, 'figures')}`);
   },
 };

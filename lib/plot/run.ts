@@ -4,6 +4,7 @@
 // DIR/figures/ as SVG + PNG with an index of captions.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readJson } from '../io/json.ts';
@@ -137,11 +138,15 @@ export interface WrittenFigure {
  * `index.json` listing names, titles, captions and files relative to figures/). Returns what it wrote.
  */
 export async function writeFigures(dir: string, o: FigureOptions = {}): Promise<WrittenFigure[]> {
-  const out = join(dir, FIGURES_DIR);
-  const written = (await buildFigures(dir, o)).map((fig) => {
-    writeFigureFiles(out, fig);
-    return { name: fig.name, title: fig.title, caption: fig.caption, svg: `${fig.name}.svg`, png: `${fig.name}.png` };
+  if (!existsSync(dir)) throw new InputError(`${dir}: run directory not found`);
+  // a run directory has one writer: drawing waits for no one, it is refused while a run holds the directory
+  return withDirLock(dir, `run directory ${dir}`, async () => {
+    const out = join(dir, FIGURES_DIR);
+    const written = (await buildFigures(dir, o)).map((fig) => {
+      writeFigureFiles(out, fig);
+      return { name: fig.name, title: fig.title, caption: fig.caption, svg: `${fig.name}.svg`, png: `${fig.name}.png` };
+    });
+    if (written.length) writeJsonAtomic(join(out, FIGURES_INDEX), { figures: written });
+    return written;
   });
-  if (written.length) writeJsonAtomic(join(out, FIGURES_INDEX), { figures: written });
-  return written;
 }
