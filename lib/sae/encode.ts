@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
+import { architecture } from './architectures.ts';
 import type { Sae } from './sae.ts';
 import { TopKAccumulator } from './topk.ts';
 
@@ -37,10 +38,10 @@ export async function encodeSparse(sae: Sae, h: tf.Tensor2D): Promise<SparseCode
   const T = h.shape[0];
   const x = saeInput(sae, h);
   const act = sae.activation;
-  const topk = act.kind === 'topk' ? new TopKAccumulator(T, act.k) : null;
+  const topk = architecture(act).select === 'topk' ? new TopKAccumulator(T, (act as { k: number }).k) : null;
   const lists: { latents: number[]; values: number[] }[] = Array.from({ length: T }, () => ({ latents: [], values: [] }));
   const bEnc = sae.bEnc;
-  const threshold = act.kind === 'jumprelu' ? sae.threshold : null;
+  const threshold = architecture(act).threshold ? sae.threshold : null;
   try {
     for (let b = 0; b < sae.nBlocks; b++) {
       const [j0, j1] = sae.blockRange(b);

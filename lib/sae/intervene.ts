@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { codeColumn, encodeSparse, saeInput } from './encode.ts';
+import { architecture } from './architectures.ts';
 import type { Sae } from './sae.ts';
 
 /** One intervention on one latent: `add` v to its code, or `clamp` it to v (`clamp 0` = zero-ablation). */
@@ -88,7 +89,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
     if (N !== perRow.length * tokens) throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
     if (!decoderRows) return tf.clone(h);
     if (!clampedLatents.length) return apply(h, tokens, null);
-    if (sae.activation.kind === 'topk') {
+    if (architecture(sae.activation).clamp === 'encode') {
       return topkCodes(sae, h, clampedLatents).then((f) => {
         try {
           return apply(h, tokens, f);
@@ -123,7 +124,7 @@ async function topkCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<t
 
 /** The current ReLU/JumpReLU codes f [T, m] of the given latents, on the backend. Caller disposes. */
 function clampedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): tf.Tensor2D {
-  const jump = sae.activation.kind === 'jumprelu';
+  const jump = architecture(sae.activation).threshold;
   const x = saeInput(sae, h);
   try {
     return tf.tidy(() => {

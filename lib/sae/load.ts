@@ -5,7 +5,8 @@ import { openNpz } from '../io/npy.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { openTorchStateDict } from '../io/torch.ts';
 import { fileSize, sha256File } from '../io/hash.ts';
-import { type Activation, type ActivationKind, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
+import { type ActivationKind, architecture, saeLensKind } from './architectures.ts';
+import { type Activation, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
 import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
 
 export interface LoadSaeOptions extends SaeComputeOptions {
@@ -106,20 +107,15 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   const dIn = cfg.d_in, dSae = cfg.d_sae;
   if (!Number.isInteger(dIn) || (dIn as number) <= 0) field('d_in', 'a positive integer');
   if (!Number.isInteger(dSae) || (dSae as number) <= 0) field('d_sae', 'a positive integer');
-  const arch = cfg.architecture ?? 'standard';
-  const fnStr = cfg.activation_fn_str ?? 'relu';
+  const kind = saeLensKind(cfg.architecture ?? 'standard', cfg.activation_fn_str ?? 'relu', cfgPath);
   let activation: Activation;
-  if (arch === 'jumprelu') activation = { kind: 'jumprelu' };
-  else if (arch === 'topk' || (arch === 'standard' && fnStr === 'topk')) {
+  if (kind === 'topk') {
     const k = cfg.k ?? (cfg.activation_fn_kwargs as { k?: unknown } | undefined)?.k;
     if (!Number.isInteger(k) || (k as number) <= 0 || (k as number) > (dSae as number)) {
       throw new InputError(`${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${JSON.stringify(k)}`);
     }
-    activation = { kind: 'topk', k: k as number };
-  } else if (arch === 'standard') {
-    if (fnStr !== 'relu') field('activation_fn_str', '"relu" or "topk"');
-    activation = { kind: 'relu' };
-  } else return field('architecture', '"standard", "jumprelu" or "topk" (gated and others are not supported)');
+    activation = { kind, k: k as number };
+  } else activation = { kind };
   const norm = cfg.normalize_activations ?? 'none';
   if (norm !== 'none' && norm !== null) field('normalize_activations', '"none" (input normalisation is not supported)');
   if (cfg.finetuning_scaling_factor === true) field('finetuning_scaling_factor', 'false (not supported)');
@@ -176,10 +172,10 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
 
   const activation = chooseActivation(o, byName, opts, dSae);
   let threshold: Float32Array | null = null;
-  if (activation.kind === 'jumprelu') {
+  if (architecture(activation).threshold) {
     if (byName.has('threshold')) threshold = readVector(get('threshold'), dSae, '[d_sae]');
     else if (byName.has('log_threshold')) threshold = readVector(get('log_threshold'), dSae, '[d_sae]').map(Math.exp);
-    else throw new InputError(`${o.weightFile}: tensor threshold not found, needed by a JumpReLU SAE (found ${found()})`);
+    else throw new InputError(`${o.weightFile}: tensor threshold not found, needed by a ${activation.kind === 'jumprelu' ? 'JumpReLU' : activation.kind} SAE (found ${found()})`);
   }
 
   const hash = opts.hash ?? true;

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { bindingLimitBytes } from '../webgpu.ts';
+import { architecture } from './architectures.ts';
 import type { WeightMatrix } from './matrix.ts';
-
-export type ActivationKind = 'relu' | 'jumprelu' | 'topk';
 
 /** ReLU; JumpReLU = relu(pre)·[pre > threshold] (SAELens and Gemma Scope); TopK = relu of the k largest pre. */
 export type Activation = { kind: 'relu' } | { kind: 'jumprelu' } | { kind: 'topk'; k: number };
@@ -77,7 +76,7 @@ export class Sae {
     const bad = (why: string) => { throw new Error(`Sae(${parts.info.path}): ${why}`); };
     if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`);
     if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn) bad('bias lengths do not match d_sae / d_in');
-    if (parts.activation.kind === 'jumprelu' && parts.threshold?.length !== this.dSae) bad('JumpReLU needs a threshold of length d_sae');
+    if (architecture(parts.activation).threshold && parts.threshold?.length !== this.dSae) bad(`${parts.activation.kind} needs a threshold of length d_sae`);
     const blockBytes = Math.min(opts.blockBytes ?? 64 * MiB, bindingLimitBytes());
     const residentBytes = opts.residentBytes ?? 1024 * MiB;
     this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));
