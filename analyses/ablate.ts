@@ -19,6 +19,7 @@ import { runAblation } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
+import { META_PROMPT_PLACEMENTS, type MetaPromptPlacement } from '../lib/experiments/steered.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
 
 interface Args extends SessionArgs, JudgeArgs {
@@ -38,14 +39,16 @@ interface Args extends SessionArgs, JudgeArgs {
   'calibrate-range'?: string;
   'calibration-cache'?: string;
   'boost-sweep'?: number;
+  'boost-sweep-absolute'?: number;
   'sweep-range'?: number;
   conditions: string;
   'random-sets'?: number;
   'random-match'?: RandomMatch;
   'meta-prompt'?: string;
+  'meta-prompt-placement'?: MetaPromptPlacement;
   'steer-layer'?: number;
   'clamp-layer'?: number;
-  'max-tokens': number;
+  'max-tokens'?: number;
   temperature: number;
   'repetition-penalty': number;
   'top-k': number;
@@ -73,7 +76,7 @@ function parseRange(text: string): [number, number] {
 
 /** Strength flags: --boost V, or calibration (the default) with its settings; mixing the two is refused. */
 function strengthFrom(a: Args): AblationConfig['strength'] {
-  const calibrationFlags = (['target', 'calibrate-steps', 'calibrate-per-step', 'calibrate-range', 'calibration-cache', 'boost-sweep', 'sweep-range'] as const).filter((k) => a[k] !== undefined);
+  const calibrationFlags = (['target', 'calibrate-steps', 'calibrate-per-step', 'calibrate-range', 'calibration-cache', 'boost-sweep', 'boost-sweep-absolute', 'sweep-range'] as const).filter((k) => a[k] !== undefined);
   if (a.boost !== undefined) {
     if (a.calibrate) throw new InputError('--boost and --calibrate conflict: give a fixed boost or calibrate one per feature');
     if (calibrationFlags.length) throw new InputError(`--boost ${a.boost} is a fixed strength; ${calibrationFlags.map((k) => `--${k}`).join(', ')} only apply with --calibrate`);
@@ -85,12 +88,15 @@ function strengthFrom(a: Args): AblationConfig['strength'] {
   positiveInt('--calibrate-steps', a['calibrate-steps']);
   positiveInt('--calibrate-per-step', a['calibrate-per-step']);
   positiveInt('--boost-sweep', a['boost-sweep']);
+  positiveInt('--boost-sweep-absolute', a['boost-sweep-absolute']);
+  if (a['boost-sweep'] !== undefined && a['boost-sweep-absolute'] !== undefined) throw new InputError('--boost-sweep and --boost-sweep-absolute conflict: sweep around each feature\'s threshold, or the same absolute boosts for all');
   if (a['sweep-range'] !== undefined && !(a['sweep-range'] > 0)) throw new InputError(`--sweep-range must be positive, found ${a['sweep-range']}`);
-  if (a['sweep-range'] !== undefined && a['boost-sweep'] === undefined) throw new InputError('--sweep-range applies to --boost-sweep K; give K');
+  if (a['sweep-range'] !== undefined && a['boost-sweep'] === undefined && a['boost-sweep-absolute'] === undefined) throw new InputError('--sweep-range applies to --boost-sweep K or --boost-sweep-absolute N; give one');
+  const absolute = a['boost-sweep-absolute'];
   return {
     kind: 'calibrate', target, steps: a['calibrate-steps'], perStep: a['calibrate-per-step'],
     range: a['calibrate-range'] ? parseRange(a['calibrate-range']) : null,
-    sweep: a['boost-sweep'] ? { k: a['boost-sweep'], range: a['sweep-range'] } : null,
+    sweep: a['boost-sweep'] ? { k: a['boost-sweep'], range: a['sweep-range'] } : absolute ? { k: absolute, range: a['sweep-range'], absolute: true } : null,
     cacheDir: a['calibration-cache'] ?? null,
   };
 }
@@ -112,18 +118,20 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('calibrate', { type: 'boolean', describe: 'calibrate each feature\'s strength by probabilistic bisection (the default without --boost)' })
       .option('target', { type: 'number', describe: `calibration target first-attempt score, 0–100 (default ${D.strength.target})` })
       .option('calibrate-steps', { type: 'number', describe: `bisection steps per feature (default ${D.strength.steps})` })
-      .option('calibrate-per-step', { type: 'number', describe: `responses judged per bisection step (default ${D.strength.perStep})` })
+      .option('calibrate-per-step', { type: 'number', describe: `responses judged per bisection step (default ${D.strength.perStep}, as the paper did for its 70B model)` })
       .option('calibrate-range', { type: 'string', describe: 'bisection bounds LO,HI in boost units (default 0 to 2·median‖h‖/‖W_dec[f]‖)' })
       .option('calibration-cache', { type: 'string', describe: 'directory of cached calibrations (default <out>/calibration)' })
       .option('boost-sweep', { type: 'number', describe: 'K strength levels around each threshold, in threshold spreads (operating-regime curve)' })
-      .option('sweep-range', { type: 'number', describe: `sweep from −R to +R threshold spreads (default ${D.sweepRange})` })
+      .option('boost-sweep-absolute', { type: 'number', describe: `the paper's sweep: N absolute boost levels spanning mean ± R sd of the calibrated thresholds (R = --sweep-range, default ${D.sweepRangeAbsolute}), the same for every feature` })
+      .option('sweep-range', { type: 'number', describe: `sweep from −R to +R threshold spreads (default ${D.sweepRange}; ${D.sweepRangeAbsolute} with --boost-sweep-absolute)` })
       .option('conditions', { type: 'string', default: D.conditions.join(','), describe: `of ${CONDITION_NAMES.join(', ')}` })
       .option('random-sets', { type: 'number', describe: `random latent sets for the random condition (default ${D.randomSets})` })
       .option('random-match', { choices: RANDOM_MATCHES, describe: 'random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded) or none (uniform, the paper\'s)' })
-      .option('meta-prompt', { type: 'string', describe: 'system instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
+      .option('meta-prompt', { type: 'string', describe: 'instruction of the meta-prompt condition (default: ours, see docs/ablate.md)' })
+      .option('meta-prompt-placement', { choices: META_PROMPT_PLACEMENTS, describe: `where the meta-prompt goes: appended to the user turn (default ${D.metaPromptPlacement}, as in the paper; works for Gemma) or a system message` })
       .option('steer-layer', { type: 'number', describe: 'layer the steering acts at (default: the SAE\'s esr_defaults.json, else the feature layer)' })
       .option('clamp-layer', { type: 'number', describe: 'layer the ablation clamps act at (default: the SAE\'s esr_defaults.json, else the steering layer, as in the paper)' })
-      .option('max-tokens', { type: 'number', default: D.sampling.maxNewTokens, describe: 'new tokens per response' })
+      .option('max-tokens', { type: 'number', describe: `most new tokens per response; generation stops at EOS (default ${D.sampling.maxNewTokens}, the paper's; lowered with a note when the model's context is shorter)` })
       .option('temperature', { type: 'number', default: D.sampling.temperature })
       .option('repetition-penalty', { type: 'number', default: D.sampling.repetitionPenalty })
       .option('top-k', { type: 'number', default: D.sampling.topK, describe: '0 = off' })
@@ -161,13 +169,15 @@ const command: CommandModule<GlobalArgs, Args> = {
     try {
       const r = await runAblation(session, {
         out, prompts, paths: { prompts: a.prompts }, features, trialsPerFeature: a['trials-per-feature'], seed: a.seed, conditions, strength,
-        steerLayer: a['steer-layer'], clampLayer: a['clamp-layer'], latents, randomSets: a['random-sets'], randomMatch: a['random-match'], metaPrompt: a['meta-prompt'],
+        steerLayer: a['steer-layer'], clampLayer: a['clamp-layer'], latents, randomSets: a['random-sets'], randomMatch: a['random-match'], metaPrompt: a['meta-prompt'], metaPromptPlacement: a['meta-prompt-placement'],
         sampling: { maxNewTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], repetitionPenalty: a['repetition-penalty'] },
         batchSize: a['batch-size'], judge, metrics: { resamples: a.resamples },
       });
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
       if (Object.keys(r.report.conditions).length > 2) console.log('(differences between the other conditions: summary.md)');
-      const figures = await writeFigures(r.out, strength?.kind === 'calibrate' && strength.sweep ? { boostLabel: 'strength (threshold spreads from each feature’s threshold)' } : {});
+      const sweep = strength?.kind === 'calibrate' ? strength.sweep : null;
+      const boostLabel = sweep ? (sweep.absolute ? 'strength (sd of the thresholds from their mean; the same boosts for every feature)' : 'strength (threshold spreads from each feature’s threshold)') : null;
+      const figures = await writeFigures(r.out, boostLabel ? { boostLabel } : {});
       console.log(`\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`);
     } finally {
       lock.release();

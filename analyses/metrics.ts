@@ -7,6 +7,8 @@ import type { CiMethod } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
 import { approximationNote, conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
 import { loadTrialSources } from '../lib/trials/sources.ts';
+import { DEGRADED_RULE, isDegraded } from '../lib/trials/degraded.ts';
+import type { Trial } from '../lib/trials/types.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 
@@ -18,6 +20,7 @@ interface Args extends GlobalArgs {
   seed: number;
   level: number;
   baseline?: string;
+  'exclude-degraded': boolean;
   out?: string;
 }
 
@@ -38,6 +41,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('seed', { type: 'number', default: 0 })
       .option('level', { type: 'number', default: 0.95 })
       .option('baseline', { type: 'string', describe: 'condition the differences are taken against (default: first seen)' })
+      .option('exclude-degraded', { type: 'boolean', default: false, describe: `sensitivity analysis: also report the metrics without degraded outputs (${DEGRADED_RULE}), as the paper optionally did; the headline numbers keep them` })
       .option('out', { type: 'string', describe: 'write metrics.json here' }),
   handler: (args) => {
     if (!Number.isInteger(args.resamples) || args.resamples < 100) throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
@@ -46,16 +50,29 @@ const command: CommandModule<GlobalArgs, Args> = {
     outFileFlag('out', args.out);
     const sources = loadTrialSources(args.trials);
     const trials = sources.flatMap((s) => s.trials);
-    let report: MetricsReport;
-    try {
-      report = computeMetrics(trials, { cluster: args.cluster, resamples: args.resamples, seed: args.seed, level: args.level, ci: args.ci, baseline: args.baseline });
-    } catch (err) {
-      if (err instanceof RangeError) throw new InputError(`${args.trials.join(', ')}: ${err.message}`);
-      throw err;
-    }
+    const metricsOf = (ts: Trial[]): MetricsReport => {
+      try {
+        return computeMetrics(ts, { cluster: args.cluster, resamples: args.resamples, seed: args.seed, level: args.level, ci: args.ci, baseline: args.baseline });
+      } catch (err) {
+        if (err instanceof RangeError) throw new InputError(`${args.trials.join(', ')}: ${err.message}`);
+        throw err;
+      }
+    };
+    const report = metricsOf(trials);
     print(report);
+    let sensitivity: Record<string, unknown> | null = null;
+    if (args['exclude-degraded']) {
+      const degraded = trials.filter((t) => isDegraded(t.response));
+      const excluded: Record<string, number> = {};
+      for (const t of degraded) excluded[t.condition] = (excluded[t.condition] ?? 0) + 1;
+      const kept = metricsOf(trials.filter((t) => !isDegraded(t.response)));
+      console.log(['', `## Sensitivity: degraded outputs excluded (${DEGRADED_RULE})`, '',
+        `excluded: ${Object.keys(report.conditions).map((c) => `${c} ${excluded[c] ?? 0}`).join(', ')} (the tables above keep them, as the paper's headline numbers did)`, '',
+        conditionTable(kept), '', differenceTable(kept)].join('\n'));
+      sensitivity = { exclude_degraded: { rule: DEGRADED_RULE, excluded, report: kept } };
+    }
     if (args.out) {
-      writeJsonAtomic(args.out, { ...report, provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, label: s.label, conditions: s.conditions, trials: s.trials.length })) } });
+      writeJsonAtomic(args.out, { ...report, ...(sensitivity ? { sensitivity } : {}), provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, label: s.label, conditions: s.conditions, trials: s.trials.length })) } });
       console.log(`wrote ${args.out}`);
     }
   },

@@ -189,3 +189,20 @@ test('ablate --boost-sweep: levels at threshold + z · sd(thresholds), metrics p
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   assert.deepEqual(metrics.levels.map((l: any) => [l.level, l.report.conditions.baseline.n_trials, l.report.conditions.ablate.n_trials]), [[-1, 6, 6], [0, 6, 6], [1, 6, 6]]);
 });
+
+test('ablate --boost-sweep-absolute: the paper\'s sweep, the same boosts mean ± 3 sd of the thresholds for every feature', async () => {
+  const out = join(dir, 'sweep-absolute');
+  await inProcess([...base, '--latents', '5,9', '--features', features, '--trials-per-feature', '1', '--boost-sweep-absolute', '3',
+    '--calibrate-steps', '2', '--calibrate-per-step', '1', '--out', out]);
+  const trials = readTrials(join(out, 'trials.jsonl'));
+  assert.equal(trials.length, 3 * 1 * 3 * 2);
+  const xs = [...new Map(trials.map((t) => [t.feature, (t.provenance as any).threshold as number])).values()];
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  for (const t of trials) {
+    const z = (t.provenance as any).boost_level as number;
+    assert.ok([-3, 0, 3].includes(z));
+    assert.ok(Math.abs(t.boost! - Math.max(0, mean + z * sd)) < 1e-12, `${t.id}: boost ${t.boost}`);
+  }
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /the same absolute boosts for every feature \(the paper's sweep\)/);
+});

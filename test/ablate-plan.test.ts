@@ -62,7 +62,7 @@ test('plan: every condition on the same (feature, prompt, seed) triples, with it
   const plan = planTrials({
     features: [{ latent: 100, label: 'a' }, { latent: 200, label: null }], prompts: ['p0', 'p1', 'p2'], trialsPerFeature: 4, seed: 1, conditions,
     strengths: new Map([[100, [{ boost: 2, level: null }]], [200, [{ boost: 5, level: null }]]]),
-    steerLayer: 3, clampLayer: 7, ablated: [1, 2], randomSets: [{ latents: [8, 9], matched: [1, 2] }, { latents: [18, 19], matched: [1, 2] }], metaPrompt: 'stay on topic',
+    steerLayer: 3, clampLayer: 7, ablated: [1, 2], randomSets: [{ latents: [8, 9], matched: [1, 2] }, { latents: [18, 19], matched: [1, 2] }], metaPrompt: 'stay on topic', metaPromptPlacement: 'user',
   });
   assert.equal(plan.length, 2 * 4 * 5);
   assert.equal(new Set(plan.map((p) => p.id)).size, plan.length);
@@ -75,7 +75,8 @@ test('plan: every condition on the same (feature, prompt, seed) triples, with it
   ]);
   assert.deepEqual(one('no-steer').interventions, []);
   assert.equal(one('no-steer').boost, null);
-  assert.equal(one('meta-prompt').system, 'stay on topic');
+  assert.deepEqual(one('meta-prompt').instruction, { text: 'stay on topic', placement: 'user' });
+  assert.equal(one('baseline').instruction, null);
   assert.deepEqual(one('meta-prompt').interventions, one('baseline').interventions);
   // random sets alternate over draws: draw t uses set t mod 2
   const random = plan.filter((p) => p.condition === 'random' && p.feature === 100);

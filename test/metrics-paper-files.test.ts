@@ -32,11 +32,11 @@ function paperFile(name: string, extra: Record<string, unknown>, attempts: (f: n
 const one = () => [30];
 const base = paperFile('experiment_results_m_20250101_000000.json', { experiment_config: { meta_prompt: null, n_trials: 3 } }, one);
 const half = paperFile('experiment_results_m_20250101_000000_part2.json', { experiment_config: { n_trials: 3, meta_prompt: null } }, one);
-const meta = paperFile('experiment_results_m_20250102_000000_meta.json', { experiment_config: { meta_prompt: 'notice drift', n_trials: 3 } }, (f, k) => (k === 0 ? [20, 60] : [30]));
+const meta = paperFile('experiment_results_m_20250102_000000_meta.json', { experiment_config: { meta_prompt: 'notice drift', n_trials: 3 } }, (_f, k) => (k === 0 ? [20, 60] : [30]));
 const abl = paperFile('experiment_results_m_20250103_000000_with_ablation.json', { experiment_config: { n_trials: 3 }, ablated_latents: [1, 2] }, one);
 const rnd = paperFile('experiment_results_m_20250104_000000_random.json', { experiment_config: { n_trials: 3, random_latents: true }, ablated_latents: [5, 6] }, one);
 const sweep = paperFile('experiment_results_m_20250105_000000_sweep.json', { experiment_config: { n_trials: 3, sweep: true }, n_boost_levels: 3, boost_range_std: 1, boost_levels: [1, 1.5, 2.25] },
-  (f, k) => (k === 2 ? [10, 50] : [40]), (k) => [1, 1.5, 2.25][k]);
+  (_f, k) => (k === 2 ? [10, 50] : [40]), (k) => [1, 1.5, 2.25][k]);
 
 test('FILE=CONDITION: a path that exists is never split; a label must be a name', () => {
   assert.deepEqual(parseTrialSpec(`${meta}=meta-prompt`), { path: meta, label: 'meta-prompt' });

@@ -39,6 +39,12 @@ export interface CalibrateOptions {
   onStep?: (step: number, steps: number) => void;
 }
 
+/** `lo` or `hi` when a calibrated threshold ended within 1% of the bisection range of a bound (the target was not bracketed), else null. */
+export function boundOf(c: Calibration): 'lo' | 'hi' | null {
+  const tol = 0.01 * (c.settings.hi - c.settings.lo);
+  return c.threshold <= c.settings.lo + tol ? 'lo' : c.threshold >= c.settings.hi - tol ? 'hi' : null;
+}
+
 export function firstScore(j: JudgeResult): number | null {
   if (j.error || !j.attempts.length) return null;
   const s = j.attempts[0].score;
@@ -68,7 +74,7 @@ export async function calibrate(g: SteeredGenerator, features: Feature[], o: Cal
           prompt: o.prompts[t.rng.int(o.prompts.length)],
           seed: t.rng.int(SEED_RANGE),
           interventions: [{ layer: o.steerLayer, latent: t.f.latent, value: boosts[i], mode: 'add' }],
-          system: null,
+          instruction: null,
           featureLabel: t.f.label,
         });
       }

@@ -1,5 +1,5 @@
 // The experimental conditions of `analyze ablate`, one entry each: what it intervenes beside the steering
-// entry, the system prompt it puts before the user's turn, what it prepares (and requires) once the
+// entry, the instruction it gives the model (in the user's turn or a system message), what it prepares (and requires) once the
 // features are known, the settings (flag and config.json key) that apply only to it, and what summary.md
 // and metrics.json's provenance say about it. To add a condition, add an entry here (docs/extending.md).
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { openStore } from '../store/reader.ts';
 import type { Feature } from './features.ts';
 import type { ResolvedLatents } from './latents.ts';
 import { type RandomControl, randomControl, type RandomMatch, type RandomSet } from './randomSets.ts';
+import type { Instruction, MetaPromptPlacement } from './steered.ts';
 
 /** The settings conditions read (AblationOptions has them all). */
 export interface ConditionOptions {
@@ -17,6 +18,8 @@ export interface ConditionOptions {
   /** How the random control's latents are chosen: matched on label-blind activity, or uniformly (the paper's). */
   randomMatch: RandomMatch;
   metaPrompt: string;
+  /** Where the meta-prompt goes: appended to the user's turn (the paper's way) or a system message. */
+  metaPromptPlacement: MetaPromptPlacement;
 }
 
 /** What a condition's trials draw on: the ablated latents, the clamp layer, the random sets, the meta-prompt. */
@@ -25,6 +28,7 @@ export interface ConditionResources {
   clampLayer: number;
   randomSets: RandomSet[];
   metaPrompt: string;
+  metaPromptPlacement: MetaPromptPlacement;
   /** The random control as prepared (rule, exclusions, sets), when the random condition runs. */
   random?: RandomControl;
 }
@@ -53,8 +57,8 @@ export interface ConditionEntry {
   steered: boolean;
   /** The settings only this condition reads: flag, key in config.json (null there without the condition), value. */
   settings?: { flag: string; key: string; value: (o: ConditionOptions) => unknown }[];
-  /** The system instruction put before the user's turn (none without). */
-  system?: (r: Pick<ConditionResources, 'metaPrompt'>) => string;
+  /** The instruction given to the model (none without). */
+  instruction?: (r: Pick<ConditionResources, 'metaPrompt' | 'metaPromptPlacement'>) => Instruction;
   /** Resources made once the features are known (may refuse: e.g. nothing to match a control against). */
   prepare?: (s: ConditionSetup) => Promise<Partial<ConditionResources>>;
   trial: (r: ConditionResources, t: number) => ConditionTrial;
@@ -111,12 +115,15 @@ export const CONDITIONS = {
     trial: () => ({ interventions: [] }),
   },
   'meta-prompt': {
-    describe: 'steer, with a system instruction to notice going off topic',
+    describe: 'steer, with an instruction to notice going off topic (in the user turn, as in the paper, or a system message)',
     steered: true,
-    settings: [{ flag: 'meta-prompt', key: 'meta_prompt', value: (o) => o.metaPrompt }],
-    system: (r) => r.metaPrompt,
+    settings: [
+      { flag: 'meta-prompt', key: 'meta_prompt', value: (o) => o.metaPrompt },
+      { flag: 'meta-prompt-placement', key: 'meta_prompt_placement', value: (o) => o.metaPromptPlacement },
+    ],
+    instruction: (r) => ({ text: r.metaPrompt, placement: r.metaPromptPlacement }),
     trial: () => ({ interventions: [] }),
-    summary: (r) => [`Meta-prompt (system instruction): "${r.metaPrompt}"`],
+    summary: (r) => [`Meta-prompt (${r.metaPromptPlacement === 'user' ? 'appended to the user\'s turn' : 'system message'}): "${r.metaPrompt}"`],
   },
 } as const satisfies Record<string, ConditionEntry>;
 
@@ -157,7 +164,12 @@ export function checkConditionFlags(conditions: Condition[], given: (flag: strin
   }
 }
 
-/** The system prompts the conditions put before the user's turn (null for none), each once. */
-export function conditionSystems(conditions: Condition[], r: Pick<ConditionResources, 'metaPrompt'>): (string | null)[] {
-  return [...new Set(conditions.map((c) => condition(c).system?.(r) ?? null))];
+/** The instructions the conditions give the model (null for none), each once. */
+export function conditionInstructions(conditions: Condition[], r: Pick<ConditionResources, 'metaPrompt' | 'metaPromptPlacement'>): (Instruction | null)[] {
+  const seen = new Map<string, Instruction | null>();
+  for (const c of conditions) {
+    const i = condition(c).instruction?.(r) ?? null;
+    seen.set(JSON.stringify(i), i);
+  }
+  return [...seen.values()];
 }

@@ -12,7 +12,7 @@ import { readRunDefaults, type RunDefaults } from './runDefaults.ts';
 import { type LatentSource, locateLatents, type ResolvedLatents, resolveLatents } from './latents.ts';
 import type { Condition, ConditionOptions } from './conditions.ts';
 import type { RandomMatch } from './randomSets.ts';
-import type { Sampling } from './steered.ts';
+import type { MetaPromptPlacement, Sampling } from './steered.ts';
 
 export const ABLATE_COMMAND = 'ablate';
 
@@ -28,8 +28,12 @@ export interface CalibrateStrength {
   perStep: number;
   /** Bisection bounds in boost units; null: [0, 2·‖h‖/‖W_dec[f]‖] with ‖h‖ the median residual norm on the prompts. */
   range: [number, number] | null;
-  /** K levels around each threshold, `range` threshold-spreads either side; null: the threshold only. */
-  sweep: { k: number; range: number } | null;
+  /**
+   * K strength levels z evenly spaced in [−range, +range]; null: the threshold only. Relative (default):
+   * each feature at its threshold + z·sd(thresholds). Absolute (the paper's sweep): every feature at the
+   * same boosts mean(thresholds) + z·sd(thresholds).
+   */
+  sweep: { k: number; range: number; absolute?: boolean } | null;
   /** Where calibrations are cached; null: `<out>/calibration`. */
   cacheDir: string | null;
 }
@@ -52,6 +56,11 @@ export interface AblationOptions extends ConditionOptions {
   clampLayer: number;
   latents: ResolvedLatents;
   sampling: Sampling;
+  /**
+   * Lower `sampling.maxNewTokens` to what the model's max_position_embeddings leaves after the longest
+   * prompt, and say so (when the length is the default, not asked for); false: a length that does not fit is an error.
+   */
+  fitMaxTokens: boolean;
   batchSize: number;
   judge: Judge;
   metrics: { resamples: number; seed: number };
@@ -87,16 +96,29 @@ export const ABLATION_DEFAULTS = {
   trialsPerFeature: 5,
   seed: 0,
   conditions: ['baseline', 'ablate'] as Condition[],
-  strength: { kind: 'calibrate', target: 30, steps: 10, perStep: 1, range: null, sweep: null, cacheDir: null } as CalibrateStrength,
-  /** Threshold spreads either side of a sweep, when a sweep gives no range. */
+  /** 5 judged responses per bisection step, as the paper did for its 70B model. */
+  strength: { kind: 'calibrate', target: 30, steps: 10, perStep: 5, range: null, sweep: null, cacheDir: null } as CalibrateStrength,
+  /** Threshold spreads either side of a sweep, when a sweep gives no range: around each threshold, and absolute (the paper's mean ± 3 sd). */
   sweepRange: 1,
+  sweepRangeAbsolute: 3,
   randomSets: 1,
   randomMatch: 'activity' as RandomMatch,
   metaPrompt: DEFAULT_META_PROMPT,
-  sampling: { maxNewTokens: 96, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 } as Sampling,
+  /** The meta-prompt in the user's turn, as in the paper (Gemma's template has no system role). */
+  metaPromptPlacement: 'user' as MetaPromptPlacement,
+  /** The paper's sampling: up to 512 new tokens (generation stops at EOS), temperature 0.6, repetition penalty 1.1. */
+  sampling: { maxNewTokens: 512, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 } as Sampling,
   batchSize: 8,
   resamples: 10_000,
 } as const;
+
+/**
+ * On the shipped toy model and SAE only, where not given: 96 new tokens and 1 judged response per bisection
+ * step. The toy's answers are short (median ~45 words) but steered ones can loop to the length limit, and a
+ * batch runs as long as its longest row, so the paper's 512 tokens × 5 responses per step multiply the
+ * out-of-the-box run's work by about 8 (measured); real models get the paper's defaults.
+ */
+export const SHIPPED_OVERRIDES = { maxNewTokens: 96, perStep: 1 } as const;
 
 export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features' | 'latents' | 'strength' | 'sampling' | 'metrics' | 'paths'>> & {
   /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
@@ -112,7 +134,9 @@ export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features
   /** The latent set topK reads (our latents.json or the paper's off_topic_detectors.json); default the latest discovery run. */
   otd?: string | null;
   /** A fixed boost, or calibration (the default) with any of its settings; a sweep's range defaults to 1. */
-  strength?: { kind: 'fixed'; boost: number } | ({ kind: 'calibrate' } & Partial<Omit<CalibrateStrength, 'sweep'>> & { sweep?: { k: number; range?: number } | null });
+  strength?: { kind: 'fixed'; boost: number } | ({ kind: 'calibrate' } & Partial<Omit<CalibrateStrength, 'sweep'>> & { sweep?: { k: number; range?: number; absolute?: boolean } | null });
+  /** Default: true when `sampling.maxNewTokens` is not given. */
+  fitMaxTokens?: boolean;
   sampling?: Partial<Sampling>;
   metrics?: Partial<AblationOptions['metrics']>;
   /** Where prompts given as a list came from (for provenance). */
@@ -122,10 +146,14 @@ export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features
 /** The entries of `o` that are not undefined (so a spread over defaults keeps them where a flag was not given). */
 const given = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-function strengthOf(s: AblationConfig['strength']): StrengthOptions {
+function strengthOf(s: AblationConfig['strength'], shipped: boolean): StrengthOptions {
   if (s?.kind === 'fixed') return s;
-  const d = ABLATION_DEFAULTS.strength;
-  const sweep = s?.sweep ? { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRange } : null;
+  const d = shipped ? { ...ABLATION_DEFAULTS.strength, perStep: SHIPPED_OVERRIDES.perStep } : ABLATION_DEFAULTS.strength;
+  const sweep = s?.sweep
+    ? s.sweep.absolute
+      ? { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRangeAbsolute, absolute: true }
+      : { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRange }
+    : null;
   return { ...d, ...given(s), kind: 'calibrate', sweep };
 }
 
@@ -163,6 +191,13 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
   const judge = c.judge ?? createJudge(defaultJudgeSpec());
   if (judge.provenance.approximation) log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
   const seed = c.seed ?? d.seed;
+  const shipped = session.paths.model === SHIPPED.model && session.paths.sae === SHIPPED.sae;
+  const strength = strengthOf(c.strength, shipped);
+  const sampling = { ...d.sampling, ...(shipped ? { maxNewTokens: SHIPPED_OVERRIDES.maxNewTokens } : {}), ...given(c.sampling) };
+  if (shipped) {
+    const kept = [c.sampling?.maxNewTokens === undefined ? `--max-tokens ${sampling.maxNewTokens}` : null, strength.kind === 'calibrate' && c.strength?.kind !== 'fixed' && (c.strength as { perStep?: number } | undefined)?.perStep === undefined ? `--calibrate-per-step ${strength.perStep}` : null].filter(Boolean);
+    if (kept.length) log(`shipped toy default: ${kept.join(', ')} (other models get the paper's --max-tokens ${d.sampling.maxNewTokens} and --calibrate-per-step ${d.strength.perStep}; README "Shipped default"); give the flags to override`);
+  }
   return {
     out: c.out ?? newRunDir(ABLATE_COMMAND),
     prompts,
@@ -170,14 +205,16 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
     trialsPerFeature: c.trialsPerFeature ?? d.trialsPerFeature,
     seed,
     conditions: c.conditions ?? [...d.conditions],
-    strength: strengthOf(c.strength),
+    strength,
     steerLayer,
     clampLayer,
     latents,
     randomSets: c.randomSets ?? d.randomSets,
     randomMatch: c.randomMatch ?? d.randomMatch,
     metaPrompt: c.metaPrompt ?? d.metaPrompt,
-    sampling: { ...d.sampling, ...given(c.sampling) },
+    metaPromptPlacement: c.metaPromptPlacement ?? d.metaPromptPlacement,
+    sampling,
+    fitMaxTokens: c.fitMaxTokens ?? c.sampling?.maxNewTokens === undefined,
     batchSize: c.batchSize ?? d.batchSize,
     judge,
     metrics: { resamples: d.resamples, seed, ...given(c.metrics) },

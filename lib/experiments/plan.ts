@@ -72,7 +72,7 @@ export function planTrials(p: PlanInput): PlannedTrial[] {
         const at = s === null || s.level === null ? '' : `:z${s.level}`;
         out.push({
           ...base, id: `${key}:${c}${x.suffix ?? ''}${at}`, condition: c, boost: s?.boost ?? null, level: s?.level ?? null,
-          randomSet: x.randomSet ?? null, system: condition(c).system?.(p) ?? null, interventions: [...steer, ...x.interventions],
+          randomSet: x.randomSet ?? null, instruction: condition(c).instruction?.(p) ?? null, interventions: [...steer, ...x.interventions],
         });
       };
       for (const c of unsteered) push(c, null);

@@ -16,11 +16,11 @@ import { computeMetrics, type MetricsReport } from '../trials/metrics.ts';
 import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
-import { type Calibration, calibrate } from './calibrate.ts';
+import { boundOf, type Calibration, calibrate } from './calibrate.ts';
 import { type Feature, sampleFeatures, STEERING_POOL_RULE, type SteeringPool, steeringPool } from './features.ts';
 import { type AblationConfig, type AblationOptions, type AblationResult, ablationOptions, type StrengthOptions } from './config.ts';
 import { checkLatentIndices } from './latents.ts';
-import { BASELINE, type Condition, type ConditionResources, condition, conditionSettings, conditionSystems } from './conditions.ts';
+import { BASELINE, type Condition, type ConditionResources, condition, conditionInstructions, conditionSettings } from './conditions.ts';
 import { type PlannedTrial, planTrials, type Strength, sweepLevels } from './plan.ts';
 import { decoderNorm, type PromptScan, scanPrompts } from './scan.ts';
 import { generateAndJudge, renderPrompt, type SteeredGenerator } from './steered.ts';
@@ -51,7 +51,7 @@ function toTrial(p: PlannedTrial, response: string, judge: Trial['judge'], base:
     id: p.id, feature: p.feature, feature_label: p.featureLabel, prompt: p.prompt, seed: p.seed, condition: p.condition, boost: p.boost,
     interventions: p.interventions, response, judge, error: null,
     provenance: {
-      ...base, seed: p.seed, prompt_index: p.promptIndex, system_prompt: p.system, boost_level: p.level, random_set: p.randomSet,
+      ...base, seed: p.seed, prompt_index: p.promptIndex, meta_prompt: p.instruction, boost_level: p.level, random_set: p.randomSet,
       threshold: calibration?.threshold ?? null,
     },
   };
@@ -82,16 +82,30 @@ export async function runAblation(session: Session, config: AblationConfig = {})
   return withDirLock(o.out, `run directory ${o.out}`, () => ablation(session, o));
 }
 
-async function ablation(session: Session, o: AblationOptions): Promise<AblationResult> {
+/**
+ * The options with `sampling.maxNewTokens` lowered to what the model's context leaves after the longest
+ * prompt (under every condition's instruction), when `fitMaxTokens` allows it; said on the log.
+ */
+function fitToContext(session: Session, o: AblationOptions): AblationOptions {
+  const instructions = conditionInstructions(o.conditions, o);
+  const longest = Math.max(...o.prompts.flatMap((p) => instructions.map((i) => renderPrompt(session.tokenizer, p, i).length)));
+  const room = session.config.maxPositions - longest;
+  if (!o.fitMaxTokens || o.sampling.maxNewTokens <= room || room < 1) return o;
+  o.log(`max-tokens ${o.sampling.maxNewTokens} (the default) does not fit the model's max_position_embeddings (${session.config.maxPositions}) after the longest prompt (${longest} tokens): generating at most ${room}`);
+  return { ...o, sampling: { ...o.sampling, maxNewTokens: room } };
+}
+
+async function ablation(session: Session, options: AblationOptions): Promise<AblationResult> {
   const started = Date.now();
   const { sae, tokenizer, executor } = session;
+  const o = fitToContext(session, options);
   const ablated = o.latents.latents;
   checkLatentIndices(ablated, sae.dSae, o.latents.source);
   if (Array.isArray(o.features)) checkFeatures(o.features, ablated, sae.dSae);
   const stopIds = tokenizer.eosIds.length ? tokenizer.eosIds : session.config.eosTokenIds;
-  // Every prompt, under each condition's system prompt, plus --max-tokens fits the model (and the template takes the system prompts) before any work.
-  for (const system of conditionSystems(o.conditions, o)) {
-    checkGenerationLength(o.prompts.map((p) => renderPrompt(tokenizer, p, system)), o.sampling.maxNewTokens, session.config.maxPositions);
+  // Every prompt, under each condition's instruction, plus --max-tokens fits the model (and the template takes a system instruction) before any work.
+  for (const instruction of conditionInstructions(o.conditions, o)) {
+    checkGenerationLength(o.prompts.map((p) => renderPrompt(tokenizer, p, instruction)), o.sampling.maxNewTokens, session.config.maxPositions);
   }
 
   const inputs = {
@@ -136,7 +150,7 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
     writeJsonAtomic(join(o.out, 'steering_pool.json'), poolRecord);
   }
 
-  const resources: ConditionResources = { ablated, clampLayer: o.clampLayer, randomSets: [], metaPrompt: o.metaPrompt };
+  const resources: ConditionResources = { ablated, clampLayer: o.clampLayer, randomSets: [], metaPrompt: o.metaPrompt, metaPromptPlacement: o.metaPromptPlacement };
   const setup = { ...o, latents: o.latents, features, dSae: sae.dSae };
   for (const c of o.conditions) Object.assign(resources, await condition(c).prepare?.(setup));
 
@@ -161,12 +175,20 @@ async function ablation(session: Session, o: AblationOptions): Promise<AblationR
     for (const [k, v] of found) calibrations.set(k, v);
     const thresholds = features.map((f) => calibrations.get(f.latent)!.threshold);
     const spread = s.sweep ? sd(thresholds) : 0;
+    const centre = thresholds.reduce((a, b) => a + b, 0) / thresholds.length;
     const levels = s.sweep ? sweepLevels(s.sweep.k, s.sweep.range) : [null];
     for (const f of features) {
       const thr = calibrations.get(f.latent)!.threshold;
-      strengths.set(f.latent, levels.map((z) => ({ boost: z === null ? thr : Math.max(0, thr + z * spread), level: z })));
+      // relative sweep: around each feature's own threshold; absolute (the paper's): the same boosts around the mean threshold
+      const at = s.sweep?.absolute ? centre : thr;
+      strengths.set(f.latent, levels.map((z) => ({ boost: z === null ? thr : Math.max(0, at + z * spread), level: z })));
     }
-    o.log(`thresholds: median ${thresholds.slice().sort((a, b) => a - b)[Math.floor(thresholds.length / 2)].toFixed(3)}, spread (sd) ${sd(thresholds).toFixed(3)}`);
+    o.log(`thresholds: median ${thresholds.slice().sort((a, b) => a - b)[Math.floor(thresholds.length / 2)].toFixed(3)}, mean ${centre.toFixed(3)}, spread (sd) ${sd(thresholds).toFixed(3)}`);
+    const atBound = features.filter((f) => boundOf(calibrations.get(f.latent)!) !== null);
+    if (atBound.length) {
+      o.log(`warning: ${atBound.length} of ${features.length} calibrated thresholds ended at a bisection bound (${atBound.map((f) => `${f.latent}: ${boundOf(calibrations.get(f.latent)!)}`).join(', ')}): ` +
+        'the target score was not bracketed; widen --calibrate-range or check the feature (marked in summary.md)');
+    }
   }
 
   const plan = planTrials({

@@ -1,4 +1,4 @@
-// Steered generation, judged: rows (prompt, seed, interventions, system instruction) go to the model in
+// Steered generation, judged: rows (prompt, seed, interventions, instruction) go to the model in
 // batches — rows of one batch may carry different interventions — and each response to the judge.
 import type { Judge } from '../judge/index.ts';
 import { applyChatTemplate } from '../model/chat.ts';
@@ -17,8 +17,8 @@ export interface SteeredRow {
   prompt: string;
   seed: number;
   interventions: Intervention[];
-  /** A system instruction put before the user's turn; null for none. */
-  system: string | null;
+  /** An instruction (the meta-prompt) appended to the user's turn or sent as a system message; null for none. */
+  instruction: Instruction | null;
   featureLabel: string | null;
 }
 
@@ -36,8 +36,23 @@ export interface SteeredGenerator {
   batchSize: number;
 }
 
-export function renderPrompt(tokenizer: Tokenizer, prompt: string, system: string | null): number[] {
-  return applyChatTemplate(tokenizer, [{ role: 'user', content: prompt }], { addGenerationPrompt: true, ...(system === null ? {} : { system }) });
+export type MetaPromptPlacement = 'user' | 'system';
+export const META_PROMPT_PLACEMENTS: MetaPromptPlacement[] = ['user', 'system'];
+
+/** An instruction to the steered model: appended to the user's turn after a blank line (the paper's way), or a system message. */
+export interface Instruction {
+  text: string;
+  placement: MetaPromptPlacement;
+}
+
+/** The user's turn as the model sees it: the prompt, with a user-turn instruction appended after a blank line. */
+export function userTurn(prompt: string, instruction: Instruction | null): string {
+  return instruction?.placement === 'user' ? `${prompt}\n\n${instruction.text}` : prompt;
+}
+
+export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: Instruction | null): number[] {
+  const system = instruction?.placement === 'system' ? { system: instruction.text } : {};
+  return applyChatTemplate(tokenizer, [{ role: 'user', content: userTurn(prompt, instruction) }], { addGenerationPrompt: true, ...system });
 }
 
 /**
@@ -51,7 +66,7 @@ export async function generateAndJudge(g: SteeredGenerator, rows: SteeredRow[], 
     const chunk = rows.slice(i, i + g.batchSize);
     tasks.push({
       kind: 'generate',
-      prompts: chunk.map((r) => renderPrompt(g.tokenizer, r.prompt, r.system)),
+      prompts: chunk.map((r) => renderPrompt(g.tokenizer, r.prompt, r.instruction)),
       options: { ...g.sampling, seeds: chunk.map((r) => r.seed), stopIds: g.stopIds },
       interventions: chunk.map((r) => r.interventions),
     });

@@ -2,7 +2,7 @@
 // metrics tables, judge failures, and the calibrated strengths.
 import { markdownTable } from '../io/markdown.ts';
 import type { JudgeStats } from '../judge/index.ts';
-import type { Calibration } from './calibrate.ts';
+import { boundOf, type Calibration } from './calibrate.ts';
 import { type ConditionResources, condition } from './conditions.ts';
 import type { Feature, SteeringPool } from './features.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
@@ -36,7 +36,7 @@ export function summaryMarkdown({ o, features, resources, calibrations, result, 
   for (const c of o.conditions) lines.push(...(condition(c).summary?.(resources) ?? []));
   lines.push(
     `Judge: \`${j.id}\`${j.prompt_sha256 ? `, prompt sha256 ${j.prompt_sha256.slice(0, 16)}…` : ''}${j.approximation ? ' — **a lexical approximation, not an LLM judgment**' : ''}.`,
-    `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target}${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads` : ''}`}.`,
+    `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target} (${o.strength.steps} bisection steps, ${o.strength.perStep} judged response${o.strength.perStep > 1 ? 's' : ''} each)${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads ${o.strength.sweep.absolute ? 'around the mean threshold, the same absolute boosts for every feature (the paper\'s sweep)' : 'around each feature\'s threshold'}` : ''}`}.`,
     '',
     `${result.planned} trials (${result.alreadyDone} from an earlier run of this directory, ${result.generated} now, ${result.seconds.toFixed(1)} s). Judge: ${judgeStats.judged} judged now, ${judgeStats.errors} failures, ${judgeStats.no_attempt} with no attempt (excluded), ${judgeStats.cache_hits} cache hits${judgeStats.models_returned.length ? `; model id returned by the API: ${judgeStats.models_returned.join(', ')}` : ''}.`,
     '',
@@ -54,9 +54,13 @@ export function summaryMarkdown({ o, features, resources, calibrations, result, 
       const c = calibrations.get(f.latent);
       if (!c) return [];
       const tried = c.history.map((h) => `${h.boost.toFixed(2)} (${h.scores.map((s) => s ?? '–').join('/')})`).join(', ');
-      return [[`${f.latent}${f.label ? ` ${f.label}` : ''}`, c.threshold.toFixed(3), `[${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}]`, tried]];
+      const bound = boundOf(c);
+      return [[`${f.latent}${f.label ? ` ${f.label}` : ''}`, `${c.threshold.toFixed(3)}${bound ? ` ⚠ at the ${bound} bound` : ''}`, `[${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}]`, tried]];
     });
-    lines.push('', '## Calibrated thresholds', '', markdownTable(['feature', 'threshold', 'range', 'boosts tried (first-attempt score)'], rows));
+    const atBound = features.filter((f) => calibrations.has(f.latent) && boundOf(calibrations.get(f.latent)!) !== null).length;
+    lines.push('', '## Calibrated thresholds', '');
+    if (atBound) lines.push(`**Warning:** ${atBound} threshold${atBound > 1 ? 's' : ''} ended at a bisection bound (⚠): the target score was not bracketed in the range; widen \`--calibrate-range\` or check the feature.`, '');
+    lines.push(markdownTable(['feature', 'threshold', 'range', 'boosts tried (first-attempt score)'], rows));
   }
   lines.push('', `Trials: \`trials.jsonl\`; metrics: \`metrics.json\`; settings: \`config.json\`.`, '');
   return lines.join('\n');
