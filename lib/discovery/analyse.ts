@@ -1,7 +1,7 @@
 // From an activation store of on/off-topic samples to the ranked latent set with its evidence:
 // selection (on all prompts, or on the non-held-out ones), stability across derangements, held-out AUC.
 import type { DiffStats } from '../stats/differential.ts';
-import { compareGroups, findDetectors, type FindOptions, type FindResult } from '../stats/detectors.ts';
+import { compareGroups, detectorsFromPooled, type FindOptions, type FindResult } from '../stats/detectors.ts';
 import type { LatentSet } from '../stats/latentSet.ts';
 import { poolStore } from '../stats/poolStore.ts';
 import type { ActsStore } from '../store/reader.ts';
@@ -42,8 +42,9 @@ export async function analyseStore(store: ActsStore, o: AnalyseOptions): Promise
   const a = o.find.a ?? 'off_topic';
   const b = o.find.b ?? 'on_topic';
   const split = o.holdout ? splitPrompts(store.samples.prompt_id, o.holdout.fraction, o.holdout.seed) : null;
-  const result = await findDetectors(split ? withoutPrompts(store, new Set(split.heldOut)) : store, o.find);
+  // one pass over the codes: relabelling held-out samples changes no sample's pooled codes
   const pooled = await poolStore(store, o.find.span ?? 'response', o.find.pool ?? 'max');
+  const result = detectorsFromPooled(split ? withoutPrompts(store, new Set(split.heldOut)) : store, pooled, o.find);
   const { condition, prompt_id: promptIds, id } = store.samples;
   const selectionPrompts = new Set(split ? split.train : promptIds);
   const stability = derangementStability(pooled.codes, id, groupsWithin(condition, promptIds, pooled.hasSpan, selectionPrompts, a, b), result.criterion);

@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts';
 import type { ActsStore } from '../store/reader.ts';
 import { type DiffStats, differentialStats } from './differential.ts';
 import type { LatentSet } from './latentSet.ts';
-import { poolStore } from './poolStore.ts';
+import { type PooledStore, poolStore } from './poolStore.ts';
 import { type RankKey, rankLatents, resolveCriterion, select, type SelectionCriterion, type SelectionMethod } from './selection.ts';
 import type { PoolMode, PooledCodes } from './sparse.ts';
 import { type UnitKind, unitMeans } from './units.ts';
@@ -57,9 +57,14 @@ export function compareGroups(codes: PooledCodes, groups: Uint8Array, promptIds:
 }
 
 export async function findDetectors(store: ActsStore, opts: FindOptions = {}): Promise<FindResult> {
+  return detectorsFromPooled(store, await poolStore(store, opts.span ?? 'response', opts.pool ?? 'max'), opts);
+}
+
+/** findDetectors on codes already pooled from `store` (by `opts.span` and `opts.pool`): one pass over the
+ * store's codes can serve several analyses. */
+export function detectorsFromPooled(store: ActsStore, pooled: PooledStore, opts: FindOptions = {}): FindResult {
   const a = opts.a ?? 'off_topic';
   const b = opts.b ?? 'on_topic';
-  const pooled = await poolStore(store, opts.span ?? 'response', opts.pool ?? 'max');
   const groups = Uint8Array.from(store.samples.condition, (c, r) => (!pooled.hasSpan[r] ? 2 : c === a ? 0 : c === b ? 1 : 2));
   const count = (g: number): number => groups.reduce((s, x) => s + (x === g ? 1 : 0), 0);
   if (count(0) < 2 || count(1) < 2) {
