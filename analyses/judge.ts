@@ -1,5 +1,6 @@
 // `analyze judge`: re-grades a stored trial store with another judge, into a new resumable store; or,
 // with --agreement A B, measures how two judges' gradings of the same trials agree.
+import { type Progress, progress } from '../lib/progress.ts';
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { type JudgeArgs, judgeOptions, judgeSettings } from '../lib/cli/judgeFlags.ts';
@@ -31,13 +32,6 @@ function agreement(args: Args): void {
   }
 }
 
-function progress(done: number, total: number, startedAt: number): void {
-  if (!process.stderr.isTTY) return;
-  const rate = done / Math.max((Date.now() - startedAt) / 1000, 1e-3);
-  const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
-  process.stderr.write(`\r${done}/${total} judged, ${rate.toFixed(1)}/s, ETA ${eta}s   ${done === total ? '\n' : ''}`);
-}
-
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'judge',
   describe: 're-grade a stored trial store with another judge, writing a new store (resumable); or compare two gradings (--agreement A B)',
@@ -62,13 +56,18 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (judge.provenance.approximation) {
       console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
     }
-    const startedAt = Date.now();
+    const shown: { bar: Progress | null; seen: number } = { bar: null, seen: 0 };
     const s = await regradeTrials({
       trialsPath,
       outPath,
       judge,
-      onProgress: (done, total) => progress(done, total, startedAt),
+      onProgress: (done, total) => {
+        shown.bar ??= progress('judged', total);
+        shown.bar.tick(done - shown.seen);
+        shown.seen = done;
+      },
     });
+    shown.bar?.done();
     const st = judge.stats();
     console.log(`judge ${judge.id}${judge.provenance.approximation ? ' (approximation)' : ''}` +
       (judge.provenance.prompt_sha256 ? `, prompt sha256 ${judge.provenance.prompt_sha256}` : ''));

@@ -1,6 +1,7 @@
 // How each ESR metric is named and scaled on a figure (from the metric registry, lib/trials/metricDefs.ts),
 // and the slice of metrics.json figures read.
 import { METRIC_DEFS, metricDef, type MetricName } from '../trials/metricDefs.ts';
+import type { MetricEntry, MetricsReport } from '../trials/metrics.ts';
 
 export type Scale = 'fraction' | 'score';
 
@@ -11,35 +12,33 @@ export function metricInfo(metric: string): { label: string; scale: Scale; axis:
   return { label: d.label, scale: d.kind === 'proportion' ? 'fraction' : 'score', axis: d.axis, diffAxis: d.diffAxis };
 }
 
-export interface MetricValue {
+// metrics.json as read back: computeMetrics' MetricsReport (one type), where a NaN was written as null and
+// figures need only part of each record (the rest optional).
+type Written<T> = { [K in keyof T]?: T[K] };
+
+export interface MetricValue extends Written<Omit<MetricEntry, 'estimate' | 'ci'>> {
   estimate: number;
   ci: [number, number] | null;
-  ci_method?: string;
 }
 
-export interface ConditionSummary {
+export interface ConditionSummary extends Written<Omit<MetricsReport['conditions'][string], 'n_trials' | 'metrics'>> {
   n_trials: number;
-  n_errors?: number;
-  n_clusters?: number;
-  /** Rates from the heuristic judge (an approximation). */
-  approximation?: boolean;
   metrics: Record<string, MetricValue>;
 }
 
-export interface Difference {
+export interface Difference extends Written<Omit<MetricsReport['differences'][number], 'a' | 'b' | 'metric' | 'estimate' | 'ci'>> {
   a: string;
   b: string;
   metric: string;
   estimate: number;
   ci: [number, number] | null;
-  p?: number;
 }
 
-/** What figures need from metrics.json (docs/design.md "Metrics"). */
+/** What figures and report.html need from metrics.json (docs/design.md "Metrics"). */
 export interface MetricsSummary {
   conditions: Record<string, ConditionSummary>;
   differences?: Difference[];
-  bootstrap?: { resamples?: number; seed?: number; cluster?: string; level?: number; ci?: string };
+  bootstrap?: Written<MetricsReport['bootstrap']>;
 }
 
 /** "95% BCa cluster-bootstrap CIs (10,000 resamples over features, seed 0)" from the bootstrap settings. */

@@ -107,7 +107,7 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
     if ([...deltas.values()].some((d) => d.length > 0)) figs.push(scoreDeltaHistograms(deltas));
     if (isSweep(trials)) {
       const b = metrics?.bootstrap;
-      const { points, bootstrap } = sweepPoints(trials, b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster as any, ci: b.ci as any } : {});
+      const { points, bootstrap } = sweepPoints(trials, b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster, ci: b.ci } : {});
       figs.push(sweepPlot(points, { bootstrap, xLabel: o.boostLabel }));
     }
   }

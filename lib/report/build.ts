@@ -66,11 +66,11 @@ function metricsSection(m: MetricsSummary): string {
     }
   }
   const counts = Object.entries(m.conditions).map(([name, c]) => [
-    escapeHtml(name), num(String(c.n_trials)), num(String(c.n_errors ?? 0)), escapeHtml(JSON.stringify((c as any).errors ?? {})), num(String(c.n_clusters ?? '—')),
+    escapeHtml(name), num(String(c.n_trials)), num(String(c.n_errors ?? 0)), escapeHtml(JSON.stringify(c.errors ?? {})), num(String(c.n_clusters ?? '—')),
   ]);
   const diffs = (m.differences ?? []).map((d) => [
     escapeHtml(`${d.a} − ${d.b}`), escapeHtml(metricInfo(d.metric).label), num(valueText(d.metric, d.estimate)), num(ciText(d.metric, d.ci)),
-    num(pct((d as any).relative)), num((d as any).relative_ci ? `[${pct((d as any).relative_ci[0])}, ${pct((d as any).relative_ci[1])}]` : '—'), num(fmt(d.p)),
+    num(pct(d.relative)), num(d.relative_ci ? `[${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]` : '—'), num(fmt(d.p)),
   ]);
   return `<h2>ESR metrics</h2>
 <p>Intervals: ${escapeHtml(ciDescription(m.bootstrap))}. Wilson and the paper's Wald intervals are shown beside them for comparison (they ignore the clustering of trials by feature).</p>
