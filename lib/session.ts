@@ -47,7 +47,7 @@ export interface SessionOptions {
 }
 
 /** The layer an SAE was trained on, from its hook name (`blocks.L.hook_resid_post`), when it says. */
-export function saeHookLayer(sae: Sae): number | null {
+function saeHookLayer(sae: Sae): number | null {
   const m = /^blocks\.(\d+)\./.exec(sae.info.hookName ?? '');
   return m ? Number(m[1]) : null;
 }

@@ -15,7 +15,13 @@ test('analyseStore pools the store once, with or without a holdout, and selects 
   await writePlantedStore(dir);
   const store = openStore(dir);
   let passes = 0;
-  const counting = { ...store, codeBatches: () => (passes++, store.codeBatches()) };
+  const counting = {
+    ...store,
+    codeBatches: () => {
+      passes++;
+      return store.codeBatches();
+    },
+  };
   const plain = await analyseStore(counting, { find: {} });
   assert.equal(passes, 1);
   assert.deepEqual(plain.latentSet.selected, (await findDetectors(store)).latentSet.selected);

@@ -67,7 +67,7 @@ export function planBatches(prepared: PreparedSample[], batchSize: number): Prep
   return batches;
 }
 
-export function sampleRow(p: PreparedSample, spanNames: string[]): SampleRow {
+function sampleRow(p: PreparedSample, spanNames: string[]): SampleRow {
   return {
     id: p.sample.id,
     condition: p.sample.condition,

@@ -47,7 +47,7 @@ export function judgeOptions<T>(y: Argv<T>) {
 }
 
 /** `none` → null (the field is not sent); else a number ≥ 0. */
-export function parseJudgeTemperature(value: string): number | null {
+function parseJudgeTemperature(value: string): number | null {
   if (value === 'none') return null;
   const t = Number(value);
   if (value.trim() === '' || !Number.isFinite(t) || t < 0) {

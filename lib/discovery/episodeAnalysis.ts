@@ -7,7 +7,7 @@ import { REGIONS, type Region } from './episodes.ts';
 import { BINNING, binMeans } from './traces.ts';
 
 /** The region pairs compared, x vs y (x − y in the statistics). */
-export const COMPARISONS: [Region, Region][] = [['off_topic', 'on_topic'], ['off_topic', 'correction'], ['correction', 'on_topic']];
+const COMPARISONS: [Region, Region][] = [['off_topic', 'on_topic'], ['off_topic', 'correction'], ['correction', 'on_topic']];
 
 export interface EpisodeTrace {
   id: string;

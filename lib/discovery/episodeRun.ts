@@ -16,7 +16,7 @@ import { openStore } from '../store/reader.ts';
 import { analyseEpisodes, type EpisodeReport } from './episodeAnalysis.ts';
 
 /** When a set selects nothing, its top entries stand in (the `top26` convention of `ablate`). */
-export const FALLBACK_TOP = 26;
+const FALLBACK_TOP = 26;
 
 export interface ChosenLatents {
   latents: number[];
@@ -24,7 +24,7 @@ export interface ChosenLatents {
 }
 
 /** The set's selected latents, or its first FALLBACK_TOP listed ones when none is selected; all below d_sae. */
-export function chooseLatents(set: LatentSet, dSae: number, path: string): ChosenLatents {
+function chooseLatents(set: LatentSet, dSae: number, path: string): ChosenLatents {
   const chosen: ChosenLatents = set.selected.length
     ? { latents: [...new Set(set.selected)], which: 'selected' }
     : { latents: [...new Set(set.latents.slice(0, FALLBACK_TOP).map((e) => e.latent))], which: `top${FALLBACK_TOP}` };
@@ -94,7 +94,7 @@ export function sparkline(values: number[]): string {
   return values.map((v) => ramp[max > 0 ? Math.round((v / max) * (ramp.length - 1)) : 0]).join('');
 }
 
-export function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pick<EpisodeRunOptions, 'paths' | 'latentsPath'>): string {
+function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pick<EpisodeRunOptions, 'paths' | 'latentsPath'>): string {
   const lines = [
     '# Self-correction episodes',
     '',

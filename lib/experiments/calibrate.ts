@@ -45,7 +45,7 @@ export function boundOf(c: Calibration): 'lo' | 'hi' | null {
   return c.threshold <= c.settings.lo + tol ? 'lo' : c.threshold >= c.settings.hi - tol ? 'hi' : null;
 }
 
-export function firstScore(j: JudgeResult): number | null {
+function firstScore(j: JudgeResult): number | null {
   if (j.error || !j.attempts.length) return null;
   const s = j.attempts[0].score;
   return typeof s === 'number' && Number.isFinite(s) ? s : null;

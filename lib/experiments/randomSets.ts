@@ -43,7 +43,7 @@ export async function storeActivity(store: ActsStore): Promise<LatentActivity> {
 /** AUC at or above this in the discovery ranking makes a latent detector-like (never a random stand-in). */
 export const DETECTOR_AUC = 0.7;
 
-export const EXCLUSION_RULE =
+const EXCLUSION_RULE =
   `passes any selection rule (frequency: fires on ≥ ${DEFAULT_CRITERIA.frequency.min_freq_a} of off-topic units and no on-topic one; ` +
   `separability: AUC = 1; effect: q_bh < ${DEFAULT_CRITERIA.effect.alpha} and Cohen's d > ${DEFAULT_CRITERIA.effect.min_d}) or has AUC ≥ ${DETECTOR_AUC} in the discovery ranking`;
 
@@ -72,7 +72,7 @@ export interface RandomSet {
 }
 
 /** Candidates within this many nearest (in activity) are equally likely picks. */
-export const MATCH_POOL = 5;
+const MATCH_POOL = 5;
 
 function checkPool(pool: number[], needed: number): void {
   if (pool.length < needed) throw new InputError(`random condition: only ${pool.length} latents outside the ablated, steered and detector-like ones to draw from (need ${needed})`);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 
-export const RUN_DEFAULTS_FILE = 'esr_defaults.json';
+const RUN_DEFAULTS_FILE = 'esr_defaults.json';
 
 export interface RunDefaults {
   /** Where the values came from (the file), for logs and provenance. */

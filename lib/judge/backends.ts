@@ -36,7 +36,7 @@ export interface ChatConfig {
 }
 
 /** The longest wait a server's Retry-After may impose before a retry; longer requests are cut to this. */
-export const MAX_SERVER_WAIT_S = 60;
+const MAX_SERVER_WAIT_S = 60;
 
 /** Seconds a Retry-After / Retry-After-Ms header asks for, or null. */
 function retryAfterSeconds(h: Headers): number | null {

@@ -28,7 +28,7 @@ const STOPWORDS = new Set(
 );
 
 /** Character offsets where sentences start (the first is the first non-space character). */
-export function sentenceStarts(text: string): number[] {
+function sentenceStarts(text: string): number[] {
   const first = text.search(/\S/);
   if (first < 0) return [];
   const starts = [first];
@@ -36,7 +36,7 @@ export function sentenceStarts(text: string): number[] {
   return starts;
 }
 
-export function isRestart(sentence: string): boolean {
+function isRestart(sentence: string): boolean {
   return RESTART_RES.some((re) => re.test(sentence));
 }
 

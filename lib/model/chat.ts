@@ -21,7 +21,7 @@ export interface ChatTemplateSource {
  * nested in ranges), at most STEP_MAX node evaluations per render, and no string longer than OUTPUT_MAX
  * characters. Rendering a real chat template takes a few thousand steps and rarely any range().
  */
-export const TEMPLATE_LIMITS = { RANGE_MAX: 100_000, STEP_MAX: 1_000_000, OUTPUT_MAX: 16 << 20 };
+const TEMPLATE_LIMITS = { RANGE_MAX: 100_000, STEP_MAX: 1_000_000, OUTPUT_MAX: 16 << 20 };
 
 class TemplateLimit extends Error {}
 

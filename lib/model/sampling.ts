@@ -14,7 +14,7 @@ export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, repet
  * Repetition penalty (CTRL / transformers): every token already in the sequence (prompt included) has its logit
  * divided by the penalty when positive, multiplied when negative. Modifies `logits` in place.
  */
-export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
+function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
   if (penalty === 1) return;
   for (const id of new Set(seen)) {
     const x = logits[id];

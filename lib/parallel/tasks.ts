@@ -38,12 +38,12 @@ function hooksFor(loaded: Loaded, interventions: Intervention[][] | undefined, r
   return rowInterventionHooks(loaded.sae, interventions, loaded.model.config.numLayers);
 }
 
-export function runGenerate(loaded: Loaded, t: GenerateTask): Promise<Generation> {
+function runGenerate(loaded: Loaded, t: GenerateTask): Promise<Generation> {
   return generate(loaded.model, t.prompts, { ...t.options, hooks: hooksFor(loaded, t.interventions, t.prompts.length) });
 }
 
 /** Runs a batch to the feature layer and encodes its real tokens (padding dropped) with the SAE. */
-export async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
+async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   if (!loaded.sae) throw new Error('encoding needs an SAE');
   const { model, sae } = loaded;
   const rows = t.sequences.length;

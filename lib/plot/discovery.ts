@@ -15,7 +15,7 @@ export interface RankingPoint {
 }
 
 /** −log10 q, with q = 0 (underflow) drawn at the largest finite value seen, marked as a floor. */
-export function negLog10(q: number[]): { y: number[]; capped: boolean[] } {
+function negLog10(q: number[]): { y: number[]; capped: boolean[] } {
   const raw = q.map((v) => -Math.log10(v));
   const finiteMax = Math.max(0, ...raw.filter(Number.isFinite));
   return { y: raw.map((v) => (v === Infinity ? finiteMax : v)), capped: raw.map((v) => v === Infinity) };

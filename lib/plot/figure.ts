@@ -140,7 +140,7 @@ export interface LegendItem {
 }
 
 /** A rough text width (no layout engine on the server): average glyph ≈ 0.6 em. */
-export const textWidth = (s: string, size = FONT_SIZE): number => s.length * size * 0.6;
+const textWidth = (s: string, size = FONT_SIZE): number => s.length * size * 0.6;
 
 /** A one-row legend starting at (x, y). */
 export function legend(parent: Sel, x: number, y: number, items: LegendItem[]): void {
@@ -176,7 +176,7 @@ export function wrapLines(text: string, max: number): string[] {
 }
 
 /** Height of the strip `markApproximation` adds below a figure. */
-export const NOTE_HEIGHT = 18;
+const NOTE_HEIGHT = 18;
 
 /**
  * The figure with a visible note in a strip added below it (and in its title and caption): for rates

@@ -17,7 +17,7 @@ export interface SweepPoint {
 
 /** Metrics with bootstrap CIs at each boost level (trials whose `boost` is null are left out). */
 /** A trial's sweep position: its level in threshold spreads (an `ablate --boost-sweep` run), else its boost. */
-export function sweepLevel(t: Trial): number | null {
+function sweepLevel(t: Trial): number | null {
   const level = t.provenance?.boost_level;
   return typeof level === 'number' ? level : typeof t.boost === 'number' ? t.boost : null;
 }

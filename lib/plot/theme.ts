@@ -24,8 +24,7 @@ export const FONT_FAMILY = "'DejaVu Sans', Arial, Helvetica, sans-serif";
 export const FONT_SIZE = 11;
 export const TICK_FONT_SIZE = 10;
 
-/** Nominal widths in CSS px: one column and two columns of a paper. */
-export const COLUMN_WIDTH = 360;
+/** Nominal width in CSS px: two columns of a paper. */
 export const PAGE_WIDTH = 720;
 
 /** PNG pixels per SVG px (3 × 360 px ≈ 8.5 cm at 300 dpi). */

@@ -9,7 +9,7 @@ import { sha256Text } from '../io/hash.ts';
 import { readJson } from '../io/json.ts';
 
 /** The run key of a settings object: sha256 of its JSON. */
-export function settingsKey(settings: unknown): string {
+function settingsKey(settings: unknown): string {
   return sha256Text(JSON.stringify(settings));
 }
 

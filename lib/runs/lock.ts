@@ -88,7 +88,7 @@ function describe(h: LockHolder | null): string {
  * holder. Stale locks are taken over under a short-lived takeover lock, so two processes that find the same
  * stale lock cannot both win.
  */
-export function acquireLock(lockPath: string, what: string): Lock {
+function acquireLock(lockPath: string, what: string): Lock {
   const mine = held.get(lockPath);
   if (mine) {
     // re-entrant: a command and the library function it calls may both lock the same directory

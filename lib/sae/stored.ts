@@ -44,7 +44,7 @@ function checkFloat(t: StoredTensor): void {
   }
 }
 
-export function checkShape(t: StoredTensor, expected: number[], meaning: string): void {
+function checkShape(t: StoredTensor, expected: number[], meaning: string): void {
   if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
     throw new InputError(`${t.what}: shape [${t.shape}], expected ${meaning} = [${expected}]`);
   }

@@ -34,7 +34,7 @@ export interface BootstrapResult {
   distribution: Float64Array[];
 }
 
-export const DEFAULTS = { resamples: 10_000, seed: 0, level: 0.95, method: 'bca' as CiMethod };
+const DEFAULTS = { resamples: 10_000, seed: 0, level: 0.95, method: 'bca' as CiMethod };
 
 function strataMembers(nUnits: number, strata?: Int32Array): Int32Array[] {
   if (!strata) return [Int32Array.from({ length: nUnits }, (_, i) => i)];
@@ -109,7 +109,7 @@ function sd(x: Float64Array): number {
 }
 
 /** Quantile with linear interpolation between order statistics (numpy/scipy default, "type 7"). */
-export function quantileSorted(sorted: Float64Array, p: number): number {
+function quantileSorted(sorted: Float64Array, p: number): number {
   const h = (sorted.length - 1) * p;
   const lo = Math.floor(h);
   const hi = Math.min(lo + 1, sorted.length - 1);
@@ -120,7 +120,7 @@ export function quantileSorted(sorted: Float64Array, p: number): number {
  * BCa tail probabilities (scipy's `_bca_interval`): z0 from the share of the bootstrap distribution
  * below the estimate (ties count ½), acceleration from the jackknife of each stratum.
  */
-export function bcaAlphas(theta: number, thetaB: Float64Array, jack: Float64Array[], alpha: number): { a1: number; a2: number; z0: number; a: number } {
+function bcaAlphas(theta: number, thetaB: Float64Array, jack: Float64Array[], alpha: number): { a1: number; a2: number; z0: number; a: number } {
   let below = 0;
   for (const v of thetaB) below += (v < theta ? 1 : 0) + (v <= theta ? 1 : 0);
   const z0 = normalQuantile(below / (2 * thetaB.length));

@@ -75,7 +75,7 @@ function moments(nz: Float64Array, n: number): [number, number, number] {
  * U of group a and the tie term Σ(t³ − t) by merging the sorted non-zeros of both groups with the
  * implicit zero group (za zeros in a, zb in b). Inputs must be sorted ascending.
  */
-export function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [number, number] {
+function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [number, number] {
   let i = 0;
   let j = 0;
   let zerosPending = za + zb > 0;

@@ -11,8 +11,6 @@ export const normalCdf = (x: number): number => normalCdfImpl(x, 0, 1);
 export const normalSf = (x: number): number => normalCdfImpl(-x, 0, 1);
 /** Standard normal quantile Φ⁻¹(p) (scipy's `ndtri`). */
 export const normalQuantile = (p: number): number => normalQuantileImpl(p, 0, 1);
-/** Student t cdf with `df` degrees of freedom. */
-export const tCdf = (x: number, df: number): number => tCdfImpl(x, df);
 /** Student t survival, via symmetry so upper tails keep their precision. */
 export const tSf = (x: number, df: number): number => tCdfImpl(-x, df);
 export const tQuantile = (p: number, df: number): number => tQuantileImpl(p, df);

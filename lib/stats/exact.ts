@@ -6,7 +6,7 @@
  * Built as ∏_{j=1..m} (1 − q^{n+j}) / (1 − q^j), dividing right after each multiply so every
  * intermediate is again a polynomial with non-negative coefficients.
  */
-export function mwuNullPmf(n1: number, n2: number): Float64Array {
+function mwuNullPmf(n1: number, n2: number): Float64Array {
   const m = Math.min(n1, n2);
   const n = Math.max(n1, n2);
   const maxU = m * n;

@@ -13,7 +13,7 @@ export const RANKING_COLUMNS = [
 
 const FLOAT_COLUMNS = ['freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm'] as const;
 
-export function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
+function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
   const n = order.length;
   const cols: Record<string, Vector> = {
     latent: makeVector(Int32Array.from(order)),

@@ -11,7 +11,7 @@ export interface TestResult {
 export type MwuMethod = 'auto' | 'exact' | 'asymptotic';
 
 /** scipy's rule for method='auto': exact when one sample has at most 8 values and nothing is tied. */
-export function mwuChooseMethod(n1: number, n2: number, hasTies: boolean): 'exact' | 'asymptotic' {
+function mwuChooseMethod(n1: number, n2: number, hasTies: boolean): 'exact' | 'asymptotic' {
   return (n1 > 8 && n2 > 8) || hasTies ? 'asymptotic' : 'exact';
 }
 
@@ -148,7 +148,7 @@ export function welchFromMoments(
   return { statistic: t, df, p: pFromSymmetric(t, (s) => tSf(s, df), alternative) };
 }
 
-export function meanVar(x: ArrayLike<number>): { mean: number; variance: number } {
+function meanVar(x: ArrayLike<number>): { mean: number; variance: number } {
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += x[i];
   const mean = sum / x.length;

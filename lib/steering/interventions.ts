@@ -5,7 +5,7 @@ import { makeIntervention, makeRowIntervention, type Sae } from '../sae/index.ts
 import type { Intervention } from './types.ts';
 
 /** `LAYER:LATENT:VALUE` → an intervention of the given mode. */
-export function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
+function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
   const flag = mode === 'add' ? '--steer' : '--clamp';
   const parts = text.split(':');
   const [layer, latent, value] = parts.map(Number);

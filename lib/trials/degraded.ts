@@ -1,7 +1,7 @@
 // The paper's degraded-output filter, as a sensitivity analysis: a response holding a run of at least 5
 // identical consecutive whitespace-separated words longer than one character (a generation stuck in a loop).
 
-export const DEGRADED_RUN = 5;
+const DEGRADED_RUN = 5;
 export const DEGRADED_RULE = `a run of ≥ ${DEGRADED_RUN} identical consecutive whitespace-separated words longer than one character`;
 
 export function isDegraded(text: string): boolean {

@@ -28,7 +28,7 @@ export function capRaw(raw: string | null): string | null {
  * Lines over `maxBytes` are reported as `null`. Anything after the last newline (a write torn by a kill) is
  * not a line. Returns the number of bytes in complete lines.
  */
-export function forEachLine(path: string, onLine: (line: Buffer | null, n: number) => void, maxBytes = MAX_LINE_BYTES): number {
+function forEachLine(path: string, onLine: (line: Buffer | null, n: number) => void, maxBytes = MAX_LINE_BYTES): number {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(1 << 20);
