@@ -1,14 +1,20 @@
-"""Builds the shipped default: data/model (a toy Llama checkpoint with our tokenizer and chat template)
-and data/sae (a ReLU SAE in SAELens layout on one layer of it), from data/prompts.txt and data/corpus/.
+"""Builds the shipped default, a small model organism of endogenous steering resistance (ESR):
+data/model (a Llama checkpoint with our tokenizer and chat template), data/sae (a ReLU SAE in SAELens layout,
+with esr_defaults.json and feature_labels.json), data/prompts.txt, data/heldout_prompts.txt,
+data/corpus/general.txt and data/summary.json.
 
-Run from the repo root:  .venv-ref/bin/python data/make_default.py
-Deterministic: fixed seeds, torch.use_deterministic_algorithms, a fixed thread count (2). The outputs
-are built in data/.build/ and moved into place at the end, so an interrupted run changes nothing.
-data/summary.json records the settings and the quality numbers printed at the end.
+Run from the repo root:   .venv-ref/bin/python data/make_default.py
+Check the effect with transformers on a finished `analyze ablate` run:
+                          .venv-ref/bin/python data/make_default.py --check RUN_DIR
+
+Deterministic: fixed seeds, torch.use_deterministic_algorithms, one torch thread. Outputs are built in
+data/.build/ and moved into place at the end, so an interrupted run changes nothing.
 """
 
+import argparse
 import json
 import random
+import re
 import shutil
 import sys
 import time
@@ -21,21 +27,23 @@ sys.dont_write_bytecode = True  # no __pycache__ left in data/
 DATA = Path(__file__).resolve().parent
 sys.path.insert(0, str(DATA))
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
-from toy_corpus import (  # noqa: E402
-    CORRECTIONS, answer_sequences, correction_sequences, derangement, general_sequences, load_corpus, pair_texts,
-    sentences, tokenizer_lines,
+from organism_corpus import (  # noqa: E402
+    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, body, drifted_answer, general_paragraph, off_topic_sentences, plain_answer,
+    plain_sentences, split_prompts, tokenizer_lines,
 )
-from toy_lm import ARCH, new_model, reply, target_loss, train  # noqa: E402
-from toy_sae import quality, resid_post, save_saelens, train_sae  # noqa: E402
+import organism_lm  # noqa: E402
+from organism_lm import Batches, DriftProbe, Encoder, Interventions, new_model, resid_post, sample_replies, train  # noqa: E402
+from organism_sae import quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
-THREADS = 2
-VOCAB_SIZE = 1536
-LM = dict(epochs=60, batch_size=16, lr=3e-3)
-SAE_LAYER = 2  # resid_post after decoder layer 2 of 0..3
-SAE = dict(d_sae=1024, steps=6000, batch=512, lr=1e-3, l1=0.1)
-SAE_DERANGEMENTS = 4
-SAMPLE_PROMPTS = ["Explain how to bake bread.", "Explain how to fix a flat bicycle tyre.", "Explain how a rainbow forms."]
+THREADS = 1  # more threads are slower on a shared 2-core machine
+VOCAB_SIZE = 2048
+LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
+SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
+STEER_LAYER = 1  # steering acts here, two layers earlier, so the drifted text is written by the model's own layers
+SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1)
+TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
+TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
 
 
 def log(msg: str) -> None:
@@ -47,30 +55,159 @@ def deterministic() -> None:
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(THREADS)
-    torch.set_flush_denormal(True)  # tiny early Adam statistics otherwise make the first epochs ~10x slower
+    torch.set_flush_denormal(True)
 
 
-def build_tokenizer(corpus, out: Path):
-    tok = build_llama3(tokenizer_lines(corpus), VOCAB_SIZE)
-    config = {**llama3_tokenizer_config(tok), "model_max_length": ARCH["max_position_embeddings"]}
-    write_tokenizer_dir(out, tok, config, llama3_generation_ids(tok))
-    return tok
+def has_correction(text: str) -> bool:
+    return any(c in text for c in CORRECTIONS)
 
 
-def latent_auc(codes: torch.Tensor, pairs: list) -> torch.Tensor:
-    """Per latent: AUC of the response-span max code, off-topic pairs against on-topic pairs."""
-    pooled, offs, pos = [], [], 0
-    for n, pair in enumerate(pairs):
-        length = len(pair["ids"]) - 1  # BOS was dropped
-        s, e = pair["span"]
-        pooled.append(codes[pos + s - 1:pos + e - 1].max(0).values)
-        offs.append(pair["condition"] == "off_topic")
-        pos += length
-    pooled, offs = torch.stack(pooled), torch.tensor(offs)
-    a, b = pooled[offs], pooled[~offs]
-    greater = (a[:, None, :] > b[None, :, :]).float().mean((0, 1))
-    ties = (a[:, None, :] == b[None, :, :]).float().mean((0, 1))
-    return greater + 0.5 * ties
+def auc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per column: P(a > b) + ½ P(a = b) (the Mann–Whitney AUC)."""
+    gt = (a[:, None, :] > b[None, :, :]).float().mean((0, 1))
+    eq = (a[:, None, :] == b[None, :, :]).float().mean((0, 1))
+    return gt + 0.5 * eq
+
+
+def derangement(n: int, rng: random.Random) -> list:
+    while True:
+        perm = list(range(n))
+        rng.shuffle(perm)
+        if all(perm[i] != i for i in range(n)):
+            return perm
+
+
+class Organism:
+    def __init__(self, model, enc, sae=None):
+        self.model, self.enc, self.sae = model, enc, sae
+
+    def pooled_codes(self, pairs: list) -> torch.Tensor:
+        """Max over the response span of the SAE codes, per (prompt, response) pair (as find-otd-latents pools)."""
+        seqs, heads = [], []
+        for prompt, response in pairs:
+            head = self.enc.prompt_ids(prompt)
+            seqs.append(head + self.enc.tok(response, add_special_tokens=False)["input_ids"])
+            heads.append(len(head))
+        h, owner = resid_post(self.model, seqs, SAE_LAYER)
+        with torch.no_grad():
+            f = self.sae.encode(h)
+        span = [f[owner == i][heads[i] - 1:] for i in range(len(seqs))]  # row j is token j + 1 (BOS dropped)
+        return torch.stack([s.max(0).values if len(s) else torch.zeros(f.shape[1]) for s in span])
+
+    def discovery_auc(self, prompts: list, responses: list, k: int, seed: int) -> torch.Tensor:
+        """Per latent AUC, off-topic (each prompt's value averaged over k derangements) vs on-topic."""
+        on = self.pooled_codes([(p, r) for p, r in zip(prompts, responses)])
+        rng = random.Random(seed)
+        offs = []
+        for _ in range(k):
+            perm = derangement(len(prompts), rng)
+            offs.append(self.pooled_codes([(prompts[i], responses[perm[i]]) for i in range(len(prompts))]))
+        return auc(torch.stack(offs).mean(0), on)
+
+    def steered(self, prompts: list, latent: int, value: float, clamp: list, seed: int, max_new_tokens: int = 96) -> list:
+        spec = {STEER_LAYER: [(latent, value, "add")]}
+        if clamp:
+            spec.setdefault(SAE_LAYER, [])
+            spec[SAE_LAYER] = spec[SAE_LAYER] + [(c, 0.0, "clamp") for c in clamp]
+        with Interventions(self.model, self.sae, spec):
+            return sample_replies(self.model, self.enc, prompts, max_new_tokens=max_new_tokens, temperature=0.6, seed=seed)
+
+
+def sae_training_sequences(enc: Encoder, prompts: list, rng: random.Random, n: int) -> list:
+    """On-topic answers, off-topic pairs (a prompt with an answer to another topic), drifted answers, general text."""
+    seqs = []
+    for _ in range(n):
+        p = rng.choice(prompts)
+        seqs.append(enc.answer(p.text, plain_answer(p, rng)).ids)
+        q = rng.choice([x for x in prompts if x.topic != p.topic])
+        seqs.append(enc.answer(p.text, plain_answer(q, rng)).ids)
+        if rng.random() < 0.5:
+            seqs.append(enc.answer(p.text, drifted_answer(p, rng)).ids)
+        if rng.random() < 0.3:
+            seqs.append(enc.general(general_paragraph(rng.choice(list(TOPICS)), rng)).ids)
+    return seqs
+
+
+def correction_probability(org: Organism, prompts: list, rng: random.Random) -> dict:
+    """P(the next token starts a correction) after an off-topic sentence vs after an on-topic one."""
+    enc = org.enc
+    first = sorted({enc.tok(" " + c, add_special_tokens=False)["input_ids"][0] for c in CORRECTIONS})
+    def p_next(p, parts):
+        ids = enc.answer(p.text, Answer([(x, True) for x in parts])).ids[:-1]
+        with torch.no_grad():
+            probs = org.model(input_ids=torch.tensor([ids])).logits[0, -1].softmax(-1)
+        return float(probs[first].sum())
+    off, on = [], []
+    for p in prompts:
+        before = plain_sentences(p, rng)[:1]
+        off.append(p_next(p, before + off_topic_sentences(p.topic, rng, 1)))
+        on.append(p_next(p, before + [body(p.topic, rng, p)]))
+    return {"after_off_topic": round(sum(off) / len(off), 4), "after_on_topic": round(sum(on) / len(on), 4), "n": len(prompts)}
+
+
+def probe_auc(org: Organism, train_prompts: list, test_prompts: list, rng: random.Random) -> float:
+    """Logistic probe on the mean resid_post.SAE_LAYER over the response, on-topic vs off-topic answers;
+    trained on pairs from training prompts, AUC on pairs from held-out prompts."""
+    def data(prompts, n):
+        xs, ys = [], []
+        for _ in range(n):
+            p = rng.choice(prompts)
+            for off in (0, 1):
+                q = rng.choice([x for x in train_prompts if x.topic != p.topic]) if off else p
+                head = org.enc.prompt_ids(p.text)
+                ids = head + org.enc.tok(plain_answer(q, rng).text(), add_special_tokens=False)["input_ids"]
+                h, _ = resid_post(org.model, [ids], SAE_LAYER)
+                xs.append(h[len(head) - 1:].mean(0))
+                ys.append(off)
+        return torch.stack(xs), torch.tensor(ys, dtype=torch.float32)
+    xtr, ytr = data(train_prompts, 300)
+    xte, yte = data(test_prompts, 150)
+    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
+    w = torch.zeros(xtr.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=200)
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits((xtr - mu) / sd @ w + b, ytr) + 1e-3 * w.pow(2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    with torch.no_grad():
+        s = (xte - mu) / sd @ w + b
+    return round(float(auc(s[yte == 1][:, None], s[yte == 0][:, None])[0]), 4)
+
+
+def topic_latents(org: Organism, rng: random.Random) -> dict:
+    """latent → topic for latents whose mean activation over general text is concentrated on one topic."""
+    topics = list(TOPICS)
+    act = torch.zeros(len(topics), org.sae.W_dec.shape[0])
+    freq = torch.zeros_like(act)
+    for t, topic in enumerate(topics):
+        h, _ = resid_post(org.model, [org.enc.general(general_paragraph(topic, rng)).ids for _ in range(8)], SAE_LAYER)
+        with torch.no_grad():
+            f = org.sae.encode(h)
+        act[t], freq[t] = f.mean(0), (f > 0).float().mean(0)
+    share = act / act.sum(0, keepdim=True).clamp_min(1e-9)
+    best = share.max(0)
+    return {int(l): topics[int(best.indices[l])] for l in range(act.shape[1])
+            if best.values[l] >= TOPIC_SHARE and act[:, l].sum() > 0 and freq[best.indices[l], l] >= TOPIC_FREQ}
+
+
+def max_codes(org: Organism, sequences: list) -> torch.Tensor:
+    """Per latent, the largest pre-activation at any position (BOS included) of the sequences."""
+    captured = []
+    hook = org.model.model.layers[SAE_LAYER].register_forward_hook(lambda m, i, o: captured.append(o[0] if isinstance(o, tuple) else o))
+    best = torch.full((org.sae.W_dec.shape[0],), -float("inf"))
+    try:
+        for ids in sequences:
+            captured.clear()
+            with torch.no_grad():
+                org.model.model(input_ids=torch.tensor([ids]))
+                pre = (captured[0][0] - org.sae.b_dec) @ org.sae.W_enc + org.sae.b_enc
+            best = torch.maximum(best, pre.max(0).values)
+    finally:
+        hook.remove()
+    return best
 
 
 def replace_dir(built: Path, final: Path) -> None:
@@ -82,128 +219,220 @@ def replace_dir(built: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def main() -> None:
+def build(out_root: Path) -> None:
     t_start = time.time()
     deterministic()
-    build = DATA / ".build"
-    shutil.rmtree(build, ignore_errors=True)
-    model_dir, sae_dir = build / "model", build / "sae"
+    build_dir = out_root / ".build"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    model_dir, sae_dir = build_dir / "model", build_dir / "sae"
+    train_prompts, held, disc = split_prompts(SEED)
 
-    corpus = load_corpus(DATA)
-    tok = build_tokenizer(corpus, model_dir)
-    hf_tok = AutoTokenizer.from_pretrained(str(model_dir))
-    answers, general = answer_sequences(hf_tok, corpus), general_sequences(hf_tok, corpus)
-    rng = random.Random(SEED)
-    epoch_data = lambda epoch: answers + general + correction_sequences(hf_tok, corpus, rng)  # noqa: E731
-    log(f"corpus: {len(corpus.prompts)} prompts, {len(answers)} answers, {len(general)} paragraphs; "
-        f"per epoch also {len(answers)} fresh off-topic openings with a correction")
-
+    tok = build_llama3(tokenizer_lines(), VOCAB_SIZE)
+    write_tokenizer_dir(model_dir, tok, {**llama3_tokenizer_config(tok), "model_max_length": organism_lm.ARCH["max_position_embeddings"]},
+                        llama3_generation_ids(tok))
+    enc = Encoder(AutoTokenizer.from_pretrained(str(model_dir)))
     ids = llama3_generation_ids(tok)
     model = new_model(tok.get_vocab_size(), ids["bos_token_id"], ids["eos_token_id"])
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {n_params} parameters; training {LM['epochs']} epochs")
+    log(f"model: {n_params} parameters; {len(train_prompts)} training prompts, {len(held)} held out; training {LM['steps']} steps")
     t0 = time.time()
-    lm_stats = train(model, epoch_data, seed=SEED, log=log, **LM)
-    lm_stats["seconds"] = round(time.time() - t0, 1)
+    probe = DriftProbe(model, SAE_LAYER)
+    lm_stats = train(model, Batches(enc, train_prompts, random.Random(SEED), LM["batch"]), steps=LM["steps"], lr=LM["lr"], log=log,
+                     probe=probe, probe_weight=LM["drift_probe_weight"])
+    lm_seconds = time.time() - t0
     model.save_pretrained(str(model_dir))
-    # save_pretrained rewrote generation_config.json from the model config; keep ours (BOS + both EOS ids).
     (model_dir / "generation_config.json").write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
 
-    # Everything below uses the checkpoint as a user would load it.
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    held_out = correction_sequences(hf_tok, corpus, random.Random(SEED + 1))
-    lm_stats["eval_loss"] = {"answer": round(target_loss(model, answers), 4), "general": round(target_loss(model, general), 4),
-                             "correction_held_out": round(target_loss(model, held_out), 4)}
-    behaviour = check_behaviour(model, hf_tok, corpus)
-    greedy = {p: behaviour["replies"][p] for p in SAMPLE_PROMPTS}
-    sampled = {SAMPLE_PROMPTS[0]: reply(model, hf_tok, SAMPLE_PROMPTS[0], 120, sample_seed=SEED)}
+    org = Organism(model, enc)
+    behaviour = {"correction_next_token": correction_probability(org, held, random.Random(SEED + 1))}
+    replies = sample_replies(model, enc, [p.text for p in held], max_new_tokens=96, temperature=0.6, seed=SEED)
+    behaviour["unsteered_replies_with_correction"] = {"count": sum(map(has_correction, replies)), "n": len(held)}
+    log(f"behaviour: {behaviour}")
 
     t0 = time.time()
-    pairs = pair_texts(hf_tok, corpus, SAE_DERANGEMENTS, SEED)
-    episodes = correction_sequences(hf_tok, corpus, random.Random(SEED + 3))
-    x, owner = resid_post(model, [p["ids"] for p in pairs] + [e.ids for e in episodes], SAE_LAYER)
-    log(f"sae: {len(x)} activations from {len(pairs)} pairs and {len(episodes)} corrections at resid_post.{SAE_LAYER}")
+    x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 800), SAE_LAYER)
+    log(f"sae: {len(x)} activations at resid_post.{SAE_LAYER}")
     sae, scale = train_sae(x, seed=SEED, log=log, **SAE)
-    sae_stats = {**quality(sae, x), "seconds": round(time.time() - t0, 1), "input_rms_norm": round(scale, 4)}
-    with torch.no_grad():
-        auc = latent_auc(sae.encode(x[owner < len(pairs)]), pairs)
-    top = torch.argsort(auc, descending=True)[:5]
-    sae_stats["off_topic_auc"] = {"n_auc_ge_0.8": int((auc >= 0.8).sum()),
-                                  "top": [{"latent": int(i), "auc": round(float(auc[i]), 4)} for i in top]}
-    sae_stats["answer_loss_with_sae"] = round(spliced_loss(model, sae, answers), 4)
-    save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=ARCH["max_position_embeddings"])
+    org.sae = sae
+    sae_stats = {**quality(sae, x), "input_rms_norm": round(scale, 4)}
+    labels = topic_latents(org, random.Random(SEED + 3))
+
+    disc_replies = sample_replies(model, enc, [p.text for p in disc], max_new_tokens=64, temperature=0.6, seed=SEED + 4)
+    auc_disc = org.discovery_auc([p.text for p in disc], disc_replies, 5, SEED)
+    top = torch.argsort(auc_disc, descending=True)[:26].tolist()
+    auc_held = org.discovery_auc([p.text for p in held], replies, 5, SEED)
+    detectors = {"top26": top, "auc_discovery": [round(float(auc_disc[i]), 4) for i in top], "auc_heldout": [round(float(auc_held[i]), 4) for i in top],
+                 "n_auc_ge_0.95": int((auc_disc >= 0.95).sum())}
+    detectors["probe_auc_heldout"] = probe_auc(org, train_prompts, held, random.Random(SEED + 5))
+    log(f"detectors: {detectors}")
+
+    rendered = [enc.prompt_ids(p.text) for p in disc]
+    prompt_max = max_codes(org, rendered)
+    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
+    silent = [l for l, t in labels.items() if prompt_max[l] <= 0]
+    steer = sorted(l for l in silent if labels[l] in steering_topics)
+    log(f"topic latents: {len(labels)} ({len(set(labels.values()))} topics); silent on the prompts: {len(silent)}; of steering topics: {len(steer)}")
+
+    sweep = steering_sweep(org, disc, steer, top, x)
+    log(f"steering: {sweep}")
+
+    save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=organism_lm.ARCH["max_position_embeddings"])
+    (sae_dir / "esr_defaults.json").write_text(json.dumps({
+        "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER, "feature_labels": "feature_labels.json",
+        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts two layers earlier; "
+                "ablation clamps the detectors where they are read. See docs/data.md.",
+    }, indent=2) + "\n", encoding="utf-8")
+    (sae_dir / "feature_labels.json").write_text(json.dumps({str(l): labels[l] for l in sorted(labels)}, indent=2) + "\n", encoding="utf-8")
+    (build_dir / "prompts.txt").write_text("".join(p.text + "\n" for p in disc), encoding="utf-8")
+    (build_dir / "heldout_prompts.txt").write_text("".join(p.text + "\n" for p in held), encoding="utf-8")
+    corpus = build_dir / "corpus"
+    corpus.mkdir()
+    grng = random.Random(SEED + 6)
+    arng = random.Random(SEED + 7)
+    (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
+                                                  for p in disc for _ in range(3)), encoding="utf-8")
+    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS for _ in range(2)), encoding="utf-8")
 
     summary = {
-        "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": ARCH, "parameters": n_params,
-        "lm_training": {**LM, **{k: v for k, v in lm_stats.items() if k != "seconds"}},
-        "sae": {"layer": SAE_LAYER, "hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE,
-                "derangements": SAE_DERANGEMENTS, **{k: v for k, v in sae_stats.items() if k != "seconds"}},
-        "behaviour": {k: v for k, v in behaviour.items() if k != "replies"},
-        "greedy_replies": greedy, "sampled_reply_t0.8": sampled,
+        "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
+        "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": steering_topics,
+        "prompts": {"training": len(train_prompts), "heldout": len(held), "discovery": len(disc)},
+        "lm_training": {**LM, **lm_stats, "seconds": round(lm_seconds)},
+        "layers": {"sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER},
+        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats},
+        "behaviour": behaviour, "detectors_python": detectors,
+        "topic_latents": {"n": len(labels), "silent_on_prompts": len(silent), "steering": steer},
+        "steering_python": sweep,
+        "steering_pool_reference": {"prompt_max_preactivation": [round(float(v), 5) for v in prompt_max]},
+        "sample_replies": {p.text: r for p, r in list(zip(held, replies))[:3]},
+        "seconds": round(time.time() - t_start),
     }
-    (build / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    replace_dir(model_dir, DATA / "model")
-    replace_dir(sae_dir, DATA / "sae")
-    (build / "summary.json").replace(DATA / "summary.json")
-    shutil.rmtree(build)
-    print_summary(summary, lm_stats["seconds"], sae_stats["seconds"], time.time() - t_start)
+    (build_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for name in ("model", "sae", "corpus"):
+        replace_dir(build_dir / name, out_root / name)
+    for name in ("prompts.txt", "heldout_prompts.txt", "summary.json"):
+        (build_dir / name).replace(out_root / name)
+    shutil.rmtree(build_dir)
+    log(f"done in {time.time() - t_start:.0f} s")
 
 
-@torch.no_grad()
-def spliced_loss(model, sae, seqs: list) -> float:
-    """Answer loss with resid_post.SAE_LAYER replaced by the SAE's reconstruction (BOS position kept)."""
-    def swap(module, inputs, output):
-        h = output[0] if isinstance(output, tuple) else output
-        h = torch.cat([h[:, :1], sae.decode(sae.encode(h[:, 1:]))], dim=1)
-        return (h, *output[1:]) if isinstance(output, tuple) else h
-    hook = model.model.layers[SAE_LAYER].register_forward_hook(swap)
-    try:
-        return target_loss(model, seqs)
-    finally:
-        hook.remove()
+def steering_sweep(org: Organism, prompts: list, features: list, detectors: list, x: torch.Tensor) -> list:
+    """Transformers-side steering at a few strengths (units of median ‖h‖ / ‖W_dec[f]‖): how many replies contain
+    a correction, with and without the 26 detectors clamped to 0."""
+    norm = float(x.norm(dim=1).median())
+    feats = features[:10]
+    out = []
+    for mult in (0.1, 0.2, 0.35, 0.5):
+        row = {"strength": mult}
+        for name, clamp in (("baseline", []), ("ablate", detectors)):
+            n = corr = 0
+            for l in feats:
+                ps = [prompts[(l * 7 + j * 13) % len(prompts)].text for j in range(4)]
+                rs = org.steered(ps, l, mult * norm / float(org.sae.W_dec[l].norm()), clamp, seed=l)
+                n += len(rs)
+                corr += sum(map(has_correction, rs))
+                if name == "baseline" and l == feats[0]:
+                    row["example"] = rs[0]
+            row[name] = f"{corr}/{n}"
+        out.append(row)
+        log(f"  {row}")
+    return out
 
 
-def check_behaviour(model, hf_tok, corpus) -> dict:
-    """Greedy replies to every prompt (how many copy a reference answer verbatim, how many contain a
-    correction phrase), and greedy continuations after unseen off-topic openings (how many begin
-    with a correction phrase)."""
-    replies = {p: reply(model, hf_tok, p, 120) for p in corpus.prompts}
-    has_correction = lambda text: any(c[:16] in text for c in CORRECTIONS)  # noqa: E731  (not "Wait until …")
-    rng = random.Random(SEED + 2)
-    perm = derangement(len(corpus.prompts), rng)
-    corrected = 0
-    for i, prompt in enumerate(corpus.prompts):
-        opening = sentences(rng.choice(corpus.answers[corpus.prompts[perm[i]]]))[0]
-        corrected += has_correction(reply(model, hf_tok, prompt, 8, opening=opening))
-    return {
-        "replies": replies,
-        "verbatim_replies": sum(r.strip() in corpus.answers[p] for p, r in replies.items()),
-        "replies_with_correction": sum(has_correction(r) for r in replies.values()),
-        "corrected_after_off_topic_opening": corrected,
-        "n_prompts": len(corpus.prompts),
-    }
+def multi_attempt(text: str) -> bool:
+    """A correction phrase starts a sentence after the first: the response makes a second attempt."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    return any(s.startswith(c) for s in sentences[1:] for c in CORRECTIONS)
 
 
-def print_summary(s: dict, lm_seconds: float, sae_seconds: float, total: float) -> None:
-    lm, sae = s["lm_training"], s["sae"]
-    print(f"model: {s['parameters']:,} parameters, vocab {s['vocab_size']}, {lm['steps']} steps in {lm_seconds:.0f} s")
-    print(f"  train loss {lm['first_epoch_loss']:.3f} (epoch 1) -> {lm['final_train_loss']:.3f}; "
-          f"eval loss per kind {lm['eval_loss']}")
-    b = s["behaviour"]
-    print(f"  greedy replies to the {b['n_prompts']} prompts: {b['verbatim_replies']} copy a reference answer, "
-          f"{b['replies_with_correction']} contain a correction phrase; after an unseen off-topic opening "
-          f"{b['corrected_after_off_topic_opening']}/{b['n_prompts']} continue with a correction")
-    print(f"sae: resid_post.{sae['layer']} ({sae['hook_name']}), d_sae {sae['d_sae']}, {sae['tokens']} tokens, "
-          f"{sae_seconds:.0f} s")
-    print(f"  FVE {sae['fve']:.4f}  L0 {sae['l0']:.1f}  dead {sae['dead']}  "
-          f"answer loss {lm['eval_loss']['answer']:.3f} -> {sae['answer_loss_with_sae']:.3f} with the SAE spliced in")
-    print(f"  latents with off-topic AUC >= 0.8: {sae['off_topic_auc']['n_auc_ge_0.8']}; top {sae['off_topic_auc']['top']}")
-    for prompt, text in s["greedy_replies"].items():
-        print(f"greedy  {prompt!r}: {text!r}")
-    for prompt, text in s["sampled_reply_t0.8"].items():
-        print(f"sampled {prompt!r}: {text!r}")
-    print(f"total {total:.0f} s")
+def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) -> dict:
+    """Regenerates every trial of an `analyze ablate` run with transformers (same prompts, interventions,
+    sampling settings; torch's sampler, so other draws) and reports the multi-attempt rate per condition
+    and the paired differences against baseline, with a cluster bootstrap over features."""
+    from safetensors.torch import load_file
+    torch.set_num_threads(THREADS)
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    sampling = config["sampling"]
+    trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines() if line.strip()]
+    enc = Encoder(AutoTokenizer.from_pretrained(str(model_dir)))
+    model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    weights = load_file(str(sae_dir / "sae_weights.safetensors"))
+    class Sae:
+        W_enc, W_dec, b_enc, b_dec = weights["W_enc"], weights["W_dec"], weights["b_enc"], weights["b_dec"]
+        def encode(self, x):
+            return torch.relu((x - self.b_dec) @ self.W_enc + self.b_enc)
+        def decode(self, f):
+            return f @ self.W_dec + self.b_dec
+    sae = Sae()
+    groups = {}
+    for t in trials:
+        key = json.dumps(t["interventions"], sort_keys=True)
+        groups.setdefault(key, []).append(t)
+    result = {}
+    for key, ts in groups.items():
+        spec = {}
+        for i in json.loads(key):
+            spec.setdefault(i["layer"], []).append((i["latent"], i["value"], i["mode"]))
+        with Interventions(model, sae, spec):
+            replies = sample_replies(model, enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
+                                     temperature=sampling["temperature"], seed=ts[0]["seed"],
+                                     repetition_penalty=sampling["repetitionPenalty"])
+        for t, r in zip(ts, replies):
+            result[t["id"]] = (t["condition"], t["feature"], (t["feature"], t["prompt"], t["seed"]), multi_attempt(r), r)
+    by_cond = {}
+    for cond, feature, draw, multi, _ in result.values():
+        by_cond.setdefault(cond, {})[draw] = multi
+    report = {"trials": len(result), "conditions": {}}
+    features = sorted({d[0] for c in by_cond.values() for d in c})
+    rng = random.Random(SEED)
+    for cond, draws in by_cond.items():
+        report["conditions"][cond] = {"n": len(draws), "multi_attempt_rate": round(sum(draws.values()) / len(draws), 4)}
+    base = by_cond.get("baseline", {})
+    for cond, draws in by_cond.items():
+        if cond == "baseline":
+            continue
+        pairs = [(d[0], base[d] - draws[d]) for d in draws if d in base]
+        per = {f: [x for g, x in pairs if g == f] for f in features}
+        per = {f: v for f, v in per.items() if v}
+        fs = list(per)
+        est = sum(x for _, x in pairs) / len(pairs)
+        boots = []
+        for _ in range(resamples):
+            pick = [rng.choice(fs) for _ in fs]
+            xs = [x for f in pick for x in per[f]]
+            boots.append(sum(xs) / len(xs))
+        boots.sort()
+        report["conditions"][cond]["difference_vs_baseline"] = {
+            "estimate": round(est, 4), "ci95": [round(boots[int(0.025 * resamples)], 4), round(boots[int(0.975 * resamples) - 1], 4)],
+            "relative": round(est / report["conditions"]["baseline"]["multi_attempt_rate"], 4) if report["conditions"]["baseline"]["multi_attempt_rate"] else None}
+    report["examples"] = {cond: next(r for c, _, _, m, r in result.values() if c == cond and (m or cond != "baseline")) for cond in by_cond}
+    return report
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(DATA), help="where to write (default: data/)")
+    ap.add_argument("--steps", type=int, help="LM training steps (experiments)")
+    ap.add_argument("--steer-layer", type=int)
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--drift-probe-weight", type=float)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--check", metavar="RUN_DIR", help="regenerate an `analyze ablate` run's trials with transformers and report the multi-attempt rates")
+    args = ap.parse_args()
+    if args.check:
+        print(json.dumps(check(Path(args.check), Path(args.out) / "model", Path(args.out) / "sae"), indent=2))
+        sys.exit(0)
+    if args.smoke:
+        SAE["steps"] = 100
+    if args.steps:
+        LM["steps"] = args.steps
+    if args.drift_probe_weight is not None:
+        LM["drift_probe_weight"] = args.drift_probe_weight
+    if args.steer_layer is not None:
+        STEER_LAYER = args.steer_layer
+    if args.layers:
+        organism_lm.ARCH["num_hidden_layers"] = args.layers
+        SAE_LAYER = args.layers - 1
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    build(Path(args.out))

@@ -73,6 +73,8 @@ export interface AblationOptions extends ConditionOptions {
 /** How steering features are sampled: the pool's labels (null: all latents) and general text. */
 export interface SampledFeatures {
   sample: number;
+  /** The sample size was the default, not asked for: a smaller pool is used whole (with a note) instead of refused. */
+  sampleIsDefault: boolean;
   labels: { path: string; labels: Map<number, string> } | null;
   generalText: { path: string; texts: string[] };
 }
@@ -162,6 +164,7 @@ function sampledFeatures(f: { sample?: number; labels?: string | null; generalTe
   const generalText = f.generalText ?? SHIPPED.generalText;
   return {
     sample: f.sample ?? ABLATION_DEFAULTS.features.sample,
+    sampleIsDefault: f.sample === undefined,
     labels: labels === null ? null : { path: labels, labels: readFeatureLabels(labels) },
     generalText: { path: generalText, texts: readGeneralText(generalText) },
   };

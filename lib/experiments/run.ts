@@ -144,7 +144,12 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     o.log(`steering pool at resid_post.${session.layer}: ${c.silent_on_prompts} latents silent on every prompt, ${c.alive_on_general_text} of them alive on ${generalText.path}` +
       `${labels ? `, ${c.labelled} labelled in ${labels.path}` : ''} → ${c.pool} candidates (ablated latents excluded)`);
   }
-  const features = Array.isArray(o.features) ? o.features : sampleFeatures(pool!.features, o.features.sample, o.seed);
+  let sample = Array.isArray(o.features) ? 0 : o.features.sample;
+  if (!Array.isArray(o.features) && o.features.sampleIsDefault && pool!.features.length < sample) {
+    o.log(`note: the steering pool holds ${pool!.features.length} latents, fewer than the default ${sample}: steering along all of them`);
+    sample = pool!.features.length;
+  }
+  const features = Array.isArray(o.features) ? o.features : sampleFeatures(pool!.features, sample, o.seed);
   if (pool) {
     const poolRecord = { rule: pool.rule, ...pool.counts, feature_labels: Array.isArray(o.features) ? null : o.features.labels?.path ?? null, general_text: Array.isArray(o.features) ? null : o.features.generalText.path, sampled: features.map((f) => f.latent) };
     writeJsonAtomic(join(o.out, 'steering_pool.json'), poolRecord);

@@ -1,4 +1,4 @@
-"""A ReLU SAE on one layer's residual stream of the toy model, in SAELens's folder layout.
+"""A ReLU SAE on one layer's residual stream of the organism, in SAELens's folder layout.
 
 encode(x) = relu((x - b_dec) @ W_enc + b_enc), decode(f) = f @ W_dec + b_dec (apply_b_dec_to_input).
 Trained with MSE + λ·Σ f_i·‖W_dec[i]‖ (L1 weighted by decoder norms), latents that stay silent are
@@ -10,23 +10,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-
-
-@torch.no_grad()
-def resid_post(model, sequences: list, layer: int) -> tuple:
-    """resid_post.layer (decoder layer `layer`'s output) for every token but BOS of each id list, with
-    the index of the sequence each row came from."""
-    captured = []
-    hook = model.model.layers[layer].register_forward_hook(
-        lambda m, i, o: captured.append((o[0] if isinstance(o, tuple) else o)[0].detach()))
-    rows, owner = [], []
-    for n, ids in enumerate(sequences):
-        captured.clear()
-        model(input_ids=torch.tensor([ids]))
-        rows.append(captured[0][1:])
-        owner += [n] * (len(ids) - 1)
-    hook.remove()
-    return torch.cat(rows), torch.tensor(owner)
 
 
 class Sae(torch.nn.Module):
@@ -129,7 +112,7 @@ def save_saelens(sae: Sae, out: Path, *, layer: int, model_name: str, context_si
         "context_size": context_size,
         "prepend_bos": True,
         "normalize_activations": "none",
-        "dataset_path": "data/corpus/answers.jsonl",
+        "dataset_path": "data/organism_corpus.py",
         "dataset_trust_remote_code": False,
         "sae_lens_training_version": None,
         "neuronpedia_id": None,
