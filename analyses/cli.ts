@@ -24,14 +24,17 @@ const cli = backendOption(yargs(hideBin(process.argv)))
 
 addCommands(cli);
 
+// C0 controls except tab and newline, DEL and C1 controls: escaped in error messages.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the bytes being escaped
+const CONTROL_BYTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
 try {
   await cli.parseAsync();
   releaseBackend();
 } catch (err) {
   const e = err as Error;
   // never echo raw control bytes (from a binary file) to the terminal
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes in a message are escaped on purpose
-  console.error(`error: ${String(e.message).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
+  console.error(`error: ${String(e.message).replace(CONTROL_BYTES, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
   if (process.env.ESR_DEBUG) console.error(e.stack);
   process.exit(exitCodeFor(err));
 }
