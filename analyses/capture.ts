@@ -21,29 +21,61 @@ interface Args extends SessionArgs {
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'capture',
-  describe: 'Capture per-token SAE codes over labelled samples into an activation store (codes.arrow, samples.arrow, meta.json)',
+  describe:
+    'Capture per-token SAE codes over labelled samples into an activation store (codes.arrow, samples.arrow, meta.json)',
   builder: (y) =>
     sessionOptions(y, 'samples per forward pass')
-      .option('samples', { type: 'string', demandOption: true, describe: 'JSONL: {id, messages|prompt+response, condition, spans?}' })
+      .option('samples', {
+        type: 'string',
+        demandOption: true,
+        describe: 'JSONL: {id, messages|prompt+response, condition, spans?}',
+      })
       .option('out', { type: 'string', demandOption: true, describe: 'store directory (NAME.acts); rerunning resumes' })
-      .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
-      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' }),
+      .option('steer', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)',
+      })
+      .option('clamp', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)',
+      }),
   handler: async (argv) => {
-    if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1)) throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
+    if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1))
+      throw new InputError(`--batch-size must be a positive integer, found ${argv['batch-size']}`);
     checkWorkers(argv.workers, argv['force-workers']);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     const samples = readSamples(argv.samples);
     await initBackend(argv.backend);
-    const setup = await openSession({ model: argv.model, sae: argv.sae, layer: argv.layer, backend: argv.backend, workers: argv.workers, forceWorkers: argv['force-workers'] });
+    const setup = await openSession({
+      model: argv.model,
+      sae: argv.sae,
+      layer: argv.layer,
+      backend: argv.backend,
+      workers: argv.workers,
+      forceWorkers: argv['force-workers'],
+    });
     checkInterventionLayers(interventions, setup.config.numLayers);
-    const settings = { layer: setup.layer, interventions, batch_size: argv['batch-size'], samples_sha256: sha256Text(JSON.stringify(samples)) };
+    const settings = {
+      layer: setup.layer,
+      interventions,
+      batch_size: argv['batch-size'],
+      samples_sha256: sha256Text(JSON.stringify(samples)),
+    };
     const started = Date.now();
-    const meta = storeMeta(setup, argv.model, activeBackend(), { samples: settings.samples_sha256 },
-      { ...settings, samples_file: argv.samples, span_units: 'code points of the last message' });
+    const meta = storeMeta(
+      setup,
+      argv.model,
+      activeBackend(),
+      { samples: settings.samples_sha256 },
+      { ...settings, samples_file: argv.samples, span_units: 'code points of the last message' },
+    );
     let result: Awaited<ReturnType<typeof capture>>;
     let bar: Progress | undefined;
     try {
-      result = await capture({ ...setup, interventions }, samples, argv.out, meta, {        batchSize: argv['batch-size'],
+      result = await capture({ ...setup, interventions }, samples, argv.out, meta, {
+        batchSize: argv['batch-size'],
         settings,
         onStart: ({ pending }) => (bar = progress('capture batches', pending)),
         onBatch: () => bar!.tick(),
@@ -52,7 +84,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     } finally {
       await setup.executor.close();
     }
-    console.log(`${argv.out}: ${samples.length} samples (${result.captured} captured now, ${result.resumed} already there) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `${argv.out}: ${samples.length} samples (${result.captured} captured now, ${result.resumed} already there) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   },
 };
 

@@ -34,7 +34,9 @@ try {
 } catch (err) {
   const e = err as Error;
   // never echo raw control bytes (from a binary file) to the terminal
-  console.error(`error: ${String(e.message).replace(CONTROL_BYTES, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`);
+  console.error(
+    `error: ${String(e.message).replace(CONTROL_BYTES, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`,
+  );
   if (process.env.ESR_DEBUG) console.error(e.stack);
   process.exit(exitCodeFor(err));
 }

@@ -28,25 +28,48 @@ interface Args extends GlobalArgs {
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'forward',
-  describe: 'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
+  describe:
+    'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
     y
       .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face checkpoint directory' })
-      .option('text', { type: 'string', describe: 'raw text, tokenized with the model tokenizer (special tokens added as transformers does)' })
-      .option('chat', { type: 'string', describe: 'JSON file [{"role","content"}...], rendered with the chat template' })
+      .option('text', {
+        type: 'string',
+        describe: 'raw text, tokenized with the model tokenizer (special tokens added as transformers does)',
+      })
+      .option('chat', {
+        type: 'string',
+        describe: 'JSON file [{"role","content"}...], rendered with the chat template',
+      })
       .option('ids', { type: 'string', describe: 'comma-separated token ids' })
-      .option('add-generation-prompt', { type: 'boolean', default: false, describe: 'with --chat: append the assistant header' })
+      .option('add-generation-prompt', {
+        type: 'boolean',
+        default: false,
+        describe: 'with --chat: append the assistant header',
+      })
       .option('out', { type: 'string', demandOption: true, describe: 'output .safetensors file' })
       .option('sae', { type: 'string', describe: 'SAE for --steer, --clamp and --codes' })
-      .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)' })
-      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)' })
-      .option('codes', { type: 'number', describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)' })
+      .option('steer', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)',
+      })
+      .option('clamp', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)',
+      })
+      .option('codes', {
+        type: 'number',
+        describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)',
+      })
       .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', ''),
   handler: async (argv) => {
     const source = requireOne(argv, ['text', 'chat', 'ids']);
     outFileFlag('out', argv.out);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
-    if (!argv.sae && (interventions.length || argv.codes !== undefined)) throw new InputError('--steer, --clamp and --codes need --sae');
+    if (!argv.sae && (interventions.length || argv.codes !== undefined))
+      throw new InputError('--steer, --clamp and --codes need --sae');
     await initBackend(argv.backend);
     const model = await loadModel(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
@@ -56,9 +79,12 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (source === 'ids') ids = parseIds(argv.ids!);
     else {
       const tokenizer = loadTokenizer(argv.model);
-      ids = source === 'text'
-        ? tokenizer.encode(argv.text!).ids
-        : applyChatTemplate(tokenizer, readChatFile(argv.chat!), { addGenerationPrompt: argv['add-generation-prompt'] });
+      ids =
+        source === 'text'
+          ? tokenizer.encode(argv.text!).ids
+          : applyChatTemplate(tokenizer, readChatFile(argv.chat!), {
+              addGenerationPrompt: argv['add-generation-prompt'],
+            });
     }
     const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
     const cache = model.newCache(1);
@@ -67,15 +93,26 @@ const command: CommandModule<GlobalArgs, Args> = {
     const tensors: Record<string, F32Tensor> = {
       logits: { shape: [T, model.config.vocabSize], data: (await out.logits!.data()) as Float32Array },
     };
-    for (const l of layers) tensors[`resid_post.${l}`] = { shape: [T, model.config.hiddenSize], data: (await out.resid.get(l)!.data()) as Float32Array };
+    for (const l of layers)
+      tensors[`resid_post.${l}`] = {
+        shape: [T, model.config.hiddenSize],
+        data: (await out.resid.get(l)!.data()) as Float32Array,
+      };
     if (sae && argv.codes !== undefined) {
-      tensors[`codes.${argv.codes}`] = { shape: [T, sae.dSae], data: denseCodes(await encodeSparse(sae, out.resid.get(argv.codes)!)) };
+      tensors[`codes.${argv.codes}`] = {
+        shape: [T, sae.dSae],
+        data: denseCodes(await encodeSparse(sae, out.resid.get(argv.codes)!)),
+      };
     }
     out.logits!.dispose();
     out.resid.forEach((t) => t.dispose());
     writeSafetensors(argv.out, tensors, { input_ids: ids.join(','), interventions: JSON.stringify(interventions) });
     cache.dispose();
-    console.log(`wrote ${argv.out}: ${Object.entries(tensors).map(([k, t]) => `${k} [${t.shape}]`).join(', ')}`);
+    console.log(
+      `wrote ${argv.out}: ${Object.entries(tensors)
+        .map(([k, t]) => `${k} [${t.shape}]`)
+        .join(', ')}`,
+    );
   },
 };
 

@@ -35,20 +35,40 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
     y
-      .option('model', { type: 'string', default: SHIPPED.model, defaultDescription: 'data/model', describe: 'Hugging Face checkpoint directory' })
-      .option('prompt', { type: 'string', describe: 'user message, rendered with the chat template and a generation prompt' })
+      .option('model', {
+        type: 'string',
+        default: SHIPPED.model,
+        defaultDescription: 'data/model',
+        describe: 'Hugging Face checkpoint directory',
+      })
+      .option('prompt', {
+        type: 'string',
+        describe: 'user message, rendered with the chat template and a generation prompt',
+      })
       .option('system', { type: 'string', describe: 'system message (with --prompt)' })
       .option('ids', { type: 'string', describe: 'comma-separated token ids to continue, no template' })
       .option('max-tokens', { type: 'number', default: 128, describe: 'most new tokens' })
       .option('temperature', { type: 'number', default: 0, describe: '0 = greedy' })
       .option('top-p', { type: 'number', default: 1, describe: 'nucleus sampling mass (1 = off)' })
       .option('top-k', { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' })
-      .option('repetition-penalty', { type: 'number', default: 1, describe: 'transformers repetition penalty (1 = off)' })
+      .option('repetition-penalty', {
+        type: 'number',
+        default: 1,
+        describe: 'transformers repetition penalty (1 = off)',
+      })
       .option('seed', { type: 'number', default: 0, describe: 'sampling seed' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
       .option('sae', { type: 'string', describe: 'SAE for --steer and --clamp' })
-      .option('steer', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)' })
-      .option('clamp', { type: 'string', array: true, describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)' })
+      .option('steer', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)',
+      })
+      .option('clamp', {
+        type: 'string',
+        array: true,
+        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)',
+      })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
       .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', ''),
   handler: async (argv) => {
@@ -62,9 +82,13 @@ const command: CommandModule<GlobalArgs, Args> = {
     const tokenizer = loadTokenizer(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
-    const prompt = source === 'ids'
-      ? parseIds(argv.ids!)
-      : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], { addGenerationPrompt: true, system: argv.system });
+    const prompt =
+      source === 'ids'
+        ? parseIds(argv.ids!)
+        : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], {
+            addGenerationPrompt: true,
+            system: argv.system,
+          });
     const result = await generate(model, [prompt], {
       maxNewTokens: argv['max-tokens'],
       temperature: argv.temperature,

@@ -5,7 +5,14 @@ import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import type { CiMethod } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
-import { approximationNote, conditionTable, differenceTable, exclusionNote, intervalNote, proportionTable } from '../lib/trials/report.ts';
+import {
+  approximationNote,
+  conditionTable,
+  differenceTable,
+  exclusionNote,
+  intervalNote,
+  proportionTable,
+} from '../lib/trials/report.ts';
 import { loadTrialSources } from '../lib/trials/sources.ts';
 import { DEGRADED_RULE, isDegraded } from '../lib/trials/degraded.ts';
 import type { Trial } from '../lib/trials/types.ts';
@@ -26,7 +33,20 @@ interface Args extends GlobalArgs {
 
 function print(report: MetricsReport): void {
   const approx = approximationNote(report);
-  console.log([...(approx ? [approx, ''] : []), exclusionNote(report), '', conditionTable(report), '', proportionTable(report), '', differenceTable(report), '', intervalNote(report)].join('\n'));
+  console.log(
+    [
+      ...(approx ? [approx, ''] : []),
+      exclusionNote(report),
+      '',
+      conditionTable(report),
+      '',
+      proportionTable(report),
+      '',
+      differenceTable(report),
+      '',
+      intervalNote(report),
+    ].join('\n'),
+  );
 }
 
 const command: CommandModule<GlobalArgs, Args> = {
@@ -34,25 +54,51 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe: 'ESR metrics with bootstrap CIs per condition, and differences between conditions',
   builder: (y) =>
     y
-      .option('trials', { type: 'string', array: true, demandOption: true, describe: 'FILE[=CONDITION] ...: trial store JSONL or paper experiment_results_*.json files, each optionally labelled with its condition (e.g. x.json=meta-prompt)' })
-      .option('cluster', { choices: ['feature', 'prompt', 'none'] as const, default: 'feature' as ClusterBy, describe: 'resampling unit' })
+      .option('trials', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        describe:
+          'FILE[=CONDITION] ...: trial store JSONL or paper experiment_results_*.json files, each optionally labelled with its condition (e.g. x.json=meta-prompt)',
+      })
+      .option('cluster', {
+        choices: ['feature', 'prompt', 'none'] as const,
+        default: 'feature' as ClusterBy,
+        describe: 'resampling unit',
+      })
       .option('resamples', { type: 'number', default: 10_000 })
       .option('ci', { choices: ['bca', 'percentile', 'basic'] as const, default: 'bca' as CiMethod })
       .option('seed', { type: 'number', default: 0 })
       .option('level', { type: 'number', default: 0.95 })
-      .option('baseline', { type: 'string', describe: 'condition the differences are taken against (default: first seen)' })
-      .option('exclude-degraded', { type: 'boolean', default: false, describe: `sensitivity analysis: also report the metrics without degraded outputs (${DEGRADED_RULE}), as the paper optionally did; the headline numbers keep them` })
+      .option('baseline', {
+        type: 'string',
+        describe: 'condition the differences are taken against (default: first seen)',
+      })
+      .option('exclude-degraded', {
+        type: 'boolean',
+        default: false,
+        describe: `sensitivity analysis: also report the metrics without degraded outputs (${DEGRADED_RULE}), as the paper optionally did; the headline numbers keep them`,
+      })
       .option('out', { type: 'string', describe: 'write metrics.json here' }),
   handler: (args) => {
-    if (!Number.isInteger(args.resamples) || args.resamples < 100) throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
+    if (!Number.isInteger(args.resamples) || args.resamples < 100)
+      throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
     if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);
-    if (!(args.level > 0 && args.level < 1)) throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
+    if (!(args.level > 0 && args.level < 1))
+      throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
     outFileFlag('out', args.out);
     const sources = loadTrialSources(args.trials);
     const trials = sources.flatMap((s) => s.trials);
     const metricsOf = (ts: Trial[]): MetricsReport => {
       try {
-        return computeMetrics(ts, { cluster: args.cluster, resamples: args.resamples, seed: args.seed, level: args.level, ci: args.ci, baseline: args.baseline });
+        return computeMetrics(ts, {
+          cluster: args.cluster,
+          resamples: args.resamples,
+          seed: args.seed,
+          level: args.level,
+          ci: args.ci,
+          baseline: args.baseline,
+        });
       } catch (err) {
         if (err instanceof RangeError) throw new InputError(`${args.trials.join(', ')}: ${err.message}`);
         throw err;
@@ -66,13 +112,36 @@ const command: CommandModule<GlobalArgs, Args> = {
       const excluded: Record<string, number> = {};
       for (const t of degraded) excluded[t.condition] = (excluded[t.condition] ?? 0) + 1;
       const kept = metricsOf(trials.filter((t) => !isDegraded(t.response)));
-      console.log(['', `## Sensitivity: degraded outputs excluded (${DEGRADED_RULE})`, '',
-        `excluded: ${Object.keys(report.conditions).map((c) => `${c} ${excluded[c] ?? 0}`).join(', ')} (the tables above keep them, as the paper's headline numbers did)`, '',
-        conditionTable(kept), '', differenceTable(kept)].join('\n'));
+      console.log(
+        [
+          '',
+          `## Sensitivity: degraded outputs excluded (${DEGRADED_RULE})`,
+          '',
+          `excluded: ${Object.keys(report.conditions)
+            .map((c) => `${c} ${excluded[c] ?? 0}`)
+            .join(', ')} (the tables above keep them, as the paper's headline numbers did)`,
+          '',
+          conditionTable(kept),
+          '',
+          differenceTable(kept),
+        ].join('\n'),
+      );
       sensitivity = { exclude_degraded: { rule: DEGRADED_RULE, excluded, report: kept } };
     }
     if (args.out) {
-      writeJsonAtomic(args.out, { ...report, ...(sensitivity ? { sensitivity } : {}), provenance: { sources: sources.map((s) => ({ path: s.path, format: s.format, label: s.label, conditions: s.conditions, trials: s.trials.length })) } });
+      writeJsonAtomic(args.out, {
+        ...report,
+        ...(sensitivity ? { sensitivity } : {}),
+        provenance: {
+          sources: sources.map((s) => ({
+            path: s.path,
+            format: s.format,
+            label: s.label,
+            conditions: s.conditions,
+            trials: s.trials.length,
+          })),
+        },
+      });
       console.log(`wrote ${args.out}`);
     }
   },

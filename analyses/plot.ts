@@ -19,7 +19,9 @@ const command: CommandModule<GlobalArgs, Args> = {
   handler: async (args) => {
     const written = await writeFigures(args.dir, { boostLabel: args['boost-label'] });
     if (written.length === 0) {
-      console.log(`${args.dir}: no figure to draw (no latents.json, ranking.arrow, activations.acts/, metrics.json or trials.jsonl)`);
+      console.log(
+        `${args.dir}: no figure to draw (no latents.json, ranking.arrow, activations.acts/, metrics.json or trials.jsonl)`,
+      );
       return;
     }
     for (const f of written) console.log(`  ${f.name}: ${f.title}`);

@@ -12,7 +12,8 @@ interface Args extends GlobalArgs {
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'report <dir>',
-  describe: 'Write a self-contained HTML report (figures, tables, judge and method notes, provenance) of a run directory',
+  describe:
+    'Write a self-contained HTML report (figures, tables, judge and method notes, provenance) of a run directory',
   builder: (y) =>
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'run directory' })

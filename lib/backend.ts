@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from './errors.ts';
-import { closeWebgpu, openWebgpu, registerWebgpu, WEBGPU_ADAPTER_CHOICES, WEBGPU_ADAPTER_ENV, type WebgpuAdapterChoice } from './webgpu.ts';
+import {
+  closeWebgpu,
+  openWebgpu,
+  registerWebgpu,
+  WEBGPU_ADAPTER_CHOICES,
+  WEBGPU_ADAPTER_ENV,
+  type WebgpuAdapterChoice,
+} from './webgpu.ts';
 
 export type BackendChoice = 'auto' | 'node-gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'node-gpu', 'webgpu', 'node', 'wasm', 'cpu'];
@@ -26,7 +33,9 @@ async function tryNative(kind: 'node-gpu' | 'node'): Promise<string | null> {
 function adapterChoice(): WebgpuAdapterChoice {
   const v = process.env[WEBGPU_ADAPTER_ENV] ?? 'auto';
   if (!(WEBGPU_ADAPTER_CHOICES as string[]).includes(v)) {
-    throw new InputError(`--webgpu-adapter (${WEBGPU_ADAPTER_ENV}): expected one of ${WEBGPU_ADAPTER_CHOICES.join(', ')}, found "${v}"`);
+    throw new InputError(
+      `--webgpu-adapter (${WEBGPU_ADAPTER_ENV}): expected one of ${WEBGPU_ADAPTER_CHOICES.join(', ')}, found "${v}"`,
+    );
   }
   return v as WebgpuAdapterChoice;
 }
@@ -58,7 +67,10 @@ async function tryWasm(): Promise<string | null> {
  * WebGPU on a hardware adapter, else native TensorFlow CPU, else WASM with SIMD, else plain JS. A forced
  * choice that cannot load is an error.
  */
-export async function initBackend(choice: BackendChoice = 'auto', log: (line: string) => void = (l) => console.error(l)): Promise<string> {
+export async function initBackend(
+  choice: BackendChoice = 'auto',
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
   if (active) return active;
   const order: BackendChoice[] = choice === 'auto' ? ['node-gpu', 'webgpu', 'node', 'wasm', 'cpu'] : [choice];
   const failures: string[] = [];

@@ -37,7 +37,9 @@ export function progress(label: string, total: number, stream: NodeJS.WriteStrea
   let lastLine = started;
   const line = () => {
     const eta = count > 0 ? Math.round((total - count) / rate()) : null;
-    stream.write(`${label}: ${count}/${total} (${Math.round((100 * count) / Math.max(total, 1))}%), ${rate().toFixed(1)}/s${eta === null ? '' : `, ETA ${eta} s`}\n`);
+    stream.write(
+      `${label}: ${count}/${total} (${Math.round((100 * count) / Math.max(total, 1))}%), ${rate().toFixed(1)}/s${eta === null ? '' : `, ETA ${eta} s`}\n`,
+    );
   };
   return {
     tick(n = 1) {

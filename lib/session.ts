@@ -60,10 +60,13 @@ export function checkLayer(layer: number, config: ModelConfig, flag = '--layer')
 
 /** At most one worker per available core (each holds its own model copy) unless `force`. */
 export function checkWorkers(workers: number, force = false): void {
-  if (!Number.isInteger(workers) || workers < 0) throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
   const cores = availableParallelism();
   if (workers > cores && !force) {
-    throw new InputError(`--workers ${workers}: this machine has ${cores} cores; each worker holds its own model copy, so more workers than cores only cost memory and time (give --force-workers to insist)`);
+    throw new InputError(
+      `--workers ${workers}: this machine has ${cores} cores; each worker holds its own model copy, so more workers than cores only cost memory and time (give --force-workers to insist)`,
+    );
   }
 }
 
@@ -86,8 +89,9 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   const layer = o.layer ?? saeHookLayer(sae);
   if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
-  const executor = workers === 0
-    ? localExecutor({ model: await loadModel(paths.model), sae })
-    : await workerPool({ model: paths.model, sae: paths.sae, backend: o.backend ?? 'auto' }, workers);
+  const executor =
+    workers === 0
+      ? localExecutor({ model: await loadModel(paths.model), sae })
+      : await workerPool({ model: paths.model, sae: paths.sae, backend: o.backend ?? 'auto' }, workers);
   return { paths, config, tokenizer, sae, layer, executor };
 }

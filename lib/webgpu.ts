@@ -40,7 +40,10 @@ const LINUX_LIBS: Record<string, { lib: string; pkg: string }[]> = {
 let ldCache: string | null = null;
 /** Whether the dynamic linker can find a library (ldconfig's cache, or Mesa's DRI driver folder). */
 function hasLib(lib: string): boolean {
-  if (lib.endsWith('_dri.so')) return ['/usr/lib/x86_64-linux-gnu/dri', '/usr/lib/aarch64-linux-gnu/dri', '/usr/lib/dri', '/usr/lib64/dri'].some((d) => existsSync(`${d}/${lib}`));
+  if (lib.endsWith('_dri.so'))
+    return ['/usr/lib/x86_64-linux-gnu/dri', '/usr/lib/aarch64-linux-gnu/dri', '/usr/lib/dri', '/usr/lib64/dri'].some(
+      (d) => existsSync(`${d}/${lib}`),
+    );
   if (ldCache === null) {
     try {
       ldCache = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -66,7 +69,10 @@ function apisFor(choice: WebgpuAdapterChoice, hardwareOnly: boolean): string[] {
 
 function isSoftware(info: GPUAdapterInfo): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
-  return (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /llvmpipe|lavapipe|softpipe|swiftshader/i.test(text);
+  return (
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|softpipe|swiftshader/i.test(text)
+  );
 }
 
 function describeAdapter(info: GPUAdapterInfo, api: string): string {
@@ -90,15 +96,22 @@ export async function openWebgpu(choice: WebgpuAdapterChoice, hardwareOnly: bool
   for (const api of apisFor(choice, hardwareOnly)) {
     const missing = missingLibs(api);
     if (missing.length > 0) {
-      reasons.push(`${api}: missing system libraries ${missing.map((m) => `${m.lib} (Debian package ${m.pkg})`).join(', ')}`);
+      reasons.push(
+        `${api}: missing system libraries ${missing.map((m) => `${m.lib} (Debian package ${m.pkg})`).join(', ')}`,
+      );
       continue;
     }
     // Mesa's EGL needs no display server in this mode.
     if (api === 'opengl') process.env.EGL_PLATFORM ??= 'surfaceless';
     const gpu = webgpu.create([`backend=${api}`]);
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', featureLevel: api === 'opengl' ? 'compatibility' : 'core' } as GPURequestAdapterOptions);
+    const adapter = await gpu.requestAdapter({
+      powerPreference: 'high-performance',
+      featureLevel: api === 'opengl' ? 'compatibility' : 'core',
+    } as GPURequestAdapterOptions);
     if (!adapter) {
-      reasons.push(`${api}: Dawn found no adapter${api === 'vulkan' ? ' (no Vulkan driver for a GPU: is the GPU driver installed?)' : ''}`);
+      reasons.push(
+        `${api}: Dawn found no adapter${api === 'vulkan' ? ' (no Vulkan driver for a GPU: is the GPU driver installed?)' : ''}`,
+      );
       continue;
     }
     const software = isSoftware(adapter.info);
@@ -169,7 +182,11 @@ export function bindingLimitBytes(): number {
  */
 export function toDevice<T extends tf.Tensor>(t: T): T {
   if (webgpuDevice()) {
-    const backend = tf.backend() as unknown as { uploadToGPU(id: object): void; submitQueue(): void; commandEncoder: object | null };
+    const backend = tf.backend() as unknown as {
+      uploadToGPU(id: object): void;
+      submitQueue(): void;
+      commandEncoder: object | null;
+    };
     backend.uploadToGPU(t.dataId);
     // A buffer reused from tfjs's pool is filled through a staging copy: submit it so the staging buffer is freed.
     if (backend.commandEncoder) backend.submitQueue();
@@ -179,7 +196,11 @@ export function toDevice<T extends tf.Tensor>(t: T): T {
 
 /** tfjs-backend-webgpu keeps the buffers of disposed tensors for reuse; this frees them on the device. */
 function releasePooledBuffers(): void {
-  const pool = (tf.backend() as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number } }).bufferManager;
+  const pool = (
+    tf.backend() as unknown as {
+      bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number };
+    }
+  ).bufferManager;
   for (const list of pool.freeBuffers.values()) {
     for (const b of list) {
       pool.numBytesAllocated -= b.size;

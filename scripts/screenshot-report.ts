@@ -17,9 +17,13 @@ if (missing) {
   console.error(missing);
   process.exit(1);
 }
-await withPage(pathToFileURL(resolve(html)).href, async (page, problems) => {
-  await page.screenshot({ path: out, fullPage: true });
-  const issues = [...problems.console, ...problems.pageErrors, ...problems.failedRequests];
-  if (issues.length) console.error(`page problems:\n  ${issues.join('\n  ')}`);
-}, { width, height: 900 });
+await withPage(
+  pathToFileURL(resolve(html)).href,
+  async (page, problems) => {
+    await page.screenshot({ path: out, fullPage: true });
+    const issues = [...problems.console, ...problems.pageErrors, ...problems.failedRequests];
+    if (issues.length) console.error(`page problems:\n  ${issues.join('\n  ')}`);
+  },
+  { width, height: 900 },
+);
 console.log(`wrote ${out}`);

@@ -18,9 +18,20 @@ const dir = mkdtempSync(join(tmpdir(), 'ablate-plan-'));
 test('--latents: topK, FILE:topK, lists; conflicts and junk are input errors', () => {
   assert.deepEqual(parseLatentSpec('top26', null), { kind: 'top', k: 26, file: null });
   assert.deepEqual(parseLatentSpec('top5', 'x.json'), { kind: 'top', k: 5, file: 'x.json' });
-  assert.deepEqual(parseLatentSpec('runs/a/latents.json:top3', null), { kind: 'top', k: 3, file: 'runs/a/latents.json' });
+  assert.deepEqual(parseLatentSpec('runs/a/latents.json:top3', null), {
+    kind: 'top',
+    k: 3,
+    file: 'runs/a/latents.json',
+  });
   assert.deepEqual(parseLatentSpec('12, 40,7', null), { kind: 'list', latents: [12, 40, 7] });
-  for (const [text, otd] of [['top0', null], ['a.json:top3', 'b.json'], ['1,2', 'b.json'], ['1,1', null], ['twelve', null], ['-3', null]] as const) {
+  for (const [text, otd] of [
+    ['top0', null],
+    ['a.json:top3', 'b.json'],
+    ['1,2', 'b.json'],
+    ['1,1', null],
+    ['twelve', null],
+    ['-3', null],
+  ] as const) {
     assert.throws(() => parseLatentSpec(text, otd), InputError, `${text} with --otd ${otd}`);
   }
 });
@@ -28,10 +39,17 @@ test('--latents: topK, FILE:topK, lists; conflicts and junk are input errors', (
 test('features files: JSON, CSV with header, bare lines; duplicates refused', () => {
   const json = join(dir, 'f.json');
   writeFileSync(json, JSON.stringify([3, { latent: 9, label: 'nine' }, { index: 11 }]));
-  assert.deepEqual(readFeatures(json), [{ latent: 3, label: null }, { latent: 9, label: 'nine' }, { latent: 11, label: null }]);
+  assert.deepEqual(readFeatures(json), [
+    { latent: 3, label: null },
+    { latent: 9, label: 'nine' },
+    { latent: 11, label: null },
+  ]);
   const csv = join(dir, 'f.csv');
   writeFileSync(csv, 'index,label\n4,"cats, dogs"\n8\n');
-  assert.deepEqual(readFeatures(csv), [{ latent: 4, label: 'cats, dogs' }, { latent: 8, label: null }]);
+  assert.deepEqual(readFeatures(csv), [
+    { latent: 4, label: 'cats, dogs' },
+    { latent: 8, label: null },
+  ]);
   writeFileSync(csv, '4\n4\n');
   assert.throws(() => readFeatures(csv), /listed twice/);
   writeFileSync(csv, '4\nfour\n');
@@ -43,8 +61,14 @@ test('feature sampling: distinct, from the pool, seeded', () => {
   const a = sampleFeatures(pool, 10, 7).map((f) => f.latent);
   assert.equal(new Set(a).size, 10);
   assert.ok(a.every((l) => l > 2));
-  assert.deepEqual(sampleFeatures(pool, 10, 7).map((f) => f.latent), a);
-  assert.notDeepEqual(sampleFeatures(pool, 10, 8).map((f) => f.latent), a);
+  assert.deepEqual(
+    sampleFeatures(pool, 10, 7).map((f) => f.latent),
+    a,
+  );
+  assert.notDeepEqual(
+    sampleFeatures(pool, 10, 8).map((f) => f.latent),
+    a,
+  );
   assert.throws(() => sampleFeatures(pool, 48, 7), InputError);
 });
 
@@ -60,18 +84,42 @@ test('draws: distinct prompts until they run out, independent of other features'
 test('plan: every condition on the same (feature, prompt, seed) triples, with its interventions', () => {
   const conditions = parseConditions('baseline,ablate,random,no-steer,meta-prompt');
   const plan = planTrials({
-    features: [{ latent: 100, label: 'a' }, { latent: 200, label: null }], prompts: ['p0', 'p1', 'p2'], trialsPerFeature: 4, seed: 1, conditions,
-    strengths: new Map([[100, [{ boost: 2, level: null }]], [200, [{ boost: 5, level: null }]]]),
-    steerLayer: 3, clampLayer: 7, ablated: [1, 2], randomSets: [{ latents: [8, 9], matched: [1, 2] }, { latents: [18, 19], matched: [1, 2] }], metaPrompt: 'stay on topic', metaPromptPlacement: 'user',
+    features: [
+      { latent: 100, label: 'a' },
+      { latent: 200, label: null },
+    ],
+    prompts: ['p0', 'p1', 'p2'],
+    trialsPerFeature: 4,
+    seed: 1,
+    conditions,
+    strengths: new Map([
+      [100, [{ boost: 2, level: null }]],
+      [200, [{ boost: 5, level: null }]],
+    ]),
+    steerLayer: 3,
+    clampLayer: 7,
+    ablated: [1, 2],
+    randomSets: [
+      { latents: [8, 9], matched: [1, 2] },
+      { latents: [18, 19], matched: [1, 2] },
+    ],
+    metaPrompt: 'stay on topic',
+    metaPromptPlacement: 'user',
   });
   assert.equal(plan.length, 2 * 4 * 5);
   assert.equal(new Set(plan.map((p) => p.id)).size, plan.length);
-  const triples = (c: string) => plan.filter((p) => p.condition === c).map((p) => `${p.feature}:${p.prompt}:${p.seed}`).join('|');
+  const triples = (c: string) =>
+    plan
+      .filter((p) => p.condition === c)
+      .map((p) => `${p.feature}:${p.prompt}:${p.seed}`)
+      .join('|');
   for (const c of conditions) assert.equal(triples(c), triples('baseline'), c);
   const one = (c: string) => plan.find((p) => p.condition === c && p.feature === 100)!;
   assert.deepEqual(one('baseline').interventions, [{ layer: 3, latent: 100, value: 2, mode: 'add' }]);
   assert.deepEqual(one('ablate').interventions, [
-    { layer: 3, latent: 100, value: 2, mode: 'add' }, { layer: 7, latent: 1, value: 0, mode: 'clamp' }, { layer: 7, latent: 2, value: 0, mode: 'clamp' },
+    { layer: 3, latent: 100, value: 2, mode: 'add' },
+    { layer: 7, latent: 1, value: 0, mode: 'clamp' },
+    { layer: 7, latent: 2, value: 0, mode: 'clamp' },
   ]);
   assert.deepEqual(one('no-steer').interventions, []);
   assert.equal(one('no-steer').boost, null);
@@ -80,8 +128,14 @@ test('plan: every condition on the same (feature, prompt, seed) triples, with it
   assert.deepEqual(one('meta-prompt').interventions, one('baseline').interventions);
   // random sets alternate over draws: draw t uses set t mod 2
   const random = plan.filter((p) => p.condition === 'random' && p.feature === 100);
-  assert.deepEqual(random.map((p) => p.randomSet), [0, 1, 0, 1]);
-  assert.deepEqual(random[1].interventions.slice(1).map((i) => i.latent), [18, 19]);
+  assert.deepEqual(
+    random.map((p) => p.randomSet),
+    [0, 1, 0, 1],
+  );
+  assert.deepEqual(
+    random[1].interventions.slice(1).map((i) => i.latent),
+    [18, 19],
+  );
   assert.throws(() => parseConditions('baseline,ablation'), /unknown condition "ablation"/);
   assert.throws(() => parseConditions('baseline,baseline'), /twice/);
 });
@@ -94,7 +148,11 @@ test('sweep levels: evenly spaced over ±range', () => {
 
 test('random sets: each pick among the 5 nearest in activity percentiles, never an ablated or excluded latent', () => {
   // latents 0..99: firing frequency i/100, mean code when firing 1 (a tie, so only frequency separates them); ablated 10 and 50, excluded 11
-  const activity = { freq: Float64Array.from({ length: 100 }, (_, i) => i / 100), mean: new Float64Array(100).fill(1), tokens: 100 };
+  const activity = {
+    freq: Float64Array.from({ length: 100 }, (_, i) => i / 100),
+    mean: new Float64Array(100).fill(1),
+    tokens: 100,
+  };
   const sets = activityMatchedSets(activity, [10, 50], [11], 20, 4);
   // nearest to 10 outside {10, 50, 11}: 9, 12 (one percentile each), 8, 13 (two) and then 7 before 14 (ties broken by index)
   const near10 = new Set([9, 12, 8, 13, 7]);
@@ -116,7 +174,15 @@ test('random sets: each pick among the 5 nearest in activity percentiles, never 
 });
 
 const settings = (o: Partial<BisectionSettings> = {}): BisectionSettings => ({
-  lo: 0, hi: 10, grid: 10_000, priorMean: 5, priorSd: 2.5, target: 0.3, pseudoCount: 4, maxConfidence: 0.95, ...o,
+  lo: 0,
+  hi: 10,
+  grid: 10_000,
+  priorMean: 5,
+  priorSd: 2.5,
+  target: 0.3,
+  pseudoCount: 4,
+  maxConfidence: 0.95,
+  ...o,
 });
 
 test('bisection: confidence from the Beta pseudo-posterior, computed by hand', () => {

@@ -36,12 +36,26 @@ const run = (async () => {
   const rows: SampleRow[] = [];
   const c = { sample: [] as number[], token: [] as number[], latent: [] as number[], value: [] as number[] };
   const add = (id: string, off: boolean, i: number) => {
-    for (const [t, l, v] of codes(off, i, rows.length)) (c.sample.push(rows.length), c.token.push(t), c.latent.push(l), c.value.push(v));
-    rows.push({ id, condition: off ? 'off_topic' : 'on_topic', prompt_id: `p${i}`, response_id: `p${i}`, n_tokens: 2, span_start: 0, span_end: 2 });
+    for (const [t, l, v] of codes(off, i, rows.length))
+      c.sample.push(rows.length), c.token.push(t), c.latent.push(l), c.value.push(v);
+    rows.push({
+      id,
+      condition: off ? 'off_topic' : 'on_topic',
+      prompt_id: `p${i}`,
+      response_id: `p${i}`,
+      n_tokens: 2,
+      span_start: 0,
+      span_end: 2,
+    });
   };
   for (let i = 0; i < N; i++) add(`on:${i}`, false, i);
   for (let k = 0; k < K; k++) for (let i = 0; i < N; i++) add(`off:${k}:${i}`, true, i);
-  w.append(rows, { sample: Int32Array.from(c.sample), token: Int32Array.from(c.token), latent: Int32Array.from(c.latent), value: Float32Array.from(c.value) });
+  w.append(rows, {
+    sample: Int32Array.from(c.sample),
+    token: Int32Array.from(c.token),
+    latent: Int32Array.from(c.latent),
+    value: Float32Array.from(c.value),
+  });
   await w.finalize({ model: null, sae: null, layer: 0, d_sae: D });
   const r = await findDetectors(openStore(join(dir, 'activations.acts')));
   writeRanking(join(dir, 'ranking.arrow'), r.stats, r.order, r.selected);
@@ -70,7 +84,17 @@ test('activity-matched sets hold no detector-like latent although the near-detec
   assert.deepEqual([activity.freq[0], activity.freq[4]], [20 / 60, 22 / 60]);
   const auc = rankingAuc(runDir);
   for (const match of ['activity', 'none'] as const) {
-    const rc = await randomControl({ match, runDir, source: 'test', dSae: D, ablated: ABLATED, steered: [20], k: 25, seed: 3, openStore });
+    const rc = await randomControl({
+      match,
+      runDir,
+      source: 'test',
+      dSae: D,
+      ablated: ABLATED,
+      steered: [20],
+      k: 25,
+      seed: 3,
+      openStore,
+    });
     assert.equal(rc.sets.length, 25);
     assert.deepEqual(rc.exclusion.detector_like, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (const s of rc.sets) {
@@ -87,8 +111,31 @@ test('activity-matched sets hold no detector-like latent although the near-detec
 });
 
 test('activity matching needs a discovery run; the uniform control does not', async () => {
-  await assert.rejects(randomControl({ match: 'activity', runDir: null, source: '--latents 1,2', dSae: D, ablated: [1, 2], steered: [], k: 1, seed: 0, openStore }), /--latents 1,2 comes with no discovery run.*--random-match none/);
-  const rc = await randomControl({ match: 'none', runDir: null, source: '--latents 1,2', dSae: D, ablated: [1, 2], steered: [3], k: 2, seed: 0, openStore });
+  await assert.rejects(
+    randomControl({
+      match: 'activity',
+      runDir: null,
+      source: '--latents 1,2',
+      dSae: D,
+      ablated: [1, 2],
+      steered: [],
+      k: 1,
+      seed: 0,
+      openStore,
+    }),
+    /--latents 1,2 comes with no discovery run.*--random-match none/,
+  );
+  const rc = await randomControl({
+    match: 'none',
+    runDir: null,
+    source: '--latents 1,2',
+    dSae: D,
+    ablated: [1, 2],
+    steered: [3],
+    k: 2,
+    seed: 0,
+    openStore,
+  });
   assert.deepEqual(rc.exclusion.detector_like, []);
   assert.match(rc.exclusion.rule, /no discovery ranking/);
   for (const s of rc.sets) assert.ok(s.latents.every((l) => ![1, 2, 3].includes(l)));

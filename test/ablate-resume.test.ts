@@ -11,14 +11,43 @@ import { test } from 'node:test';
 const ROOT = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'ablate-resume-'));
 const prompts = join(dir, 'prompts.txt');
-writeFileSync(prompts, ['Explain how to bake bread.', 'Explain how tides work.', 'Explain how to tie a bowline.'].join('\n'));
+writeFileSync(
+  prompts,
+  ['Explain how to bake bread.', 'Explain how tides work.', 'Explain how to tie a bowline.'].join('\n'),
+);
 const features = join(dir, 'features.json');
 writeFileSync(features, JSON.stringify([3, 17, 40, 41]));
 
 const args = (out: string) => [
-  join(ROOT, 'bin/analyze.js'), 'ablate', '--model', join(ROOT, 'test/fixtures/models/llama3-gqa'), '--sae', join(ROOT, 'test/fixtures/sae/saelens_relu'),
-  '--prompts', prompts, '--features', features, '--latents', '5,9,11', '--trials-per-feature', '4', '--conditions', 'baseline,ablate,no-steer',
-  '--calibrate', '--calibrate-steps', '3', '--calibrate-range', '0,8', '--max-tokens', '12', '--batch-size', '3', '--resamples', '200', '--out', out,
+  join(ROOT, 'bin/analyze.js'),
+  'ablate',
+  '--model',
+  join(ROOT, 'test/fixtures/models/llama3-gqa'),
+  '--sae',
+  join(ROOT, 'test/fixtures/sae/saelens_relu'),
+  '--prompts',
+  prompts,
+  '--features',
+  features,
+  '--latents',
+  '5,9,11',
+  '--trials-per-feature',
+  '4',
+  '--conditions',
+  'baseline,ablate,no-steer',
+  '--calibrate',
+  '--calibrate-steps',
+  '3',
+  '--calibrate-range',
+  '0,8',
+  '--max-tokens',
+  '12',
+  '--batch-size',
+  '3',
+  '--resamples',
+  '200',
+  '--out',
+  out,
 ];
 
 const lines = (out: string): string[] => readFileSync(join(out, 'trials.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -39,9 +68,12 @@ function runUntil(out: string, when: (ms: number) => boolean): Promise<'killed' 
   });
 }
 
-const storeSize = (out: string): number => (existsSync(join(out, 'trials.jsonl')) ? readFileSync(join(out, 'trials.jsonl'), 'utf8').length : 0);
+const storeSize = (out: string): number =>
+  existsSync(join(out, 'trials.jsonl')) ? readFileSync(join(out, 'trials.jsonl'), 'utf8').length : 0;
 
-test('ablate: SIGKILL at several moments, rerun each time: the final store equals an uninterrupted run\'s', { timeout: 120_000 }, async () => {
+test("ablate: SIGKILL at several moments, rerun each time: the final store equals an uninterrupted run's", {
+  timeout: 120_000,
+}, async () => {
   const clean = join(dir, 'clean');
   const ref = spawnSync(process.execPath, args(clean), { encoding: 'utf8' });
   assert.equal(ref.status, 0, ref.stderr);

@@ -16,8 +16,30 @@ const MODEL = join(FIX, 'models', 'llama3-gqa');
 const SAE = join(FIX, 'sae', 'saelens_relu');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-'));
 const prompts = join(tmp, 'prompts.txt');
-writeFileSync(prompts, ['Explain how to bake bread.', 'Explain how to plant a tree.', 'Explain how to fix a puncture.', 'Explain how to save money.', 'Explain how to tie a knot.', 'Explain how to brew tea.'].join('\n'));
-const base = ['find-otd-latents', '--model', MODEL, '--sae', SAE, '--prompts', prompts, '--max-tokens', '8', '--derangements', '3'];
+writeFileSync(
+  prompts,
+  [
+    'Explain how to bake bread.',
+    'Explain how to plant a tree.',
+    'Explain how to fix a puncture.',
+    'Explain how to save money.',
+    'Explain how to tie a knot.',
+    'Explain how to brew tea.',
+  ].join('\n'),
+);
+const base = [
+  'find-otd-latents',
+  '--model',
+  MODEL,
+  '--sae',
+  SAE,
+  '--prompts',
+  prompts,
+  '--max-tokens',
+  '8',
+  '--derangements',
+  '3',
+];
 
 function analyze(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
@@ -33,19 +55,60 @@ test('derangements have no fixed point and are seeded', () => {
 });
 
 test('a run writes every output, schema-valid, and a rerun with the same seed gives identical latents.json', () => {
-  const a = join(tmp, 'a'), b = join(tmp, 'b');
+  const a = join(tmp, 'a'),
+    b = join(tmp, 'b');
   const r1 = analyze(...base, '--out', a);
   assert.equal(r1.status, 0, r1.stderr);
-  assert.match(r1.stdout, /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\); \d+ latents pass the separability rule/);
-  for (const f of ['latents.json', 'ranking.arrow', 'summary.md', 'responses.json', 'activations.acts/codes.arrow', 'activations.acts/samples.arrow', 'activations.acts/meta.json']) {
+  assert.match(
+    r1.stdout,
+    /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\); \d+ latents pass the separability rule/,
+  );
+  for (const f of [
+    'latents.json',
+    'ranking.arrow',
+    'summary.md',
+    'responses.json',
+    'activations.acts/codes.arrow',
+    'activations.acts/samples.arrow',
+    'activations.acts/meta.json',
+  ]) {
     assert.ok(existsSync(join(a, f)), f);
   }
   const set = JSON.parse(readFileSync(join(a, 'latents.json'), 'utf8'));
   assert.equal(set.latents.length, 100);
-  assert.ok(set.latents.every((e: { latent: number; selected: boolean }) => Number.isInteger(e.latent) && typeof e.selected === 'boolean'));
+  assert.ok(
+    set.latents.every(
+      (e: { latent: number; selected: boolean }) => Number.isInteger(e.latent) && typeof e.selected === 'boolean',
+    ),
+  );
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
-  assert.deepEqual(ranking.schema.fields.map((f) => f.name), ['latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b',
-    'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected']);
+  assert.deepEqual(
+    ranking.schema.fields.map((f) => f.name),
+    [
+      'latent',
+      'n_a',
+      'n_b',
+      'freq_a',
+      'freq_b',
+      'mean_a',
+      'mean_b',
+      'sd_a',
+      'sd_b',
+      'max_a',
+      'max_b',
+      'cohens_d',
+      'hedges_g',
+      'auc',
+      'p_mwu',
+      'welch_t',
+      'p_welch',
+      'cliffs_delta',
+      'q_bh',
+      'p_holm',
+      'rank',
+      'selected',
+    ],
+  );
   assert.equal(ranking.numRows, 256);
   const r2 = analyze(...base, '--out', b);
   assert.equal(r2.status, 0, r2.stderr);
@@ -70,8 +133,13 @@ test('a run killed during capture resumes without recomputing finished samples',
   assert.ok(!existsSync(join(dir, 'latents.json')), 'the run was cut short');
   const resumed = analyze(...base, '--out', dir, '--batch-size', '2');
   assert.equal(resumed.status, 0, resumed.stderr);
-  const [, stored, pending, total] = /capture: (\d+) samples already stored; (\d+) of (\d+) batches to run/.exec(resumed.stderr)!.map(Number);
-  assert.ok(stored >= 4 && pending < total, `finished batches are not redone (${stored} stored, ${pending}/${total} to run)`);
+  const [, stored, pending, total] = /capture: (\d+) samples already stored; (\d+) of (\d+) batches to run/
+    .exec(resumed.stderr)!
+    .map(Number);
+  assert.ok(
+    stored >= 4 && pending < total,
+    `finished batches are not redone (${stored} stored, ${pending}/${total} to run)`,
+  );
   const whole = join(tmp, 'whole');
   assert.equal(analyze(...base, '--out', whole, '--batch-size', '2').status, 0);
   assert.equal(readFileSync(join(dir, 'latents.json'), 'utf8'), readFileSync(join(whole, 'latents.json'), 'utf8'));
@@ -84,7 +152,12 @@ test('bad input: a clear error, exit 2, nothing written', () => {
   writeFileSync(badResponses, '{"Explain how to bake bread.": 3');
   const narrowSae = join(tmp, 'narrow.safetensors');
   const zeros = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
-  writeSafetensors(narrowSae, { W_enc: zeros([32, 16]), W_dec: zeros([16, 32]), b_enc: zeros([16]), b_dec: zeros([32]) });
+  writeSafetensors(narrowSae, {
+    W_enc: zeros([32, 16]),
+    W_dec: zeros([16, 32]),
+    b_enc: zeros([16]),
+    b_dec: zeros([32]),
+  });
   const cases: [string[], RegExp][] = [
     [['--prompts', one], /at least 2 are needed \(no derangement of fewer exists\)/],
     [['--prompts', join(tmp, 'missing.txt')], /missing\.txt: prompts file not found/],

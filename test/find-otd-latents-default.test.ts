@@ -12,14 +12,41 @@ import { openStore } from '../lib/store/reader.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-default-'));
-const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8').split('\n').filter((l) => l.trim());
+const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim());
 const saeCfg = JSON.parse(readFileSync(join(ROOT, 'data', 'sae', 'cfg.json'), 'utf8'));
 const dSae = saeCfg.d_sae;
-const RANKING_COLUMNS = ['latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b',
-  'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected'];
+const RANKING_COLUMNS = [
+  'latent',
+  'n_a',
+  'n_b',
+  'freq_a',
+  'freq_b',
+  'mean_a',
+  'mean_b',
+  'sd_a',
+  'sd_b',
+  'max_a',
+  'max_b',
+  'cohens_d',
+  'hedges_g',
+  'auc',
+  'p_mwu',
+  'welch_t',
+  'p_welch',
+  'cliffs_delta',
+  'q_bh',
+  'p_holm',
+  'rank',
+  'selected',
+];
 
 function npxAnalyze(out: string) {
-  return spawnSync('npx', ['--no-install', 'analyze', 'find-otd-latents', '--out', out], { encoding: 'utf8', cwd: ROOT });
+  return spawnSync('npx', ['--no-install', 'analyze', 'find-otd-latents', '--out', out], {
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
 }
 
 const isNumberOrNull = (x: unknown) => x === null || (typeof x === 'number' && Number.isFinite(x));
@@ -30,7 +57,13 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   assert.equal(r.status, 0, r.stderr);
   const n = prompts.length;
   const k = 5;
-  assert.match(r.stdout, new RegExp(`^${n} off-topic vs ${n} on-topic prompt values \\(${n * k} off-topic and ${n} on-topic samples, averaged per prompt\\); \\d+ latents pass the separability rule`, 'm'));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^${n} off-topic vs ${n} on-topic prompt values \\(${n * k} off-topic and ${n} on-topic samples, averaged per prompt\\); \\d+ latents pass the separability rule`,
+      'm',
+    ),
+  );
 
   // responses.json: one non-empty response per prompt
   const responses = JSON.parse(readFileSync(join(a, 'responses.json'), 'utf8')).value;
@@ -46,12 +79,21 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
 
   // ranking.arrow: every latent once, the columns of docs/design.md "Ranking", ranks 1..d_sae
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
-  assert.deepEqual(ranking.schema.fields.map((f) => f.name), RANKING_COLUMNS);
+  assert.deepEqual(
+    ranking.schema.fields.map((f) => f.name),
+    RANKING_COLUMNS,
+  );
   assert.equal(ranking.numRows, dSae);
   // the prompt is the unit: n = number of prompts in every row
   for (const col of ['n_a', 'n_b']) assert.deepEqual([...new Set(ranking.getChild(col)!.toArray() as Int32Array)], [n]);
-  assert.deepEqual(Array.from(ranking.getChild('latent')!.toArray() as Int32Array).sort((x, y) => x - y), Array.from({ length: dSae }, (_, i) => i));
-  assert.deepEqual(Array.from(ranking.getChild('rank')!, Number).sort((x, y) => x - y), Array.from({ length: dSae }, (_, i) => i + 1));
+  assert.deepEqual(
+    Array.from(ranking.getChild('latent')!.toArray() as Int32Array).sort((x, y) => x - y),
+    Array.from({ length: dSae }, (_, i) => i),
+  );
+  assert.deepEqual(
+    Array.from(ranking.getChild('rank')!, Number).sort((x, y) => x - y),
+    Array.from({ length: dSae }, (_, i) => i + 1),
+  );
 
   // latents.json: the latent-set schema, readable by the latent-set reader (what `ablate` uses)
   const set = JSON.parse(readFileSync(join(a, 'latents.json'), 'utf8'));
@@ -62,14 +104,32 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   for (const e of set.latents) {
     assert.ok(Number.isInteger(e.latent) && e.latent >= 0 && e.latent < dSae);
     assert.equal(typeof e.selected, 'boolean');
-    for (const key of ['freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'p_mwu', 'q_bh', 'stability', 'stability_auc_min', 'stability_auc_max']) {
+    for (const key of [
+      'freq_a',
+      'freq_b',
+      'mean_a',
+      'mean_b',
+      'cohens_d',
+      'auc',
+      'p_mwu',
+      'q_bh',
+      'stability',
+      'stability_auc_min',
+      'stability_auc_max',
+    ]) {
       assert.ok(isNumberOrNull(e.stats[key]), `latent ${e.latent} stats.${key}`);
     }
     assert.ok(e.stats.stability >= 0 && e.stats.stability <= 1);
   }
   const listed = set.latents.map((e: { latent: number }) => e.latent);
-  assert.ok(set.selected.every((l: number) => listed.includes(l)), 'every selected latent is listed');
-  assert.deepEqual(set.selected, set.latents.filter((e: { selected: boolean }) => e.selected).map((e: { latent: number }) => e.latent));
+  assert.ok(
+    set.selected.every((l: number) => listed.includes(l)),
+    'every selected latent is listed',
+  );
+  assert.deepEqual(
+    set.selected,
+    set.latents.filter((e: { selected: boolean }) => e.selected).map((e: { latent: number }) => e.latent),
+  );
   assert.deepEqual(set.stability.derangements, [0, 1, 2, 3, 4]);
   assert.equal(set.provenance.activations, 'activations.acts');
   assert.match(readFileSync(join(a, 'summary.md'), 'utf8'), /^# Off-topic detector latents/);

@@ -15,8 +15,19 @@ const FIX = join(ROOT, 'test', 'fixtures');
 const DIR = join(FIX, 'discovery');
 const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8'));
 const tmp = mkdtempSync(join(tmpdir(), 'otd-episodes-'));
-const base = ['find-otd-latents', '--model', join(FIX, 'models', 'llama3-gqa'), '--sae', join(FIX, 'sae', 'saelens_relu'),
-  '--episodes', join(DIR, 'episodes.jsonl'), '--latents', join(DIR, 'latents.json'), '--batch-size', '3'];
+const base = [
+  'find-otd-latents',
+  '--model',
+  join(FIX, 'models', 'llama3-gqa'),
+  '--sae',
+  join(FIX, 'sae', 'saelens_relu'),
+  '--episodes',
+  join(DIR, 'episodes.jsonl'),
+  '--latents',
+  join(DIR, 'latents.json'),
+  '--batch-size',
+  '3',
+];
 
 function analyze(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
@@ -31,7 +42,10 @@ test('binning: equal fractions of the response, tokens weighted by the share of 
   // 3 tokens in 2 bins: bin 0 = tokens [0, 1.5) = (1·2 + 0.5·4)/1.5, bin 1 = (0.5·4 + 1·8)/1.5
   assert.deepEqual(Array.from(binMeans([2, 4, 8], 2)), [4 / 1.5, 10 / 1.5]);
   const hundred = Array.from({ length: 100 }, (_, i) => i);
-  assert.deepEqual(Array.from(binMeans(hundred, 50)), Array.from({ length: 50 }, (_, b) => 2 * b + 0.5));
+  assert.deepEqual(
+    Array.from(binMeans(hundred, 50)),
+    Array.from({ length: 50 }, (_, b) => 2 * b + 0.5),
+  );
   assert.deepEqual(Array.from(binMeans([7], 50)), new Array(50).fill(7));
 });
 
@@ -45,7 +59,11 @@ test('episodes mode: region means, paired tests, missing regions and traces agre
   assert.deepEqual(got.latents, expected.latents);
   assert.deepEqual(got.missing, expected.missing);
   assert.equal(got.binning.bins, 50);
-  assert.deepEqual(got.episodes.map((e: { id: string }) => e.id), expected.episodes.map((e: { id: string }) => e.id), 'input order');
+  assert.deepEqual(
+    got.episodes.map((e: { id: string }) => e.id),
+    expected.episodes.map((e: { id: string }) => e.id),
+    'input order',
+  );
   for (const [i, want] of expected.episodes.entries()) {
     const e = got.episodes[i];
     assert.deepEqual(e.response, want.response, `${want.id} response tokens`);
@@ -79,27 +97,63 @@ test('episodes mode: region means, paired tests, missing regions and traces agre
 
 test('episodes mode: bad input is a clear error, exit 2, nothing written', () => {
   const line = (o: object) => JSON.stringify(o);
-  const ok = { id: 'a', prompt: 'Explain how to bake bread.', response: 'Gold rush. Wait. Knead the dough.', spans: { off_topic: [0, 10], correction: [11, 16], on_topic: [17, 33] } };
+  const ok = {
+    id: 'a',
+    prompt: 'Explain how to bake bread.',
+    response: 'Gold rush. Wait. Knead the dough.',
+    spans: { off_topic: [0, 10], correction: [11, 16], on_topic: [17, 33] },
+  };
   const files: [string, string, RegExp][] = [
-    ['overlap', [line(ok), line({ ...ok, id: 'b', spans: { off_topic: [0, 12], correction: [11, 16] } })].join('\n'), /regions off_topic \[0,12\) and correction \[11,16\) overlap/],
-    ['past-end', [line(ok), line({ ...ok, id: 'b', spans: { on_topic: [17, 90] } })].join('\n'), /spans\.on_topic: end 90 is past the end of the response \(33 code points\)/],
-    ['unknown', [line(ok), line({ ...ok, id: 'b', spans: { offtopic: [0, 5] } })].join('\n'), /spans\.offtopic: unknown region/],
+    [
+      'overlap',
+      [line(ok), line({ ...ok, id: 'b', spans: { off_topic: [0, 12], correction: [11, 16] } })].join('\n'),
+      /regions off_topic \[0,12\) and correction \[11,16\) overlap/,
+    ],
+    [
+      'past-end',
+      [line(ok), line({ ...ok, id: 'b', spans: { on_topic: [17, 90] } })].join('\n'),
+      /spans\.on_topic: end 90 is past the end of the response \(33 code points\)/,
+    ],
+    [
+      'unknown',
+      [line(ok), line({ ...ok, id: 'b', spans: { offtopic: [0, 5] } })].join('\n'),
+      /spans\.offtopic: unknown region/,
+    ],
     ['one', line(ok), /found 1 episode\(s\); paired comparisons need at least 2/],
     ['json', `${line(ok)}\n{"id": "b",`, /:2: not JSON/],
   ];
   for (const [name, text, message] of files) {
     const path = join(tmp, `${name}.jsonl`);
     writeFileSync(path, text);
-    assert.throws(() => readEpisodes(path), (err: Error) => err instanceof InputError && message.test(err.message), name);
+    assert.throws(
+      () => readEpisodes(path),
+      (err: Error) => err instanceof InputError && message.test(err.message),
+      name,
+    );
   }
   // through the CLI: exit 2 and no run directory
   const out = join(tmp, 'bad-overlap');
-  const bad = analyze(...base.map((a) => (a.endsWith('episodes.jsonl') ? join(tmp, 'overlap.jsonl') : a)), '--out', out);
+  const bad = analyze(
+    ...base.map((a) => (a.endsWith('episodes.jsonl') ? join(tmp, 'overlap.jsonl') : a)),
+    '--out',
+    out,
+  );
   assert.equal(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /overlap\.jsonl:2: regions off_topic/);
   assert.ok(!existsSync(out), 'nothing written');
   const tooWide = join(tmp, 'wide.json');
-  writeFileSync(tooWide, JSON.stringify({ method: 'x', criterion: {}, model: null, sae: null, layer: 1, latents: [{ latent: 300, selected: true, stats: {} }], selected: [300] }));
+  writeFileSync(
+    tooWide,
+    JSON.stringify({
+      method: 'x',
+      criterion: {},
+      model: null,
+      sae: null,
+      layer: 1,
+      latents: [{ latent: 300, selected: true, stats: {} }],
+      selected: [300],
+    }),
+  );
   const r = analyze(...base.map((a) => (a.endsWith('latents.json') ? tooWide : a)), '--out', join(tmp, 'bad-wide'));
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /latent 300 is outside the SAE \(d_sae = 256\)/);

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../lib/errors.ts';
-import { createJudge, defaultJudgeSpec, InvalidJudgeOutput, loadJudgePrompt, parseJudgeOutput, renderJudgePrompt } from '../lib/judge/index.ts';
+import {
+  createJudge,
+  defaultJudgeSpec,
+  InvalidJudgeOutput,
+  loadJudgePrompt,
+  parseJudgeOutput,
+  renderJudgePrompt,
+} from '../lib/judge/index.ts';
 
 const KEY = 'sk-fake-KEY-9f3a7c1e-do-not-leak';
 
@@ -35,7 +42,10 @@ test('configuration errors are InputErrors thrown at construction', () => {
 test('base URL from the flag, else from the environment; recorded without credentials or query', () => {
   const env = { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: 'http://user:secret@127.0.0.1:8000/v1/?token=abc' };
   assert.equal(createJudge('openai:m', { env }).provenance.base_url, 'http://127.0.0.1:8000/v1');
-  assert.equal(createJudge('openai:m', { env, baseUrl: 'https://openrouter.ai/api/v1' }).provenance.base_url, 'https://openrouter.ai/api/v1');
+  assert.equal(
+    createJudge('openai:m', { env, baseUrl: 'https://openrouter.ai/api/v1' }).provenance.base_url,
+    'https://openrouter.ai/api/v1',
+  );
   assert.equal(createJudge('anthropic:m', { env: { ANTHROPIC_API_KEY: KEY } }).provenance.base_url, null);
 });
 
@@ -64,8 +74,15 @@ test('output validation', () => {
       '{"text":"Wait, back to bread: mix flour.","score":72.5}]}\n```\n</result>',
     response,
   );
-  assert.deepEqual(ok.map((a) => a.score), [10, 72.5]); // last block used; fence and whitespace tolerated
-  const rejects = (raw: string, why: RegExp) => assert.throws(() => parseJudgeOutput(raw, response), (e: Error) => e instanceof InvalidJudgeOutput && why.test(e.message));
+  assert.deepEqual(
+    ok.map((a) => a.score),
+    [10, 72.5],
+  ); // last block used; fence and whitespace tolerated
+  const rejects = (raw: string, why: RegExp) =>
+    assert.throws(
+      () => parseJudgeOutput(raw, response),
+      (e: Error) => e instanceof InvalidJudgeOutput && why.test(e.message),
+    );
   rejects('no tags', /no <result>/);
   rejects('<result>{attempts: []}</result>', /not valid JSON/);
   rejects('<result>{"scores": []}</result>', /no "attempts" array/);

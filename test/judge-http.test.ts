@@ -13,7 +13,8 @@ import { startFakeLlm, type FakeLlm, type Step } from './fixtures/judge/fake-llm
 const KEY = 'sk-fake-KEY-9f3a7c1e-do-not-leak';
 const INPUT = {
   prompt: 'Explain how to bake sourdough bread.',
-  response: 'The ocean is deep and blue. Wait, let me get back to the question. Mix flour, water and starter, then bake.',
+  response:
+    'The ocean is deep and blue. Wait, let me get back to the question. Mix flour, water and starter, then bake.',
   featureLabel: 'oceans',
 };
 const ATTEMPTS = [
@@ -111,11 +112,19 @@ for (const format of FORMATS) {
   });
 
   test(`${format.name}: invalid scores are rejected, retried, then recorded as an error`, async () => {
-    const bad = (score: unknown) => `<result>{"attempts":[{"text":"The ocean is deep and blue.","score":${JSON.stringify(score)}}]}</result>`;
-    const { result, requests, stats } = await judgeOnce(format, [{ reply: bad(150) }, { reply: bad(-3) }, { reply: bad('80') }]);
+    const bad = (score: unknown) =>
+      `<result>{"attempts":[{"text":"The ocean is deep and blue.","score":${JSON.stringify(score)}}]}</result>`;
+    const { result, requests, stats } = await judgeOnce(format, [
+      { reply: bad(150) },
+      { reply: bad(-3) },
+      { reply: bad('80') },
+    ]);
     assert.equal(requests.length, 3, 'one try plus two retries, then it gives up');
     assert.deepEqual(result.attempts, []);
-    assert.match(result.error!, /invalid output after 3 tries: attempt 1: "score" must be a number in 0–100, found "80"/);
+    assert.match(
+      result.error!,
+      /invalid output after 3 tries: attempt 1: "score" must be a number in 0–100, found "80"/,
+    );
     assert.equal(result.raw, bad('80'));
     assert.equal(stats.invalid_outputs, 3);
     assert.equal(stats.errors, 1);
@@ -149,7 +158,12 @@ test('a server echoing the key in an error body: the recorded error has it redac
 test('concurrency limit: never more requests in flight than allowed', async () => {
   const server = await startFakeLlm(Array.from({ length: 6 }, () => ({ reply: VALID, delayMs: 30 })));
   try {
-    const judge = createJudge('openai:fake-model', { ...FAST, concurrency: 2, baseUrl: server.openaiUrl, env: { OPENAI_API_KEY: KEY } });
+    const judge = createJudge('openai:fake-model', {
+      ...FAST,
+      concurrency: 2,
+      baseUrl: server.openaiUrl,
+      env: { OPENAI_API_KEY: KEY },
+    });
     const results = await Promise.all(Array.from({ length: 6 }, () => judge.judge(INPUT)));
     results.forEach((r) => assertJudged(r, 'openai:fake-model'));
     assert.equal(server.requests.length, 6);
@@ -163,7 +177,12 @@ test('cache: a second judge with the same settings answers from disk; another pr
   const dir = mkdtempSync(join(tmpdir(), 'judge-cache-'));
   const server = await startFakeLlm([{ reply: VALID }, { reply: VALID }, { reply: VALID }]);
   try {
-    const opts = { ...FAST, cacheDir: join(dir, 'cache'), baseUrl: server.anthropicUrl, env: { ANTHROPIC_API_KEY: KEY } };
+    const opts = {
+      ...FAST,
+      cacheDir: join(dir, 'cache'),
+      baseUrl: server.anthropicUrl,
+      env: { ANTHROPIC_API_KEY: KEY },
+    };
     const first = createJudge('anthropic:fake-model', opts);
     assertJudged(await first.judge(INPUT), 'anthropic:fake-model');
     const second = createJudge('anthropic:fake-model', opts);

@@ -6,7 +6,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createJudge, DEFAULT_MODELS, defaultJudgeSpec, InvalidJudgeOutput, parseJudgment } from '../lib/judge/index.ts';
+import {
+  createJudge,
+  DEFAULT_MODELS,
+  defaultJudgeSpec,
+  InvalidJudgeOutput,
+  parseJudgment,
+} from '../lib/judge/index.ts';
 import { computeMetrics } from '../lib/trials/metrics.ts';
 import type { Trial } from '../lib/trials/types.ts';
 import { startFakeLlm, type Step } from './fixtures/judge/fake-llm-server.ts';
@@ -14,7 +20,8 @@ import { startFakeLlm, type Step } from './fixtures/judge/fake-llm-server.ts';
 const KEY = 'sk-fake-paper-format';
 const INPUT = {
   prompt: 'Explain how to bake sourdough bread.',
-  response: 'The ocean is deep and blue. Wait, let me get back to the question. Mix flour, water and starter, then bake.',
+  response:
+    'The ocean is deep and blue. Wait, let me get back to the question. Mix flour, water and starter, then bake.',
   featureLabel: 'oceans',
 };
 const PAPER_REPLY = [
@@ -33,13 +40,21 @@ const NO_ATTEMPT = 'The response only asks a clarifying question; there is no at
 const tmp = mkdtempSync(join(tmpdir(), 'judge-paper-'));
 // A prompt asking for the paper's format (our own words; the paper's prompt can be given the same way).
 const promptFile = join(tmp, 'paper-format-prompt.txt');
-writeFileSync(promptFile, 'Question: {{prompt}}\nAnswer: {{response}}\nGive feedback, then <json>{"attempts": [{"attempt_text": ..., "score": 0-100}]}</json>.\n');
+writeFileSync(
+  promptFile,
+  'Question: {{prompt}}\nAnswer: {{response}}\nGive feedback, then <json>{"attempts": [{"attempt_text": ..., "score": 0-100}]}</json>.\n',
+);
 
 async function judgeWith(script: Step[]) {
   const server = await startFakeLlm(script);
   try {
     const judge = createJudge('openai:fake-haiku', {
-      baseUrl: server.openaiUrl, env: { OPENAI_API_KEY: KEY }, promptFile, invalidOutputRetries: 1, backoffMs: 1, timeoutMs: 2000,
+      baseUrl: server.openaiUrl,
+      env: { OPENAI_API_KEY: KEY },
+      promptFile,
+      invalidOutputRetries: 1,
+      backoffMs: 1,
+      timeoutMs: 2000,
     });
     return { result: await judge.judge(INPUT), stats: judge.stats(), requests: server.requests };
   } finally {
@@ -50,19 +65,39 @@ async function judgeWith(script: Step[]) {
 test('parseJudgment: the paper format gives attempts and its feedback; ours still parses; ours wins when both are present', () => {
   const p = parseJudgment(PAPER_REPLY, INPUT.response);
   assert.equal(p.format, 'paper');
-  assert.deepEqual(p.attempts.map((a) => a.score), [0, 70]);
+  assert.deepEqual(
+    p.attempts.map((a) => a.score),
+    [0, 70],
+  );
   assert.match(p.feedback!, /^The response starts with an unrelated remark/);
   const ours = '<result>{"attempts":[{"text":"The ocean is deep and blue.","score":10}]}</result>';
-  assert.deepEqual(parseJudgment(ours, INPUT.response), { format: 'result', attempts: [{ text: 'The ocean is deep and blue.', score: 10 }], feedback: null });
+  assert.deepEqual(parseJudgment(ours, INPUT.response), {
+    format: 'result',
+    attempts: [{ text: 'The ocean is deep and blue.', score: 10 }],
+    feedback: null,
+  });
   assert.equal(parseJudgment(`${PAPER_REPLY}\n${ours}`, INPUT.response).format, 'result');
   // an empty list is allowed in the paper's format only
   assert.deepEqual(parseJudgment(NO_ATTEMPT, INPUT.response).attempts, []);
   assert.throws(() => parseJudgment('<result>{"attempts": []}</result>', INPUT.response), /"attempts" is empty/);
   // the verbatim check holds for the paper's format too, and its field name is attempt_text
-  const rejects = (raw: string, why: RegExp) => assert.throws(() => parseJudgment(raw, INPUT.response), (e: Error) => e instanceof InvalidJudgeOutput && why.test(e.message));
-  rejects('<json>{"attempts":[{"attempt_text":"Bake a cake.","score":50}]}</json>', /attempt 1: its text is not found verbatim/);
-  rejects('<json>{"attempts":[{"text":"The ocean is deep and blue.","score":50}]}</json>', /"attempt_text" must be a non-empty string/);
-  rejects('<json>{"attempts":[{"attempt_text":"The ocean is deep and blue.","score":101}]}</json>', /"score" must be a number in 0–100/);
+  const rejects = (raw: string, why: RegExp) =>
+    assert.throws(
+      () => parseJudgment(raw, INPUT.response),
+      (e: Error) => e instanceof InvalidJudgeOutput && why.test(e.message),
+    );
+  rejects(
+    '<json>{"attempts":[{"attempt_text":"Bake a cake.","score":50}]}</json>',
+    /attempt 1: its text is not found verbatim/,
+  );
+  rejects(
+    '<json>{"attempts":[{"text":"The ocean is deep and blue.","score":50}]}</json>',
+    /"attempt_text" must be a non-empty string/,
+  );
+  rejects(
+    '<json>{"attempts":[{"attempt_text":"The ocean is deep and blue.","score":101}]}</json>',
+    /"score" must be a number in 0–100/,
+  );
   rejects('<json>not json</json>', /the <json> block is not valid JSON/);
   rejects('just feedback', /no <result>…<\/result> \(or <json>…<\/json>\) block/);
 });
@@ -87,7 +122,18 @@ test('openai wire: an empty attempts list is "no attempt": no error, excluded fr
   assert.equal(stats.no_attempt, 1);
   assert.match(result.raw!, /only asks a clarifying question/);
   const trial = (id: string, judge: Trial['judge']): Trial => ({
-    id, feature: 1, feature_label: null, prompt: INPUT.prompt, seed: 0, condition: 'baseline', boost: 1, interventions: [], response: INPUT.response, judge, error: null, provenance: {},
+    id,
+    feature: 1,
+    feature_label: null,
+    prompt: INPUT.prompt,
+    seed: 0,
+    condition: 'baseline',
+    boost: 1,
+    interventions: [],
+    response: INPUT.response,
+    judge,
+    error: null,
+    provenance: {},
   });
   const counted = { id: 'x', attempts: [{ text: 'a', score: 40 }], raw: null, error: null };
   const r = computeMetrics([trial('a', result), trial('b', counted), trial('c', counted)], { resamples: 200 });
@@ -103,7 +149,7 @@ test('openai wire: a paper-format attempt not in the response is re-asked, then 
   assert.match(result.error!, /invalid output after 2 tries/);
 });
 
-test('the default remote judge is the paper\'s model family (Claude Haiku 4.5) when ANTHROPIC_API_KEY is set', () => {
+test("the default remote judge is the paper's model family (Claude Haiku 4.5) when ANTHROPIC_API_KEY is set", () => {
   assert.equal(DEFAULT_MODELS.anthropic, 'claude-haiku-4-5');
   assert.equal(defaultJudgeSpec({ ANTHROPIC_API_KEY: 'k' }), 'anthropic:claude-haiku-4-5');
   assert.equal(defaultJudgeSpec({}), 'heuristic');

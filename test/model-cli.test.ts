@@ -26,17 +26,33 @@ test('forward --ids writes logits and every resid_post equal to transformers', (
   assert.match(r.stderr, /^backend: wasm \(SIMD/m);
   const got = new SafetensorsFile(out);
   assert.deepEqual(got.names().sort(), ['logits', 'resid_post.0', 'resid_post.1', 'resid_post.2']);
-  for (const [name, ref] of [['logits', 'logits.2'], ['resid_post.2', 'resid_post.2.2']]) {
-    const a = got.read(name).data, b = expected.read(ref).data;
+  for (const [name, ref] of [
+    ['logits', 'logits.2'],
+    ['resid_post.2', 'resid_post.2.2'],
+  ]) {
+    const a = got.read(name).data,
+      b = expected.read(ref).data;
     assert.equal(a.length, b.length);
-    assert.ok(a.every((x, i) => Math.abs(x - b[i]) < 1e-4), name);
+    assert.ok(
+      a.every((x, i) => Math.abs(x - b[i]) < 1e-4),
+      name,
+    );
   }
 });
 
 test('forward --chat renders the template; generate --json gives greedy tokens', () => {
   const chat = join(tmp, 'chat.json');
   writeFileSync(chat, JSON.stringify([{ role: 'user', content: 'Explain how to plant a tree.' }]));
-  const r = analyze('forward', '--model', MODEL, '--chat', chat, '--add-generation-prompt', '--out', join(tmp, 'chat.safetensors'));
+  const r = analyze(
+    'forward',
+    '--model',
+    MODEL,
+    '--chat',
+    chat,
+    '--add-generation-prompt',
+    '--out',
+    join(tmp, 'chat.safetensors'),
+  );
   assert.equal(r.status, 0, r.stderr);
   const expected = new SafetensorsFile(join(MODEL, 'expected.safetensors'));
   const ids = Array.from(expected.read('ids.1').data, Number);
@@ -55,10 +71,28 @@ test('bad usage and bad input exit 2 with a clear message', () => {
   const badIds = analyze('forward', '--model', MODEL, '--ids', '1,x', '--out', join(tmp, 'x.safetensors'));
   assert.equal(badIds.status, 2);
   assert.match(badIds.stderr, /--ids: expected comma-separated non-negative integers/);
-  const noModel = analyze('forward', '--model', join(tmp, 'nowhere'), '--ids', '1', '--out', join(tmp, 'y.safetensors'));
+  const noModel = analyze(
+    'forward',
+    '--model',
+    join(tmp, 'nowhere'),
+    '--ids',
+    '1',
+    '--out',
+    join(tmp, 'y.safetensors'),
+  );
   assert.equal(noModel.status, 2);
   assert.match(noModel.stderr, /nowhere: no config\.json/);
-  const node = analyze('forward', '--model', MODEL, '--ids', '1', '--out', join(tmp, 'z.safetensors'), '--backend', 'node');
+  const node = analyze(
+    'forward',
+    '--model',
+    MODEL,
+    '--ids',
+    '1',
+    '--out',
+    join(tmp, 'z.safetensors'),
+    '--backend',
+    'node',
+  );
   assert.equal(node.status, 2);
   assert.match(node.stderr, /--backend node: @tensorflow\/tfjs-node is not loadable/);
 });
@@ -85,8 +119,16 @@ test('a model too large for one WASM heap is refused with the backend that would
   const dir = join(tmp, 'huge');
   cpSync(MODEL, dir, { recursive: true });
   // Llama-3.1-8B's shape: 32 layers, d 4096, 14336 intermediate, 128256 vocab.
-  const cfg = { ...JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')), hidden_size: 4096, intermediate_size: 14336,
-    num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, vocab_size: 128256 };
+  const cfg = {
+    ...JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')),
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    vocab_size: 128256,
+  };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
   assert.ok(backendWeightBytes(loadModelConfig(dir)) > 28e9);
   const r = analyze('forward', '--model', dir, '--ids', '1', '--out', join(tmp, 'h.safetensors'), '--backend', 'wasm');

@@ -16,18 +16,41 @@ const KERNEL_DIR = join(NOTEBOOKS, 'kernel');
 const TSLAB = join(KERNEL_DIR, 'node_modules', '.bin', 'tslab');
 const ORDER = ['01-find-otd-latents.ipynb', '02-ablation.ipynb']; // 02 ablates the latents 01 finds
 
-interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, string | string[]> }
-interface Cell { cell_type: string; source: string | string[]; outputs?: Output[]; execution_count?: number | null }
-interface Notebook { cells: Cell[]; metadata: { kernelspec?: { name: string } } }
-
-const joined = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : t ?? '');
-const readNotebook = (path: string): Notebook => JSON.parse(readFileSync(path, 'utf8'));
-
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, maxBuffer: 64 << 20 });
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+  execution_count?: number | null;
+}
+interface Notebook {
+  cells: Cell[];
+  metadata: { kernelspec?: { name: string } };
 }
 
-const hasNbclient = (python: string): boolean => run(python, ['-c', 'import nbclient, nbformat, jupyter_client']).status === 0;
+const joined = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : (t ?? ''));
+const readNotebook = (path: string): Notebook => JSON.parse(readFileSync(path, 'utf8'));
+
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, {
+    encoding: 'utf8',
+    cwd: opts.cwd ?? ROOT,
+    env: opts.env ?? process.env,
+    maxBuffer: 64 << 20,
+  });
+}
+
+const hasNbclient = (python: string): boolean =>
+  run(python, ['-c', 'import nbclient, nbformat, jupyter_client']).status === 0;
 
 /** A Python that imports nbclient, or null. */
 const jupyterPython = (): string | null => ['python3', '/usr/bin/python3'].find(hasNbclient) ?? null;
@@ -36,7 +59,9 @@ const jupyterPython = (): string | null => ['python3', '/usr/bin/python3'].find(
 function notebookSetupMissing(): string | null {
   const missing = [
     ...(jupyterPython() ? [] : ['no python3 imports nbclient (Debian: python3-nbclient; or pip install nbclient)']),
-    ...(existsSync(join(KERNEL_DIR, 'node_modules', 'tslab', 'package.json')) ? [] : ['the tslab kernel package is not installed (npm ci --prefix notebooks/kernel)']),
+    ...(existsSync(join(KERNEL_DIR, 'node_modules', 'tslab', 'package.json'))
+      ? []
+      : ['the tslab kernel package is not installed (npm ci --prefix notebooks/kernel)']),
   ];
   return missing.length ? `${missing.join('; ')}: run npm run setup:system (see docs/notebooks.md)` : null;
 }
@@ -64,7 +89,9 @@ finally:
 `;
 
 test('committed notebooks carry no outputs and name the tslab kernel', () => {
-  const found = readdirSync(NOTEBOOKS).filter((f) => f.endsWith('.ipynb')).sort();
+  const found = readdirSync(NOTEBOOKS)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort();
   assert.deepEqual(found, ORDER);
   for (const name of found) {
     const nb = readNotebook(join(NOTEBOOKS, name));
@@ -87,9 +114,14 @@ test('notebooks execute headless in the tslab kernel on the shipped default', { 
   const tmp = mkdtempSync(join(tmpdir(), 'notebooks-'));
   const spec = join(tmp, 'jupyter', 'kernels', 'tslab');
   mkdirSync(spec, { recursive: true });
-  writeFileSync(join(spec, 'kernel.json'), JSON.stringify({
-    argv: [TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript',
-  }));
+  writeFileSync(
+    join(spec, 'kernel.json'),
+    JSON.stringify({
+      argv: [TSLAB, 'kernel', '--config-path', '{connection_file}'],
+      display_name: 'TypeScript',
+      language: 'typescript',
+    }),
+  );
   const env = {
     ...process.env,
     JUPYTER_PATH: join(tmp, 'jupyter'),
@@ -103,12 +135,22 @@ test('notebooks execute headless in the tslab kernel on the shipped default', { 
     assert.equal(r.status, 0, `${name}: a cell failed (executed notebook: ${out})\n${r.stderr}`);
 
     const outputs = readNotebook(out).cells.flatMap((c) => c.outputs ?? []);
-    assert.deepEqual(outputs.filter((o) => o.output_type === 'error'), [], `${name}: error outputs`);
-    const stderr = outputs.filter((o) => o.name === 'stderr').map((o) => joined(o.text)).join('');
+    assert.deepEqual(
+      outputs.filter((o) => o.output_type === 'error'),
+      [],
+      `${name}: error outputs`,
+    );
+    const stderr = outputs
+      .filter((o) => o.name === 'stderr')
+      .map((o) => joined(o.text))
+      .join('');
     assert.doesNotMatch(stderr, /Error|Unhandled|Uncaught/, `${name}: errors on stderr`);
     const svgs = outputs.map((o) => joined(o.data?.['image/svg+xml'])).filter((s) => s !== '');
     assert.ok(svgs.length >= 3, `${name}: expected at least 3 figures inline, found ${svgs.length}`);
-    assert.ok(svgs.every((s) => /^\s*<svg[\s\S]*<\/svg>\s*$/.test(s)), `${name}: a figure is not an SVG document`);
+    assert.ok(
+      svgs.every((s) => /^\s*<svg[\s\S]*<\/svg>\s*$/.test(s)),
+      `${name}: a figure is not an SVG document`,
+    );
     const tables = outputs.map((o) => joined(o.data?.['text/markdown'])).filter((m) => /^\|.*\|\n\|\s*-/m.test(m));
     assert.ok(tables.length >= 2, `${name}: expected Markdown tables inline, found ${tables.length}`);
   }
@@ -118,8 +160,10 @@ test('notebooks execute headless in the tslab kernel on the shipped default', { 
   const discovery = runs.find((d) => d.startsWith('find-otd-latents-'));
   const ablation = runs.find((d) => d.startsWith('ablate-'));
   assert.ok(discovery && ablation, `run directories: ${runs.join(', ')}`);
-  for (const f of ['latents.json', 'ranking.arrow', 'summary.md', 'report.html']) assert.ok(existsSync(join(tmp, 'runs', discovery, f)), `${discovery}/${f}`);
-  for (const f of ['trials.jsonl', 'metrics.json', 'summary.md', 'report.html']) assert.ok(existsSync(join(tmp, 'runs', ablation, f)), `${ablation}/${f}`);
+  for (const f of ['latents.json', 'ranking.arrow', 'summary.md', 'report.html'])
+    assert.ok(existsSync(join(tmp, 'runs', discovery, f)), `${discovery}/${f}`);
+  for (const f of ['trials.jsonl', 'metrics.json', 'summary.md', 'report.html'])
+    assert.ok(existsSync(join(tmp, 'runs', ablation, f)), `${ablation}/${f}`);
   const metrics = JSON.parse(readFileSync(join(tmp, 'runs', ablation, 'metrics.json'), 'utf8'));
   assert.deepEqual(Object.keys(metrics.conditions), ['baseline', 'ablate', 'random']);
   rmSync(tmp, { recursive: true, force: true });

@@ -42,8 +42,25 @@ test('detectors: ≥ 5 latents with AUC ≥ 0.95 on the default prompts keep AUC
 
 test('ablation: clamping the top-26 detectors while steering lowers the multi-attempt rate (fixed seed, reduced trials)', () => {
   const out = join(tmp, 'ablate');
-  const r = analyze('ablate', '--latents', 'top26', '--otd', join(tmp, 'otd', 'latents.json'), '--conditions', 'baseline,ablate',
-    '--trials-per-feature', '8', '--boost', String(BOOST), '--resamples', '200', '--seed', '0', '--out', out);
+  const r = analyze(
+    'ablate',
+    '--latents',
+    'top26',
+    '--otd',
+    join(tmp, 'otd', 'latents.json'),
+    '--conditions',
+    'baseline,ablate',
+    '--trials-per-feature',
+    '8',
+    '--boost',
+    String(BOOST),
+    '--resamples',
+    '200',
+    '--seed',
+    '0',
+    '--out',
+    out,
+  );
   assert.equal(r.status, 0, r.stderr);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   const base = m.conditions.baseline.metrics.multi_attempt_rate.estimate;

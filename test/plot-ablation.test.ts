@@ -13,12 +13,33 @@ const close = (a: number, b: number, tol = 0.01): void => assert.ok(Math.abs(a -
 // The paper's headline numbers (Llama-3.3-70B) with made-up CIs; `random` has an undefined CI.
 const METRICS: MetricsSummary = {
   conditions: {
-    baseline: { n_trials: 4877, n_clusters: 975, metrics: {
-      multi_attempt_rate: { estimate: 0.074, ci: [0.066, 0.083] }, esr_rate: { estimate: 0.038, ci: [0.032, 0.045] }, first_attempt_score: { estimate: 26.3, ci: [25.1, 27.6] } } },
-    ablate: { n_trials: 4875, n_clusters: 975, metrics: {
-      multi_attempt_rate: { estimate: 0.055, ci: [0.048, 0.063] }, esr_rate: { estimate: 0.028, ci: [0.023, 0.034] }, first_attempt_score: { estimate: 27.4, ci: [26.2, 28.7] } } },
-    random: { n_trials: 50, n_clusters: 10, metrics: {
-      multi_attempt_rate: { estimate: 0.06, ci: null }, esr_rate: { estimate: 0.02, ci: [NaN, NaN] }, first_attempt_score: { estimate: 25, ci: [20, 30] } } },
+    baseline: {
+      n_trials: 4877,
+      n_clusters: 975,
+      metrics: {
+        multi_attempt_rate: { estimate: 0.074, ci: [0.066, 0.083] },
+        esr_rate: { estimate: 0.038, ci: [0.032, 0.045] },
+        first_attempt_score: { estimate: 26.3, ci: [25.1, 27.6] },
+      },
+    },
+    ablate: {
+      n_trials: 4875,
+      n_clusters: 975,
+      metrics: {
+        multi_attempt_rate: { estimate: 0.055, ci: [0.048, 0.063] },
+        esr_rate: { estimate: 0.028, ci: [0.023, 0.034] },
+        first_attempt_score: { estimate: 27.4, ci: [26.2, 28.7] },
+      },
+    },
+    random: {
+      n_trials: 50,
+      n_clusters: 10,
+      metrics: {
+        multi_attempt_rate: { estimate: 0.06, ci: null },
+        esr_rate: { estimate: 0.02, ci: [NaN, NaN] },
+        first_attempt_score: { estimate: 25, ci: [20, 30] },
+      },
+    },
   },
   bootstrap: { resamples: 10000, seed: 0, cluster: 'feature', level: 0.95, ci: 'bca' },
 };
@@ -27,7 +48,10 @@ test('condition bars: one bar per condition and metric at its estimate, whiskers
   const fig = conditionBars(METRICS);
   const svg = parseSvg(fig.svg);
   const panels = [...svg.querySelectorAll('g.panel')];
-  assert.deepEqual(panels.map((p) => p.getAttribute('data-metric')), ['multi_attempt_rate', 'esr_rate', 'first_attempt_score']);
+  assert.deepEqual(
+    panels.map((p) => p.getAttribute('data-metric')),
+    ['multi_attempt_rate', 'esr_rate', 'first_attempt_score'],
+  );
   for (const panel of panels) {
     const metric = panel.getAttribute('data-metric')!;
     const y = axisMap(panel.querySelector('.y-axis')!, 'y');
@@ -65,7 +89,10 @@ test('score-delta histograms: bins of 10 points with the hand-counted number of 
     ['ablate', [0, 9.5, 10]],
   ]);
   // hand counts: [x0 → count]; a bin is [x0, x0 + 10), and the last one includes 100
-  const expected: Record<string, Record<number, number>> = { baseline: { [-20]: 1, 0: 2, 20: 1, 90: 1, [-100]: 1 }, ablate: { 0: 2, 10: 1 } };
+  const expected: Record<string, Record<number, number>> = {
+    baseline: { [-20]: 1, 0: 2, 20: 1, 90: 1, [-100]: 1 },
+    ablate: { 0: 2, 10: 1 },
+  };
   const fig = scoreDeltaHistograms(deltas);
   const svg = parseSvg(fig.svg);
   const panels = [...svg.querySelectorAll('g.panel')];
@@ -89,13 +116,37 @@ test('score-delta histograms: bins of 10 points with the hand-counted number of 
 
 test('paired differences: points and CI lines at the differences, rates in percentage points', () => {
   const diffs = [
-    { a: 'ablate', b: 'baseline', metric: 'multi_attempt_rate', estimate: -0.019, ci: [-0.03, -0.008] as [number, number], p: 0.002 },
-    { a: 'ablate', b: 'baseline', metric: 'esr_rate', estimate: -0.01, ci: [-0.018, -0.002] as [number, number], p: 0.01 },
-    { a: 'ablate', b: 'baseline', metric: 'first_attempt_score', estimate: 1.1, ci: [-0.6, 2.8] as [number, number], p: 0.2 },
+    {
+      a: 'ablate',
+      b: 'baseline',
+      metric: 'multi_attempt_rate',
+      estimate: -0.019,
+      ci: [-0.03, -0.008] as [number, number],
+      p: 0.002,
+    },
+    {
+      a: 'ablate',
+      b: 'baseline',
+      metric: 'esr_rate',
+      estimate: -0.01,
+      ci: [-0.018, -0.002] as [number, number],
+      p: 0.01,
+    },
+    {
+      a: 'ablate',
+      b: 'baseline',
+      metric: 'first_attempt_score',
+      estimate: 1.1,
+      ci: [-0.6, 2.8] as [number, number],
+      p: 0.2,
+    },
   ];
   const svg = parseSvg(pairedDifferences(diffs, METRICS.bootstrap).svg);
   const panels = [...svg.querySelectorAll('g.panel')];
-  assert.deepEqual(panels.map((p) => p.getAttribute('data-scale')), ['fraction', 'score']);
+  assert.deepEqual(
+    panels.map((p) => p.getAttribute('data-scale')),
+    ['fraction', 'score'],
+  );
   for (const panel of panels) {
     const k = panel.getAttribute('data-scale') === 'fraction' ? 100 : 1;
     const x = axisMap(panel.querySelector('.x-axis')!, 'x');
@@ -115,5 +166,8 @@ test('PNG: rasterised at 3× the SVG size', () => {
   const size = pngSize(svgToPng(fig.svg));
   assert.deepEqual(size, { width: 3 * fig.width, height: 3 * fig.height });
   // the parse helper itself: an M/L path's vertices
-  assert.deepEqual(pathPoints('M1,2L3.5,-4'), [[1, 2], [3.5, -4]]);
+  assert.deepEqual(pathPoints('M1,2L3.5,-4'), [
+    [1, 2],
+    [3.5, -4],
+  ]);
 });

@@ -29,14 +29,21 @@ async function plantedRun(): Promise<string> {
 }
 
 const runDir = plantedRun();
-const figure = (dir: string, name: string): Element => parseSvg(readFileSync(join(dir, 'figures', `${name}.svg`), 'utf8'));
+const figure = (dir: string, name: string): Element =>
+  parseSvg(readFileSync(join(dir, 'figures', `${name}.svg`), 'utf8'));
 
 test('writeFigures: a discovery run gets ranking, distributions and stability as SVG + PNG with an index', async () => {
   const dir = await runDir;
   const written = await writeFigures(dir);
-  assert.deepEqual(written.map((w) => w.name), ['discovery-ranking', 'discovery-distributions', 'discovery-stability']);
+  assert.deepEqual(
+    written.map((w) => w.name),
+    ['discovery-ranking', 'discovery-distributions', 'discovery-stability'],
+  );
   const index = JSON.parse(readFileSync(join(dir, 'figures', 'index.json'), 'utf8'));
-  assert.deepEqual(index.figures.map((f: any) => f.png), written.map((w) => `${w.name}.png`));
+  assert.deepEqual(
+    index.figures.map((f: any) => f.png),
+    written.map((w) => `${w.name}.png`),
+  );
   for (const w of written) {
     const svg = readFileSync(join(dir, 'figures', w.svg), 'utf8');
     const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)![1]);
@@ -52,7 +59,10 @@ test('ranking: the planted detector is the one highlighted, at (Cohen d, −log1
   const t = tableFromIPC(readFileSync(join(dir, 'ranking.arrow')));
   const row = [...t].find((r: any) => r.latent === 3)!;
   const det = [...svg.querySelectorAll('circle.detector')];
-  assert.deepEqual(det.map((c) => c.getAttribute('data-latent')), ['3']);
+  assert.deepEqual(
+    det.map((c) => c.getAttribute('data-latent')),
+    ['3'],
+  );
   const panel = svg.querySelector('g.panel')!;
   const x = axisMap(panel.querySelector('.x-axis')!, 'x');
   const y = axisMap(panel.querySelector('.y-axis')!, 'y');
@@ -72,10 +82,16 @@ test('stability: per-derangement AUCs 1, 1, 0.5 for latent 5 (selected in 2 of 3
   const svg = figure(dir, 'discovery-stability');
   const panel = svg.querySelector('g.panel')!;
   const y = axisMap(panel.querySelector('.y-axis')!, 'y');
-  const expected: Record<string, [number[], string]> = { '3': [[1, 1, 1], '3/3'], '5': [[1, 1, 0.5], '2/3'], '7': [[0.5, 0.5, 0.5], '0/3'] };
+  const expected: Record<string, [number[], string]> = {
+    '3': [[1, 1, 1], '3/3'],
+    '5': [[1, 1, 0.5], '2/3'],
+    '7': [[0.5, 0.5, 0.5], '0/3'],
+  };
   for (const [latent, [aucs, freq]] of Object.entries(expected)) {
     const g = panel.querySelector(`g.latent[data-latent="${latent}"]`)!;
-    const pts = [...g.querySelectorAll('circle.point')].sort((a, b) => Number(a.getAttribute('data-derangement')) - Number(b.getAttribute('data-derangement')));
+    const pts = [...g.querySelectorAll('circle.point')].sort(
+      (a, b) => Number(a.getAttribute('data-derangement')) - Number(b.getAttribute('data-derangement')),
+    );
     assert.equal(pts.length, 3);
     pts.forEach((p, k) => close(num(p, 'cy'), y(aucs[k])));
     assert.equal(g.querySelector('text.freq')!.textContent, freq);

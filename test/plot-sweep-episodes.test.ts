@@ -16,18 +16,43 @@ test('sweepPoints: one point per (boost, condition) with the hand-counted multi-
   const { points } = sweepPoints(trials, { resamples: 200 });
   assert.equal(points.length, 4 * 2);
   for (const p of points) {
-    const counted = trials.filter((t) => t.boost === p.boost && t.condition === p.condition && !t.error && t.judge && !t.judge.error && t.judge.attempts.length > 0);
+    const counted = trials.filter(
+      (t) =>
+        t.boost === p.boost &&
+        t.condition === p.condition &&
+        !t.error &&
+        t.judge &&
+        !t.judge.error &&
+        t.judge.attempts.length > 0,
+    );
     assert.equal(p.n_trials, counted.length);
-    close(p.metrics.multi_attempt_rate.estimate, counted.filter((t) => t.judge!.attempts.length > 1).length / counted.length, 1e-12);
+    close(
+      p.metrics.multi_attempt_rate.estimate,
+      counted.filter((t) => t.judge!.attempts.length > 1).length / counted.length,
+      1e-12,
+    );
   }
 });
 
 test('sweep plot: points at (boost, estimate), a CI band per condition and metric', () => {
   const mk = (boost: number, condition: string, m: number, lo: number, hi: number) => ({
-    boost, condition, n_trials: 30,
-    metrics: { multi_attempt_rate: { estimate: m, ci: [lo, hi] as [number, number] }, esr_rate: { estimate: m / 2, ci: [lo / 2, hi / 2] as [number, number] }, first_attempt_score: { estimate: 30 + boost, ci: [25, 35 + boost] as [number, number] } },
+    boost,
+    condition,
+    n_trials: 30,
+    metrics: {
+      multi_attempt_rate: { estimate: m, ci: [lo, hi] as [number, number] },
+      esr_rate: { estimate: m / 2, ci: [lo / 2, hi / 2] as [number, number] },
+      first_attempt_score: { estimate: 30 + boost, ci: [25, 35 + boost] as [number, number] },
+    },
   });
-  const points = [mk(0.5, 'baseline', 0.1, 0.05, 0.15), mk(1, 'baseline', 0.2, 0.12, 0.3), mk(2, 'baseline', 0.4, 0.3, 0.5), mk(0.5, 'ablate', 0.05, 0.01, 0.1), mk(1, 'ablate', 0.1, 0.05, 0.16), mk(2, 'ablate', 0.2, 0.12, 0.3)];
+  const points = [
+    mk(0.5, 'baseline', 0.1, 0.05, 0.15),
+    mk(1, 'baseline', 0.2, 0.12, 0.3),
+    mk(2, 'baseline', 0.4, 0.3, 0.5),
+    mk(0.5, 'ablate', 0.05, 0.01, 0.1),
+    mk(1, 'ablate', 0.1, 0.05, 0.16),
+    mk(2, 'ablate', 0.2, 0.12, 0.3),
+  ];
   const svg = parseSvg(sweepPlot(points, { xLabel: 'boost / threshold' }).svg);
   for (const panel of svg.querySelectorAll('g.panel')) {
     const metric = panel.getAttribute('data-metric')!;
@@ -36,7 +61,9 @@ test('sweep plot: points at (boost, estimate), a CI band per condition and metri
     const circles = [...panel.querySelectorAll('circle.point')];
     assert.equal(circles.length, 6);
     for (const c of circles) {
-      const p = points.find((q) => q.condition === c.getAttribute('data-condition') && Math.abs(x(q.boost) - num(c, 'cx')) < 0.01)!;
+      const p = points.find(
+        (q) => q.condition === c.getAttribute('data-condition') && Math.abs(x(q.boost) - num(c, 'cx')) < 0.01,
+      )!;
       assert.ok(p, 'a point at a boost level');
       close(num(c, 'cy'), y((p.metrics as any)[metric].estimate));
     }
@@ -80,8 +107,21 @@ test('traces: mean line through the per-bin means, band through the t CIs', () =
 
 test('region means: one point per latent and region at its mean, CI lines at its bounds', () => {
   const rows = [
-    { latent: 3, regions: { off_topic: { mean: 4.4, ci: [3.9, 4.9] as [number, number], n: 20 }, correction: { mean: 2.1, ci: [1.5, 2.7] as [number, number], n: 20 }, on_topic: { mean: 1, ci: [0.8, 1.2] as [number, number], n: 20 } } },
-    { latent: 9, regions: { off_topic: { mean: 1.2, ci: [1, 1.4] as [number, number], n: 18 }, on_topic: { mean: 1.1, ci: [NaN, NaN] as [number, number], n: 1 } } },
+    {
+      latent: 3,
+      regions: {
+        off_topic: { mean: 4.4, ci: [3.9, 4.9] as [number, number], n: 20 },
+        correction: { mean: 2.1, ci: [1.5, 2.7] as [number, number], n: 20 },
+        on_topic: { mean: 1, ci: [0.8, 1.2] as [number, number], n: 20 },
+      },
+    },
+    {
+      latent: 9,
+      regions: {
+        off_topic: { mean: 1.2, ci: [1, 1.4] as [number, number], n: 18 },
+        on_topic: { mean: 1.1, ci: [NaN, NaN] as [number, number], n: 1 },
+      },
+    },
   ];
   const fig = regionMeansPlot(rows);
   const svg = parseSvg(fig.svg);
@@ -109,7 +149,11 @@ test('a sweep is recognised by feature: per-feature calibrated boosts are not on
   assert.equal(isSweep(calibrated), false);
   assert.equal(isSweep(base), true);
   // ablate --boost-sweep: boosts differ per feature, levels are shared; points sit at the levels.
-  const levels = base.map((t) => ({ ...t, boost: (t.boost ?? 0) + 0.01 * t.feature, provenance: { ...t.provenance, boost_level: (t.boost ?? 0) - 1 } }));
+  const levels = base.map((t) => ({
+    ...t,
+    boost: (t.boost ?? 0) + 0.01 * t.feature,
+    provenance: { ...t.provenance, boost_level: (t.boost ?? 0) - 1 },
+  }));
   assert.equal(isSweep(levels), true);
   assert.deepEqual([...new Set(sweepPoints(levels, { resamples: 50 }).points.map((p) => p.boost))], [-0.5, 0, 0.5, 1]);
 });

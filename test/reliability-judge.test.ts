@@ -15,11 +15,19 @@ const INPUT = { prompt: 'Explain bread.', response: 'Mix flour and water, then b
 const VALID = `<result>${JSON.stringify({ attempts: [{ text: INPUT.response, score: 70 }] })}</result>`;
 
 test('a Retry-After of 100000 s is cut to the cap, and the wait is said', async () => {
-  const server = await startFakeLlm([{ status: 429, headers: { 'retry-after': '100000' }, body: { error: { message: 'slow down' } } }, { reply: VALID }]);
+  const server = await startFakeLlm([
+    { status: 429, headers: { 'retry-after': '100000' }, body: { error: { message: 'slow down' } } },
+    { reply: VALID },
+  ]);
   const said: string[] = [];
   try {
     const judge = createJudge('openai:fake', {
-      baseUrl: server.openaiUrl, env: { OPENAI_API_KEY: KEY }, timeoutMs: 5000, httpRetries: 2, maxServerWaitS: 0.05, onWait: (l) => said.push(l),
+      baseUrl: server.openaiUrl,
+      env: { OPENAI_API_KEY: KEY },
+      timeoutMs: 5000,
+      httpRetries: 2,
+      maxServerWaitS: 0.05,
+      onWait: (l) => said.push(l),
     });
     const t0 = Date.now();
     const r = await judge.judge(INPUT);
@@ -36,7 +44,12 @@ test('a huge judge reply is stored as its first 64 KiB with its length and hash'
   const huge = `${'x'.repeat(2 << 20)}${VALID}`;
   const server = await startFakeLlm([{ reply: huge }]);
   try {
-    const judge = createJudge('anthropic:fake', { baseUrl: server.anthropicUrl, env: { ANTHROPIC_API_KEY: KEY }, timeoutMs: 5000, httpRetries: 0 });
+    const judge = createJudge('anthropic:fake', {
+      baseUrl: server.anthropicUrl,
+      env: { ANTHROPIC_API_KEY: KEY },
+      timeoutMs: 5000,
+      httpRetries: 0,
+    });
     const r = await judge.judge(INPUT);
     assert.equal(r.error, null);
     assert.deepEqual(r.attempts, [{ text: INPUT.response, score: 70 }]);
@@ -51,7 +64,22 @@ test('--judge-timeout must be a positive number of seconds (exit 2)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'judge-timeout-'));
   const trials = join(dir, 't.jsonl');
   writeFileSync(trials, '');
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/analyze.js'), 'judge', '--trials', trials, '--judge', 'heuristic', '--judge-timeout', '0', '--out', join(dir, 'out.jsonl')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin/analyze.js'),
+      'judge',
+      '--trials',
+      trials,
+      '--judge',
+      'heuristic',
+      '--judge-timeout',
+      '0',
+      '--out',
+      join(dir, 'out.jsonl'),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /--judge-timeout: expected a number in \(0, ∞\), found 0/);
 });

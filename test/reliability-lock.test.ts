@@ -49,9 +49,15 @@ test('a second writer is refused with the holder named; release lets the next on
 test('a lock left by a dead process on this host is taken over; one from another host is not', async () => {
   const dir = join(tmp, 'stale');
   mkdirSync(dir);
-  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: hostname(), started: '2020-01-01T00:00:00Z', command: 'capture' }));
+  writeFileSync(
+    join(dir, LOCK_FILE),
+    JSON.stringify({ pid: deadPid(), host: hostname(), started: '2020-01-01T00:00:00Z', command: 'capture' }),
+  );
   assert.equal(await output(child(dir)), 'locked');
-  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: 'elsewhere', started: '2020-01-01T00:00:00Z', command: 'capture' }));
+  writeFileSync(
+    join(dir, LOCK_FILE),
+    JSON.stringify({ pid: deadPid(), host: 'elsewhere', started: '2020-01-01T00:00:00Z', command: 'capture' }),
+  );
   assert.match(await output(child(dir)), /InputError: .*pid \d+ on elsewhere/);
 });
 
@@ -82,7 +88,10 @@ test('locking is re-entrant within a process; a file in the way is an InputError
   assert.deepEqual(readdirSync(join(dir, 'parts')), []);
   const file = join(tmp, 'a-file');
   writeFileSync(file, 'x');
-  assert.throws(() => lockDir(file), (e: Error) => e instanceof InputError && /exists and is not a directory/.test(e.message));
+  assert.throws(
+    () => lockDir(file),
+    (e: Error) => e instanceof InputError && /exists and is not a directory/.test(e.message),
+  );
   const store = join(tmp, 'store.jsonl');
   const l = lockFile(store);
   assert.ok(existsSync(join(tmp, `.store.jsonl${LOCK_FILE}`)));
@@ -96,11 +105,25 @@ test('a directory created only for the lock is removed again when the command is
 });
 
 const captureArgs = (samples: string, out: string) => [
-  join(ROOT, 'bin/analyze.js'), 'capture', '--model', join(FIX, 'models', 'llama3-gqa'), '--sae', join(FIX, 'sae', 'saelens_relu'),
-  '--layer', '1', '--samples', samples, '--out', out, '--batch-size', '2',
+  join(ROOT, 'bin/analyze.js'),
+  'capture',
+  '--model',
+  join(FIX, 'models', 'llama3-gqa'),
+  '--sae',
+  join(FIX, 'sae', 'saelens_relu'),
+  '--layer',
+  '1',
+  '--samples',
+  samples,
+  '--out',
+  out,
+  '--batch-size',
+  '2',
 ];
 
-test('CLI: two captures into one store — one exits 2 naming the holder, the other completes the store', { timeout: 300_000 }, async () => {
+test('CLI: two captures into one store — one exits 2 naming the holder, the other completes the store', {
+  timeout: 300_000,
+}, async () => {
   const out = join(tmp, 'two.acts');
   const samples = join(FIX, 'capture', 'samples.jsonl');
   const run = () =>
@@ -122,13 +145,32 @@ test('CLI: two captures into one store — one exits 2 naming the holder, the ot
 test('CLI: ablate into a run directory another live process holds exits 2 and writes nothing', () => {
   const out = join(tmp, 'held-run');
   mkdirSync(out);
-  writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), command: 'ablate' }));
+  writeFileSync(
+    join(out, LOCK_FILE),
+    JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString(), command: 'ablate' }),
+  );
   const features = join(tmp, 'features.json');
   writeFileSync(features, '[3]');
-  const r = spawnSync(process.execPath, [
-    join(ROOT, 'bin/analyze.js'), 'ablate', '--model', join(FIX, 'models', 'llama3-gqa'), '--sae', join(FIX, 'sae', 'saelens_relu'),
-    '--latents', '5,9', '--features', features, '--boost', '1', '--out', out,
-  ], { encoding: 'utf8', cwd: tmp });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin/analyze.js'),
+      'ablate',
+      '--model',
+      join(FIX, 'models', 'llama3-gqa'),
+      '--sae',
+      join(FIX, 'sae', 'saelens_relu'),
+      '--latents',
+      '5,9',
+      '--features',
+      features,
+      '--boost',
+      '1',
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8', cwd: tmp },
+  );
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`another writer holds it: pid ${process.pid} `));
   assert.deepEqual(readdirSync(out), [LOCK_FILE]);

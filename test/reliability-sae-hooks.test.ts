@@ -12,11 +12,27 @@ import { interventionHooks } from '../lib/steering/interventions.ts';
 import type { Intervention } from '../lib/steering/types.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures');
-const SAES = ['saelens_relu', 'saelens_jumprelu', 'saelens_topk_bf16', 'saelens_topk_legacy', 'gemmascope', 'goodfire_f32.pth', 'goodfire_bf16.pt', 'plain_saelens_jumprelu_bf16.safetensors', 'plain_goodfire_bf16.safetensors'];
+const SAES = [
+  'saelens_relu',
+  'saelens_jumprelu',
+  'saelens_topk_bf16',
+  'saelens_topk_legacy',
+  'gemmascope',
+  'goodfire_f32.pth',
+  'goodfire_bf16.pt',
+  'plain_saelens_jumprelu_bf16.safetensors',
+  'plain_goodfire_bf16.safetensors',
+];
 const MODES: Record<string, Intervention[]> = {
-  clamp: [{ layer: 1, latent: 3, value: 0, mode: 'clamp' }, { layer: 1, latent: 11, value: 2, mode: 'clamp' }],
+  clamp: [
+    { layer: 1, latent: 3, value: 0, mode: 'clamp' },
+    { layer: 1, latent: 11, value: 2, mode: 'clamp' },
+  ],
   steer: [{ layer: 1, latent: 5, value: 4, mode: 'add' }],
-  both: [{ layer: 0, latent: 5, value: 4, mode: 'add' }, { layer: 1, latent: 7, value: 0, mode: 'clamp' }],
+  both: [
+    { layer: 0, latent: 5, value: 4, mode: 'add' },
+    { layer: 1, latent: 7, value: 0, mode: 'clamp' },
+  ],
 };
 
 test('clamp/steer × codes read-out × every SAE architecture: no tensor used after dispose, codes as a fresh SAE gives', async () => {
@@ -27,7 +43,10 @@ test('clamp/steer × codes read-out × every SAE architecture: no tensor used af
     for (const [mode, interventions] of Object.entries(MODES)) {
       const sae = loadSae(join(FIX, 'sae', name));
       const cache = model.newCache(1);
-      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: [1], hooks: interventionHooks(sae, interventions, model.config.numLayers) });
+      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, {
+        readLayers: [1],
+        hooks: interventionHooks(sae, interventions, model.config.numLayers),
+      });
       const h = out.resid.get(1)! as tf.Tensor2D;
       const got = denseCodes(await encodeSparse(sae, h)); // the same SAE object the hooks used
       const ref = denseCodes(await encodeSparse(loadSae(join(FIX, 'sae', name)), h));

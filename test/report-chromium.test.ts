@@ -20,7 +20,14 @@ import { chromiumMissing, withPage } from '../scripts/chromium.ts';
 import { writePlantedStore } from './fixtures/plot/store.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'plot');
-const EXPECTED_FIGURES = ['discovery-ranking', 'discovery-distributions', 'discovery-stability', 'ablation-metrics', 'ablation-differences', 'score-delta-histograms'];
+const EXPECTED_FIGURES = [
+  'discovery-ranking',
+  'discovery-distributions',
+  'discovery-stability',
+  'ablation-metrics',
+  'ablation-differences',
+  'score-delta-histograms',
+];
 
 /** A run directory with a discovery (planted store) and an ablation (heuristic-judged trials + metrics.json). */
 async function fullRun(): Promise<string> {
@@ -31,7 +38,10 @@ async function fullRun(): Promise<string> {
   writeRanking(join(dir, 'ranking.arrow'), r.stats, r.order, r.selected);
   writeLatentSet(join(dir, 'latents.json'), r.latentSet);
   copyFileSync(join(FIXTURES, 'ablation.jsonl'), join(dir, 'trials.jsonl'));
-  writeJsonAtomic(join(dir, 'metrics.json'), computeMetrics(readTrials(join(dir, 'trials.jsonl')), { resamples: 1000 }));
+  writeJsonAtomic(
+    join(dir, 'metrics.json'),
+    computeMetrics(readTrials(join(dir, 'trials.jsonl')), { resamples: 1000 }),
+  );
   return dir;
 }
 
@@ -42,7 +52,10 @@ test('analyze report writes one self-contained report.html with every figure inl
   const r = spawnSync(process.execPath, ['bin/analyze.js', 'report', dir], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
-  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), EXPECTED_FIGURES);
+  assert.deepEqual(
+    [...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]),
+    EXPECTED_FIGURES,
+  );
   assert.equal([...html.matchAll(/<img src="data:image\/svg\+xml;base64,/g)].length, EXPECTED_FIGURES.length);
   assert.doesNotMatch(html, /(src|href)="(https?:|\/\/)/, 'nothing loaded from outside the file');
   assert.doesNotMatch(html, /<script/);
@@ -63,7 +76,10 @@ test('report of an LLM-judged sweep: no heuristic warning; a run directory with 
   const html = await buildReport(dir, { boostLabel: 'boost / threshold' });
   assert.doesNotMatch(html, /heuristic judge = approximation/);
   assert.match(html, /openai:gpt-4o-mini/);
-  assert.deepEqual([...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]), ['score-delta-histograms', 'boost-sweep']);
+  assert.deepEqual(
+    [...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]),
+    ['score-delta-histograms', 'boost-sweep'],
+  );
   await assert.rejects(buildReport(mkdtempSync(join(tmpdir(), 'report-empty-'))), /nothing to report/);
 });
 
@@ -77,9 +93,19 @@ test('headless Chromium: the report loads with no console errors and every figur
   const html = join(dir, 'report.html');
   const { problems, images, align, title } = await withPage(pathToFileURL(html).href, async (page, problems) => {
     const images = await page.evaluate(() =>
-      [...document.images].map((img) => ({ alt: img.alt, complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight })),
+      [...document.images].map((img) => ({
+        alt: img.alt,
+        complete: img.complete,
+        naturalWidth: img.naturalWidth,
+        naturalHeight: img.naturalHeight,
+      })),
     );
-    const align = await page.evaluate(() => [...document.querySelectorAll('td')].map((td) => ({ num: td.classList.contains('num'), align: getComputedStyle(td).textAlign })));
+    const align = await page.evaluate(() =>
+      [...document.querySelectorAll('td')].map((td) => ({
+        num: td.classList.contains('num'),
+        align: getComputedStyle(td).textAlign,
+      })),
+    );
     return { problems, images, align, title: await page.title() };
   });
   assert.deepEqual(problems, { console: [], pageErrors: [], failedRequests: [] });
@@ -88,8 +114,14 @@ test('headless Chromium: the report loads with no console errors and every figur
   const numeric = align.filter((c) => c.num);
   assert.ok(numeric.length > 50, `numeric cells: ${numeric.length}`);
   assert.deepEqual([...new Set(numeric.map((c) => c.align))], ['right']);
-  assert.ok(align.some((c) => !c.num && c.align !== 'right'), 'text cells keep their alignment');
+  assert.ok(
+    align.some((c) => !c.num && c.align !== 'right'),
+    'text cells keep their alignment',
+  );
   for (const img of images) {
-    assert.ok(img.complete && img.naturalWidth > 0 && img.naturalHeight > 0, `figure "${img.alt}" did not render: ${JSON.stringify(img)}`);
+    assert.ok(
+      img.complete && img.naturalWidth > 0 && img.naturalHeight > 0,
+      `figure "${img.alt}" did not render: ${JSON.stringify(img)}`,
+    );
   }
 });

@@ -38,12 +38,18 @@ test('sae errors: missing tensor, wrong shape, non-float dtype name the file and
 
   const wrongShape = join(dir, 'shape.safetensors');
   writeSafetensors(wrongShape, { ...base, W_dec: { shape: [255, 64], data: base.W_dec.data.subarray(0, 255 * 64) } });
-  rejects(() => loadSae(wrongShape), /shape\.safetensors: tensor W_dec: shape \[255,64\], expected \[d_sae, d_in\] = \[256,64\]/);
+  rejects(
+    () => loadSae(wrongShape),
+    /shape\.safetensors: tensor W_dec: shape \[255,64\], expected \[d_sae, d_in\] = \[256,64\]/,
+  );
 
   const noThreshold = join(dir, 'nothr.safetensors');
   const { threshold: _t, ...noThr } = base;
   writeSafetensors(noThreshold, noThr);
-  rejects(() => loadSae(noThreshold, { activation: 'jumprelu' }), /nothr\.safetensors: tensor threshold not found, needed by a JumpReLU SAE/);
+  rejects(
+    () => loadSae(noThreshold, { activation: 'jumprelu' }),
+    /nothr\.safetensors: tensor threshold not found, needed by a JumpReLU SAE/,
+  );
 
   // an int32 b_enc: rewrite the dtype in a copy's header (same byte count)
   const intPath = join(dir, 'int.safetensors');
@@ -67,10 +73,16 @@ test('sae errors: bad SAELens cfg.json fields are named', () => {
     return d;
   };
   const ok = { d_in: 64, d_sae: 256, architecture: 'standard', apply_b_dec_to_input: true };
-  rejects(() => loadSae(make('gated', { ...ok, architecture: 'gated' })), /gated.cfg\.json: field architecture is "gated"/);
+  rejects(
+    () => loadSae(make('gated', { ...ok, architecture: 'gated' })),
+    /gated.cfg\.json: field architecture is "gated"/,
+  );
   rejects(() => loadSae(make('topk-nok', { ...ok, architecture: 'topk' })), /TopK SAE needs k/);
   rejects(() => loadSae(make('norm', { ...ok, normalize_activations: 'layer_norm' })), /field normalize_activations/);
-  rejects(() => loadSae(make('dims', { ...ok, d_sae: 512 })), /tensor W_enc: shape \[64,256\], expected \[d_in, d_sae\] = \[64,512\]/);
+  rejects(
+    () => loadSae(make('dims', { ...ok, d_sae: 512 })),
+    /tensor W_enc: shape \[64,256\], expected \[d_in, d_sae\] = \[64,512\]/,
+  );
   rejects(() => loadSae(make('nodin', { ...ok, d_in: 'x' })), /field d_in is "x", expected a positive integer/);
 });
 
@@ -80,7 +92,10 @@ test('sae errors: unknown paths, non-zip torch files, truncated archives', () =>
   writeFileSync(txt, 'x');
   rejects(() => loadSae(txt), /unknown SAE file type/);
   const legacy = join(dir, 'legacy.pt');
-  writeFileSync(legacy, Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
+  writeFileSync(
+    legacy,
+    Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]),
+  );
   rejects(() => loadSae(legacy), /legacy\.pt: not a torch zip archive/);
   const cut = join(dir, 'cut.pth');
   writeFileSync(cut, readFileSync(join(FIX, 'goodfire_f32.pth')).subarray(0, 50_000));
@@ -93,10 +108,20 @@ test('sae errors: unknown paths, non-zip torch files, truncated archives', () =>
 
 test('sae errors: bad interventions and inputs', async () => {
   const sae = loadSae(join(FIX, 'saelens_relu'), { hash: false });
-  rejects(() => makeIntervention(sae, [{ latent: 256, value: 1, mode: 'add' }]), /intervention 0 .*latent must be an integer in 0\.\.255/);
+  rejects(
+    () => makeIntervention(sae, [{ latent: 256, value: 1, mode: 'add' }]),
+    /intervention 0 .*latent must be an integer in 0\.\.255/,
+  );
   rejects(() => makeIntervention(sae, [{ latent: 1, value: NaN, mode: 'clamp' }]), /value must be a finite number/);
-  rejects(() => makeIntervention(sae, [{ latent: 1, value: 1, mode: 'scale' as 'add' }]), /mode must be "add" or "clamp"/);
+  rejects(
+    () => makeIntervention(sae, [{ latent: 1, value: 1, mode: 'scale' as 'add' }]),
+    /mode must be "add" or "clamp"/,
+  );
   const h = tf.zeros([2, 63]) as tf.Tensor2D;
-  await assert.rejects(encodeSparse(sae, h), (err: unknown) => err instanceof InputError && /SAE input has shape \[2,63\], expected \[tokens, 64\]/.test(err.message));
+  await assert.rejects(
+    encodeSparse(sae, h),
+    (err: unknown) =>
+      err instanceof InputError && /SAE input has shape \[2,63\], expected \[tokens, 64\]/.test(err.message),
+  );
   h.dispose();
 });

@@ -7,7 +7,9 @@ import { initBackend } from '../lib/backend.ts';
 import { bf16ToF32 } from '../lib/io/dtype.ts';
 import { Sae, WeightMatrix, decode, encodeSparse, makeIntervention } from '../lib/sae/index.ts';
 
-const D_IN = 8192, D_SAE = 65536, T = 3;
+const D_IN = 8192,
+  D_SAE = 65536,
+  T = 3;
 
 before(async () => {
   await initBackend('wasm', () => {});
@@ -18,7 +20,9 @@ function randomBf16(n: number, seed: number): Uint16Array {
   const out = new Uint16Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     out[i] = (s & 0x8000) | ((117 + ((s >>> 8) % 5)) << 7) | (s & 0x7f);
   }
   return out;
@@ -32,8 +36,16 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
   const bDec = Float32Array.from({ length: D_IN }, (_, i) => ((i * 13) % 17) / 100);
   // Encoder and decoder share one buffer to keep the test's memory at 1 GiB; the maths does not care.
   const sae = new Sae(
-    { encoder: enc, decoder: dec, bEnc, bDec, threshold: null, activation: { kind: 'relu' }, applyBDecToInput: false,
-      info: { format: 'memory', path: 'synthetic-8192x65536', weightDtype: 'BF16', files: [] } },
+    {
+      encoder: enc,
+      decoder: dec,
+      bEnc,
+      bDec,
+      threshold: null,
+      activation: { kind: 'relu' },
+      applyBDecToInput: false,
+      info: { format: 'memory', path: 'synthetic-8192x65536', weightDtype: 'BF16', files: [] },
+    },
     { residentBytes: 256 << 20 }, // 4 of 32 blocks resident, the rest streamed per call
   );
   assert.equal(sae.nBlocks, 32);
@@ -59,7 +71,10 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
     assert.ok(codes.rowPtr[t + 1] - codes.rowPtr[t] > 1000, 'a ReLU SAE with these weights activates many latents');
     for (const j of [...probe, ...active]) {
       const want = direct(t, j);
-      assert.ok(Math.abs(code(t, j) - want) <= 1e-4 * Math.max(1, Math.abs(want)), `token ${t} latent ${j}: ${code(t, j)} vs ${want}`);
+      assert.ok(
+        Math.abs(code(t, j) - want) <= 1e-4 * Math.max(1, Math.abs(want)),
+        `token ${t} latent ${j}: ${code(t, j)} vs ${want}`,
+      );
     }
   }
 

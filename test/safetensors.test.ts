@@ -26,7 +26,10 @@ test('safetensors: a truncated file is a clear error naming the tensor', () => {
   const path = join(dir, 'b.safetensors');
   writeSafetensors(path, { big: { shape: [100], data: new Float32Array(100) } });
   truncateSync(path, readFileSync(path).length - 10);
-  assert.throws(() => new SafetensorsFile(path), /tensor big: data ends at byte \d+ but the file has \d+ bytes \(truncated\)/);
+  assert.throws(
+    () => new SafetensorsFile(path),
+    /tensor big: data ends at byte \d+ but the file has \d+ bytes \(truncated\)/,
+  );
 });
 
 test('safetensors: a bad header is a clear error', () => {

@@ -40,11 +40,19 @@ test('coverage: cluster bootstrap ≈ 95%, naive intervals under-cover', () => {
     }
     const covers = ([lo, hi]: [number, number]): number => (lo <= TRUE_P && TRUE_P <= hi ? 1 : 0);
     cluster += covers(bootstrap(CLUSTERS, sumsStatistic(sums, 2, 1, ratio), { resamples: 1000, seed: d }).ci[0]);
-    naiveBoot += covers(bootstrap(CLUSTERS * PER_CLUSTER, sumsStatistic(trials, 2, 1, ratio), { resamples: 1000, seed: d, method: 'percentile' }).ci[0]);
+    naiveBoot += covers(
+      bootstrap(CLUSTERS * PER_CLUSTER, sumsStatistic(trials, 2, 1, ratio), {
+        resamples: 1000,
+        seed: d,
+        method: 'percentile',
+      }).ci[0],
+    );
     naiveWilson += covers(wilson(k, CLUSTERS * PER_CLUSTER));
   }
   const rate = (x: number): number => x / DATASETS;
-  console.log(`coverage: cluster BCa ${rate(cluster)}, naive bootstrap ${rate(naiveBoot)}, Wilson ${rate(naiveWilson)}`);
+  console.log(
+    `coverage: cluster BCa ${rate(cluster)}, naive bootstrap ${rate(naiveBoot)}, Wilson ${rate(naiveWilson)}`,
+  );
   assert.ok(rate(cluster) >= 0.92 && rate(cluster) <= 0.98, `cluster bootstrap coverage ${rate(cluster)}`);
   assert.ok(rate(naiveWilson) < 0.88, `naive Wilson coverage ${rate(naiveWilson)}`);
   assert.ok(rate(naiveBoot) < 0.88, `naive bootstrap coverage ${rate(naiveBoot)}`);

@@ -28,7 +28,13 @@ const EXPECTED: Record<SelectionMethod, number[]> = {
   effect: [...ALWAYS, ...FREQUENT, ...SHIFTED, ...SEPARATED],
 };
 
-function simulate(seed: number, d: number, nA: number, nB: number, perSample: number): { rows: Map<number, number>[]; groups: Uint8Array } {
+function simulate(
+  seed: number,
+  d: number,
+  nA: number,
+  nB: number,
+  perSample: number,
+): { rows: Map<number, number>[]; groups: Uint8Array } {
   const [rng] = streams(seed, 1);
   const u = (): number => rng.int(2 ** 30) / 2 ** 30;
   const planted = new Set([...ALWAYS, ...FREQUENT, ...SHIFTED, ...SEPARATED].filter((l) => l < d));
@@ -56,7 +62,7 @@ function toCsr(rows: Map<number, number>[], d: number): PooledCodes {
   const lat: number[] = [];
   const val: number[] = [];
   rows.forEach((row, r) => {
-    for (const [l, v] of [...row].sort((x, y) => x[0] - y[0])) (lat.push(l), val.push(v));
+    for (const [l, v] of [...row].sort((x, y) => x[0] - y[0])) lat.push(l), val.push(v);
     indptr[r + 1] = lat.length;
   });
   return { nSamples: rows.length, dSae: d, indptr, latents: Int32Array.from(lat), values: Float64Array.from(val) };
@@ -68,13 +74,23 @@ test('planted detectors among 65,536 latents: every rule selects exactly its pla
   for (const method of ['separability', 'frequency', 'effect'] as SelectionMethod[]) {
     const chosen = select(s, resolveCriterion(method));
     const got = Array.from(chosen.keys()).filter((l) => chosen[l] === 1);
-    assert.deepEqual(got, [...EXPECTED[method]].sort((a, b) => a - b), method);
+    assert.deepEqual(
+      got,
+      [...EXPECTED[method]].sort((a, b) => a - b),
+      method,
+    );
   }
   // AUC ranking: the ten AUC = 1 latents first (ties by Cohen's d), then the frequent ones (AUC 0.925)
   const order = rankLatents(s, 'auc');
-  assert.deepEqual([...order.slice(0, 10)].sort((a, b) => a - b), [...ALWAYS, ...SEPARATED].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...order.slice(0, 10)].sort((a, b) => a - b),
+    [...ALWAYS, ...SEPARATED].sort((a, b) => a - b),
+  );
   for (let i = 1; i < 10; i++) assert.ok(s.cohens_d[order[i - 1]] >= s.cohens_d[order[i]]);
-  assert.deepEqual([...order.slice(10, 15)].sort((a, b) => a - b), FREQUENT);
+  assert.deepEqual(
+    [...order.slice(10, 15)].sort((a, b) => a - b),
+    FREQUENT,
+  );
 });
 
 test('analyze stats: store in, ranking.arrow and latents.json out', async () => {
@@ -96,26 +112,86 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
       }
     });
     w.append(
-      batch.map((_, i) => ({ id: `s${start + i}`, condition: groups[start + i] === 0 ? 'off_topic' : 'on_topic', prompt_id: `p${start + i}`, response_id: null, n_tokens: 3, span_start: 1, span_end: 3 })),
-      { sample: Int32Array.from(sample), token: Int32Array.from(token), latent: Int32Array.from(latent), value: Float32Array.from(value) },
+      batch.map((_, i) => ({
+        id: `s${start + i}`,
+        condition: groups[start + i] === 0 ? 'off_topic' : 'on_topic',
+        prompt_id: `p${start + i}`,
+        response_id: null,
+        n_tokens: 3,
+        span_start: 1,
+        span_end: 3,
+      })),
+      {
+        sample: Int32Array.from(sample),
+        token: Int32Array.from(token),
+        latent: Int32Array.from(latent),
+        value: Float32Array.from(value),
+      },
     );
   }
   await w.finalize({ model: 'toy', sae: 'toy', layer: 0, d_sae: d });
   const out = join(dir, 'out');
-  const r = spawnSync(process.execPath, ['bin/analyze.js', 'stats', '--activations', store, '--method', 'frequency', '--min-freq', '0.7', '--out', out, '--show', '5'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      'bin/analyze.js',
+      'stats',
+      '--activations',
+      store,
+      '--method',
+      'frequency',
+      '--min-freq',
+      '0.7',
+      '--out',
+      out,
+      '--show',
+      '5',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const t = tableFromIPC(readFileSync(join(out, 'ranking.arrow')));
   assert.equal(t.numRows, d);
-  assert.deepEqual(t.schema.fields.map((f) => f.name), [
-    'latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d',
-    'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected',
-  ]);
+  assert.deepEqual(
+    t.schema.fields.map((f) => f.name),
+    [
+      'latent',
+      'n_a',
+      'n_b',
+      'freq_a',
+      'freq_b',
+      'mean_a',
+      'mean_b',
+      'sd_a',
+      'sd_b',
+      'max_a',
+      'max_b',
+      'cohens_d',
+      'hedges_g',
+      'auc',
+      'p_mwu',
+      'welch_t',
+      'p_welch',
+      'cliffs_delta',
+      'q_bh',
+      'p_holm',
+      'rank',
+      'selected',
+    ],
+  );
   const set = readLatentSet(join(out, 'latents.json'));
-  assert.deepEqual([...set.selected].sort((a, b) => a - b), EXPECTED.frequency.filter((l) => l < d).sort((a, b) => a - b));
+  assert.deepEqual(
+    [...set.selected].sort((a, b) => a - b),
+    EXPECTED.frequency.filter((l) => l < d).sort((a, b) => a - b),
+  );
   assert.ok(set.latents.length >= 100);
   // the pooled maximum ignores the out-of-span token of value 100
   assert.ok(Math.max(...t.getChild('max_a')!.toArray()) < 7);
-  const bad = spawnSync(process.execPath, ['bin/analyze.js', 'stats', '--activations', store, '--a', 'nope', '--out', out], { encoding: 'utf8' });
+  const bad = spawnSync(
+    process.execPath,
+    ['bin/analyze.js', 'stats', '--activations', store, '--a', 'nope', '--out', out],
+    { encoding: 'utf8' },
+  );
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /nope: 0/);
 });

@@ -72,16 +72,35 @@ test('differential statistics over sparse codes match dense scipy per latent', (
   const indptr = new Int32Array(n + 1);
   for (const r of D.rows) indptr[r + 1]++;
   for (let r = 0; r < n; r++) indptr[r + 1] += indptr[r];
-  const codes = { nSamples: n, dSae: D.d_sae, indptr, latents: Int32Array.from(D.cols), values: Float64Array.from(D.vals) };
+  const codes = {
+    nSamples: n,
+    dSae: D.d_sae,
+    indptr,
+    latents: Int32Array.from(D.cols),
+    values: Float64Array.from(D.vals),
+  };
   const groups = Uint8Array.from({ length: n }, (_, r) => (r < D.n_a ? 0 : 1));
   const s = differentialStats(codes, groups);
   for (let l = 0; l < D.d_sae; l++) {
-    for (const k of ['mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'freq_a', 'freq_b', 'cohens_d', 'cliffs_delta', 'welch_t'] as const) {
+    for (const k of [
+      'mean_a',
+      'mean_b',
+      'sd_a',
+      'sd_b',
+      'max_a',
+      'max_b',
+      'freq_a',
+      'freq_b',
+      'cohens_d',
+      'cliffs_delta',
+      'welch_t',
+    ] as const) {
       close(s[k][l], D[k][l], 1e-6, 1e-12, `latent ${l} ${k}`);
     }
     close(s.u[l], D.u[l], ...STAT, `latent ${l} U`);
     close(s.auc[l], D.u[l] / (D.n_a * D.n_b), ...STAT, `latent ${l} auc`);
-    for (const k of ['p_mwu', 'p_mwu_greater', 'p_welch', 'q_bh', 'p_holm'] as const) close(s[k][l], D[k][l], ...P, `latent ${l} ${k}`);
+    for (const k of ['p_mwu', 'p_mwu_greater', 'p_welch', 'q_bh', 'p_holm'] as const)
+      close(s[k][l], D[k][l], ...P, `latent ${l} ${k}`);
   }
   // inactive latents: q = 1, AUC ½
   for (let l = D.d_sae - 10; l < D.d_sae; l++) {
@@ -136,13 +155,35 @@ test('episode regions: paired tests on region means agree with scipy on the same
   const y = pooledFromDense([...c.y.map((v: number) => [0, v]), [0, 0]], 2);
   const present = Uint8Array.from({ length: n + 1 }, (_, r) => (r < n ? 1 : 0));
   const ids = Array.from({ length: n + 1 }, (_, r) => `e${r}`);
-  const [r] = compareRegions(ids, { codes: x, present: new Uint8Array(n + 1).fill(1) }, { codes: y, present }, [1], 'greater');
+  const [r] = compareRegions(
+    ids,
+    { codes: x, present: new Uint8Array(n + 1).fill(1) },
+    { codes: y, present },
+    [1],
+    'greater',
+  );
   assert.equal(r.n_pairs, n);
   assert.equal(r.n_missing, 1);
   close(r.wilcoxon.p, c.p, ...P, 'episode wilcoxon p');
   const t = ref.ttest_rel.find((w: any) => w.name === 'rel_a' && w.alternative === 'greater');
-  const [rt] = compareRegions(t.x.map((_: number, i: number) => `e${i}`),
-    { codes: pooledFromDense(t.x.map((v: number) => [v]), 1), present: new Uint8Array(t.x.length).fill(1) },
-    { codes: pooledFromDense(t.y.map((v: number) => [v]), 1), present: new Uint8Array(t.x.length).fill(1) }, [0], 'greater');
+  const [rt] = compareRegions(
+    t.x.map((_: number, i: number) => `e${i}`),
+    {
+      codes: pooledFromDense(
+        t.x.map((v: number) => [v]),
+        1,
+      ),
+      present: new Uint8Array(t.x.length).fill(1),
+    },
+    {
+      codes: pooledFromDense(
+        t.y.map((v: number) => [v]),
+        1,
+      ),
+      present: new Uint8Array(t.x.length).fill(1),
+    },
+    [0],
+    'greater',
+  );
   close(rt.paired_t.p, t.p, ...P, 'episode paired t p');
 });

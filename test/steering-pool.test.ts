@@ -21,17 +21,45 @@ const dir = mkdtempSync(join(tmpdir(), 'steering-pool-'));
 test('feature labels: JSON object, Neuronpedia export, index,label lines; junk refused', () => {
   const obj = join(dir, 'l.json');
   writeFileSync(obj, JSON.stringify({ 12: 'baking', 7: ' sailing ' }));
-  assert.deepEqual([...readFeatureLabels(obj)].sort(), [[12, 'baking'], [7, 'sailing']].sort());
+  assert.deepEqual(
+    [...readFeatureLabels(obj)].sort(),
+    [
+      [12, 'baking'],
+      [7, 'sailing'],
+    ].sort(),
+  );
   const np = join(dir, 'np.json');
-  writeFileSync(np, JSON.stringify([
-    { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '3', description: 'cats', explanationModelName: 'x', typeName: 'oai_token-act-pair' },
-    { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '3', description: 'felines' },
-    { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '10', description: 'dogs' },
-  ]));
-  assert.deepEqual([...readFeatureLabels(np)], [[3, 'cats'], [10, 'dogs']]);
+  writeFileSync(
+    np,
+    JSON.stringify([
+      {
+        modelId: 'gemma-2-2b',
+        layer: '20-gemmascope-res-16k',
+        index: '3',
+        description: 'cats',
+        explanationModelName: 'x',
+        typeName: 'oai_token-act-pair',
+      },
+      { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '3', description: 'felines' },
+      { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '10', description: 'dogs' },
+    ]),
+  );
+  assert.deepEqual(
+    [...readFeatureLabels(np)],
+    [
+      [3, 'cats'],
+      [10, 'dogs'],
+    ],
+  );
   const csv = join(dir, 'l.csv');
   writeFileSync(csv, 'index,label\n4,"cats, dogs"\n8,boats\n');
-  assert.deepEqual([...readFeatureLabels(csv)], [[4, 'cats, dogs'], [8, 'boats']]);
+  assert.deepEqual(
+    [...readFeatureLabels(csv)],
+    [
+      [4, 'cats, dogs'],
+      [8, 'boats'],
+    ],
+  );
   writeFileSync(csv, '4,cats\n8\n');
   assert.throws(() => readFeatureLabels(csv), /latent 8: expected a non-empty label/);
   writeFileSync(obj, JSON.stringify({ x: 'a' }));
@@ -41,16 +69,30 @@ test('feature labels: JSON object, Neuronpedia export, index,label lines; junk r
 
 test('pool rule: silent on prompts, alive on general text, not ablated, labelled when labels are given', () => {
   const pool = steeringPool(8, [0, 1, 2], [1, 3, 4, 5, 7], [5], null);
-  assert.deepEqual(pool.features.map((f) => f.latent), [3, 4, 7]);
+  assert.deepEqual(
+    pool.features.map((f) => f.latent),
+    [3, 4, 7],
+  );
   assert.deepEqual(pool.counts, { d_sae: 8, silent_on_prompts: 5, alive_on_general_text: 4, labelled: null, pool: 3 });
-  const labelled = steeringPool(8, [0, 1, 2], [1, 3, 4, 5, 7], [5], new Map([[4, 'four'], [1, 'one'], [5, 'five']]));
+  const labelled = steeringPool(
+    8,
+    [0, 1, 2],
+    [1, 3, 4, 5, 7],
+    [5],
+    new Map([
+      [4, 'four'],
+      [1, 'one'],
+      [5, 'five'],
+    ]),
+  );
   assert.deepEqual(labelled.features, [{ latent: 4, label: 'four' }]);
 });
 
 test('the default pool on the shipped model matches a transformers forward pass: silent on every prompt position, alive on general text', async () => {
   // data/summary.json holds, per latent, the largest SAE pre-activation over every position of every rendered
   // prompt, computed by data/make_default.py with transformers and torch (an independent forward pass).
-  const reference: number[] = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8')).steering_pool_reference.prompt_max_preactivation;
+  const reference: number[] = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8'))
+    .steering_pool_reference.prompt_max_preactivation;
   await initBackend('cpu');
   const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
   try {
@@ -65,10 +107,16 @@ test('the default pool on the shipped model matches a transformers forward pass:
     const firing = new Set(onPrompts.alive);
     const margin = 1e-3; // f32 forward passes differ in the last bits; latents this close to 0 may go either way
     for (let l = 0; l < sae.dSae; l++) {
-      if (reference[l] > margin) assert.ok(firing.has(l), `latent ${l} fires on a prompt in transformers (${reference[l]}) but not here`);
-      if (reference[l] < -margin) assert.ok(!firing.has(l), `latent ${l} is silent on the prompts in transformers (${reference[l]}) but fires here`);
+      if (reference[l] > margin)
+        assert.ok(firing.has(l), `latent ${l} fires on a prompt in transformers (${reference[l]}) but not here`);
+      if (reference[l] < -margin)
+        assert.ok(
+          !firing.has(l),
+          `latent ${l} is silent on the prompts in transformers (${reference[l]}) but fires here`,
+        );
     }
-    for (const f of pool.features) assert.ok(reference[f.latent] < margin, `pooled latent ${f.latent} reaches ${reference[f.latent]} on a prompt`);
+    for (const f of pool.features)
+      assert.ok(reference[f.latent] < margin, `pooled latent ${f.latent} reaches ${reference[f.latent]} on a prompt`);
   } finally {
     await session.executor.close();
   }

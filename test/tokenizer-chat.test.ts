@@ -10,13 +10,23 @@ import { InputError } from '../lib/errors.ts';
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizers');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
 
-interface Chat { messages: ChatMessage[]; add_generation_prompt: boolean; continue_final_message?: boolean; rendered?: string; ids?: number[]; error?: string }
+interface Chat {
+  messages: ChatMessage[];
+  add_generation_prompt: boolean;
+  continue_final_message?: boolean;
+  rendered?: string;
+  ids?: number[];
+  error?: string;
+}
 
 for (const name of ['llama3', 'gemma']) {
   const tok = loadTokenizer(join(FIXTURES, name));
   (expected[name].chats as Chat[]).forEach((chat, i) => {
     test(`${name}: chat ${i} (generation prompt ${chat.add_generation_prompt}) matches apply_chat_template`, () => {
-      const opts = { addGenerationPrompt: chat.add_generation_prompt, continueFinalMessage: chat.continue_final_message };
+      const opts = {
+        addGenerationPrompt: chat.add_generation_prompt,
+        continueFinalMessage: chat.continue_final_message,
+      };
       assert.equal(renderChat(tok, chat.messages, opts), chat.rendered);
       assert.deepEqual(applyChatTemplate(tok, chat.messages, opts), chat.ids);
     });
@@ -25,7 +35,10 @@ for (const name of ['llama3', 'gemma']) {
 
 test('continueFinalMessage with addGenerationPrompt is an InputError', () => {
   const tok = loadTokenizer(join(FIXTURES, 'llama3'));
-  assert.throws(() => renderChat(tok, [{ role: 'user', content: 'a' }], { continueFinalMessage: true, addGenerationPrompt: true }), InputError);
+  assert.throws(
+    () => renderChat(tok, [{ role: 'user', content: 'a' }], { continueFinalMessage: true, addGenerationPrompt: true }),
+    InputError,
+  );
 });
 
 test('system option equals a leading system message', () => {
@@ -39,8 +52,14 @@ test('system option equals a leading system message', () => {
 
 test('gemma template rejects non-alternating roles with an InputError', () => {
   const tok = loadTokenizer(join(FIXTURES, 'gemma'));
-  const msgs = [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }];
-  assert.throws(() => renderChat(tok, msgs), (e: unknown) => e instanceof InputError && /alternate/.test(e.message));
+  const msgs = [
+    { role: 'user', content: 'a' },
+    { role: 'user', content: 'b' },
+  ];
+  assert.throws(
+    () => renderChat(tok, msgs),
+    (e: unknown) => e instanceof InputError && /alternate/.test(e.message),
+  );
 });
 
 test('bad messages are an InputError naming the entry', () => {

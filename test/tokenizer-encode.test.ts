@@ -10,8 +10,18 @@ import { InputError } from '../lib/errors.ts';
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizers');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
 
-interface Side { ids: number[]; offsets: [number, number][]; offsets_utf16: [number, number][] }
-interface Case { text: string; with_special: Side; plain: Side; decode: string; decode_skip_special: string }
+interface Side {
+  ids: number[];
+  offsets: [number, number][];
+  offsets_utf16: [number, number][];
+}
+interface Case {
+  text: string;
+  with_special: Side;
+  plain: Side;
+  decode: string;
+  decode_skip_special: string;
+}
 
 for (const name of ['llama3', 'gemma']) {
   const exp = expected[name];
@@ -28,7 +38,10 @@ for (const name of ['llama3', 'gemma']) {
 
   for (const c of exp.encodings as Case[]) {
     test(`${name}: ids and offsets of ${JSON.stringify(c.text).slice(0, 40)} match transformers`, () => {
-      for (const [side, addSpecialTokens] of [[c.with_special, true], [c.plain, false]] as const) {
+      for (const [side, addSpecialTokens] of [
+        [c.with_special, true],
+        [c.plain, false],
+      ] as const) {
         const enc = tok.encode(c.text, { addSpecialTokens });
         assert.deepEqual(enc.ids, side.ids);
         assert.deepEqual(enc.codePointOffsets, side.offsets);
@@ -47,9 +60,15 @@ test('a normalizer that changes the text makes encode fail loudly instead of gue
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
   const tok = loadTokenizer(dir);
   assert.deepEqual(tok.encode('abc').ids.length > 0, true);
-  assert.throws(() => tok.encode('Abc'), (e: unknown) => e instanceof InputError && /do not reproduce the input text at byte 0/.test(e.message));
+  assert.throws(
+    () => tok.encode('Abc'),
+    (e: unknown) => e instanceof InputError && /do not reproduce the input text at byte 0/.test(e.message),
+  );
 });
 
 test('a missing tokenizer.json is an InputError naming the file', () => {
-  assert.throws(() => loadTokenizer(join(FIXTURES, 'nope')), (e: unknown) => e instanceof InputError && /nope\/tokenizer\.json/.test(e.message));
+  assert.throws(
+    () => loadTokenizer(join(FIXTURES, 'nope')),
+    (e: unknown) => e instanceof InputError && /nope\/tokenizer\.json/.test(e.message),
+  );
 });

@@ -14,8 +14,14 @@ const FIXTURES = join(import.meta.dirname, 'fixtures', 'tokenizers');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
 
 interface SpanCase {
-  messages: ChatMessage[]; add_generation_prompt?: boolean; spans: Record<string, Span>;
-  rendered: string; ids: number[]; response: Span; tokens: Record<string, Span>; chars_utf16: Record<string, Span>;
+  messages: ChatMessage[];
+  add_generation_prompt?: boolean;
+  spans: Record<string, Span>;
+  rendered: string;
+  ids: number[];
+  response: Span;
+  tokens: Record<string, Span>;
+  chars_utf16: Record<string, Span>;
 }
 
 for (const name of ['llama3', 'gemma']) {
@@ -33,7 +39,10 @@ for (const name of ['llama3', 'gemma']) {
 }
 
 const llama = loadTokenizer(join(FIXTURES, 'llama3'));
-const chat = (content: string): ChatMessage[] => [{ role: 'user', content: 'Q?' }, { role: 'assistant', content }];
+const chat = (content: string): ChatMessage[] => [
+  { role: 'user', content: 'Q?' },
+  { role: 'assistant', content },
+];
 
 test('UTF-16 span units give the same result as code points', () => {
   const content = 'A 😀 then more text';
@@ -44,13 +53,18 @@ test('UTF-16 span units give the same result as code points', () => {
 });
 
 test('a span wholly in whitespace the template trims is an InputError', () => {
-  assert.throws(() => locateChatSpans(llama, chat('  Text.  '), { pad: [0, 2] }),
-    (e: unknown) => e instanceof InputError && /spans\.pad.*trims/.test(e.message));
+  assert.throws(
+    () => locateChatSpans(llama, chat('  Text.  '), { pad: [0, 2] }),
+    (e: unknown) => e instanceof InputError && /spans\.pad.*trims/.test(e.message),
+  );
 });
 
 test('a template that rewrites the content (beyond trimming) makes spans fail loudly', () => {
   const upper = { ...llama, chatTemplate: "{% for m in messages %}{{ m['content'] | upper }}\n{% endfor %}" };
-  assert.throws(() => locateChatSpans(upper, chat('some text'), {}), (e: unknown) => e instanceof InputError && /cannot be located/.test(e.message));
+  assert.throws(
+    () => locateChatSpans(upper, chat('some text'), {}),
+    (e: unknown) => e instanceof InputError && /cannot be located/.test(e.message),
+  );
   const twice = { ...llama, chatTemplate: "{% for m in messages %}{{ m['content'] }}{{ m['content'] }}{% endfor %}" };
   assert.throws(() => locateChatSpans(twice, chat('x'), {}), /not rendered exactly once/);
 });
@@ -61,17 +75,34 @@ test('bad spans are InputErrors naming the span', () => {
 });
 
 test('tokenSpan: a token belongs when its range overlaps the span', () => {
-  const offsets: Span[] = [[0, 0], [0, 3], [3, 5], [5, 9], [9, 10]];
+  const offsets: Span[] = [
+    [0, 0],
+    [0, 3],
+    [3, 5],
+    [5, 9],
+    [9, 10],
+  ];
   assert.deepEqual(tokenSpan(offsets, 4, 6), [2, 4]);
   assert.deepEqual(tokenSpan(offsets, 3, 5), [2, 3]);
   assert.throws(() => tokenSpan(offsets, 10, 12), InputError);
 });
 
-test('continueFinalMessage: the response span runs to the end of transformers\' continued rendering', () => {
+test("continueFinalMessage: the response span runs to the end of transformers' continued rendering", () => {
   for (const name of ['llama3', 'gemma']) {
-    const chat = (expected[name].chats as { messages: ChatMessage[]; continue_final_message?: boolean; rendered: string; ids: number[] }[])
-      .find((c) => c.continue_final_message)!;
-    const got = locateChatSpans(loadTokenizer(join(FIXTURES, name)), chat.messages, { s: [2, 7] }, { continueFinalMessage: true });
+    const chat = (
+      expected[name].chats as {
+        messages: ChatMessage[];
+        continue_final_message?: boolean;
+        rendered: string;
+        ids: number[];
+      }[]
+    ).find((c) => c.continue_final_message)!;
+    const got = locateChatSpans(
+      loadTokenizer(join(FIXTURES, name)),
+      chat.messages,
+      { s: [2, 7] },
+      { continueFinalMessage: true },
+    );
     assert.equal(got.text, chat.rendered);
     assert.deepEqual(got.ids, chat.ids);
     assert.equal(got.response[1], chat.ids.length);

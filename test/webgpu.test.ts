@@ -36,20 +36,28 @@ registerModelCases(o);
 registerSteeringCases(o);
 registerSaeCases(o);
 
-test('webgpu: past the binding limit, lm_head, projections and SAE encoder split in blocks with the same results', { skip }, async () => {
+test('webgpu: past the binding limit, lm_head, projections and SAE encoder split in blocks with the same results', {
+  skip,
+}, async () => {
   process.env[WEBGPU_BINDING_LIMIT_ENV] = String(20_000); // bytes: every [64, n > 78] matrix splits
   try {
     for (const name of ['llama3-gqa', 'gemma2-f16']) {
       const dir = join(MODEL_FIXTURES, name);
       const expected = new SafetensorsFile(join(dir, 'expected.safetensors'));
       const model = await loadModel(dir);
-      assert.ok(model.weights.lmHead.blocks.length >= 4, `${name}: lm_head in ${model.weights.lmHead.blocks.length} blocks`);
+      assert.ok(
+        model.weights.lmHead.blocks.length >= 4,
+        `${name}: lm_head in ${model.weights.lmHead.blocks.length} blocks`,
+      );
       assert.ok(model.weights.layers[0].up.blocks.length >= 2, `${name}: up_proj split`);
       const ids = Array.from(expected.read('ids.1').data, Number);
       const cache = model.newCache(1);
       const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: [1] });
       assert.ok(maxAbsDiff(await out.logits!.data(), expected.read('logits.1').data) < 1e-4, `${name}: logits`);
-      assert.ok(maxAbsDiff(await out.resid.get(1)!.data(), expected.read('resid_post.1.1').data) < 1e-4, `${name}: resid_post.1`);
+      assert.ok(
+        maxAbsDiff(await out.resid.get(1)!.data(), expected.read('resid_post.1.1').data) < 1e-4,
+        `${name}: resid_post.1`,
+      );
       out.logits!.dispose();
       out.resid.forEach((t) => t.dispose());
       cache.dispose();
@@ -59,7 +67,9 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
     assert.ok(sae.nBlocks >= 2, `SAE encoder in ${sae.nBlocks} blocks`);
     const x = saeExpected.read('x');
     const h = tf.tensor2d(x.data, x.shape as [number, number]);
-    assert.ok(maxAbsDiff(denseCodes(await encodeSparse(sae, h)), saeExpected.read('saelens_jumprelu/codes').data) <= TOL_CODES);
+    assert.ok(
+      maxAbsDiff(denseCodes(await encodeSparse(sae, h)), saeExpected.read('saelens_jumprelu/codes').data) <= TOL_CODES,
+    );
     h.dispose();
     sae.dispose();
   } finally {
@@ -67,30 +77,66 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
   }
 });
 
-test('webgpu: the adapter is described once, a software one is marked, auto never takes a software adapter, no worker threads', { skip }, async () => {
-  await assert.rejects(workerPool({ model: join(MODEL_FIXTURES, 'llama3-gqa'), sae: null, backend: 'webgpu' }, 2), /--workers 2: .*on WebGPU one process drives the GPU/);
+test('webgpu: the adapter is described once, a software one is marked, auto never takes a software adapter, no worker threads', {
+  skip,
+}, async () => {
+  await assert.rejects(
+    workerPool({ model: join(MODEL_FIXTURES, 'llama3-gqa'), sae: null, backend: 'webgpu' }, 2),
+    /--workers 2: .*on WebGPU one process drives the GPU/,
+  );
   const dev = webgpuDevice()!;
   assert.ok(description.startsWith('webgpu: ') && description.includes(dev.description));
-  if (/llvmpipe|lavapipe|swiftshader/i.test(dev.description)) assert.ok(dev.software && description.endsWith('software adapter'));
+  if (/llvmpipe|lavapipe|swiftshader/i.test(dev.description))
+    assert.ok(dev.software && description.endsWith('software adapter'));
   const auto = await openWebgpu('auto', true);
   if (typeof auto === 'string') assert.match(auto, /missing system libraries|no adapter|only a software adapter/);
   else assert.equal(auto.software, false);
 });
 
-test('webgpu: analyze forward --backend webgpu prints the adapter and writes transformers\' logits; a missing adapter library is named', { skip }, () => {
+test("webgpu: analyze forward --backend webgpu prints the adapter and writes transformers' logits; a missing adapter library is named", {
+  skip,
+}, () => {
   const model = join(MODEL_FIXTURES, 'llama-tied-bf16');
   const expected = new SafetensorsFile(join(model, 'expected.safetensors'));
   const ids = Array.from(expected.read('ids.2').data, Number);
   const out = join(mkdtempSync(join(tmpdir(), 'webgpu-')), 'fwd.safetensors');
-  const analyze = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
-  const r = analyze('forward', '--model', model, '--ids', ids.join(','), '--out', out, '--backend', 'webgpu', '--webgpu-adapter', process.env[WEBGPU_ADAPTER_ENV]!);
+  const analyze = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  const r = analyze(
+    'forward',
+    '--model',
+    model,
+    '--ids',
+    ids.join(','),
+    '--out',
+    out,
+    '--backend',
+    'webgpu',
+    '--webgpu-adapter',
+    process.env[WEBGPU_ADAPTER_ENV]!,
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.match(/^backend: webgpu: /gm)?.length, 1, r.stderr);
   assert.ok(maxAbsDiff(new SafetensorsFile(out).read('logits').data, expected.read('logits.2').data) < 1e-4);
   const noVulkan = spawnSync('sh', ['-c', 'ldconfig -p | grep -q "libvulkan.so.1 "']).status !== 0;
   if (noVulkan && process.platform === 'linux') {
-    const bad = analyze('forward', '--model', model, '--ids', '1', '--out', out, '--backend', 'webgpu', '--webgpu-adapter', 'vulkan');
+    const bad = analyze(
+      'forward',
+      '--model',
+      model,
+      '--ids',
+      '1',
+      '--out',
+      out,
+      '--backend',
+      'webgpu',
+      '--webgpu-adapter',
+      'vulkan',
+    );
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--backend webgpu: no WebGPU adapter \(vulkan: missing system libraries libvulkan\.so\.1 \(Debian package libvulkan1\)\)/);
+    assert.match(
+      bad.stderr,
+      /--backend webgpu: no WebGPU adapter \(vulkan: missing system libraries libvulkan\.so\.1 \(Debian package libvulkan1\)\)/,
+    );
   }
 });

@@ -26,31 +26,54 @@ const { values } = parseArgs({
 });
 const root = join(import.meta.dirname, '..', '..');
 const cache = join(root, 'bench', '.cache');
-const model = join(cache, 'otd-llama-110m'), saeDir = join(cache, 'sae-16k-l6'), layer = 6;
+const model = join(cache, 'otd-llama-110m'),
+  saeDir = join(cache, 'sae-16k-l6'),
+  layer = 6;
 if (!existsSync(join(model, 'config.json')) || !existsSync(join(saeDir, 'cfg.json'))) {
-  console.error('first run `node --import tsx bench/find-otd-latents/bench.ts --only 110m` to create the 110M model and 16k SAE');
+  console.error(
+    'first run `node --import tsx bench/find-otd-latents/bench.ts --only 110m` to create the 110M model and 16k SAE',
+  );
   process.exit(2);
 }
 const tmp = mkdtempSync(join(tmpdir(), 'bench-capture-'));
 // Samples: the shipped prompts with their reference answers, rendered with the chat template.
 const answersPath = join(root, 'data', 'corpus', 'answers.jsonl');
-const rows = jsonlRecords(readFileSync(answersPath, 'utf8'), answersPath).map((r) => r.value as { prompt: string; answer: string }).slice(0, Number(values.samples));
-writeFileSync(join(tmp, 'samples.jsonl'), rows.map((r, i) => JSON.stringify({ id: `s${i}`, prompt: r.prompt, response: r.answer, condition: 'on_topic' })).join('\n'));
+const rows = jsonlRecords(readFileSync(answersPath, 'utf8'), answersPath)
+  .map((r) => r.value as { prompt: string; answer: string })
+  .slice(0, Number(values.samples));
+writeFileSync(
+  join(tmp, 'samples.jsonl'),
+  rows
+    .map((r, i) => JSON.stringify({ id: `s${i}`, prompt: r.prompt, response: r.answer, condition: 'on_topic' }))
+    .join('\n'),
+);
 const samples = readSamples(join(tmp, 'samples.jsonl'));
 
 await initBackend('wasm');
 const tokenizer = loadTokenizer(model);
 const sae = loadSae(saeDir, { hash: false });
-const batches = planBatches(samples.map((s) => prepareSample(tokenizer, s)), Number(values.batch));
+const batches = planBatches(
+  samples.map((s) => prepareSample(tokenizer, s)),
+  Number(values.batch),
+);
 const tokens = batches.reduce((a, b) => a + b.reduce((x, p) => x + p.ids.length, 0), 0);
 writeFileSync(join(tmp, 'batches.json'), JSON.stringify(batches.map((b) => b.map((p) => p.ids))));
 
 async function ours(executor: Executor, name: string): Promise<number> {
   const settings = { layer, batch_size: Number(values.batch) };
   const meta = { model, sae: saeDir, layer, d_sae: sae.dSae };
-  await capture({ tokenizer, executor, layer }, samples.slice(0, Number(values.batch)), join(tmp, `warm-${name}.acts`), meta, { batchSize: Number(values.batch), settings });
+  await capture(
+    { tokenizer, executor, layer },
+    samples.slice(0, Number(values.batch)),
+    join(tmp, `warm-${name}.acts`),
+    meta,
+    { batchSize: Number(values.batch), settings },
+  );
   const start = performance.now();
-  await capture({ tokenizer, executor, layer }, samples, join(tmp, `${name}.acts`), meta, { batchSize: Number(values.batch), settings });
+  await capture({ tokenizer, executor, layer }, samples, join(tmp, `${name}.acts`), meta, {
+    batchSize: Number(values.batch),
+    settings,
+  });
   return tokens / ((performance.now() - start) / 1000);
 }
 
@@ -65,9 +88,24 @@ if (workers > 0) {
     await pool.close();
   }
 }
-const peer = JSON.parse(execFileSync(values.python!, [join(import.meta.dirname, 'peer_torch.py'), model, saeDir, String(layer), join(tmp, 'batches.json'), '2'], { encoding: 'utf8' }));
-console.log(`\ncapture, 110M Llama to layer ${layer} + 16,384-wide SAE, ${samples.length} samples (${tokens} tokens) in batches of ${values.batch}`);
-console.log(`  ours, 1 WASM thread:   ${single.toFixed(0)} tokens/s   (ratio to torch ${(single / peer.tokens_per_s).toFixed(2)})`);
-if (pooled !== null) console.log(`  ours, ${workers} workers:       ${pooled.toFixed(0)} tokens/s   (ratio ${(pooled / peer.tokens_per_s).toFixed(2)})`);
-console.log(`  PyTorch (${peer.threads} threads, hooks, torch SAE, no store): ${peer.tokens_per_s.toFixed(0)} tokens/s`);
+const peer = JSON.parse(
+  execFileSync(
+    values.python!,
+    [join(import.meta.dirname, 'peer_torch.py'), model, saeDir, String(layer), join(tmp, 'batches.json'), '2'],
+    { encoding: 'utf8' },
+  ),
+);
+console.log(
+  `\ncapture, 110M Llama to layer ${layer} + 16,384-wide SAE, ${samples.length} samples (${tokens} tokens) in batches of ${values.batch}`,
+);
+console.log(
+  `  ours, 1 WASM thread:   ${single.toFixed(0)} tokens/s   (ratio to torch ${(single / peer.tokens_per_s).toFixed(2)})`,
+);
+if (pooled !== null)
+  console.log(
+    `  ours, ${workers} workers:       ${pooled.toFixed(0)} tokens/s   (ratio ${(pooled / peer.tokens_per_s).toFixed(2)})`,
+  );
+console.log(
+  `  PyTorch (${peer.threads} threads, hooks, torch SAE, no store): ${peer.tokens_per_s.toFixed(0)} tokens/s`,
+);
 rmSync(tmp, { recursive: true, force: true });

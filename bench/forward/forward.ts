@@ -26,11 +26,15 @@ const { values } = parseArgs({
     'torch-device': { type: 'string', default: 'cpu' },
   },
 });
-const promptLen = Number(values.prompt), steps = Number(values.steps), batch = Number(values.batch);
+const promptLen = Number(values.prompt),
+  steps = Number(values.steps),
+  batch = Number(values.batch);
 const backend = values.backend as BackendChoice;
 const root = join(import.meta.dirname, '..', '..');
 const dir = join(root, 'bench', '.cache', `llama-${values.size}`);
-execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), dir, values.size!], { stdio: 'inherit' });
+execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), dir, values.size!], {
+  stdio: 'inherit',
+});
 
 const active = await initBackend(backend);
 const t0 = performance.now();
@@ -64,11 +68,27 @@ async function pooled(workers: number) {
   try {
     const prompts = Array.from({ length: 2 * workers }, () => ids(promptLen));
     let start = performance.now();
-    await runOrdered(pool, prompts.map((p) => ({ kind: 'generate' as const, prompts: [p], options: { ...GREEDY, maxNewTokens: 1, stopIds: [] } })), () => {});
+    await runOrdered(
+      pool,
+      prompts.map((p) => ({
+        kind: 'generate' as const,
+        prompts: [p],
+        options: { ...GREEDY, maxNewTokens: 1, stopIds: [] },
+      })),
+      () => {},
+    );
     const prefill = (prompts.length * promptLen) / ((performance.now() - start) / 1000);
     const rows = Array.from({ length: workers }, () => Array.from({ length: batch }, () => ids(32)));
     start = performance.now();
-    await runOrdered(pool, rows.map((r) => ({ kind: 'generate' as const, prompts: r, options: { ...GREEDY, maxNewTokens: steps, stopIds: [] } })), () => {});
+    await runOrdered(
+      pool,
+      rows.map((r) => ({
+        kind: 'generate' as const,
+        prompts: r,
+        options: { ...GREEDY, maxNewTokens: steps, stopIds: [] },
+      })),
+      () => {},
+    );
     return { prefill, decode: (workers * batch * steps) / ((performance.now() - start) / 1000) };
   } finally {
     await pool.close();
@@ -92,19 +112,58 @@ releaseBackend();
 const cuda = values['torch-device'] === 'cuda';
 const dtypes = cuda ? ['float32', 'bfloat16'] : ['float32'];
 const peer = (rows: number, dtype: string) =>
-  JSON.parse(execFileSync(values.python!, [join(import.meta.dirname, 'peer_torch.py'), dir, String(promptLen), String(steps), String(rows), values.threads!, values['torch-device']!, dtype], { encoding: 'utf8' }));
+  JSON.parse(
+    execFileSync(
+      values.python!,
+      [
+        join(import.meta.dirname, 'peer_torch.py'),
+        dir,
+        String(promptLen),
+        String(steps),
+        String(rows),
+        values.threads!,
+        values['torch-device']!,
+        dtype,
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
 const torch1 = dtypes.map((d) => peer(1, d));
 const torchB = dtypes.map((d) => peer(batch, d));
 
 const names = torch1.map((t) => (cuda ? `torch ${t.dtype === 'float32' ? 'f32' : 'bf16'}` : 'torch'));
 const row = (name: string, a: number, b: number[]) =>
-  console.log(`${name.padEnd(34)} ${a.toFixed(1).padStart(9)} ${b.map((x) => x.toFixed(1).padStart(10)).join(' ')} ${(a / b[0]).toFixed(2).padStart(7)}`);
+  console.log(
+    `${name.padEnd(34)} ${a.toFixed(1).padStart(9)} ${b.map((x) => x.toFixed(1).padStart(10)).join(' ')} ${(a / b[0]).toFixed(2).padStart(7)}`,
+  );
 const where = cuda ? `torch on ${torch1[0].gpu}` : `torch threads: ${torch1[0].threads}`;
-console.log(`\n${'tokens/s'.padEnd(34)} ${'ours'.padStart(9)} ${names.map((n) => n.padStart(10)).join(' ')} ${'ratio'.padStart(7)}   (${where}; ours: ${active})`);
-row(`prefill (${promptLen}-token prompt)`, ours.prefill, torch1.map((t) => t.prefill_tok_s));
-row(`greedy decode, batch 1`, ours.decode1, torch1.map((t) => t.decode_tok_s));
-row(`greedy decode, batch ${batch}`, ours.decodeB, torchB.map((t) => t.decode_tok_s));
+console.log(
+  `\n${'tokens/s'.padEnd(34)} ${'ours'.padStart(9)} ${names.map((n) => n.padStart(10)).join(' ')} ${'ratio'.padStart(7)}   (${where}; ours: ${active})`,
+);
+row(
+  `prefill (${promptLen}-token prompt)`,
+  ours.prefill,
+  torch1.map((t) => t.prefill_tok_s),
+);
+row(
+  `greedy decode, batch 1`,
+  ours.decode1,
+  torch1.map((t) => t.decode_tok_s),
+);
+row(
+  `greedy decode, batch ${batch}`,
+  ours.decodeB,
+  torchB.map((t) => t.decode_tok_s),
+);
 if (pool) {
-  row(`prefill, ${workers} workers (${2 * workers} prompts)`, pool.prefill, torch1.map((t) => t.prefill_tok_s));
-  row(`greedy decode, ${workers} workers × batch ${batch}`, pool.decode, torchB.map((t) => t.decode_tok_s));
+  row(
+    `prefill, ${workers} workers (${2 * workers} prompts)`,
+    pool.prefill,
+    torch1.map((t) => t.prefill_tok_s),
+  );
+  row(
+    `greedy decode, ${workers} workers × batch ${batch}`,
+    pool.decode,
+    torchB.map((t) => t.decode_tok_s),
+  );
 }

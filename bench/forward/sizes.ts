@@ -19,7 +19,11 @@ import { deviceCanHold } from '../../lib/webgpu.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { backend: { type: 'string', default: 'webgpu' }, prompt: { type: 'string', default: '128' }, steps: { type: 'string', default: '16' } },
+  options: {
+    backend: { type: 'string', default: 'webgpu' },
+    prompt: { type: 'string', default: '128' },
+    steps: { type: 'string', default: '16' },
+  },
 });
 const all: Record<string, object> = JSON.parse(readFileSync(join(import.meta.dirname, 'paper_models.json'), 'utf8'));
 const names = positionals.length ? positionals : Object.keys(all).filter((n) => !n.startsWith('_'));
@@ -28,7 +32,8 @@ await initBackend(values.backend as BackendChoice);
 const linear = (out: number, inDim: number): Linear => {
   const step = columnsPerBlock(inDim, out);
   const blocks: tf.Tensor2D[] = [];
-  for (let o = 0; o < out; o += step) blocks.push(tf.fill([inDim, Math.min(step, out - o)], 0.02 / Math.sqrt(inDim)) as tf.Tensor2D);
+  for (let o = 0; o < out; o += step)
+    blocks.push(tf.fill([inDim, Math.min(step, out - o)], 0.02 / Math.sqrt(inDim)) as tf.Tensor2D);
   return { blocks, bias: null };
 };
 const ones = (d: number) => tf.ones([d]) as tf.Tensor1D;
@@ -38,14 +43,23 @@ function deviceWeights(c: ModelConfig): ModelWeights {
   const embed = new Float32Array(v * d);
   for (let i = 0; i < embed.length; i += 7) embed[i] = 0.05;
   const layers = Array.from({ length: c.numLayers }, () => ({
-    inputNorm: ones(d), q: linear(h * hd, d), k: linear(kv * hd, d), v: linear(kv * hd, d), o: linear(d, h * hd),
-    postAttnNorm: c.sandwichNorms ? ones(d) : null, preMlpNorm: ones(d),
-    gate: linear(ff, d), up: linear(ff, d), down: linear(d, ff), postMlpNorm: c.sandwichNorms ? ones(d) : null,
+    inputNorm: ones(d),
+    q: linear(h * hd, d),
+    k: linear(kv * hd, d),
+    v: linear(kv * hd, d),
+    o: linear(d, h * hd),
+    postAttnNorm: c.sandwichNorms ? ones(d) : null,
+    preMlpNorm: ones(d),
+    gate: linear(ff, d),
+    up: linear(ff, d),
+    down: linear(d, ff),
+    postMlpNorm: c.sandwichNorms ? ones(d) : null,
   }));
   return { embed, layers, finalNorm: ones(d), lmHead: linear(v, d) };
 }
 
-const promptLen = Number(values.prompt), steps = Number(values.steps);
+const promptLen = Number(values.prompt),
+  steps = Number(values.steps);
 const dir = mkdtempSync(join(tmpdir(), 'sizes-'));
 const rows: string[] = [];
 for (const name of names) {
@@ -67,9 +81,13 @@ for (const name of names) {
     const g = await generate(model, [ids], { ...GREEDY, maxNewTokens: steps, stopIds: [] });
     const prefill = promptLen / (g.timings.prefillMs / 1000);
     const decode = (steps - 1) / (g.timings.decodeMs / 1000);
-    rows.push(`${name.padEnd(14)} ${gib.toFixed(1).padStart(7)} GiB   runs: prefill ${prefill.toFixed(0)} tok/s (${promptLen} tokens), decode ${decode.toFixed(1)} tok/s (batch 1)   [made + warm-up ${made.toFixed(0)} s]`);
+    rows.push(
+      `${name.padEnd(14)} ${gib.toFixed(1).padStart(7)} GiB   runs: prefill ${prefill.toFixed(0)} tok/s (${promptLen} tokens), decode ${decode.toFixed(1)} tok/s (batch 1)   [made + warm-up ${made.toFixed(0)} s]`,
+    );
   } catch (err) {
-    rows.push(`${name.padEnd(14)} ${gib.toFixed(1).padStart(7)} GiB   failed: ${(err as Error).message.split('\n')[0]}`);
+    rows.push(
+      `${name.padEnd(14)} ${gib.toFixed(1).padStart(7)} GiB   failed: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   console.log(rows.at(-1));
   model?.dispose();

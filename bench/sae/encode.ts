@@ -12,7 +12,10 @@ import { parseNpyHeader } from '../../lib/io/npy.ts';
 import { encodeSparse, loadSae } from '../../lib/sae/index.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
 const sizes = opt('sizes', '4096,8192').split(',').map(Number);
 const reps = Number(opt('reps', '3'));
 const D_SAE = 65536;
@@ -33,7 +36,10 @@ for (const dIn of sizes) {
   const loadS = secs(t0);
   const npy = readFileSync(join(dir, 'x.npy'));
   const head = parseNpyHeader(npy, 'x.npy');
-  const x = tf.tensor2d(new Float32Array(npy.buffer.slice(npy.byteOffset + head.dataOffset, npy.byteOffset + npy.byteLength)), head.shape as [number, number]);
+  const x = tf.tensor2d(
+    new Float32Array(npy.buffer.slice(npy.byteOffset + head.dataOffset, npy.byteOffset + npy.byteLength)),
+    head.shape as [number, number],
+  );
 
   t0 = performance.now();
   let codes = await encodeSparse(sae, x); // first call also uploads the resident blocks
@@ -48,18 +54,30 @@ for (const dIn of sizes) {
   sae.dispose();
   x.dispose();
 
-  const torch = JSON.parse(execFileSync(python, [peer, 'run', dir, String(reps)], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+  const torch = JSON.parse(
+    execFileSync(python, [peer, 'run', dir, String(reps)], { encoding: 'utf8', maxBuffer: 1 << 26 }),
+  );
   // agreement on token 0 (bf16 weights widened to f32 in both)
   const ours = new Map<number, number>();
   for (let p = codes.rowPtr[0]; p < codes.rowPtr[1]; p++) ours.set(codes.latents[p], codes.values[p]);
   let maxErr = 0;
-  torch.token0.latents.forEach((j: number, i: number) => { maxErr = Math.max(maxErr, Math.abs((ours.get(j) ?? 0) - torch.token0.values[i])); });
+  torch.token0.latents.forEach((j: number, i: number) => {
+    maxErr = Math.max(maxErr, Math.abs((ours.get(j) ?? 0) - torch.token0.values[i]));
+  });
   const sameSet = ours.size === torch.token0.latents.length;
 
-  console.log(`\nSAE ${dIn} × ${D_SAE} bf16 (Goodfire .pth), 64 tokens, ReLU; ours on ${backend}, ${resident}/${sae.nBlocks} encoder blocks resident`);
-  console.log(`  load .pth            ours ${loadS.toFixed(2)} s   torch ${torch.load_s.toFixed(2)} s (lazy mmap: bytes read on first use)`);
+  console.log(
+    `\nSAE ${dIn} × ${D_SAE} bf16 (Goodfire .pth), 64 tokens, ReLU; ours on ${backend}, ${resident}/${sae.nBlocks} encoder blocks resident`,
+  );
+  console.log(
+    `  load .pth            ours ${loadS.toFixed(2)} s   torch ${torch.load_s.toFixed(2)} s (lazy mmap: bytes read on first use)`,
+  );
   console.log(`  encode, first call   ours ${firstS.toFixed(3)} s`);
-  console.log(`  encode, best of ${reps}    ours ${best.toFixed(3)} s   torch f32 ${torch.f32_s.toFixed(3)} s (ratio ${(best / torch.f32_s).toFixed(2)})   torch bf16 ${torch.bf16_s.toFixed(3)} s (ratio ${(best / torch.bf16_s).toFixed(2)})   [torch ${torch.torch}, ${torch.threads} threads]`);
-  console.log(`  codes: ${codes.latents.length} non-zero (torch ${torch.nnz}); token 0 same active set: ${sameSet}, max |diff| ${maxErr.toExponential(2)}`);
+  console.log(
+    `  encode, best of ${reps}    ours ${best.toFixed(3)} s   torch f32 ${torch.f32_s.toFixed(3)} s (ratio ${(best / torch.f32_s).toFixed(2)})   torch bf16 ${torch.bf16_s.toFixed(3)} s (ratio ${(best / torch.bf16_s).toFixed(2)})   [torch ${torch.torch}, ${torch.threads} threads]`,
+  );
+  console.log(
+    `  codes: ${codes.latents.length} non-zero (torch ${torch.nnz}); token 0 same active set: ${sameSet}, max |diff| ${maxErr.toExponential(2)}`,
+  );
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
 }

@@ -31,18 +31,30 @@ for (let c = 0; c < CLUSTERS; c++) {
   }
 }
 const t0 = performance.now();
-const r = bootstrap(CLUSTERS, sumsStatistic(sums, 5, 5, (t, out) => metricsFromTotals(t, out)), { resamples: 10_000, seed: 1 });
+const r = bootstrap(
+  CLUSTERS,
+  sumsStatistic(sums, 5, 5, (t, out) => metricsFromTotals(t, out)),
+  { resamples: 10_000, seed: 1 },
+);
 const ours = (performance.now() - t0) / 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-boot-'));
 writeFileSync(join(dir, 'sums.bin'), sums);
-const peer = spawnSync(join(process.cwd(), '.venv-ref/bin/python'), [fileURLToPath(new URL('./bootstrap_peer.py', import.meta.url)), join(dir, 'sums.bin')], { encoding: 'utf8' });
+const peer = spawnSync(
+  join(process.cwd(), '.venv-ref/bin/python'),
+  [fileURLToPath(new URL('./bootstrap_peer.py', import.meta.url)), join(dir, 'sums.bin')],
+  { encoding: 'utf8' },
+);
 rmSync(dir, { recursive: true, force: true });
 if (peer.status !== 0) throw new Error(`peer failed: ${peer.stderr}`);
 const p = JSON.parse(peer.stdout);
 console.log(`${CLUSTERS * PER} trials in ${CLUSTERS} clusters, 10,000 resamples, BCa, ${METRICS.length} metrics`);
 METRICS.forEach((m, j) =>
-  console.log(`  ${m.padEnd(20)} ours [${r.ci[j].map((x) => x.toFixed(4)).join(', ')}]  scipy [${p.ci[j].map((x: number) => x.toFixed(4)).join(', ')}]`),
+  console.log(
+    `  ${m.padEnd(20)} ours [${r.ci[j].map((x) => x.toFixed(4)).join(', ')}]  scipy [${p.ci[j].map((x: number) => x.toFixed(4)).join(', ')}]`,
+  ),
 );
-console.log(`ours: ${ours.toFixed(3)} s; scipy.stats.bootstrap: ${p.seconds.toFixed(2)} s; ratio ${(p.seconds / ours).toFixed(0)}×`);
+console.log(
+  `ours: ${ours.toFixed(3)} s; scipy.stats.bootstrap: ${p.seconds.toFixed(2)} s; ratio ${(p.seconds / ours).toFixed(0)}×`,
+);
 console.log('(intervals differ only by Monte Carlo error: the two sides draw different resamples)');

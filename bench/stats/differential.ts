@@ -25,10 +25,12 @@ const values = new Float64Array(N * PER);
 for (let r = 0; r < N; r++) {
   const row = new Set<number>();
   while (row.size < PER) row.add(rng.int(D));
-  [...row].sort((a, b) => a - b).forEach((l, k) => {
-    latents[r * PER + k] = l;
-    values[r * PER + k] = Math.round((0.1 + rng.int(1 << 20) / (1 << 18)) * 1000) / 1000;
-  });
+  [...row]
+    .sort((a, b) => a - b)
+    .forEach((l, k) => {
+      latents[r * PER + k] = l;
+      values[r * PER + k] = Math.round((0.1 + rng.int(1 << 20) / (1 << 18)) * 1000) / 1000;
+    });
   indptr[r + 1] = (r + 1) * PER;
 }
 const groups = Uint8Array.from({ length: N }, (_, r) => (r < N / 2 ? 0 : 1));
@@ -44,19 +46,32 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-diff-'));
 writeFileSync(join(dir, 'indptr.bin'), indptr);
 writeFileSync(join(dir, 'latents.bin'), latents);
 writeFileSync(join(dir, 'values.bin'), values);
-const peer = spawnSync(join(process.cwd(), '.venv-ref/bin/python'), [fileURLToPath(new URL('./differential_peer.py', import.meta.url)), dir, String(N), String(D), String(peerLatents)], { encoding: 'utf8' });
+const peer = spawnSync(
+  join(process.cwd(), '.venv-ref/bin/python'),
+  [fileURLToPath(new URL('./differential_peer.py', import.meta.url)), dir, String(N), String(D), String(peerLatents)],
+  { encoding: 'utf8' },
+);
 rmSync(dir, { recursive: true, force: true });
 if (peer.status !== 0) throw new Error(`peer failed: ${peer.stderr}`);
 const p = JSON.parse(peer.stdout);
 // agreement on the latents the peer ran
 let maxRel = 0;
 p.latents.forEach((l: number, i: number) => {
-  for (const [ours_, theirs] of [[s.p_mwu[l], p.p_mwu[i]], [s.u[l], p.u[i]], [s.welch_t[l], p.t[i]]]) {
-    if (Number.isFinite(theirs)) maxRel = Math.max(maxRel, Math.abs(ours_ - theirs) / Math.max(Math.abs(theirs), 1e-300));
+  for (const [ours_, theirs] of [
+    [s.p_mwu[l], p.p_mwu[i]],
+    [s.u[l], p.u[i]],
+    [s.welch_t[l], p.t[i]],
+  ]) {
+    if (Number.isFinite(theirs))
+      maxRel = Math.max(maxRel, Math.abs(ours_ - theirs) / Math.max(Math.abs(theirs), 1e-300));
   }
 });
 const peerAll = (p.seconds * D) / peerLatents;
 console.log(`data: ${D} latents × ${N} samples, ${PER} non-zeros per sample`);
 console.log(`ours (all statistics, BH/Holm, selection, ranking, all ${D} latents): ${ours.toFixed(2)} s`);
-console.log(`scipy (mannwhitneyu + ttest_ind Welch + BH, dense, ${peerLatents} latents): ${p.seconds.toFixed(2)} s → ${peerAll.toFixed(1)} s for ${D}`);
-console.log(`ratio scipy/ours: ${(peerAll / ours).toFixed(0)}×; max relative difference on shared latents (U, p_mwu, t): ${maxRel.toExponential(1)}`);
+console.log(
+  `scipy (mannwhitneyu + ttest_ind Welch + BH, dense, ${peerLatents} latents): ${p.seconds.toFixed(2)} s → ${peerAll.toFixed(1)} s for ${D}`,
+);
+console.log(
+  `ratio scipy/ours: ${(peerAll / ours).toFixed(0)}×; max relative difference on shared latents (U, p_mwu, t): ${maxRel.toExponential(1)}`,
+);

@@ -86,33 +86,59 @@ const SETTINGS_FILE = 'capture-settings.json';
  * Captures every sample into the store at `dir`, resuming an interrupted capture (same settings) and
  * returning at once when the store is already complete. The store is locked: a second writer is refused.
  */
-export async function capture(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
+export async function capture(
+  cs: CaptureSetup,
+  samples: CaptureSample[],
+  dir: string,
+  meta: StoreMeta,
+  opts: CaptureOptions,
+): Promise<{ captured: number; resumed: number }> {
   return withDirLock(dir, `activation store ${dir}`, () => captureLocked(cs, samples, dir, meta, opts));
 }
 
-async function captureLocked(cs: CaptureSetup, samples: CaptureSample[], dir: string, meta: StoreMeta, opts: CaptureOptions): Promise<{ captured: number; resumed: number }> {
+async function captureLocked(
+  cs: CaptureSetup,
+  samples: CaptureSample[],
+  dir: string,
+  meta: StoreMeta,
+  opts: CaptureOptions,
+): Promise<{ captured: number; resumed: number }> {
   const claim = checkClaim(dir, opts.settings, { file: SETTINGS_FILE, what: 'a capture' });
   if (existsSync(join(dir, 'meta.json'))) {
     const n = openStore(dir).samples.n; // checks the store's claimed count against its files
-    if (n !== samples.length) throw new InputError(`${dir}: a complete store of ${n} samples, but ${samples.length} were given; choose another output directory`);
+    if (n !== samples.length)
+      throw new InputError(
+        `${dir}: a complete store of ${n} samples, but ${samples.length} were given; choose another output directory`,
+      );
     return { captured: 0, resumed: samples.length };
   }
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
   const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
   const limit = cs.config?.maxPositions;
   const long = limit === undefined ? undefined : prepared.find((p) => p.ids.length > limit);
-  if (long) throw new InputError(`sample ${long.sample.id}: ${long.ids.length} tokens, past the model's max_position_embeddings (${limit}); shorten it`);
+  if (long)
+    throw new InputError(
+      `sample ${long.sample.id}: ${long.ids.length} tokens, past the model's max_position_embeddings (${limit}); shorten it`,
+    );
   claim.record();
   const writer = new ActsWriter(dir, spanNames);
   const resumed = writer.samplesWritten;
   const batches = planBatches(prepared, opts.batchSize ?? 8);
-  const todo = batches.map((b, i) => ({ batch: b, number: i + 1 })).filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
+  const todo = batches
+    .map((b, i) => ({ batch: b, number: i + 1 }))
+    .filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
   opts.onStart?.({ resumed, pending: todo.length, batches: batches.length });
   const tasks: EncodeTask[] = todo.map(({ batch }) => ({
-    kind: 'encode', layer: cs.layer, sequences: batch.map((p) => p.ids), interventions: batch.map(() => cs.interventions ?? []),
+    kind: 'encode',
+    layer: cs.layer,
+    sequences: batch.map((p) => p.ids),
+    interventions: batch.map(() => cs.interventions ?? []),
   }));
   await runOrdered(cs.executor, tasks, (codes, i) => {
-    writer.append(todo[i].batch.map((p) => sampleRow(p, spanNames)), codes);
+    writer.append(
+      todo[i].batch.map((p) => sampleRow(p, spanNames)),
+      codes,
+    );
     opts.onBatch?.(todo[i].number, batches.length);
   });
   await writer.finalize(meta);

@@ -5,8 +5,11 @@ import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import type { StoreMeta } from '../store/schema.ts';
 
 export function storeMeta(
-  session: Session, modelDir: string, backend: string | null,
-  contentHashes: Record<string, string>, settings: Record<string, unknown>,
+  session: Session,
+  modelDir: string,
+  backend: string | null,
+  contentHashes: Record<string, string>,
+  settings: Record<string, unknown>,
 ): StoreMeta {
   return {
     model: modelProvenance(modelDir),

@@ -20,26 +20,32 @@ export interface CaptureSample {
  * `{id, prompt, response, condition, ...}` (a user turn and an assistant turn).
  */
 export function parseSample(value: unknown, where: string): CaptureSample {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(`${where}: expected a JSON object`);
   const v = value as Record<string, unknown>;
   const str = (key: string, required: boolean): string | null => {
     if (v[key] === undefined || v[key] === null) {
       if (required) throw new InputError(`${where}: field ${key} is missing`);
       return null;
     }
-    if (typeof v[key] !== 'string') throw new InputError(`${where}: field ${key} must be a string, found ${JSON.stringify(v[key])}`);
+    if (typeof v[key] !== 'string')
+      throw new InputError(`${where}: field ${key} must be a string, found ${JSON.stringify(v[key])}`);
     return v[key] as string;
   };
   const id = str('id', true)!;
   let messages: ChatMessage[];
   if (v.messages !== undefined) messages = validateMessages(v.messages, `${where}: messages`);
   else if (v.prompt !== undefined && v.response !== undefined) {
-    messages = [{ role: 'user', content: str('prompt', true)! }, { role: 'assistant', content: str('response', true)! }];
+    messages = [
+      { role: 'user', content: str('prompt', true)! },
+      { role: 'assistant', content: str('response', true)! },
+    ];
   } else throw new InputError(`${where}: give either messages or prompt and response`);
   if (messages.length === 0) throw new InputError(`${where}: messages is empty`);
   const spans: Record<string, [number, number]> = {};
   if (v.spans !== undefined) {
-    if (typeof v.spans !== 'object' || v.spans === null) throw new InputError(`${where}: spans must be an object of name → [start, end]`);
+    if (typeof v.spans !== 'object' || v.spans === null)
+      throw new InputError(`${where}: spans must be an object of name → [start, end]`);
     for (const [name, span] of Object.entries(v.spans)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || ['span', 'sample'].includes(name)) {
         throw new InputError(`${where}: span name "${name}" must be an identifier (and not span or sample)`);

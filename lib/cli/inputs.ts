@@ -6,7 +6,11 @@ import { type ChatMessage, validateMessages } from '../model/chat.ts';
 
 /** `1,2,3` → [1, 2, 3]; anything else is a usage error naming the flag. */
 export function parseIds(text: string, flag = '--ids'): number[] {
-  const ids = text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const ids = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0)) {
     throw new InputError(`${flag}: expected comma-separated non-negative integers, found "${text}"`);
   }
@@ -23,7 +27,9 @@ export function readChatFile(path: string): ChatMessage[] {
 export function requireOne<K extends string>(argv: { [k in K]?: unknown }, flags: K[]): K {
   const given = flags.filter((f) => argv[f] !== undefined);
   if (given.length !== 1) {
-    throw new InputError(`give exactly one of ${flags.map((f) => `--${f}`).join(', ')}${given.length ? ` (found ${given.map((f) => `--${f}`).join(', ')})` : ''}`);
+    throw new InputError(
+      `give exactly one of ${flags.map((f) => `--${f}`).join(', ')}${given.length ? ` (found ${given.map((f) => `--${f}`).join(', ')})` : ''}`,
+    );
   }
   return given[0];
 }

@@ -11,21 +11,27 @@ export interface GlobalArgs {
 
 /** The global --backend and --webgpu-adapter flags (analyses/cli.ts puts them on the top-level parser). */
 export function backendOption<T>(y: Argv<T>) {
-  return y
-    .option('backend', {
-      choices: BACKEND_CHOICES,
-      default: 'auto' as BackendChoice,
-      describe: 'numeric backend: native TensorFlow GPU (node-gpu) when installed, else WebGPU on a hardware GPU, else node (when installed), else wasm, else cpu',
-      global: true,
-    })
-    .option('webgpu-adapter', {
-      choices: WEBGPU_ADAPTER_CHOICES,
-      default: 'auto' as WebgpuAdapterChoice,
-      describe: 'Dawn backend for --backend webgpu: vulkan (NVIDIA, AMD), metal (macOS), opengl (Mesa, software); auto: vulkan, then opengl',
-      global: true,
-    })
-    // Through the environment, so worker threads started later see the same choice.
-    .middleware((argv) => { process.env[WEBGPU_ADAPTER_ENV] = String(argv['webgpu-adapter']); });
+  return (
+    y
+      .option('backend', {
+        choices: BACKEND_CHOICES,
+        default: 'auto' as BackendChoice,
+        describe:
+          'numeric backend: native TensorFlow GPU (node-gpu) when installed, else WebGPU on a hardware GPU, else node (when installed), else wasm, else cpu',
+        global: true,
+      })
+      .option('webgpu-adapter', {
+        choices: WEBGPU_ADAPTER_CHOICES,
+        default: 'auto' as WebgpuAdapterChoice,
+        describe:
+          'Dawn backend for --backend webgpu: vulkan (NVIDIA, AMD), metal (macOS), opengl (Mesa, software); auto: vulkan, then opengl',
+        global: true,
+      })
+      // Through the environment, so worker threads started later see the same choice.
+      .middleware((argv) => {
+        process.env[WEBGPU_ADAPTER_ENV] = String(argv['webgpu-adapter']);
+      })
+  );
 }
 
 /** The parsed values of sessionOptions (and the global --backend). */
@@ -41,15 +47,34 @@ export interface SessionArgs extends GlobalArgs {
 /** --model, --sae, --layer, --batch-size and --workers. */
 export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
   return y
-    .option('model', { type: 'string', default: SHIPPED.model, defaultDescription: 'data/model', describe: 'Hugging Face checkpoint directory' })
-    .option('sae', { type: 'string', default: SHIPPED.sae, defaultDescription: 'data/sae', describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors' })
+    .option('model', {
+      type: 'string',
+      default: SHIPPED.model,
+      defaultDescription: 'data/model',
+      describe: 'Hugging Face checkpoint directory',
+    })
+    .option('sae', {
+      type: 'string',
+      default: SHIPPED.sae,
+      defaultDescription: 'data/sae',
+      describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',
+    })
     .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
     .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
-    .option('workers', { type: 'number', default: 0, describe: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)' })
+    .option('workers', {
+      type: 'number',
+      default: 0,
+      describe: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)',
+    })
     .option('force-workers', { type: 'boolean', default: false, describe: 'allow more --workers than cores' });
 }
 
 /** --prompts with the shipped prompt set as default. */
 export function promptsOption<T>(y: Argv<T>) {
-  return y.option('prompts', { type: 'string', default: SHIPPED.prompts, defaultDescription: 'data/prompts.txt', describe: 'one prompt per line' });
+  return y.option('prompts', {
+    type: 'string',
+    default: SHIPPED.prompts,
+    defaultDescription: 'data/prompts.txt',
+    describe: 'one prompt per line',
+  });
 }

@@ -47,9 +47,25 @@ export async function analyseStore(store: ActsStore, o: AnalyseOptions): Promise
   const result = detectorsFromPooled(split ? withoutPrompts(store, new Set(split.heldOut)) : store, pooled, o.find);
   const { condition, prompt_id: promptIds, id } = store.samples;
   const selectionPrompts = new Set(split ? split.train : promptIds);
-  const stability = derangementStability(pooled.codes, id, groupsWithin(condition, promptIds, pooled.hasSpan, selectionPrompts, a, b), result.criterion);
+  const stability = derangementStability(
+    pooled.codes,
+    id,
+    groupsWithin(condition, promptIds, pooled.hasSpan, selectionPrompts, a, b),
+    result.criterion,
+  );
   const heldOutGroups = split ? groupsWithin(condition, promptIds, pooled.hasSpan, new Set(split.heldOut), a, b) : null;
-  const holdout = split ? { split, stats: compareGroups(pooled.codes, heldOutGroups!, promptIds, result.units.unit, `${store.dir} (held-out prompts)`).stats } : null;
+  const holdout = split
+    ? {
+        split,
+        stats: compareGroups(
+          pooled.codes,
+          heldOutGroups!,
+          promptIds,
+          result.units.unit,
+          `${store.dir} (held-out prompts)`,
+        ).stats,
+      }
+    : null;
 
   const set: DiscoveryLatentSet = { ...result.latentSet, stability: null, holdout: null };
   for (const e of set.latents) {
@@ -70,7 +86,8 @@ export async function analyseStore(store: ActsStore, o: AnalyseOptions): Promise
       comparison: `per derangement k: ${a} samples off:<k>:* vs every ${b} sample${split ? ' (selection prompts only)' : ''}, selected by the same rule`,
       selected_per_derangement: stability.selectedPerDerangement,
       selected_in_every_derangement: stability.frequency.reduce((n, f) => n + (f === 1 ? 1 : 0), 0),
-      fields: 'stats.stability = share of derangements selecting the latent; stats.stability_auc_min/max = its AUC range over them',
+      fields:
+        'stats.stability = share of derangements selecting the latent; stats.stability_auc_min/max = its AUC range over them',
     };
   }
   if (holdout) {
@@ -81,8 +98,10 @@ export async function analyseStore(store: ActsStore, o: AnalyseOptions): Promise
       held_out_prompts: split!.heldOut,
       n_a: holdout.stats.n_a,
       n_b: holdout.stats.n_b,
-      split: 'by prompt: a prompt and all its samples (on-topic, and off-topic in every derangement) are on one side; an off-topic sample of a held-out prompt may carry the response of a selection prompt',
-      fields: 'the ranking and selection use the selection prompts only; stats.auc_holdout and stats.cohens_d_holdout are measured on the held-out prompts',
+      split:
+        'by prompt: a prompt and all its samples (on-topic, and off-topic in every derangement) are on one side; an off-topic sample of a held-out prompt may carry the response of a selection prompt',
+      fields:
+        'the ranking and selection use the selection prompts only; stats.auc_holdout and stats.cohens_d_holdout are measured on the held-out prompts',
     };
   }
   return { result, stability, holdout, latentSet: set };

@@ -43,7 +43,9 @@ function checkSameSae(set: LatentSet, session: Session, path: string): void {
   const theirs = hashes(set.sae);
   const ours = hashes(session.sae.info);
   if (theirs.length && ours.length && theirs.join() !== ours.join()) {
-    throw new InputError(`${path}: the latent set was made with another SAE (${(set.sae as { path?: string }).path ?? 'unknown path'}) than --sae; its latent indices do not apply`);
+    throw new InputError(
+      `${path}: the latent set was made with another SAE (${(set.sae as { path?: string }).path ?? 'unknown path'}) than --sae; its latent indices do not apply`,
+    );
   }
 }
 
@@ -69,13 +71,29 @@ async function episodes(session: Session, o: EpisodeRunOptions): Promise<Episode
   const storeDir = join(o.out, 'episodes.acts');
   const samplesHash = sha256Text(JSON.stringify(o.episodes));
   const settings = { layer: session.layer, batch_size: o.batchSize, samples_sha256: samplesHash };
-  o.log(`capturing ${o.episodes.length} episodes at resid_post.${session.layer}; ${chosen.latents.length} latents (${chosen.which} of ${o.latentsPath})`);
-  await capture(session, o.episodes, storeDir, storeMeta(session, o.paths.model, o.backend, { episodes: samplesHash }, settings),
-    { batchSize: o.batchSize, settings, onBatch: (d, t) => o.log(`  capture: batch ${d}/${t}`) });
-  const report = await analyseEpisodes(openStore(storeDir), chosen.latents, o.episodes.map((e) => e.id));
+  o.log(
+    `capturing ${o.episodes.length} episodes at resid_post.${session.layer}; ${chosen.latents.length} latents (${chosen.which} of ${o.latentsPath})`,
+  );
+  await capture(
+    session,
+    o.episodes,
+    storeDir,
+    storeMeta(session, o.paths.model, o.backend, { episodes: samplesHash }, settings),
+    { batchSize: o.batchSize, settings, onBatch: (d, t) => o.log(`  capture: batch ${d}/${t}`) },
+  );
+  const report = await analyseEpisodes(
+    openStore(storeDir),
+    chosen.latents,
+    o.episodes.map((e) => e.id),
+  );
   const provenance = {
     inputs: o.paths,
-    latent_set: { path: o.latentsPath, sha256: sha256File(o.latentsPath).sha256, method: set.method, which: chosen.which },
+    latent_set: {
+      path: o.latentsPath,
+      sha256: sha256File(o.latentsPath).sha256,
+      method: set.method,
+      which: chosen.which,
+    },
     activations: 'episodes.acts',
     layer: session.layer,
     runtime: runtimeProvenance(o.backend),
@@ -85,7 +103,8 @@ async function episodes(session: Session, o: EpisodeRunOptions): Promise<Episode
   return report;
 }
 
-const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : 'n/a');
+const fmt = (x: unknown): string =>
+  typeof x === 'number' ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : 'n/a';
 
 /** A trace as text: one character per bin, darker = higher (relative to the trace's own maximum). */
 export function sparkline(values: number[]): string {
@@ -94,13 +113,19 @@ export function sparkline(values: number[]): string {
   return values.map((v) => ramp[max > 0 ? Math.round((v / max) * (ramp.length - 1)) : 0]).join('');
 }
 
-function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pick<EpisodeRunOptions, 'paths' | 'latentsPath'>): string {
+function episodesMarkdown(
+  r: EpisodeReport,
+  chosen: ChosenLatents,
+  o: Pick<EpisodeRunOptions, 'paths' | 'latentsPath'>,
+): string {
   const lines = [
     '# Self-correction episodes',
     '',
     `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`; ${r.n_episodes} episodes from \`${o.paths.episodes}\`; ` +
       `${r.latents.length} latents (${chosen.which} of \`${o.latentsPath}\`): ${r.latents.join(', ')}.`,
-    `Episodes lacking a region: ${Object.entries(r.missing).map(([g, m]) => `${g} ${m}`).join(', ')} (left out of the comparisons that need it, and counted as n_missing).`,
+    `Episodes lacking a region: ${Object.entries(r.missing)
+      .map(([g, m]) => `${g} ${m}`)
+      .join(', ')} (left out of the comparisons that need it, and counted as n_missing).`,
     '',
     '## Regions, paired across episodes',
     '',
@@ -116,9 +141,25 @@ function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pick<Episo
     const rows = [c.results[c.results.length - 1], ...c.results.slice(0, -1)].map((row) => {
       const w = row.wilcoxon as { p: number | null };
       const t = row.paired_t as { p: number | null };
-      return [String(row.latent), String(row.n_pairs), String(row.n_missing), fmt(row.mean_x), fmt(row.mean_y), fmt(row.ratio), fmt(row.d_z), fmt(w.p), fmt(t.p)];
+      return [
+        String(row.latent),
+        String(row.n_pairs),
+        String(row.n_missing),
+        fmt(row.mean_x),
+        fmt(row.mean_y),
+        fmt(row.ratio),
+        fmt(row.d_z),
+        fmt(w.p),
+        fmt(t.p),
+      ];
     });
-    lines.push(markdownTable(['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p'], rows), '');
+    lines.push(
+      markdownTable(
+        ['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p'],
+        rows,
+      ),
+      '',
+    );
   }
   lines.push(
     '## Traces',
@@ -127,7 +168,12 @@ function episodesMarkdown(r: EpisodeReport, chosen: ChosenLatents, o: Pick<Episo
     'Mean over the latents, per episode (each line scaled to its own maximum; regions as fractions of the response):',
     '',
     '```',
-    ...r.episodes.map((e) => `${sparkline(e.trace_mean)}  ${e.id}  ${Object.entries(e.regions_fraction).map(([g, f]) => `${g} ${f ? `${f[0].toFixed(2)}–${f[1].toFixed(2)}` : '—'}`).join(', ')}`),
+    ...r.episodes.map(
+      (e) =>
+        `${sparkline(e.trace_mean)}  ${e.id}  ${Object.entries(e.regions_fraction)
+          .map(([g, f]) => `${g} ${f ? `${f[0].toFixed(2)}–${f[1].toFixed(2)}` : '—'}`)
+          .join(', ')}`,
+    ),
     `${sparkline(r.mean_trace)}  (all episodes)`,
     '```',
     '',

@@ -20,12 +20,15 @@ export function readEpisodes(path: string): CaptureSample[] {
   for (const record of jsonlRecords(readFileSync(path, 'utf8'), path)) {
     const { where } = record;
     const value = record.value as Record<string, unknown>;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${where}: expected a JSON object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new InputError(`${where}: expected a JSON object`);
     const spans = value.spans ?? {};
-    if (typeof spans !== 'object' || spans === null || Array.isArray(spans)) throw new InputError(`${where}: spans must be an object {off_topic, correction, on_topic}`);
+    if (typeof spans !== 'object' || spans === null || Array.isArray(spans))
+      throw new InputError(`${where}: spans must be an object {off_topic, correction, on_topic}`);
     const present: Record<string, unknown> = {};
     for (const [name, span] of Object.entries(spans)) {
-      if (!(REGIONS as readonly string[]).includes(name)) throw new InputError(`${where}: spans.${name}: unknown region (expected ${REGIONS.join(', ')})`);
+      if (!(REGIONS as readonly string[]).includes(name))
+        throw new InputError(`${where}: spans.${name}: unknown region (expected ${REGIONS.join(', ')})`);
       if (span !== null) present[name] = span;
     }
     const sample = parseSample({ ...value, condition: 'episode', spans: present }, where);
@@ -34,7 +37,8 @@ export function readEpisodes(path: string): CaptureSample[] {
     seen.add(sample.id);
     out.push(sample);
   }
-  if (out.length < 2) throw new InputError(`${path}: found ${out.length} episode(s); paired comparisons need at least 2`);
+  if (out.length < 2)
+    throw new InputError(`${path}: found ${out.length} episode(s); paired comparisons need at least 2`);
   return out;
 }
 
@@ -42,14 +46,22 @@ export function readEpisodes(path: string): CaptureSample[] {
 function checkSpans(sample: CaptureSample, where: string): void {
   const length = [...sample.messages[sample.messages.length - 1].content].length;
   for (const [name, span] of Object.entries(sample.spans) as [string, unknown][]) {
-    const ok = Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
-    if (!ok) throw new InputError(`${where}: spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`);
-    if (span[1] > length) throw new InputError(`${where}: spans.${name}: end ${span[1]} is past the end of the response (${length} code points)`);
+    const ok =
+      Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
+    if (!ok)
+      throw new InputError(
+        `${where}: spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`,
+      );
+    if (span[1] > length)
+      throw new InputError(
+        `${where}: spans.${name}: end ${span[1]} is past the end of the response (${length} code points)`,
+      );
   }
   const list = Object.entries(sample.spans).sort((a, b) => a[1][0] - b[1][0]);
   for (let i = 1; i < list.length; i++) {
     const [prevName, prev] = list[i - 1];
     const [name, span] = list[i];
-    if (span[0] < prev[1]) throw new InputError(`${where}: regions ${prevName} [${prev}) and ${name} [${span}) overlap`);
+    if (span[0] < prev[1])
+      throw new InputError(`${where}: regions ${prevName} [${prev}) and ${name} [${span}) overlap`);
   }
 }

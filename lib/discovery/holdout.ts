@@ -10,18 +10,22 @@ export interface PromptSplit {
   heldOut: string[];
 }
 
-const naturalOrder = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+const naturalOrder = (a: string, b: string): number =>
+  a.localeCompare(b, 'en', { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Holds out round(fraction · n) of the distinct prompt ids, chosen by a seeded shuffle (stream 0 of the
  * seed; the derangements use streams 1..K). Both parts need at least 2 prompts.
  */
 export function splitPrompts(promptIds: readonly string[], fraction: number, seed: number): PromptSplit {
-  if (!(fraction > 0 && fraction < 1)) throw new InputError(`--holdout must be a fraction strictly between 0 and 1, found ${fraction}`);
+  if (!(fraction > 0 && fraction < 1))
+    throw new InputError(`--holdout must be a fraction strictly between 0 and 1, found ${fraction}`);
   const ids = [...new Set(promptIds)].sort(naturalOrder);
   const nHeld = Math.round(fraction * ids.length);
   if (nHeld < 2 || ids.length - nHeld < 2) {
-    throw new InputError(`--holdout ${fraction}: ${ids.length} prompts give ${nHeld} held out and ${ids.length - nHeld} for selection; each part needs at least 2`);
+    throw new InputError(
+      `--holdout ${fraction}: ${ids.length} prompts give ${nHeld} held out and ${ids.length - nHeld} for selection; each part needs at least 2`,
+    );
   }
   const rng = new Rng(seed, 0);
   const shuffled = [...ids];
@@ -34,6 +38,15 @@ export function splitPrompts(promptIds: readonly string[], fraction: number, see
 }
 
 /** Group of each sample (0 = a, 1 = b, 2 = out) restricted to the samples of the given prompts. */
-export function groupsWithin(conditions: readonly string[], promptIds: readonly string[], hasSpan: Uint8Array, keep: ReadonlySet<string>, a: string, b: string): Uint8Array {
-  return Uint8Array.from(conditions, (c, r) => (!hasSpan[r] || !keep.has(promptIds[r]) ? 2 : c === a ? 0 : c === b ? 1 : 2));
+export function groupsWithin(
+  conditions: readonly string[],
+  promptIds: readonly string[],
+  hasSpan: Uint8Array,
+  keep: ReadonlySet<string>,
+  a: string,
+  b: string,
+): Uint8Array {
+  return Uint8Array.from(conditions, (c, r) =>
+    !hasSpan[r] || !keep.has(promptIds[r]) ? 2 : c === a ? 0 : c === b ? 1 : 2,
+  );
 }

@@ -41,7 +41,9 @@ export const DISCOVERY_DEFAULTS = {
   find: { pool: 'max', method: 'separability', unit: 'prompt', top: 100 },
   batchSize: 8,
   generation: { maxNewTokens: 64, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 },
-} as const satisfies Partial<Omit<DiscoveryOptions, 'generation'>> & { generation: Omit<ResponseSettings, 'seed' | 'batchSize'> };
+} as const satisfies Partial<Omit<DiscoveryOptions, 'generation'>> & {
+  generation: Omit<ResponseSettings, 'seed' | 'batchSize'>;
+};
 
 export type DiscoveryConfig = Partial<Omit<DiscoveryOptions, 'prompts' | 'responses' | 'generation' | 'paths'>> & {
   /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
@@ -56,7 +58,8 @@ export type DiscoveryConfig = Partial<Omit<DiscoveryOptions, 'prompts' | 'respon
 /** Fills a config in from the defaults; `model` and `sae` are the session's paths. Reads the prompt and response files. */
 export function discoveryOptions(c: DiscoveryConfig, at: { model: string; sae: string }): DiscoveryOptions {
   const d = DISCOVERY_DEFAULTS;
-  const promptsFile = typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
+  const promptsFile =
+    typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
   const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);
   const responsesFile = typeof c.responses === 'string' ? c.responses : (c.paths?.responses ?? null);
   const responses = typeof c.responses === 'string' ? readResponses(c.responses, prompts) : (c.responses ?? null);
@@ -82,23 +85,34 @@ export function discoveryOptions(c: DiscoveryConfig, at: { model: string; sae: s
 
 /** The latest discovery run under `root` with a finished latents.json (made with the SAE at `saePath`, when given). */
 export function latestDiscoveryRun(saePath: string | null, root = RUNS_DIR): string | null {
-  return latestRun(DISCOVERY_COMMAND, (dir) => {
-    const file = join(dir, 'latents.json');
-    if (!existsSync(file)) return false;
-    if (saePath === null) return true;
-    const sae = readLatentSet(file).sae as { path?: string } | null;
-    return !sae?.path || sae.path === saePath;
-  }, root);
+  return latestRun(
+    DISCOVERY_COMMAND,
+    (dir) => {
+      const file = join(dir, 'latents.json');
+      if (!existsSync(file)) return false;
+      if (saePath === null) return true;
+      const sae = readLatentSet(file).sae as { path?: string } | null;
+      return !sae?.path || sae.path === saePath;
+    },
+    root,
+  );
 }
 
 /** latents.json of the latest complete discovery run: the default latent set of episodes mode. */
 export function latestLatentsFile(root = RUNS_DIR): string {
   const dir = latestDiscoveryRun(null, root);
-  if (!dir) throw new InputError(`--episodes needs a latent set: give --latents FILE, or run find-otd-latents first (no complete run in ${root}/)`);
+  if (!dir)
+    throw new InputError(
+      `--episodes needs a latent set: give --latents FILE, or run find-otd-latents first (no complete run in ${root}/)`,
+    );
   return join(dir, 'latents.json');
 }
 
 /** The latest discovery run that has not finished (no latents.json, no episodes.json): what --resume continues. */
 export function unfinishedDiscoveryRun(root = RUNS_DIR): string | null {
-  return latestRun(DISCOVERY_COMMAND, (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json')), root);
+  return latestRun(
+    DISCOVERY_COMMAND,
+    (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json')),
+    root,
+  );
 }

@@ -31,8 +31,15 @@ export function derangements(n: number, k: number, seed: number): number[][] {
 export function otdSamples(prompts: string[], responses: string[], perms: number[][]): CaptureSample[] {
   const pid = (i: number) => `p${i}`;
   const pair = (id: string, condition: string, i: number, j: number): CaptureSample => ({
-    id, condition, prompt_id: pid(i), response_id: pid(j), spans: {},
-    messages: [{ role: 'user', content: prompts[i] }, { role: 'assistant', content: responses[j] }],
+    id,
+    condition,
+    prompt_id: pid(i),
+    response_id: pid(j),
+    spans: {},
+    messages: [
+      { role: 'user', content: prompts[i] },
+      { role: 'assistant', content: responses[j] },
+    ],
   });
   return [
     ...prompts.map((_, i) => pair(`on:${i}`, 'on_topic', i, i)),

@@ -14,7 +14,10 @@ export function rankedRows(an: Analysis, n: number, labels?: Map<number, string>
   if (labels) header.push('label');
   const rows = topRows(an.result, n).map((row, i) => {
     const l = an.result.order[i];
-    if (an.stability) row.push(`${Math.round(an.stability.frequency[l] * an.stability.derangements.length)}/${an.stability.derangements.length}`);
+    if (an.stability)
+      row.push(
+        `${Math.round(an.stability.frequency[l] * an.stability.derangements.length)}/${an.stability.derangements.length}`,
+      );
     if (an.holdout) row.push(fmt(an.holdout.stats.auc[l]));
     if (labels) row.push(labels.get(l) ?? '');
     return row;
@@ -45,7 +48,9 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
     '',
     ctx.source,
     `Compared: ${unitsText(an)}${an.holdout ? ' (selection prompts)' : ''}, ${c.pool}-pooled over the ${ctx.span === 'all' ? 'whole conversation' : 'response'}.` +
-      (r.units.unit === 'prompt' ? ' The prompt is the independent unit: its pooled values are averaged over the derangements, so `n_a`/`n_b` in ranking.arrow count prompts, and the p- and q-values do not treat reused responses as independent.' : ''),
+      (r.units.unit === 'prompt'
+        ? ' The prompt is the independent unit: its pooled values are averaged over the derangements, so `n_a`/`n_b` in ranking.arrow count prompts, and the p- and q-values do not treat reused responses as independent.'
+        : ''),
     `Selection rule \`${r.criterion.method}\`: **${an.latentSet.selected.length} latents pass**. Ranked by ${c.rank_by} (ties: Cohen's d).`,
     '',
   ];
@@ -57,7 +62,11 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
         `in every one: ${s.frequency.reduce((n, f) => n + (f === 1 ? 1 : 0), 0)}).`,
       '',
     );
-  } else lines.push('Stability across derangements: not computed (the sample ids do not name derangements as `off:<k>:<i>`).', '');
+  } else
+    lines.push(
+      'Stability across derangements: not computed (the sample ids do not name derangements as `off:<k>:<i>`).',
+      '',
+    );
   if (an.holdout) {
     const { split, stats } = an.holdout;
     lines.push(
@@ -75,6 +84,9 @@ export function summaryMarkdown(an: Analysis, ctx: SummaryContext): string {
     const mean = auc.reduce((s, x) => s + x, 0) / auc.length;
     lines.push(`Selected latents on the held-out prompts: mean AUC ${fmt(mean)}, lowest ${fmt(Math.min(...auc))}.`, '');
   }
-  lines.push('Files: `latents.json` (ranked latent set), `ranking.arrow` (every latent), `activations.acts/` (codes), `responses.json`.', '');
+  lines.push(
+    'Files: `latents.json` (ranked latent set), `ranking.arrow` (every latent), `activations.acts/` (codes), `responses.json`.',
+    '',
+  );
   return lines.join('\n');
 }

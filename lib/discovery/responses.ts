@@ -12,13 +12,22 @@ export interface ResponseSettings extends SamplingOptions {
 }
 
 /** One unsteered reply per prompt; prompt i samples with seed + i, so the result does not depend on batching. */
-export async function generateResponses(executor: Executor, tokenizer: Tokenizer, stopIds: number[], prompts: string[], s: ResponseSettings, onBatch?: (done: number) => void): Promise<string[]> {
+export async function generateResponses(
+  executor: Executor,
+  tokenizer: Tokenizer,
+  stopIds: number[],
+  prompts: string[],
+  s: ResponseSettings,
+  onBatch?: (done: number) => void,
+): Promise<string[]> {
   const tasks: GenerateTask[] = [];
   for (let i = 0; i < prompts.length; i += s.batchSize) {
     const chunk = prompts.slice(i, i + s.batchSize);
     tasks.push({
       kind: 'generate',
-      prompts: chunk.map((p) => applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true })),
+      prompts: chunk.map((p) =>
+        applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true }),
+      ),
       options: { ...s, seeds: chunk.map((_, j) => s.seed + i + j), stopIds },
     });
   }

@@ -34,28 +34,46 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
   const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
   const responses = await reuseOrCompute(join(o.out, 'responses.json'), genKey, async () => {
     if (o.responses) return o.responses;
-    o.log(`generating ${o.prompts.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`);
+    o.log(
+      `generating ${o.prompts.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`,
+    );
     const stopIds = setup.tokenizer.eosIds.length ? setup.tokenizer.eosIds : setup.config.eosTokenIds;
     const bar = progress('responses', o.prompts.length);
     let done = 0;
-    const responses = await generateResponses(setup.executor, setup.tokenizer, stopIds, o.prompts, o.generation, (n) => {
-      bar.tick(n - done);
-      done = n;
-    });
+    const responses = await generateResponses(
+      setup.executor,
+      setup.tokenizer,
+      stopIds,
+      o.prompts,
+      o.generation,
+      (n) => {
+        bar.tick(n - done);
+        done = n;
+      },
+    );
     bar.done();
     return responses;
   });
   const empty = responses.findIndex((r) => r.trim() === '');
-  if (empty >= 0) throw new InputError(`the response to prompt ${empty} ("${o.prompts[empty]}") is empty; give --responses or more --max-tokens`);
+  if (empty >= 0)
+    throw new InputError(
+      `the response to prompt ${empty} ("${o.prompts[empty]}") is empty; give --responses or more --max-tokens`,
+    );
 
   const perms = derangements(o.prompts.length, o.derangements, o.seed);
   const samples = otdSamples(o.prompts, responses, perms);
   const storeDir = join(o.out, 'activations.acts');
   const settings = { layer: setup.layer, batch_size: o.batchSize, samples_sha256: sha256Text(JSON.stringify(samples)) };
-  o.log(`capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at resid_post.${setup.layer}`);
-  const meta = storeMeta(setup, o.paths.model, o.backend,
+  o.log(
+    `capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at resid_post.${setup.layer}`,
+  );
+  const meta = storeMeta(
+    setup,
+    o.paths.model,
+    o.backend,
     { prompts: promptsHash, responses: sha256Text(JSON.stringify(responses)), samples: settings.samples_sha256 },
-    { ...settings, derangements: perms, seed: o.seed, generation: o.responses ? null : o.generation });
+    { ...settings, derangements: perms, seed: o.seed, generation: o.responses ? null : o.generation },
+  );
   let bar: Progress | undefined;
   await capture(setup, samples, storeDir, meta, {
     batchSize: o.batchSize,
@@ -69,7 +87,11 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
   bar?.done();
 
   const store = openStore(storeDir);
-  const analysis = await analyseStore(store, { find: { ...o.find, span: o.span }, holdout: o.holdout, labels: o.labels });
+  const analysis = await analyseStore(store, {
+    find: { ...o.find, span: o.span },
+    holdout: o.holdout,
+    labels: o.labels,
+  });
   // Paths relative to the run directory keep latents.json identical across reruns into different directories.
   const provenance = {
     activations: 'activations.acts',
@@ -85,7 +107,12 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
 }
 
 /** Writes ranking.arrow, latents.json and summary.md of an analysis into the run directory. */
-export function writeDiscovery(out: string, an: Analysis, provenance: Record<string, unknown>, ctx: SummaryContext): void {
+export function writeDiscovery(
+  out: string,
+  an: Analysis,
+  provenance: Record<string, unknown>,
+  ctx: SummaryContext,
+): void {
   const lock = lockDir(out, `run directory ${out}`);
   try {
     writeDiscoveryLocked(out, an, provenance, ctx);
@@ -94,7 +121,12 @@ export function writeDiscovery(out: string, an: Analysis, provenance: Record<str
   }
 }
 
-function writeDiscoveryLocked(out: string, an: Analysis, provenance: Record<string, unknown>, ctx: SummaryContext): void {
+function writeDiscoveryLocked(
+  out: string,
+  an: Analysis,
+  provenance: Record<string, unknown>,
+  ctx: SummaryContext,
+): void {
   an.latentSet.provenance = provenance;
   writeRanking(join(out, 'ranking.arrow'), an.result.stats, an.result.order, an.result.selected);
   writeLatentSet(join(out, 'latents.json'), an.latentSet);

@@ -29,7 +29,12 @@ export interface Stability {
  * k compares its own off-topic samples with all the on-topic ones. Null when no sample id names a
  * derangement (a store not written by find-otd-latents) or some derangement has fewer than 2 samples.
  */
-export function derangementStability(codes: PooledCodes, ids: readonly string[], groups: Uint8Array, criterion: SelectionCriterion): Stability | null {
+export function derangementStability(
+  codes: PooledCodes,
+  ids: readonly string[],
+  groups: Uint8Array,
+  criterion: SelectionCriterion,
+): Stability | null {
   const k = derangementOf(ids);
   const found = [...new Set(Array.from(k).filter((x, r) => x >= 0 && groups[r] === 0))].sort((x, y) => x - y);
   if (found.length === 0) return null;

@@ -36,7 +36,8 @@ export class Bisection {
   readonly posterior: Float64Array;
 
   constructor(readonly s: BisectionSettings) {
-    if (!(s.hi > s.lo) || s.grid < 2) throw new RangeError(`bisection: need hi > lo and grid ≥ 2 (lo ${s.lo}, hi ${s.hi}, grid ${s.grid})`);
+    if (!(s.hi > s.lo) || s.grid < 2)
+      throw new RangeError(`bisection: need hi > lo and grid ≥ 2 (lo ${s.lo}, hi ${s.hi}, grid ${s.grid})`);
     this.xs = Float64Array.from({ length: s.grid }, (_, i) => s.lo + ((s.hi - s.lo) * i) / (s.grid - 1));
     this.posterior = this.xs.map((x) => Math.exp(-0.5 * ((x - s.priorMean) / s.priorSd) ** 2));
     this.normalise();
@@ -62,7 +63,7 @@ export class Bisection {
     const c = sideConfidence(score, n, this.s);
     // score at or over the target: steering was too weak, so the threshold lies above x
     const above = score >= this.s.target;
-    for (let i = 0; i < this.xs.length; i++) this.posterior[i] *= (this.xs[i] > x) === above ? c : 1 - c;
+    for (let i = 0; i < this.xs.length; i++) this.posterior[i] *= this.xs[i] > x === above ? c : 1 - c;
     this.normalise();
   }
 }

@@ -52,18 +52,39 @@ function firstScore(j: JudgeResult): number | null {
 }
 
 function cacheFile(o: CalibrateOptions, f: Feature, settings: BisectionSettings): string {
-  const key = { feature: f.latent, label: f.label, settings, steps: o.steps, per_step: o.perStep, seed: o.seed, steer_layer: o.steerLayer, prompts: sha256Text(JSON.stringify(o.prompts)), context: o.context };
+  const key = {
+    feature: f.latent,
+    label: f.label,
+    settings,
+    steps: o.steps,
+    per_step: o.perStep,
+    seed: o.seed,
+    steer_layer: o.steerLayer,
+    prompts: sha256Text(JSON.stringify(o.prompts)),
+    context: o.context,
+  };
   return join(o.cacheDir, `${sha256Text(JSON.stringify(key)).slice(0, 32)}.json`);
 }
 
-export async function calibrate(g: SteeredGenerator, features: Feature[], o: CalibrateOptions): Promise<Map<number, Calibration>> {
+export async function calibrate(
+  g: SteeredGenerator,
+  features: Feature[],
+  o: CalibrateOptions,
+): Promise<Map<number, Calibration>> {
   const out = new Map<number, Calibration>();
   const todo: { f: Feature; file: string; bis: Bisection; rng: Rng; history: CalibrationStep[] }[] = [];
   for (const f of features) {
     const settings = o.settingsFor(f);
     const file = cacheFile(o, f, settings);
     if (existsSync(file)) out.set(f.latent, JSON.parse(readFileSync(file, 'utf8')) as Calibration);
-    else todo.push({ f, file, bis: new Bisection(settings), rng: new Rng(subSeed(o.seed, 'calibrate', f.latent)), history: [] });
+    else
+      todo.push({
+        f,
+        file,
+        bis: new Bisection(settings),
+        rng: new Rng(subSeed(o.seed, 'calibrate', f.latent)),
+        history: [],
+      });
   }
   for (let step = 0; step < o.steps && todo.length; step++) {
     const rows: SteeredRow[] = [];

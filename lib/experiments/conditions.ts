@@ -68,7 +68,8 @@ export interface ConditionEntry {
   provenance?: (r: ConditionResources) => Record<string, unknown>;
 }
 
-const clamps = (latents: number[], layer: number): Intervention[] => latents.map((latent) => ({ layer, latent, value: 0, mode: 'clamp' }));
+const clamps = (latents: number[], layer: number): Intervention[] =>
+  latents.map((latent) => ({ layer, latent, value: 0, mode: 'clamp' }));
 
 export const CONDITIONS = {
   baseline: {
@@ -90,32 +91,46 @@ export const CONDITIONS = {
     ],
     prepare: async (s) => {
       const random = await randomControl({
-        match: s.randomMatch, runDir: s.latents.runDir, source: s.latents.source, dSae: s.dSae, ablated: s.latents.latents,
-        steered: s.features.map((f) => f.latent), k: s.randomSets, seed: s.seed, openStore,
+        match: s.randomMatch,
+        runDir: s.latents.runDir,
+        source: s.latents.source,
+        dSae: s.dSae,
+        ablated: s.latents.latents,
+        steered: s.features.map((f) => f.latent),
+        k: s.randomSets,
+        seed: s.seed,
+        openStore,
       });
       writeJsonAtomic(join(s.out, 'random.json'), random);
-      s.log(`random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${s.latents.latents.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`);
+      s.log(
+        `random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${s.latents.latents.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`,
+      );
       return { random, randomSets: random.sets };
     },
     trial: (r, t) => {
       const k = t % r.randomSets.length;
       return { interventions: clamps(r.randomSets[k].latents, r.clampLayer), suffix: `#${k}`, randomSet: k };
     },
-    summary: (r) => (r.random
-      ? [
-        `Random control (\`--random-match ${r.random.match}\`): ${r.random.rule}. Excluded: ${r.random.exclusion.rule} (${r.random.exclusion.detector_like.length} detector-like latents; list in random.json).`,
-        ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),
-      ]
-      : []),
-    provenance: (r) => (r.random ? { random: { match: r.random.match, rule: r.random.rule, exclusion: r.random.exclusion, sets: r.random.sets } } : {}),
+    summary: (r) =>
+      r.random
+        ? [
+            `Random control (\`--random-match ${r.random.match}\`): ${r.random.rule}. Excluded: ${r.random.exclusion.rule} (${r.random.exclusion.detector_like.length} detector-like latents; list in random.json).`,
+            ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),
+          ]
+        : [],
+    provenance: (r) =>
+      r.random
+        ? { random: { match: r.random.match, rule: r.random.rule, exclusion: r.random.exclusion, sets: r.random.sets } }
+        : {},
   },
   'no-steer': {
-    describe: 'no steering: the model\'s own answers',
+    describe: "no steering: the model's own answers",
     steered: false,
     trial: () => ({ interventions: [] }),
   },
   'meta-prompt': {
-    describe: 'steer, with an instruction to notice going off topic (in the user turn, as in the paper, or a system message)',
+    describe:
+      'steer, with an instruction to notice going off topic (in the user turn, as in the paper, or a system message)',
     steered: true,
     settings: [
       { flag: 'meta-prompt', key: 'meta_prompt', value: (o) => o.metaPrompt },
@@ -123,7 +138,9 @@ export const CONDITIONS = {
     ],
     instruction: (r) => ({ text: r.metaPrompt, placement: r.metaPromptPlacement }),
     trial: () => ({ interventions: [] }),
-    summary: (r) => [`Meta-prompt (${r.metaPromptPlacement === 'user' ? 'appended to the user\'s turn' : 'system message'}): "${r.metaPrompt}"`],
+    summary: (r) => [
+      `Meta-prompt (${r.metaPromptPlacement === 'user' ? "appended to the user's turn" : 'system message'}): "${r.metaPrompt}"`,
+    ],
   },
 } as const satisfies Record<string, ConditionEntry>;
 
@@ -137,10 +154,16 @@ export const condition = (c: Condition): ConditionEntry => CONDITIONS[c];
 export const BASELINE: Condition = 'baseline';
 
 export function parseConditions(text: string): Condition[] {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!list.length) throw new InputError('--conditions: name at least one condition');
   for (const c of list) {
-    if (!(c in CONDITIONS)) throw new InputError(`--conditions: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITION_NAMES.join(', ')})`);
+    if (!(c in CONDITIONS))
+      throw new InputError(
+        `--conditions: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITION_NAMES.join(', ')})`,
+      );
   }
   if (new Set(list).size !== list.length) throw new InputError(`--conditions ${text}: a condition is listed twice`);
   return list as Condition[];
@@ -159,13 +182,17 @@ export function conditionSettings(conditions: Condition[], o: ConditionOptions):
 export function checkConditionFlags(conditions: Condition[], given: (flag: string) => boolean): void {
   for (const name of CONDITION_NAMES) {
     for (const s of condition(name).settings ?? []) {
-      if (given(s.flag) && !conditions.includes(name)) throw new InputError(`--${s.flag} applies to the ${name} condition; add it to --conditions`);
+      if (given(s.flag) && !conditions.includes(name))
+        throw new InputError(`--${s.flag} applies to the ${name} condition; add it to --conditions`);
     }
   }
 }
 
 /** The instructions the conditions give the model (null for none), each once. */
-export function conditionInstructions(conditions: Condition[], r: Pick<ConditionResources, 'metaPrompt' | 'metaPromptPlacement'>): (Instruction | null)[] {
+export function conditionInstructions(
+  conditions: Condition[],
+  r: Pick<ConditionResources, 'metaPrompt' | 'metaPromptPlacement'>,
+): (Instruction | null)[] {
   const seen = new Map<string, Instruction | null>();
   for (const c of conditions) {
     const i = condition(c).instruction?.(r) ?? null;

@@ -17,7 +17,7 @@ import type { MetaPromptPlacement, Sampling } from './steered.ts';
 export const ABLATE_COMMAND = 'ablate';
 
 export const DEFAULT_META_PROMPT =
-  'While you answer, keep checking that what you write still answers the user\'s question. If you notice that you have drifted ' +
+  "While you answer, keep checking that what you write still answers the user's question. If you notice that you have drifted " +
   'off topic, say so plainly and go back to answering the question.';
 
 export interface CalibrateStrength {
@@ -99,7 +99,15 @@ export const ABLATION_DEFAULTS = {
   seed: 0,
   conditions: ['baseline', 'ablate'] as Condition[],
   /** 5 judged responses per bisection step, as the paper did for its 70B model. */
-  strength: { kind: 'calibrate', target: 30, steps: 10, perStep: 5, range: null, sweep: null, cacheDir: null } as CalibrateStrength,
+  strength: {
+    kind: 'calibrate',
+    target: 30,
+    steps: 10,
+    perStep: 5,
+    range: null,
+    sweep: null,
+    cacheDir: null,
+  } as CalibrateStrength,
   /** Threshold spreads either side of a sweep, when a sweep gives no range: around each threshold, and absolute (the paper's mean ± 3 sd). */
   sweepRange: 1,
   sweepRangeAbsolute: 3,
@@ -122,7 +130,9 @@ export const ABLATION_DEFAULTS = {
  */
 export const SHIPPED_OVERRIDES = { maxNewTokens: 96, perStep: 1 } as const;
 
-export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features' | 'latents' | 'strength' | 'sampling' | 'metrics' | 'paths'>> & {
+export type AblationConfig = Partial<
+  Omit<AblationOptions, 'prompts' | 'features' | 'latents' | 'strength' | 'sampling' | 'metrics' | 'paths'>
+> & {
   /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
   prompts?: string | string[];
   /**
@@ -136,7 +146,11 @@ export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features
   /** The latent set topK reads (our latents.json or the paper's off_topic_detectors.json); default the latest discovery run. */
   otd?: string | null;
   /** A fixed boost, or calibration (the default) with any of its settings; a sweep's range defaults to 1. */
-  strength?: { kind: 'fixed'; boost: number } | ({ kind: 'calibrate' } & Partial<Omit<CalibrateStrength, 'sweep'>> & { sweep?: { k: number; range?: number; absolute?: boolean } | null });
+  strength?:
+    | { kind: 'fixed'; boost: number }
+    | ({ kind: 'calibrate' } & Partial<Omit<CalibrateStrength, 'sweep'>> & {
+          sweep?: { k: number; range?: number; absolute?: boolean } | null;
+        });
   /** Default: true when `sampling.maxNewTokens` is not given. */
   fitMaxTokens?: boolean;
   sampling?: Partial<Sampling>;
@@ -146,11 +160,14 @@ export type AblationConfig = Partial<Omit<AblationOptions, 'prompts' | 'features
 };
 
 /** The entries of `o` that are not undefined (so a spread over defaults keeps them where a flag was not given). */
-const given = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+const given = <T extends object>(o: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function strengthOf(s: AblationConfig['strength'], shipped: boolean): StrengthOptions {
   if (s?.kind === 'fixed') return s;
-  const d = shipped ? { ...ABLATION_DEFAULTS.strength, perStep: SHIPPED_OVERRIDES.perStep } : ABLATION_DEFAULTS.strength;
+  const d = shipped
+    ? { ...ABLATION_DEFAULTS.strength, perStep: SHIPPED_OVERRIDES.perStep }
+    : ABLATION_DEFAULTS.strength;
   const sweep = s?.sweep
     ? s.sweep.absolute
       ? { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRangeAbsolute, absolute: true }
@@ -159,7 +176,10 @@ function strengthOf(s: AblationConfig['strength'], shipped: boolean): StrengthOp
   return { ...d, ...given(s), kind: 'calibrate', sweep };
 }
 
-function sampledFeatures(f: { sample?: number; labels?: string | null; generalText?: string }, defaults: RunDefaults | null): SampledFeatures {
+function sampledFeatures(
+  f: { sample?: number; labels?: string | null; generalText?: string },
+  defaults: RunDefaults | null,
+): SampledFeatures {
   const labels = f.labels === undefined ? (defaults?.featureLabels ?? null) : f.labels;
   const generalText = f.generalText ?? SHIPPED.generalText;
   return {
@@ -178,33 +198,61 @@ function sampledFeatures(f: { sample?: number; labels?: string | null; generalTe
 export async function ablationOptions(session: Session, c: AblationConfig = {}): Promise<AblationOptions> {
   const d = ABLATION_DEFAULTS;
   const log = c.log ?? ((line: string) => console.error(line));
-  const promptsFile = typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
+  const promptsFile =
+    typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
   const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);
   const paths = { ...session.paths, prompts: promptsFile };
   const defaults = readRunDefaults(session.paths.sae);
-  if (defaults) log(`defaults for this SAE from ${defaults.source}: steering layer ${defaults.steerLayer ?? '-'}, clamp layer ${defaults.clampLayer ?? '-'}, labels ${defaults.featureLabels ?? '-'}`);
+  if (defaults)
+    log(
+      `defaults for this SAE from ${defaults.source}: steering layer ${defaults.steerLayer ?? '-'}, clamp layer ${defaults.clampLayer ?? '-'}, labels ${defaults.featureLabels ?? '-'}`,
+    );
   const steerLayer = c.steerLayer ?? defaults?.steerLayer ?? session.layer;
   checkLayer(steerLayer, session.config, '--steer-layer');
   const clampLayer = c.clampLayer ?? defaults?.clampLayer ?? steerLayer;
   checkLayer(clampLayer, session.config, '--clamp-layer');
-  const located = typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
+  const located =
+    typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
   const latents = await resolveLatents(session, located, { prompts, promptsFile, log });
   log(`ablating ${latents.latents.length} latents from ${latents.source}`);
-  if (latents.notSelected.length) log(`warning: ${latents.notSelected.length} of them did not pass that run's selection rule: ${latents.notSelected.join(', ')}`);
+  if (latents.notSelected.length)
+    log(
+      `warning: ${latents.notSelected.length} of them did not pass that run's selection rule: ${latents.notSelected.join(', ')}`,
+    );
   const judge = c.judge ?? createJudge(defaultJudgeSpec());
-  if (judge.provenance.approximation) log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
+  if (judge.provenance.approximation)
+    log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
   const seed = c.seed ?? d.seed;
   const shipped = session.paths.model === SHIPPED.model && session.paths.sae === SHIPPED.sae;
   const strength = strengthOf(c.strength, shipped);
-  const sampling = { ...d.sampling, ...(shipped ? { maxNewTokens: SHIPPED_OVERRIDES.maxNewTokens } : {}), ...given(c.sampling) };
+  const sampling = {
+    ...d.sampling,
+    ...(shipped ? { maxNewTokens: SHIPPED_OVERRIDES.maxNewTokens } : {}),
+    ...given(c.sampling),
+  };
   if (shipped) {
-    const kept = [c.sampling?.maxNewTokens === undefined ? `--max-tokens ${sampling.maxNewTokens}` : null, strength.kind === 'calibrate' && c.strength?.kind !== 'fixed' && (c.strength as { perStep?: number } | undefined)?.perStep === undefined ? `--calibrate-per-step ${strength.perStep}` : null].filter(Boolean);
-    if (kept.length) log(`shipped toy default: ${kept.join(', ')} (other models get the paper's --max-tokens ${d.sampling.maxNewTokens} and --calibrate-per-step ${d.strength.perStep}; README "Shipped default"); give the flags to override`);
+    const kept = [
+      c.sampling?.maxNewTokens === undefined ? `--max-tokens ${sampling.maxNewTokens}` : null,
+      strength.kind === 'calibrate' &&
+      c.strength?.kind !== 'fixed' &&
+      (c.strength as { perStep?: number } | undefined)?.perStep === undefined
+        ? `--calibrate-per-step ${strength.perStep}`
+        : null,
+    ].filter(Boolean);
+    if (kept.length)
+      log(
+        `shipped toy default: ${kept.join(', ')} (other models get the paper's --max-tokens ${d.sampling.maxNewTokens} and --calibrate-per-step ${d.strength.perStep}; README "Shipped default"); give the flags to override`,
+      );
   }
   return {
     out: c.out ?? newRunDir(ABLATE_COMMAND),
     prompts,
-    features: typeof c.features === 'string' ? readFeatures(c.features) : Array.isArray(c.features) ? c.features : sampledFeatures(c.features ?? {}, defaults),
+    features:
+      typeof c.features === 'string'
+        ? readFeatures(c.features)
+        : Array.isArray(c.features)
+          ? c.features
+          : sampledFeatures(c.features ?? {}, defaults),
     trialsPerFeature: c.trialsPerFeature ?? d.trialsPerFeature,
     seed,
     conditions: c.conditions ?? [...d.conditions],

@@ -6,9 +6,19 @@ import { runDiscovery } from '../discovery/run.ts';
 import { newRunDir } from '../runs/dirs.ts';
 import type { Session } from '../session.ts';
 
-export async function discoverFirst(session: Session, o: { prompts: string[]; promptsFile: string | null; log: (line: string) => void }): Promise<string> {
+export async function discoverFirst(
+  session: Session,
+  o: { prompts: string[]; promptsFile: string | null; log: (line: string) => void },
+): Promise<string> {
   const out = newRunDir(DISCOVERY_COMMAND);
-  o.log(`no ${DISCOVERY_COMMAND} run found: running discovery first into ${out} (as \`analyze ${DISCOVERY_COMMAND}\` would)`);
-  await runDiscovery(session, { out, prompts: o.prompts, paths: { prompts: o.promptsFile }, log: (line) => o.log(`  ${line}`) });
+  o.log(
+    `no ${DISCOVERY_COMMAND} run found: running discovery first into ${out} (as \`analyze ${DISCOVERY_COMMAND}\` would)`,
+  );
+  await runDiscovery(session, {
+    out,
+    prompts: o.prompts,
+    paths: { prompts: o.promptsFile },
+    log: (line) => o.log(`  ${line}`),
+  });
   return join(out, 'latents.json');
 }

@@ -27,10 +27,12 @@ export function readFeatures(path: string): Feature[] {
     json = undefined;
   }
   if (json !== undefined) {
-    if (!Array.isArray(json)) throw new InputError(`${path}: expected a JSON array of latent indices or {latent, label} objects`);
+    if (!Array.isArray(json))
+      throw new InputError(`${path}: expected a JSON array of latent indices or {latent, label} objects`);
     features = json.map((e, i) => {
       const latent = typeof e === 'object' && e !== null ? (e.latent ?? e.index ?? e.feature) : e;
-      if (!isIndex(latent)) throw new InputError(`${path}: entry ${i}: expected a latent index, found ${JSON.stringify(e)}`);
+      if (!isIndex(latent))
+        throw new InputError(`${path}: entry ${i}: expected a latent index, found ${JSON.stringify(e)}`);
       const label = typeof e === 'object' && e !== null && typeof e.label === 'string' ? e.label : null;
       return { latent, label };
     });
@@ -68,20 +70,25 @@ export function readFeatureLabels(path: string): Map<number, string> {
     json = undefined;
   }
   const put = (index: number | null, label: unknown, where: string) => {
-    if (index === null) throw new InputError(`${path}: ${where}: expected a latent index, found ${JSON.stringify(index)}`);
-    if (typeof label !== 'string' || !label.trim()) throw new InputError(`${path}: ${where}: expected a non-empty label string, found ${JSON.stringify(label)}`);
+    if (index === null)
+      throw new InputError(`${path}: ${where}: expected a latent index, found ${JSON.stringify(index)}`);
+    if (typeof label !== 'string' || !label.trim())
+      throw new InputError(`${path}: ${where}: expected a non-empty label string, found ${JSON.stringify(label)}`);
     if (!labels.has(index)) labels.set(index, label.trim());
   };
   if (Array.isArray(json)) {
     json.forEach((e, i) => {
-      if (typeof e !== 'object' || e === null) throw new InputError(`${path}: entry ${i}: expected {index, description} (a Neuronpedia explanation)`);
+      if (typeof e !== 'object' || e === null)
+        throw new InputError(`${path}: entry ${i}: expected {index, description} (a Neuronpedia explanation)`);
       const r = e as Record<string, unknown>;
       put(indexOf(r.index ?? r.latent ?? r.feature), r.description ?? r.label ?? r.explanation, `entry ${i}`);
     });
   } else if (typeof json === 'object' && json !== null) {
     for (const [k, v] of Object.entries(json)) put(indexOf(k), v, `key ${JSON.stringify(k)}`);
   } else if (json !== undefined) {
-    throw new InputError(`${path}: expected a JSON object {"<index>": "label"}, a Neuronpedia explanations array, or lines index,label`);
+    throw new InputError(
+      `${path}: expected a JSON object {"<index>": "label"}, a Neuronpedia explanations array, or lines index,label`,
+    );
   } else {
     for (const { index, label } of indexLabelRows(text, path)) put(index, label, `latent ${index}`);
   }
@@ -97,15 +104,26 @@ export interface SteeringPool {
   rule: string;
   /** The candidates, ascending, with their labels. */
   features: Feature[];
-  counts: { d_sae: number; silent_on_prompts: number; alive_on_general_text: number; labelled: number | null; pool: number };
+  counts: {
+    d_sae: number;
+    silent_on_prompts: number;
+    alive_on_general_text: number;
+    labelled: number | null;
+    pool: number;
+  };
 }
 
 /**
  * The steering pool: latents in 0..dSae−1 that fire nowhere on the prompts, fire somewhere on general text,
  * are not ablated, and — when `labels` is given — are labelled (each feature carries its label).
  */
-export function steeringPool(dSae: number, firingOnPrompts: Iterable<number>, aliveOnGeneral: Iterable<number>, exclude: Iterable<number>,
-  labels: Map<number, string> | null): SteeringPool {
+export function steeringPool(
+  dSae: number,
+  firingOnPrompts: Iterable<number>,
+  aliveOnGeneral: Iterable<number>,
+  exclude: Iterable<number>,
+  labels: Map<number, string> | null,
+): SteeringPool {
   const onPrompts = new Set(firingOnPrompts);
   const alive = new Set(aliveOnGeneral);
   const skip = new Set(exclude);
@@ -123,7 +141,13 @@ export function steeringPool(dSae: number, firingOnPrompts: Iterable<number>, al
   return {
     rule: STEERING_POOL_RULE,
     features,
-    counts: { d_sae: dSae, silent_on_prompts: silent, alive_on_general_text: silentAlive, labelled: labels ? features.length : null, pool: features.length },
+    counts: {
+      d_sae: dSae,
+      silent_on_prompts: silent,
+      alive_on_general_text: silentAlive,
+      labelled: labels ? features.length : null,
+      pool: features.length,
+    },
   };
 }
 
@@ -131,7 +155,9 @@ export function steeringPool(dSae: number, firingOnPrompts: Iterable<number>, al
 export function sampleFeatures(pool: readonly Feature[], n: number, seed: number): Feature[] {
   const candidates = pool.slice();
   if (candidates.length < n) {
-    throw new InputError(`--n-features ${n}: the steering pool holds only ${candidates.length} latents (silent on the prompts, alive on general text, not ablated${pool.some((f) => f.label !== null) ? ', labelled' : ''}); ask for fewer`);
+    throw new InputError(
+      `--n-features ${n}: the steering pool holds only ${candidates.length} latents (silent on the prompts, alive on general text, not ablated${pool.some((f) => f.label !== null) ? ', labelled' : ''}); ask for fewer`,
+    );
   }
   const rng = new Rng(seed, 1);
   // partial Fisher–Yates: the first n slots end up a uniform sample without replacement

@@ -10,9 +10,7 @@ import { type Session, SHIPPED } from '../session.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 import { discoverFirst } from './discover.ts';
 
-export type LatentSpec =
-  | { kind: 'top'; k: number; file: string | null }
-  | { kind: 'list'; latents: number[] };
+export type LatentSpec = { kind: 'top'; k: number; file: string | null } | { kind: 'list'; latents: number[] };
 
 /** Parses the flag text (no file access). `otd` is the --otd file, used by `topK`. */
 export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
@@ -25,7 +23,10 @@ export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
     return { kind: 'top', k, file: top[1] ?? otd };
   }
   if (/^\d+(\s*,\s*\d+)*$/.test(t)) {
-    if (otd) throw new InputError(`--otd ${otd}: an explicit --latents list (${text}) does not read a latent set; drop one of them`);
+    if (otd)
+      throw new InputError(
+        `--otd ${otd}: an explicit --latents list (${text}) does not read a latent set; drop one of them`,
+      );
     const latents = t.split(',').map(Number);
     const dup = latents.find((l, i) => latents.indexOf(l) !== i);
     if (dup !== undefined) throw new InputError(`--latents ${text}: latent ${dup} is listed twice`);
@@ -33,7 +34,6 @@ export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
   }
   throw new InputError(`--latents ${JSON.stringify(text)}: expected top26, topK, FILE:topK, or a list such as 12,40,7`);
 }
-
 
 export interface ResolvedLatents {
   latents: number[];
@@ -71,7 +71,10 @@ export function resolveList(latents: number[]): ResolvedLatents {
 /** Every latent index must exist in the SAE. */
 export function checkLatentIndices(latents: number[], dSae: number, what: string): void {
   const bad = latents.filter((l) => l >= dSae);
-  if (bad.length) throw new InputError(`${what}: latent${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the SAE (it has latents 0..${dSae - 1})`);
+  if (bad.length)
+    throw new InputError(
+      `${what}: latent${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the SAE (it has latents 0..${dSae - 1})`,
+    );
 }
 
 /** Latents located before any model is opened: resolved, or the K to take from a discovery run made first. */
@@ -82,21 +85,30 @@ export type LatentSource = ResolvedLatents | { discoverFirst: number };
  * discovery run for this SAE; on the shipped default (model, SAE and prompts) with no run yet, a
  * discovery run to make first.
  */
-export function locateLatents(text: string, o: { otd: string | null; model: string; sae: string; prompts: string | null }): LatentSource {
+export function locateLatents(
+  text: string,
+  o: { otd: string | null; model: string; sae: string; prompts: string | null },
+): LatentSource {
   const spec = parseLatentSpec(text, o.otd);
   if (spec.kind === 'list') return resolveList(spec.latents);
   const file = spec.file ?? latestDiscoveryRun(o.sae)?.concat('/latents.json') ?? null;
   if (file === null) {
     const onDefault = o.model === SHIPPED.model && o.sae === SHIPPED.sae && o.prompts === SHIPPED.prompts;
     if (onDefault) return { discoverFirst: spec.k };
-    throw new InputError(`--latents ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give --otd FILE`);
+    throw new InputError(
+      `--latents ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give --otd FILE`,
+    );
   }
   if (!existsSync(file)) throw new InputError(`--latents ${text}: ${file} not found`);
   return resolveTop(spec, file);
 }
 
 /** The located latents, running discovery first (on the session's model, SAE and these prompts) when that is what was located. */
-export async function resolveLatents(session: Session, source: LatentSource, o: { prompts: string[]; promptsFile: string | null; log: (line: string) => void }): Promise<ResolvedLatents> {
+export async function resolveLatents(
+  session: Session,
+  source: LatentSource,
+  o: { prompts: string[]; promptsFile: string | null; log: (line: string) => void },
+): Promise<ResolvedLatents> {
   if (!('discoverFirst' in source)) return source;
   return resolveTop({ k: source.discoverFirst }, await discoverFirst(session, o));
 }

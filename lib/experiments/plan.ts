@@ -64,15 +64,27 @@ export function planTrials(p: PlanInput): PlannedTrial[] {
   for (const f of p.features) {
     const draws = drawsFor(f.latent, p.prompts.length, p.trialsPerFeature, p.seed);
     draws.forEach((d, t) => {
-      const base = { feature: f.latent, featureLabel: f.label, promptIndex: d.promptIndex, prompt: p.prompts[d.promptIndex], seed: d.seed };
+      const base = {
+        feature: f.latent,
+        featureLabel: f.label,
+        promptIndex: d.promptIndex,
+        prompt: p.prompts[d.promptIndex],
+        seed: d.seed,
+      };
       const key = `${f.latent}:${d.promptIndex}:${d.seed}`;
       const push = (c: Condition, s: Strength | null): void => {
         const x = condition(c).trial(p, t);
         const steer: Intervention[] = s ? [{ layer: p.steerLayer, latent: f.latent, value: s.boost, mode: 'add' }] : [];
         const at = s === null || s.level === null ? '' : `:z${s.level}`;
         out.push({
-          ...base, id: `${key}:${c}${x.suffix ?? ''}${at}`, condition: c, boost: s?.boost ?? null, level: s?.level ?? null,
-          randomSet: x.randomSet ?? null, instruction: condition(c).instruction?.(p) ?? null, interventions: [...steer, ...x.interventions],
+          ...base,
+          id: `${key}:${c}${x.suffix ?? ''}${at}`,
+          condition: c,
+          boost: s?.boost ?? null,
+          level: s?.level ?? null,
+          randomSet: x.randomSet ?? null,
+          instruction: condition(c).instruction?.(p) ?? null,
+          interventions: [...steer, ...x.interventions],
         });
       };
       for (const c of unsteered) push(c, null);

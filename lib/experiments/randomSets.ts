@@ -49,15 +49,20 @@ const EXCLUSION_RULE =
 
 /** The detector-like latents of a ranking.arrow (EXCLUSION_RULE), ascending. */
 export function detectorLike(rankingPath: string): number[] {
-  const { rows, columns: c } = readRanking(rankingPath, ['latent', 'freq_a', 'freq_b', 'auc', 'q_bh', 'cohens_d', 'selected'],
-    'ranking not found (the random condition excludes the detector-like latents of a find-otd-latents run)');
+  const { rows, columns: c } = readRanking(
+    rankingPath,
+    ['latent', 'freq_a', 'freq_b', 'auc', 'q_bh', 'cohens_d', 'selected'],
+    'ranking not found (the random condition excludes the detector-like latents of a find-otd-latents run)',
+  );
   const out: number[] = [];
   const f = DEFAULT_CRITERIA.frequency.min_freq_a!;
   const e = DEFAULT_CRITERIA.effect;
   for (let i = 0; i < rows; i++) {
     const auc = Number(c.auc[i]);
     const q = c.q_bh[i] === null ? NaN : Number(c.q_bh[i]);
-    const like = c.selected[i] === true || auc >= DETECTOR_AUC ||
+    const like =
+      c.selected[i] === true ||
+      auc >= DETECTOR_AUC ||
       (Number(c.freq_b[i]) === 0 && Number(c.freq_a[i]) >= f && Number(c.freq_a[i]) > 0) ||
       (q < e.alpha! && Number(c.cohens_d[i]) > e.min_d!);
     if (like) out.push(Number(c.latent[i]));
@@ -75,7 +80,10 @@ export interface RandomSet {
 const MATCH_POOL = 5;
 
 function checkPool(pool: number[], needed: number): void {
-  if (pool.length < needed) throw new InputError(`random condition: only ${pool.length} latents outside the ablated, steered and detector-like ones to draw from (need ${needed})`);
+  if (pool.length < needed)
+    throw new InputError(
+      `random condition: only ${pool.length} latents outside the ablated, steered and detector-like ones to draw from (need ${needed})`,
+    );
 }
 
 /**
@@ -84,10 +92,19 @@ function checkPool(pool: number[], needed: number): void {
  * |Δ percentile of firing frequency| + |Δ percentile of mean code when firing|, percentiles over all
  * latents (scale-free, so neither measure dominates); ties by latent index.
  */
-export function activityMatchedSets(activity: LatentActivity, ablated: number[], exclude: Iterable<number>, k: number, seed: number): RandomSet[] {
+export function activityMatchedSets(
+  activity: LatentActivity,
+  ablated: number[],
+  exclude: Iterable<number>,
+  k: number,
+  seed: number,
+): RandomSet[] {
   const d = activity.freq.length;
   const missing = ablated.filter((l) => l >= d);
-  if (missing.length) throw new InputError(`random condition: ablated latent${missing.length > 1 ? 's' : ''} ${missing.join(', ')} outside the store's ${d} latents`);
+  if (missing.length)
+    throw new InputError(
+      `random condition: ablated latent${missing.length > 1 ? 's' : ''} ${missing.join(', ')} outside the store's ${d} latents`,
+    );
   const pf = rankAverage(activity.freq).ranks.map((r) => r / d);
   const pm = rankAverage(activity.mean).ranks.map((r) => r / d);
   const skip = new Set([...ablated, ...exclude]);
@@ -111,7 +128,13 @@ export function activityMatchedSets(activity: LatentActivity, ablated: number[],
 }
 
 /** `k` sets drawn uniformly without replacement from the latents 0..dSae−1 not excluded (the paper's control). */
-export function uniformSets(dSae: number, ablated: number[], exclude: Iterable<number>, k: number, seed: number): RandomSet[] {
+export function uniformSets(
+  dSae: number,
+  ablated: number[],
+  exclude: Iterable<number>,
+  k: number,
+  seed: number,
+): RandomSet[] {
   const skip = new Set([...ablated, ...exclude]);
   const pool = Array.from({ length: dSae }, (_, l) => l).filter((l) => !skip.has(l));
   checkPool(pool, ablated.length);
@@ -144,28 +167,48 @@ export interface RandomControl {
  * needs it, the uniform control uses its ranking when there is one.
  */
 export async function randomControl(o: {
-  match: RandomMatch; runDir: string | null; source: string; dSae: number; ablated: number[]; steered: number[]; k: number; seed: number;
+  match: RandomMatch;
+  runDir: string | null;
+  source: string;
+  dSae: number;
+  ablated: number[];
+  steered: number[];
+  k: number;
+  seed: number;
   openStore: (dir: string) => ActsStore;
 }): Promise<RandomControl> {
   const ranking = o.runDir ? `${o.runDir}/ranking.arrow` : null;
   if (o.match === 'activity' && !ranking) {
-    throw new InputError(`random condition: ${o.source} comes with no discovery run to measure activity in and exclude detector-like latents from; take the latents from a find-otd-latents run (topK or --otd RUN/latents.json), or use --random-match none`);
+    throw new InputError(
+      `random condition: ${o.source} comes with no discovery run to measure activity in and exclude detector-like latents from; take the latents from a find-otd-latents run (topK or --otd RUN/latents.json), or use --random-match none`,
+    );
   }
   const detector = ranking ? detectorLike(ranking) : [];
   const exclude = [...o.steered, ...detector];
   const exclusion = {
-    rule: ranking ? `the ablated latents, the steered features, and every latent that ${EXCLUSION_RULE}` : 'the ablated latents and the steered features (no discovery ranking to find detector-like latents in)',
-    detector_like: detector, ablated: [...o.ablated], steered: [...o.steered],
+    rule: ranking
+      ? `the ablated latents, the steered features, and every latent that ${EXCLUSION_RULE}`
+      : 'the ablated latents and the steered features (no discovery ranking to find detector-like latents in)',
+    detector_like: detector,
+    ablated: [...o.ablated],
+    steered: [...o.steered],
   };
   if (o.match === 'none') {
-    return { match: 'none', rule: 'uniform draws without replacement from the latents not excluded (the paper\'s control)', exclusion, activity: null, sets: uniformSets(o.dSae, o.ablated, exclude, o.k, o.seed) };
+    return {
+      match: 'none',
+      rule: "uniform draws without replacement from the latents not excluded (the paper's control)",
+      exclusion,
+      activity: null,
+      sets: uniformSets(o.dSae, o.ablated, exclude, o.k, o.seed),
+    };
   }
   const storeDir = `${o.runDir}/activations.acts`;
   const activity = await storeActivity(o.openStore(storeDir));
   return {
     match: 'activity',
     rule: `per ablated latent, one of the ${MATCH_POOL} latents nearest in (percentile of per-token firing frequency, percentile of mean code when firing) over every token of the discovery conversations, label-blind`,
-    exclusion, activity: { store: storeDir, tokens: activity.tokens },
+    exclusion,
+    activity: { store: storeDir, tokens: activity.tokens },
     sets: activityMatchedSets(activity, o.ablated, exclude, o.k, o.seed),
   };
 }

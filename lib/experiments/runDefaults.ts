@@ -18,7 +18,8 @@ export interface RunDefaults {
 
 const layerField = (v: unknown, path: string, field: string): number | null => {
   if (v === undefined || v === null) return null;
-  if (!(Number.isInteger(v) && (v as number) >= 0)) throw new InputError(`${path}: ${field}: expected a layer index (integer ≥ 0), found ${JSON.stringify(v)}`);
+  if (!(Number.isInteger(v) && (v as number) >= 0))
+    throw new InputError(`${path}: ${field}: expected a layer index (integer ≥ 0), found ${JSON.stringify(v)}`);
   return v as number;
 };
 
@@ -33,11 +34,14 @@ export function readRunDefaults(sae: string): RunDefaults | null {
   } catch (err) {
     throw new InputError(`${path}: not JSON (${(err as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(`${path}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new InputError(`${path}: expected a JSON object`);
   const labels = json.feature_labels;
-  if (labels !== undefined && labels !== null && typeof labels !== 'string') throw new InputError(`${path}: feature_labels: expected a file name, found ${JSON.stringify(labels)}`);
+  if (labels !== undefined && labels !== null && typeof labels !== 'string')
+    throw new InputError(`${path}: feature_labels: expected a file name, found ${JSON.stringify(labels)}`);
   const featureLabels = typeof labels === 'string' ? resolve(dir, labels) : null;
-  if (featureLabels !== null && !existsSync(featureLabels)) throw new InputError(`${path}: feature_labels: ${featureLabels} not found`);
+  if (featureLabels !== null && !existsSync(featureLabels))
+    throw new InputError(`${path}: feature_labels: ${featureLabels} not found`);
   return {
     source: path,
     steerLayer: layerField(json.steer_layer, path, 'steer_layer'),

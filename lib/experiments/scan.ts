@@ -12,9 +12,16 @@ export interface PromptScan {
   medianNorm: number;
 }
 
-export async function scanPrompts(executor: Executor, sae: Sae, layer: number, sequences: number[][], batchSize: number): Promise<PromptScan> {
+export async function scanPrompts(
+  executor: Executor,
+  sae: Sae,
+  layer: number,
+  sequences: number[][],
+  batchSize: number,
+): Promise<PromptScan> {
   const tasks: EncodeTask[] = [];
-  for (let i = 0; i < sequences.length; i += batchSize) tasks.push({ kind: 'encode', layer, sequences: sequences.slice(i, i + batchSize) });
+  for (let i = 0; i < sequences.length; i += batchSize)
+    tasks.push({ kind: 'encode', layer, sequences: sequences.slice(i, i + batchSize) });
   const alive = new Set<number>();
   const norms: number[] = [];
   const d = sae.dIn;
@@ -38,7 +45,10 @@ export async function scanPrompts(executor: Executor, sae: Sae, layer: number, s
     for (let k = recon.size; k < tokens; k++) norms.push(bNorm);
   });
   norms.sort((a, b) => a - b);
-  return { alive: [...alive].sort((a, b) => a - b), medianNorm: norms.length ? norms[Math.floor(norms.length / 2)] : 0 };
+  return {
+    alive: [...alive].sort((a, b) => a - b),
+    medianNorm: norms.length ? norms[Math.floor(norms.length / 2)] : 0,
+  };
 }
 
 /** ‖W_dec[latent]‖: how much one unit of boost moves the residual stream. */

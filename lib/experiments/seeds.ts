@@ -3,7 +3,10 @@
 import { createHash } from 'node:crypto';
 
 export function subSeed(seed: number, ...parts: (string | number)[]): number {
-  return createHash('sha256').update(JSON.stringify([seed, ...parts])).digest().readInt32BE(0);
+  return createHash('sha256')
+    .update(JSON.stringify([seed, ...parts]))
+    .digest()
+    .readInt32BE(0);
 }
 
 /** Trial seeds live in [0, 2^31): valid everywhere a seed is taken, and readable. */

@@ -52,7 +52,10 @@ export function userTurn(prompt: string, instruction: Instruction | null): strin
 
 export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: Instruction | null): number[] {
   const system = instruction?.placement === 'system' ? { system: instruction.text } : {};
-  return applyChatTemplate(tokenizer, [{ role: 'user', content: userTurn(prompt, instruction) }], { addGenerationPrompt: true, ...system });
+  return applyChatTemplate(tokenizer, [{ role: 'user', content: userTurn(prompt, instruction) }], {
+    addGenerationPrompt: true,
+    ...system,
+  });
 }
 
 /**
@@ -60,7 +63,11 @@ export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: 
  * lands (not necessarily in row order). Judging overlaps the next batches' generation; at most
  * `4 · batchSize` judgments wait at once.
  */
-export async function generateAndJudge(g: SteeredGenerator, rows: SteeredRow[], onJudged: (index: number, r: JudgedRow) => void | Promise<void>): Promise<void> {
+export async function generateAndJudge(
+  g: SteeredGenerator,
+  rows: SteeredRow[],
+  onJudged: (index: number, r: JudgedRow) => void | Promise<void>,
+): Promise<void> {
   const tasks: GenerateTask[] = [];
   for (let i = 0; i < rows.length; i += g.batchSize) {
     const chunk = rows.slice(i, i + g.batchSize);
@@ -77,7 +84,8 @@ export async function generateAndJudge(g: SteeredGenerator, rows: SteeredRow[], 
       const index = b * g.batchSize + j;
       const row = rows[index];
       const response = g.tokenizer.decode(ids, { skipSpecialTokens: true }).trim();
-      const p: Promise<void> = g.judge.judge({ prompt: row.prompt, response, featureLabel: row.featureLabel })
+      const p: Promise<void> = g.judge
+        .judge({ prompt: row.prompt, response, featureLabel: row.featureLabel })
         .then((judge) => onJudged(index, { response, judge }))
         .finally(() => waiting.delete(p));
       p.catch(() => {}); // surfaced by the awaits below; this only keeps an early failure from going unhandled

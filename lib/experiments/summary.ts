@@ -19,7 +19,15 @@ export interface SummaryInput {
   pool: SteeringPool | null;
 }
 
-export function summaryMarkdown({ o, features, resources, calibrations, result, judgeStats, pool }: SummaryInput): string {
+export function summaryMarkdown({
+  o,
+  features,
+  resources,
+  calibrations,
+  result,
+  judgeStats,
+  pool,
+}: SummaryInput): string {
   const j = o.judge.provenance;
   const lines = [
     '# Ablation run',
@@ -32,11 +40,14 @@ export function summaryMarkdown({ o, features, resources, calibrations, result, 
       : `Steering features: given (${features.length}).`,
     `Ablated: ${o.latents.latents.length} latents from ${o.latents.source}: ${o.latents.latents.join(', ')}.`,
   ];
-  if (o.latents.notSelected.length) lines.push(`**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`);
+  if (o.latents.notSelected.length)
+    lines.push(
+      `**Warning:** ${o.latents.notSelected.length} of them did not pass that run's selection rule: ${o.latents.notSelected.join(', ')}.`,
+    );
   for (const c of o.conditions) lines.push(...(condition(c).summary?.(resources) ?? []));
   lines.push(
     `Judge: \`${j.id}\`${j.prompt_sha256 ? `, prompt sha256 ${j.prompt_sha256.slice(0, 16)}…` : ''}${j.approximation ? ' — **a lexical approximation, not an LLM judgment**' : ''}.`,
-    `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target} (${o.strength.steps} bisection steps, ${o.strength.perStep} judged response${o.strength.perStep > 1 ? 's' : ''} each)${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads ${o.strength.sweep.absolute ? 'around the mean threshold, the same absolute boosts for every feature (the paper\'s sweep)' : 'around each feature\'s threshold'}` : ''}`}.`,
+    `Strength: ${o.strength.kind === 'fixed' ? `boost ${o.strength.boost} for every feature` : `calibrated per feature to a first-attempt score of ${o.strength.target} (${o.strength.steps} bisection steps, ${o.strength.perStep} judged response${o.strength.perStep > 1 ? 's' : ''} each)${o.strength.sweep ? `, swept over ${o.strength.sweep.k} levels within ±${o.strength.sweep.range} threshold spreads ${o.strength.sweep.absolute ? "around the mean threshold, the same absolute boosts for every feature (the paper's sweep)" : "around each feature's threshold"}` : ''}`}.`,
     '',
     `${result.planned} trials (${result.alreadyDone} from an earlier run of this directory, ${result.generated} now, ${result.seconds.toFixed(1)} s). Judge: ${judgeStats.judged} judged now, ${judgeStats.errors} failures, ${judgeStats.no_attempt} with no attempt (excluded), ${judgeStats.cache_hits} cache hits${judgeStats.models_returned.length ? `; model id returned by the API: ${judgeStats.models_returned.join(', ')}` : ''}.`,
     '',
@@ -44,22 +55,38 @@ export function summaryMarkdown({ o, features, resources, calibrations, result, 
     '',
     metricsText(result.report),
     '',
-    '### Proportions: cluster bootstrap vs Wilson vs the paper\'s Wald',
+    "### Proportions: cluster bootstrap vs Wilson vs the paper's Wald",
     '',
     proportionTable(result.report),
   );
-  for (const l of result.levels ?? []) lines.push('', `## Sweep level ${l.level >= 0 ? '+' : ''}${l.level} threshold spreads`, '', metricsText(l.report));
+  for (const l of result.levels ?? [])
+    lines.push('', `## Sweep level ${l.level >= 0 ? '+' : ''}${l.level} threshold spreads`, '', metricsText(l.report));
   if (calibrations.size) {
     const rows = features.flatMap((f) => {
       const c = calibrations.get(f.latent);
       if (!c) return [];
-      const tried = c.history.map((h) => `${h.boost.toFixed(2)} (${h.scores.map((s) => s ?? '–').join('/')})`).join(', ');
+      const tried = c.history
+        .map((h) => `${h.boost.toFixed(2)} (${h.scores.map((s) => s ?? '–').join('/')})`)
+        .join(', ');
       const bound = boundOf(c);
-      return [[`${f.latent}${f.label ? ` ${f.label}` : ''}`, `${c.threshold.toFixed(3)}${bound ? ` ⚠ at the ${bound} bound` : ''}`, `[${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}]`, tried]];
+      return [
+        [
+          `${f.latent}${f.label ? ` ${f.label}` : ''}`,
+          `${c.threshold.toFixed(3)}${bound ? ` ⚠ at the ${bound} bound` : ''}`,
+          `[${c.settings.lo.toFixed(2)}, ${c.settings.hi.toFixed(2)}]`,
+          tried,
+        ],
+      ];
     });
-    const atBound = features.filter((f) => calibrations.has(f.latent) && boundOf(calibrations.get(f.latent)!) !== null).length;
+    const atBound = features.filter(
+      (f) => calibrations.has(f.latent) && boundOf(calibrations.get(f.latent)!) !== null,
+    ).length;
     lines.push('', '## Calibrated thresholds', '');
-    if (atBound) lines.push(`**Warning:** ${atBound} threshold${atBound > 1 ? 's' : ''} ended at a bisection bound (⚠): the target score was not bracketed in the range; widen \`--calibrate-range\` or check the feature.`, '');
+    if (atBound)
+      lines.push(
+        `**Warning:** ${atBound} threshold${atBound > 1 ? 's' : ''} ended at a bisection bound (⚠): the target score was not bracketed in the range; widen \`--calibrate-range\` or check the feature.`,
+        '',
+      );
     lines.push(markdownTable(['feature', 'threshold', 'range', 'boosts tried (first-attempt score)'], rows));
   }
   lines.push('', `Trials: \`trials.jsonl\`; metrics: \`metrics.json\`; settings: \`config.json\`.`, '');

@@ -26,7 +26,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
     rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'ENOTEMPTY') {
-      throw new InputError(`${path}: cannot write here (${code === 'ENOTDIR' ? 'a parent is not a directory' : 'a directory is in the way'})`);
+      throw new InputError(
+        `${path}: cannot write here (${code === 'ENOTDIR' ? 'a parent is not a directory' : 'a directory is in the way'})`,
+      );
     }
     throw err;
   }

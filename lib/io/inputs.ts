@@ -6,8 +6,14 @@ import { indexLabelRows } from './lines.ts';
 /** One prompt per non-empty line. */
 export function readPrompts(path: string): string[] {
   if (!existsSync(path)) throw new InputError(`${path}: prompts file not found`);
-  const prompts = readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-  if (prompts.length < 2) throw new InputError(`${path}: found ${prompts.length} prompt(s); at least 2 are needed (no derangement of fewer exists)`);
+  const prompts = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (prompts.length < 2)
+    throw new InputError(
+      `${path}: found ${prompts.length} prompt(s); at least 2 are needed (no derangement of fewer exists)`,
+    );
   if (new Set(prompts).size !== prompts.length) throw new InputError(`${path}: prompts must be distinct`);
   return prompts;
 }
@@ -15,7 +21,10 @@ export function readPrompts(path: string): string[] {
 /** General text for the steering pool's "alive" test: one passage per non-blank line. */
 export function readGeneralText(path: string): string[] {
   if (!existsSync(path)) throw new InputError(`--general-text ${path}: file not found`);
-  const texts = readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const texts = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (!texts.length) throw new InputError(`--general-text ${path}: no text (expected one passage per line)`);
   return texts;
 }
@@ -30,9 +39,13 @@ export function readResponses(path: string, prompts: string[]): string[] {
   let map: Record<string, unknown>;
   try {
     const value = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${path}: expected a JSON object of prompt → response`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new InputError(`${path}: expected a JSON object of prompt → response`);
     map = 'normal_responses' in value ? (value.normal_responses as Record<string, unknown>) : value;
-    if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new InputError(`${path}: normal_responses: expected an object of prompt → response, found ${JSON.stringify(map)?.slice(0, 40)}`);
+    if (typeof map !== 'object' || map === null || Array.isArray(map))
+      throw new InputError(
+        `${path}: normal_responses: expected an object of prompt → response, found ${JSON.stringify(map)?.slice(0, 40)}`,
+      );
   } catch (err) {
     if (err instanceof InputError) throw err;
     map = {};
@@ -44,14 +57,18 @@ export function readResponses(path: string, prompts: string[]): string[] {
       } catch {
         throw new InputError(`${path}:${i + 1}: neither a JSON object nor JSONL of {"prompt", "response"}`);
       }
-      if (typeof row.prompt !== 'string' || typeof row.response !== 'string') throw new InputError(`${path}:${i + 1}: fields prompt and response must be strings`);
+      if (typeof row.prompt !== 'string' || typeof row.response !== 'string')
+        throw new InputError(`${path}:${i + 1}: fields prompt and response must be strings`);
       map[row.prompt] = row.response;
     });
   }
   return prompts.map((p) => {
     const r = map[p];
     if (typeof r !== 'string') throw new InputError(`${path}: no response (string) for prompt "${p}"`);
-    if (!r.trim()) throw new InputError(`${path}: the response for prompt "${p}" is empty (a response span needs at least one token)`);
+    if (!r.trim())
+      throw new InputError(
+        `${path}: the response for prompt "${p}" is empty (a response span needs at least one token)`,
+      );
     return r;
   });
 }
@@ -60,6 +77,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
 export function readLabels(path: string): Map<number, string> {
   if (!existsSync(path)) throw new InputError(`${path}: labels file not found`);
   const labels = new Map<number, string>();
-  for (const row of indexLabelRows(readFileSync(path, 'utf8'), path)) if (row.label !== null) labels.set(row.index, row.label);
+  for (const row of indexLabelRows(readFileSync(path, 'utf8'), path))
+    if (row.label !== null) labels.set(row.index, row.label);
   return labels;
 }

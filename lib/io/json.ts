@@ -20,6 +20,7 @@ export function readJson(path: string): any {
 /** A JSON file that must hold an object (config files). */
 export function readJsonObject(path: string): Record<string, unknown> {
   const value: unknown = readJson(path);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(`${path}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(`${path}: expected a JSON object`);
   return value as Record<string, unknown>;
 }

@@ -33,7 +33,16 @@ export function indexLabelRows(text: string, path: string): { index: number; lab
       if (i === 0) return;
       throw new InputError(`${path}:${i + 1}: expected index[,label], found ${JSON.stringify(line.slice(0, 60))}`);
     }
-    out.push({ index: Number(head), label: comma < 0 ? null : line.slice(comma + 1).trim().replace(/^"(.*)"$/, '$1') || null });
+    out.push({
+      index: Number(head),
+      label:
+        comma < 0
+          ? null
+          : line
+              .slice(comma + 1)
+              .trim()
+              .replace(/^"(.*)"$/, '$1') || null,
+    });
   });
   return out;
 }

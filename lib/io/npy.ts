@@ -11,7 +11,15 @@ export interface NpyHeader {
 }
 
 const DESCR: Record<string, DType> = {
-  '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i4': 'I32', '<i8': 'I64', '<i2': 'I16', '|i1': 'I8', '|u1': 'U8', '|b1': 'BOOL',
+  '<f4': 'F32',
+  '<f2': 'F16',
+  '<f8': 'F64',
+  '<i4': 'I32',
+  '<i8': 'I64',
+  '<i2': 'I16',
+  '|i1': 'I8',
+  '|u1': 'U8',
+  '|b1': 'BOOL',
 };
 
 /** Parses the `.npy` header at the start of `bytes` (format versions 1–3). `what` names the array in errors. */
@@ -33,8 +41,13 @@ export function parseNpyHeader(bytes: Uint8Array, what: string): NpyHeader {
     throw new InputError(`${what}: cannot parse the .npy header ${JSON.stringify(header.trim())}`);
   }
   const dtype = DESCR[descr];
-  if (!dtype) throw new InputError(`${what}: element type '${descr}' is not supported (expected little-endian <f4, <f2 or <f8)`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  if (!dtype)
+    throw new InputError(`${what}: element type '${descr}' is not supported (expected little-endian <f4, <f2 or <f8)`);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   return { dtype, shape, fortranOrder: fortran === 'True', dataOffset: start + headerLen };
 }
 
@@ -58,7 +71,9 @@ export function openNpz(path: string): { arrays: Map<string, NpzArray>; close():
       const h = parseNpyHeader(head, what);
       const bytes = h.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[h.dtype];
       if (h.dataOffset + bytes !== entry.size) {
-        throw new InputError(`${what}: ${entry.size - h.dataOffset} data bytes for shape [${h.shape}] of ${h.dtype} (expected ${bytes})`);
+        throw new InputError(
+          `${what}: ${entry.size - h.dataOffset} data bytes for shape [${h.shape}] of ${h.dtype} (expected ${bytes})`,
+        );
       }
       arrays.set(name, { ...h, name, read: (b, e) => zip.read(entry.name, h.dataOffset + b, h.dataOffset + e) });
     }

@@ -51,7 +51,8 @@ export class SafetensorsFile implements TensorSource {
     const lenBuf = Buffer.alloc(8);
     readSync(this.fd, lenBuf, 0, 8, 0);
     const headerLen = Number(lenBuf.readBigUInt64LE(0));
-    if (headerLen > size - 8 || headerLen > 100_000_000) fail(`header length ${headerLen} exceeds the file (${size} bytes): truncated?`);
+    if (headerLen > size - 8 || headerLen > 100_000_000)
+      fail(`header length ${headerLen} exceeds the file (${size} bytes): truncated?`);
     const headerBuf = Buffer.alloc(headerLen);
     readSync(this.fd, headerBuf, 0, headerLen, 8);
     let header: unknown;
@@ -60,33 +61,53 @@ export class SafetensorsFile implements TensorSource {
     } catch (err) {
       return fail(`header is not JSON (${(err as Error).message})`);
     }
-    if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(`header: expected a JSON object, found ${JSON.stringify(header)?.slice(0, 40)}`);
+    if (header === null || typeof header !== 'object' || Array.isArray(header))
+      fail(`header: expected a JSON object, found ${JSON.stringify(header)?.slice(0, 40)}`);
     const entries = header as Record<string, unknown>;
     const meta = entries.__metadata__ ?? {};
-    if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) fail('__metadata__: expected an object of strings');
+    if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+      fail('__metadata__: expected an object of strings');
     this.metadata = meta as Record<string, string>;
     const dataStart = 8 + headerLen;
     const ranges: [number, number, string][] = [];
     for (const [name, raw] of Object.entries(entries)) {
       if (name === '__metadata__') continue;
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-      if (t === null || typeof t !== 'object' || Array.isArray(t)) fail(`tensor ${name}: expected an object {dtype, shape, data_offsets}, found ${JSON.stringify(raw)?.slice(0, 40)}`);
+      if (t === null || typeof t !== 'object' || Array.isArray(t))
+        fail(
+          `tensor ${name}: expected an object {dtype, shape, data_offsets}, found ${JSON.stringify(raw)?.slice(0, 40)}`,
+        );
       const { dtype, shape, data_offsets: offsets } = t!;
-      if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor ${name}: unknown dtype ${JSON.stringify(dtype)}`);
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name}: shape: expected a list of non-negative integers, found ${JSON.stringify(shape)?.slice(0, 40)}`);
+      if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES))
+        fail(`tensor ${name}: unknown dtype ${JSON.stringify(dtype)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+        fail(
+          `tensor ${name}: shape: expected a list of non-negative integers, found ${JSON.stringify(shape)?.slice(0, 40)}`,
+        );
       if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-        fail(`tensor ${name}: data_offsets: expected [begin, end] of non-negative integers, found ${JSON.stringify(offsets)?.slice(0, 40)}`);
+        fail(
+          `tensor ${name}: data_offsets: expected [begin, end] of non-negative integers, found ${JSON.stringify(offsets)?.slice(0, 40)}`,
+        );
       }
       const bytes = numel(shape as number[]) * DTYPE_BYTES[dtype as DType];
       const [b, e] = offsets as [number, number];
       if (e - b !== bytes) fail(`tensor ${name}: ${e - b} bytes for shape [${shape}] of ${dtype} (expected ${bytes})`);
-      if (dataStart + e > size) fail(`tensor ${name}: data ends at byte ${dataStart + e} but the file has ${size} bytes (truncated)`);
+      if (dataStart + e > size)
+        fail(`tensor ${name}: data ends at byte ${dataStart + e} but the file has ${size} bytes (truncated)`);
       ranges.push([b, e, name]);
-      this.tensors.set(name, { dtype: dtype as DType, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
+      this.tensors.set(name, {
+        dtype: dtype as DType,
+        shape: shape as number[],
+        begin: dataStart + b,
+        end: dataStart + e,
+      });
     }
     ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     for (let i = 1; i < ranges.length; i++) {
-      if (ranges[i][0] < ranges[i - 1][1]) fail(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]}: data_offsets overlap ([${ranges[i - 1].slice(0, 2)}] and [${ranges[i].slice(0, 2)}])`);
+      if (ranges[i][0] < ranges[i - 1][1])
+        fail(
+          `tensors ${ranges[i - 1][2]} and ${ranges[i][2]}: data_offsets overlap ([${ranges[i - 1].slice(0, 2)}] and [${ranges[i].slice(0, 2)}])`,
+        );
     }
   }
 
@@ -191,12 +212,17 @@ export function openSafetensors(path: string): TensorSource {
 }
 
 /** Writes f32 tensors as one safetensors file, atomically, tensors in the given order. */
-export function writeSafetensors(path: string, tensors: Record<string, F32Tensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, F32Tensor>,
+  metadata?: Record<string, string>,
+): void {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (t.data.length !== numel(t.shape)) throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape}]`);
+    if (t.data.length !== numel(t.shape))
+      throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape}]`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -205,6 +231,7 @@ export function writeSafetensors(path: string, tensors: Record<string, F32Tensor
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   const chunks: Uint8Array[] = [len, Buffer.from(json, 'utf8')];
-  for (const t of Object.values(tensors)) chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  for (const t of Object.values(tensors))
+    chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   writeFileAtomic(path, chunks);
 }

@@ -67,7 +67,11 @@ export class ZipArchive {
     if (tailLen < 22) this.fail(`${this.size} bytes, too short`);
     const tail = this.pread(this.size - tailLen, tailLen);
     let eocd = -1;
-    for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD_SIG) { eocd = i; break; }
+    for (let i = tailLen - 22; i >= 0; i--)
+      if (tail.readUInt32LE(i) === EOCD_SIG) {
+        eocd = i;
+        break;
+      }
     if (eocd < 0) this.fail('no end-of-central-directory record (truncated, or not a zip)');
     let count = tail.readUInt16LE(eocd + 10);
     let cdSize = tail.readUInt32LE(eocd + 12);
@@ -84,7 +88,8 @@ export class ZipArchive {
     const cd = this.pread(cdOffset, cdSize);
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIG) this.fail(`central directory entry ${i} is corrupt`);
+      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIG)
+        this.fail(`central directory entry ${i} is corrupt`);
       const flags = cd.readUInt16LE(p + 8);
       const method = cd.readUInt16LE(p + 10);
       let compressedSize = cd.readUInt32LE(p + 20);
@@ -102,14 +107,19 @@ export class ZipArchive {
         const len = cd.readUInt16LE(e + 2);
         if (id === 1) {
           let q = e + 4;
-          const next = () => { const v = Number(cd.readBigUInt64LE(q)); q += 8; return v; };
+          const next = () => {
+            const v = Number(cd.readBigUInt64LE(q));
+            q += 8;
+            return v;
+          };
           if (size === U32_MAX) size = next();
           if (compressedSize === U32_MAX) compressedSize = next();
           if (localHeaderOffset === U32_MAX) localHeaderOffset = next();
         }
         e += 4 + len;
       }
-      if (method !== 0 && method !== 8) this.fail(`member ${name}: compression method ${method} (expected 0 stored or 8 deflated)`);
+      if (method !== 0 && method !== 8)
+        this.fail(`member ${name}: compression method ${method} (expected 0 stored or 8 deflated)`);
       this.entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
       p = extraEnd + commentLen;
     }
@@ -142,7 +152,8 @@ export class ZipArchive {
   read(name: string, begin = 0, end?: number): Uint8Array {
     const e = this.entry(name);
     const stop = end ?? e.size;
-    if (begin < 0 || stop > e.size || begin > stop) throw new Error(`${this.path}: member ${name}: range [${begin}, ${stop}) outside its ${e.size} bytes`);
+    if (begin < 0 || stop > e.size || begin > stop)
+      throw new Error(`${this.path}: member ${name}: range [${begin}, ${stop}) outside its ${e.size} bytes`);
     if (e.method === 0) return this.pread(this.start(e) + begin, stop - begin);
     if (this.inflated?.name !== name && stop < e.size) return this.inflatePrefix(e, stop).subarray(begin, stop);
     if (this.inflated?.name !== name) {
@@ -152,10 +163,12 @@ export class ZipArchive {
         // maxOutputLength: zlib stops (and throws) as soon as the output passes the declared size
         bytes = inflateRawSync(this.pread(this.start(e), e.compressedSize), { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') this.fail(`member ${name}: inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)`);
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+          this.fail(`member ${name}: inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)`);
         this.fail(`member ${name}: cannot inflate (${(err as Error).message})`);
       }
-      if (bytes.length !== e.size) this.fail(`member ${name}: inflated to ${bytes.length} bytes, directory says ${e.size}`);
+      if (bytes.length !== e.size)
+        this.fail(`member ${name}: inflated to ${bytes.length} bytes, directory says ${e.size}`);
       this.inflated = { name, bytes };
     }
     return this.inflated.bytes.subarray(begin, stop);
@@ -171,12 +184,16 @@ export class ZipArchive {
     for (let take = Math.min(4096, e.compressedSize); ; take = Math.min(take * 2, e.compressedSize)) {
       let out: Buffer;
       try {
-        out = inflateRawSync(this.pread(start, take), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(need, 1032 * take) });
+        out = inflateRawSync(this.pread(start, take), {
+          finishFlush: constants.Z_SYNC_FLUSH,
+          maxOutputLength: Math.max(need, 1032 * take),
+        });
       } catch (err) {
         this.fail(`member ${e.name}: cannot inflate (${(err as Error).message})`);
       }
       if (out.length >= need) return out.subarray(0, need);
-      if (take === e.compressedSize) this.fail(`member ${e.name}: inflated to ${out.length} bytes, directory says ${e.size}`);
+      if (take === e.compressedSize)
+        this.fail(`member ${e.name}: inflated to ${out.length} bytes, directory says ${e.size}`);
     }
   }
 

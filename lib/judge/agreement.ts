@@ -21,7 +21,11 @@ export interface JudgeAgreement {
   /** `id` for two trial stores; else (feature, prompt, seed, response). */
   matched_by: 'id' | 'content';
   trials: {
-    a: number; b: number; matched: number; only_a: number; only_b: number;
+    a: number;
+    b: number;
+    matched: number;
+    only_a: number;
+    only_b: number;
     /** Matched trials excluded by one judge or both (per reason, for each side). */
     excluded_a: Partial<Record<ExclusionReason, number>>;
     excluded_b: Partial<Record<ExclusionReason, number>>;
@@ -41,14 +45,24 @@ function index(s: JudgedStore, key: (t: Trial) => string): Map<string, Trial> {
   const m = new Map<string, Trial>();
   for (const t of s.trials) {
     const k = key(t);
-    if (m.has(k)) throw new InputError(`${s.path}: two trials share the matching key ${k.length > 120 ? `${k.slice(0, 120)}…` : k} (each trial must appear once)`);
+    if (m.has(k))
+      throw new InputError(
+        `${s.path}: two trials share the matching key ${k.length > 120 ? `${k.slice(0, 120)}…` : k} (each trial must appear once)`,
+      );
     m.set(k, t);
   }
   return m;
 }
 
-const judgesOf = (trials: Trial[]): string[] => [...new Set(trials.map((t) => t.judge?.id).filter((x): x is string => typeof x === 'string'))];
-const isApproximation = (trials: Trial[]): boolean => trials.some((t) => t.judge?.id === 'heuristic' || (t.provenance?.judge as { approximation?: boolean } | undefined)?.approximation === true);
+const judgesOf = (trials: Trial[]): string[] => [
+  ...new Set(trials.map((t) => t.judge?.id).filter((x): x is string => typeof x === 'string')),
+];
+const isApproximation = (trials: Trial[]): boolean =>
+  trials.some(
+    (t) =>
+      t.judge?.id === 'heuristic' ||
+      (t.provenance?.judge as { approximation?: boolean } | undefined)?.approximation === true,
+  );
 
 export function judgeAgreement(a: JudgedStore, b: JudgedStore): JudgeAgreement {
   const matchedBy = a.format === 'jsonl' && b.format === 'jsonl' ? 'id' : 'content';
@@ -70,9 +84,14 @@ export function judgeAgreement(a: JudgedStore, b: JudgedStore): JudgeAgreement {
     if ('scores' in sa && 'scores' in sb) pairs.push([sa.scores, sb.scores]);
   }
   if (matched === 0) {
-    throw new InputError(`${a.path} and ${b.path}: no trial appears in both (matched by ${matchedBy === 'id' ? 'trial id' : 'feature, prompt, seed and response'}); give two gradings of the same trials`);
+    throw new InputError(
+      `${a.path} and ${b.path}: no trial appears in both (matched by ${matchedBy === 'id' ? 'trial id' : 'feature, prompt, seed and response'}); give two gradings of the same trials`,
+    );
   }
-  if (pairs.length === 0) throw new InputError(`${a.path} and ${b.path}: ${matched} trials in common, but none counted by both judges (all excluded)`);
+  if (pairs.length === 0)
+    throw new InputError(
+      `${a.path} and ${b.path}: ${matched} trials in common, but none counted by both judges (all excluded)`,
+    );
   const multi = (s: number[]) => s.length > 1;
   const esr = (s: number[]) => s.length > 1 && s[s.length - 1] > s[0];
   const fa = pairs.map(([x]) => x[0]);
@@ -83,32 +102,53 @@ export function judgeAgreement(a: JudgedStore, b: JudgedStore): JudgeAgreement {
     approximation: { a: isApproximation(a.trials), b: isApproximation(b.trials) },
     matched_by: matchedBy,
     trials: {
-      a: a.trials.length, b: b.trials.length, matched, only_a: a.trials.length - matched, only_b: b.trials.length - matched,
-      excluded_a: excludedA, excluded_b: excludedB, counted_by_both: pairs.length,
+      a: a.trials.length,
+      b: b.trials.length,
+      matched,
+      only_a: a.trials.length - matched,
+      only_b: b.trials.length - matched,
+      excluded_a: excludedA,
+      excluded_b: excludedB,
+      counted_by_both: pairs.length,
     },
-    multi_attempt: cohenKappa(pairs.map(([x]) => multi(x)), pairs.map(([, y]) => multi(y))),
-    esr: cohenKappa(pairs.map(([x]) => esr(x)), pairs.map(([, y]) => esr(y))),
+    multi_attempt: cohenKappa(
+      pairs.map(([x]) => multi(x)),
+      pairs.map(([, y]) => multi(y)),
+    ),
+    esr: cohenKappa(
+      pairs.map(([x]) => esr(x)),
+      pairs.map(([, y]) => esr(y)),
+    ),
     same_attempt_count: pairs.filter(([x, y]) => x.length === y.length).length / pairs.length,
-    first_score: { pearson: pearson(fa, fb), spearman: spearman(fa, fb), mean_abs_diff: fa.reduce((s, x, i) => s + Math.abs(x - fb[i]), 0) / fa.length },
+    first_score: {
+      pearson: pearson(fa, fb),
+      spearman: spearman(fa, fb),
+      mean_abs_diff: fa.reduce((s, x, i) => s + Math.abs(x - fb[i]), 0) / fa.length,
+    },
   };
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const num = (x: number | null): string => (x === null ? 'undefined' : x.toFixed(3));
-const reasons = (r: Partial<Record<ExclusionReason, number>>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+const reasons = (r: Partial<Record<ExclusionReason, number>>): string =>
+  Object.entries(r)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
 
 /** The agreement as text for the terminal. */
 export function agreementText(g: JudgeAgreement): string {
-  const label = (side: 'a' | 'b') => `${g.judges[side].join(', ') || 'no judge'}${g.approximation[side] ? ' (heuristic: an APPROXIMATION, not an LLM judgment)' : ''}`;
+  const label = (side: 'a' | 'b') =>
+    `${g.judges[side].join(', ') || 'no judge'}${g.approximation[side] ? ' (heuristic: an APPROXIMATION, not an LLM judgment)' : ''}`;
   const t = g.trials;
-  const row = (name: string, x: BinaryAgreement) => `| ${name} | ${pct(x.rate_a)} | ${pct(x.rate_b)} | ${pct(x.agreement)} | ${num(x.kappa)} |`;
+  const row = (name: string, x: BinaryAgreement) =>
+    `| ${name} | ${pct(x.rate_a)} | ${pct(x.rate_b)} | ${pct(x.agreement)} | ${num(x.kappa)} |`;
   return [
     `A: ${g.files.a} — judge ${label('a')}`,
     `B: ${g.files.b} — judge ${label('b')}`,
     `${t.matched} trials in both (matched by ${g.matched_by === 'id' ? 'trial id' : 'feature, prompt, seed and response'}; ${t.only_a} only in A, ${t.only_b} only in B); ` +
       `excluded by A: ${reasons(t.excluded_a)}; by B: ${reasons(t.excluded_b)}; counted by both: ${t.counted_by_both}`,
     '',
-    '| | A | B | agreement | Cohen\'s κ |',
+    "| | A | B | agreement | Cohen's κ |",
     '|---|---|---|---|---|',
     row('multi-attempt', g.multi_attempt),
     row('ESR', g.esr),

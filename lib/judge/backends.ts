@@ -63,10 +63,13 @@ function guardedFetch(cfg: Pick<ChatConfig, 'onRequest' | 'onWait' | 'maxServerW
     const wait = res.ok ? null : retryAfterSeconds(res.headers);
     if (wait === null || wait <= 0) return res;
     if (wait <= cap) {
-      if (wait >= 1) say(`judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s before retrying; waiting`);
+      if (wait >= 1)
+        say(`judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s before retrying; waiting`);
       return res;
     }
-    say(`judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s; waiting ${cap} s (the cap) before retrying`);
+    say(
+      `judge: the server answered ${res.status} and asks to wait ${wait.toFixed(0)} s; waiting ${cap} s (the cap) before retrying`,
+    );
     const headers = new Headers(res.headers);
     headers.delete('retry-after');
     headers.set('retry-after-ms', String(cap * 1000));
@@ -112,6 +115,10 @@ export function openaiChat(cfg: ChatConfig): Chat {
       messages,
     });
     const choice = completion.choices[0];
-    return { text: choice?.message?.content ?? '', truncated: choice?.finish_reason === 'length', model: completion.model ?? null };
+    return {
+      text: choice?.message?.content ?? '',
+      truncated: choice?.finish_reason === 'length',
+      model: completion.model ?? null,
+    };
   };
 }

@@ -47,7 +47,9 @@ export function defaultJudgeSpec(env: Record<string, string | undefined> = proce
 
 function checkNumber(name: string, value: number, min: number, integer: boolean): number {
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new InputError(`judge option ${name}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, found ${value}`);
+    throw new InputError(
+      `judge option ${name}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, found ${value}`,
+    );
   }
   return value;
 }
@@ -80,35 +82,65 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   const { backend, model } = parseJudgeSpec(spec);
   const env = opts.env ?? process.env;
   const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true);
-  const stats: JudgeStats = { judged: 0, cache_hits: 0, http_requests: 0, invalid_outputs: 0, errors: 0, no_attempt: 0, models_returned: [] };
+  const stats: JudgeStats = {
+    judged: 0,
+    cache_hits: 0,
+    http_requests: 0,
+    invalid_outputs: 0,
+    errors: 0,
+    no_attempt: 0,
+    models_returned: [],
+  };
   let secrets: string[] = [];
   let grade: Grade;
   let provenance: JudgeProvenance;
   let cache: JudgeCache | null = null;
 
   if (backend === 'heuristic') {
-    if (opts.promptFile) throw new InputError('--judge-prompt: the heuristic judge uses no prompt; name a remote judge (--judge anthropic:<model> or openai:<model>)');
-    if (opts.baseUrl) throw new InputError('--judge-base-url: the heuristic judge runs offline; name a remote judge to use an endpoint');
+    if (opts.promptFile)
+      throw new InputError(
+        '--judge-prompt: the heuristic judge uses no prompt; name a remote judge (--judge anthropic:<model> or openai:<model>)',
+      );
+    if (opts.baseUrl)
+      throw new InputError(
+        '--judge-base-url: the heuristic judge runs offline; name a remote judge to use an endpoint',
+      );
     provenance = {
-      id: 'heuristic', backend, model: null, base_url: null, prompt_sha256: null, prompt_source: null,
-      temperature: null, max_tokens: null, approximation: true,
+      id: 'heuristic',
+      backend,
+      model: null,
+      base_url: null,
+      prompt_sha256: null,
+      prompt_source: null,
+      temperature: null,
+      max_tokens: null,
+      approximation: true,
     };
     grade = async ({ prompt, response }) => {
       const attempts = heuristicAttempts(prompt, response);
-      if (attempts.some((a) => a.score === null)) throw new Error('the prompt has no content words to compare the response with');
+      if (attempts.some((a) => a.score === null))
+        throw new Error('the prompt has no content words to compare the response with');
       return { attempts, raw: HEURISTIC_NOTE, model: null };
     };
   } else {
     const remote = REMOTE[backend];
     const apiKey = env[remote.keyVar];
     if (!apiKey) {
-      throw new InputError(`--judge ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only; use --judge heuristic to run offline)`);
+      throw new InputError(
+        `--judge ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only; use --judge heuristic to run offline)`,
+      );
     }
     secrets = [apiKey];
     const rawUrl = opts.baseUrl ?? env[remote.urlVar] ?? null;
-    const baseUrl = rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? '--judge-base-url' : remote.urlVar);
+    const baseUrl =
+      rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? '--judge-base-url' : remote.urlVar);
     const prompt = loadJudgePrompt(opts.promptFile);
-    const temperature = opts.temperature === undefined ? 0 : opts.temperature === null ? null : checkNumber('temperature', opts.temperature, 0, false);
+    const temperature =
+      opts.temperature === undefined
+        ? 0
+        : opts.temperature === null
+          ? null
+          : checkNumber('temperature', opts.temperature, 0, false);
     const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true);
     const chat: Chat = remote.chat({
       model: model!,
@@ -119,7 +151,8 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? 120_000, 1, false),
       httpRetries: checkNumber('httpRetries', opts.httpRetries ?? 4, 0, true),
       onRequest: () => void stats.http_requests++,
-      maxServerWaitS: opts.maxServerWaitS === undefined ? undefined : checkNumber('maxServerWaitS', opts.maxServerWaitS, 0, false),
+      maxServerWaitS:
+        opts.maxServerWaitS === undefined ? undefined : checkNumber('maxServerWaitS', opts.maxServerWaitS, 0, false),
       onWait: opts.onWait,
     });
     const policy = {
@@ -128,15 +161,27 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       onInvalid: () => void stats.invalid_outputs++,
     };
     provenance = {
-      id: spec, backend, model, base_url: baseUrl, prompt_sha256: prompt.sha256, prompt_source: prompt.source,
-      temperature, max_tokens: maxTokens, approximation: false,
+      id: spec,
+      backend,
+      model,
+      base_url: baseUrl,
+      prompt_sha256: prompt.sha256,
+      prompt_source: prompt.source,
+      temperature,
+      max_tokens: maxTokens,
+      approximation: false,
     };
     if (opts.cacheDir) cache = new JudgeCache(opts.cacheDir, [spec, baseUrl, prompt.sha256, temperature, maxTokens]);
     grade = (input) => askJudge(chat, renderJudgePrompt(prompt.template, input), input.response, policy);
   }
 
   const id = provenance.id;
-  const result = (attempts: JudgedAttempt[], raw: string | null, error: string | null, returned: string | null = null): JudgeResult => ({
+  const result = (
+    attempts: JudgedAttempt[],
+    raw: string | null,
+    error: string | null,
+    returned: string | null = null,
+  ): JudgeResult => ({
     id,
     ...(returned === null ? {} : { model: returned }),
     attempts,
@@ -166,8 +211,13 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     }
     // Outside the try: a cache that cannot be written is a broken run (exit 1), not a judge failure.
     cache?.put(input, {
-      judge_id: id, prompt_sha256: provenance.prompt_sha256!, input_sha256: inputHash(input),
-      response_sha256: sha256Text(input.response), attempts: judged.attempts, raw: judged.raw, model: judged.model ?? null,
+      judge_id: id,
+      prompt_sha256: provenance.prompt_sha256!,
+      input_sha256: inputHash(input),
+      response_sha256: sha256Text(input.response),
+      attempts: judged.attempts,
+      raw: judged.raw,
+      model: judged.model ?? null,
     });
     return judged;
   }

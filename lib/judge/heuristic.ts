@@ -5,7 +5,7 @@ import type { JudgedAttempt } from '../trials/types.ts';
 
 export const HEURISTIC_NOTE =
   'heuristic approximation (not an LLM judgment): attempts split at explicit restart phrases; ' +
-  'score = % of the prompt\'s content words present in the attempt';
+  "score = % of the prompt's content words present in the attempt";
 
 /** A sentence starts after . ! ? … (then whitespace), after a newline, or after an em dash. */
 const SENTENCE_BREAK_RE = /(?:[.!?…]+["')\]]*\s+|\n\s*|—\s*)(?=\S)/g;
@@ -24,7 +24,9 @@ const STOPWORDS = new Set(
   `the and for are but not you all any can had her was one our out has him his its may now see who did get let say she too use
   that with have this will your from they know want been some very when come here just like make many more most only over such
   than them then there these those into what which while would about also could each other their should where after before does
-  doing done being because were itself yourself yours explain describe tell please give list write show why how`.split(/\s+/),
+  doing done being because were itself yourself yours explain describe tell please give list write show why how`.split(
+    /\s+/,
+  ),
 );
 
 /** Character offsets where sentences start (the first is the first non-space character). */

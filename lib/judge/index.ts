@@ -4,4 +4,12 @@ export { loadJudgePrompt, renderJudgePrompt, PLACEHOLDERS, DEFAULT_PROMPT_PATH, 
 export { parseJudgeOutput, parseJudgment, InvalidJudgeOutput, type JudgeFormat, type ParsedJudgment } from './parse.ts';
 export { segmentAttempts, relevanceScore, HEURISTIC_NOTE } from './heuristic.ts';
 export { regradeTrials, type RegradeSummary } from './regrade.ts';
-export type { Judge, JudgeInput, JudgeOptions, JudgeProvenance, JudgeStats, JudgeResult, JudgedAttempt } from './types.ts';
+export type {
+  Judge,
+  JudgeInput,
+  JudgeOptions,
+  JudgeProvenance,
+  JudgeStats,
+  JudgeResult,
+  JudgedAttempt,
+} from './types.ts';

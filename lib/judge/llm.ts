@@ -36,7 +36,12 @@ export class JudgeGaveUp extends Error {
  * Sends the rendered judge prompt; on an invalid output, shows the model its reply and what was
  * wrong with it, and asks again. HTTP-level failures are thrown (the SDK has retried them already).
  */
-export async function askJudge(chat: Chat, judgePrompt: string, response: string, policy: RetryPolicy): Promise<LlmJudgment> {
+export async function askJudge(
+  chat: Chat,
+  judgePrompt: string,
+  response: string,
+  policy: RetryPolicy,
+): Promise<LlmJudgment> {
   const first: ChatMessage = { role: 'user', content: judgePrompt };
   let messages = [first];
   let problem = '';

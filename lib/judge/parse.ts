@@ -63,14 +63,16 @@ export function parseJudgment(raw: string, response: string): ParsedJudgment {
   }
   const attempts = (parsed as { attempts?: unknown } | null)?.attempts;
   if (!Array.isArray(attempts)) throw new InvalidJudgeOutput('the result has no "attempts" array');
-  if (!attempts.length && !f.allowEmpty) throw new InvalidJudgeOutput('"attempts" is empty (expected at least one attempt)');
+  if (!attempts.length && !f.allowEmpty)
+    throw new InvalidJudgeOutput('"attempts" is empty (expected at least one attempt)');
   const haystack = squash(response);
   const out = attempts.map((a: unknown, i) => {
     const entry = (a ?? {}) as Record<string, unknown>;
     const text = entry[f.textKey];
     const score = entry.score;
     const where = `attempt ${i + 1}`;
-    if (typeof text !== 'string' || !text.trim()) throw new InvalidJudgeOutput(`${where}: "${f.textKey}" must be a non-empty string`);
+    if (typeof text !== 'string' || !text.trim())
+      throw new InvalidJudgeOutput(`${where}: "${f.textKey}" must be a non-empty string`);
     if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 100) {
       throw new InvalidJudgeOutput(`${where}: "score" must be a number in 0–100, found ${JSON.stringify(score)}`);
     }

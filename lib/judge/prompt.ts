@@ -26,7 +26,9 @@ export function loadJudgePrompt(path?: string | null): JudgePrompt {
   try {
     template = readFileSync(path ?? DEFAULT_PROMPT_PATH, 'utf8');
   } catch (err) {
-    throw new InputError(`--judge-prompt ${path}: cannot read the judge prompt (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(
+      `--judge-prompt ${path}: cannot read the judge prompt (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const found = new Set([...template.matchAll(PLACEHOLDER_RE)].map((m) => m[1]));
   const unknown = [...found].filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));

@@ -32,7 +32,12 @@ export interface RegradeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function regradeTrials({ trialsPath, outPath, judge, onProgress }: RegradeOptions): Promise<RegradeSummary> {
+export async function regradeTrials({
+  trialsPath,
+  outPath,
+  judge,
+  onProgress,
+}: RegradeOptions): Promise<RegradeSummary> {
   if (resolve(trialsPath) === resolve(outPath)) {
     throw new InputError(`--out ${outPath}: must differ from --trials (re-grading writes a new store)`);
   }
@@ -45,20 +50,32 @@ export async function regradeTrials({ trialsPath, outPath, judge, onProgress }: 
   }
 }
 
-async function regradeLocked(trials: Trial[], { trialsPath, outPath, judge, onProgress }: RegradeOptions): Promise<RegradeSummary> {
+async function regradeLocked(
+  trials: Trial[],
+  { trialsPath, outPath, judge, onProgress }: RegradeOptions,
+): Promise<RegradeSummary> {
   repairTornTail(outPath);
   const done = new Set(existsSync(outPath) ? readTrials(outPath).map((t) => t.id) : []);
   const todo = trials.filter((t) => !done.has(t.id));
   const summary: RegradeSummary = {
-    input: trials.length, already_done: trials.length - todo.length, judged: 0, judge_errors: 0,
-    generation_errors: 0, output_total: 0, output_judge_errors: 0,
+    input: trials.length,
+    already_done: trials.length - todo.length,
+    judged: 0,
+    judge_errors: 0,
+    generation_errors: 0,
+    output_total: 0,
+    output_judge_errors: 0,
   };
   let written = 0;
   const write = (t: Trial, judged: Trial['judge']) => {
     appendTrial(outPath, {
       ...t,
       judge: judged,
-      provenance: { ...t.provenance, judge: judge.provenance, regraded_from: { trials: trialsPath, previous_judge: t.judge?.id ?? null } },
+      provenance: {
+        ...t.provenance,
+        judge: judge.provenance,
+        regraded_from: { trials: trialsPath, previous_judge: t.judge?.id ?? null },
+      },
     });
     onProgress?.(++written, todo.length);
   };
@@ -68,7 +85,11 @@ async function regradeLocked(trials: Trial[], { trialsPath, outPath, judge, onPr
         summary.generation_errors++;
         return write(t, null);
       }
-      const result = await judge.judge({ prompt: t.prompt, response: t.response, featureLabel: t.feature_label ?? null });
+      const result = await judge.judge({
+        prompt: t.prompt,
+        response: t.response,
+        featureLabel: t.feature_label ?? null,
+      });
       summary.judged++;
       if (result.error) summary.judge_errors++;
       write(t, result);

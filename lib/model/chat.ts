@@ -30,7 +30,8 @@ let stepsLeft: number | null = null;
 const evaluate = Interpreter.prototype.evaluate;
 // Counting hook around the interpreter's one dispatch point: every node evaluation passes here.
 Interpreter.prototype.evaluate = function (this: Interpreter, ...args: Parameters<Interpreter['evaluate']>) {
-  if (stepsLeft !== null && --stepsLeft < 0) throw new TemplateLimit(`rendering took more than ${TEMPLATE_LIMITS.STEP_MAX} steps (a loop without end?)`);
+  if (stepsLeft !== null && --stepsLeft < 0)
+    throw new TemplateLimit(`rendering took more than ${TEMPLATE_LIMITS.STEP_MAX} steps (a loop without end?)`);
   const out = evaluate.apply(this, args);
   if (stepsLeft !== null && typeof out?.value === 'string' && out.value.length > TEMPLATE_LIMITS.OUTPUT_MAX) {
     throw new TemplateLimit(`rendering made a string of more than ${TEMPLATE_LIMITS.OUTPUT_MAX} characters`);
@@ -47,19 +48,26 @@ function checkRange(args: unknown[]): void {
   const [start, stop] = b === undefined ? [0, a] : [a, b];
   const n = typeof step === 'number' && step !== 0 ? Math.max(0, Math.ceil((stop - start) / step)) : 0;
   rangeLeft -= n;
-  if (rangeLeft < 0) throw new TemplateLimit(`range() of ${n} items goes past ${TEMPLATE_LIMITS.RANGE_MAX} range items in one render`);
+  if (rangeLeft < 0)
+    throw new TemplateLimit(`range() of ${n} items goes past ${TEMPLATE_LIMITS.RANGE_MAX} range items in one render`);
 }
 
-type RuntimeFunction = { value: (args: { value: unknown }[], scope: unknown) => unknown; constructor: new (f: RuntimeFunction['value']) => unknown };
+type RuntimeFunction = {
+  value: (args: { value: unknown }[], scope: unknown) => unknown;
+  constructor: new (f: RuntimeFunction['value']) => unknown;
+};
 const run = Interpreter.prototype.run;
 // Each of our renders gets a range() that checks its size first (the library's builds any list asked for).
 Interpreter.prototype.run = function (this: Interpreter, ...args: Parameters<Interpreter['run']>) {
   if (stepsLeft !== null) {
     const range = this.global.lookupVariable('range') as unknown as RuntimeFunction;
-    this.global.setVariable('range', new range.constructor((a, scope) => {
-      checkRange(a.map((x) => x.value));
-      return range.value(a, scope);
-    }) as never);
+    this.global.setVariable(
+      'range',
+      new range.constructor((a, scope) => {
+        checkRange(a.map((x) => x.value));
+        return range.value(a, scope);
+      }) as never,
+    );
   }
   return run.apply(this, args);
 };
@@ -74,7 +82,9 @@ function warnSpecialTokens(source: ChatTemplateSource, messages: readonly ChatMe
     const hit = specials.find((s) => m.content.includes(s));
     if (hit) {
       warnedSpecial = true;
-      console.error(`warning: a ${m.role} message contains the special token ${JSON.stringify(hit)}; it is encoded as that special token, not as text (as transformers does)`);
+      console.error(
+        `warning: a ${m.role} message contains the special token ${JSON.stringify(hit)}; it is encoded as that special token, not as text (as transformers does)`,
+      );
       return;
     }
   }
@@ -114,11 +124,15 @@ function compiled(source: string, where: string): Template {
 
 export function validateMessages(messages: unknown, where = 'messages'): ChatMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) {
-    throw new InputError(`${where}: expected a non-empty array of {role, content}, found ${JSON.stringify(messages)?.slice(0, 80)}`);
+    throw new InputError(
+      `${where}: expected a non-empty array of {role, content}, found ${JSON.stringify(messages)?.slice(0, 80)}`,
+    );
   }
   messages.forEach((m, i) => {
     if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string') {
-      throw new InputError(`${where}[${i}]: expected {"role": string, "content": string}, found ${JSON.stringify(m)?.slice(0, 80)}`);
+      throw new InputError(
+        `${where}[${i}]: expected {"role": string, "content": string}, found ${JSON.stringify(m)?.slice(0, 80)}`,
+      );
     }
   });
   return messages as ChatMessage[];
@@ -130,9 +144,15 @@ export function validateMessages(messages: unknown, where = 'messages'): ChatMes
  * special tokens (bos_token, eos_token, …); raise_exception and strftime_now are jinja globals.
  * Templates are rendered with trim_blocks and lstrip_blocks, as in transformers.
  */
-export function renderChat(source: ChatTemplateSource, messages: readonly ChatMessage[], options: RenderOptions = {}): string {
+export function renderChat(
+  source: ChatTemplateSource,
+  messages: readonly ChatMessage[],
+  options: RenderOptions = {},
+): string {
   if (source.chatTemplate === null) {
-    throw new InputError('tokenizer_config.json: no chat_template (and no chat_template.jinja); this model has no chat format');
+    throw new InputError(
+      'tokenizer_config.json: no chat_template (and no chat_template.jinja); this model has no chat format',
+    );
   }
   const all = options.system === undefined ? [...messages] : [{ role: 'system', content: options.system }, ...messages];
   validateMessages(all);
@@ -144,17 +164,31 @@ export function renderChat(source: ChatTemplateSource, messages: readonly ChatMe
     throw new InputError('chat options: continueFinalMessage and addGenerationPrompt cannot both be set');
   }
   const last = all[all.length - 1];
-  const rendered = render(template, where, source.specialTokens, [...all.slice(0, -1), { ...last, content: last.content + CONTINUE_TAG }], options);
+  const rendered = render(
+    template,
+    where,
+    source.specialTokens,
+    [...all.slice(0, -1), { ...last, content: last.content + CONTINUE_TAG }],
+    options,
+  );
   const tag = CONTINUE_TAG.trim();
   const at = rendered.lastIndexOf(tag);
   if (at < 0 || !rendered.includes(last.content.trim())) {
-    throw new InputError('chat template: the final message does not appear in the rendered chat; it cannot be continued');
+    throw new InputError(
+      'chat template: the final message does not appear in the rendered chat; it cannot be continued',
+    );
   }
   // A template that trims the content also trimmed the tag's space: then trim what precedes it too.
   return rendered.startsWith(CONTINUE_TAG, at) ? rendered.slice(0, at) : rendered.slice(0, at).trimEnd();
 }
 
-function render(template: string, where: string, specialTokens: Record<string, string>, messages: ChatMessage[], options: RenderOptions): string {
+function render(
+  template: string,
+  where: string,
+  specialTokens: Record<string, string>,
+  messages: ChatMessage[],
+  options: RenderOptions,
+): string {
   try {
     const t = compiled(template, where);
     stepsLeft = TEMPLATE_LIMITS.STEP_MAX;
@@ -179,6 +213,10 @@ function render(template: string, where: string, specialTokens: Record<string, s
  * Token ids of the rendered conversation, as transformers' apply_chat_template(tokenize=True): the
  * rendered text is encoded without adding special tokens (the template writes BOS itself).
  */
-export function applyChatTemplate(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: RenderOptions = {}): number[] {
+export function applyChatTemplate(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessage[],
+  options: RenderOptions = {},
+): number[] {
   return tokenizer.encode(renderChat(tokenizer, messages, options), { addSpecialTokens: false }).ids;
 }

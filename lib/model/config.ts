@@ -6,7 +6,14 @@ import { readJsonObject } from '../io/json.ts';
 /** RoPE frequency layout: plain (`default`) or Llama-3.1's long-context rescaling (`llama3`). */
 export type RopeConfig =
   | { type: 'default'; theta: number }
-  | { type: 'llama3'; theta: number; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  | {
+      type: 'llama3';
+      theta: number;
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositions: number;
+    };
 
 /**
  * One config for both supported families. Gemma-2's differences from Llama are explicit fields, so the
@@ -64,8 +71,12 @@ function parseRope(raw: Json, file: string): RopeConfig {
       return Number(params[k]);
     };
     return {
-      type, theta, factor: need('factor'), lowFreqFactor: need('low_freq_factor'),
-      highFreqFactor: need('high_freq_factor'), originalMaxPositions: need('original_max_position_embeddings'),
+      type,
+      theta,
+      factor: need('factor'),
+      lowFreqFactor: need('low_freq_factor'),
+      highFreqFactor: need('high_freq_factor'),
+      originalMaxPositions: need('original_max_position_embeddings'),
     };
   }
   throw new InputError(`${file}: unsupported option rope type "${type}" (supported: default, llama3)`);
@@ -78,11 +89,14 @@ export function loadModelConfig(dir: string): ModelConfig {
   const raw = readJson(file);
   const arch = (raw.architectures as string[] | undefined)?.[0];
   if (arch !== 'LlamaForCausalLM' && arch !== 'Gemma2ForCausalLM') {
-    throw new InputError(`${file}: unsupported architecture ${arch ?? '(none)'} (supported: LlamaForCausalLM, Gemma2ForCausalLM)`);
+    throw new InputError(
+      `${file}: unsupported architecture ${arch ?? '(none)'} (supported: LlamaForCausalLM, Gemma2ForCausalLM)`,
+    );
   }
   const num = (key: string, fallback?: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${file}: field ${key} must be a number, found ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new InputError(`${file}: field ${key} must be a number, found ${JSON.stringify(v)}`);
     return v;
   };
   const numHeads = num('num_attention_heads');
@@ -107,9 +121,11 @@ export function loadModelConfig(dir: string): ModelConfig {
   if (gemma) {
     const window = num('sliding_window', 4096);
     // Gemma-2 alternates sliding and full attention, starting with sliding at layer 0.
-    const types = (raw.layer_types as string[] | undefined) ??
+    const types =
+      (raw.layer_types as string[] | undefined) ??
       Array.from({ length: numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
-    if (types.length !== numLayers) throw new InputError(`${file}: layer_types has ${types.length} entries, expected ${numLayers}`);
+    if (types.length !== numLayers)
+      throw new InputError(`${file}: layer_types has ${types.length} entries, expected ${numLayers}`);
     slidingWindow = types.map((t) => (t === 'sliding_attention' ? window : null));
   } else if (raw.use_sliding_window) {
     throw new InputError(`${file}: unsupported option use_sliding_window for LlamaForCausalLM`);
@@ -143,8 +159,16 @@ export function loadModelConfig(dir: string): ModelConfig {
     normAddsOne: gemma,
     sandwichNorms: gemma,
     // Absent keys take transformers' Gemma-2 defaults (50 and 30); an explicit null turns capping off.
-    attnLogitSoftcap: gemma ? ('attn_logit_softcapping' in raw ? (raw.attn_logit_softcapping as number | null) : 50) : null,
-    finalLogitSoftcap: gemma ? ('final_logit_softcapping' in raw ? (raw.final_logit_softcapping as number | null) : 30) : null,
+    attnLogitSoftcap: gemma
+      ? 'attn_logit_softcapping' in raw
+        ? (raw.attn_logit_softcapping as number | null)
+        : 50
+      : null,
+    finalLogitSoftcap: gemma
+      ? 'final_logit_softcapping' in raw
+        ? (raw.final_logit_softcapping as number | null)
+        : 30
+      : null,
     slidingWindow,
     eosTokenIds: eos,
     bosTokenId: (raw.bos_token_id as number | undefined) ?? null,

@@ -37,7 +37,9 @@ export function leftPad(rows: number[][], padId = 0): { ids: Int32Array; valid: 
 export function checkGenerationLength(prompts: number[][], maxNewTokens: number, maxPositions: number): void {
   prompts.forEach((p, i) => {
     if (p.length + maxNewTokens > maxPositions) {
-      throw new InputError(`prompt ${i}: ${p.length} tokens + ${maxNewTokens} new tokens is past the model's max_position_embeddings (${maxPositions}); shorten it or lower --max-tokens`);
+      throw new InputError(
+        `prompt ${i}: ${p.length} tokens + ${maxNewTokens} new tokens is past the model's max_position_embeddings (${maxPositions}); shorten it or lower --max-tokens`,
+      );
     }
   });
 }

@@ -13,7 +13,10 @@ export class KVCache {
   /** The position id the next real token of each row gets. */
   nextPosition: number[];
 
-  constructor(readonly numLayers: number, readonly batch: number) {
+  constructor(
+    readonly numLayers: number,
+    readonly batch: number,
+  ) {
     this.keysT = new Array(numLayers).fill(null);
     this.values = new Array(numLayers).fill(null);
     this.valid = Array.from({ length: batch }, () => new Uint8Array(0));
@@ -26,7 +29,8 @@ export class KVCache {
 
   /** Appends one layer's new keys (transposed) and values; the cache keeps its tensors alive across tidy scopes. */
   append(layer: number, keysT: tf.Tensor3D, values: tf.Tensor3D): void {
-    const oldK = this.keysT[layer], oldV = this.values[layer];
+    const oldK = this.keysT[layer],
+      oldV = this.values[layer];
     this.keysT[layer] = tf.keep(oldK ? tf.concat([oldK, keysT], 2) : keysT.clone());
     this.values[layer] = tf.keep(oldV ? tf.concat([oldV, values], 1) : values.clone());
     oldK?.dispose();

@@ -25,14 +25,14 @@ async function checkFits(dir: string, config: ModelConfig): Promise<void> {
   if (activeBackend()?.startsWith('wasm') && bytes > WASM_WEIGHT_BUDGET) {
     throw new InputError(
       `${dir}: the model needs ${gib(bytes)} GiB of f32 weights, more than one WASM instance holds ` +
-      `(4 GiB heap). Run it on a GPU with --backend webgpu, or install @tensorflow/tfjs-node (CPU) and run with --backend node.`,
+        `(4 GiB heap). Run it on a GPU with --backend webgpu, or install @tensorflow/tfjs-node (CPU) and run with --backend node.`,
     );
   }
   const gpu = webgpuDevice();
   if (gpu && !(await deviceCanHold(bytes * GPU_HEADROOM))) {
     throw new InputError(
       `${dir}: the model needs ${gib(bytes)} GiB of f32 weights (${gib(bytes * GPU_HEADROOM)} GiB with working memory), ` +
-      `more than the WebGPU device (${gpu.description}) can allocate now. See docs/model.md for which models fit which GPUs.`,
+        `more than the WebGPU device (${gpu.description}) can allocate now. See docs/model.md for which models fit which GPUs.`,
     );
   }
 }

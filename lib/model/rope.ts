@@ -11,10 +11,12 @@ export function inverseFrequencies(rope: RopeConfig, headDim: number): Float64Ar
     const highWavelen = rope.originalMaxPositions / rope.highFreqFactor;
     for (let i = 0; i < half; i++) {
       const wavelen = (2 * Math.PI) / inv[i];
-      if (wavelen > lowWavelen) inv[i] /= rope.factor; // long wavelengths: interpolate fully
+      if (wavelen > lowWavelen)
+        inv[i] /= rope.factor; // long wavelengths: interpolate fully
       else if (wavelen >= highWavelen) {
         // in between: blend the scaled and unscaled frequency
-        const smooth = (rope.originalMaxPositions / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        const smooth =
+          (rope.originalMaxPositions / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
         inv[i] = (1 - smooth) * (inv[i] / rope.factor) + smooth * inv[i];
       }
     }
@@ -34,7 +36,8 @@ export function rotaryTables(inv: Float64Array, positions: ArrayLike<number>): {
   for (let p = 0; p < positions.length; p++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(Math.fround(inv[i]) * positions[p]);
-      const c = Math.cos(angle), s = Math.sin(angle);
+      const c = Math.cos(angle),
+        s = Math.sin(angle);
       cos[p * hd + i] = cos[p * hd + half + i] = c;
       sin[p * hd + i] = sin[p * hd + half + i] = s;
     }

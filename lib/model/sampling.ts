@@ -32,7 +32,12 @@ function argmax(x: Float32Array): number {
  * Picks the next token: repetition penalty, then (when sampling) temperature, top-k, top-p — the order
  * transformers applies its processors and warpers — then one draw from the renormalised distribution.
  */
-export function nextToken(logits: Float32Array, seen: Iterable<number>, opts: SamplingOptions, rng: Rng | null): number {
+export function nextToken(
+  logits: Float32Array,
+  seen: Iterable<number>,
+  opts: SamplingOptions,
+  rng: Rng | null,
+): number {
   const scores = Float32Array.from(logits);
   applyRepetitionPenalty(scores, seen, opts.repetitionPenalty);
   if (opts.temperature === 0) return argmax(scores);

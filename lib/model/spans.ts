@@ -62,17 +62,26 @@ function codePointToUtf16(text: string, index: number): number {
 }
 
 /** Where the template puts the last message's content: the rendered prefix/suffix around it. */
-function contentPlacement(tokenizer: Tokenizer, messages: readonly ChatMessage[], text: string, options: RenderOptions) {
+function contentPlacement(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessage[],
+  text: string,
+  options: RenderOptions,
+) {
   const marked = [...messages.slice(0, -1), { ...messages[messages.length - 1], content: MARK }];
   const withMark = renderChat(tokenizer, marked, options);
   const at = withMark.indexOf(MARK);
   if (at < 0 || withMark.indexOf(MARK, at + 1) >= 0) {
-    throw new InputError('chat template: the last message content is not rendered exactly once; spans cannot be located');
+    throw new InputError(
+      'chat template: the last message content is not rendered exactly once; spans cannot be located',
+    );
   }
   const before = withMark.slice(0, at);
   const after = withMark.slice(at + MARK.length);
   if (!text.startsWith(before) || !text.endsWith(after) || text.length < before.length + after.length) {
-    throw new InputError('chat template: the text around the last message depends on its content; spans cannot be located');
+    throw new InputError(
+      'chat template: the text around the last message depends on its content; spans cannot be located',
+    );
   }
   return { start: before.length, end: text.length - after.length };
 }
@@ -94,9 +103,12 @@ export function locateChatSpans(
   const place = contentPlacement(tokenizer, messages, text, options);
   const kept = text.slice(place.start, place.end);
   const lead = content.indexOf(kept);
-  const trimmedOnly = lead >= 0 && /^\s*$/u.test(content.slice(0, lead)) && /^\s*$/u.test(content.slice(lead + kept.length));
+  const trimmedOnly =
+    lead >= 0 && /^\s*$/u.test(content.slice(0, lead)) && /^\s*$/u.test(content.slice(lead + kept.length));
   if (!trimmedOnly || kept.length === 0) {
-    throw new InputError('chat template: the rendered last message is not its content (or its trimmed content); spans cannot be located');
+    throw new InputError(
+      'chat template: the rendered last message is not its content (or its trimmed content); spans cannot be located',
+    );
   }
   const enc = tokenizer.encode(text, { addSpecialTokens: false });
   const result: ChatSpans = {
@@ -109,13 +121,17 @@ export function locateChatSpans(
     tokens: {},
   };
   for (const [name, span] of Object.entries(spans)) {
-    const valid = Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
-    if (!valid) throw new InputError(`spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`);
-    const [s, e] = options.spanUnit === 'utf16' ? span : [codePointToUtf16(content, span[0]), codePointToUtf16(content, span[1])];
+    const valid =
+      Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
+    if (!valid)
+      throw new InputError(`spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`);
+    const [s, e] =
+      options.spanUnit === 'utf16' ? span : [codePointToUtf16(content, span[0]), codePointToUtf16(content, span[1])];
     if (e > content.length) throw new InputError(`spans.${name}: end ${span[1]} is past the end of the content`);
     const from = Math.max(s, lead);
     const to = Math.min(e, lead + kept.length);
-    if (from >= to) throw new InputError(`spans.${name}: [${span[0]}, ${span[1]}) lies in whitespace the chat template trims`);
+    if (from >= to)
+      throw new InputError(`spans.${name}: [${span[0]}, ${span[1]}) lies in whitespace the chat template trims`);
     const chars: Span = [place.start + from - lead, place.start + to - lead];
     result.chars[name] = chars;
     result.tokens[name] = tokenSpan(enc.offsets, chars[0], chars[1]);

@@ -26,7 +26,13 @@ export interface DecodeOptions {
 
 /** The named special tokens transformers passes to chat templates (`special_tokens_map`). */
 const SPECIAL_TOKEN_ATTRIBUTES = [
-  'bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token',
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
 ] as const;
 
 type Json = Record<string, unknown>;
@@ -103,12 +109,16 @@ function specialAffixes(file: string, post: unknown): { prefix: number[]; suffix
     if (part.type === 'ByteLevel') {
       // trim_offsets would shift offsets off leading/trailing spaces; not implemented, so refuse it.
       if (part.trim_offsets === true) {
-        throw new InputError(`${file}: post_processor ByteLevel with trim_offsets=true is not supported (expected false)`);
+        throw new InputError(
+          `${file}: post_processor ByteLevel with trim_offsets=true is not supported (expected false)`,
+        );
       }
       continue;
     }
     if (part.type !== 'TemplateProcessing') {
-      throw new InputError(`${file}: post_processor type ${String(part.type)} is not supported (expected TemplateProcessing or ByteLevel)`);
+      throw new InputError(
+        `${file}: post_processor type ${String(part.type)} is not supported (expected TemplateProcessing or ByteLevel)`,
+      );
     }
     const specials = part.special_tokens as Record<string, { ids: number[] }>;
     let seenA = false;
@@ -146,7 +156,8 @@ function tokenByteMapper(file: string, json: Json, addedContent: Map<number, str
       const bytes: number[] = [];
       for (const ch of token) {
         const b = table.get(ch.codePointAt(0)!);
-        if (b === undefined) throw new InputError(`${file}: token ${JSON.stringify(token)} (id ${id}) is not byte-level encoded`);
+        if (b === undefined)
+          throw new InputError(`${file}: token ${JSON.stringify(token)} (id ${id}) is not byte-level encoded`);
         bytes.push(b);
       }
       return bytes;
@@ -174,7 +185,11 @@ function tokenByteMapper(file: string, json: Json, addedContent: Map<number, str
  * tokens that split a multi-byte character each get that whole character (as Hugging Face does).
  * The bytes must reproduce the text exactly; anything else is an error, never a guess.
  */
-function offsetsFromBytes(file: string, text: string, tokenBytes: number[][]): { utf16: Offset[]; codePoints: Offset[] } {
+function offsetsFromBytes(
+  file: string,
+  text: string,
+  tokenBytes: number[][],
+): { utf16: Offset[]; codePoints: Offset[] } {
   const textBytes = new TextEncoder().encode(text);
   const byteToCp = new Int32Array(textBytes.length + 1);
   const cpToUtf16: number[] = [];
@@ -216,12 +231,19 @@ function offsetsFromBytes(file: string, text: string, tokenBytes: number[][]): {
   return { utf16, codePoints };
 }
 
-function eosIdsFrom(dir: string, tokenToId: (t: string) => number | undefined, vocabSize: number, eosToken: string | null): number[] {
+function eosIdsFrom(
+  dir: string,
+  tokenToId: (t: string) => number | undefined,
+  vocabSize: number,
+  eosToken: string | null,
+): number[] {
   const check = (file: string, value: unknown): number[] => {
     const ids = Array.isArray(value) ? value : [value];
     for (const id of ids) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
-        throw new InputError(`${file}: eos_token_id must be token ids in [0, ${vocabSize}), found ${JSON.stringify(value)}`);
+        throw new InputError(
+          `${file}: eos_token_id must be token ids in [0, ${vocabSize}), found ${JSON.stringify(value)}`,
+        );
       }
     }
     return ids as number[];
@@ -245,7 +267,9 @@ function chatTemplateFrom(dir: string, config: Json): string | null {
     const named = t.find((x) => (x as Json)?.name === 'default') as Json | undefined;
     if (named && typeof named.template === 'string') return named.template;
   }
-  throw new InputError(`${join(dir, 'tokenizer_config.json')}: chat_template must be a string or a list with a "default" entry`);
+  throw new InputError(
+    `${join(dir, 'tokenizer_config.json')}: chat_template must be a string or a list with a "default" entry`,
+  );
 }
 
 /** Loads the tokenizer of a Hugging Face model directory (tokenizer.json + tokenizer_config.json). */
@@ -255,7 +279,9 @@ export function loadTokenizer(modelDir: string): Tokenizer {
   const config = readJsonIfExists(join(modelDir, 'tokenizer_config.json')) ?? {};
   const model = json.model as Json | undefined;
   if (model?.type !== 'BPE') {
-    throw new InputError(`${file}: model.type must be BPE (Llama-3 / Gemma-2 tokenizers), found ${String(model?.type)}`);
+    throw new InputError(
+      `${file}: model.type must be BPE (Llama-3 / Gemma-2 tokenizers), found ${String(model?.type)}`,
+    );
   }
   const hf = new HfTokenizer(json, config);
   const addedTokens = (json.added_tokens as Json[] | undefined) ?? [];
@@ -270,7 +296,7 @@ export function loadTokenizer(modelDir: string): Tokenizer {
     if (content !== null) specialTokens[attr] = content;
   }
   const bos = specialTokens.bos_token;
-  const bosId = bos === undefined ? null : tokenToId(bos) ?? null;
+  const bosId = bos === undefined ? null : (tokenToId(bos) ?? null);
   return {
     dir: modelDir,
     vocabSize,
@@ -278,7 +304,9 @@ export function loadTokenizer(modelDir: string): Tokenizer {
     eosIds: eosIdsFrom(modelDir, tokenToId, vocabSize, specialTokens.eos_token ?? null),
     specialTokens,
     chatTemplate: chatTemplateFrom(modelDir, config),
-    chatTemplateFile: existsSync(join(modelDir, 'chat_template.jinja')) ? join(modelDir, 'chat_template.jinja') : join(modelDir, 'tokenizer_config.json'),
+    chatTemplateFile: existsSync(join(modelDir, 'chat_template.jinja'))
+      ? join(modelDir, 'chat_template.jinja')
+      : join(modelDir, 'tokenizer_config.json'),
     encode(text, options = {}) {
       const enc = hf.encode(text, { add_special_tokens: false });
       const bytes = enc.ids.map((id: number, i: number) => tokenBytes(enc.tokens[i], id));
@@ -293,7 +321,10 @@ export function loadTokenizer(modelDir: string): Tokenizer {
     },
     decode(ids, options = {}) {
       // transformers 5 never applies clean_up_tokenization_spaces to BPE tokenizers.
-      return hf.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
+      return hf.decode([...ids], {
+        skip_special_tokens: options.skipSpecialTokens ?? false,
+        clean_up_tokenization_spaces: false,
+      });
     },
     tokenToId,
     idToToken: (id) => hf.id_to_token(id),

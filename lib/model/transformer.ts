@@ -11,7 +11,10 @@ import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } fro
  * step: `h` is [batch·tokens, d_model], row-major by sequence then token. Return a new tensor (or a promise of
  * one, for hooks that read values back); do not dispose `h`.
  */
-export type ResidualHook = (h: tf.Tensor2D, info: { layer: number; batch: number; tokens: number }) => tf.Tensor2D | Promise<tf.Tensor2D>;
+export type ResidualHook = (
+  h: tf.Tensor2D,
+  info: { layer: number; batch: number; tokens: number },
+) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 export interface ForwardOptions {
   /** Layers whose resid_post to return (after any hook at that layer). */
@@ -46,7 +49,10 @@ export class Transformer {
   private readonly invFreq: Float64Array;
   private readonly rotateHalf: tf.Tensor2D;
 
-  constructor(readonly config: ModelConfig, readonly weights: ModelWeights) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+  ) {
     this.invFreq = inverseFrequencies(config.rope, config.headDim);
     this.rotateHalf = rotateHalfMatrix(config.headDim);
   }
@@ -60,7 +66,13 @@ export class Transformer {
    * `ids` and `valid` are [batch, tokens] (row-major); valid = 0 marks padding (left padding for generation).
    * Asynchronous because a hook may read values back (WebGPU in Node reads the device only asynchronously).
    */
-  async forward(ids: ArrayLike<number>, valid: Uint8Array, batch: number, cache: KVCache, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  async forward(
+    ids: ArrayLike<number>,
+    valid: Uint8Array,
+    batch: number,
+    cache: KVCache,
+    opts: ForwardOptions = {},
+  ): Promise<ForwardResult> {
     const cfg = this.config;
     const tokens = ids.length / batch;
     const past = cache.length;
@@ -82,7 +94,19 @@ export class Transformer {
     try {
       for (let layer = 0; layer <= lastLayer; layer++) {
         const x = h;
-        h = tf.tidy(() => this.decoderLayer(x, this.weights.layers[layer], layer, batch, tokens, cos, sin, masks.get(cfg.slidingWindow[layer])!, cache));
+        h = tf.tidy(() =>
+          this.decoderLayer(
+            x,
+            this.weights.layers[layer],
+            layer,
+            batch,
+            tokens,
+            cos,
+            sin,
+            masks.get(cfg.slidingWindow[layer])!,
+            cache,
+          ),
+        );
         x.dispose();
         const hook = opts.hooks?.get(layer);
         if (hook) {
@@ -120,7 +144,10 @@ export class Transformer {
     const limit = this.config.maxPositions;
     rows.forEach((row, b) => {
       const n = cache.nextPosition[b] + row.reduce((a, v) => a + (v ? 1 : 0), 0);
-      if (n > limit) throw new InputError(`sequence ${b} of the batch reaches ${n} tokens, past the model's max_position_embeddings (${limit})`);
+      if (n > limit)
+        throw new InputError(
+          `sequence ${b} of the batch reaches ${n} tokens, past the model's max_position_embeddings (${limit})`,
+        );
     });
     const pos = new Int32Array(rows.length * tokens);
     rows.forEach((row, b) => {
@@ -138,7 +165,8 @@ export class Transformer {
     const scale = this.config.scaleEmbeddings ? Math.fround(Math.sqrt(d)) : 1;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!(id >= 0 && id < vocabSize)) throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+      if (!(id >= 0 && id < vocabSize))
+        throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
       const row = this.weights.embed.subarray(id * d, (id + 1) * d);
       if (scale === 1) out.set(row, i * d);
       else for (let j = 0; j < d; j++) out[i * d + j] = row[j] * scale;
@@ -147,8 +175,15 @@ export class Transformer {
   }
 
   private decoderLayer(
-    h: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
-    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: AttentionMask, cache: KVCache,
+    h: tf.Tensor2D,
+    w: LayerWeights,
+    layer: number,
+    batch: number,
+    tokens: number,
+    cos: tf.Tensor3D,
+    sin: tf.Tensor3D,
+    mask: AttentionMask,
+    cache: KVCache,
   ): tf.Tensor2D {
     const eps = this.config.rmsNormEps;
     let attn = this.attention(rmsNorm(h, w.inputNorm, eps), w, layer, batch, tokens, cos, sin, mask, cache);
@@ -160,27 +195,45 @@ export class Transformer {
   }
 
   private attention(
-    x: tf.Tensor2D, w: LayerWeights, layer: number, batch: number, tokens: number,
-    cos: tf.Tensor3D, sin: tf.Tensor3D, mask: AttentionMask, cache: KVCache,
+    x: tf.Tensor2D,
+    w: LayerWeights,
+    layer: number,
+    batch: number,
+    tokens: number,
+    cos: tf.Tensor3D,
+    sin: tf.Tensor3D,
+    mask: AttentionMask,
+    cache: KVCache,
   ): tf.Tensor2D {
     const { numHeads: H, numKvHeads: KV, headDim: hd, attentionScale, attnLogitSoftcap } = this.config;
     const groupSize = H / KV; // query heads sharing one key/value head (grouped-query attention)
     const n = batch * tokens;
 
     // Queries, rotated and scaled, gathered per (row, kv head): [B·KV, groupSize·T, hd].
-    const q = applyRotary(linear(x, w.q).reshape([n, H, hd]), cos, sin, this.rotateHalf).mul(attentionScale)
-      .reshape([batch, tokens, KV, groupSize, hd]).transpose([0, 2, 3, 1, 4]).reshape([batch * KV, groupSize * tokens, hd]) as tf.Tensor3D;
+    const q = applyRotary(linear(x, w.q).reshape([n, H, hd]), cos, sin, this.rotateHalf)
+      .mul(attentionScale)
+      .reshape([batch, tokens, KV, groupSize, hd])
+      .transpose([0, 2, 3, 1, 4])
+      .reshape([batch * KV, groupSize * tokens, hd]) as tf.Tensor3D;
     // New keys (rotated, transposed) and values join the cache.
     const k = applyRotary(linear(x, w.k).reshape([n, KV, hd]), cos, sin, this.rotateHalf);
     const v = linear(x, w.v);
     cache.append(
       layer,
-      k.reshape([batch, tokens, KV, hd]).transpose([0, 2, 3, 1]).reshape([batch * KV, hd, tokens]),
-      v.reshape([batch, tokens, KV, hd]).transpose([0, 2, 1, 3]).reshape([batch * KV, tokens, hd]),
+      k
+        .reshape([batch, tokens, KV, hd])
+        .transpose([0, 2, 3, 1])
+        .reshape([batch * KV, hd, tokens]),
+      v
+        .reshape([batch, tokens, KV, hd])
+        .transpose([0, 2, 1, 3])
+        .reshape([batch * KV, tokens, hd]),
     );
-    const keysT = cache.keysT[layer]!, values = cache.values[layer]!;
+    const keysT = cache.keysT[layer]!,
+      values = cache.values[layer]!;
 
-    const softcap = (s: tf.Tensor) => (attnLogitSoftcap === null ? s : tf.tanh(s.div(attnLogitSoftcap)).mul(attnLogitSoftcap));
+    const softcap = (s: tf.Tensor) =>
+      attnLogitSoftcap === null ? s : tf.tanh(s.div(attnLogitSoftcap)).mul(attnLogitSoftcap);
     let context: tf.Tensor3D;
     if (tokens <= BATCHED_ATTENTION_MAX_TOKENS || this.batchedScoresFit(batch, tokens, cache.length)) {
       // Decode: all groups in one batched matmul (small operands, so few kernel launches win).
@@ -190,13 +243,18 @@ export class Transformer {
     } else {
       // Prefill: one 2-D matmul pair per group — tfjs-wasm's fast path — and the big score tensor is never split.
       const [qs, ks, vs] = [blocks(q), blocks(keysT), blocks(values)];
-      context = tf.stack(qs.map((qg, g) => {
-        const scores = softcap(tf.matMul(qg, ks[g])).reshape([groupSize, tokens, cache.length]);
-        const probs = tf.softmax(tf.add(scores, mask.rows[Math.floor(g / KV)]));
-        return tf.matMul(probs.reshape([groupSize * tokens, cache.length]), vs[g]);
-      })) as tf.Tensor3D;
+      context = tf.stack(
+        qs.map((qg, g) => {
+          const scores = softcap(tf.matMul(qg, ks[g])).reshape([groupSize, tokens, cache.length]);
+          const probs = tf.softmax(tf.add(scores, mask.rows[Math.floor(g / KV)]));
+          return tf.matMul(probs.reshape([groupSize * tokens, cache.length]), vs[g]);
+        }),
+      ) as tf.Tensor3D;
     }
-    const merged = context.reshape([batch, H, tokens, hd]).transpose([0, 2, 1, 3]).reshape([n, H * hd]) as tf.Tensor2D;
+    const merged = context
+      .reshape([batch, H, tokens, hd])
+      .transpose([0, 2, 1, 3])
+      .reshape([n, H * hd]) as tf.Tensor2D;
     return linear(merged, w.o);
   }
 
@@ -243,7 +301,13 @@ function blocks(x: tf.Tensor): tf.Tensor2D[] {
 
 /** x·W (+ b); W may be split in output-column blocks (see weights.ts), whose products are joined. */
 function linear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
-  const y = l.blocks.length === 1 ? tf.matMul(x, l.blocks[0]) : tf.concat(l.blocks.map((w) => tf.matMul(x, w)), 1);
+  const y =
+    l.blocks.length === 1
+      ? tf.matMul(x, l.blocks[0])
+      : tf.concat(
+          l.blocks.map((w) => tf.matMul(x, w)),
+          1,
+        );
   return (l.bias ? tf.add(y, l.bias) : y) as tf.Tensor2D;
 }
 
@@ -260,7 +324,10 @@ function geluTanh(x: tf.Tensor): tf.Tensor {
 
 function lastOfEachRow(h: tf.Tensor2D, batch: number, tokens: number): tf.Tensor2D {
   const d = h.shape[1];
-  return h.reshape([batch, tokens, d]).slice([0, tokens - 1, 0], [batch, 1, d]).reshape([batch, d]);
+  return h
+    .reshape([batch, tokens, d])
+    .slice([0, tokens - 1, 0], [batch, 1, d])
+    .reshape([batch, d]);
 }
 
 /**

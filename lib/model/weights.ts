@@ -65,14 +65,18 @@ function transposeInto(src: Float32Array, rows: number, cols: number, out: Float
   const TILE = 64;
   for (let r0 = 0; r0 < rows; r0 += TILE) {
     for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const rEnd = Math.min(r0 + TILE, rows), cEnd = Math.min(c0 + TILE, cols);
+      const rEnd = Math.min(r0 + TILE, rows),
+        cEnd = Math.min(c0 + TILE, cols);
       for (let r = r0; r < rEnd; r++) for (let c = c0; c < cEnd; c++) out[c * rows + r] = src[r * cols + c];
     }
   }
 }
 
 class WeightReader {
-  constructor(private readonly src: TensorSource, private readonly dir: string) {}
+  constructor(
+    private readonly src: TensorSource,
+    private readonly dir: string,
+  ) {}
 
   read(name: string, shape: number[]): Float32Array {
     if (!this.src.has(name)) throw new InputError(`${this.dir}: tensor ${name} not found in the checkpoint`);
@@ -81,13 +85,21 @@ class WeightReader {
       throw new InputError(`${this.dir}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
     }
     const bad = firstNonFinite(t.data);
-    if (bad >= 0) throw new InputError(`${this.dir}: tensor ${name}: ${nonFiniteName(t.data[bad])} at element ${bad}; model weights must be finite`);
+    if (bad >= 0)
+      throw new InputError(
+        `${this.dir}: tensor ${name}: ${nonFiniteName(t.data[bad])} at element ${bad}; model weights must be finite`,
+      );
     return t.data;
   }
 
   /** A torch Linear ([out, in] weight, optional bias) as an [in, out] matrix. */
   linear(name: string, out: number, inDim: number, withBias: boolean): Linear {
-    return linearOf(this.read(`${name}.weight`, [out, inDim]), out, inDim, withBias ? this.read(`${name}.bias`, [out]) : null);
+    return linearOf(
+      this.read(`${name}.weight`, [out, inDim]),
+      out,
+      inDim,
+      withBias ? this.read(`${name}.bias`, [out]) : null,
+    );
   }
 
   /** RMSNorm weight; Gemma-2 stores w and applies (1 + w), so we fold the 1 in once here. */
@@ -106,7 +118,8 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const p = `model.layers.${i}`;
-      const attn = `${p}.self_attn`, mlp = `${p}.mlp`;
+      const attn = `${p}.self_attn`,
+        mlp = `${p}.mlp`;
       layers.push({
         inputNorm: r.norm(`${p}.input_layernorm.weight`, d, cfg.normAddsOne),
         q: r.linear(`${attn}.q_proj`, h * hd, d, cfg.attentionBias),
@@ -126,7 +139,8 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     }
     const embed = r.read('model.embed_tokens.weight', [v, d]);
     const headName = cfg.tieWordEmbeddings || !src.has('lm_head.weight') ? null : 'lm_head.weight';
-    if (!cfg.tieWordEmbeddings && !headName) throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
+    if (!cfg.tieWordEmbeddings && !headName)
+      throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
     const lmHead = linearOf(headName ? r.read(headName, [v, d]) : embed, v, d, null);
     return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead };
   } finally {

@@ -98,7 +98,10 @@ class WorkerPool implements Executor {
     if (at >= 0) this.idle.splice(at, 1);
     const id = this.running.get(worker);
     const task = id === undefined ? undefined : this.pending.get(id);
-    const err = new Error(`${what} ${task ? `while running its ${task.kind} task` : 'while idle'}; the worker pool is stopped`, { cause });
+    const err = new Error(
+      `${what} ${task ? `while running its ${task.kind} task` : 'while idle'}; the worker pool is stopped`,
+      { cause },
+    );
     this.failure ??= err;
     if (id !== undefined) {
       this.running.delete(worker);
@@ -118,28 +121,40 @@ class WorkerPool implements Executor {
  * Starts `n` worker threads, each loading the model (and SAE) once; resolves when all are ready.
  * `entry` is the module each thread runs (default ./worker.ts, whose message protocol it must speak).
  */
-export async function workerPool(spec: ExecutorSpec, n: number, entry = new URL('./worker.ts', import.meta.url).href): Promise<Executor> {
+export async function workerPool(
+  spec: ExecutorSpec,
+  n: number,
+  entry = new URL('./worker.ts', import.meta.url).href,
+): Promise<Executor> {
   if (spec.backend === 'webgpu' || activeBackend()?.startsWith('webgpu')) {
-    throw new InputError(`--workers ${n}: worker threads each run a model copy on their own WASM instance; on WebGPU one process drives the GPU (use --workers 0)`);
+    throw new InputError(
+      `--workers ${n}: worker threads each run a model copy on their own WASM instance; on WebGPU one process drives the GPU (use --workers 0)`,
+    );
   }
-  const workers = Array.from({ length: n }, () => new Worker(new URL('./boot.mjs', import.meta.url), { workerData: { entry, spec } }));
-  const started = workers.map((w) => new Promise<void>((resolve, reject) => {
-    const onMessage = (m: { ready: boolean; error?: string; input?: boolean }) => {
-      stop();
-      if (m.ready) resolve();
-      else reject(m.input ? new InputError(m.error!) : new Error(m.error));
-    };
-    const onError = (err: Error) => {
-      stop();
-      reject(err);
-    };
-    const onExit = (code: number) => {
-      stop();
-      reject(new Error(`worker thread exited (code ${code}) while loading ${spec.model}`));
-    };
-    const stop = () => w.off('message', onMessage).off('error', onError).off('exit', onExit);
-    w.on('message', onMessage).on('error', onError).on('exit', onExit);
-  }));
+  const workers = Array.from(
+    { length: n },
+    () => new Worker(new URL('./boot.mjs', import.meta.url), { workerData: { entry, spec } }),
+  );
+  const started = workers.map(
+    (w) =>
+      new Promise<void>((resolve, reject) => {
+        const onMessage = (m: { ready: boolean; error?: string; input?: boolean }) => {
+          stop();
+          if (m.ready) resolve();
+          else reject(m.input ? new InputError(m.error!) : new Error(m.error));
+        };
+        const onError = (err: Error) => {
+          stop();
+          reject(err);
+        };
+        const onExit = (code: number) => {
+          stop();
+          reject(new Error(`worker thread exited (code ${code}) while loading ${spec.model}`));
+        };
+        const stop = () => w.off('message', onMessage).off('error', onError).off('exit', onExit);
+        w.on('message', onMessage).on('error', onError).on('exit', onExit);
+      }),
+  );
   try {
     await Promise.all(started);
   } catch (err) {
@@ -153,7 +168,11 @@ export async function workerPool(spec: ExecutorSpec, n: number, entry = new URL(
  * Runs tasks with up to `executor.size` in flight and hands each result to `onResult` in task order,
  * so what gets written does not depend on which worker finished first.
  */
-export async function runOrdered<T extends Task>(executor: Executor, tasks: T[], onResult: (result: TaskResult<T>, index: number) => void | Promise<void>): Promise<void> {
+export async function runOrdered<T extends Task>(
+  executor: Executor,
+  tasks: T[],
+  onResult: (result: TaskResult<T>, index: number) => void | Promise<void>,
+): Promise<void> {
   const inFlight: Promise<TaskResult<T>>[] = [];
   let next = 0;
   const launch = () => {

@@ -34,12 +34,16 @@ export type TaskResult<T extends Task> = T extends GenerateTask ? Generation : C
 function hooksFor(loaded: Loaded, interventions: Intervention[][] | undefined, rows: number) {
   if (!interventions || interventions.every((l) => l.length === 0)) return undefined;
   if (!loaded.sae) throw new Error('interventions need an SAE');
-  if (interventions.length !== rows) throw new RangeError(`${interventions.length} intervention lists for ${rows} rows`);
+  if (interventions.length !== rows)
+    throw new RangeError(`${interventions.length} intervention lists for ${rows} rows`);
   return rowInterventionHooks(loaded.sae, interventions, loaded.model.config.numLayers);
 }
 
 function runGenerate(loaded: Loaded, t: GenerateTask): Promise<Generation> {
-  return generate(loaded.model, t.prompts, { ...t.options, hooks: hooksFor(loaded, t.interventions, t.prompts.length) });
+  return generate(loaded.model, t.prompts, {
+    ...t.options,
+    hooks: hooksFor(loaded, t.interventions, t.prompts.length),
+  });
 }
 
 /** Runs a batch to the feature layer and encodes its real tokens (padding dropped) with the SAE. */
@@ -49,7 +53,11 @@ async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   const rows = t.sequences.length;
   const { ids, valid, width } = leftPad(t.sequences);
   const cache = model.newCache(rows);
-  const { resid } = await model.forward(ids, valid, rows, cache, { stopAfterLayer: t.layer, readLayers: [t.layer], hooks: hooksFor(loaded, t.interventions, rows) });
+  const { resid } = await model.forward(ids, valid, rows, cache, {
+    stopAfterLayer: t.layer,
+    readLayers: [t.layer],
+    hooks: hooksFor(loaded, t.interventions, rows),
+  });
   cache.dispose();
   const all = resid.get(t.layer)!;
   const d = all.shape[1];
@@ -66,7 +74,12 @@ async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   const h = tf.tensor2d(real, [total, d]);
   const codes = await encodeSparse(sae, h);
   h.dispose();
-  const out: CodeRows = { sample: new Int32Array(codes.latents.length), token: new Int32Array(codes.latents.length), latent: codes.latents, value: codes.values };
+  const out: CodeRows = {
+    sample: new Int32Array(codes.latents.length),
+    token: new Int32Array(codes.latents.length),
+    latent: codes.latents,
+    value: codes.values,
+  };
   let row = 0;
   t.sequences.forEach((s, b) => {
     for (let tok = 0; tok < s.length; tok++, row++) {

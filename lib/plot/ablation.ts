@@ -1,7 +1,17 @@
 // Ablation figures: ESR metrics per condition with CIs (the paper's Figures 2, 4 and 5), score-delta
 // histograms of multi-attempt trials, and paired differences between conditions with CIs.
 import * as d3 from 'd3';
-import { bottomAxis, canvas, type Figure, frame, leftAxis, num, panelTitle, percentFormat, wrapLines } from './figure.ts';
+import {
+  bottomAxis,
+  canvas,
+  type Figure,
+  frame,
+  leftAxis,
+  num,
+  panelTitle,
+  percentFormat,
+  wrapLines,
+} from './figure.ts';
 import { ciDescription, type Difference, metricInfo, type MetricsSummary } from './metricsInfo.ts';
 import { colourMap, INK, MUTED, PAGE_WIDTH } from './theme.ts';
 import { METRICS, metricDef } from '../trials/metricDefs.ts';
@@ -10,7 +20,10 @@ export const BAR_METRICS: string[] = METRICS.filter((m) => metricDef(m).bar);
 
 const nList = (m: MetricsSummary): string =>
   Object.entries(m.conditions)
-    .map(([name, c]) => `${name} n = ${c.n_trials.toLocaleString('en-US')} trials${c.n_clusters !== undefined ? ` (${c.n_clusters} features)` : ''}`)
+    .map(
+      ([name, c]) =>
+        `${name} n = ${c.n_trials.toLocaleString('en-US')} trials${c.n_clusters !== undefined ? ` (${c.n_clusters} features)` : ''}`,
+    )
     .join('; ');
 
 /** Upper end of a value axis that shows every estimate and CI, starting at 0 unless values go below. */
@@ -45,7 +58,11 @@ export function conditionBars(m: MetricsSummary, metrics = BAR_METRICS, name = '
     xa.selectAll('.tick text').each(function (this: any, d: any) {
       const t = d3.select(this).text(null);
       wrapLines(String(d), Math.max(6, Math.floor(x.bandwidth() / 6))).forEach((line, j) =>
-        t.append('tspan').attr('x', 0).attr('dy', j === 0 ? '0.71em' : '1.1em').text(line),
+        t
+          .append('tspan')
+          .attr('x', 0)
+          .attr('dy', j === 0 ? '0.71em' : '1.1em')
+          .text(line),
       );
     });
     panelTitle(f, info.label);
@@ -54,7 +71,8 @@ export function conditionBars(m: MetricsSummary, metrics = BAR_METRICS, name = '
       if (!v || !Number.isFinite(v.estimate)) continue;
       const x0 = x(k)!;
       const y0 = y(Math.max(0, y.domain()[0]));
-      f.g.append('rect')
+      f.g
+        .append('rect')
         .attr('class', 'bar')
         .attr('data-condition', k)
         .attr('x', x0)
@@ -75,8 +93,23 @@ export function conditionBars(m: MetricsSummary, metrics = BAR_METRICS, name = '
 /** A vertical CI whisker with caps at x from y1 to y2. */
 function whisker(g: any, x: number, y1: number, y2: number, condition: string): void {
   const w = g.append('g').attr('class', 'ci').attr('data-condition', condition);
-  w.append('line').attr('class', 'ci-line').attr('x1', x).attr('x2', x).attr('y1', y1).attr('y2', y2).attr('stroke', INK).attr('stroke-width', 1.3);
-  for (const yy of [y1, y2]) w.append('line').attr('class', 'ci-cap').attr('x1', x - 5).attr('x2', x + 5).attr('y1', yy).attr('y2', yy).attr('stroke', INK).attr('stroke-width', 1.3);
+  w.append('line')
+    .attr('class', 'ci-line')
+    .attr('x1', x)
+    .attr('x2', x)
+    .attr('y1', y1)
+    .attr('y2', y2)
+    .attr('stroke', INK)
+    .attr('stroke-width', 1.3);
+  for (const yy of [y1, y2])
+    w.append('line')
+      .attr('class', 'ci-cap')
+      .attr('x1', x - 5)
+      .attr('x2', x + 5)
+      .attr('y1', yy)
+      .attr('y2', yy)
+      .attr('stroke', INK)
+      .attr('stroke-width', 1.3);
 }
 
 /** Bin edges of score deltas: width 10 from −100 to 100 (the last bin includes 100). */
@@ -90,20 +123,32 @@ export function scoreDeltaHistograms(deltas: Map<string, number[]>, name = 'scor
   const width = 480;
   const height = 30 + rowH * conditions.length + 40;
   const c = canvas(width, height);
-  const x = d3.scaleLinear().domain([-100, 100]).range([0, width - 50 - 14]);
+  const x = d3
+    .scaleLinear()
+    .domain([-100, 100])
+    .range([0, width - 50 - 14]);
   const binner = d3.bin().domain([-100, 100]).thresholds(DELTA_EDGES.slice(1, -1));
   const binned = conditions.map((k) => binner(deltas.get(k)!));
   const maxCount = Math.max(1, ...binned.flatMap((bins) => bins.map((b) => b.length)));
   conditions.forEach((k, i) => {
     const last = i === conditions.length - 1;
-    const f = frame(c.svg, 0, 30 + i * rowH - 24, width, rowH + (last ? 40 : 0), { top: 24, right: 14, bottom: last ? 48 : 8, left: 50 }, 'panel');
+    const f = frame(
+      c.svg,
+      0,
+      30 + i * rowH - 24,
+      width,
+      rowH + (last ? 40 : 0),
+      { top: 24, right: 14, bottom: last ? 48 : 8, left: 50 },
+      'panel',
+    );
     f.g.attr('data-condition', k);
     const y = d3.scaleLinear().domain([0, maxCount]).nice().range([f.height, 0]);
     leftAxis(f, y, 'trials', { ticks: 3, integer: true });
     const xa = bottomAxis(f, x, last ? 'last − first attempt score (points)' : '', { ticks: 10 });
     if (!last) xa.selectAll('.tick text').remove();
     panelTitle(f, `${k} (n = ${deltas.get(k)!.length} multi-attempt trials)`);
-    f.g.selectAll('rect.hist-bar')
+    f.g
+      .selectAll('rect.hist-bar')
       .data(binned[i])
       .join('rect')
       .attr('class', 'hist-bar')
@@ -114,7 +159,15 @@ export function scoreDeltaHistograms(deltas: Map<string, number[]>, name = 'scor
       .attr('y', (b: any) => y(b.length))
       .attr('height', (b: any) => f.height - y(b.length))
       .attr('fill', colours.get(k)!);
-    f.g.append('line').attr('class', 'zero').attr('x1', x(0)).attr('x2', x(0)).attr('y1', 0).attr('y2', f.height).attr('stroke', INK).attr('stroke-dasharray', '3,3');
+    f.g
+      .append('line')
+      .attr('class', 'zero')
+      .attr('x1', x(0))
+      .attr('x2', x(0))
+      .attr('y1', 0)
+      .attr('y2', f.height)
+      .attr('stroke', INK)
+      .attr('stroke-dasharray', '3,3');
   });
   const counts = conditions.map((k) => `${k} ${deltas.get(k)!.length}`).join(', ');
   return c.finish(
@@ -125,7 +178,11 @@ export function scoreDeltaHistograms(deltas: Map<string, number[]>, name = 'scor
 }
 
 /** A forest plot of differences between conditions: rates (percentage points) above, scores below. */
-export function pairedDifferences(diffs: Difference[], bootstrap: MetricsSummary['bootstrap'], name = 'ablation-differences'): Figure {
+export function pairedDifferences(
+  diffs: Difference[],
+  bootstrap: MetricsSummary['bootstrap'],
+  name = 'ablation-differences',
+): Figure {
   const groups = (['fraction', 'score'] as const)
     .map((scale) => ({ scale, rows: diffs.filter((d) => metricInfo(d.metric).scale === scale) }))
     .filter((g) => g.rows.length > 0);
@@ -141,22 +198,72 @@ export function pairedDifferences(diffs: Difference[], bootstrap: MetricsSummary
     f.g.attr('data-scale', grp.scale);
     top += panelHeights[gi];
     const k = frac ? 100 : 1;
-    const ext = grp.rows.flatMap((d) => [d.estimate, ...(d.ci ?? [])]).filter(Number.isFinite).map((v) => v * k);
+    const ext = grp.rows
+      .flatMap((d) => [d.estimate, ...(d.ci ?? [])])
+      .filter(Number.isFinite)
+      .map((v) => v * k);
     const lim = Math.max(1e-9, ...ext.map(Math.abs)) * 1.1;
-    const x = d3.scaleLinear().domain([Math.min(-lim * 0.1, ...ext) * 1.05, Math.max(lim * 0.1, ...ext) * 1.05]).nice().range([0, f.width]);
+    const x = d3
+      .scaleLinear()
+      .domain([Math.min(-lim * 0.1, ...ext) * 1.05, Math.max(lim * 0.1, ...ext) * 1.05])
+      .nice()
+      .range([0, f.width]);
     const y = d3.scaleBand<number>().domain(d3.range(grp.rows.length)).range([0, f.height]).padding(0.2);
-    bottomAxis(f, x, frac ? 'difference (percentage points)' : 'difference (score points)', { format: (v) => d3.format('~g')(v) });
+    bottomAxis(f, x, frac ? 'difference (percentage points)' : 'difference (score points)', {
+      format: (v) => d3.format('~g')(v),
+    });
     panelTitle(f, frac ? 'rates' : 'scores');
-    f.g.append('line').attr('class', 'zero').attr('x1', x(0)).attr('x2', x(0)).attr('y1', 0).attr('y2', f.height).attr('stroke', MUTED).attr('stroke-dasharray', '3,3');
+    f.g
+      .append('line')
+      .attr('class', 'zero')
+      .attr('x1', x(0))
+      .attr('x2', x(0))
+      .attr('y1', 0)
+      .attr('y2', f.height)
+      .attr('stroke', MUTED)
+      .attr('stroke-dasharray', '3,3');
     grp.rows.forEach((d, r) => {
       const cy = y(r)! + y.bandwidth() / 2;
-      const row = f.g.append('g').attr('class', 'diff').attr('data-metric', d.metric).attr('data-a', d.a).attr('data-b', d.b);
-      row.append('text').attr('x', -8).attr('y', cy).attr('dy', '0.35em').attr('text-anchor', 'end').text(`${metricInfo(d.metric).label}: ${d.a} − ${d.b}`);
+      const row = f.g
+        .append('g')
+        .attr('class', 'diff')
+        .attr('data-metric', d.metric)
+        .attr('data-a', d.a)
+        .attr('data-b', d.b);
+      row
+        .append('text')
+        .attr('x', -8)
+        .attr('y', cy)
+        .attr('dy', '0.35em')
+        .attr('text-anchor', 'end')
+        .text(`${metricInfo(d.metric).label}: ${d.a} − ${d.b}`);
       if (d.ci && d.ci.every(Number.isFinite)) {
-        row.append('line').attr('class', 'ci-line').attr('x1', x(d.ci[0] * k)).attr('x2', x(d.ci[1] * k)).attr('y1', cy).attr('y2', cy).attr('stroke', INK).attr('stroke-width', 1.5);
+        row
+          .append('line')
+          .attr('class', 'ci-line')
+          .attr('x1', x(d.ci[0] * k))
+          .attr('x2', x(d.ci[1] * k))
+          .attr('y1', cy)
+          .attr('y2', cy)
+          .attr('stroke', INK)
+          .attr('stroke-width', 1.5);
       }
-      if (Number.isFinite(d.estimate)) row.append('circle').attr('class', 'point').attr('cx', x(d.estimate * k)).attr('cy', cy).attr('r', 4).attr('fill', INK);
-      if (d.p !== undefined) row.append('text').attr('x', f.width + 6).attr('y', cy).attr('dy', '0.35em').attr('font-size', 10).text(`p = ${d.p < 0.001 ? '< 0.001' : num(d.p, 3)}`);
+      if (Number.isFinite(d.estimate))
+        row
+          .append('circle')
+          .attr('class', 'point')
+          .attr('cx', x(d.estimate * k))
+          .attr('cy', cy)
+          .attr('r', 4)
+          .attr('fill', INK);
+      if (d.p !== undefined)
+        row
+          .append('text')
+          .attr('x', f.width + 6)
+          .attr('y', cy)
+          .attr('dy', '0.35em')
+          .attr('font-size', 10)
+          .text(`p = ${d.p < 0.001 ? '< 0.001' : num(d.p, 3)}`);
     });
   });
   return c.finish(

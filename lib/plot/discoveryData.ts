@@ -3,7 +3,12 @@
 import { differentialStats } from '../stats/differential.ts';
 import { poolStore } from '../stats/poolStore.ts';
 import { readRanking } from '../stats/rankingFile.ts';
-import { resolveCriterion, type SelectionCriterion, type SelectionMethod, selectionFrequency } from '../stats/selection.ts';
+import {
+  resolveCriterion,
+  type SelectionCriterion,
+  type SelectionMethod,
+  selectionFrequency,
+} from '../stats/selection.ts';
 import type { PoolMode, PooledCodes } from '../stats/sparse.ts';
 import type { ActsStore } from '../store/reader.ts';
 import type { LatentDistribution, RankingPoint, StabilityRow } from './discovery.ts';
@@ -56,7 +61,16 @@ export const derangementOf = (id: string): number | null => {
  */
 export async function discoveryActivations(
   store: ActsStore,
-  o: { distLatents: number[]; stabLatents: number[]; span: string; pool: PoolMode; criterion: SelectionCriterion; a?: string; b?: string; labels?: Map<number, string> },
+  o: {
+    distLatents: number[];
+    stabLatents: number[];
+    span: string;
+    pool: PoolMode;
+    criterion: SelectionCriterion;
+    a?: string;
+    b?: string;
+    labels?: Map<number, string>;
+  },
 ): Promise<DiscoveryActivations> {
   const a = o.a ?? 'off_topic';
   const b = o.b ?? 'on_topic';
@@ -65,15 +79,20 @@ export async function discoveryActivations(
   const cols = columnsFor(pooled.codes, o.distLatents);
   const distributions = o.distLatents.map((latent, j) => {
     const groups: Record<string, number[]> = { [a]: [], [b]: [] };
-    for (let r = 0; r < store.samples.n; r++) if (pooled.hasSpan[r] && (condition[r] === a || condition[r] === b)) groups[condition[r]].push(cols[j][r]);
+    for (let r = 0; r < store.samples.n; r++)
+      if (pooled.hasSpan[r] && (condition[r] === a || condition[r] === b)) groups[condition[r]].push(cols[j][r]);
     return { latent, label: o.labels?.get(latent), groups };
   });
   const ks = [...new Set(id.map(derangementOf).filter((k): k is number => k !== null))].sort((x, y) => x - y);
   const nOn = condition.filter((c, r) => c === b && pooled.hasSpan[r]).length;
-  const nOffPerDerangement = ks.length ? Math.round(condition.filter((c, r) => c === a && pooled.hasSpan[r]).length / ks.length) : 0;
+  const nOffPerDerangement = ks.length
+    ? Math.round(condition.filter((c, r) => c === a && pooled.hasSpan[r]).length / ks.length)
+    : 0;
   if (ks.length < 2) return { distributions, stability: null, nOn, nOffPerDerangement };
   const perK = ks.map((k) => {
-    const groups = Uint8Array.from(condition, (c, r) => (!pooled.hasSpan[r] ? 2 : c === b ? 1 : c === a && derangementOf(id[r]) === k ? 0 : 2));
+    const groups = Uint8Array.from(condition, (c, r) =>
+      !pooled.hasSpan[r] ? 2 : c === b ? 1 : c === a && derangementOf(id[r]) === k ? 0 : 2,
+    );
     return differentialStats(pooled.codes, groups);
   });
   const freq = selectionFrequency(perK, o.criterion);
@@ -95,6 +114,7 @@ export function criterionOf(criterion: Record<string, unknown>): SelectionCriter
 /** "separability: AUC = 1" and the like, for captions. */
 export function ruleText(c: SelectionCriterion): string {
   if (c.method === 'separability') return 'separability: AUC = 1 (perfect separation)';
-  if (c.method === 'frequency') return `frequency: zero on every on-topic sample, non-zero on ≥ ${Math.round(100 * (c.min_freq_a ?? 0.8))}% off-topic`;
+  if (c.method === 'frequency')
+    return `frequency: zero on every on-topic sample, non-zero on ≥ ${Math.round(100 * (c.min_freq_a ?? 0.8))}% off-topic`;
   return `effect: q < ${c.alpha ?? 0.05} and d > ${c.min_d ?? 0.8}`;
 }

@@ -65,12 +65,25 @@ export interface Frame {
 }
 
 /** A panel at (x, y) of the given outer size; data are drawn in `g` inside the margins. */
-export function frame(parent: Sel, x: number, y: number, outerWidth: number, outerHeight: number, margin: Margin, cls = 'panel'): Frame {
+export function frame(
+  parent: Sel,
+  x: number,
+  y: number,
+  outerWidth: number,
+  outerHeight: number,
+  margin: Margin,
+  cls = 'panel',
+): Frame {
   const g = parent
     .append('g')
     .attr('class', cls)
     .attr('transform', `translate(${x + margin.left},${y + margin.top})`);
-  return { g, width: outerWidth - margin.left - margin.right, height: outerHeight - margin.top - margin.bottom, margin };
+  return {
+    g,
+    width: outerWidth - margin.left - margin.right,
+    height: outerHeight - margin.top - margin.bottom,
+    margin,
+  };
 }
 
 type AnyScale = d3.AxisScale<any> & { ticks?: (n?: number) => any[] };
@@ -83,14 +96,25 @@ function styleAxis(axis: Sel): void {
 }
 
 /** Left axis with its label rotated beside it, and light horizontal grid lines at the ticks. */
-export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { format?: (v: any) => string; ticks?: number; grid?: boolean; integer?: boolean } = {}): Sel {
+export function leftAxis(
+  f: Frame,
+  scale: AnyScale,
+  label: string,
+  opts: { format?: (v: any) => string; ticks?: number; grid?: boolean; integer?: boolean } = {},
+): Sel {
   // offset 0: ticks exactly at their values (d3's default shifts them half a pixel)
-  const axis = d3.axisLeft(scale).ticks(opts.ticks ?? 5).offset(0);
-  const values = scale.ticks ? scale.ticks(opts.ticks ?? 5).filter((v: number) => !opts.integer || Number.isInteger(v)) : [];
+  const axis = d3
+    .axisLeft(scale)
+    .ticks(opts.ticks ?? 5)
+    .offset(0);
+  const values = scale.ticks
+    ? scale.ticks(opts.ticks ?? 5).filter((v: number) => !opts.integer || Number.isInteger(v))
+    : [];
   if (opts.integer) axis.tickValues(values).tickFormat(d3.format('d'));
   if (opts.format) axis.tickFormat(opts.format);
   if (opts.grid !== false && scale.ticks) {
-    f.g.insert('g', ':first-child')
+    f.g
+      .insert('g', ':first-child')
       .attr('class', 'grid')
       .selectAll('line')
       .data(values)
@@ -101,9 +125,13 @@ export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { forma
       .attr('y2', (d: any) => scale(d) as number)
       .attr('stroke', GRID);
   }
-  const g = f.g.append('g').attr('class', 'y-axis').call(axis as any);
+  const g = f.g
+    .append('g')
+    .attr('class', 'y-axis')
+    .call(axis as any);
   styleAxis(g);
-  f.g.append('text')
+  f.g
+    .append('text')
     .attr('class', 'y-label')
     .attr('transform', `translate(${-f.margin.left + 12},${f.height / 2}) rotate(-90)`)
     .attr('text-anchor', 'middle')
@@ -112,14 +140,24 @@ export function leftAxis(f: Frame, scale: AnyScale, label: string, opts: { forma
 }
 
 /** Bottom axis at the frame's foot with its label centred below. */
-export function bottomAxis(f: Frame, scale: AnyScale, label: string, opts: { format?: (v: any) => string; ticks?: number; labelOffset?: number } = {}): Sel {
+export function bottomAxis(
+  f: Frame,
+  scale: AnyScale,
+  label: string,
+  opts: { format?: (v: any) => string; ticks?: number; labelOffset?: number } = {},
+): Sel {
   const axis = d3.axisBottom(scale).offset(0);
   if (scale.ticks) axis.ticks(opts.ticks ?? 5);
   if (opts.format) axis.tickFormat(opts.format);
-  const g = f.g.append('g').attr('class', 'x-axis').attr('transform', `translate(0,${f.height})`).call(axis as any);
+  const g = f.g
+    .append('g')
+    .attr('class', 'x-axis')
+    .attr('transform', `translate(0,${f.height})`)
+    .call(axis as any);
   styleAxis(g);
   if (label) {
-    f.g.append('text')
+    f.g
+      .append('text')
       .attr('class', 'x-label')
       .attr('x', f.width / 2)
       .attr('y', f.height + (opts.labelOffset ?? 32))
@@ -148,9 +186,19 @@ export function legend(parent: Sel, x: number, y: number, items: LegendItem[]): 
   let at = 0;
   for (const it of items) {
     const item = g.append('g').attr('class', 'legend-item').attr('transform', `translate(${at},0)`);
-    if (it.shape === 'rect') item.append('rect').attr('x', 0).attr('y', -8).attr('width', 10).attr('height', 10).attr('fill', it.colour);
-    else if (it.shape === 'circle') item.append('circle').attr('cx', 5).attr('cy', -3).attr('r', 4).attr('fill', it.colour);
-    else item.append('line').attr('x1', 0).attr('x2', 12).attr('y1', -3).attr('y2', -3).attr('stroke', it.colour).attr('stroke-width', 2);
+    if (it.shape === 'rect')
+      item.append('rect').attr('x', 0).attr('y', -8).attr('width', 10).attr('height', 10).attr('fill', it.colour);
+    else if (it.shape === 'circle')
+      item.append('circle').attr('cx', 5).attr('cy', -3).attr('r', 4).attr('fill', it.colour);
+    else
+      item
+        .append('line')
+        .attr('x1', 0)
+        .attr('x2', 12)
+        .attr('y1', -3)
+        .attr('y2', -3)
+        .attr('stroke', it.colour)
+        .attr('stroke-width', 2);
     item.append('text').attr('x', 16).attr('y', 1).text(it.label);
     at += 16 + textWidth(it.label) + 14;
   }
@@ -188,7 +236,16 @@ export function markApproximation(fig: Figure, note: string): Figure {
   const svg = fig.svg
     .replace(/^(<svg[^>]*?) height="[^"]*"/, `$1 height="${height}"`)
     .replace(/^(<svg[^>]*?) viewBox="0 0 ([\d.]+) [\d.]+"/, `$1 viewBox="0 0 $2 ${height}"`)
-    .replace(/<\/svg>\s*$/, `<rect class="approximation-strip" x="0" y="${fig.height}" width="${fig.width}" height="${NOTE_HEIGHT}" fill="#ffffff"/>` +
-      `<text class="approximation" x="6" y="${fig.height + 13}" font-size="10" fill="#b00020">${escaped}</text></svg>`);
-  return { ...fig, svg, height, title: `${fig.title} (heuristic judge: approximation)`, caption: `${fig.caption} ${note[0].toUpperCase()}${note.slice(1)}.` };
+    .replace(
+      /<\/svg>\s*$/,
+      `<rect class="approximation-strip" x="0" y="${fig.height}" width="${fig.width}" height="${NOTE_HEIGHT}" fill="#ffffff"/>` +
+        `<text class="approximation" x="6" y="${fig.height + 13}" font-size="10" fill="#b00020">${escaped}</text></svg>`,
+    );
+  return {
+    ...fig,
+    svg,
+    height,
+    title: `${fig.title} (heuristic judge: approximation)`,
+    caption: `${fig.caption} ${note[0].toUpperCase()}${note.slice(1)}.`,
+  };
 }

@@ -1,6 +1,13 @@
 // Figures of ESR runs: drawing functions that take plain data, and run-directory drivers.
 export { BAR_METRICS, conditionBars, DELTA_EDGES, pairedDifferences, scoreDeltaHistograms } from './ablation.ts';
-export { activationDistributions, type LatentDistribution, rankingPlot, type RankingPoint, stabilityPlot, type StabilityRow } from './discovery.ts';
+export {
+  activationDistributions,
+  type LatentDistribution,
+  rankingPlot,
+  type RankingPoint,
+  stabilityPlot,
+  type StabilityRow,
+} from './discovery.ts';
 export { discoveryActivations, readRankingPoints } from './discoveryData.ts';
 export { type LatentRegions, type LatentTraces, meanCi, REGIONS, regionMeansPlot, tracesPlot } from './episodes.ts';
 export type { Figure } from './figure.ts';

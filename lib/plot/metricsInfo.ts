@@ -7,7 +7,13 @@ export type Scale = 'fraction' | 'score';
 
 /** A metric's label, scale and axis titles; a metric the registry does not know is drawn as a score. */
 export function metricInfo(metric: string): { label: string; scale: Scale; axis: string; diffAxis: string } {
-  if (!(metric in METRIC_DEFS)) return { label: metric.replace(/_/g, ' '), scale: 'score', axis: metric.replace(/_/g, ' '), diffAxis: 'difference' };
+  if (!(metric in METRIC_DEFS))
+    return {
+      label: metric.replace(/_/g, ' '),
+      scale: 'score',
+      axis: metric.replace(/_/g, ' '),
+      diffAxis: 'difference',
+    };
   const d = metricDef(metric as MetricName);
   return { label: d.label, scale: d.kind === 'proportion' ? 'fraction' : 'score', axis: d.axis, diffAxis: d.diffAxis };
 }
@@ -26,7 +32,8 @@ export interface ConditionSummary extends Written<Omit<MetricsReport['conditions
   metrics: Record<string, MetricValue>;
 }
 
-export interface Difference extends Written<Omit<MetricsReport['differences'][number], 'a' | 'b' | 'metric' | 'estimate' | 'ci'>> {
+export interface Difference
+  extends Written<Omit<MetricsReport['differences'][number], 'a' | 'b' | 'metric' | 'estimate' | 'ci'>> {
   a: string;
   b: string;
   metric: string;

@@ -47,7 +47,6 @@ export interface FigureOptions {
   topStability?: number;
 }
 
-
 /** Last − first attempt score of each counted multi-attempt trial, per condition (in order of appearance). */
 export function scoreDeltas(trials: Trial[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
@@ -68,22 +67,37 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
   const criterion = criterionOf(set.criterion);
   const crit = set.criterion as Record<string, unknown>;
   if (existsSync(join(dir, RUN_FILES.ranking))) {
-    figs.push(rankingPlot(readRankingPoints(join(dir, RUN_FILES.ranking), labels), {
-      rule: ruleText(criterion), nA: crit.n_a as number | undefined, nB: crit.n_b as number | undefined,
-    }));
+    figs.push(
+      rankingPlot(readRankingPoints(join(dir, RUN_FILES.ranking), labels), {
+        rule: ruleText(criterion),
+        nA: crit.n_a as number | undefined,
+        nB: crit.n_b as number | undefined,
+      }),
+    );
   }
   if (existsSync(join(dir, RUN_FILES.store, 'meta.json'))) {
     const ranked = set.latents.map((e) => e.latent);
     const span = (crit.span as string) ?? 'response';
-    const pool = ((crit.pool as PoolMode) ?? 'max');
+    const pool = (crit.pool as PoolMode) ?? 'max';
     const acts = await discoveryActivations(openStore(join(dir, RUN_FILES.store)), {
       distLatents: ranked.slice(0, o.topDistributions ?? 6),
       stabLatents: ranked.slice(0, o.topStability ?? 15),
-      span, pool, criterion, labels,
-      a: (crit.groups as any)?.a, b: (crit.groups as any)?.b,
+      span,
+      pool,
+      criterion,
+      labels,
+      a: (crit.groups as any)?.a,
+      b: (crit.groups as any)?.b,
     });
     if (acts.distributions.length) figs.push(activationDistributions(acts.distributions, { pool, span }));
-    if (acts.stability?.length) figs.push(stabilityPlot(acts.stability, { rule: ruleText(criterion), nOn: acts.nOn, nOffPerDerangement: acts.nOffPerDerangement }));
+    if (acts.stability?.length)
+      figs.push(
+        stabilityPlot(acts.stability, {
+          rule: ruleText(criterion),
+          nOn: acts.nOn,
+          nOffPerDerangement: acts.nOffPerDerangement,
+        }),
+      );
   }
   return figs;
 }
@@ -93,13 +107,16 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
   const metricsPath = join(dir, RUN_FILES.metrics);
   const metrics: MetricsSummary | null = existsSync(metricsPath) ? readJson(metricsPath) : null;
   if (metrics) {
-    if (!metrics.conditions || typeof metrics.conditions !== 'object') throw new InputError(`${metricsPath}: conditions: expected an object of conditions`);
+    if (!metrics.conditions || typeof metrics.conditions !== 'object')
+      throw new InputError(`${metricsPath}: conditions: expected an object of conditions`);
     figs.push(conditionBars(metrics));
     if (metrics.differences?.length) figs.push(pairedDifferences(metrics.differences, metrics.bootstrap));
   }
   const trialsPath = join(dir, RUN_FILES.trials);
-  let approximate = Object.values(metrics?.conditions ?? {}).some((c) => c.approximation === true) ||
-    (metrics as { provenance?: { judge?: { approximation?: unknown } } } | null)?.provenance?.judge?.approximation === true;
+  let approximate =
+    Object.values(metrics?.conditions ?? {}).some((c) => c.approximation === true) ||
+    (metrics as { provenance?: { judge?: { approximation?: unknown } } } | null)?.provenance?.judge?.approximation ===
+      true;
   if (existsSync(trialsPath)) {
     const trials = readTrials(trialsPath);
     approximate ||= trials.some(isApproximateJudgment);
@@ -107,7 +124,10 @@ function ablationFigures(dir: string, o: FigureOptions): Figure[] {
     if ([...deltas.values()].some((d) => d.length > 0)) figs.push(scoreDeltaHistograms(deltas));
     if (isSweep(trials)) {
       const b = metrics?.bootstrap;
-      const { points, bootstrap } = sweepPoints(trials, b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster, ci: b.ci } : {});
+      const { points, bootstrap } = sweepPoints(
+        trials,
+        b ? { resamples: b.resamples, seed: b.seed, level: b.level, cluster: b.cluster, ci: b.ci } : {},
+      );
       figs.push(sweepPlot(points, { bootstrap, xLabel: o.boostLabel }));
     }
   }

@@ -19,14 +19,21 @@ import { type Cell, details, escapeHtml, facts, num, page, table } from './html.
 
 export const REPORT_FILE = 'report.html';
 
-const fmt = (x: unknown, digits = 3): string => (typeof x === 'number' && Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : '—');
+const fmt = (x: unknown, digits = 3): string =>
+  typeof x === 'number' && Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : '—';
 const pct = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
 
 function valueText(metric: string, v: number | null | undefined): string {
-  return metricInfo(metric).scale === 'fraction' ? pct(v) : typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : '—';
+  return metricInfo(metric).scale === 'fraction'
+    ? pct(v)
+    : typeof v === 'number' && Number.isFinite(v)
+      ? v.toFixed(2)
+      : '—';
 }
 function ciText(metric: string, ci: [number, number] | null | undefined): string {
-  return ci && ci.every((v) => typeof v === 'number' && Number.isFinite(v)) ? `[${valueText(metric, ci[0])}, ${valueText(metric, ci[1])}]` : '—';
+  return ci && ci.every((v) => typeof v === 'number' && Number.isFinite(v))
+    ? `[${valueText(metric, ci[0])}, ${valueText(metric, ci[1])}]`
+    : '—';
 }
 
 function figureHtml(fig: Figure, n: number): string {
@@ -39,16 +46,25 @@ function discoverySection(set: LatentSet): string {
   const c = set.criterion as Record<string, any>;
   const top = set.latents.slice(0, 26);
   const rows = top.map((e, i) => [
-    num(String(i + 1)), num(String(e.latent)), escapeHtml(e.label ?? ''), e.selected ? '✔' : '',
+    num(String(i + 1)),
+    num(String(e.latent)),
+    escapeHtml(e.label ?? ''),
+    e.selected ? '✔' : '',
     ...['freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh'].map((k) => num(fmt(e.stats[k]))),
   ]);
   return `<h2>Off-topic detector latents</h2>
 ${facts([
   ['selection rule', ruleText(criterionOf(c))],
-  ['groups', `a = ${c.groups?.a ?? 'off_topic'} (n = ${c.n_a ?? '?'}), b = ${c.groups?.b ?? 'on_topic'} (n = ${c.n_b ?? '?'})`],
+  [
+    'groups',
+    `a = ${c.groups?.a ?? 'off_topic'} (n = ${c.n_a ?? '?'}), b = ${c.groups?.b ?? 'on_topic'} (n = ${c.n_b ?? '?'})`,
+  ],
   ['pooling', `${c.pool ?? 'max'} over the ${c.span ?? 'response'} span`],
   ['ranked by', `${c.rank_by ?? 'auc'} (ties: Cohen's d, then latent index)`],
-  ['latents selected', `${set.selected.length}: ${set.selected.slice(0, 40).join(', ')}${set.selected.length > 40 ? ', …' : ''}`],
+  [
+    'latents selected',
+    `${set.selected.length}: ${set.selected.slice(0, 40).join(', ')}${set.selected.length > 40 ? ', …' : ''}`,
+  ],
   ['layer', set.layer],
 ])}
 <p>The ${top.length} top-ranked latents (a = off-topic, b = on-topic; freq = share of samples where the pooled code is non-zero; d = Cohen's d; q = Benjamini–Hochberg adjusted two-sided Mann–Whitney p):</p>
@@ -62,15 +78,31 @@ function metricsSection(m: MetricsSummary): string {
     for (const metric of METRICS) {
       const v = c.metrics[metric] as (MetricValue & { wilson?: [number, number]; wald?: [number, number] }) | undefined;
       if (!v) continue;
-      rows.push([escapeHtml(name), escapeHtml(metricInfo(metric).label), num(valueText(metric, v.estimate)), num(ciText(metric, v.ci)), num(ciText(metric, v.wilson)), num(ciText(metric, v.wald))]);
+      rows.push([
+        escapeHtml(name),
+        escapeHtml(metricInfo(metric).label),
+        num(valueText(metric, v.estimate)),
+        num(ciText(metric, v.ci)),
+        num(ciText(metric, v.wilson)),
+        num(ciText(metric, v.wald)),
+      ]);
     }
   }
   const counts = Object.entries(m.conditions).map(([name, c]) => [
-    escapeHtml(name), num(String(c.n_trials)), num(String(c.n_errors ?? 0)), escapeHtml(JSON.stringify(c.errors ?? {})), num(String(c.n_clusters ?? '—')),
+    escapeHtml(name),
+    num(String(c.n_trials)),
+    num(String(c.n_errors ?? 0)),
+    escapeHtml(JSON.stringify(c.errors ?? {})),
+    num(String(c.n_clusters ?? '—')),
   ]);
   const diffs = (m.differences ?? []).map((d) => [
-    escapeHtml(`${d.a} − ${d.b}`), escapeHtml(metricInfo(d.metric).label), num(valueText(d.metric, d.estimate)), num(ciText(d.metric, d.ci)),
-    num(pct(d.relative)), num(d.relative_ci ? `[${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]` : '—'), num(fmt(d.p)),
+    escapeHtml(`${d.a} − ${d.b}`),
+    escapeHtml(metricInfo(d.metric).label),
+    num(valueText(d.metric, d.estimate)),
+    num(ciText(d.metric, d.ci)),
+    num(pct(d.relative)),
+    num(d.relative_ci ? `[${pct(d.relative_ci[0])}, ${pct(d.relative_ci[1])}]` : '—'),
+    num(fmt(d.p)),
   ]);
   return `<h2>ESR metrics</h2>
 <p>Intervals: ${escapeHtml(ciDescription(m.bootstrap))}. Wilson and the paper's Wald intervals are shown beside them for comparison (they ignore the clustering of trials by feature).</p>
@@ -85,14 +117,22 @@ function trialsSection(trials: Trial[]): string {
   const heuristic = judges.some((j) => j === 'heuristic' || j.startsWith('heuristic'));
   const rows = conditions.map((c) => {
     const mine = trials.filter((t) => t.condition === c);
-    return [escapeHtml(c), num(String(mine.length)), num(String(new Set(mine.map((t) => t.feature)).size)), num(String(mine.filter((t) => t.error).length)), num(String(mine.filter((t) => t.judge?.error).length))];
+    return [
+      escapeHtml(c),
+      num(String(mine.length)),
+      num(String(new Set(mine.map((t) => t.feature)).size)),
+      num(String(mine.filter((t) => t.error).length)),
+      num(String(mine.filter((t) => t.judge?.error).length)),
+    ];
   });
   return `<h2>Trials and judge</h2>
 ${table(['condition', 'trials', 'features', 'trial errors', 'judge errors'], rows)}
 ${facts([['judge', judges.join(', ') || '—']])}
-${heuristic
+${
+  heuristic
     ? `<div class="warning"><b>heuristic judge = approximation.</b> These trials were scored by the offline heuristic judge, not an LLM judge: ${escapeHtml(HEURISTIC_NOTE)}. Treat every metric here as a smoke test of the pipeline, not as a measurement of ESR.</div>`
-    : `<div class="note">Attempts were segmented and scored 0–100 by the LLM judge named above; the judge's prompt hash is in the trials' provenance.</div>`}`;
+    : `<div class="note">Attempts were segmented and scored 0–100 by the LLM judge named above; the judge's prompt hash is in the trials' provenance.</div>`
+}`;
 }
 
 const METHOD_NOTES = `<h2>Method notes</h2>
@@ -103,17 +143,22 @@ const METHOD_NOTES = `<h2>Method notes</h2>
 <li><b>Uncertainty</b>: trials of one steered feature are correlated, so intervals come from a cluster bootstrap over features (BCa by default); paired designs resample matched units together.</li>
 </ul>`;
 
-
 /** The whole report as one HTML string (figures drawn in memory, nothing written). */
 export async function buildReport(dir: string, o: FigureOptions = {}): Promise<string> {
   if (!existsSync(dir)) throw new InputError(`${dir}: run directory not found`);
   const has = (f: string): boolean => existsSync(join(dir, f));
   const set = has(RUN_FILES.latents) ? readLatentSet(join(dir, RUN_FILES.latents)) : null;
-  const metrics: (MetricsSummary & { provenance?: unknown }) | null = has(RUN_FILES.metrics) ? readJson(join(dir, RUN_FILES.metrics)) : null;
+  const metrics: (MetricsSummary & { provenance?: unknown }) | null = has(RUN_FILES.metrics)
+    ? readJson(join(dir, RUN_FILES.metrics))
+    : null;
   const trials = has(RUN_FILES.trials) ? readTrials(join(dir, RUN_FILES.trials)) : null;
-  if (!set && !metrics && !trials) throw new InputError(`${dir}: nothing to report (no ${RUN_FILES.latents}, ${RUN_FILES.metrics} or ${RUN_FILES.trials})`);
+  if (!set && !metrics && !trials)
+    throw new InputError(
+      `${dir}: nothing to report (no ${RUN_FILES.latents}, ${RUN_FILES.metrics} or ${RUN_FILES.trials})`,
+    );
   const figures = await buildFigures(dir, o);
-  const kind = set && (metrics || trials) ? 'discovery and ablation' : set ? 'off-topic detector discovery' : 'ablation';
+  const kind =
+    set && (metrics || trials) ? 'discovery and ablation' : set ? 'off-topic detector discovery' : 'ablation';
   const sections = [
     `<h1>ESR run report: ${escapeHtml(basename(resolve(dir)))}</h1>
 <p class="muted">${escapeHtml(kind)} run in <code>${escapeHtml(resolve(dir))}</code>; report written by esr-toolkit ${escapeHtml(packageVersion())}.</p>`,
@@ -127,7 +172,20 @@ ${facts([
   ['model', JSON.stringify((set?.model as any)?.path ?? trials?.[0]?.provenance?.model ?? '—')],
   ['SAE', JSON.stringify((set?.sae as any)?.path ?? trials?.[0]?.provenance?.sae ?? '—')],
   ['feature layer', set?.layer ?? '—'],
-  ['files', ['latents.json', 'ranking.arrow', 'activations.acts', 'trials.jsonl', 'metrics.json', 'responses.json', 'summary.md'].filter(has).join(', ')],
+  [
+    'files',
+    [
+      'latents.json',
+      'ranking.arrow',
+      'activations.acts',
+      'trials.jsonl',
+      'metrics.json',
+      'responses.json',
+      'summary.md',
+    ]
+      .filter(has)
+      .join(', '),
+  ],
 ])}
 ${set ? details('latents.json: model, SAE and run provenance', { model: set.model, sae: set.sae, provenance: set.provenance }) : ''}
 ${metrics?.provenance ? details('metrics.json provenance', { provenance: metrics.provenance, bootstrap: metrics.bootstrap }) : ''}

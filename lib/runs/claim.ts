@@ -29,7 +29,9 @@ export function checkClaim(dir: string, settings: unknown, o: { file?: string; w
   const key = settingsKey(settings);
   const file = join(dir, o.file ?? 'config.json');
   if (existsSync(file) && readJson(file).key !== key) {
-    throw new InputError(`${dir}: holds ${o.what ?? 'a run'} with other settings (${o.file ?? 'config.json'}); rerun with the same settings to resume, or use another output directory`);
+    throw new InputError(
+      `${dir}: holds ${o.what ?? 'a run'} with other settings (${o.file ?? 'config.json'}); rerun with the same settings to resume, or use another output directory`,
+    );
   }
   return {
     key,

@@ -14,7 +14,10 @@ export function newRunDir(command: string, now = new Date(), root = RUNS_DIR): s
 /** The most recent run directory of a command under root (by name, which sorts by time), optionally only complete ones. */
 export function latestRun(command: string, complete?: (dir: string) => boolean, root = RUNS_DIR): string | null {
   if (!existsSync(root)) return null;
-  const dirs = readdirSync(root).filter((d) => d.startsWith(`${command}-`)).sort().map((d) => join(root, d));
+  const dirs = readdirSync(root)
+    .filter((d) => d.startsWith(`${command}-`))
+    .sort()
+    .map((d) => join(root, d));
   const fit = complete ? dirs.filter(complete) : dirs;
   return fit.length ? fit[fit.length - 1] : null;
 }

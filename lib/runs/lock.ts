@@ -2,7 +2,19 @@
 // (O_CREAT|O_EXCL) holding the holder's pid, host, start time and command. A second writer is refused with
 // an InputError naming the holder. A lock whose holder is gone (same host, pid not running) is stale — a
 // kill -9 or a crash — and is taken over; a lock from another host is never guessed stale.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
@@ -30,7 +42,12 @@ process.on('exit', () => {
 });
 
 function me(): LockHolder {
-  return { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(2).join(' ').slice(0, 200) };
+  return {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: process.argv.slice(2).join(' ').slice(0, 200),
+  };
 }
 
 function readHolder(path: string): LockHolder | null {
@@ -80,7 +97,9 @@ function tryCreate(path: string, holder: LockHolder): boolean {
 }
 
 function describe(h: LockHolder | null): string {
-  return h ? `pid ${h.pid} on ${h.host}, started ${h.started}${h.command ? ` (analyze ${h.command})` : ''}` : 'an unreadable lock';
+  return h
+    ? `pid ${h.pid} on ${h.host}, started ${h.started}${h.command ? ` (analyze ${h.command})` : ''}`
+    : 'an unreadable lock';
 }
 
 /**
@@ -96,7 +115,8 @@ function acquireLock(lockPath: string, what: string): Lock {
     return { path: lockPath, release: once(() => releasePath(lockPath)) };
   }
   const dir = dirname(lockPath);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InputError(`${what}: ${dir} exists and is not a directory`);
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new InputError(`${what}: ${dir} exists and is not a directory`);
   const createdDir = existsSync(dir) ? null : dir;
   mkdirSync(dir, { recursive: true });
   const holder = me();
@@ -107,7 +127,9 @@ function acquireLock(lockPath: string, what: string): Lock {
     }
     const h = readHolder(lockPath);
     if (!isStale(lockPath, h)) {
-      throw new InputError(`${what}: another writer holds it: ${describe(h)}. Wait for it to finish; if that process is gone, delete ${lockPath}`);
+      throw new InputError(
+        `${what}: another writer holds it: ${describe(h)}. Wait for it to finish; if that process is gone, delete ${lockPath}`,
+      );
     }
     const takeover = `${lockPath}.takeover`;
     if (existsSync(takeover) && Date.now() - statSync(takeover).mtimeMs > 10_000) rmSync(takeover, { force: true });

@@ -51,13 +51,27 @@ export const architecture = (a: { kind: ActivationKind }): ArchitectureEntry => 
 export function saeLensKind(architectureName: unknown, activationFn: unknown, cfgPath: string): ActivationKind {
   for (const kind of ACTIVATION_KINDS) {
     for (const m of ARCHITECTURES[kind].saeLens as readonly { architecture: string; activationFn?: string }[]) {
-      if (m.architecture === architectureName && (m.activationFn === undefined || m.activationFn === activationFn)) return kind;
+      if (m.architecture === architectureName && (m.activationFn === undefined || m.activationFn === activationFn))
+        return kind;
     }
   }
-  const names: string[] = [...new Set(ACTIVATION_KINDS.flatMap((k) => ARCHITECTURES[k].saeLens.map((m) => m.architecture)))];
+  const names: string[] = [
+    ...new Set(ACTIVATION_KINDS.flatMap((k) => ARCHITECTURES[k].saeLens.map((m) => m.architecture))),
+  ];
   if (!names.includes(architectureName as string)) {
-    throw new InputError(`${cfgPath}: field architecture is ${JSON.stringify(architectureName)}, expected ${names.map((n) => JSON.stringify(n)).join(', ').replace(/, ([^,]*)$/, ' or $1')} (gated and others are not supported)`);
+    throw new InputError(
+      `${cfgPath}: field architecture is ${JSON.stringify(architectureName)}, expected ${names
+        .map((n) => JSON.stringify(n))
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1')} (gated and others are not supported)`,
+    );
   }
-  const fns = ACTIVATION_KINDS.flatMap((k) => (ARCHITECTURES[k].saeLens as readonly { architecture: string; activationFn?: string }[]).filter((m) => m.architecture === architectureName && m.activationFn).map((m) => JSON.stringify(m.activationFn)));
-  throw new InputError(`${cfgPath}: field activation_fn_str is ${JSON.stringify(activationFn)}, expected ${fns.join(' or ')}`);
+  const fns = ACTIVATION_KINDS.flatMap((k) =>
+    (ARCHITECTURES[k].saeLens as readonly { architecture: string; activationFn?: string }[])
+      .filter((m) => m.architecture === architectureName && m.activationFn)
+      .map((m) => JSON.stringify(m.activationFn)),
+  );
+  throw new InputError(
+    `${cfgPath}: field activation_fn_str is ${JSON.stringify(activationFn)}, expected ${fns.join(' or ')}`,
+  );
 }

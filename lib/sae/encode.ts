@@ -39,7 +39,10 @@ export async function encodeSparse(sae: Sae, h: tf.Tensor2D): Promise<SparseCode
   const x = saeInput(sae, h);
   const act = sae.activation;
   const topk = architecture(act).select === 'topk' ? new TopKAccumulator(T, (act as { k: number }).k) : null;
-  const lists: { latents: number[]; values: number[] }[] = Array.from({ length: T }, () => ({ latents: [], values: [] }));
+  const lists: { latents: number[]; values: number[] }[] = Array.from({ length: T }, () => ({
+    latents: [],
+    values: [],
+  }));
   const bEnc = sae.bEnc;
   const threshold = architecture(act).threshold ? sae.threshold : null;
   try {
@@ -86,7 +89,8 @@ function pack(lists: { latents: number[]; values: number[] }[], dSae: number): S
 export function denseCodes(codes: SparseCodes): Float32Array {
   const out = new Float32Array(codes.nTokens * codes.dSae);
   for (let t = 0; t < codes.nTokens; t++) {
-    for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++) out[t * codes.dSae + codes.latents[p]] = codes.values[p];
+    for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++)
+      out[t * codes.dSae + codes.latents[p]] = codes.values[p];
   }
   return out;
 }
@@ -95,7 +99,8 @@ export function denseCodes(codes: SparseCodes): Float32Array {
 export function codeColumn(codes: SparseCodes, latent: number): Float32Array {
   const out = new Float32Array(codes.nTokens);
   for (let t = 0; t < codes.nTokens; t++) {
-    for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++) if (codes.latents[p] === latent) out[t] = codes.values[p];
+    for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++)
+      if (codes.latents[p] === latent) out[t] = codes.values[p];
   }
   return out;
 }
@@ -112,7 +117,9 @@ export function decode(sae: Sae, codes: SparseCodes): tf.Tensor2D {
   let out: tf.Tensor2D = tf.tidy(() => tf.add(tf.zeros([T, sae.dIn]), tf.tensor1d(sae.bDec)));
   for (let s = 0; s < active.length; s += sae.blockLatents) {
     const chunk = active.slice(s, s + sae.blockLatents);
-    chunk.forEach((latent, i) => { column[latent] = i; });
+    chunk.forEach((latent, i) => {
+      column[latent] = i;
+    });
     const f = new Float32Array(T * chunk.length);
     for (let t = 0; t < T; t++) {
       for (let p = codes.rowPtr[t]; p < codes.rowPtr[t + 1]; p++) {
@@ -120,7 +127,9 @@ export function decode(sae: Sae, codes: SparseCodes): tf.Tensor2D {
         if (c >= 0) f[t * chunk.length + c] = codes.values[p];
       }
     }
-    chunk.forEach((latent) => { column[latent] = -1; });
+    chunk.forEach((latent) => {
+      column[latent] = -1;
+    });
     // one block at a time on the backend: free it before the next is uploaded
     const prev = out;
     out = tf.tidy(() => {

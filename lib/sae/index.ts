@@ -4,4 +4,10 @@ export { ACTIVATION_KINDS, ARCHITECTURES, type ActivationKind, type Architecture
 export { Sae, type Activation, type SaeInfo, type SaeParts, type SaeComputeOptions } from './sae.ts';
 export { WeightMatrix, type WeightDtype } from './matrix.ts';
 export { encodeSparse, decode, denseCodes, codeColumn, type SparseCodes } from './encode.ts';
-export { makeIntervention, makeRowIntervention, type InterventionSpec, type ResidualEdit, type RowResidualEdit } from './intervene.ts';
+export {
+  makeIntervention,
+  makeRowIntervention,
+  type InterventionSpec,
+  type ResidualEdit,
+  type RowResidualEdit,
+} from './intervene.ts';

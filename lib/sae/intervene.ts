@@ -18,13 +18,18 @@ export interface InterventionSpec {
 export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 /** Per latent, the net effect of its interventions applied in list order: f' = clamped ? c : f + c. */
-interface Net { latent: number; clamped: boolean; c: number }
+interface Net {
+  latent: number;
+  clamped: boolean;
+  c: number;
+}
 
 function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
   const byLatent = new Map<number, Net>();
   for (const [i, s] of specs.entries()) {
     const where = `intervention ${i} (${JSON.stringify(s)})`;
-    if (!Number.isInteger(s.latent) || s.latent < 0 || s.latent >= sae.dSae) throw new InputError(`${where}: latent must be an integer in 0..${sae.dSae - 1}`);
+    if (!Number.isInteger(s.latent) || s.latent < 0 || s.latent >= sae.dSae)
+      throw new InputError(`${where}: latent must be an integer in 0..${sae.dSae - 1}`);
     if (!Number.isFinite(s.value)) throw new InputError(`${where}: value must be a finite number`);
     if (s.mode !== 'add' && s.mode !== 'clamp') throw new InputError(`${where}: mode must be "add" or "clamp"`);
     const net = byLatent.get(s.latent) ?? { latent: s.latent, clamped: false, c: 0 };
@@ -54,7 +59,14 @@ export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D | 
 export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowResidualEdit {
   const nets = perRow.map((specs) => foldInterventions(sae, specs));
   const latents = [...new Set(nets.flat().map((n) => n.latent))].sort((a, b) => a - b);
-  const clampedLatents = [...new Set(nets.flat().filter((n) => n.clamped).map((n) => n.latent))].sort((a, b) => a - b);
+  const clampedLatents = [
+    ...new Set(
+      nets
+        .flat()
+        .filter((n) => n.clamped)
+        .map((n) => n.latent),
+    ),
+  ].sort((a, b) => a - b);
   const column = new Map(latents.map((l, i) => [l, i]));
   const clampColumn = new Map(clampedLatents.map((l, i) => [l, i]));
   // For each intervened latent, its column among the clamped ones (0 when not clamped: K masks it out).
@@ -63,30 +75,35 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
   const m = latents.length;
   // Per row of the batch: C and K rows [m].
   const cRow = nets.map((rowNets) => {
-    const c = new Float32Array(m), k = new Float32Array(m);
+    const c = new Float32Array(m),
+      k = new Float32Array(m);
     for (const n of rowNets) {
       c[column.get(n.latent)!] = n.c;
       if (n.clamped) k[column.get(n.latent)!] = 1;
     }
     return { c, k };
   });
-  const apply = (h: tf.Tensor2D, tokens: number, f: tf.Tensor2D | null) => tf.tidy(() => {
-    const N = h.shape[0];
-    const C = new Float32Array(N * m), K = new Float32Array(N * m);
-    cRow.forEach(({ c, k }, r) => {
-      for (let t = r * tokens; t < (r + 1) * tokens; t++) {
-        C.set(c, t * m);
-        K.set(k, t * m);
-      }
+  const apply = (h: tf.Tensor2D, tokens: number, f: tf.Tensor2D | null) =>
+    tf.tidy(() => {
+      const N = h.shape[0];
+      const C = new Float32Array(N * m),
+        K = new Float32Array(N * m);
+      cRow.forEach(({ c, k }, r) => {
+        for (let t = r * tokens; t < (r + 1) * tokens; t++) {
+          C.set(c, t * m);
+          K.set(k, t * m);
+        }
+      });
+      let delta: tf.Tensor2D = tf.tensor2d(C, [N, m]);
+      if (f) delta = tf.sub(delta, tf.mul(tf.tensor2d(K, [N, m]), tf.gather(f, tf.tensor1d(fromClamped, 'int32'), 1)));
+      return tf.add(h, tf.matMul(delta, tf.tensor2d(decoderRows!, [m, sae.dIn]))) as tf.Tensor2D;
     });
-    let delta: tf.Tensor2D = tf.tensor2d(C, [N, m]);
-    if (f) delta = tf.sub(delta, tf.mul(tf.tensor2d(K, [N, m]), tf.gather(f, tf.tensor1d(fromClamped, 'int32'), 1)));
-    return tf.add(h, tf.matMul(delta, tf.tensor2d(decoderRows!, [m, sae.dIn]))) as tf.Tensor2D;
-  });
   return (h, tokens) => {
-    if (h.rank !== 2 || h.shape[1] !== sae.dIn) throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
+    if (h.rank !== 2 || h.shape[1] !== sae.dIn)
+      throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
     const N = h.shape[0];
-    if (N !== perRow.length * tokens) throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
+    if (N !== perRow.length * tokens)
+      throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
     if (!decoderRows) return tf.clone(h);
     if (!clampedLatents.length) return apply(h, tokens, null);
     if (architecture(sae.activation).clamp === 'encode') {
@@ -118,7 +135,11 @@ async function topkCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<t
   const T = h.shape[0];
   const codes = await encodeSparse(sae, h);
   const f = new Float32Array(T * latents.length);
-  latents.forEach((latent, i) => codeColumn(codes, latent).forEach((v, t) => { f[t * latents.length + i] = v; }));
+  latents.forEach((latent, i) =>
+    codeColumn(codes, latent).forEach((v, t) => {
+      f[t * latents.length + i] = v;
+    }),
+  );
   return tf.tensor2d(f, [T, latents.length]);
 }
 

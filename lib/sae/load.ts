@@ -56,11 +56,14 @@ export function loadSae(path: string, opts: LoadSaeOptions = {}): Sae {
 function open(path: string): Opened {
   if (!existsSync(path)) throw new InputError(`${path}: SAE path not found`);
   if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, 'cfg.json')) && existsSync(join(path, 'sae_weights.safetensors'))) return openSaeLens(path);
+    if (existsSync(join(path, 'cfg.json')) && existsSync(join(path, 'sae_weights.safetensors')))
+      return openSaeLens(path);
     if (existsSync(join(path, 'params.npz'))) return openNpzFile(join(path, 'params.npz'));
     const torchFiles = readdirSync(path).filter((f) => /\.pth?$/.test(f));
     if (torchFiles.length === 1) return openTorchFile(join(path, torchFiles[0]));
-    throw new InputError(`${path}: not an SAE folder (expected cfg.json + sae_weights.safetensors, params.npz, or one .pt/.pth file)`);
+    throw new InputError(
+      `${path}: not an SAE folder (expected cfg.json + sae_weights.safetensors, params.npz, or one .pt/.pth file)`,
+    );
   }
   if (path.endsWith('.npz')) return openNpzFile(path);
   if (/\.pth?$/.test(path)) return openTorchFile(path);
@@ -77,7 +80,14 @@ function openSafetensorsFile(path: string, format: SaeFormat): Opened {
 function openNpzFile(path: string): Opened {
   const npz = openNpz(path);
   const tensors = new Map([...npz.arrays].map(([n, a]) => [n, fromNpz(path, a)] as const));
-  return { format: 'gemmascope', weightFile: path, extraFiles: [], tensors, activation: { kind: 'jumprelu' }, close: npz.close };
+  return {
+    format: 'gemmascope',
+    weightFile: path,
+    extraFiles: [],
+    tensors,
+    activation: { kind: 'jumprelu' },
+    close: npz.close,
+  };
 }
 
 function openTorchFile(path: string): Opened {
@@ -104,7 +114,8 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   const field = (name: string, expected: string): never => {
     throw new InputError(`${cfgPath}: field ${name} is ${JSON.stringify(cfg[name])}, expected ${expected}`);
   };
-  const dIn = cfg.d_in, dSae = cfg.d_sae;
+  const dIn = cfg.d_in,
+    dSae = cfg.d_sae;
   if (!Number.isInteger(dIn) || (dIn as number) <= 0) field('d_in', 'a positive integer');
   if (!Number.isInteger(dSae) || (dSae as number) <= 0) field('d_sae', 'a positive integer');
   const kind = saeLensKind(cfg.architecture ?? 'standard', cfg.activation_fn_str ?? 'relu', cfgPath);
@@ -112,7 +123,9 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   if (kind === 'topk') {
     const k = cfg.k ?? (cfg.activation_fn_kwargs as { k?: unknown } | undefined)?.k;
     if (!Number.isInteger(k) || (k as number) <= 0 || (k as number) > (dSae as number)) {
-      throw new InputError(`${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${JSON.stringify(k)}`);
+      throw new InputError(
+        `${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${JSON.stringify(k)}`,
+      );
     }
     activation = { kind, k: k as number };
   } else activation = { kind };
@@ -124,14 +137,21 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   const meta = cfg.metadata as { hook_name?: unknown } | undefined;
   const hook = cfg.hook_name ?? meta?.hook_name;
   return {
-    activation, applyBDecToInput: apply as boolean, dims: { dIn: dIn as number, dSae: dSae as number },
+    activation,
+    applyBDecToInput: apply as boolean,
+    dims: { dIn: dIn as number, dSae: dSae as number },
     hookName: typeof hook === 'string' ? hook : undefined,
   };
 }
 
 const NAMES: Record<Naming, { enc: string; dec: string; bEnc: string; bDec: string }> = {
   saelens: { enc: 'W_enc', dec: 'W_dec', bEnc: 'b_enc', bDec: 'b_dec' },
-  goodfire: { enc: 'encoder_linear.weight', dec: 'decoder_linear.weight', bEnc: 'encoder_linear.bias', bDec: 'decoder_linear.bias' },
+  goodfire: {
+    enc: 'encoder_linear.weight',
+    dec: 'decoder_linear.weight',
+    bEnc: 'encoder_linear.bias',
+    bDec: 'decoder_linear.bias',
+  },
 };
 
 /** Strips wrapper prefixes that torch adds to state-dict keys (DataParallel `module.`, torch.compile `_orig_mod.`). */
@@ -146,9 +166,16 @@ function canonical(name: string): string {
 
 function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   const byName = new Map([...o.tensors].map(([n, t]) => [canonical(n), t] as const));
-  const naming: Naming | null = byName.has('W_enc') ? 'saelens' : byName.has('encoder_linear.weight') ? 'goodfire' : null;
+  const naming: Naming | null = byName.has('W_enc')
+    ? 'saelens'
+    : byName.has('encoder_linear.weight')
+      ? 'goodfire'
+      : null;
   const found = () => [...o.tensors.keys()].join(', ') || 'none';
-  if (!naming) throw new InputError(`${o.weightFile}: no encoder tensor (expected W_enc or encoder_linear.weight; found ${found()})`);
+  if (!naming)
+    throw new InputError(
+      `${o.weightFile}: no encoder tensor (expected W_enc or encoder_linear.weight; found ${found()})`,
+    );
   const names = NAMES[naming];
   const get = (name: string): StoredTensor => {
     const t = byName.get(name);
@@ -175,24 +202,45 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   if (architecture(activation).threshold) {
     if (byName.has('threshold')) threshold = readVector(get('threshold'), dSae, '[d_sae]');
     else if (byName.has('log_threshold')) threshold = readVector(get('log_threshold'), dSae, '[d_sae]').map(Math.exp);
-    else throw new InputError(`${o.weightFile}: tensor threshold not found, needed by a ${activation.kind === 'jumprelu' ? 'JumpReLU' : activation.kind} SAE (found ${found()})`);
+    else
+      throw new InputError(
+        `${o.weightFile}: tensor threshold not found, needed by a ${activation.kind === 'jumprelu' ? 'JumpReLU' : activation.kind} SAE (found ${found()})`,
+      );
   }
 
   const hash = opts.hash ?? true;
   const files = [o.weightFile, ...o.extraFiles].map((f) =>
-    hash ? { path: f, ...sha256File(f) } : { path: f, bytes: fileSize(f), sha256: null });
+    hash ? { path: f, ...sha256File(f) } : { path: f, bytes: fileSize(f), sha256: null },
+  );
   return {
-    encoder, decoder, bEnc, bDec, threshold, activation,
+    encoder,
+    decoder,
+    bEnc,
+    bDec,
+    threshold,
+    activation,
     applyBDecToInput: opts.applyBDecToInput ?? o.applyBDecToInput ?? false,
-    info: { format: o.format, path, weightDtype: encoder.dtype, files, ...(o.hookName ? { hookName: o.hookName } : {}) },
+    info: {
+      format: o.format,
+      path,
+      weightDtype: encoder.dtype,
+      files,
+      ...(o.hookName ? { hookName: o.hookName } : {}),
+    },
   };
 }
 
-function chooseActivation(o: Opened, byName: Map<string, StoredTensor>, opts: LoadSaeOptions, dSae: number): Activation {
+function chooseActivation(
+  o: Opened,
+  byName: Map<string, StoredTensor>,
+  opts: LoadSaeOptions,
+  dSae: number,
+): Activation {
   const what = `${basename(o.weightFile)}`;
   if (opts.activation === 'topk' || (!opts.activation && opts.k !== undefined)) {
     const k = opts.k ?? (o.activation?.kind === 'topk' ? o.activation.k : undefined);
-    if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > dSae) throw new InputError(`${what}: TopK needs k as an integer in 1..${dSae}, got ${k}`);
+    if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > dSae)
+      throw new InputError(`${what}: TopK needs k as an integer in 1..${dSae}, got ${k}`);
     return { kind: 'topk', k: k as number };
   }
   if (opts.activation) return { kind: opts.activation };

@@ -15,7 +15,8 @@ export class WeightMatrix {
     readonly data: Float32Array | Uint16Array,
   ) {
     if (data.length !== rows * cols) throw new Error(`WeightMatrix: ${data.length} elements for [${rows}, ${cols}]`);
-    if ((dtype === 'F32') !== data instanceof Float32Array) throw new Error(`WeightMatrix: ${dtype} data in a ${data.constructor.name}`);
+    if ((dtype === 'F32') !== data instanceof Float32Array)
+      throw new Error(`WeightMatrix: ${dtype} data in a ${data.constructor.name}`);
   }
 
   /** The rows at `indices`, in that order, widened to f32: [indices.length, cols]. */

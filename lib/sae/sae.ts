@@ -73,10 +73,17 @@ export class Sae {
     this.info = parts.info;
     this.dIn = parts.encoder.rows;
     this.dSae = parts.encoder.cols;
-    const bad = (why: string) => { throw new Error(`Sae(${parts.info.path}): ${why}`); };
-    if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn) bad(`decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`);
-    if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn) bad('bias lengths do not match d_sae / d_in');
-    if (architecture(parts.activation).threshold && parts.threshold?.length !== this.dSae) bad(`${parts.activation.kind} needs a threshold of length d_sae`);
+    const bad = (why: string) => {
+      throw new Error(`Sae(${parts.info.path}): ${why}`);
+    };
+    if (parts.decoder.rows !== this.dSae || parts.decoder.cols !== this.dIn)
+      bad(
+        `decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`,
+      );
+    if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn)
+      bad('bias lengths do not match d_sae / d_in');
+    if (architecture(parts.activation).threshold && parts.threshold?.length !== this.dSae)
+      bad(`${parts.activation.kind} needs a threshold of length d_sae`);
     const blockBytes = Math.min(opts.blockBytes ?? 64 * MiB, bindingLimitBytes());
     const residentBytes = opts.residentBytes ?? 1024 * MiB;
     this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));

@@ -21,17 +21,27 @@ export function fromSafetensors(file: SafetensorsFile, name: string): StoredTens
   const info = file.info(name);
   const rowBytes = (info.end - info.begin) / Math.max(1, info.shape[0] ?? 1);
   return {
-    what: `${file.path}: tensor ${name}`, dtype: info.dtype, shape: info.shape, order: 'C',
+    what: `${file.path}: tensor ${name}`,
+    dtype: info.dtype,
+    shape: info.shape,
+    order: 'C',
     read(begin, end) {
       if (info.shape.length === 0 || (begin === 0 && end === info.end - info.begin)) return file.readBytes(name);
-      if (begin % rowBytes || end % rowBytes) throw new Error(`${this.what}: read [${begin}, ${end}) is not row-aligned`);
+      if (begin % rowBytes || end % rowBytes)
+        throw new Error(`${this.what}: read [${begin}, ${end}) is not row-aligned`);
       return file.readBytes(name, [begin / rowBytes, end / rowBytes]);
     },
   };
 }
 
 export function fromNpz(path: string, a: NpzArray): StoredTensor {
-  return { what: `${path}: array ${a.name}`, dtype: a.dtype, shape: a.shape, order: a.fortranOrder ? 'F' : 'C', read: a.read };
+  return {
+    what: `${path}: array ${a.name}`,
+    dtype: a.dtype,
+    shape: a.shape,
+    order: a.fortranOrder ? 'F' : 'C',
+    read: a.read,
+  };
 }
 
 export function fromTorch(path: string, t: TorchTensor): StoredTensor {
@@ -63,8 +73,13 @@ export function readVector(t: StoredTensor, length: number, meaning: string): Fl
 function checkFinite(t: StoredTensor, data: Float32Array | Uint16Array, dtype: WeightDtype, offset: number): void {
   const bad = firstNonFinite(data, dtype);
   if (bad < 0) return;
-  const value = data instanceof Float32Array ? data[bad] : (dtype === 'BF16' ? bf16ToF32 : f16ToF32)(data.subarray(bad, bad + 1))[0];
-  throw new InputError(`${t.what}: ${nonFiniteName(value)} at element ${offset + bad} (storage order, shape [${t.shape}]); SAE weights must be finite`);
+  const value =
+    data instanceof Float32Array
+      ? data[bad]
+      : (dtype === 'BF16' ? bf16ToF32 : f16ToF32)(data.subarray(bad, bad + 1))[0];
+  throw new InputError(
+    `${t.what}: ${nonFiniteName(value)} at element ${offset + bad} (storage order, shape [${t.shape}]); SAE weights must be finite`,
+  );
 }
 
 const CHUNK_BYTES = 64 << 20;
@@ -98,14 +113,22 @@ export function readMatrix(t: StoredTensor, rowAxis: 0 | 1, expected: number[], 
     }
     // transpose: file row r becomes column r of every one of our rows; tiles of TILE rows keep reads
     // contiguous and the written lines in cache
-    if (data instanceof Float32Array) transposeInto(new Uint32Array(data.buffer), new Uint32Array(chunk.buffer), rows, cols, r0, r1 - r0);
+    if (data instanceof Float32Array)
+      transposeInto(new Uint32Array(data.buffer), new Uint32Array(chunk.buffer), rows, cols, r0, r1 - r0);
     else transposeInto(data, chunk as Uint16Array, rows, cols, r0, r1 - r0);
   }
   return new WeightMatrix(dtype, rows, cols, data);
 }
 
 /** dst[j, r0 + r] = src[r, j] for r < n, j < rows, in tiles (one element type per call keeps V8 monomorphic). */
-function transposeInto<A extends Uint16Array | Uint32Array>(dst: A, src: A, rows: number, cols: number, r0: number, n: number): void {
+function transposeInto<A extends Uint16Array | Uint32Array>(
+  dst: A,
+  src: A,
+  rows: number,
+  cols: number,
+  r0: number,
+  n: number,
+): void {
   for (let j0 = 0; j0 < rows; j0 += TILE) {
     const j1 = Math.min(rows, j0 + TILE);
     for (let r = 0; r < n; r++) {

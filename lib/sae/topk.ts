@@ -7,7 +7,10 @@ export class TopKAccumulator {
   private readonly idx: Int32Array;
   private readonly size: Int32Array;
 
-  constructor(nTokens: number, private readonly k: number) {
+  constructor(
+    nTokens: number,
+    private readonly k: number,
+  ) {
     this.vals = new Float32Array(nTokens * k);
     this.idx = new Int32Array(nTokens * k);
     this.size = new Int32Array(nTokens);
@@ -37,8 +40,12 @@ export class TopKAccumulator {
   }
 
   private swap(a: number, b: number): void {
-    const v = this.vals[a]; this.vals[a] = this.vals[b]; this.vals[b] = v;
-    const i = this.idx[a]; this.idx[a] = this.idx[b]; this.idx[b] = i;
+    const v = this.vals[a];
+    this.vals[a] = this.vals[b];
+    this.vals[b] = v;
+    const i = this.idx[a];
+    this.idx[a] = this.idx[b];
+    this.idx[b] = i;
   }
 
   private siftUp(base: number, pos: number): void {
@@ -53,7 +60,8 @@ export class TopKAccumulator {
   private siftDown(base: number, n: number): void {
     let pos = 0;
     for (;;) {
-      const l = 2 * pos + 1, r = l + 1;
+      const l = 2 * pos + 1,
+        r = l + 1;
       let m = pos;
       if (l < n && this.below(base + l, base + m)) m = l;
       if (r < n && this.below(base + r, base + m)) m = r;

@@ -48,12 +48,18 @@ function strataMembers(nUnits: number, strata?: Int32Array): Int32Array[] {
 
 /** Runs the bootstrap of `stat` over `nUnits` units. Stream k of the seed draws for stratum k. */
 export function bootstrap(nUnits: number, stat: Statistic, opts: BootstrapOptions = {}): BootstrapResult {
-  const { resamples, seed, level, method } = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+  const { resamples, seed, level, method } = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  };
   const members = strataMembers(nUnits, opts.strata);
   const rngs = streams(seed, members.length);
   const k = stat.nStats;
   const estimate = new Float64Array(k);
-  stat.evaluate(Int32Array.from({ length: nUnits }, (_, i) => i), estimate);
+  stat.evaluate(
+    Int32Array.from({ length: nUnits }, (_, i) => i),
+    estimate,
+  );
   const distribution = Array.from({ length: k }, () => new Float64Array(resamples));
   const draw = new Int32Array(nUnits);
   const out = new Float64Array(k);
@@ -71,7 +77,13 @@ export function bootstrap(nUnits: number, stat: Statistic, opts: BootstrapOption
   const ciMethod: string[] = [];
   const se = new Float64Array(k);
   for (let j = 0; j < k; j++) {
-    const r = intervalFrom(estimate[j], distribution[j], method, level, jack?.map((perStratum) => perStratum[j]));
+    const r = intervalFrom(
+      estimate[j],
+      distribution[j],
+      method,
+      level,
+      jack?.map((perStratum) => perStratum[j]),
+    );
     ci.push(r.ci);
     ciMethod.push(r.method);
     se[j] = sd(distribution[j]);
@@ -120,7 +132,12 @@ function quantileSorted(sorted: Float64Array, p: number): number {
  * BCa tail probabilities (scipy's `_bca_interval`): z0 from the share of the bootstrap distribution
  * below the estimate (ties count ½), acceleration from the jackknife of each stratum.
  */
-function bcaAlphas(theta: number, thetaB: Float64Array, jack: Float64Array[], alpha: number): { a1: number; a2: number; z0: number; a: number } {
+function bcaAlphas(
+  theta: number,
+  thetaB: Float64Array,
+  jack: Float64Array[],
+  alpha: number,
+): { a1: number; a2: number; z0: number; a: number } {
   let below = 0;
   for (const v of thetaB) below += (v < theta ? 1 : 0) + (v <= theta ? 1 : 0);
   const z0 = normalQuantile(below / (2 * thetaB.length));

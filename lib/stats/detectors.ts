@@ -5,7 +5,14 @@ import type { ActsStore } from '../store/reader.ts';
 import { type DiffStats, differentialStats } from './differential.ts';
 import type { LatentSet } from './latentSet.ts';
 import { type PooledStore, poolStore } from './poolStore.ts';
-import { type RankKey, rankLatents, resolveCriterion, select, type SelectionCriterion, type SelectionMethod } from './selection.ts';
+import {
+  type RankKey,
+  rankLatents,
+  resolveCriterion,
+  select,
+  type SelectionCriterion,
+  type SelectionMethod,
+} from './selection.ts';
 import type { PoolMode, PooledCodes } from './sparse.ts';
 import { type UnitKind, unitMeans } from './units.ts';
 
@@ -46,12 +53,20 @@ export interface FindResult {
  * Differential statistics of group 0 vs group 1 with `unit` as the independent unit: per prompt, each
  * group's samples of that prompt are averaged into one value first (`promptIds[r]` names sample r's prompt).
  */
-export function compareGroups(codes: PooledCodes, groups: Uint8Array, promptIds: readonly string[], unit: UnitKind, where: string): { stats: DiffStats; units: UnitCounts } {
+export function compareGroups(
+  codes: PooledCodes,
+  groups: Uint8Array,
+  promptIds: readonly string[],
+  unit: UnitKind,
+  where: string,
+): { stats: DiffStats; units: UnitCounts } {
   const count = (g: Uint8Array, x: number): number => g.reduce((s, y) => s + (y === x ? 1 : 0), 0);
   const units: UnitCounts = { unit, samples_a: count(groups, 0), samples_b: count(groups, 1) };
   const rows = unit === 'sample' ? { codes, groups } : unitMeans(codes, groups, promptIds);
   if (count(rows.groups, 0) < 2 || count(rows.groups, 1) < 2) {
-    throw new InputError(`${where}: need at least 2 ${unit}s in each group (found ${count(rows.groups, 0)} and ${count(rows.groups, 1)})`);
+    throw new InputError(
+      `${where}: need at least 2 ${unit}s in each group (found ${count(rows.groups, 0)} and ${count(rows.groups, 1)})`,
+    );
   }
   return { stats: differentialStats(rows.codes, rows.groups), units };
 }
@@ -65,14 +80,24 @@ export async function findDetectors(store: ActsStore, opts: FindOptions = {}): P
 export function detectorsFromPooled(store: ActsStore, pooled: PooledStore, opts: FindOptions = {}): FindResult {
   const a = opts.a ?? 'off_topic';
   const b = opts.b ?? 'on_topic';
-  const groups = Uint8Array.from(store.samples.condition, (c, r) => (!pooled.hasSpan[r] ? 2 : c === a ? 0 : c === b ? 1 : 2));
+  const groups = Uint8Array.from(store.samples.condition, (c, r) =>
+    !pooled.hasSpan[r] ? 2 : c === a ? 0 : c === b ? 1 : 2,
+  );
   const count = (g: number): number => groups.reduce((s, x) => s + (x === g ? 1 : 0), 0);
   if (count(0) < 2 || count(1) < 2) {
     const seen = [...new Set(store.samples.condition)].join(', ');
-    throw new InputError(`${store.dir}: need at least 2 samples with a span in each group (${a}: ${count(0)}, ${b}: ${count(1)}; conditions present: ${seen})`);
+    throw new InputError(
+      `${store.dir}: need at least 2 samples with a span in each group (${a}: ${count(0)}, ${b}: ${count(1)}; conditions present: ${seen})`,
+    );
   }
   const unit = opts.unit ?? 'prompt';
-  const { stats, units } = compareGroups(pooled.codes, groups, store.samples.prompt_id, unit, `${store.dir} (${a} vs ${b})`);
+  const { stats, units } = compareGroups(
+    pooled.codes,
+    groups,
+    store.samples.prompt_id,
+    unit,
+    `${store.dir} (${a} vs ${b})`,
+  );
   const criterion = resolveCriterion(opts.method ?? 'separability', opts.criterion);
   const selected = select(stats, criterion);
   const rankBy = opts.rankBy ?? 'auc';
@@ -88,7 +113,18 @@ export function detectorsFromPooled(store: ActsStore, pooled: PooledStore, opts:
   };
   const latentSet: LatentSet = {
     method: criterion.method,
-    criterion: { ...criterion, groups: { a, b }, unit, n_a: stats.n_a, n_b: stats.n_b, samples_a: units.samples_a, samples_b: units.samples_b, pool: pooled.mode, span: pooled.span, rank_by: rankBy },
+    criterion: {
+      ...criterion,
+      groups: { a, b },
+      unit,
+      n_a: stats.n_a,
+      n_b: stats.n_b,
+      samples_a: units.samples_a,
+      samples_b: units.samples_b,
+      pool: pooled.mode,
+      span: pooled.span,
+      rank_by: rankBy,
+    },
     model: store.meta.model ?? null,
     sae: store.meta.sae ?? null,
     layer: store.meta.layer ?? null,

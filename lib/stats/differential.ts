@@ -89,8 +89,8 @@ function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [num
     if (zerosPending && 0 <= v) v = 0;
     let ca = 0;
     let cb = 0;
-    while (i < a.length && a[i] === v) (i++, ca++);
-    while (j < b.length && b[j] === v) (j++, cb++);
+    while (i < a.length && a[i] === v) i++, ca++;
+    while (j < b.length && b[j] === v) j++, cb++;
     if (zerosPending && v === 0) {
       ca += za;
       cb += zb;
@@ -114,10 +114,31 @@ export function differentialStats(codes: PooledCodes, groups: Groups): DiffStats
   const B = columnsOf(codes, groups, 1);
   const f64 = (): Float64Array => new Float64Array(d);
   const s: DiffStats = {
-    n_a: nA, n_b: nB, nnz_a: new Int32Array(d), nnz_b: new Int32Array(d),
-    freq_a: f64(), freq_b: f64(), mean_a: f64(), mean_b: f64(), sd_a: f64(), sd_b: f64(), max_a: f64(), max_b: f64(),
-    mean_diff: f64(), mean_ratio: f64(), cohens_d: f64(), hedges_g: f64(), auc: f64(), u: f64(), p_mwu: f64(),
-    p_mwu_greater: f64(), welch_t: f64(), p_welch: f64(), cliffs_delta: f64(), q_bh: f64(), p_holm: f64(),
+    n_a: nA,
+    n_b: nB,
+    nnz_a: new Int32Array(d),
+    nnz_b: new Int32Array(d),
+    freq_a: f64(),
+    freq_b: f64(),
+    mean_a: f64(),
+    mean_b: f64(),
+    sd_a: f64(),
+    sd_b: f64(),
+    max_a: f64(),
+    max_b: f64(),
+    mean_diff: f64(),
+    mean_ratio: f64(),
+    cohens_d: f64(),
+    hedges_g: f64(),
+    auc: f64(),
+    u: f64(),
+    p_mwu: f64(),
+    p_mwu_greater: f64(),
+    welch_t: f64(),
+    p_welch: f64(),
+    cliffs_delta: f64(),
+    q_bh: f64(),
+    p_holm: f64(),
     active: new Uint8Array(d),
   };
   const hedgesJ = 1 - 3 / (4 * (nA + nB) - 9);

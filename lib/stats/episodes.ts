@@ -34,8 +34,15 @@ function valueAt(c: PooledCodes, r: number, latent: number): number {
  * Compares region x with region y (e.g. off_topic vs on_topic) per latent, pairing the two regions of
  * the same episode by its id. `alternative` applies to x − y (e.g. 'greater': x fires more).
  */
-export function compareRegions(ids: string[], x: RegionMeans, y: RegionMeans, latents: number[], alternative: Alternative = 'two-sided'): RegionComparison[] {
-  if (new Set(ids).size !== ids.length) throw new RangeError('compareRegions: episode ids are not unique, so regions cannot be paired');
+export function compareRegions(
+  ids: string[],
+  x: RegionMeans,
+  y: RegionMeans,
+  latents: number[],
+  alternative: Alternative = 'two-sided',
+): RegionComparison[] {
+  if (new Set(ids).size !== ids.length)
+    throw new RangeError('compareRegions: episode ids are not unique, so regions cannot be paired');
   const rows = ids.map((_, r) => r).filter((r) => x.present[r] && y.present[r]);
   const nMissing = ids.length - rows.length;
   const series = (lat: number[]) => {
@@ -51,8 +58,15 @@ export function compareRegions(ids: string[], x: RegionMeans, y: RegionMeans, la
     const sdd = Math.sqrt(d.reduce((s, t) => s + (t - md) ** 2, 0) / (d.length - 1));
     const t = pairedT(xs, ys, alternative);
     return {
-      latent, n_pairs: rows.length, n_missing: nMissing, mean_x: mean(xs), mean_y: mean(ys), ratio: mean(xs) / mean(ys),
-      d_z: md / sdd, wilcoxon: wilcoxon(xs, ys, alternative), paired_t: { statistic: t.statistic, df: t.df, p: t.p },
+      latent,
+      n_pairs: rows.length,
+      n_missing: nMissing,
+      mean_x: mean(xs),
+      mean_y: mean(ys),
+      ratio: mean(xs) / mean(ys),
+      d_z: md / sdd,
+      wilcoxon: wilcoxon(xs, ys, alternative),
+      paired_t: { statistic: t.statistic, df: t.df, p: t.p },
     };
   };
   return [...latents.map((l) => compare(l, [l])), compare(-1, latents)];

@@ -17,7 +17,8 @@ function mwuNullPmf(n1: number, n2: number): Float64Array {
     const shift = n + j;
     const next = new Float64Array(maxU + 1);
     // multiply by (1 − q^shift)
-    for (let k = 0; k <= degree + shift && k <= maxU; k++) next[k] = (k <= degree ? poly[k] : 0) - (k >= shift ? poly[k - shift] : 0);
+    for (let k = 0; k <= degree + shift && k <= maxU; k++)
+      next[k] = (k <= degree ? poly[k] : 0) - (k >= shift ? poly[k - shift] : 0);
     degree = Math.min(maxU, degree + shift);
     // divide by (1 − q^j): b[k] = a[k] + b[k − j]
     for (let k = j; k <= degree; k++) next[k] += next[k - j];

@@ -36,24 +36,41 @@ export function readLatentSet(path: string): LatentSet {
   if (Array.isArray(v?.off_topic_detectors)) {
     const ids: unknown[] = v.off_topic_detectors;
     ids.forEach((x, i) => {
-      if (!isIndex(x)) throw new InputError(`${path}: off_topic_detectors[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
+      if (!isIndex(x))
+        throw new InputError(`${path}: off_topic_detectors[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
     });
     const stats = v.detector_stats ?? {};
     const statsOf = (l: number): Record<string, number | null> => {
-      const s = Array.isArray(stats) ? stats.find((e: any) => e?.latent === l || e?.index === l || e?.feature === l) : stats[String(l)];
+      const s = Array.isArray(stats)
+        ? stats.find((e: any) => e?.latent === l || e?.index === l || e?.feature === l)
+        : stats[String(l)];
       return s && typeof s === 'object' ? s : {};
     };
     const latents = (ids as number[]).map((latent) => ({ latent, selected: true, stats: statsOf(latent) }));
-    return { method: 'paper', criterion: {}, model: v.model ?? null, sae: v.sae ?? null, layer: v.layer ?? null, latents, selected: ids as number[] };
+    return {
+      method: 'paper',
+      criterion: {},
+      model: v.model ?? null,
+      sae: v.sae ?? null,
+      layer: v.layer ?? null,
+      latents,
+      selected: ids as number[],
+    };
   }
   if (!Array.isArray(v?.latents) || !Array.isArray(v?.selected)) {
-    throw new InputError(`${path}: expected a latent set (fields latents and selected) or the paper's off_topic_detectors.json`);
+    throw new InputError(
+      `${path}: expected a latent set (fields latents and selected) or the paper's off_topic_detectors.json`,
+    );
   }
   v.selected.forEach((x: unknown, i: number) => {
-    if (!isIndex(x)) throw new InputError(`${path}: selected[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
+    if (!isIndex(x))
+      throw new InputError(`${path}: selected[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
   });
   v.latents.forEach((e: any, i: number) => {
-    if (!isIndex(e?.latent)) throw new InputError(`${path}: latents[${i}].latent: expected a latent index, found ${JSON.stringify(e?.latent)}`);
+    if (!isIndex(e?.latent))
+      throw new InputError(
+        `${path}: latents[${i}].latent: expected a latent index, found ${JSON.stringify(e?.latent)}`,
+      );
   });
   return v as LatentSet;
 }

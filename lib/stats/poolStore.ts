@@ -13,8 +13,11 @@ export interface PooledStore {
 
 export async function poolStore(store: ActsStore, span = 'response', mode: PoolMode = 'max'): Promise<PooledStore> {
   const s = store.samples.spans[span];
-  if (!s) throw new InputError(`${store.dir}: no span named ${span} (have: ${Object.keys(store.samples.spans).join(', ')})`);
-  const hasSpan = Uint8Array.from({ length: store.samples.n }, (_, r) => (s.start[r] >= 0 && s.end[r] > s.start[r] ? 1 : 0));
+  if (!s)
+    throw new InputError(`${store.dir}: no span named ${span} (have: ${Object.keys(store.samples.spans).join(', ')})`);
+  const hasSpan = Uint8Array.from({ length: store.samples.n }, (_, r) =>
+    s.start[r] >= 0 && s.end[r] > s.start[r] ? 1 : 0,
+  );
   const pooler = new Pooler(store.samples.n, store.meta.d_sae, s.start, s.end, mode);
   for await (const batch of store.codeBatches()) pooler.add(batch);
   return { codes: pooler.finish(), hasSpan, span, mode };

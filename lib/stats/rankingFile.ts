@@ -7,11 +7,49 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import type { DiffStats } from './differential.ts';
 
 export const RANKING_COLUMNS = [
-  'latent', 'n_a', 'n_b', 'freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d',
-  'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm', 'rank', 'selected',
+  'latent',
+  'n_a',
+  'n_b',
+  'freq_a',
+  'freq_b',
+  'mean_a',
+  'mean_b',
+  'sd_a',
+  'sd_b',
+  'max_a',
+  'max_b',
+  'cohens_d',
+  'hedges_g',
+  'auc',
+  'p_mwu',
+  'welch_t',
+  'p_welch',
+  'cliffs_delta',
+  'q_bh',
+  'p_holm',
+  'rank',
+  'selected',
 ] as const;
 
-const FLOAT_COLUMNS = ['freq_a', 'freq_b', 'mean_a', 'mean_b', 'sd_a', 'sd_b', 'max_a', 'max_b', 'cohens_d', 'hedges_g', 'auc', 'p_mwu', 'welch_t', 'p_welch', 'cliffs_delta', 'q_bh', 'p_holm'] as const;
+const FLOAT_COLUMNS = [
+  'freq_a',
+  'freq_b',
+  'mean_a',
+  'mean_b',
+  'sd_a',
+  'sd_b',
+  'max_a',
+  'max_b',
+  'cohens_d',
+  'hedges_g',
+  'auc',
+  'p_mwu',
+  'welch_t',
+  'p_welch',
+  'cliffs_delta',
+  'q_bh',
+  'p_holm',
+] as const;
 
 function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
   const n = order.length;
@@ -22,7 +60,10 @@ function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Ui
   };
   for (const c of FLOAT_COLUMNS) cols[c] = makeVector(Float64Array.from(order, (l) => s[c][l]));
   cols.rank = makeVector(Int32Array.from(order, (_, i) => i + 1));
-  cols.selected = vectorFromArray(Array.from(order, (l) => selected[l] === 1), new Bool());
+  cols.selected = vectorFromArray(
+    Array.from(order, (l) => selected[l] === 1),
+    new Bool(),
+  );
   return tableToIPC(new Table(cols), 'file');
 }
 
@@ -33,7 +74,11 @@ export function writeRanking(path: string, s: DiffStats, order: Int32Array, sele
 export type RankingColumn = (typeof RANKING_COLUMNS)[number];
 
 /** The named columns of a ranking.arrow (values as stored: numbers, booleans, null for a NaN q), and its row count. */
-export function readRanking<C extends RankingColumn>(path: string, columns: readonly C[], missing = 'ranking not found'): { rows: number; columns: Record<C, ArrayLike<unknown>> } {
+export function readRanking<C extends RankingColumn>(
+  path: string,
+  columns: readonly C[],
+  missing = 'ranking not found',
+): { rows: number; columns: Record<C, ArrayLike<unknown>> } {
   if (!existsSync(path)) throw new InputError(`${path}: ${missing}`);
   const t = tableFromIPC(readFileSync(path));
   const out = {} as Record<C, ArrayLike<unknown>>;

@@ -19,7 +19,10 @@ export const DEFAULT_CRITERIA: Record<SelectionMethod, SelectionCriterion> = {
 };
 
 /** Fills in the defaults of a rule's parameters so outputs record every value used. */
-export function resolveCriterion(method: SelectionMethod, overrides: Partial<SelectionCriterion> = {}): SelectionCriterion {
+export function resolveCriterion(
+  method: SelectionMethod,
+  overrides: Partial<SelectionCriterion> = {},
+): SelectionCriterion {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   return { ...DEFAULT_CRITERIA[method], ...defined, method };
 }
@@ -29,15 +32,35 @@ export function select(s: DiffStats, c: SelectionCriterion): Uint8Array {
   const d = s.auc.length;
   const out = new Uint8Array(d);
   for (let l = 0; l < d; l++) {
-    if (c.method === 'frequency') out[l] = s.nnz_b[l] === 0 && s.freq_a[l] >= (c.min_freq_a ?? 0.8) && s.nnz_a[l] > 0 ? 1 : 0;
+    if (c.method === 'frequency')
+      out[l] = s.nnz_b[l] === 0 && s.freq_a[l] >= (c.min_freq_a ?? 0.8) && s.nnz_a[l] > 0 ? 1 : 0;
     else if (c.method === 'separability') out[l] = s.auc[l] === 1 ? 1 : 0;
     else out[l] = s.q_bh[l] < (c.alpha ?? 0.05) && s.cohens_d[l] > (c.min_d ?? 0.8) ? 1 : 0;
   }
   return out;
 }
 
-export type RankKey = 'auc' | 'cohens_d' | 'hedges_g' | 'cliffs_delta' | 'mean_diff' | 'freq_a' | 'welch_t' | 'q_bh' | 'p_mwu';
-export const RANK_KEYS: RankKey[] = ['auc', 'cohens_d', 'hedges_g', 'cliffs_delta', 'mean_diff', 'freq_a', 'welch_t', 'q_bh', 'p_mwu'];
+export type RankKey =
+  | 'auc'
+  | 'cohens_d'
+  | 'hedges_g'
+  | 'cliffs_delta'
+  | 'mean_diff'
+  | 'freq_a'
+  | 'welch_t'
+  | 'q_bh'
+  | 'p_mwu';
+export const RANK_KEYS: RankKey[] = [
+  'auc',
+  'cohens_d',
+  'hedges_g',
+  'cliffs_delta',
+  'mean_diff',
+  'freq_a',
+  'welch_t',
+  'q_bh',
+  'p_mwu',
+];
 
 /** NaN sorts last whatever the direction. */
 const keyValue = (x: number, descending: boolean): number => (Number.isNaN(x) ? Infinity : descending ? -x : x);

@@ -64,16 +64,21 @@ export function mannWhitneyU(
  * method 'auto'): exact for n ≤ 50 without ties or zeros; exhaustive sign-flip permutation for n ≤ 13
  * otherwise; normal approximation with tie correction beyond. Statistic: min(T+, T−) two-sided, else T+.
  */
-export function wilcoxon(x: ArrayLike<number>, y?: ArrayLike<number>, alternative: Alternative = 'two-sided'): TestResult {
+export function wilcoxon(
+  x: ArrayLike<number>,
+  y?: ArrayLike<number>,
+  alternative: Alternative = 'two-sided',
+): TestResult {
   const d = Float64Array.from({ length: x.length }, (_, i) => x[i] - (y ? y[i] : 0));
-  if (y && y.length !== x.length) throw new Error(`wilcoxon: paired samples differ in length (${x.length} vs ${y.length})`);
+  if (y && y.length !== x.length)
+    throw new Error(`wilcoxon: paired samples differ in length (${x.length} vs ${y.length})`);
   const nonzero = d.filter((v) => v !== 0 && !Number.isNaN(v));
   const nZero = d.length - nonzero.length;
   const count = nonzero.length;
   const { ranks, tieTerm } = rankAverage(nonzero.map(Math.abs));
   let rPlus = 0;
   let rMinus = 0;
-  for (let i = 0; i < count; i++) (nonzero[i] > 0 ? (rPlus += ranks[i]) : (rMinus += ranks[i]));
+  for (let i = 0; i < count; i++) nonzero[i] > 0 ? (rPlus += ranks[i]) : (rMinus += ranks[i]);
   const statistic = alternative === 'two-sided' ? Math.min(rPlus, rMinus) : rPlus;
   if (count === 0) return { statistic, p: NaN };
   const hasTies = tieTerm > 0;
@@ -108,7 +113,12 @@ function wilcoxonExactP(rPlus: number, n: number, alternative: Alternative): num
 }
 
 /** Every sign assignment of the non-zero differences (zeros contribute to no side), as scipy's permutation_test. */
-function signFlipExactP(ranks: Float64Array, nonzero: Float64Array, observed: number, alternative: Alternative): number {
+function signFlipExactP(
+  ranks: Float64Array,
+  nonzero: Float64Array,
+  observed: number,
+  alternative: Alternative,
+): number {
   const n = nonzero.length;
   const total = 2 ** n;
   const gamma = Math.abs(observed) * 2.220446049250313e-14; // scipy's tolerance: 100·eps relative
@@ -157,14 +167,22 @@ function meanVar(x: ArrayLike<number>): { mean: number; variance: number } {
   return { mean, variance: ss / (x.length - 1) };
 }
 
-export function welchT(x: ArrayLike<number>, y: ArrayLike<number>, alternative: Alternative = 'two-sided'): WelchResult {
+export function welchT(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  alternative: Alternative = 'two-sided',
+): WelchResult {
   const a = meanVar(x);
   const b = meanVar(y);
   return welchFromMoments(a.mean, a.variance, x.length, b.mean, b.variance, y.length, alternative);
 }
 
 /** scipy.stats.ttest_rel(x, y): one-sample t on the paired differences, df = n − 1. */
-export function pairedT(x: ArrayLike<number>, y: ArrayLike<number>, alternative: Alternative = 'two-sided'): WelchResult {
+export function pairedT(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  alternative: Alternative = 'two-sided',
+): WelchResult {
   if (x.length !== y.length) throw new Error(`pairedT: paired samples differ in length (${x.length} vs ${y.length})`);
   const d = Float64Array.from({ length: x.length }, (_, i) => x[i] - y[i]);
   const { mean, variance } = meanVar(d);

@@ -43,13 +43,13 @@ export function unitMeans(codes: PooledCodes, groups: Groups, unitOf: readonly s
       for (const r of rows) {
         for (let k = codes.indptr[r]; k < codes.indptr[r + 1]; k++) {
           const l = codes.latents[k];
-          if (!seen[l]) (seen[l] = 1, touched.push(l));
+          if (!seen[l]) (seen[l] = 1), touched.push(l);
           sum[l] += codes.values[k];
         }
       }
       touched.sort((x, y) => x - y);
       for (const l of touched) {
-        if (sum[l] !== 0) (latents.push(l), values.push(sum[l] / rows.length));
+        if (sum[l] !== 0) latents.push(l), values.push(sum[l] / rows.length);
         sum[l] = 0;
         seen[l] = 0;
       }
@@ -61,7 +61,13 @@ export function unitMeans(codes: PooledCodes, groups: Groups, unitOf: readonly s
     }
   });
   return {
-    codes: { nSamples: units.length, dSae: codes.dSae, indptr: Int32Array.from(indptr), latents: Int32Array.from(latents), values: Float64Array.from(values) },
+    codes: {
+      nSamples: units.length,
+      dSae: codes.dSae,
+      indptr: Int32Array.from(indptr),
+      latents: Int32Array.from(latents),
+      values: Float64Array.from(values),
+    },
     groups: Uint8Array.from(outGroups),
     units,
     samples: Int32Array.from(samples),

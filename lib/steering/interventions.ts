@@ -9,7 +9,14 @@ function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
   const flag = mode === 'add' ? '--steer' : '--clamp';
   const parts = text.split(':');
   const [layer, latent, value] = parts.map(Number);
-  if (parts.length !== 3 || !Number.isInteger(layer) || layer < 0 || !Number.isInteger(latent) || latent < 0 || !Number.isFinite(value)) {
+  if (
+    parts.length !== 3 ||
+    !Number.isInteger(layer) ||
+    layer < 0 ||
+    !Number.isInteger(latent) ||
+    latent < 0 ||
+    !Number.isFinite(value)
+  ) {
     throw new InputError(`${flag}: expected LAYER:LATENT:VALUE (e.g. 2:17:8.5), found "${text}"`);
   }
   return { layer, latent, value, mode };
@@ -18,12 +25,16 @@ function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
 /** Parses repeatable --steer and --clamp flags (a single string or a list). */
 export function parseInterventionFlags(steer: unknown, clamp: unknown): Intervention[] {
   const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
-  return [...list(steer).map((s) => parseIntervention(s, 'add')), ...list(clamp).map((s) => parseIntervention(s, 'clamp'))];
+  return [
+    ...list(steer).map((s) => parseIntervention(s, 'add')),
+    ...list(clamp).map((s) => parseIntervention(s, 'clamp')),
+  ];
 }
 
 export function checkInterventionLayers(interventions: Intervention[], numLayers: number): void {
   for (const iv of interventions) {
-    if (iv.layer >= numLayers) throw new InputError(`intervention at layer ${iv.layer}: the model has layers 0..${numLayers - 1}`);
+    if (iv.layer >= numLayers)
+      throw new InputError(`intervention at layer ${iv.layer}: the model has layers 0..${numLayers - 1}`);
   }
 }
 
@@ -45,14 +56,21 @@ export function rowInterventionHooks(sae: Sae, perRow: Intervention[][], numLaye
   const layers = [...byLayer(perRow.flat(), numLayers).keys()];
   const hooks = new Map<number, ResidualHook>();
   for (const layer of layers) {
-    const apply = makeRowIntervention(sae, perRow.map((list) => list.filter((iv) => iv.layer === layer).map(spec)));
+    const apply = makeRowIntervention(
+      sae,
+      perRow.map((list) => list.filter((iv) => iv.layer === layer).map(spec)),
+    );
     hooks.set(layer, (h, info) => apply(h, info.tokens));
   }
   return hooks;
 }
 
 /** The same interventions for every row: one hook per intervened layer. */
-export function interventionHooks(sae: Sae, interventions: Intervention[], numLayers: number): Map<number, ResidualHook> {
+export function interventionHooks(
+  sae: Sae,
+  interventions: Intervention[],
+  numLayers: number,
+): Map<number, ResidualHook> {
   const hooks = new Map<number, ResidualHook>();
   for (const [layer, list] of byLayer(interventions, numLayers)) {
     const apply = makeIntervention(sae, list.map(spec));

@@ -32,11 +32,14 @@ export function openStore(dir: string): ActsStore {
     throw new InputError(`${dir}: not an activation store: ${META_FILE} missing${hint}`);
   }
   const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as StoreMeta;
-  if (!Number.isInteger(meta.d_sae) || meta.d_sae <= 0) throw new InputError(`${join(dir, META_FILE)}: d_sae: expected a positive integer, found ${meta.d_sae}`);
+  if (!Number.isInteger(meta.d_sae) || meta.d_sae <= 0)
+    throw new InputError(`${join(dir, META_FILE)}: d_sae: expected a positive integer, found ${meta.d_sae}`);
   const samples = readSamples(join(dir, SAMPLES_FILE));
   const claimed = (meta as { n_samples?: unknown }).n_samples;
   if (claimed !== undefined && claimed !== samples.n) {
-    throw new InputError(`${dir}: ${META_FILE} claims ${claimed} samples but ${SAMPLES_FILE} holds ${samples.n}: the store is damaged (two writers?); capture again into a new directory`);
+    throw new InputError(
+      `${dir}: ${META_FILE} claims ${claimed} samples but ${SAMPLES_FILE} holds ${samples.n}: the store is damaged (two writers?); capture again into a new directory`,
+    );
   }
   const rowOf = new Map<number, number>();
   samples.sample.forEach((s, r) => rowOf.set(s, r));
@@ -58,10 +61,16 @@ export function openStore(dir: string): ActsStore {
         const row = new Int32Array(sample.length);
         for (let i = 0; i < sample.length; i++) {
           const r = rowOf.get(sample[i]);
-          if (r === undefined) throw new InputError(`${codesPath}: code row names sample ${sample[i]}, which samples.arrow does not list`);
+          if (r === undefined)
+            throw new InputError(`${codesPath}: code row names sample ${sample[i]}, which samples.arrow does not list`);
           row[i] = r;
         }
-        yield { row, token: col('token') as Int32Array, latent: col('latent') as Int32Array, value: col('value') as Float32Array };
+        yield {
+          row,
+          token: col('token') as Int32Array,
+          latent: col('latent') as Int32Array,
+          value: col('value') as Float32Array,
+        };
       }
     },
   };
@@ -80,7 +89,16 @@ function readSamples(path: string): StoreSamples {
   };
   for (const f of t.schema.fields) {
     const m = /^(.+)_start$/.exec(f.name);
-    if (m && m[1] !== 'span' && t.getChild(`${m[1]}_end`)) spans[m[1]] = { start: ints(f.name), end: ints(`${m[1]}_end`) };
+    if (m && m[1] !== 'span' && t.getChild(`${m[1]}_end`))
+      spans[m[1]] = { start: ints(f.name), end: ints(`${m[1]}_end`) };
   }
-  return { n: t.numRows, sample: ints('sample'), id: strs('id'), condition: strs('condition'), prompt_id: strs('prompt_id'), n_tokens, spans };
+  return {
+    n: t.numRows,
+    sample: ints('sample'),
+    id: strs('id'),
+    condition: strs('condition'),
+    prompt_id: strs('prompt_id'),
+    n_tokens,
+    spans,
+  };
 }

@@ -10,9 +10,26 @@
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Int32, makeTable, RecordBatchFileWriter, type Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
+import {
+  Int32,
+  makeTable,
+  RecordBatchFileWriter,
+  type Table,
+  tableFromIPC,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
-import { CODES_FILE, type CodeRows, META_FILE, PARTS_DIR, type SampleRow, SAMPLES_FILE, type StoreMeta } from './schema.ts';
+import {
+  CODES_FILE,
+  type CodeRows,
+  META_FILE,
+  PARTS_DIR,
+  type SampleRow,
+  SAMPLES_FILE,
+  type StoreMeta,
+} from './schema.ts';
 
 const partName = (k: number, kind: 'codes' | 'samples'): string => `${String(k).padStart(6, '0')}.${kind}.arrow`;
 
@@ -31,7 +48,9 @@ export class ActsWriter {
     for (const f of readdirSync(parts)) {
       if (f.endsWith('.tmp')) rmSync(join(parts, f));
     }
-    const committed = readdirSync(parts).filter((f) => f.endsWith('.samples.arrow')).sort();
+    const committed = readdirSync(parts)
+      .filter((f) => f.endsWith('.samples.arrow'))
+      .sort();
     for (const f of readdirSync(parts).filter((f) => f.endsWith('.codes.arrow'))) {
       if (!existsSync(join(parts, f.replace('.codes.', '.samples.')))) rmSync(join(parts, f));
     }
@@ -61,12 +80,19 @@ export class ActsWriter {
     const sample = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const s = codes.sample[i];
-      if (s < 0 || s >= samples.length) throw new RangeError(`append: code row ${i} names sample ${s} of a batch of ${samples.length}`);
+      if (s < 0 || s >= samples.length)
+        throw new RangeError(`append: code row ${i} names sample ${s} of a batch of ${samples.length}`);
       sample[i] = this.nextSample + s;
     }
-    for (const s of samples) if (this.done.has(s.id)) throw new RangeError(`append: sample ${s.id} was already written`);
+    for (const s of samples)
+      if (this.done.has(s.id)) throw new RangeError(`append: sample ${s.id} was already written`);
     const parts = join(this.dir, PARTS_DIR);
-    const codesTable = makeTable({ sample, token: Int32Array.from(codes.token), latent: Int32Array.from(codes.latent), value: Float32Array.from(codes.value) });
+    const codesTable = makeTable({
+      sample,
+      token: Int32Array.from(codes.token),
+      latent: Int32Array.from(codes.latent),
+      value: Float32Array.from(codes.value),
+    });
     writeFileAtomic(join(parts, partName(this.nextPart, 'codes')), tableToIPC(codesTable, 'file'));
     writeFileAtomic(join(parts, partName(this.nextPart, 'samples')), tableToIPC(this.samplesTable(samples), 'file'));
     samples.forEach((s) => this.done.add(s.id));
@@ -89,8 +115,14 @@ export class ActsWriter {
     };
     for (const name of this.extraSpans) {
       const span = (s: SampleRow) => s.spans?.[name] ?? null;
-      columns[`${name}_start`] = vectorFromArray(samples.map((s) => span(s)?.[0] ?? null), new Int32());
-      columns[`${name}_end`] = vectorFromArray(samples.map((s) => span(s)?.[1] ?? null), new Int32());
+      columns[`${name}_start`] = vectorFromArray(
+        samples.map((s) => span(s)?.[0] ?? null),
+        new Int32(),
+      );
+      columns[`${name}_end`] = vectorFromArray(
+        samples.map((s) => span(s)?.[1] ?? null),
+        new Int32(),
+      );
     }
     return makeTable(columns as any);
   }
@@ -100,11 +132,20 @@ export class ActsWriter {
     const parts = join(this.dir, PARTS_DIR);
     if (this.nextPart === 0) throw new RangeError(`${this.dir}: nothing was written to the store`);
     for (const kind of ['codes', 'samples'] as const) {
-      const files = readdirSync(parts).filter((f) => f.endsWith(`.${kind}.arrow`)).sort();
+      const files = readdirSync(parts)
+        .filter((f) => f.endsWith(`.${kind}.arrow`))
+        .sort();
       const target = join(this.dir, kind === 'codes' ? CODES_FILE : SAMPLES_FILE);
-      await concatIpc(files.map((f) => join(parts, f)), target);
+      await concatIpc(
+        files.map((f) => join(parts, f)),
+        target,
+      );
     }
-    writeJsonAtomic(join(this.dir, META_FILE), { ...meta, n_samples: this.nextSample, storage: 'arrow-ipc-file; rows grouped by sample' });
+    writeJsonAtomic(join(this.dir, META_FILE), {
+      ...meta,
+      n_samples: this.nextSample,
+      storage: 'arrow-ipc-file; rows grouped by sample',
+    });
     rmSync(parts, { recursive: true, force: true });
   }
 }

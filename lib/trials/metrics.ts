@@ -21,9 +21,16 @@ export function trialScores(t: Trial): { scores: number[] } | { excluded: Exclus
   if (!t.judge) return { excluded: 'no_judge' };
   if (t.judge.error) return { excluded: 'judge_error' };
   if (!t.judge.attempts || t.judge.attempts.length === 0) return { excluded: 'no_attempts' };
-  const bad = t.judge.attempts.find((a) => a.score !== null && !(typeof a.score === 'number' && a.score >= 0 && a.score <= 100));
-  if (bad) throw new RangeError(`trial ${t.id}: attempt score ${JSON.stringify(bad.score)} is not a number in 0–100 (or null)`);
-  const scores = t.judge.attempts.map((a) => a.score).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
+  const bad = t.judge.attempts.find(
+    (a) => a.score !== null && !(typeof a.score === 'number' && a.score >= 0 && a.score <= 100),
+  );
+  if (bad)
+    throw new RangeError(
+      `trial ${t.id}: attempt score ${JSON.stringify(bad.score)} is not a number in 0–100 (or null)`,
+    );
+  const scores = t.judge.attempts
+    .map((a) => a.score)
+    .filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
   return scores.length === 0 ? { excluded: 'all_scores_null' } : { scores };
 }
 
@@ -71,24 +78,48 @@ export interface MetricEntry {
 }
 
 export interface MetricsReport {
-  conditions: Record<string, {
-    n_trials: number;
-    n_errors: number;
-    errors: Partial<Record<ExclusionReason, number>>;
-    n_clusters: number;
-    /** Judge ids of the condition's trials (`paper` for the paper's files). */
-    judges: string[];
-    /** True when some of its trials were graded by the heuristic judge: every rate is then an approximation. */
-    approximation: boolean;
-    metrics: Record<MetricName, MetricEntry>;
-  }>;
-  differences: { a: string; b: string; metric: MetricName; estimate: number; ci: [number, number]; relative: number; relative_ci: [number, number]; p: number }[];
-  bootstrap: { resamples: number; seed: number; cluster: ClusterBy; level: number; ci: CiMethod; units: number; strata: string; permutation: string };
+  conditions: Record<
+    string,
+    {
+      n_trials: number;
+      n_errors: number;
+      errors: Partial<Record<ExclusionReason, number>>;
+      n_clusters: number;
+      /** Judge ids of the condition's trials (`paper` for the paper's files). */
+      judges: string[];
+      /** True when some of its trials were graded by the heuristic judge: every rate is then an approximation. */
+      approximation: boolean;
+      metrics: Record<MetricName, MetricEntry>;
+    }
+  >;
+  differences: {
+    a: string;
+    b: string;
+    metric: MetricName;
+    estimate: number;
+    ci: [number, number];
+    relative: number;
+    relative_ci: [number, number];
+    p: number;
+  }[];
+  bootstrap: {
+    resamples: number;
+    seed: number;
+    cluster: ClusterBy;
+    level: number;
+    ci: CiMethod;
+    units: number;
+    strata: string;
+    permutation: string;
+  };
 }
 
 /** The heuristic judge's results are an approximation, not an LLM judgment. */
 export function isApproximateJudgment(t: Trial): boolean {
-  return t.judge?.id === 'heuristic' || (t.provenance?.judge as { approximation?: unknown } | undefined)?.approximation === true;
+  return (
+    t.judge?.id === 'heuristic' ||
+    (t.provenance?.judge as { approximation?: unknown } | undefined)?.approximation === true
+  );
 }
 
 function unitKey(t: Trial, cluster: ClusterBy): string {
@@ -112,7 +143,8 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
   const ci = opts.ci ?? 'bca';
   const conditions = [...new Set(trials.map((t) => t.condition))];
   if (opts.baseline !== undefined) {
-    if (!conditions.includes(opts.baseline)) throw new RangeError(`baseline condition ${opts.baseline} not among ${conditions.join(', ')}`);
+    if (!conditions.includes(opts.baseline))
+      throw new RangeError(`baseline condition ${opts.baseline} not among ${conditions.join(', ')}`);
     conditions.splice(conditions.indexOf(opts.baseline), 1);
     conditions.unshift(opts.baseline);
   }
@@ -163,9 +195,15 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
     conditions: {},
     differences: [],
     bootstrap: {
-      resamples, seed, cluster, level, ci, units: U,
+      resamples,
+      seed,
+      cluster,
+      level,
+      ci,
+      units: U,
       strata: 'units stratified by the set of conditions they contain',
-      permutation: 'two-sided; condition labels swapped within units (sign flip for paired units); stream 1000+pair of the seed',
+      permutation:
+        'two-sided; condition labels swapped within units (sign flip for paired units); stream 1000+pair of the seed',
     },
   };
   conditions.forEach((name, c) => {
@@ -173,7 +211,10 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
     const mine = counted.filter((x) => x.cond === c);
     const scores = mine.map((x) => x.scores);
     const entry = (m: number): MetricEntry => ({
-      estimate: boot.estimate[c * M + m], ci: boot.ci[c * M + m], ci_method: boot.ciMethod[c * M + m], ...classicIntervals(m, scores, level),
+      estimate: boot.estimate[c * M + m],
+      ci: boot.ci[c * M + m],
+      ci_method: boot.ciMethod[c * M + m],
+      ...classicIntervals(m, scores, level),
     });
     report.conditions[name] = {
       n_trials: mine.length,
@@ -188,18 +229,31 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
   pairs.forEach(([a, b], p) => {
     const pick = (cond: number): Float64Array => {
       const out = new Float64Array(U * WIDTH);
-      for (let u = 0; u < U; u++) out.set(unitSums.subarray(u * width + cond * WIDTH, u * width + cond * WIDTH + WIDTH), u * WIDTH);
+      for (let u = 0; u < U; u++)
+        out.set(unitSums.subarray(u * width + cond * WIDTH, u * width + cond * WIDTH + WIDTH), u * WIDTH);
       return out;
     };
     const pv = swapPermutationTest({
-      sumsA: pick(a), sumsB: pick(b), width: WIDTH, nStats: M, finish: (t, out) => metricsFromTotals(t, out),
-      resamples, seed, stream: 1000 + p,
+      sumsA: pick(a),
+      sumsB: pick(b),
+      width: WIDTH,
+      nStats: M,
+      finish: (t, out) => metricsFromTotals(t, out),
+      resamples,
+      seed,
+      stream: 1000 + p,
     });
     METRICS.forEach((metric, m) => {
       const d = C * M + p * 2 * M + m;
       report.differences.push({
-        a: conditions[a], b: conditions[b], metric,
-        estimate: boot.estimate[d], ci: boot.ci[d], relative: boot.estimate[d + M], relative_ci: boot.ci[d + M], p: pv[m],
+        a: conditions[a],
+        b: conditions[b],
+        metric,
+        estimate: boot.estimate[d],
+        ci: boot.ci[d],
+        relative: boot.estimate[d + M],
+        relative_ci: boot.ci[d + M],
+        p: pv[m],
       });
     });
   });

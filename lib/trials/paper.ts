@@ -7,7 +7,10 @@ import { InputError } from '../errors.ts';
 import { readTrials } from './store.ts';
 import type { Trial } from './types.ts';
 
-interface PaperAttempt { attempt_text?: string; score?: number | null }
+interface PaperAttempt {
+  attempt_text?: string;
+  score?: number | null;
+}
 interface PaperTrial {
   prompt: string;
   feature_index_in_sae?: number;
@@ -18,7 +21,13 @@ interface PaperTrial {
   error?: string | null;
   score?: { raw_response?: string | null; attempts?: PaperAttempt[]; error?: string } | null;
 }
-interface PaperFeature { feature_index_in_sae: number; feature_label?: string; threshold?: number | null; error?: string | null; trials?: PaperTrial[] }
+interface PaperFeature {
+  feature_index_in_sae: number;
+  feature_label?: string;
+  threshold?: number | null;
+  error?: string | null;
+  trials?: PaperTrial[];
+}
 interface PaperFile {
   experiment_config?: unknown;
   results_by_feature: PaperFeature[];
@@ -56,7 +65,8 @@ export function paperBoostLevels(file: PaperFile): number[] | null {
   if (Array.isArray(file.boost_levels) && file.boost_levels.length) return [...file.boost_levels];
   if (!(typeof file.n_boost_levels === 'number' && file.n_boost_levels > 0)) return null;
   const seen = new Set<number>();
-  for (const f of file.results_by_feature) for (const t of f.trials ?? []) if (typeof t.threshold === 'number') seen.add(t.threshold);
+  for (const f of file.results_by_feature)
+    for (const t of f.trials ?? []) if (typeof t.threshold === 'number') seen.add(t.threshold);
   return [...seen].sort((a, b) => a - b);
 }
 
@@ -77,7 +87,8 @@ export function importPaperResults(path: string, file: PaperFile, condition = pa
   const levels = paperBoostLevels(file);
   const trials: Trial[] = [];
   file.results_by_feature.forEach((f, fi) => {
-    if (typeof f.feature_index_in_sae !== 'number') throw new InputError(`${path}: results_by_feature[${fi}].feature_index_in_sae: expected a number`);
+    if (typeof f.feature_index_in_sae !== 'number')
+      throw new InputError(`${path}: results_by_feature[${fi}].feature_index_in_sae: expected a number`);
     (f.trials ?? []).forEach((t, ti) => {
       const score = t.score ?? null;
       const attempts = (score && Array.isArray(score.attempts) ? score.attempts : []).map((a) => ({
@@ -86,7 +97,10 @@ export function importPaperResults(path: string, file: PaperFile, condition = pa
       }));
       const boost = t.threshold ?? f.threshold ?? null;
       const level = levels && typeof boost === 'number' ? nearestLevel(levels, boost) : null;
-      if (levels && level === null) throw new InputError(`${path}: results_by_feature[${fi}].trials[${ti}].threshold: a boost-sweep trial needs its boost (a number)`);
+      if (levels && level === null)
+        throw new InputError(
+          `${path}: results_by_feature[${fi}].trials[${ti}].threshold: a boost-sweep trial needs its boost (a number)`,
+        );
       trials.push({
         id: `${source}:${fi}:${ti}`,
         feature: f.feature_index_in_sae,
@@ -97,9 +111,16 @@ export function importPaperResults(path: string, file: PaperFile, condition = pa
         boost,
         interventions: [],
         response: t.response ?? '',
-        judge: score === null ? null : { id: 'paper', attempts, raw: score.raw_response ?? null, error: score.error ?? null },
+        judge:
+          score === null
+            ? null
+            : { id: 'paper', attempts, raw: score.raw_response ?? null, error: score.error ?? null },
         error: f.error ? `feature error: ${f.error}` : (t.error ?? null),
-        provenance: { source: path, ablated_latents: file.ablated_latents ?? [], ...(level === null ? {} : { boost_level: level }) },
+        provenance: {
+          source: path,
+          ablated_latents: file.ablated_latents ?? [],
+          ...(level === null ? {} : { boost_level: level }),
+        },
       });
     });
   });

@@ -21,7 +21,10 @@ export function parseTrialSpec(spec: string): { path: string; label: string | nu
   const at = spec.lastIndexOf('=');
   if (at <= 0 || existsSync(spec)) return { path: spec, label: null };
   const label = spec.slice(at + 1).trim();
-  if (!CONDITION_RE.test(label)) throw new InputError(`--trials ${spec}: condition ${JSON.stringify(label)} must be a name (letters, digits, _ . + - and spaces)`);
+  if (!CONDITION_RE.test(label))
+    throw new InputError(
+      `--trials ${spec}: condition ${JSON.stringify(label)} must be a name (letters, digits, _ . + - and spaces)`,
+    );
   return { path: spec.slice(0, at), label };
 }
 
@@ -29,7 +32,10 @@ export function parseTrialSpec(spec: string): { path: string; label: string | nu
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -37,12 +43,17 @@ function canonical(value: unknown): string {
 /** What identifies a file's experiment: a paper file's experiment_config; our store's run keys. */
 function experimentKey(s: LoadedTrials): string {
   if (s.paper) return canonical(s.paper.config);
-  return canonical([...new Set(s.trials.map((t) => (t.provenance as { run?: unknown } | undefined)?.run ?? null))].sort());
+  return canonical(
+    [...new Set(s.trials.map((t) => (t.provenance as { run?: unknown } | undefined)?.run ?? null))].sort(),
+  );
 }
 
 function relabel(trials: Trial[], path: string, label: string): Trial[] {
   const conditions = [...new Set(trials.map((t) => t.condition))];
-  if (conditions.length > 1) throw new InputError(`${path}=${label}: the store holds several conditions (${conditions.join(', ')}); a label names the one condition of a file`);
+  if (conditions.length > 1)
+    throw new InputError(
+      `${path}=${label}: the store holds several conditions (${conditions.join(', ')}); a label names the one condition of a file`,
+    );
   return trials.map((t) => ({ ...t, condition: label }));
 }
 

@@ -2,7 +2,17 @@
 // store unreadable; duplicate ids (two writers, or a record appended twice) are dropped when identical and
 // refused when they conflict.
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../errors.ts';
 import type { Trial } from './types.ts';
@@ -28,7 +38,11 @@ export function capRaw(raw: string | null): string | null {
  * Lines over `maxBytes` are reported as `null`. Anything after the last newline (a write torn by a kill) is
  * not a line. Returns the number of bytes in complete lines.
  */
-function forEachLine(path: string, onLine: (line: Buffer | null, n: number) => void, maxBytes = MAX_LINE_BYTES): number {
+function forEachLine(
+  path: string,
+  onLine: (line: Buffer | null, n: number) => void,
+  maxBytes = MAX_LINE_BYTES,
+): number {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(1 << 20);
@@ -80,7 +94,9 @@ function checkScores(t: Trial, where: string): void {
   for (const [i, a] of (t.judge?.attempts ?? []).entries()) {
     const s = a?.score;
     if (s !== null && !(typeof s === 'number' && Number.isFinite(s) && s >= 0 && s <= 100)) {
-      throw new InputError(`${where}: judge.attempts[${i}].score: expected a number in 0–100 or null, found ${JSON.stringify(s)}`);
+      throw new InputError(
+        `${where}: judge.attempts[${i}].score: expected a number in 0–100 or null, found ${JSON.stringify(s)}`,
+      );
     }
   }
 }
@@ -116,16 +132,20 @@ export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] 
     } catch (err) {
       throw new InputError(`${where}: not JSON (${(err as Error).message})`);
     }
-    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new InputError(`${where}: expected a trial object, found ${line.slice(0, 40)}`);
+    if (t === null || typeof t !== 'object' || Array.isArray(t))
+      throw new InputError(`${where}: expected a trial object, found ${line.slice(0, 40)}`);
     for (const field of REQUIRED) {
       if (t[field] === undefined) throw new InputError(`${where}: field ${field} is missing`);
     }
-    if (typeof t.id !== 'string') throw new InputError(`${where}: field id: expected a string, found ${JSON.stringify(t.id)}`);
+    if (typeof t.id !== 'string')
+      throw new InputError(`${where}: field id: expected a string, found ${JSON.stringify(t.id)}`);
     checkScores(t, where);
     const earlier = byId.get(t.id);
     if (earlier) {
       if (!sameTrial(earlier.trial, t)) {
-        throw new InputError(`${where}: trial id ${JSON.stringify(t.id)} was already stored at line ${earlier.line} with different content (two writers?); keep one of them`);
+        throw new InputError(
+          `${where}: trial id ${JSON.stringify(t.id)} was already stored at line ${earlier.line} with different content (two writers?); keep one of them`,
+        );
       }
       duplicates++;
       return;
@@ -133,13 +153,17 @@ export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] 
     byId.set(t.id, { trial: t, line: n });
     trials.push(t);
   });
-  if (duplicates) warn(`${path}: ${duplicates} duplicate trial record${duplicates > 1 ? 's' : ''} (same id, same content) read once`);
+  if (duplicates)
+    warn(`${path}: ${duplicates} duplicate trial record${duplicates > 1 ? 's' : ''} (same id, same content) read once`);
   return trials;
 }
 
 /** Appends one trial as one line (its raw judge output capped) and flushes it to disk before returning. */
 export function appendTrial(path: string, trial: Trial): void {
-  const t = trial.judge && trial.judge.raw !== null && trial.judge.raw.length > RAW_KEEP ? { ...trial, judge: { ...trial.judge, raw: capRaw(trial.judge.raw) } } : trial;
+  const t =
+    trial.judge && trial.judge.raw !== null && trial.judge.raw.length > RAW_KEEP
+      ? { ...trial, judge: { ...trial.judge, raw: capRaw(trial.judge.raw) } }
+      : trial;
   const fd = openSync(path, 'a');
   try {
     writeSync(fd, JSON.stringify(t) + '\n');

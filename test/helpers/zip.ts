@@ -62,5 +62,9 @@ export function npyBytes(shape: number[], data: Float32Array | null = null): Buf
   pre.writeUInt16LE(header.length, 8);
   const n = shape.reduce((a, b) => a * b, 1);
   const body = data ?? new Float32Array(n);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
+  return Buffer.concat([
+    pre,
+    Buffer.from(header, 'latin1'),
+    Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+  ]);
 }

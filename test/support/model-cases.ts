@@ -67,8 +67,14 @@ export function registerModelCases(o: CaseOptions = {}): void {
       const resid = (await out.resid.get(L - 1)!.data()) as Float32Array;
       seqs.forEach((seq, b) => {
         const first = b * width + width - seq.length;
-        assert.ok(maxAbsDiff(rowsOf(logits, V, first, first + seq.length), expected.read(`logits.${b}`).data) < TOL, `row ${b} logits`);
-        assert.ok(maxAbsDiff(rowsOf(resid, d, first, first + seq.length), expected.read(`resid_post.${L - 1}.${b}`).data) < TOL, `row ${b} resid`);
+        assert.ok(
+          maxAbsDiff(rowsOf(logits, V, first, first + seq.length), expected.read(`logits.${b}`).data) < TOL,
+          `row ${b} logits`,
+        );
+        assert.ok(
+          maxAbsDiff(rowsOf(resid, d, first, first + seq.length), expected.read(`resid_post.${L - 1}.${b}`).data) < TOL,
+          `row ${b} resid`,
+        );
       });
       out.logits!.dispose();
       out.resid.forEach((r) => r.dispose());
@@ -84,7 +90,9 @@ export function registerModelCases(o: CaseOptions = {}): void {
       const logits: number[] = [];
       const resid: number[][] = allLayers.map(() => []);
       const step = async (chunk: number[]) => {
-        const out = await model.forward(chunk, new Uint8Array(chunk.length).fill(1), 1, cache, { readLayers: allLayers });
+        const out = await model.forward(chunk, new Uint8Array(chunk.length).fill(1), 1, cache, {
+          readLayers: allLayers,
+        });
         logits.push(...(await out.logits!.data()));
         for (const l of allLayers) resid[l].push(...(await out.resid.get(l)!.data()));
         out.logits!.dispose();
@@ -94,11 +102,15 @@ export function registerModelCases(o: CaseOptions = {}): void {
       for (let i = split; i < ids.length; i++) await step([ids[i]]);
       cache.dispose();
       assert.ok(maxAbsDiff(logits, expected.read('logits.0').data) < TOL, 'logits');
-      for (const l of allLayers) assert.ok(maxAbsDiff(resid[l], expected.read(`resid_post.${l}.0`).data) < TOL, `resid_post.${l}`);
+      for (const l of allLayers)
+        assert.ok(maxAbsDiff(resid[l], expected.read(`resid_post.${l}.0`).data) < TOL, `resid_post.${l}`);
     });
 
     t('greedy generation reproduces transformers for 32 steps (with and without repetition penalty)', async (model) => {
-      for (const [key, penalty] of [['greedy', 1], ['greedy_rep1.3', 1.3]] as const) {
+      for (const [key, penalty] of [
+        ['greedy', 1],
+        ['greedy_rep1.3', 1.3],
+      ] as const) {
         const want = Array.from(expected.read(key).data, Number);
         const got = await generate(model, [seqs[1]], { ...GREEDY, repetitionPenalty: penalty, maxNewTokens: 32 });
         assert.deepEqual(got.tokens[0], want, key);

@@ -6,14 +6,25 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
-import { decode, denseCodes, encodeSparse, loadSae, makeIntervention, type InterventionSpec } from '../../lib/sae/index.ts';
+import {
+  decode,
+  denseCodes,
+  encodeSparse,
+  loadSae,
+  makeIntervention,
+  type InterventionSpec,
+} from '../../lib/sae/index.ts';
 import { type CaseOptions, maxAbsDiff } from './model-cases.ts';
 
 export const SAE_DIR = join(import.meta.dirname, '..', 'fixtures', 'sae');
 export const saeCases = JSON.parse(readFileSync(join(SAE_DIR, 'cases.json'), 'utf8')) as {
-  d_in: number; d_sae: number;
+  d_in: number;
+  d_sae: number;
   interventions: Record<string, InterventionSpec[]>;
-  saes: Record<string, { activation: string; apply_b_dec_to_input: boolean; k: number | null; weight_dtype: string; nnz: number }>;
+  saes: Record<
+    string,
+    { activation: string; apply_b_dec_to_input: boolean; k: number | null; weight_dtype: string; nnz: number }
+  >;
 };
 export const saeExpected = new SafetensorsFile(join(SAE_DIR, 'expected.safetensors'));
 export const TOL_CODES = 1e-5;
@@ -22,7 +33,9 @@ const TOL_STEER = 1e-4;
 export function registerSaeCases(o: CaseOptions = {}): void {
   const x = saeExpected.read('x');
   for (const [name, c] of Object.entries(saeCases.saes)) {
-    test(`${o.prefix ?? ''}sae ${name}: ${c.activation} codes, decode and interventions match torch`, { skip: o.skip }, async () => {
+    test(`${o.prefix ?? ''}sae ${name}: ${c.activation} codes, decode and interventions match torch`, {
+      skip: o.skip,
+    }, async () => {
       const sae = loadSae(join(SAE_DIR, name));
       assert.equal(sae.activation.kind, c.activation);
       assert.equal(sae.applyBDecToInput, c.apply_b_dec_to_input);

@@ -14,8 +14,10 @@ import { type CaseOptions, maxAbsDiff } from './model-cases.ts';
 
 export const FIX = join(import.meta.dirname, '..', 'fixtures');
 export const steeringExpected = new SafetensorsFile(join(FIX, 'steering', 'expected.safetensors'));
-export const steeringCases: Record<string, { model: string; sae: string; feature_layer: number; interventions: Intervention[] }> =
-  JSON.parse(readFileSync(join(FIX, 'steering', 'cases.json'), 'utf8'));
+export const steeringCases: Record<
+  string,
+  { model: string; sae: string; feature_layer: number; interventions: Intervention[] }
+> = JSON.parse(readFileSync(join(FIX, 'steering', 'cases.json'), 'utf8'));
 
 export function registerSteeringCases(o: CaseOptions = {}): void {
   const prefix = o.prefix ?? '';
@@ -31,16 +33,22 @@ export function registerSteeringCases(o: CaseOptions = {}): void {
     const t = (title: string, fn: (l: Awaited<ReturnType<typeof load>>) => Promise<void>) =>
       test(`${prefix}${name}: ${title}`, { skip: o.skip }, async () => fn(await (loaded ??= load())));
 
-    t('steered + clamped prefill matches transformers hooks (logits and feature-layer codes)', async ({ model, sae, hooks }) => {
-      const cache = model.newCache(1);
-      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { hooks, readLayers: [c.feature_layer] });
-      assert.ok(maxAbsDiff(await out.logits!.data(), wantLogits) < 1e-4, 'logits');
-      const codes = await encodeSparse(sae, out.resid.get(c.feature_layer)!);
-      assert.ok(maxAbsDiff(denseCodes(codes), steeringExpected.read(`${name}.codes`).data) < 1e-4, 'codes');
-      out.logits!.dispose();
-      out.resid.forEach((r) => r.dispose());
-      cache.dispose();
-    });
+    t(
+      'steered + clamped prefill matches transformers hooks (logits and feature-layer codes)',
+      async ({ model, sae, hooks }) => {
+        const cache = model.newCache(1);
+        const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, {
+          hooks,
+          readLayers: [c.feature_layer],
+        });
+        assert.ok(maxAbsDiff(await out.logits!.data(), wantLogits) < 1e-4, 'logits');
+        const codes = await encodeSparse(sae, out.resid.get(c.feature_layer)!);
+        assert.ok(maxAbsDiff(denseCodes(codes), steeringExpected.read(`${name}.codes`).data) < 1e-4, 'codes');
+        out.logits!.dispose();
+        out.resid.forEach((r) => r.dispose());
+        cache.dispose();
+      },
+    );
 
     t('the same through prefill then token-by-token decode', async ({ model, hooks }) => {
       const cache = model.newCache(1);

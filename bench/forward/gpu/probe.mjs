@@ -2,6 +2,9 @@
 import { create } from 'webgpu';
 const api = process.argv[2];
 const gpu = create([`backend=${api}`]);
-const a = await gpu.requestAdapter({ powerPreference: 'high-performance', featureLevel: api === 'opengl' ? 'compatibility' : 'core' });
+const a = await gpu.requestAdapter({
+  powerPreference: 'high-performance',
+  featureLevel: api === 'opengl' ? 'compatibility' : 'core',
+});
 console.log(a ? `${api}: ${a.info.description} | ${a.info.device} | ${a.info.vendor}` : `${api}: none`);
 process.exit(a ? 0 : 1);
