@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { activeBackend, initBackend } from '../lib/backend.ts';
 import { capture } from '../lib/capture/capture.ts';
-import { sessionOptions } from '../lib/cli/options.ts';
+import { sessionOptions, interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
@@ -24,22 +24,16 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe:
     'Capture per-token SAE codes over labelled samples into an activation store (codes.arrow, samples.arrow, meta.json)',
   builder: (y) =>
-    sessionOptions(y, 'samples per forward pass')
+    interventionOptions(sessionOptions(y, 'samples per forward pass'))
       .option('samples', {
         type: 'string',
         demandOption: true,
         describe: 'JSONL: {id, messages|prompt+response, condition, spans?}',
       })
-      .option('out', { type: 'string', demandOption: true, describe: 'store directory (NAME.acts); rerunning resumes' })
-      .option('steer', {
+      .option('out', {
         type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)',
-      })
-      .option('clamp', {
-        type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)',
+        demandOption: true,
+        describe: 'store directory (NAME.acts); rerunning resumes',
       }),
   handler: async (argv) => {
     if (!(Number.isInteger(argv['batch-size']) && argv['batch-size'] >= 1))

@@ -1,5 +1,6 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
 import type { CommandModule } from 'yargs';
+import { interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { initBackend } from '../lib/backend.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
@@ -31,7 +32,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe:
     'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
-    y
+    interventionOptions(y)
       .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face checkpoint directory' })
       .option('text', {
         type: 'string',
@@ -49,16 +50,6 @@ const command: CommandModule<GlobalArgs, Args> = {
       })
       .option('out', { type: 'string', demandOption: true, describe: 'output .safetensors file' })
       .option('sae', { type: 'string', describe: 'SAE for --steer, --clamp and --codes' })
-      .option('steer', {
-        type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER (repeatable)',
-      })
-      .option('clamp', {
-        type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable)',
-      })
       .option('codes', {
         type: 'number',
         describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)',

@@ -1,5 +1,6 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
+import { interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { initBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
@@ -34,7 +35,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: 'generate',
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
-    y
+    interventionOptions(y)
       .option('model', {
         type: 'string',
         default: SHIPPED.model,
@@ -59,16 +60,6 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('seed', { type: 'number', default: 0, describe: 'sampling seed' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
       .option('sae', { type: 'string', describe: 'SAE for --steer and --clamp' })
-      .option('steer', {
-        type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)',
-      })
-      .option('clamp', {
-        type: 'string',
-        array: true,
-        describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)',
-      })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
       .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', ''),
   handler: async (argv) => {

@@ -69,6 +69,21 @@ export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per for
     .option('force-workers', { type: 'boolean', default: false, describe: 'allow more --workers than cores' });
 }
 
+/** --steer and --clamp (LAYER:LATENT:VALUE, repeatable), on every position, with the SAE error term kept. */
+export function interventionOptions<T>(y: Argv<T>) {
+  return y
+    .option('steer', {
+      type: 'string',
+      array: true,
+      describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)',
+    })
+    .option('clamp', {
+      type: 'string',
+      array: true,
+      describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)',
+    });
+}
+
 /** --prompts with the shipped prompt set as default. */
 export function promptsOption<T>(y: Argv<T>) {
   return y.option('prompts', {
