@@ -263,6 +263,26 @@ test('ablate --n-features --feature-labels: labelled latents from the steering p
   );
 });
 
+test('ablate: an empty steering pool is a clear input error, not a crash', async () => {
+  const labels = join(dir, 'labels-ablated-only.json');
+  writeFileSync(labels, JSON.stringify({ 5: 'an ablated latent' })); // the ablated set never enters the pool
+  await assert.rejects(
+    inProcess([
+      ...base,
+      '--latents',
+      '5,9',
+      '--feature-labels',
+      labels,
+      '--boost',
+      '1',
+      '--out',
+      join(dir, 'run-empty'),
+    ]),
+    (err: Error) =>
+      err instanceof InputError && /the steering pool at resid_post\.\d+ is empty \(.*0 labelled/.test(err.message),
+  );
+});
+
 test('ablate: bad input is an InputError before any work (no run directory), exit code 2 from the CLI', async () => {
   const out = join(dir, 'never');
   const cases: [string[], RegExp][] = [

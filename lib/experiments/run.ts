@@ -241,6 +241,14 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
         `${labels ? `, ${c.labelled} labelled in ${labels.path}` : ''} → ${c.pool} candidates (ablated latents excluded)`,
     );
   }
+  if (pool && pool.features.length === 0) {
+    const c = pool.counts;
+    throw new InputError(
+      `the steering pool at resid_post.${session.layer} is empty (${c.silent_on_prompts} latents silent on every prompt, ` +
+        `${c.alive_on_general_text} of them alive on the general text${o.features.labels ? `, ${c.labelled} labelled` : ''}, ` +
+        'ablated latents excluded): give --features, another --feature-labels file, or other --prompts / --general-text',
+    );
+  }
   let sample = Array.isArray(o.features) ? 0 : o.features.sample;
   if (!Array.isArray(o.features) && o.features.sampleIsDefault && pool!.features.length < sample) {
     o.log(
