@@ -245,7 +245,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     const c = pool.counts;
     throw new InputError(
       `the steering pool at resid_post.${session.layer} is empty (${c.silent_on_prompts} latents silent on every prompt, ` +
-        `${c.alive_on_general_text} of them alive on the general text${o.features.labels ? `, ${c.labelled} labelled` : ''}, ` +
+        `${c.alive_on_general_text} of them alive on the general text${!Array.isArray(o.features) && o.features.labels ? `, ${c.labelled} labelled` : ''}, ` +
         'ablated latents excluded): give --features, another --feature-labels file, or other --prompts / --general-text',
     );
   }
