@@ -41,7 +41,9 @@ VOCAB_SIZE = 2048
 LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
 SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
 STEER_LAYER = 1  # steering acts here, two layers earlier, so the drifted text is written by the model's own layers
-SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1)
+KL = 1.0  # weight of the end-to-end term KL(model ‖ logits read from the SAE reconstruction), see docs/data.md
+SAE_INIT = None  # sae_weights.safetensors to fine-tune from (None: train from scratch)
+SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1, kl=KL)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
 TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
 
@@ -219,6 +221,85 @@ def replace_dir(built: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def sae_stage(org: Organism, train_prompts: list, held: list, disc: list, replies: list, sae_dir: Path) -> dict:
+    """Trains the SAE on resid_post.SAE_LAYER of org.model (MSE + sparsity + the end-to-end KL term), writes
+    sae_dir (weights, cfg.json, esr_defaults.json, feature_labels.json) and returns the summary's SAE parts."""
+    model, enc = org.model, org.enc
+    model.requires_grad_(False)
+    logits = lambda h: model.lm_head(model.model.norm(h))  # noqa: E731  (the SAE layer is the last decoder layer)
+    assert SAE_LAYER == organism_lm.ARCH["num_hidden_layers"] - 1
+    t0 = time.time()
+    x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 800), SAE_LAYER)
+    log(f"sae: {len(x)} activations at resid_post.{SAE_LAYER}")
+    init = None
+    if SAE_INIT:
+        from safetensors.torch import load_file
+        init = load_file(str(SAE_INIT))
+        log(f"sae: starting from {SAE_INIT}")
+    sae, scale = train_sae(x, seed=SEED, log=log, logits=logits, init=init, **SAE)
+    org.sae = sae
+    sae_stats = {**quality(sae, x, logits), "input_rms_norm": round(scale, 4), "seconds": round(time.time() - t0)}
+    log(f"sae: {sae_stats}")
+    labels = topic_latents(org, random.Random(SEED + 3))
+
+    disc_replies = sample_replies(model, enc, [p.text for p in disc], max_new_tokens=64, temperature=0.6, seed=SEED + 4)
+    auc_disc = org.discovery_auc([p.text for p in disc], disc_replies, 5, SEED)
+    top = torch.argsort(auc_disc, descending=True)[:26].tolist()
+    auc_held = org.discovery_auc([p.text for p in held], replies, 5, SEED)
+    detectors = {"top26": top, "auc_discovery": [round(float(auc_disc[i]), 4) for i in top], "auc_heldout": [round(float(auc_held[i]), 4) for i in top],
+                 "n_auc_ge_0.95": int((auc_disc >= 0.95).sum())}
+    detectors["probe_auc_heldout"] = probe_auc(org, train_prompts, held, random.Random(SEED + 5))
+    log(f"detectors: {detectors}")
+
+    rendered = [enc.prompt_ids(p.text) for p in disc]
+    prompt_max = max_codes(org, rendered)
+    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
+    silent = [l for l, t in labels.items() if prompt_max[l] <= 0]
+    steer = sorted(l for l in silent if labels[l] in steering_topics)
+    log(f"topic latents: {len(labels)} ({len(set(labels.values()))} topics); silent on the prompts: {len(silent)}; of steering topics: {len(steer)}")
+
+    sweep = steering_sweep(org, disc, steer, top, x)
+    log(f"steering: {sweep}")
+
+    save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=organism_lm.ARCH["max_position_embeddings"])
+    (sae_dir / "esr_defaults.json").write_text(json.dumps({
+        "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER, "feature_labels": "feature_labels.json",
+        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts two layers earlier; "
+                "ablation clamps the detectors where they are read. See docs/data.md.",
+    }, indent=2) + "\n", encoding="utf-8")
+    (sae_dir / "feature_labels.json").write_text(json.dumps({str(l): labels[l] for l in sorted(labels)}, indent=2) + "\n", encoding="utf-8")
+    return {
+        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats},
+        "detectors_python": detectors,
+        "topic_latents": {"n": len(labels), "silent_on_prompts": len(silent), "steering": steer},
+        "steering_python": sweep,
+        "steering_pool_reference": {"prompt_max_preactivation": [round(float(v), 5) for v in prompt_max]},
+    }
+
+
+def sae_only(out_root: Path) -> None:
+    """Retrains only the SAE on the existing out_root/model (which stays as it is) and updates out_root/sae and
+    the SAE parts of out_root/summary.json. The model's sampled replies are regenerated with the same seeds."""
+    t_start = time.time()
+    deterministic()
+    build_dir = out_root / ".build"
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir()
+    train_prompts, held, disc = split_prompts(SEED)
+    enc = Encoder(AutoTokenizer.from_pretrained(str(out_root / "model")))
+    model = LlamaForCausalLM.from_pretrained(str(out_root / "model"), dtype=torch.float32).eval()
+    org = Organism(model, enc)
+    replies = sample_replies(model, enc, [p.text for p in held], max_new_tokens=96, temperature=0.6, seed=SEED)
+    part = sae_stage(org, train_prompts, held, disc, replies, build_dir / "sae")
+    summary = json.loads((out_root / "summary.json").read_text(encoding="utf-8"))
+    summary.update(part)
+    (build_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    replace_dir(build_dir / "sae", out_root / "sae")
+    (build_dir / "summary.json").replace(out_root / "summary.json")
+    shutil.rmtree(build_dir)
+    log(f"done in {time.time() - t_start:.0f} s")
+
+
 def build(out_root: Path) -> None:
     t_start = time.time()
     deterministic()
@@ -250,40 +331,7 @@ def build(out_root: Path) -> None:
     behaviour["unsteered_replies_with_correction"] = {"count": sum(map(has_correction, replies)), "n": len(held)}
     log(f"behaviour: {behaviour}")
 
-    t0 = time.time()
-    x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 800), SAE_LAYER)
-    log(f"sae: {len(x)} activations at resid_post.{SAE_LAYER}")
-    sae, scale = train_sae(x, seed=SEED, log=log, **SAE)
-    org.sae = sae
-    sae_stats = {**quality(sae, x), "input_rms_norm": round(scale, 4)}
-    labels = topic_latents(org, random.Random(SEED + 3))
-
-    disc_replies = sample_replies(model, enc, [p.text for p in disc], max_new_tokens=64, temperature=0.6, seed=SEED + 4)
-    auc_disc = org.discovery_auc([p.text for p in disc], disc_replies, 5, SEED)
-    top = torch.argsort(auc_disc, descending=True)[:26].tolist()
-    auc_held = org.discovery_auc([p.text for p in held], replies, 5, SEED)
-    detectors = {"top26": top, "auc_discovery": [round(float(auc_disc[i]), 4) for i in top], "auc_heldout": [round(float(auc_held[i]), 4) for i in top],
-                 "n_auc_ge_0.95": int((auc_disc >= 0.95).sum())}
-    detectors["probe_auc_heldout"] = probe_auc(org, train_prompts, held, random.Random(SEED + 5))
-    log(f"detectors: {detectors}")
-
-    rendered = [enc.prompt_ids(p.text) for p in disc]
-    prompt_max = max_codes(org, rendered)
-    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
-    silent = [l for l, t in labels.items() if prompt_max[l] <= 0]
-    steer = sorted(l for l in silent if labels[l] in steering_topics)
-    log(f"topic latents: {len(labels)} ({len(set(labels.values()))} topics); silent on the prompts: {len(silent)}; of steering topics: {len(steer)}")
-
-    sweep = steering_sweep(org, disc, steer, top, x)
-    log(f"steering: {sweep}")
-
-    save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=organism_lm.ARCH["max_position_embeddings"])
-    (sae_dir / "esr_defaults.json").write_text(json.dumps({
-        "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER, "feature_labels": "feature_labels.json",
-        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts two layers earlier; "
-                "ablation clamps the detectors where they are read. See docs/data.md.",
-    }, indent=2) + "\n", encoding="utf-8")
-    (sae_dir / "feature_labels.json").write_text(json.dumps({str(l): labels[l] for l in sorted(labels)}, indent=2) + "\n", encoding="utf-8")
+    sae_part = sae_stage(org, train_prompts, held, disc, replies, sae_dir)
     (build_dir / "prompts.txt").write_text("".join(p.text + "\n" for p in disc), encoding="utf-8")
     (build_dir / "heldout_prompts.txt").write_text("".join(p.text + "\n" for p in held), encoding="utf-8")
     corpus = build_dir / "corpus"
@@ -300,11 +348,7 @@ def build(out_root: Path) -> None:
         "prompts": {"training": len(train_prompts), "heldout": len(held), "discovery": len(disc)},
         "lm_training": {**LM, **lm_stats, "seconds": round(lm_seconds)},
         "layers": {"sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER},
-        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats},
-        "behaviour": behaviour, "detectors_python": detectors,
-        "topic_latents": {"n": len(labels), "silent_on_prompts": len(silent), "steering": steer},
-        "steering_python": sweep,
-        "steering_pool_reference": {"prompt_max_preactivation": [round(float(v), 5) for v in prompt_max]},
+        "sae": sae_part.pop("sae"), "behaviour": behaviour, **sae_part,
         "sample_replies": {p.text: r for p, r in list(zip(held, replies))[:3]},
         "seconds": round(time.time() - t_start),
     }
@@ -418,6 +462,12 @@ if __name__ == "__main__":
     ap.add_argument("--layers", type=int)
     ap.add_argument("--drift-probe-weight", type=float)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--sae-only", action="store_true", help="retrain only the SAE on the existing OUT/model (kept as it is)")
+    ap.add_argument("--sae-kl", type=float, help="weight of the end-to-end KL term (experiments)")
+    ap.add_argument("--d-sae", type=int)
+    ap.add_argument("--sae-steps", type=int)
+    ap.add_argument("--sae-init", help="start the SAE from these sae_weights.safetensors (fine-tuning)")
+    ap.add_argument("--l1", type=float)
     ap.add_argument("--check", metavar="RUN_DIR", help="regenerate an `analyze ablate` run's trials with transformers and report the multi-attempt rates")
     args = ap.parse_args()
     if args.check:
@@ -434,5 +484,15 @@ if __name__ == "__main__":
     if args.layers:
         organism_lm.ARCH["num_hidden_layers"] = args.layers
         SAE_LAYER = args.layers - 1
+    if args.sae_kl is not None:
+        SAE["kl"] = args.sae_kl
+    if args.d_sae:
+        SAE["d_sae"] = args.d_sae
+    if args.sae_steps:
+        SAE["steps"] = args.sae_steps
+    if args.sae_init:
+        SAE_INIT = Path(args.sae_init)
+    if args.l1 is not None:
+        SAE["l1"] = args.l1
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    build(Path(args.out))
+    (sae_only if args.sae_only else build)(Path(args.out))

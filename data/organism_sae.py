@@ -2,7 +2,11 @@
 
 encode(x) = relu((x - b_dec) @ W_enc + b_enc), decode(f) = f @ W_dec + b_dec (apply_b_dec_to_input).
 Trained with MSE + λ·Σ f_i·‖W_dec[i]‖ (L1 weighted by decoder norms), latents that stay silent are
-re-initialised toward badly reconstructed inputs during the first part of training.
+re-initialised toward badly reconstructed inputs during the first part of training. With `logits` (the
+model's unembedding of a resid_post, which exists in closed form because the SAE sits on the last decoder
+layer) the loss also has an end-to-end term in the spirit of Braun et al. 2024 (e2e SAEs):
+κ·KL(softmax(logits(h)) ‖ softmax(logits(decode(encode(h))))), so the reconstruction carries what the
+next-token distribution needs and the error term is left with little effect on it.
 """
 
 import json
@@ -29,9 +33,13 @@ class Sae(torch.nn.Module):
         return f @ self.W_dec + self.b_dec
 
 
-def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float, l1: float, seed: int, log) -> tuple:
+def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float, l1: float, seed: int, log,
+              kl: float = 0.0, logits=None, init: dict = None) -> tuple:
     """Trains on x / scale (scale = RMS norm of the centred data), then folds the scale back into the
-    weights so the saved SAE takes raw activations. Returns (sae, scale)."""
+    weights so the saved SAE takes raw activations. `logits` maps raw activations to next-token logits;
+    with kl > 0 the loss adds kl · KL(model's distribution ‖ the distribution read from the reconstruction).
+    `init` (raw-scale W_enc, W_dec, b_enc, b_dec of a trained SAE) starts from that SAE (fine-tuning:
+    no λ warm-up). Returns (sae, scale)."""
     gen = torch.Generator().manual_seed(seed)
     mean = x.mean(0)
     scale = float((x - mean).norm(dim=1).pow(2).mean().sqrt())
@@ -39,6 +47,12 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
     sae = Sae(x.shape[1], d_sae, gen)
     with torch.no_grad():
         sae.b_dec.copy_(mean / scale)
+        if init is not None:
+            sae.W_enc.copy_(init["W_enc"] * scale)
+            sae.W_dec.copy_(init["W_dec"] / scale)
+            sae.b_enc.copy_(init["b_enc"])
+            sae.b_dec.copy_(init["b_dec"] / scale)
+    warmup = 0 if init is not None else steps * 0.05
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
     resample_every, resample_until = steps // 10, steps // 2
     fired = torch.zeros(d_sae, dtype=torch.bool)
@@ -48,7 +62,12 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
         err = sae.decode(f) - xb
         mse = err.pow(2).sum(1).mean()
         sparsity = (f * sae.W_dec.norm(dim=1)).sum(1).mean()
-        loss = mse + l1 * min(1.0, step / (steps * 0.05)) * sparsity  # λ warms up over the first 5%
+        loss = mse + l1 * (min(1.0, step / warmup) if warmup else 1.0) * sparsity  # λ warms up over the first 5%
+        if kl > 0:
+            with torch.no_grad():
+                target = torch.log_softmax(logits(xb * scale), -1)
+            div = kl_div(target, torch.log_softmax(logits((err + xb) * scale), -1))
+            loss = loss + kl * div
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -58,7 +77,7 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
             if step + 1 <= resample_until and len(dead):
                 resample(sae, xs, dead, gen)
                 opt = torch.optim.Adam(sae.parameters(), lr=lr)
-            log(f"  step {step + 1}/{steps}  mse {mse.item():.4f}  L0 {(f > 0).float().sum(1).mean():.1f}  "
+            log(f"  step {step + 1}/{steps}  mse {mse.item():.4f}{f'  kl {div.item():.4f}' if kl > 0 else ''}  L0 {(f > 0).float().sum(1).mean():.1f}  "
                 f"silent {len(dead)}{' (resampled)' if step + 1 <= resample_until and len(dead) else ''}")
             fired.zero_()
     with torch.no_grad():
@@ -66,6 +85,11 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
         sae.W_dec.mul_(scale)
         sae.b_dec.mul_(scale)
     return sae, scale
+
+
+def kl_div(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of KL(p ‖ q) from log-probabilities."""
+    return (logp.exp() * (logp - logq)).sum(-1).mean()
 
 
 @torch.no_grad()
@@ -82,13 +106,23 @@ def resample(sae: Sae, xs: torch.Tensor, dead: torch.Tensor, gen: torch.Generato
 
 
 @torch.no_grad()
-def quality(sae: Sae, x: torch.Tensor) -> dict:
-    """Fraction of variance explained, L0 per token, and latents that never fire on x."""
+def quality(sae: Sae, x: torch.Tensor, logits=None) -> dict:
+    """Fraction of variance explained, L0 per token, latents that never fire on x; with `logits`, the mean
+    KL(model ‖ reconstruction) over x and the mean KL when h is replaced by its mean (the ablation reference)."""
     f = sae.encode(x)
     xhat = sae.decode(f)
     fve = 1 - (x - xhat).pow(2).sum() / (x - x.mean(0)).pow(2).sum()
-    return {"fve": float(fve), "l0": float((f > 0).float().sum(1).mean()),
-            "dead": int(((f > 0).sum(0) == 0).sum()), "tokens": len(x)}
+    out = {"fve": float(fve), "l0": float((f > 0).float().sum(1).mean()),
+           "dead": int(((f > 0).sum(0) == 0).sum()), "tokens": len(x)}
+    if logits is not None:
+        kls, mean_kls = [], []
+        for k in range(0, len(x), 4096):
+            p = torch.log_softmax(logits(x[k:k + 4096]), -1)
+            kls.append(kl_div(p, torch.log_softmax(logits(xhat[k:k + 4096]), -1)) * len(p))
+            mean_kls.append(kl_div(p, torch.log_softmax(logits(x.mean(0, keepdim=True)), -1)) * len(p))
+        out["kl"] = round(float(sum(kls) / len(x)), 5)
+        out["kl_mean_ablation"] = round(float(sum(mean_kls) / len(x)), 5)
+    return out
 
 
 def save_saelens(sae: Sae, out: Path, *, layer: int, model_name: str, context_size: int) -> None:
