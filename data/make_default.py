@@ -41,7 +41,7 @@ VOCAB_SIZE = 2048
 LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
 SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
 STEER_LAYER = 1  # steering acts here, two layers earlier, so the drifted text is written by the model's own layers
-KL = 1.0  # weight of the end-to-end term KL(model ‖ logits read from the SAE reconstruction), see docs/data.md
+KL = 0.0  # weight of the end-to-end term KL(model ‖ logits read from the SAE reconstruction); the shipped SAE has none (docs/data.md)
 SAE_INIT = None  # sae_weights.safetensors to fine-tune from (None: train from scratch)
 SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1, kl=KL)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
@@ -342,6 +342,7 @@ def build(out_root: Path) -> None:
                                                   for p in disc for _ in range(3)), encoding="utf-8")
     (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS for _ in range(2)), encoding="utf-8")
 
+    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
     summary = {
         "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
         "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": steering_topics,
