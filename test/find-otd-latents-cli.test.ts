@@ -9,6 +9,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { derangement } from '../lib/discovery/pairs.ts';
 import { writeSafetensors } from '../lib/io/safetensors.ts';
 import { Rng } from '../lib/random.ts';
+import { RANKING_CONTRACT_COLUMNS } from './support/ranking-contract.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -84,30 +85,7 @@ test('a run writes every output, schema-valid, and a rerun with the same seed gi
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
   assert.deepEqual(
     ranking.schema.fields.map((f) => f.name),
-    [
-      'latent',
-      'n_a',
-      'n_b',
-      'freq_a',
-      'freq_b',
-      'mean_a',
-      'mean_b',
-      'sd_a',
-      'sd_b',
-      'max_a',
-      'max_b',
-      'cohens_d',
-      'hedges_g',
-      'auc',
-      'p_mwu',
-      'welch_t',
-      'p_welch',
-      'cliffs_delta',
-      'q_bh',
-      'p_holm',
-      'rank',
-      'selected',
-    ],
+    RANKING_CONTRACT_COLUMNS,
   );
   assert.equal(ranking.numRows, 256);
   const r2 = analyze(...base, '--out', b);

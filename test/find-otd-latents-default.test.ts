@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { readLatentSet } from '../lib/stats/latentSet.ts';
 import { openStore } from '../lib/store/reader.ts';
+import { RANKING_CONTRACT_COLUMNS } from './support/ranking-contract.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-default-'));
@@ -17,30 +18,6 @@ const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8')
   .filter((l) => l.trim());
 const saeCfg = JSON.parse(readFileSync(join(ROOT, 'data', 'sae', 'cfg.json'), 'utf8'));
 const dSae = saeCfg.d_sae;
-const RANKING_COLUMNS = [
-  'latent',
-  'n_a',
-  'n_b',
-  'freq_a',
-  'freq_b',
-  'mean_a',
-  'mean_b',
-  'sd_a',
-  'sd_b',
-  'max_a',
-  'max_b',
-  'cohens_d',
-  'hedges_g',
-  'auc',
-  'p_mwu',
-  'welch_t',
-  'p_welch',
-  'cliffs_delta',
-  'q_bh',
-  'p_holm',
-  'rank',
-  'selected',
-];
 
 function npxAnalyze(out: string) {
   return spawnSync('npx', ['--no-install', 'analyze', 'find-otd-latents', '--out', out], {
@@ -81,7 +58,7 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
   assert.deepEqual(
     ranking.schema.fields.map((f) => f.name),
-    RANKING_COLUMNS,
+    RANKING_CONTRACT_COLUMNS,
   );
   assert.equal(ranking.numRows, dSae);
   // the prompt is the unit: n = number of prompts in every row

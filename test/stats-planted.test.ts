@@ -13,6 +13,7 @@ import { rankLatents, resolveCriterion, select, type SelectionMethod } from '../
 import { streams } from '../lib/random.ts';
 import type { PooledCodes } from '../lib/stats/sparse.ts';
 import { ActsWriter } from '../lib/store/writer.ts';
+import { RANKING_CONTRACT_COLUMNS } from './support/ranking-contract.ts';
 
 const D = 65_536;
 const N_A = 400;
@@ -154,30 +155,7 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
   assert.equal(t.numRows, d);
   assert.deepEqual(
     t.schema.fields.map((f) => f.name),
-    [
-      'latent',
-      'n_a',
-      'n_b',
-      'freq_a',
-      'freq_b',
-      'mean_a',
-      'mean_b',
-      'sd_a',
-      'sd_b',
-      'max_a',
-      'max_b',
-      'cohens_d',
-      'hedges_g',
-      'auc',
-      'p_mwu',
-      'welch_t',
-      'p_welch',
-      'cliffs_delta',
-      'q_bh',
-      'p_holm',
-      'rank',
-      'selected',
-    ],
+    RANKING_CONTRACT_COLUMNS,
   );
   const set = readLatentSet(join(out, 'latents.json'));
   assert.deepEqual(

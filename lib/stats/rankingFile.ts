@@ -31,25 +31,10 @@ export const RANKING_COLUMNS = [
   'selected',
 ] as const;
 
-const FLOAT_COLUMNS = [
-  'freq_a',
-  'freq_b',
-  'mean_a',
-  'mean_b',
-  'sd_a',
-  'sd_b',
-  'max_a',
-  'max_b',
-  'cohens_d',
-  'hedges_g',
-  'auc',
-  'p_mwu',
-  'welch_t',
-  'p_welch',
-  'cliffs_delta',
-  'q_bh',
-  'p_holm',
-] as const;
+/** Every column but the integer and boolean ones holds a float64 statistic. */
+const NON_FLOAT_COLUMNS: readonly string[] = ['latent', 'n_a', 'n_b', 'rank', 'selected'];
+type FloatColumn = Exclude<RankingColumn, 'latent' | 'n_a' | 'n_b' | 'rank' | 'selected'>;
+const FLOAT_COLUMNS = RANKING_COLUMNS.filter((c): c is FloatColumn => !NON_FLOAT_COLUMNS.includes(c));
 
 function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
   const n = order.length;

@@ -1,0 +1,26 @@
+// ranking.arrow's columns as docs/design.md "Ranking" fixes them, written out independently of lib/stats/rankingFile.ts
+// so the tests pin the contract rather than the implementation's own list.
+export const RANKING_CONTRACT_COLUMNS = [
+  'latent',
+  'n_a',
+  'n_b',
+  'freq_a',
+  'freq_b',
+  'mean_a',
+  'mean_b',
+  'sd_a',
+  'sd_b',
+  'max_a',
+  'max_b',
+  'cohens_d',
+  'hedges_g',
+  'auc',
+  'p_mwu',
+  'welch_t',
+  'p_welch',
+  'cliffs_delta',
+  'q_bh',
+  'p_holm',
+  'rank',
+  'selected',
+];
