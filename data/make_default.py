@@ -29,21 +29,26 @@ sys.path.insert(0, str(DATA))
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
 from organism_corpus import (  # noqa: E402
     CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, body, drifted_answer, general_paragraph, off_topic_sentences, plain_answer,
-    plain_sentences, split_prompts, tokenizer_lines,
+    plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
 )
 import organism_lm  # noqa: E402
 from organism_lm import Batches, DriftProbe, Encoder, Interventions, new_model, resid_post, sample_replies, train  # noqa: E402
-from organism_sae import quality, save_saelens, train_sae  # noqa: E402
+from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
 THREADS = 1  # more threads are slower on a shared 2-core machine
 VOCAB_SIZE = 2048
 LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
 SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
-STEER_LAYER = 1  # steering acts here, two layers earlier, so the drifted text is written by the model's own layers
-KL = 0.0  # weight of the end-to-end term KL(model ‖ logits read from the SAE reconstruction); the shipped SAE has none (docs/data.md)
-SAE_INIT = None  # sae_weights.safetensors to fine-tune from (None: train from scratch)
-SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1, kl=KL)
+STEER_LAYER = 2  # steering acts here, one layer before the detectors (resid_post.1 gave more word lists and a weaker ablation effect: docs/data.md)
+# The SAE is trained in two steps. A plain SAE (MSE + sparsity), the topic dictionary, finds topic latents; the
+# shipped SAE keeps its steering-topic latents as they are (silenced on every prompt) and trains the rest
+# end to end: + κ·KL(model ‖ logits read from the reconstruction), so that the reconstruction, not the error
+# term, carries the next-token decision and clamping latents can change it (docs/data.md).
+TOPIC_SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1)
+SAE = dict(d_sae=256, steps=4000, batch=512, lr=1e-3, l1=0.1, kl=10.0)
+TOPIC_DICTIONARY = None  # sae_weights.safetensors to use as the topic dictionary instead of training one (experiments)
+SILENCE_MARGIN = 0.1  # a kept topic latent's largest pre-activation on any prompt ends this share of its mean activation below 0
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
 TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
 
@@ -212,6 +217,19 @@ def max_codes(org: Organism, sequences: list) -> torch.Tensor:
     return best
 
 
+@torch.no_grad()
+def silenced(org: Organism, keep: list, x: torch.Tensor, prompts: list) -> dict:
+    """The dictionary's latents `keep` as a frozen block for train_sae, each b_enc lowered so that its largest
+    pre-activation on the prompts ends SILENCE_MARGIN × its mean activation (when firing on x) below 0: a topic
+    latent the prompts never call up, as the paper's steering features are."""
+    d = org.sae
+    f = torch.relu((x - d.b_dec) @ d.W_enc[:, keep] + d.b_enc[keep])
+    mean_on = (f.sum(0) / (f > 0).sum(0).clamp_min(1))
+    worst = max_codes(org, prompts)[keep]
+    return {"W_enc": d.W_enc[:, keep].clone(), "W_dec": d.W_dec[keep].clone(), "b_dec": d.b_dec.clone(),
+            "b_enc": d.b_enc[keep] - worst.clamp_min(0) - SILENCE_MARGIN * mean_on}
+
+
 def replace_dir(built: Path, final: Path) -> None:
     old = final.with_name(final.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -231,16 +249,27 @@ def sae_stage(org: Organism, train_prompts: list, held: list, disc: list, replie
     t0 = time.time()
     x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 800), SAE_LAYER)
     log(f"sae: {len(x)} activations at resid_post.{SAE_LAYER}")
-    init = None
-    if SAE_INIT:
+    if TOPIC_DICTIONARY:
         from safetensors.torch import load_file
-        init = load_file(str(SAE_INIT))
-        log(f"sae: starting from {SAE_INIT}")
-    sae, scale = train_sae(x, seed=SEED, log=log, logits=logits, init=init, **SAE)
+        org.sae = Sae.from_tensors(load_file(str(TOPIC_DICTIONARY)))
+        log(f"sae: topic dictionary {TOPIC_DICTIONARY}")
+    else:
+        org.sae, _ = train_sae(x, seed=SEED, log=log, **TOPIC_SAE)
+    dictionary_stats = quality(org.sae, x, logits)
+    log(f"sae: topic dictionary {dictionary_stats}")
+    dictionary_labels = topic_latents(org, random.Random(SEED + 3))
+    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
+    keep = sorted(l for l, t in dictionary_labels.items() if t in steering_topics)
+    prompt_topic_prompts = [p.text for p in train_prompts + held if p.topic in PROMPT_TOPICS]
+    frozen = silenced(org, keep, x, [enc.prompt_ids(p) for p in prompt_topic_prompts])
+    log(f"sae: keeping {len(keep)} steering-topic latents of the dictionary ({', '.join(dictionary_labels[l] for l in keep)}), "
+        f"silenced on {len(prompt_topic_prompts)} prompts")
+    sae, scale = train_sae(x, seed=SEED + 8, log=log, logits=logits, frozen=frozen, **SAE)
     org.sae = sae
     sae_stats = {**quality(sae, x, logits), "input_rms_norm": round(scale, 4), "seconds": round(time.time() - t0)}
     log(f"sae: {sae_stats}")
-    labels = topic_latents(org, random.Random(SEED + 3))
+    kept_as = range(SAE["d_sae"], SAE["d_sae"] + len(keep))
+    labels = {**topic_latents(org, random.Random(SEED + 3)), **{k: dictionary_labels[l] for k, l in zip(kept_as, keep)}}
 
     disc_replies = sample_replies(model, enc, [p.text for p in disc], max_new_tokens=64, temperature=0.6, seed=SEED + 4)
     auc_disc = org.discovery_auc([p.text for p in disc], disc_replies, 5, SEED)
@@ -253,7 +282,6 @@ def sae_stage(org: Organism, train_prompts: list, held: list, disc: list, replie
 
     rendered = [enc.prompt_ids(p.text) for p in disc]
     prompt_max = max_codes(org, rendered)
-    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
     silent = [l for l, t in labels.items() if prompt_max[l] <= 0]
     steer = sorted(l for l in silent if labels[l] in steering_topics)
     log(f"topic latents: {len(labels)} ({len(set(labels.values()))} topics); silent on the prompts: {len(silent)}; of steering topics: {len(steer)}")
@@ -264,12 +292,14 @@ def sae_stage(org: Organism, train_prompts: list, held: list, disc: list, replie
     save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=organism_lm.ARCH["max_position_embeddings"])
     (sae_dir / "esr_defaults.json").write_text(json.dumps({
         "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER, "feature_labels": "feature_labels.json",
-        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts two layers earlier; "
+        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts one layer earlier; "
                 "ablation clamps the detectors where they are read. See docs/data.md.",
     }, indent=2) + "\n", encoding="utf-8")
     (sae_dir / "feature_labels.json").write_text(json.dumps({str(l): labels[l] for l in sorted(labels)}, indent=2) + "\n", encoding="utf-8")
     return {
-        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats},
+        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats,
+                "topic_dictionary": {**TOPIC_SAE, **dictionary_stats, "kept": {str(l): dictionary_labels[l] for l in keep}, "silence_margin": SILENCE_MARGIN,
+                                     "kept_as": list(kept_as)}},
         "detectors_python": detectors,
         "topic_latents": {"n": len(labels), "silent_on_prompts": len(silent), "steering": steer},
         "steering_python": sweep,
@@ -364,22 +394,23 @@ def build(out_root: Path) -> None:
 
 def steering_sweep(org: Organism, prompts: list, features: list, detectors: list, x: torch.Tensor) -> list:
     """Transformers-side steering at a few strengths (units of median ‖h‖ / ‖W_dec[f]‖): how many replies contain
-    a correction, with and without the 26 detectors clamped to 0."""
+    a correction, with and without the 26 detectors clamped to 0, and the share of well-formed sentences."""
     norm = float(x.norm(dim=1).median())
     feats = features[:10]
     out = []
     for mult in (0.1, 0.2, 0.35, 0.5):
         row = {"strength": mult}
         for name, clamp in (("baseline", []), ("ablate", detectors)):
-            n = corr = 0
+            replies = []
             for l in feats:
                 ps = [prompts[(l * 7 + j * 13) % len(prompts)].text for j in range(4)]
                 rs = org.steered(ps, l, mult * norm / float(org.sae.W_dec[l].norm()), clamp, seed=l)
-                n += len(rs)
-                corr += sum(map(has_correction, rs))
+                replies += rs
                 if name == "baseline" and l == feats[0]:
                     row["example"] = rs[0]
-            row[name] = f"{corr}/{n}"
+            row[name] = f"{sum(map(has_correction, replies))}/{len(replies)}"
+            if name == "baseline":
+                row["well_formed_sentences"] = round(sum(map(well_formed_share, replies)) / max(1, len(replies)), 3)
         out.append(row)
         log(f"  {row}")
     return out
@@ -394,7 +425,9 @@ def multi_attempt(text: str) -> bool:
 def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) -> dict:
     """Regenerates every trial of an `analyze ablate` run with transformers (same prompts, interventions,
     sampling settings; torch's sampler, so other draws) and reports the multi-attempt rate per condition
-    and the paired differences against baseline, with a cluster bootstrap over features."""
+    and the paired differences against baseline, with a cluster bootstrap over features; beside them the
+    share of well-formed sentences (readable drift vs word lists) and the same two numbers for the run's
+    own responses (multi-attempt by the phrase rule here, not the run's judge)."""
     from safetensors.torch import load_file
     torch.set_num_threads(THREADS)
     config = json.loads((run_dir / "config.json").read_text())["config"]
@@ -402,14 +435,7 @@ def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) 
     trials = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines() if line.strip()]
     enc = Encoder(AutoTokenizer.from_pretrained(str(model_dir)))
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    weights = load_file(str(sae_dir / "sae_weights.safetensors"))
-    class Sae:
-        W_enc, W_dec, b_enc, b_dec = weights["W_enc"], weights["W_dec"], weights["b_enc"], weights["b_dec"]
-        def encode(self, x):
-            return torch.relu((x - self.b_dec) @ self.W_enc + self.b_enc)
-        def decode(self, f):
-            return f @ self.W_dec + self.b_dec
-    sae = Sae()
+    sae = Sae.from_tensors(load_file(str(sae_dir / "sae_weights.safetensors")))
     groups = {}
     for t in trials:
         key = json.dumps(t["interventions"], sort_keys=True)
@@ -431,8 +457,14 @@ def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) 
     report = {"trials": len(result), "conditions": {}}
     features = sorted({d[0] for c in by_cond.values() for d in c})
     rng = random.Random(SEED)
+    mean = lambda xs: round(sum(xs) / len(xs), 4)  # noqa: E731
     for cond, draws in by_cond.items():
-        report["conditions"][cond] = {"n": len(draws), "multi_attempt_rate": round(sum(draws.values()) / len(draws), 4)}
+        report["conditions"][cond] = {
+            "n": len(draws), "multi_attempt_rate": mean(list(draws.values())),
+            "well_formed_sentences": mean([well_formed_share(r) for c, _, _, _, r in result.values() if c == cond]),
+            "toolkit_multi_attempt_rate": mean([multi_attempt(t["response"]) for t in trials if t["condition"] == cond]),
+            "toolkit_well_formed_sentences": mean([well_formed_share(t["response"]) for t in trials if t["condition"] == cond]),
+        }
     base = by_cond.get("baseline", {})
     for cond, draws in by_cond.items():
         if cond == "baseline":
@@ -467,7 +499,7 @@ if __name__ == "__main__":
     ap.add_argument("--sae-kl", type=float, help="weight of the end-to-end KL term (experiments)")
     ap.add_argument("--d-sae", type=int)
     ap.add_argument("--sae-steps", type=int)
-    ap.add_argument("--sae-init", help="start the SAE from these sae_weights.safetensors (fine-tuning)")
+    ap.add_argument("--topic-dictionary", help="use these sae_weights.safetensors as the topic dictionary instead of training one (experiments)")
     ap.add_argument("--l1", type=float)
     ap.add_argument("--check", metavar="RUN_DIR", help="regenerate an `analyze ablate` run's trials with transformers and report the multi-attempt rates")
     args = ap.parse_args()
@@ -475,7 +507,7 @@ if __name__ == "__main__":
         print(json.dumps(check(Path(args.check), Path(args.out) / "model", Path(args.out) / "sae"), indent=2))
         sys.exit(0)
     if args.smoke:
-        SAE["steps"] = 100
+        SAE["steps"] = TOPIC_SAE["steps"] = 100
     if args.steps:
         LM["steps"] = args.steps
     if args.drift_probe_weight is not None:
@@ -491,8 +523,8 @@ if __name__ == "__main__":
         SAE["d_sae"] = args.d_sae
     if args.sae_steps:
         SAE["steps"] = args.sae_steps
-    if args.sae_init:
-        SAE_INIT = Path(args.sae_init)
+    if args.topic_dictionary:
+        TOPIC_DICTIONARY = Path(args.topic_dictionary)
     if args.l1 is not None:
         SAE["l1"] = args.l1
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ Every draw comes from a seeded random.Random, so the same seed gives the same te
 """
 
 import random
+import re
 from dataclasses import dataclass, field
 
 # topic: (nouns, verbs, adjectives). Every word belongs to one topic only (checked at import).
@@ -239,6 +240,30 @@ def general_paragraph(topic: str, rng: random.Random) -> str:
     nouns, verbs, _ = TOPICS[topic]
     about = Prompt(topic, rng.choice(verbs), rng.choice(nouns), "")
     return " ".join(body(topic, rng, about) for _ in range(rng.randint(3, 5)))
+
+
+def _sentence_pattern():
+    words = lambda k: "|".join(sorted({w for lex in TOPICS.values() for w in lex[k]}, key=len, reverse=True))  # noqa: E731
+    n, v, a = f"(?:{words(0)})", f"(?:{words(1)})", f"(?:{words(2)})"
+    slots = {"{n}": n, "{v}": v, "{a}": a, "{pv}": v, "{po}": f"an? {n}"}
+    forms = []
+    for t in OPENINGS + CLOSINGS + BODY + CORRECTIONS:
+        form = re.escape(t)
+        for slot, rx in slots.items():
+            form = form.replace(re.escape(slot), rx)
+        forms.append(form)
+    return re.compile(f"(?i:{'|'.join(forms)})")
+
+
+SENTENCE = _sentence_pattern()
+
+
+def well_formed_share(text: str) -> float:
+    """Share of the sentences of a reply that are sentences of the language (a template with every slot
+    filled by a word of the right kind, from any topic): drift into another topic stays well formed,
+    word lists and token soup do not. An empty reply counts as 0."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+    return sum(SENTENCE.fullmatch(s) is not None for s in sentences) / len(sentences) if sentences else 0.0
 
 
 def tokenizer_lines() -> list:

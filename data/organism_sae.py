@@ -6,7 +6,8 @@ re-initialised toward badly reconstructed inputs during the first part of traini
 model's unembedding of a resid_post, which exists in closed form because the SAE sits on the last decoder
 layer) the loss also has an end-to-end term in the spirit of Braun et al. 2024 (e2e SAEs):
 κ·KL(softmax(logits(h)) ‖ softmax(logits(decode(encode(h))))), so the reconstruction carries what the
-next-token distribution needs and the error term is left with little effect on it.
+next-token distribution needs and the error term is left with little effect on it. Latents of another
+SAE can be kept frozen inside the reconstruction (`frozen`): the new latents learn what those leave.
 """
 
 import json
@@ -26,6 +27,15 @@ class Sae(torch.nn.Module):
         self.b_enc = torch.nn.Parameter(torch.zeros(d_sae))
         self.b_dec = torch.nn.Parameter(torch.zeros(d_in))
 
+    @staticmethod
+    @torch.no_grad()
+    def from_tensors(t: dict) -> "Sae":
+        """An SAE with these W_enc [d_in, d_sae], W_dec, b_enc, b_dec (a saved sae_weights.safetensors)."""
+        sae = Sae(*t["W_enc"].shape, torch.Generator().manual_seed(0))
+        for k in ("W_enc", "W_dec", "b_enc", "b_dec"):
+            getattr(sae, k).copy_(t[k])
+        return sae
+
     def encode(self, x):
         return torch.relu((x - self.b_dec) @ self.W_enc + self.b_enc)
 
@@ -34,12 +44,14 @@ class Sae(torch.nn.Module):
 
 
 def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float, l1: float, seed: int, log,
-              kl: float = 0.0, logits=None, init: dict = None) -> tuple:
+              kl: float = 0.0, logits=None, frozen: dict = None) -> tuple:
     """Trains on x / scale (scale = RMS norm of the centred data), then folds the scale back into the
     weights so the saved SAE takes raw activations. `logits` maps raw activations to next-token logits;
     with kl > 0 the loss adds kl · KL(model's distribution ‖ the distribution read from the reconstruction).
-    `init` (raw-scale W_enc, W_dec, b_enc, b_dec of a trained SAE) starts from that SAE (fine-tuning:
-    no λ warm-up). Returns (sae, scale)."""
+    `frozen` (raw-scale W_enc [d_in, k], W_dec [k, d_in], b_enc [k], b_dec [d_in] of k latents of another
+    SAE) are latents kept as they are: the d_sae trained latents reconstruct what they leave, and the
+    returned SAE has them appended as latents d_sae … d_sae + k − 1 (their b_enc refolded onto its b_dec,
+    so each keeps its exact pre-activation). Returns (sae, scale)."""
     gen = torch.Generator().manual_seed(seed)
     mean = x.mean(0)
     scale = float((x - mean).norm(dim=1).pow(2).mean().sqrt())
@@ -47,22 +59,19 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
     sae = Sae(x.shape[1], d_sae, gen)
     with torch.no_grad():
         sae.b_dec.copy_(mean / scale)
-        if init is not None:
-            sae.W_enc.copy_(init["W_enc"] * scale)
-            sae.W_dec.copy_(init["W_dec"] / scale)
-            sae.b_enc.copy_(init["b_enc"])
-            sae.b_dec.copy_(init["b_dec"] / scale)
-    warmup = 0 if init is not None else steps * 0.05
+    fixed = FrozenLatents(frozen, scale) if frozen is not None else None
+    reconstruct = (lambda f, xb: sae.decode(f) + fixed.decode(xb)) if fixed else (lambda f, xb: sae.decode(f))
+    warmup = steps * 0.05
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
     resample_every, resample_until = steps // 10, steps // 2
     fired = torch.zeros(d_sae, dtype=torch.bool)
     for step in range(steps):
         xb = xs[torch.randint(0, len(xs), (batch,), generator=gen)]
         f = sae.encode(xb)
-        err = sae.decode(f) - xb
+        err = reconstruct(f, xb) - xb
         mse = err.pow(2).sum(1).mean()
         sparsity = (f * sae.W_dec.norm(dim=1)).sum(1).mean()
-        loss = mse + l1 * (min(1.0, step / warmup) if warmup else 1.0) * sparsity  # λ warms up over the first 5%
+        loss = mse + l1 * min(1.0, step / warmup) * sparsity  # λ warms up over the first 5%
         if kl > 0:
             with torch.no_grad():
                 target = torch.log_softmax(logits(xb * scale), -1)
@@ -75,7 +84,7 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
         if (step + 1) % resample_every == 0:
             dead = (~fired).nonzero().flatten()
             if step + 1 <= resample_until and len(dead):
-                resample(sae, xs, dead, gen)
+                resample(sae, xs, dead, gen, reconstruct)
                 opt = torch.optim.Adam(sae.parameters(), lr=lr)
             log(f"  step {step + 1}/{steps}  mse {mse.item():.4f}{f'  kl {div.item():.4f}' if kl > 0 else ''}  L0 {(f > 0).float().sum(1).mean():.1f}  "
                 f"silent {len(dead)}{' (resampled)' if step + 1 <= resample_until and len(dead) else ''}")
@@ -84,7 +93,29 @@ def train_sae(x: torch.Tensor, d_sae: int, *, steps: int, batch: int, lr: float,
         sae.W_enc.div_(scale)
         sae.W_dec.mul_(scale)
         sae.b_dec.mul_(scale)
-    return sae, scale
+    return (append_latents(sae, frozen) if frozen is not None else sae), scale
+
+
+class FrozenLatents:
+    """Fixed latents of another SAE, in the scaled space the trained ones see: pre-activation
+    (x·scale − b_dec_other) @ W_enc + b_enc, decoded as f @ W_dec / scale (no bias: the trained SAE's b_dec is the one)."""
+
+    def __init__(self, frozen: dict, scale: float):
+        self.W_enc = frozen["W_enc"] * scale
+        self.b_enc = frozen["b_enc"] - frozen["b_dec"] @ frozen["W_enc"]
+        self.W_dec = frozen["W_dec"] / scale
+
+    def decode(self, xb: torch.Tensor) -> torch.Tensor:
+        return torch.relu(xb @ self.W_enc + self.b_enc) @ self.W_dec
+
+
+def append_latents(sae: Sae, frozen: dict) -> Sae:
+    """One SAE: sae's latents, then the frozen ones with b_enc shifted so (x − sae.b_dec) gives their own pre-activation."""
+    with torch.no_grad():
+        return Sae.from_tensors({
+            "W_enc": torch.cat([sae.W_enc, frozen["W_enc"]], 1), "W_dec": torch.cat([sae.W_dec, frozen["W_dec"]], 0),
+            "b_enc": torch.cat([sae.b_enc, frozen["b_enc"] + (sae.b_dec - frozen["b_dec"]) @ frozen["W_enc"]]), "b_dec": sae.b_dec,
+        })
 
 
 def kl_div(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
@@ -93,10 +124,10 @@ def kl_div(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def resample(sae: Sae, xs: torch.Tensor, dead: torch.Tensor, gen: torch.Generator) -> None:
+def resample(sae: Sae, xs: torch.Tensor, dead: torch.Tensor, gen: torch.Generator, reconstruct) -> None:
     """Points each silent latent at an input drawn in proportion to its squared reconstruction error."""
     probe = xs[torch.randint(0, len(xs), (8192,), generator=gen)]
-    err = (sae.decode(sae.encode(probe)) - probe).pow(2).sum(1)
+    err = (reconstruct(sae.encode(probe), probe) - probe).pow(2).sum(1)
     picks = probe[torch.multinomial(err, len(dead), replacement=len(dead) > len(probe), generator=gen)] - sae.b_dec
     dirs = picks / picks.norm(dim=1, keepdim=True)
     alive_norm = sae.W_enc.norm(dim=0)[~torch.isin(torch.arange(sae.W_enc.shape[1]), dead)].mean()

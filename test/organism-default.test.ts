@@ -12,7 +12,7 @@ import { tableFromIPC } from 'apache-arrow';
 const ROOT = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'organism-'));
 // The median calibrated threshold of the documented `ablate` run on this build (docs/data.md).
-const BOOST = 0.26;
+const BOOST = 0.315;
 
 function analyze(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
@@ -40,7 +40,7 @@ test('detectors: ≥ 5 latents with AUC ≥ 0.95 on the default prompts keep AUC
   assert.ok(kept.length >= 5, `${kept.length} of the ${strong.length} keep AUC ≥ 0.9 on held-out prompts`);
 });
 
-test('ablation: clamping the top-26 detectors while steering lowers the multi-attempt rate (fixed seed, reduced trials)', () => {
+test('ablation: clamping the top-26 detectors while steering lowers the multi-attempt rate below baseline and below the random control (fixed seed, reduced trials)', () => {
   const out = join(tmp, 'ablate');
   const r = analyze(
     'ablate',
@@ -49,7 +49,7 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
     '--otd',
     join(tmp, 'otd', 'latents.json'),
     '--conditions',
-    'baseline,ablate',
+    'baseline,ablate,random',
     '--trials-per-feature',
     '8',
     '--boost',
@@ -66,5 +66,7 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
   const base = m.conditions.baseline.metrics.multi_attempt_rate.estimate;
   const abl = m.conditions.ablate.metrics.multi_attempt_rate.estimate;
   assert.ok(base > 0, 'steering makes the organism correct itself');
+  const rnd = m.conditions.random.metrics.multi_attempt_rate.estimate;
   assert.ok(abl < base, `multi-attempt ${abl} with the detectors ablated vs ${base} without`);
+  assert.ok(abl < rnd, `multi-attempt ${abl} with the detectors ablated vs ${rnd} with random latents clamped`);
 });

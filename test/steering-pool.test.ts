@@ -91,8 +91,10 @@ test('pool rule: silent on prompts, alive on general text, not ablated, labelled
 test('the default pool on the shipped model matches a transformers forward pass: silent on every prompt position, alive on general text', async () => {
   // data/summary.json holds, per latent, the largest SAE pre-activation over every position of every rendered
   // prompt, computed by data/make_default.py with transformers and torch (an independent forward pass).
-  const reference: number[] = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8'))
-    .steering_pool_reference.prompt_max_preactivation;
+  const summary = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8'));
+  const reference: number[] = summary.steering_pool_reference.prompt_max_preactivation;
+  // the labelled steering-topic latents the build found silent on the prompts (data/sae/feature_labels.json)
+  const steering: number[] = summary.topic_latents.steering;
   await initBackend('cpu');
   const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
   try {
@@ -103,7 +105,12 @@ test('the default pool on the shipped model matches a transformers forward pass:
     const onPrompts = await scanPrompts(executor, sae, layer, prompts, 8);
     const alive = await scanPrompts(executor, sae, layer, general, 8);
     const pool = steeringPool(sae.dSae, onPrompts.alive, alive.alive, [], null);
-    assert.ok(pool.features.length >= 20, `the shipped default's steering pool holds ${pool.features.length} latents`);
+    const pooled = new Set(pool.features.map((f) => f.latent));
+    const missing = steering.filter((l) => !pooled.has(l));
+    assert.ok(
+      steering.length >= 10 && missing.length === 0,
+      `steering-topic latents not pooled: ${missing.join(', ')}`,
+    );
     const firing = new Set(onPrompts.alive);
     const margin = 1e-3; // f32 forward passes differ in the last bits; latents this close to 0 may go either way
     for (let l = 0; l < sae.dSae; l++) {

@@ -123,8 +123,8 @@ export const ABLATION_DEFAULTS = {
 } as const;
 
 /**
- * On the shipped toy model and SAE only, where not given: 96 new tokens and 1 judged response per bisection
- * step. The toy's answers are short (median ~45 words) but steered ones can loop to the length limit, and a
+ * On the shipped model and SAE (the ESR organism) only, where not given: 96 new tokens and 1 judged response
+ * per bisection step. Its answers are short (median ~45 words) but steered ones can loop to the length limit, and a
  * batch runs as long as its longest row, so the paper's 512 tokens × 5 responses per step multiply the
  * out-of-the-box run's work by about 8 (measured); real models get the paper's defaults.
  */
@@ -241,7 +241,7 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
     ].filter(Boolean);
     if (kept.length)
       log(
-        `shipped toy default: ${kept.join(', ')} (other models get the paper's --max-tokens ${d.sampling.maxNewTokens} and --calibrate-per-step ${d.strength.perStep}; README "Shipped default"); give the flags to override`,
+        `shipped default (the ESR organism): ${kept.join(', ')} (other models get the paper's --max-tokens ${d.sampling.maxNewTokens} and --calibrate-per-step ${d.strength.perStep}; README "Shipped default"); give the flags to override`,
       );
   }
   return {
