@@ -1,7 +1,7 @@
 // What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
 // runs the model (in this thread, or on worker threads that each load their own copy). The shipped
 // default model, SAE and prompts are what a session opens when given no paths.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice } from './backend.ts';
 import { InputError } from './errors.ts';
@@ -21,6 +21,11 @@ export const SHIPPED = {
   /** General text for the steering pool's "alive" test (one passage per line). */
   generalText: join(ROOT, 'data', 'corpus', 'general.txt'),
 };
+
+/** Whether these paths name the shipped model and SAE, however written (relative, trailing slash). */
+export function isShippedDefault(paths: { model: string; sae: string }): boolean {
+  return resolve(paths.model) === SHIPPED.model && resolve(paths.sae) === SHIPPED.sae;
+}
 
 export interface Session {
   /** The checkpoint directory and SAE path it was opened from (recorded in every output's provenance). */

@@ -5,7 +5,7 @@ import { activeBackend } from '../backend.ts';
 import { readGeneralText, readPrompts } from '../io/inputs.ts';
 import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
 import { newRunDir } from '../runs/dirs.ts';
-import { checkLayer, type Session, SHIPPED } from '../session.ts';
+import { checkLayer, isShippedDefault, type Session, SHIPPED } from '../session.ts';
 import type { MetricsReport } from '../trials/metrics.ts';
 import { type Feature, readFeatureLabels, readFeatures } from './features.ts';
 import { readRunDefaults, type RunDefaults } from './runDefaults.ts';
@@ -223,7 +223,7 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
   if (judge.provenance.approximation)
     log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
   const seed = c.seed ?? d.seed;
-  const shipped = session.paths.model === SHIPPED.model && session.paths.sae === SHIPPED.sae;
+  const shipped = isShippedDefault(session.paths);
   const strength = strengthOf(c.strength, shipped);
   const sampling = {
     ...d.sampling,

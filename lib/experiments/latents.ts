@@ -3,10 +3,10 @@
 // The policy: topK reads the latest discovery run made with this SAE; on the shipped default with no such
 // run, discovery runs first (as `analyze find-otd-latents` would); elsewhere that is an error naming the fix.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DISCOVERY_COMMAND, latestDiscoveryRun } from '../discovery/options.ts';
 import { InputError } from '../errors.ts';
-import { type Session, SHIPPED } from '../session.ts';
+import { isShippedDefault, type Session, SHIPPED } from '../session.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 import { discoverFirst } from './discover.ts';
 
@@ -93,7 +93,7 @@ export function locateLatents(
   if (spec.kind === 'list') return resolveList(spec.latents);
   const file = spec.file ?? latestDiscoveryRun(o.sae)?.concat('/latents.json') ?? null;
   if (file === null) {
-    const onDefault = o.model === SHIPPED.model && o.sae === SHIPPED.sae && o.prompts === SHIPPED.prompts;
+    const onDefault = isShippedDefault(o) && o.prompts !== null && resolve(o.prompts) === SHIPPED.prompts;
     if (onDefault) return { discoverFirst: spec.k };
     throw new InputError(
       `--latents ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give --otd FILE`,

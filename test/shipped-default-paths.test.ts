@@ -1,0 +1,43 @@
+// The shipped model and SAE get their own ablate defaults (--max-tokens 96, --calibrate-per-step 1) however
+// their paths are written: the notebooks open 'data/model', the CLI an absolute path.
+import assert from 'node:assert/strict';
+import { relative } from 'node:path';
+import { test } from 'node:test';
+import { initBackend } from '../lib/backend.ts';
+import { ablationOptions, SHIPPED_OVERRIDES } from '../lib/experiments/config.ts';
+import { isShippedDefault, openSession, SHIPPED } from '../lib/session.ts';
+
+test('isShippedDefault: absolute, relative and trailing-slash paths of data/model and data/sae; nothing else', () => {
+  const rel = { model: relative(process.cwd(), SHIPPED.model), sae: relative(process.cwd(), SHIPPED.sae) };
+  assert.ok(isShippedDefault(SHIPPED));
+  assert.ok(isShippedDefault(rel));
+  assert.ok(isShippedDefault({ model: `${SHIPPED.model}/`, sae: `${rel.sae}/` }));
+  assert.ok(!isShippedDefault({ model: SHIPPED.model, sae: `${SHIPPED.sae}-other` }));
+  assert.ok(!isShippedDefault({ model: 'test/fixtures/models/llama3-gqa', sae: SHIPPED.sae }));
+});
+
+test('ablationOptions on a session opened with relative paths takes the shipped defaults', async () => {
+  await initBackend('cpu');
+  const session = await openSession({
+    model: relative(process.cwd(), SHIPPED.model),
+    sae: relative(process.cwd(), SHIPPED.sae),
+    backend: 'cpu',
+    workers: 0,
+  });
+  try {
+    const lines: string[] = [];
+    const o = await ablationOptions(session, {
+      latents: '1,2,3',
+      features: [{ latent: 256, label: 'composting' }],
+      log: (line) => lines.push(line),
+    });
+    assert.equal(o.sampling.maxNewTokens, SHIPPED_OVERRIDES.maxNewTokens);
+    assert.equal(o.strength.kind === 'calibrate' && o.strength.perStep, SHIPPED_OVERRIDES.perStep);
+    assert.ok(
+      lines.some((l) => l.startsWith('shipped default (the ESR organism)')),
+      lines.join('\n'),
+    );
+  } finally {
+    await session.executor.close();
+  }
+});
