@@ -110,7 +110,7 @@ function cli(args: string[], cwd = dir) {
 
 test('ablate: paired store with interventions and provenance; metrics.json is computeMetrics of the store', () => {
   const out = join(dir, 'run-a');
-  const r = cli([
+  const runArgs = [
     ...base,
     '--latents',
     'top4',
@@ -126,7 +126,8 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
     '2',
     '--out',
     out,
-  ]);
+  ];
+  const r = cli(runArgs);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /ablating 4 latents from runs\/find-otd-latents-20250101-000000\/latents\.json/);
   assert.match(r.stderr, /warning: 2 of them did not pass that run's selection rule: 11, 200/);
@@ -167,23 +168,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   assert.deepEqual(metrics.conditions, JSON.parse(JSON.stringify(expected.conditions)));
   assert.ok(readFileSync(join(out, 'summary.md'), 'utf8').includes('lexical approximation'));
   // a finished run, rerun: nothing redone
-  const again = cli([
-    ...base,
-    '--latents',
-    'top4',
-    '--features',
-    features,
-    '--trials-per-feature',
-    '3',
-    '--boost',
-    '3',
-    '--conditions',
-    'baseline,ablate,random,no-steer',
-    '--random-sets',
-    '2',
-    '--out',
-    out,
-  ]);
+  const again = cli(runArgs);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /36 trials \(36 already done, 0 now\)/);
   // the same directory with other settings is refused

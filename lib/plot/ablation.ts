@@ -11,6 +11,7 @@ import {
   panelTitle,
   percentFormat,
   wrapLines,
+  zeroLine,
 } from './figure.ts';
 import { ciDescription, type Difference, metricInfo, type MetricsSummary } from './metricsInfo.ts';
 import { colourMap, INK, MUTED, PAGE_WIDTH } from './theme.ts';
@@ -159,15 +160,7 @@ export function scoreDeltaHistograms(deltas: Map<string, number[]>, name = 'scor
       .attr('y', (b: any) => y(b.length))
       .attr('height', (b: any) => f.height - y(b.length))
       .attr('fill', colours.get(k)!);
-    f.g
-      .append('line')
-      .attr('class', 'zero')
-      .attr('x1', x(0))
-      .attr('x2', x(0))
-      .attr('y1', 0)
-      .attr('y2', f.height)
-      .attr('stroke', INK)
-      .attr('stroke-dasharray', '3,3');
+    zeroLine(f, x(0), INK);
   });
   const counts = conditions.map((k) => `${k} ${deltas.get(k)!.length}`).join(', ');
   return c.finish(
@@ -213,15 +206,7 @@ export function pairedDifferences(
       format: (v) => d3.format('~g')(v),
     });
     panelTitle(f, frac ? 'rates' : 'scores');
-    f.g
-      .append('line')
-      .attr('class', 'zero')
-      .attr('x1', x(0))
-      .attr('x2', x(0))
-      .attr('y1', 0)
-      .attr('y2', f.height)
-      .attr('stroke', MUTED)
-      .attr('stroke-dasharray', '3,3');
+    zeroLine(f, x(0), MUTED);
     grp.rows.forEach((d, r) => {
       const cy = y(r)! + y.bandwidth() / 2;
       const row = f.g

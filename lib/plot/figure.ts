@@ -171,6 +171,19 @@ export function panelTitle(f: Frame, text: string): void {
   f.g.append('text').attr('class', 'panel-title').attr('x', 0).attr('y', -8).attr('font-weight', 'bold').text(text);
 }
 
+/** A dashed vertical reference line across the frame at x (e.g. "no difference"). */
+export function zeroLine(f: Frame, x: number, colour: string): void {
+  f.g
+    .append('line')
+    .attr('class', 'zero')
+    .attr('x1', x)
+    .attr('x2', x)
+    .attr('y1', 0)
+    .attr('y2', f.height)
+    .attr('stroke', colour)
+    .attr('stroke-dasharray', '3,3');
+}
+
 export interface LegendItem {
   label: string;
   colour: string;
