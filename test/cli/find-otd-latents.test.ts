@@ -1,0 +1,155 @@
+// find-otd-latents end to end through the CLI: outputs, determinism, resume, bad input.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
+import { derangement } from '../../lib/discovery/pairs.ts';
+import { writeSafetensors } from '../../lib/io/safetensors.ts';
+import { Rng } from '../../lib/random.ts';
+import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const FIX = join(ROOT, 'test', 'fixtures');
+const MODEL = join(FIX, 'models', 'llama3-gqa');
+const SAE = join(FIX, 'sae', 'saelens_relu');
+const tmp = mkdtempSync(join(tmpdir(), 'otd-'));
+const prompts = join(tmp, 'prompts.txt');
+writeFileSync(
+  prompts,
+  [
+    'Explain how to bake bread.',
+    'Explain how to plant a tree.',
+    'Explain how to fix a puncture.',
+    'Explain how to save money.',
+    'Explain how to tie a knot.',
+    'Explain how to brew tea.',
+  ].join('\n'),
+);
+const base = [
+  'find-otd-latents',
+  '--model',
+  MODEL,
+  '--sae',
+  SAE,
+  '--prompts',
+  prompts,
+  '--max-tokens',
+  '8',
+  '--derangements',
+  '3',
+];
+
+function analyze(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+}
+
+test('derangements have no fixed point and are seeded', () => {
+  for (let s = 0; s < 50; s++) {
+    const p = derangement(5, new Rng(s));
+    assert.deepEqual([...p].sort(), [0, 1, 2, 3, 4]);
+    assert.ok(p.every((v, i) => v !== i));
+  }
+  assert.deepEqual(derangement(9, new Rng(3)), derangement(9, new Rng(3)));
+});
+
+test('a run writes every output, schema-valid, and a rerun with the same seed gives identical latents.json', () => {
+  const a = join(tmp, 'a'),
+    b = join(tmp, 'b');
+  const r1 = analyze(...base, '--out', a);
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.match(
+    r1.stdout,
+    /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\); \d+ latents pass the separability rule/,
+  );
+  for (const f of [
+    'latents.json',
+    'ranking.arrow',
+    'summary.md',
+    'responses.json',
+    'activations.acts/codes.arrow',
+    'activations.acts/samples.arrow',
+    'activations.acts/meta.json',
+  ]) {
+    assert.ok(existsSync(join(a, f)), f);
+  }
+  const set = JSON.parse(readFileSync(join(a, 'latents.json'), 'utf8'));
+  assert.equal(set.latents.length, 100);
+  assert.ok(
+    set.latents.every(
+      (e: { latent: number; selected: boolean }) => Number.isInteger(e.latent) && typeof e.selected === 'boolean',
+    ),
+  );
+  const ranking = tableFromIPC(readFileSync(join(a, 'ranking.arrow')));
+  assert.deepEqual(
+    ranking.schema.fields.map((f) => f.name),
+    RANKING_CONTRACT_COLUMNS,
+  );
+  assert.equal(ranking.numRows, 256);
+  const r2 = analyze(...base, '--out', b);
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.equal(readFileSync(join(b, 'latents.json'), 'utf8'), readFileSync(join(a, 'latents.json'), 'utf8'));
+});
+
+test('a run killed during capture resumes without recomputing finished samples', async () => {
+  const dir = join(tmp, 'killed');
+  const args = [join(ROOT, 'bin', 'analyze.js'), ...base, '--out', dir, '--batch-size', '2'];
+  // SIGKILL the process as soon as its second capture batch is committed (its part files are the commit).
+  await new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT });
+    const committed = join(dir, 'activations.acts', 'parts', '000001.samples.arrow');
+    const poll = setInterval(() => {
+      if (existsSync(committed)) child.kill('SIGKILL');
+    }, 5);
+    child.on('exit', () => {
+      clearInterval(poll);
+      resolve();
+    });
+  });
+  assert.ok(!existsSync(join(dir, 'latents.json')), 'the run was cut short');
+  const resumed = analyze(...base, '--out', dir, '--batch-size', '2');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const [, stored, pending, total] = /capture: (\d+) samples already stored; (\d+) of (\d+) batches to run/
+    .exec(resumed.stderr)!
+    .map(Number);
+  assert.ok(
+    stored >= 4 && pending < total,
+    `finished batches are not redone (${stored} stored, ${pending}/${total} to run)`,
+  );
+  const whole = join(tmp, 'whole');
+  assert.equal(analyze(...base, '--out', whole, '--batch-size', '2').status, 0);
+  assert.equal(readFileSync(join(dir, 'latents.json'), 'utf8'), readFileSync(join(whole, 'latents.json'), 'utf8'));
+});
+
+test('bad input: a clear error, exit 2, nothing written', () => {
+  const one = join(tmp, 'one.txt');
+  writeFileSync(one, 'Explain how to bake bread.\n');
+  const badResponses = join(tmp, 'bad.json');
+  writeFileSync(badResponses, '{"Explain how to bake bread.": 3');
+  const narrowSae = join(tmp, 'narrow.safetensors');
+  const zeros = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  writeSafetensors(narrowSae, {
+    W_enc: zeros([32, 16]),
+    W_dec: zeros([16, 32]),
+    b_enc: zeros([16]),
+    b_dec: zeros([32]),
+  });
+  const cases: [string[], RegExp][] = [
+    [['--prompts', one], /at least 2 are needed \(no derangement of fewer exists\)/],
+    [['--prompts', join(tmp, 'missing.txt')], /missing\.txt: prompts file not found/],
+    [['--layer', '7'], /--layer 7: the model has layers 0\.\.2/],
+    [['--sae', narrowSae, '--layer', '1'], /SAE's d_in is 32 but the model's hidden size is 64/],
+    [['--responses', badResponses], /neither a JSON object nor JSONL/],
+  ];
+  for (const [extra, message] of cases) {
+    const out = join(tmp, `bad-${Math.random().toString(36).slice(2)}`);
+    const overridden = new Set(extra.filter((a) => a.startsWith('--')));
+    const kept = base.filter((a, i) => !overridden.has(a) && !overridden.has(base[i - 1]));
+    const r = analyze(...kept, ...extra, '--out', out);
+    assert.equal(r.status, 2, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.ok(!existsSync(join(out, 'latents.json')));
+  }
+});

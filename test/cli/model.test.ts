@@ -1,0 +1,137 @@
+// The forward and generate commands end to end, and the runtime's refusals of what it cannot run.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { SafetensorsFile } from '../../lib/io/safetensors.ts';
+import { loadModelConfig } from '../../lib/model/config.ts';
+import { backendWeightBytes } from '../../lib/model/load.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MODEL = join(ROOT, 'test', 'fixtures', 'models', 'llama3-gqa');
+const tmp = mkdtempSync(join(tmpdir(), 'model-cli-'));
+
+function analyze(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+}
+
+test('forward --ids writes logits and every resid_post equal to transformers', () => {
+  const expected = new SafetensorsFile(join(MODEL, 'expected.safetensors'));
+  const ids = Array.from(expected.read('ids.2').data, Number);
+  const out = join(tmp, 'fwd.safetensors');
+  const r = analyze('forward', '--model', MODEL, '--ids', ids.join(','), '--out', out, '--backend', 'wasm');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^backend: wasm \(SIMD/m);
+  const got = new SafetensorsFile(out);
+  assert.deepEqual(got.names().sort(), ['logits', 'resid_post.0', 'resid_post.1', 'resid_post.2']);
+  for (const [name, ref] of [
+    ['logits', 'logits.2'],
+    ['resid_post.2', 'resid_post.2.2'],
+  ]) {
+    const a = got.read(name).data,
+      b = expected.read(ref).data;
+    assert.equal(a.length, b.length);
+    assert.ok(
+      a.every((x, i) => Math.abs(x - b[i]) < 1e-4),
+      name,
+    );
+  }
+});
+
+test('forward --chat renders the template; generate --json gives greedy tokens', () => {
+  const chat = join(tmp, 'chat.json');
+  writeFileSync(chat, JSON.stringify([{ role: 'user', content: 'Explain how to plant a tree.' }]));
+  const r = analyze(
+    'forward',
+    '--model',
+    MODEL,
+    '--chat',
+    chat,
+    '--add-generation-prompt',
+    '--out',
+    join(tmp, 'chat.safetensors'),
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const expected = new SafetensorsFile(join(MODEL, 'expected.safetensors'));
+  const ids = Array.from(expected.read('ids.1').data, Number);
+  const g = analyze('generate', '--model', MODEL, '--ids', ids.join(','), '--max-tokens', '32', '--json');
+  assert.equal(g.status, 0, g.stderr);
+  const json = JSON.parse(g.stdout);
+  assert.deepEqual(json.tokens, Array.from(expected.read('greedy').data, Number).slice(0, json.tokens.length));
+  assert.equal(typeof json.text, 'string');
+  assert.ok(json.timings.prefillMs >= 0);
+});
+
+test('bad usage and bad input exit 2 with a clear message', () => {
+  const both = analyze('generate', '--model', MODEL, '--ids', '1,2', '--prompt', 'x');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /give exactly one of --prompt, --ids/);
+  const badIds = analyze('forward', '--model', MODEL, '--ids', '1,x', '--out', join(tmp, 'x.safetensors'));
+  assert.equal(badIds.status, 2);
+  assert.match(badIds.stderr, /--ids: expected comma-separated non-negative integers/);
+  const noModel = analyze(
+    'forward',
+    '--model',
+    join(tmp, 'nowhere'),
+    '--ids',
+    '1',
+    '--out',
+    join(tmp, 'y.safetensors'),
+  );
+  assert.equal(noModel.status, 2);
+  assert.match(noModel.stderr, /nowhere: no config\.json/);
+  const node = analyze(
+    'forward',
+    '--model',
+    MODEL,
+    '--ids',
+    '1',
+    '--out',
+    join(tmp, 'z.safetensors'),
+    '--backend',
+    'node',
+  );
+  assert.equal(node.status, 2);
+  assert.match(node.stderr, /--backend node: @tensorflow\/tfjs-node is not loadable/);
+});
+
+test('unsupported architectures and options are refused, naming the field', () => {
+  const dir = join(tmp, 'odd');
+  cpSync(MODEL, dir, { recursive: true });
+  const cfgPath = join(dir, 'config.json');
+  const base = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  const variants: [Record<string, unknown>, RegExp][] = [
+    [{ architectures: ['MistralForCausalLM'] }, /unsupported architecture MistralForCausalLM/],
+    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /unsupported option rope type "yarn"/],
+    [{ hidden_act: 'relu' }, /unsupported option activation "relu"/],
+    [{ pretraining_tp: 2 }, /unsupported option pretraining_tp=2/],
+    [{ hidden_size: 'big' }, /field hidden_size must be a number/],
+  ];
+  for (const [change, message] of variants) {
+    writeFileSync(cfgPath, JSON.stringify({ ...base, ...change }));
+    assert.throws(() => loadModelConfig(dir), message);
+  }
+});
+
+test('a model too large for one WASM heap is refused with the backend that would run it', () => {
+  const dir = join(tmp, 'huge');
+  cpSync(MODEL, dir, { recursive: true });
+  // Llama-3.1-8B's shape: 32 layers, d 4096, 14336 intermediate, 128256 vocab.
+  const cfg = {
+    ...JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')),
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    vocab_size: 128256,
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  assert.ok(backendWeightBytes(loadModelConfig(dir)) > 28e9);
+  const r = analyze('forward', '--model', dir, '--ids', '1', '--out', join(tmp, 'h.safetensors'), '--backend', 'wasm');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /needs \d+\.\d GiB of f32 weights, more than one WASM instance holds .*--backend node/);
+});

@@ -1,0 +1,72 @@
+// The shipped default is a model organism of ESR (issue #10): find-otd-latents finds real detectors that
+// generalise to held-out prompts, and ablating them while steering lowers the multi-attempt rate.
+// Measured with the toolkit itself, on data/model + data/sae + data/prompts.txt (their defaults).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const tmp = mkdtempSync(join(tmpdir(), 'organism-'));
+// The median calibrated threshold of the documented `ablate` run on this build (docs/data.md).
+const BOOST = 0.315;
+
+function analyze(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+}
+
+function aucByLatent(run: string): Map<number, number> {
+  const t = tableFromIPC(readFileSync(join(run, 'ranking.arrow')));
+  const latents = t.getChild('latent')!.toArray() as Int32Array;
+  const auc = t.getChild('auc')!.toArray() as Float64Array;
+  return new Map(Array.from(latents, (l, i) => [l, auc[i]]));
+}
+
+test('detectors: ≥ 5 latents with AUC ≥ 0.95 on the default prompts keep AUC ≥ 0.9 on the held-out prompts', () => {
+  const main = join(tmp, 'otd');
+  const r = analyze('find-otd-latents', '--out', main);
+  assert.equal(r.status, 0, r.stderr);
+  const aucs = aucByLatent(main);
+  const strong = [...aucs].filter(([, a]) => a >= 0.95).map(([l]) => l);
+  assert.ok(strong.length >= 5, `${strong.length} latents with AUC ≥ 0.95`);
+  const held = join(tmp, 'otd-heldout');
+  const h = analyze('find-otd-latents', '--prompts', join(ROOT, 'data', 'heldout_prompts.txt'), '--out', held);
+  assert.equal(h.status, 0, h.stderr);
+  const heldAucs = aucByLatent(held);
+  const kept = strong.filter((l) => heldAucs.get(l)! >= 0.9);
+  assert.ok(kept.length >= 5, `${kept.length} of the ${strong.length} keep AUC ≥ 0.9 on held-out prompts`);
+});
+
+test('ablation: clamping the top-26 detectors while steering lowers the multi-attempt rate below baseline and below the random control (fixed seed, reduced trials)', () => {
+  const out = join(tmp, 'ablate');
+  const r = analyze(
+    'ablate',
+    '--latents',
+    'top26',
+    '--otd',
+    join(tmp, 'otd', 'latents.json'),
+    '--conditions',
+    'baseline,ablate,random',
+    '--trials-per-feature',
+    '8',
+    '--boost',
+    String(BOOST),
+    '--resamples',
+    '200',
+    '--seed',
+    '0',
+    '--out',
+    out,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  const base = m.conditions.baseline.metrics.multi_attempt_rate.estimate;
+  const abl = m.conditions.ablate.metrics.multi_attempt_rate.estimate;
+  assert.ok(base > 0, 'steering makes the organism correct itself');
+  const rnd = m.conditions.random.metrics.multi_attempt_rate.estimate;
+  assert.ok(abl < base, `multi-attempt ${abl} with the detectors ablated vs ${base} without`);
+  assert.ok(abl < rnd, `multi-attempt ${abl} with the detectors ablated vs ${rnd} with random latents clamped`);
+});

@@ -1,0 +1,142 @@
+// The random control is free of detector-like latents: on a planted discovery run where near-detectors
+// have exactly the ablated detectors' activity (so activity matching alone would pick them), no random
+// set ever holds a latent that passes a selection rule or has AUC ≥ 0.7; the uniform control neither.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DETECTOR_AUC, detectorLike, randomControl, storeActivity } from '../../lib/experiments/randomSets.ts';
+import { findDetectors } from '../../lib/stats/detectors.ts';
+import { readRanking, writeRanking } from '../../lib/stats/rankingFile.ts';
+import { openStore } from '../../lib/store/reader.ts';
+import type { SampleRow } from '../../lib/store/schema.ts';
+import { ActsWriter } from '../../lib/store/writer.ts';
+
+const N = 10; // prompts
+const K = 2; // derangements
+const D = 40;
+const ABLATED = [0, 1, 2, 3]; // fire (2.0) on every off-topic sample only: AUC 1
+const NEAR = [4, 5, 6, 7]; // fire (2.0) on off-topic samples and on-topic ones of prompts 0..1: AUC (10·8 + 10·2·½)/100 = 0.9, the activity closest to ABLATED
+const SHIFTED = [8, 9]; // fire everywhere, 3.0 off-topic vs 1.0 on-topic: AUC 1 (large effect)
+const dir = mkdtempSync(join(tmpdir(), 'random-control-'));
+
+/** Two tokens per sample; background latents 10..39 fire on token 1 of sample s when (s + l) % (l % 5 + 2) === 0. */
+function codes(off: boolean, prompt: number, s: number): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  if (off) for (const l of ABLATED) out.push([0, l, 2]);
+  if (off || prompt <= 1) for (const l of NEAR) out.push([0, l, 2]);
+  for (const l of SHIFTED) out.push([1, l, off ? 3 : 1]);
+  for (let l = 10; l < D; l++) if ((s + l) % ((l % 5) + 2) === 0) out.push([1, l, 0.5 + (l % 7) / 4]);
+  return out;
+}
+
+const run = (async () => {
+  const w = new ActsWriter(join(dir, 'activations.acts'));
+  const rows: SampleRow[] = [];
+  const c = { sample: [] as number[], token: [] as number[], latent: [] as number[], value: [] as number[] };
+  const add = (id: string, off: boolean, i: number) => {
+    for (const [t, l, v] of codes(off, i, rows.length))
+      c.sample.push(rows.length), c.token.push(t), c.latent.push(l), c.value.push(v);
+    rows.push({
+      id,
+      condition: off ? 'off_topic' : 'on_topic',
+      prompt_id: `p${i}`,
+      response_id: `p${i}`,
+      n_tokens: 2,
+      span_start: 0,
+      span_end: 2,
+    });
+  };
+  for (let i = 0; i < N; i++) add(`on:${i}`, false, i);
+  for (let k = 0; k < K; k++) for (let i = 0; i < N; i++) add(`off:${k}:${i}`, true, i);
+  w.append(rows, {
+    sample: Int32Array.from(c.sample),
+    token: Int32Array.from(c.token),
+    latent: Int32Array.from(c.latent),
+    value: Float32Array.from(c.value),
+  });
+  await w.finalize({ model: null, sae: null, layer: 0, d_sae: D });
+  const r = await findDetectors(openStore(join(dir, 'activations.acts')));
+  writeRanking(join(dir, 'ranking.arrow'), r.stats, r.order, r.selected);
+  return dir;
+})();
+
+function rankingAuc(runDir: string): Map<number, number> {
+  const { rows, columns } = readRanking(join(runDir, 'ranking.arrow'), ['latent', 'auc']);
+  return new Map(Array.from({ length: rows }, (_, i) => [Number(columns.latent[i]), Number(columns.auc[i])]));
+}
+
+test('detector-like: every latent that passes a rule or has AUC ≥ 0.7', async () => {
+  const runDir = await run;
+  const auc = rankingAuc(runDir);
+  assert.equal(auc.get(4), 0.9);
+  assert.equal(auc.get(8), 1);
+  for (let l = 10; l < D; l++) assert.ok(auc.get(l)! < DETECTOR_AUC, `background latent ${l}: AUC ${auc.get(l)}`);
+  assert.deepEqual(detectorLike(join(runDir, 'ranking.arrow')), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test('activity-matched sets hold no detector-like latent although the near-detectors match best', async () => {
+  const runDir = await run;
+  const activity = await storeActivity(openStore(join(runDir, 'activations.acts')));
+  // the near-detectors share the ablated latents' mean code (2) and fire on a similar share of tokens
+  assert.equal(activity.mean[4], activity.mean[0]);
+  assert.deepEqual([activity.freq[0], activity.freq[4]], [20 / 60, 22 / 60]);
+  const auc = rankingAuc(runDir);
+  for (const match of ['activity', 'none'] as const) {
+    const rc = await randomControl({
+      match,
+      runDir,
+      source: 'test',
+      dSae: D,
+      ablated: ABLATED,
+      steered: [20],
+      k: 25,
+      seed: 3,
+      openStore,
+    });
+    assert.equal(rc.sets.length, 25);
+    assert.deepEqual(rc.exclusion.detector_like, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const s of rc.sets) {
+      assert.equal(s.latents.length, ABLATED.length);
+      assert.equal(new Set(s.latents).size, ABLATED.length);
+      for (const l of s.latents) {
+        assert.ok(l >= 10 && l !== 20, `${match}: latent ${l} is ablated, steered or detector-like`);
+        assert.ok(auc.get(l)! < DETECTOR_AUC, `${match}: latent ${l} has AUC ${auc.get(l)}`);
+      }
+    }
+    assert.equal(rc.match, match);
+    assert.equal(rc.activity === null, match === 'none');
+  }
+});
+
+test('activity matching needs a discovery run; the uniform control does not', async () => {
+  await assert.rejects(
+    randomControl({
+      match: 'activity',
+      runDir: null,
+      source: '--latents 1,2',
+      dSae: D,
+      ablated: [1, 2],
+      steered: [],
+      k: 1,
+      seed: 0,
+      openStore,
+    }),
+    /--latents 1,2 comes with no discovery run.*--random-match none/,
+  );
+  const rc = await randomControl({
+    match: 'none',
+    runDir: null,
+    source: '--latents 1,2',
+    dSae: D,
+    ablated: [1, 2],
+    steered: [3],
+    k: 2,
+    seed: 0,
+    openStore,
+  });
+  assert.deepEqual(rc.exclusion.detector_like, []);
+  assert.match(rc.exclusion.rule, /no discovery ranking/);
+  for (const s of rc.sets) assert.ok(s.latents.every((l) => ![1, 2, 3].includes(l)));
+});

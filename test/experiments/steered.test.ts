@@ -1,0 +1,130 @@
+// The steering pool of `analyze ablate` (#11 item 1): latents silent at every position of every rendered
+// prompt at the feature layer and alive on general text, optionally only labelled ones — checked against
+// an independent forward pass (the SAE applied by hand to the stream the model returns), and the
+// feature-labels formats.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { initBackend } from '../../lib/backend.ts';
+import { openSession, SHIPPED } from '../../lib/session.ts';
+import { readFeatureLabels, steeringPool } from '../../lib/experiments/features.ts';
+import { readGeneralText, readPrompts } from '../../lib/io/inputs.ts';
+import { scanPrompts } from '../../lib/experiments/scan.ts';
+import { renderPrompt } from '../../lib/experiments/steered.ts';
+import { InputError } from '../../lib/errors.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'steering-pool-'));
+
+test('feature labels: JSON object, Neuronpedia export, index,label lines; junk refused', () => {
+  const obj = join(dir, 'l.json');
+  writeFileSync(obj, JSON.stringify({ 12: 'baking', 7: ' sailing ' }));
+  assert.deepEqual(
+    [...readFeatureLabels(obj)].sort(),
+    [
+      [12, 'baking'],
+      [7, 'sailing'],
+    ].sort(),
+  );
+  const np = join(dir, 'np.json');
+  writeFileSync(
+    np,
+    JSON.stringify([
+      {
+        modelId: 'gemma-2-2b',
+        layer: '20-gemmascope-res-16k',
+        index: '3',
+        description: 'cats',
+        explanationModelName: 'x',
+        typeName: 'oai_token-act-pair',
+      },
+      { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '3', description: 'felines' },
+      { modelId: 'gemma-2-2b', layer: '20-gemmascope-res-16k', index: '10', description: 'dogs' },
+    ]),
+  );
+  assert.deepEqual(
+    [...readFeatureLabels(np)],
+    [
+      [3, 'cats'],
+      [10, 'dogs'],
+    ],
+  );
+  const csv = join(dir, 'l.csv');
+  writeFileSync(csv, 'index,label\n4,"cats, dogs"\n8,boats\n');
+  assert.deepEqual(
+    [...readFeatureLabels(csv)],
+    [
+      [4, 'cats, dogs'],
+      [8, 'boats'],
+    ],
+  );
+  writeFileSync(csv, '4,cats\n8\n');
+  assert.throws(() => readFeatureLabels(csv), /latent 8: expected a non-empty label/);
+  writeFileSync(obj, JSON.stringify({ x: 'a' }));
+  assert.throws(() => readFeatureLabels(obj), InputError);
+  assert.throws(() => readFeatureLabels(join(dir, 'missing.json')), /not found/);
+});
+
+test('pool rule: silent on prompts, alive on general text, not ablated, labelled when labels are given', () => {
+  const pool = steeringPool(8, [0, 1, 2], [1, 3, 4, 5, 7], [5], null);
+  assert.deepEqual(
+    pool.features.map((f) => f.latent),
+    [3, 4, 7],
+  );
+  assert.deepEqual(pool.counts, { d_sae: 8, silent_on_prompts: 5, alive_on_general_text: 4, labelled: null, pool: 3 });
+  const labelled = steeringPool(
+    8,
+    [0, 1, 2],
+    [1, 3, 4, 5, 7],
+    [5],
+    new Map([
+      [4, 'four'],
+      [1, 'one'],
+      [5, 'five'],
+    ]),
+  );
+  assert.deepEqual(labelled.features, [{ latent: 4, label: 'four' }]);
+});
+
+test('the default pool on the shipped model matches a transformers forward pass: silent on every prompt position, alive on general text', async () => {
+  // data/summary.json holds, per latent, the largest SAE pre-activation over every position of every rendered
+  // prompt, computed by data/make_default.py with transformers and torch (an independent forward pass).
+  const summary = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8'));
+  const reference: number[] = summary.steering_pool_reference.prompt_max_preactivation;
+  // the labelled steering-topic latents the build found silent on the prompts (data/sae/feature_labels.json)
+  const steering: number[] = summary.topic_latents.steering;
+  await initBackend('cpu');
+  const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
+  try {
+    const { executor, sae, tokenizer, layer } = session;
+    assert.equal(reference.length, sae.dSae);
+    const prompts = readPrompts(SHIPPED.prompts).map((p) => renderPrompt(tokenizer, p, null));
+    const general = readGeneralText(SHIPPED.generalText).map((t) => tokenizer.encode(t).ids);
+    const onPrompts = await scanPrompts(executor, sae, layer, prompts, 8);
+    const alive = await scanPrompts(executor, sae, layer, general, 8);
+    const pool = steeringPool(sae.dSae, onPrompts.alive, alive.alive, [], null);
+    const pooled = new Set(pool.features.map((f) => f.latent));
+    const missing = steering.filter((l) => !pooled.has(l));
+    assert.ok(
+      steering.length >= 10 && missing.length === 0,
+      `steering-topic latents not pooled: ${missing.join(', ')}`,
+    );
+    const firing = new Set(onPrompts.alive);
+    const margin = 1e-3; // f32 forward passes differ in the last bits; latents this close to 0 may go either way
+    for (let l = 0; l < sae.dSae; l++) {
+      if (reference[l] > margin)
+        assert.ok(firing.has(l), `latent ${l} fires on a prompt in transformers (${reference[l]}) but not here`);
+      if (reference[l] < -margin)
+        assert.ok(
+          !firing.has(l),
+          `latent ${l} is silent on the prompts in transformers (${reference[l]}) but fires here`,
+        );
+    }
+    for (const f of pool.features)
+      assert.ok(reference[f.latent] < margin, `pooled latent ${f.latent} reaches ${reference[f.latent]} on a prompt`);
+  } finally {
+    await session.executor.close();
+  }
+});

@@ -1,0 +1,23 @@
+// lib/model against Hugging Face transformers on the WASM backend (cases in test/support/model-cases.ts;
+// test/webgpu.test.ts runs the same cases on WebGPU).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend.ts';
+import { loadModel } from '../../lib/model/load.ts';
+import { MODEL_FIXTURES, registerModelCases } from '../support/model-cases.ts';
+
+await initBackend('wasm', () => {});
+registerModelCases({ sampling: true });
+
+test('no tensors leak across forward passes', async () => {
+  const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'));
+  const before = tf.memory().numTensors;
+  const cache = model.newCache(1);
+  const out = await model.forward([5, 6, 7], new Uint8Array([1, 1, 1]), 1, cache, { readLayers: [1] });
+  out.logits!.dispose();
+  out.resid.forEach((t) => t.dispose());
+  cache.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
