@@ -53,9 +53,17 @@ export interface CycleReport {
   folders: { folders: string[]; imports: string[] }[];
 }
 
+/** A cycle turned to start at its smallest file, so the report does not depend on the order files were read in. */
+function fromSmallest(cycle: string[]): string[] {
+  const first = cycle.indexOf([...cycle].sort()[0]);
+  return [...cycle.slice(first), ...cycle.slice(0, first)];
+}
+
 /** The cycles among the dependency tree's project files (paths relative to the root, node_modules ignored). */
 export function findCycles(tree: DependencyTree): CycleReport {
-  const files = parseCircular(tree).map((c) => [...c]);
+  const files = parseCircular(tree)
+    .map(fromSmallest)
+    .sort((a, b) => a.join('\n').localeCompare(b.join('\n')));
   const edges = new Map<string, Set<string>>();
   const why = new Map<string, string[]>();
   for (const [issuer, deps] of Object.entries(tree)) {
