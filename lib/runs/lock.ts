@@ -29,6 +29,16 @@ export interface LockHolder {
   command: string;
 }
 
+/** How lock ages are measured: the clock (ms since the epoch) that file mtimes are compared with. Tests give
+ * their own, to check the stale-lock rules at their boundaries without waiting. */
+export interface LockOptions {
+  now?: () => number;
+}
+
+/** An unreadable lock (no holder to check) is stale after this long; a takeover lock after TAKEOVER_STALE_MS. */
+export const UNREADABLE_STALE_MS = 60_000;
+export const TAKEOVER_STALE_MS = 10_000;
+
 export interface Lock {
   path: string;
   /** Removes the lock file (only if it is still ours). Idempotent; also runs at process exit. */
@@ -69,10 +79,10 @@ function alive(pid: number): boolean {
 }
 
 /** Stale: written on this host by a process that is no longer running, or unreadable and older than a minute. */
-function isStale(path: string, h: LockHolder | null): boolean {
+function isStale(path: string, h: LockHolder | null, now: () => number): boolean {
   if (h === null) {
     try {
-      return Date.now() - statSync(path).mtimeMs > 60_000;
+      return now() - statSync(path).mtimeMs > UNREADABLE_STALE_MS;
     } catch {
       return true;
     }
@@ -107,7 +117,7 @@ function describe(h: LockHolder | null): string {
  * holder. Stale locks are taken over under a short-lived takeover lock, so two processes that find the same
  * stale lock cannot both win.
  */
-function acquireLock(lockPath: string, what: string): Lock {
+function acquireLock(lockPath: string, what: string, { now = Date.now }: LockOptions): Lock {
   const mine = held.get(lockPath);
   if (mine) {
     // re-entrant: a command and the library function it calls may both lock the same directory
@@ -126,16 +136,17 @@ function acquireLock(lockPath: string, what: string): Lock {
       return { path: lockPath, release: once(() => releasePath(lockPath)) };
     }
     const h = readHolder(lockPath);
-    if (!isStale(lockPath, h)) {
+    if (!isStale(lockPath, h, now)) {
       throw new InputError(
         `${what}: another writer holds it: ${describe(h)}. Wait for it to finish; if that process is gone, delete ${lockPath}`,
       );
     }
     const takeover = `${lockPath}.takeover`;
-    if (existsSync(takeover) && Date.now() - statSync(takeover).mtimeMs > 10_000) rmSync(takeover, { force: true });
+    if (existsSync(takeover) && now() - statSync(takeover).mtimeMs > TAKEOVER_STALE_MS)
+      rmSync(takeover, { force: true });
     if (!tryCreate(takeover, holder)) continue;
     try {
-      if (isStale(lockPath, readHolder(lockPath))) rmSync(lockPath, { force: true });
+      if (isStale(lockPath, readHolder(lockPath), now)) rmSync(lockPath, { force: true });
     } finally {
       rmSync(takeover, { force: true });
     }
@@ -195,15 +206,15 @@ function removeTmpFiles(dir: string): string[] {
  * Locks a run directory or store for writing (creating it): `<dir>/.esr-lock`. Holding the lock, this
  * process is the only writer, so temp files left by an earlier killed run are removed.
  */
-export function lockDir(dir: string, what = dir): Lock {
-  const lock = acquireLock(join(dir, LOCK_FILE), what);
+export function lockDir(dir: string, what = dir, o: LockOptions = {}): Lock {
+  const lock = acquireLock(join(dir, LOCK_FILE), what, o);
   removeTmpFiles(dir);
   return lock;
 }
 
 /** Locks a single output file (a trial store appended to, …): `<dir>/.<name>.esr-lock` beside it. */
-export function lockFile(path: string, what = path): Lock {
-  const lock = acquireLock(join(dirname(path), `.${basename(path)}${LOCK_FILE}`), what);
+export function lockFile(path: string, what = path, o: LockOptions = {}): Lock {
+  const lock = acquireLock(join(dirname(path), `.${basename(path)}${LOCK_FILE}`), what, o);
   for (const f of existsSync(dirname(path)) ? readdirSync(dirname(path)) : []) {
     if (f.startsWith(`${basename(path)}.`) && TMP.test(f)) rmSync(join(dirname(path), f), { force: true });
   }

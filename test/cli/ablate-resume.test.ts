@@ -1,14 +1,14 @@
-// Kill analyze ablate (SIGKILL) at several moments — during start-up, calibration and trials — rerun the
+// Kill analyze ablate (SIGKILL) at several moments — start-up, claiming, calibration and trials — rerun the
 // same command each time, and compare the final store with an uninterrupted run's: same trials, no
 // duplicates, same content (order-independent), and the same metrics.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import type { StopAt } from '../support/stop-at.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'ablate-resume-'));
 const prompts = join(dir, 'prompts.txt');
 writeFileSync(
@@ -19,7 +19,6 @@ const features = join(dir, 'features.json');
 writeFileSync(features, JSON.stringify([3, 17, 40, 41]));
 
 const args = (out: string) => [
-  join(ROOT, 'bin/analyze.js'),
   'ablate',
   '--model',
   join(ROOT, 'test/fixtures/models/llama3-gqa'),
@@ -50,46 +49,35 @@ const args = (out: string) => [
   out,
 ];
 
-const lines = (out: string): string[] => readFileSync(join(out, 'trials.jsonl'), 'utf8').split('\n').filter(Boolean);
+const lines = (out: string): string[] =>
+  existsSync(join(out, 'trials.jsonl'))
+    ? readFileSync(join(out, 'trials.jsonl'), 'utf8').split('\n').filter(Boolean)
+    : [];
 
-/** Starts the command and SIGKILLs it once `when` says so (polled every 20 ms), or lets it finish. */
-function runUntil(out: string, when: (ms: number) => boolean): Promise<'killed' | 'finished'> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, args(out), { stdio: 'ignore' });
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (when(Date.now() - started)) child.kill('SIGKILL');
-    }, 20);
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      if (signal !== 'SIGKILL') assert.equal(code, 0);
-      done(signal === 'SIGKILL' ? 'killed' : 'finished');
-    });
-  });
-}
-
-const storeSize = (out: string): number =>
-  existsSync(join(out, 'trials.jsonl')) ? readFileSync(join(out, 'trials.jsonl'), 'utf8').length : 0;
-
-test("ablate: SIGKILL at several moments, rerun each time: the final store equals an uninterrupted run's", {
-  timeout: 120_000,
-}, async () => {
+test("ablate: SIGKILL at several moments, rerun each time: the final store equals an uninterrupted run's", async () => {
   const clean = join(dir, 'clean');
-  const ref = spawnSync(process.execPath, args(clean), { encoding: 'utf8' });
-  assert.equal(ref.status, 0, ref.stderr);
+  assertExit(runCli(args(clean)), 0);
   const expected = lines(clean);
   assert.equal(expected.length, 4 * 4 * 3);
 
+  // Each run is killed right after one file operation (test/support/stop-at.ts), so every moment is hit
+  // however fast or loaded the machine is; the store then holds exactly the trials written before it.
   const killed = join(dir, 'killed');
-  const outcomes = [
-    await runUntil(killed, (ms) => ms > 400), // start-up
-    await runUntil(killed, () => existsSync(join(killed, 'config.json'))), // just after claiming the run directory
-    await runUntil(killed, () => storeSize(killed) > 0), // at the first trials
-    await runUntil(killed, () => storeSize(killed) > readFileSync(join(clean, 'trials.jsonl'), 'utf8').length / 2), // half way
+  const moments: [string, StopAt, number][] = [
+    ['start-up: the run directory just locked', { op: 'close', path: '/killed/\\.esr-lock$', nth: 1 }, 0],
+    ['the run directory claimed', { op: 'rename', path: '/killed/config\\.json$', nth: 1 }, 0],
+    ['calibration: one of four thresholds cached', { op: 'rename', path: '/calibration/[^/]+\\.json$', nth: 1 }, 0],
+    ['the first trial stored', { op: 'write', path: '/trials\\.jsonl$', nth: 1 }, 1],
+    ['half way', { op: 'write', path: '/trials\\.jsonl$', nth: expected.length / 2 }, 1 + expected.length / 2],
   ];
-  assert.ok(outcomes.filter((o) => o === 'killed').length >= 3, `outcomes ${outcomes}`);
-  assert.ok(lines(killed).length < expected.length, 'some trials were left for the last run');
-  assert.equal(await runUntil(killed, () => false), 'finished');
+  for (const [moment, stopAt, stored] of moments) {
+    const run = startCli(args(killed), { stopAt });
+    await run.stopped;
+    const r = await run.kill();
+    assert.equal(r.signal, 'SIGKILL', moment);
+    assert.equal(lines(killed).length, stored, `${moment}: trials stored when killed`);
+  }
+  assertExit(runCli(args(killed)), 0);
 
   const got = lines(killed);
   assert.equal(new Set(got.map((l) => JSON.parse(l).id)).size, got.length, 'no trial twice');

@@ -1,6 +1,5 @@
 // find-otd-latents end to end through the CLI: outputs, determinism, resume, bad input.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +8,9 @@ import { tableFromIPC } from 'apache-arrow';
 import { derangement } from '../../lib/discovery/pairs.ts';
 import { writeSafetensors } from '../../lib/io/safetensors.ts';
 import { Rng } from '../../lib/random.ts';
+import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
 const MODEL = join(FIX, 'models', 'llama3-gqa');
 const SAE = join(FIX, 'sae', 'saelens_relu');
@@ -42,9 +41,7 @@ const base = [
   '3',
 ];
 
-function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
-}
+const analyze = (...args: string[]) => runCli(args);
 
 test('derangements have no fixed point and are seeded', () => {
   for (let s = 0; s < 50; s++) {
@@ -59,7 +56,7 @@ test('a run writes every output, schema-valid, and a rerun with the same seed gi
   const a = join(tmp, 'a'),
     b = join(tmp, 'b');
   const r1 = analyze(...base, '--out', a);
-  assert.equal(r1.status, 0, r1.stderr);
+  assertExit(r1, 0);
   assert.match(
     r1.stdout,
     /6 off-topic vs 6 on-topic prompt values \(18 off-topic and 6 on-topic samples, averaged per prompt\); \d+ latents pass the separability rule/,
@@ -89,37 +86,27 @@ test('a run writes every output, schema-valid, and a rerun with the same seed gi
   );
   assert.equal(ranking.numRows, 256);
   const r2 = analyze(...base, '--out', b);
-  assert.equal(r2.status, 0, r2.stderr);
+  assertExit(r2, 0);
   assert.equal(readFileSync(join(b, 'latents.json'), 'utf8'), readFileSync(join(a, 'latents.json'), 'utf8'));
 });
 
 test('a run killed during capture resumes without recomputing finished samples', async () => {
   const dir = join(tmp, 'killed');
-  const args = [join(ROOT, 'bin', 'analyze.js'), ...base, '--out', dir, '--batch-size', '2'];
-  // SIGKILL the process as soon as its second capture batch is committed (its part files are the commit).
-  await new Promise<void>((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT });
-    const committed = join(dir, 'activations.acts', 'parts', '000001.samples.arrow');
-    const poll = setInterval(() => {
-      if (existsSync(committed)) child.kill('SIGKILL');
-    }, 5);
-    child.on('exit', () => {
-      clearInterval(poll);
-      resolve();
-    });
+  // SIGKILL the process right after its second capture batch is committed (its samples part file is the commit).
+  const run = startCli([...base, '--out', dir, '--batch-size', '2'], {
+    stopAt: { op: 'rename', path: '/parts/000001\\.samples\\.arrow$', nth: 1 },
   });
+  await run.stopped;
+  assert.equal((await run.kill()).signal, 'SIGKILL');
   assert.ok(!existsSync(join(dir, 'latents.json')), 'the run was cut short');
   const resumed = analyze(...base, '--out', dir, '--batch-size', '2');
-  assert.equal(resumed.status, 0, resumed.stderr);
-  const [, stored, pending, total] = /capture: (\d+) samples already stored; (\d+) of (\d+) batches to run/
+  assertExit(resumed, 0, /capture: 4 samples already stored; \d+ of \d+ batches to run/);
+  const [, pending, total] = /capture: 4 samples already stored; (\d+) of (\d+) batches to run/
     .exec(resumed.stderr)!
     .map(Number);
-  assert.ok(
-    stored >= 4 && pending < total,
-    `finished batches are not redone (${stored} stored, ${pending}/${total} to run)`,
-  );
+  assert.equal(pending, total - 2, 'the two committed batches are not redone');
   const whole = join(tmp, 'whole');
-  assert.equal(analyze(...base, '--out', whole, '--batch-size', '2').status, 0);
+  assertExit(analyze(...base, '--out', whole, '--batch-size', '2'), 0);
   assert.equal(readFileSync(join(dir, 'latents.json'), 'utf8'), readFileSync(join(whole, 'latents.json'), 'utf8'));
 });
 
@@ -148,8 +135,7 @@ test('bad input: a clear error, exit 2, nothing written', () => {
     const overridden = new Set(extra.filter((a) => a.startsWith('--')));
     const kept = base.filter((a, i) => !overridden.has(a) && !overridden.has(base[i - 1]));
     const r = analyze(...kept, ...extra, '--out', out);
-    assert.equal(r.status, 2, `${extra.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, message);
+    assertExit(r, 2, message);
     assert.ok(!existsSync(join(out, 'latents.json')));
   }
 });

@@ -1,15 +1,15 @@
 // One writer per run directory: the lock file, stale-lock takeover, two real processes racing for one
 // store, and the CLI refusing a second writer (exit 2, naming the holder, nothing written).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../lib/errors.ts';
-import { LOCK_FILE, lockDir, lockFile } from '../../lib/runs/lock.ts';
+import { LOCK_FILE, lockDir, lockFile, TAKEOVER_STALE_MS, UNREADABLE_STALE_MS } from '../../lib/runs/lock.ts';
+import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'lock-'));
 const LOCK_TS = join(ROOT, 'lib', 'runs', 'lock.ts');
@@ -19,21 +19,31 @@ function child(dir: string) {
   const code = `import { lockDir } from ${JSON.stringify(LOCK_TS)};
 try { lockDir(${JSON.stringify(dir)}); console.log('locked'); } catch (e) { console.log(e.name + ': ' + e.message); }
 process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT });
-}
-/** Waits for the child's line, then lets it exit. */
-const output = (p: ReturnType<typeof child>): Promise<string> => answered(p).then((s) => (p.stdin!.end(), s));
-const answered = (p: ReturnType<typeof child>): Promise<string> =>
-  new Promise((done) => {
+  const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  /** Its line, once it has tried; rejects with its stderr if it ended without one. */
+  const answered = new Promise<string>((done, fail) => {
     let s = '';
-    p.stdout!.on('data', (d) => {
+    p.stdout.on('data', (d) => {
       s += d;
       if (s.includes('\n')) done(s.trim());
     });
+    p.on('close', (code, signal) => fail(new Error(`lock child ended (${code ?? signal}) without a line:\n${stderr}`)));
   });
-const exited = (p: ReturnType<typeof child>): Promise<void> => new Promise((done) => p.on('exit', () => done()));
+  const exited = new Promise<void>((done) => p.on('close', () => done()));
+  return { answered, exited, release: () => p.stdin.end() };
+}
+/** Waits for the child's line, then lets it exit. */
+const output = async (c: ReturnType<typeof child>): Promise<string> => {
+  const line = await c.answered;
+  c.release();
+  await c.exited;
+  return line;
+};
 
-const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
+/** A pid no process has: Linux pids stay below pid_max (at most 2^22), macOS's below 99999. */
+const DEAD_PID = 2 ** 22;
 
 test('a second writer is refused with the holder named; release lets the next one in', async () => {
   const dir = join(tmp, 'held');
@@ -51,22 +61,53 @@ test('a lock left by a dead process on this host is taken over; one from another
   mkdirSync(dir);
   writeFileSync(
     join(dir, LOCK_FILE),
-    JSON.stringify({ pid: deadPid(), host: hostname(), started: '2020-01-01T00:00:00Z', command: 'capture' }),
+    JSON.stringify({ pid: DEAD_PID, host: hostname(), started: '2020-01-01T00:00:00Z', command: 'capture' }),
   );
   assert.equal(await output(child(dir)), 'locked');
   writeFileSync(
     join(dir, LOCK_FILE),
-    JSON.stringify({ pid: deadPid(), host: 'elsewhere', started: '2020-01-01T00:00:00Z', command: 'capture' }),
+    JSON.stringify({ pid: DEAD_PID, host: 'elsewhere', started: '2020-01-01T00:00:00Z', command: 'capture' }),
   );
   assert.match(await output(child(dir)), /InputError: .*pid \d+ on elsewhere/);
+});
+
+test('an unreadable lock is stale a minute after it was written, on the clock the locker uses', () => {
+  const dir = join(tmp, 'unreadable');
+  mkdirSync(dir);
+  writeFileSync(join(dir, LOCK_FILE), '{"pid": 12'); // a holder cut short mid-write
+  const written = statSync(join(dir, LOCK_FILE)).mtimeMs;
+  assert.throws(
+    () => lockDir(dir, dir, { now: () => written + UNREADABLE_STALE_MS }),
+    (e: Error) => e instanceof InputError && /another writer holds it: an unreadable lock/.test(e.message),
+  );
+  lockDir(dir, dir, { now: () => written + UNREADABLE_STALE_MS + 1 }).release();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+});
+
+test('a takeover lock left by a crashed locker blocks taking over a stale lock for 10 s, then is cleared', () => {
+  const dir = join(tmp, 'takeover');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, LOCK_FILE),
+    JSON.stringify({ pid: DEAD_PID, host: hostname(), started: '2020-01-01T00:00:00Z', command: 'capture' }),
+  );
+  writeFileSync(join(dir, `${LOCK_FILE}.takeover`), '');
+  const left = statSync(join(dir, `${LOCK_FILE}.takeover`)).mtimeMs;
+  assert.throws(
+    () => lockDir(dir, dir, { now: () => left + TAKEOVER_STALE_MS }),
+    (e: Error) => e instanceof InputError && /could not take the lock .* \(contended\)/.test(e.message),
+  );
+  const lock = lockDir(dir, dir, { now: () => left + TAKEOVER_STALE_MS + 1 });
+  assert.deepEqual(readdirSync(dir).sort(), [LOCK_FILE]);
+  lock.release();
 });
 
 test('six processes racing for one directory: exactly one wins', async () => {
   const dir = join(tmp, 'race');
   const children = Array.from({ length: 6 }, () => child(dir));
-  const results = await Promise.all(children.map(answered)); // every child has tried while the winner still holds
-  children.forEach((c) => c.stdin!.end());
-  await Promise.all(children.map(exited));
+  const results = await Promise.all(children.map((c) => c.answered)); // every child has tried while the winner still holds
+  children.forEach((c) => c.release());
+  await Promise.all(children.map((c) => c.exited));
   assert.equal(results.filter((r) => r === 'locked').length, 1, results.join('\n'));
   assert.equal(results.filter((r) => r.startsWith('InputError')).length, 5);
   assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'released at exit');
@@ -105,7 +146,6 @@ test('a directory created only for the lock is removed again when the command is
 });
 
 const captureArgs = (samples: string, out: string) => [
-  join(ROOT, 'bin/analyze.js'),
   'capture',
   '--model',
   join(FIX, 'models', 'llama3-gqa'),
@@ -121,23 +161,19 @@ const captureArgs = (samples: string, out: string) => [
   '2',
 ];
 
-test('CLI: two captures into one store — one exits 2 naming the holder, the other completes the store', {
-  timeout: 300_000,
-}, async () => {
+test('CLI: two captures into one store — the second exits 2 naming the first, which then completes the store', async () => {
   const out = join(tmp, 'two.acts');
   const samples = join(FIX, 'capture', 'samples.jsonl');
-  const run = () =>
-    new Promise<{ code: number | null; stderr: string }>((done) => {
-      const p = spawn(process.execPath, captureArgs(samples, out), { cwd: tmp });
-      let stderr = '';
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('exit', (code) => done({ code, stderr }));
-    });
-  const [a, b] = await Promise.all([run(), run()]);
-  const codes = [a.code, b.code].sort();
-  assert.deepEqual(codes, [0, 2], `${a.stderr}\n${b.stderr}`);
-  const loser = a.code === 2 ? a : b;
-  assert.match(loser.stderr, /activation store .*another writer holds it: pid \d+/);
+  // the first capture holds the store's lock (paused right after writing it) while the second one starts
+  const first = startCli(captureArgs(samples, out), {
+    cwd: tmp,
+    stopAt: { op: 'close', path: '/two\\.acts/\\.esr-lock$', nth: 1 },
+  });
+  await first.stopped;
+  const second = runCli(captureArgs(samples, out), { cwd: tmp });
+  assertExit(second, 2, new RegExp(`activation store .*another writer holds it: pid ${first.pid} `));
+  first.resume();
+  assertExit(await first.exited, 0);
   assert.ok(existsSync(join(out, 'meta.json')));
   assert.equal(existsSync(join(out, LOCK_FILE)), false, 'the lock is released at exit');
 });
@@ -151,10 +187,8 @@ test('CLI: ablate into a run directory another live process holds exits 2 and wr
   );
   const features = join(tmp, 'features.json');
   writeFileSync(features, '[3]');
-  const r = spawnSync(
-    process.execPath,
+  const r = runCli(
     [
-      join(ROOT, 'bin/analyze.js'),
       'ablate',
       '--model',
       join(FIX, 'models', 'llama3-gqa'),
@@ -169,9 +203,8 @@ test('CLI: ablate into a run directory another live process holds exits 2 and wr
       '--out',
       out,
     ],
-    { encoding: 'utf8', cwd: tmp },
+    { cwd: tmp },
   );
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`another writer holds it: pid ${process.pid} `));
+  assertExit(r, 2, new RegExp(`another writer holds it: pid ${process.pid} `));
   assert.deepEqual(readdirSync(out), [LOCK_FILE]);
 });
