@@ -2,6 +2,7 @@
 // timeouts, connection errors, honouring Retry-After) and the per-request timeout.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import type { RequestTimer } from './types.ts';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -26,6 +27,8 @@ export interface ChatConfig {
   temperature: number | null;
   maxTokens: number;
   timeoutMs: number;
+  /** Times requests out on this clock instead of the SDK's own timer (see JudgeOptions.requestTimer). */
+  requestTimer?: RequestTimer;
   httpRetries: number;
   /** Called once per HTTP request sent (retries included), for the counters. */
   onRequest: () => void;
@@ -37,6 +40,8 @@ export interface ChatConfig {
 
 /** The longest wait a server's Retry-After may impose before a retry; longer requests are cut to this. */
 const MAX_SERVER_WAIT_S = 60;
+/** The longest delay a Node timer holds (longer ones fire at once): the SDK timeout when requestTimer does the timing. */
+const NEVER_MS = 2 ** 31 - 1;
 
 /** Seconds a Retry-After / Retry-After-Ms header asks for, or null. */
 function retryAfterSeconds(h: Headers): number | null {
@@ -50,16 +55,36 @@ function retryAfterSeconds(h: Headers): number | null {
   return Number.isFinite(at) ? (at - Date.now()) / 1000 : null;
 }
 
+/** fetch, timed out on `timer` after `ms` (an abort, as the SDKs' own timeout does it). */
+function timedFetch(timer: RequestTimer, ms: number): typeof fetch {
+  return async (url, init) => {
+    const controller = new AbortController();
+    const sdkSignal = init?.signal;
+    const abort = () => controller.abort();
+    sdkSignal?.addEventListener('abort', abort, { once: true });
+    const cancel = timer(ms, abort);
+    try {
+      return await fetch(url, { ...init, signal: controller.signal });
+    } finally {
+      cancel();
+      sdkSignal?.removeEventListener('abort', abort);
+    }
+  };
+}
+
 /**
  * The fetch the SDKs call for every try: counts requests, and caps a server's Retry-After at
  * MAX_SERVER_WAIT_S (the SDKs honour any value, so `retry-after: 100000` would stall a run), saying so.
  */
-function guardedFetch(cfg: Pick<ChatConfig, 'onRequest' | 'onWait' | 'maxServerWaitS'>): typeof fetch {
+export function guardedFetch(
+  cfg: Pick<ChatConfig, 'onRequest' | 'onWait' | 'maxServerWaitS' | 'requestTimer' | 'timeoutMs'>,
+): typeof fetch {
   const say = cfg.onWait ?? ((line: string) => console.error(line));
   const cap = cfg.maxServerWaitS ?? MAX_SERVER_WAIT_S;
+  const send = cfg.requestTimer ? timedFetch(cfg.requestTimer, cfg.timeoutMs) : fetch;
   return async (url, init) => {
     cfg.onRequest();
-    const res = await fetch(url, init);
+    const res = await send(url, init);
     const wait = res.ok ? null : retryAfterSeconds(res.headers);
     if (wait === null || wait <= 0) return res;
     if (wait <= cap) {
@@ -82,7 +107,7 @@ function sdkOptions(cfg: ChatConfig) {
   return {
     apiKey: cfg.apiKey,
     baseURL: cfg.baseUrl,
-    timeout: cfg.timeoutMs,
+    timeout: cfg.requestTimer ? NEVER_MS : cfg.timeoutMs,
     maxRetries: cfg.httpRetries,
     fetch: guardedFetch(cfg),
     logLevel: 'off' as const,

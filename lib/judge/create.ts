@@ -149,6 +149,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       temperature,
       maxTokens,
       timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? 120_000, 1, false),
+      requestTimer: opts.requestTimer,
       httpRetries: checkNumber('httpRetries', opts.httpRetries ?? 4, 0, true),
       onRequest: () => void stats.http_requests++,
       maxServerWaitS:

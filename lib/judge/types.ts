@@ -56,6 +56,9 @@ export interface Judge {
   stats(): JudgeStats;
 }
 
+/** Starts one request's timeout: calls `expire` after `ms` unless the returned function is called first. */
+export type RequestTimer = (ms: number, expire: () => void) => () => void;
+
 export interface JudgeOptions {
   /** Endpoint for a remote judge; else ANTHROPIC_BASE_URL / OPENAI_BASE_URL; else the SDK default. */
   baseUrl?: string | null;
@@ -71,6 +74,8 @@ export interface JudgeOptions {
   maxTokens?: number;
   /** Per-request timeout in ms, enforced by the SDK (default 120,000). */
   timeoutMs?: number;
+  /** Times requests out on this clock instead of the SDK's timer (tests expire a request when they choose). */
+  requestTimer?: RequestTimer;
   /** Retries of one request on 408/409/429/5xx/timeouts/connection errors, done by the SDK (default 4). */
   httpRetries?: number;
   /** Longest Retry-After wait honoured before a retry, in seconds (default 60); longer ones are cut, and said. */

@@ -22,7 +22,8 @@ const ATTEMPTS = [
   { text: 'Wait, let me get back to the question. Mix flour, water and starter, then bake.', score: 80 },
 ];
 const VALID = `Reasoning first.\n<result>${JSON.stringify({ attempts: ATTEMPTS })}</result>`;
-const FAST: JudgeOptions = { timeoutMs: 300, httpRetries: 2, invalidOutputRetries: 2, backoffMs: 1 };
+// Requests time out on the server's clock (only where the script says 'hang'), never on the machine's speed.
+const FAST: JudgeOptions = { httpRetries: 2, invalidOutputRetries: 2, backoffMs: 1 };
 const RETRY_NOW = { 'retry-after-ms': '1' };
 
 const FORMATS = [
@@ -37,6 +38,7 @@ async function judgeOnce(format: Format, script: Step[], opts: JudgeOptions = {}
   try {
     const judge = createJudge(`${format.name}:fake-model`, {
       ...FAST,
+      requestTimer: server.requestTimer,
       baseUrl: format.url(server),
       env: { [format.keyVar]: KEY },
       ...opts,
@@ -138,6 +140,24 @@ test('anthropic: timeouts past the retry budget are recorded as an error', async
   assert.equal(stats.errors, 1);
 });
 
+test('a request that never answers times out on the real clock after timeoutMs', async () => {
+  const server = await startFakeLlm(['hang']);
+  try {
+    const judge = createJudge('openai:fake-model', {
+      ...FAST,
+      httpRetries: 0,
+      timeoutMs: 200,
+      baseUrl: server.openaiUrl,
+      env: { OPENAI_API_KEY: KEY },
+    });
+    const result = await judge.judge(INPUT);
+    assert.match(result.error!, /^openai:fake-model: APIConnectionTimeoutError/);
+    assert.equal(server.requests.length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test('openai: attempts that are not in the response, or none at all, are rejected', async () => {
   const invented = `<result>{"attempts":[{"text":"Bake at 230 C for 40 minutes.","score":90}]}</result>`;
   const { result } = await judgeOnce(FORMATS[1], [{ reply: invented }, { reply: '<result>{"attempts":[]}</result>' }], {
@@ -160,6 +180,7 @@ test('concurrency limit: never more requests in flight than allowed', async () =
   try {
     const judge = createJudge('openai:fake-model', {
       ...FAST,
+      requestTimer: server.requestTimer,
       concurrency: 2,
       baseUrl: server.openaiUrl,
       env: { OPENAI_API_KEY: KEY },
@@ -179,6 +200,7 @@ test('cache: a second judge with the same settings answers from disk; another pr
   try {
     const opts = {
       ...FAST,
+      requestTimer: server.requestTimer,
       cacheDir: join(dir, 'cache'),
       baseUrl: server.anthropicUrl,
       env: { ANTHROPIC_API_KEY: KEY },

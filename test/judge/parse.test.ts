@@ -54,7 +54,7 @@ async function judgeWith(script: Step[]) {
       promptFile,
       invalidOutputRetries: 1,
       backoffMs: 1,
-      timeoutMs: 2000,
+      requestTimer: server.requestTimer, // no request times out, however slow the machine
     });
     return { result: await judge.judge(INPUT), stats: judge.stats(), requests: server.requests };
   } finally {

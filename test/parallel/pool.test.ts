@@ -5,12 +5,24 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import { workerPool } from '../../lib/parallel/pool.ts';
 import type { EncodeTask } from '../../lib/parallel/tasks.ts';
+import { HELD_LAYER, RELEASE_CHANNEL } from '../fixtures/parallel/crash-worker.ts';
 
 const ENTRY = pathToFileURL(join(import.meta.dirname, '..', 'fixtures', 'parallel', 'crash-worker.ts')).href;
 const SPEC = { model: 'stand-in', sae: null, backend: 'cpu' as const };
-const task = (layer: number, delayMs = 0): EncodeTask => ({ kind: 'encode', sequences: [[delayMs]], layer });
+const task = (layer: number): EncodeTask => ({ kind: 'encode', sequences: [[0]], layer });
+/** Lets the stand-in workers answer their held tasks, and waits for `held`. */
+async function released<T>(held: Promise<T>): Promise<T> {
+  const channel = new BroadcastChannel(RELEASE_CHANNEL);
+  try {
+    channel.postMessage('go');
+    return await held;
+  } finally {
+    channel.close();
+  }
+}
 
 for (const [layer, how] of [
   [
@@ -24,12 +36,12 @@ for (const [layer, how] of [
     try {
       const ok = await pool.run(task(0));
       assert.equal(ok.latent.length, 0);
-      const slow = pool.run(task(0, 300)); // on the other worker, finishes after the crash
-      const crash = pool.run(task(layer, 20));
+      const held = pool.run(task(HELD_LAYER)); // on one worker, answered only after the crash
+      const crash = pool.run(task(layer)); // on the other
       const queued = pool.run(task(0));
       await assert.rejects(crash, how);
       await assert.rejects(queued, /the worker pool is stopped/);
-      assert.equal((await slow).latent.length, 0);
+      assert.equal((await released(held)).latent.length, 0);
       await assert.rejects(pool.run(task(0)), /the worker pool is stopped/);
     } finally {
       await pool.close();
