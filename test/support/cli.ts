@@ -11,7 +11,8 @@ import { STOP_AT_ENV, type StopAt, STOPPED_LINE } from './stop-at.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ANALYZE = join(ROOT, 'bin', 'analyze.js');
-const TSX = import.meta.resolve('tsx');
+/** tsx's loader, for `node --import` in any working directory. */
+export const TSX = import.meta.resolve('tsx');
 const STOP_AT = import.meta.resolve('./stop-at.ts');
 
 export interface RunOptions {
@@ -38,10 +39,12 @@ export interface RunResult {
   error?: Error;
 }
 
-/** Keys and endpoints of the remote judges: with them set, a command would leave the offline judge. */
-const FROM_THE_SHELL = /^(ANTHROPIC|OPENAI)_/;
+/** Keys and endpoints of the remote judges (with them set, a command would leave the offline judge), and the
+ * test runner's marker (a `node --test` started by a test would refuse to run its files). */
+const FROM_THE_SHELL = /^((ANTHROPIC|OPENAI)_|NODE_TEST_CONTEXT$)/;
 
-/** The environment a test's child process gets: this process's, minus judge keys and endpoints, plus ESR_RUNS_DIR. */
+/** The environment a test's child process gets: this process's, minus judge keys and endpoints and the test
+ * runner's marker, plus ESR_RUNS_DIR. */
 export function hermeticEnv(o: RunOptions = {}): { env: NodeJS.ProcessEnv; set: Record<string, string> } {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!FROM_THE_SHELL.test(k)) env[k] = v;
