@@ -1,7 +1,6 @@
 // analyze ablate: steered generation with and without the off-topic detector latents (plus controls),
 // judged, with cluster-bootstrap CIs per condition and paired differences between conditions.
 import type { CommandModule } from 'yargs';
-import { initBackend } from '../lib/backend.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
 import { readGeneralText, readPrompts } from '../lib/io/inputs.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
@@ -17,7 +16,7 @@ import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.
 import { metricsText } from '../lib/trials/report.ts';
 import { runAblation } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
-import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
+import { backendSpec, promptsOption, sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { META_PROMPT_PLACEMENTS, type MetaPromptPlacement } from '../lib/experiments/steered.ts';
 import { createJudge, defaultJudgeSpec } from '../lib/judge/index.ts';
@@ -294,12 +293,11 @@ const command: CommandModule<GlobalArgs, Args> = {
     const latents = locateLatents(a.latents, { otd: a.otd ?? null, model: a.model, sae: a.sae, prompts: a.prompts });
 
     const out = a.out ?? newRunDir(COMMAND);
-    await initBackend(a.backend);
     const session = await openSession({
       model: a.model,
       sae: a.sae,
       layer: a.layer,
-      backend: a.backend,
+      backend: backendSpec(a),
       workers: a.workers,
       forceWorkers: a['force-workers'],
     });
@@ -347,7 +345,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       );
     } finally {
       lock.release();
-      await session.executor.close();
+      await session.close();
     }
   },
 };

@@ -1,8 +1,7 @@
 // analyze capture: per-token SAE codes of labelled samples into an activation store (Arrow, sparse).
 import type { CommandModule } from 'yargs';
-import { activeBackend, initBackend } from '../lib/backend.ts';
 import { capture } from '../lib/capture/capture.ts';
-import { sessionOptions, interventionOptions } from '../lib/cli/options.ts';
+import { backendSpec, sessionOptions, interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
@@ -41,12 +40,11 @@ const command: CommandModule<GlobalArgs, Args> = {
     checkWorkers(argv.workers, argv['force-workers']);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     const samples = readSamples(argv.samples);
-    await initBackend(argv.backend);
     const setup = await openSession({
       model: argv.model,
       sae: argv.sae,
       layer: argv.layer,
-      backend: argv.backend,
+      backend: backendSpec(argv),
       workers: argv.workers,
       forceWorkers: argv['force-workers'],
     });
@@ -61,7 +59,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const meta = storeMeta(
       setup,
       argv.model,
-      activeBackend(),
+      setup.backend.description,
       { samples: settings.samples_sha256 },
       { ...settings, samples_file: argv.samples, span_units: 'code points of the last message' },
     );
@@ -76,7 +74,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       });
       bar?.done();
     } finally {
-      await setup.executor.close();
+      await setup.close();
     }
     console.log(
       `${argv.out}: ${samples.length} samples (${result.captured} captured now, ${result.resumed} already there) in ${((Date.now() - started) / 1000).toFixed(1)} s`,

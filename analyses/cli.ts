@@ -1,7 +1,6 @@
 // The `analyze` command line: one module per subcommand in this folder, each thin over lib/.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { releaseBackend } from '../lib/backend.ts';
 import { backendOption } from '../lib/cli/options.ts';
 import { exitCodeFor } from '../lib/errors.ts';
 import { addCommands } from './commands.ts';
@@ -30,7 +29,6 @@ const CONTROL_BYTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 try {
   await cli.parseAsync();
-  releaseBackend();
 } catch (err) {
   const e = err as Error;
   // never echo raw control bytes (from a binary file) to the terminal

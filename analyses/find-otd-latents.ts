@@ -1,7 +1,6 @@
 // analyze find-otd-latents: discover the SAE latents that detect off-topic text, ranked, with evidence.
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { activeBackend, initBackend } from '../lib/backend.ts';
 import { checkWorkers, openSession, type Session } from '../lib/session.ts';
 import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
 import { runEpisodes } from '../lib/discovery/episodeRun.ts';
@@ -25,7 +24,7 @@ import type { PoolMode } from '../lib/stats/sparse.ts';
 import type { UnitKind } from '../lib/stats/units.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
-import { promptsOption, sessionOptions } from '../lib/cli/options.ts';
+import { backendSpec, promptsOption, sessionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 
 interface Args extends SessionArgs {
@@ -153,7 +152,7 @@ const command: CommandModule<GlobalArgs, Args> = {
           episodes,
           latentsPath,
           batchSize: argv['batch-size'],
-          backend: activeBackend(),
+          backend: session.backend.description,
           log: (line) => console.error(line),
           paths: { model: argv.model, sae: argv.sae, episodes: argv.episodes! },
         });
@@ -224,19 +223,18 @@ const command: CommandModule<GlobalArgs, Args> = {
 
 /** Opens the model and SAE (in this thread or on workers), runs `body`, and always stops the workers. */
 async function withSession<T>(argv: Args, body: (session: Session) => Promise<T>): Promise<T> {
-  await initBackend(argv.backend);
   const session = await openSession({
     model: argv.model,
     sae: argv.sae,
     layer: argv.layer,
-    backend: argv.backend,
+    backend: backendSpec(argv),
     workers: argv.workers,
     forceWorkers: argv['force-workers'],
   });
   try {
     return await body(session);
   } finally {
-    await session.executor.close();
+    await session.close();
   }
 }
 

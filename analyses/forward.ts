@@ -1,8 +1,8 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
 import type { CommandModule } from 'yargs';
-import { interventionOptions } from '../lib/cli/options.ts';
+import { backendSpec, interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
-import { initBackend } from '../lib/backend.ts';
+import { openBackend } from '../lib/backend.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
 import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
@@ -61,9 +61,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && (interventions.length || argv.codes !== undefined))
       throw new InputError('--steer, --clamp and --codes need --sae');
-    await initBackend(argv.backend);
-    const model = await loadModel(argv.model);
-    const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
+    const backend = await openBackend(backendSpec(argv));
+    const model = await loadModel(argv.model, backend);
+    const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     let ids: number[];
@@ -99,6 +99,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     out.resid.forEach((t) => t.dispose());
     writeSafetensors(argv.out, tensors, { input_ids: ids.join(','), interventions: JSON.stringify(interventions) });
     cache.dispose();
+    backend.close();
     console.log(
       `wrote ${argv.out}: ${Object.entries(tensors)
         .map(([k, t]) => `${k} [${t.shape}]`)

@@ -1,8 +1,8 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
-import { interventionOptions } from '../lib/cli/options.ts';
+import { backendSpec, interventionOptions } from '../lib/cli/options.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
-import { initBackend } from '../lib/backend.ts';
+import { openBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags } from '../lib/cli/flags.ts';
@@ -68,10 +68,10 @@ const command: CommandModule<GlobalArgs, Args> = {
     checkSamplingFlags(argv);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
-    await initBackend(argv.backend);
-    const model = await loadModel(argv.model);
+    const backend = await openBackend(backendSpec(argv));
+    const model = await loadModel(argv.model, backend);
     const tokenizer = loadTokenizer(argv.model);
-    const sae = argv.sae ? loadSaeFor(argv.sae, model.config) : null;
+    const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     const prompt =
       source === 'ids'
@@ -90,6 +90,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       stopIds: tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds,
       hooks,
     });
+    backend.close();
     const tokens = result.tokens[0];
     const text = tokenizer.decode(tokens, { skipSpecialTokens: true });
     if (argv.json) console.log(JSON.stringify({ text, tokens, timings: result.timings }));

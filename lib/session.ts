@@ -3,13 +3,13 @@
 // default model, SAE and prompts are what a session opens when given no paths.
 import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
-import type { BackendChoice } from './backend.ts';
+import { type Backend, type BackendChoice, type BackendSpec, openBackend } from './backend.ts';
 import { InputError } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
 import { loadModel } from './model/load.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
-import { loadSae, type Sae } from './sae/index.ts';
+import { loadSae, type Sae, saeComputeOptions } from './sae/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -28,6 +28,8 @@ export function isShippedDefault(paths: { model: string; sae: string }): boolean
 }
 
 export interface Session {
+  /** The numeric backend the model runs on (worker threads open the same kind). */
+  backend: Backend;
   /** The checkpoint directory and SAE path it was opened from (recorded in every output's provenance). */
   paths: { model: string; sae: string };
   config: ModelConfig;
@@ -36,6 +38,8 @@ export interface Session {
   /** The feature (read-out) layer. */
   layer: number;
   executor: Executor;
+  /** Stops the workers and frees the backend. */
+  close(): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -44,8 +48,8 @@ export interface SessionOptions {
   /** Default: the shipped SAE. */
   sae?: string;
   layer?: number;
-  /** Default: auto. */
-  backend?: BackendChoice;
+  /** An open backend, or what to open (default auto). */
+  backend?: Backend | BackendSpec | BackendChoice;
   /** 0 (the default) runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
   workers?: number;
   forceWorkers?: boolean;
@@ -75,9 +79,9 @@ export function checkWorkers(workers: number, force = false): void {
   }
 }
 
-/** Loads an SAE and checks it reads the model's residual stream. */
-export function loadSaeFor(path: string, config: ModelConfig): Sae {
-  const sae = loadSae(path);
+/** Loads an SAE for a backend and checks it reads the model's residual stream. */
+export function loadSaeFor(path: string, config: ModelConfig, backend: Backend): Sae {
+  const sae = loadSae(path, saeComputeOptions(backend));
   if (sae.dIn !== config.hiddenSize) {
     throw new InputError(`${path}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${config.hiddenSize}`);
   }
@@ -90,13 +94,22 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   checkWorkers(workers, o.forceWorkers);
   const config = loadModelConfig(paths.model);
   const tokenizer = loadTokenizer(paths.model);
-  const sae = loadSaeFor(paths.sae, config);
+  const backend = isBackend(o.backend) ? o.backend : await openBackend(o.backend ?? 'auto');
+  const sae = loadSaeFor(paths.sae, config, backend);
   const layer = o.layer ?? saeHookLayer(sae);
   if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
   const executor =
     workers === 0
-      ? localExecutor({ model: await loadModel(paths.model), sae })
-      : await workerPool({ model: paths.model, sae: paths.sae, backend: o.backend ?? 'auto' }, workers);
-  return { paths, config, tokenizer, sae, layer, executor };
+      ? localExecutor({ model: await loadModel(paths.model, backend), sae })
+      : await workerPool({ model: paths.model, sae: paths.sae, backend: backend.spec }, workers, { here: backend });
+  const close = async () => {
+    await executor.close();
+    backend.close();
+  };
+  return { backend, paths, config, tokenizer, sae, layer, executor, close };
+}
+
+function isBackend(b: SessionOptions['backend']): b is Backend {
+  return typeof b === 'object' && 'kind' in b;
 }

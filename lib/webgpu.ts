@@ -9,11 +9,6 @@ import * as tf from '@tensorflow/tfjs';
 export type WebgpuAdapterChoice = 'auto' | 'vulkan' | 'opengl' | 'metal';
 export const WEBGPU_ADAPTER_CHOICES: WebgpuAdapterChoice[] = ['auto', 'vulkan', 'opengl', 'metal'];
 
-/** The environment variable that carries --webgpu-adapter to this process and its worker threads. */
-export const WEBGPU_ADAPTER_ENV = 'ESR_WEBGPU_ADAPTER';
-/** Caps the storage-binding size used for splitting (bytes): lets tests exercise the split paths on tiny models. */
-export const WEBGPU_BINDING_LIMIT_ENV = 'ESR_WEBGPU_BINDING_LIMIT';
-
 export interface WebgpuDevice {
   /** Dawn's backend: vulkan, opengl, metal, d3d12. */
   api: string;
@@ -147,60 +142,51 @@ export async function openWebgpu(choice: WebgpuAdapterChoice, hardwareOnly: bool
   return reasons.join('; ');
 }
 
-let opened: WebgpuDevice | null = null;
-
 /** Registers tfjs's WebGPU backend on an opened device (tfjs-backend-webgpu registers nothing itself without navigator.gpu). */
 export async function registerWebgpu(dev: WebgpuDevice): Promise<boolean> {
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(dev.device, dev.device.adapterInfo));
   if (!(await tf.setBackend('webgpu'))) return false;
-  opened = dev;
+  // One matmul program for every shape: its per-element arithmetic does not depend on the number of rows (the
+  // split-K program adds partial sums with atomics, in no fixed order), so a row's result does not depend on
+  // its batch neighbours.
+  tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', MATMUL_PACKED_PROGRAM);
   return true;
 }
 
-/** The open WebGPU device, or null when another backend is active. */
-export function webgpuDevice(): WebgpuDevice | null {
-  return opened && tf.getBackend() === 'webgpu' ? opened : null;
+/** tfjs-backend-webgpu's MatMulProgramType.MatMulPackedProgram. */
+const MATMUL_PACKED_PROGRAM = 3;
+
+interface TfjsWebgpuBackend {
+  uploadToGPU(id: object): void;
+  submitQueue(): void;
+  commandEncoder: object | null;
+  bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number };
 }
 
-/**
- * Largest tensor (bytes) one kernel may bind on the active backend: the WebGPU device's storage-binding and
- * buffer limits (capped by ESR_WEBGPU_BINDING_LIMIT when set); Infinity on other backends.
- */
-export function bindingLimitBytes(): number {
-  const dev = webgpuDevice();
-  if (!dev) return Infinity;
-  const cap = Number(process.env[WEBGPU_BINDING_LIMIT_ENV]);
-  const limit = Math.min(dev.maxBindingBytes, dev.maxBufferBytes);
-  return Number.isFinite(cap) && cap > 0 ? Math.min(cap, limit) : limit;
-}
+const tfjsWebgpu = () => tf.backend() as unknown as TfjsWebgpuBackend;
 
 /**
- * Moves a freshly created weight tensor's data to the GPU now and drops its host copy (tfjs otherwise keeps
- * it in JS memory until first use, so a model would briefly need its size twice over). No-op elsewhere.
+ * Moves a freshly created tensor's data to the GPU now and drops its host copy (tfjs otherwise keeps it in JS
+ * memory until first use, so a model would briefly need its size twice over).
  */
-export function toDevice<T extends tf.Tensor>(t: T): T {
-  if (webgpuDevice()) {
-    const backend = tf.backend() as unknown as {
-      uploadToGPU(id: object): void;
-      submitQueue(): void;
-      commandEncoder: object | null;
-    };
-    backend.uploadToGPU(t.dataId);
-    // A buffer reused from tfjs's pool is filled through a staging copy: submit it so the staging buffer is freed.
-    if (backend.commandEncoder) backend.submitQueue();
-  }
+export function uploadToDevice<T extends tf.Tensor>(t: T): T {
+  const backend = tfjsWebgpu();
+  backend.uploadToGPU(t.dataId);
+  // A buffer reused from tfjs's pool is filled through a staging copy: submit it so the staging buffer is freed.
+  if (backend.commandEncoder) backend.submitQueue();
   return t;
+}
+
+/** Bytes of GPU buffers tfjs holds: its tensors' and its pool's. */
+export function webgpuBytesAllocated(): number {
+  return tfjsWebgpu().bufferManager.numBytesAllocated;
 }
 
 /** tfjs-backend-webgpu keeps the buffers of disposed tensors for reuse; this frees them on the device. */
 function releasePooledBuffers(): void {
-  const pool = (
-    tf.backend() as unknown as {
-      bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number };
-    }
-  ).bufferManager;
+  const pool = tfjsWebgpu().bufferManager;
   for (const list of pool.freeBuffers.values()) {
     for (const b of list) {
       pool.numBytesAllocated -= b.size;
@@ -216,9 +202,7 @@ function releasePooledBuffers(): void {
  * inside an out-of-memory error scope (WebGPU reports no memory size), after freeing what tfjs keeps pooled
  * from disposed tensors (a model disposed earlier in the process). Returns false when it cannot.
  */
-export async function deviceCanHold(bytes: number): Promise<boolean> {
-  const dev = webgpuDevice();
-  if (!dev) return true;
+export async function deviceCanHold(dev: WebgpuDevice, bytes: number): Promise<boolean> {
   releasePooledBuffers();
   const piece = Math.min(dev.maxBufferBytes, 1 << 30) & ~3;
   const buffers: GPUBuffer[] = [];
@@ -232,10 +216,9 @@ export async function deviceCanHold(bytes: number): Promise<boolean> {
 }
 
 /** Frees the device so the process can exit (Dawn keeps Node's event loop alive while one is open). */
-export function closeWebgpu(): void {
-  if (!opened) return;
-  opened.device.destroy();
+export function closeWebgpu(dev: WebgpuDevice): void {
+  if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
+  dev.device.destroy();
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator && 'gpu' in g.navigator) delete g.navigator.gpu;
-  opened = null;
 }

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { relative } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../lib/backend.ts';
 import { ablationOptions, SHIPPED_OVERRIDES } from '../lib/experiments/config.ts';
 import { isShippedDefault, openSession, SHIPPED } from '../lib/session.ts';
 
@@ -17,7 +16,6 @@ test('isShippedDefault: absolute, relative and trailing-slash paths of data/mode
 });
 
 test('ablationOptions on a session opened with relative paths takes the shipped defaults', async () => {
-  await initBackend('cpu');
   const session = await openSession({
     model: relative(process.cwd(), SHIPPED.model),
     sae: relative(process.cwd(), SHIPPED.sae),

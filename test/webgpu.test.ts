@@ -1,5 +1,5 @@
 // The WebGPU backend on whatever adapter this machine has — in CI, Mesa's software adapter (llvmpipe through
-// OpenGL; ESR_WEBGPU_ADAPTER picks another): the model, SAE and steering cases that the WASM tests run against
+// OpenGL; ESR_TEST_WEBGPU_ADAPTER picks another): the model, SAE and steering cases that the WASM tests run against
 // transformers/torch, run once here; tensor splitting past the device's binding limit; the adapter choice;
 // the CLI. Without Mesa (npm run setup:system installs it) every case is skipped with the reason.
 import assert from 'node:assert/strict';
@@ -9,29 +9,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../lib/backend.ts';
+import { type Backend, openBackend, withBindingLimit } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { workerPool } from '../lib/parallel/pool.ts';
-import { denseCodes, encodeSparse, loadSae } from '../lib/sae/index.ts';
-import { openWebgpu, WEBGPU_ADAPTER_ENV, WEBGPU_BINDING_LIMIT_ENV, webgpuDevice } from '../lib/webgpu.ts';
+import { denseCodes, encodeSparse, loadSae, saeComputeOptions } from '../lib/sae/index.ts';
+import { openWebgpu, type WebgpuAdapterChoice } from '../lib/webgpu.ts';
 import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
 import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
 import { registerSteeringCases } from './support/steering-cases.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-process.env[WEBGPU_ADAPTER_ENV] ??= 'opengl';
+const ADAPTER = (process.env.ESR_TEST_WEBGPU_ADAPTER ?? 'opengl') as WebgpuAdapterChoice;
 let skip: string | undefined;
-let description = '';
+let backend: Backend | undefined;
 try {
-  description = await initBackend('webgpu', () => {});
-  console.log(`# ${description}`);
+  backend = await openBackend({ choice: 'webgpu', adapter: ADAPTER }, () => {});
+  console.log(`# ${backend.description}`);
 } catch (err) {
   skip = `no WebGPU adapter here (${(err as Error).message})`;
   console.log(`# skipping the WebGPU tests: ${skip}`);
 }
 
-const o = { skip, prefix: 'webgpu: ' };
+const o = { skip, prefix: 'webgpu: ', backend };
 registerModelCases(o);
 registerSteeringCases(o);
 registerSaeCases(o);
@@ -39,12 +39,12 @@ registerSaeCases(o);
 test('webgpu: past the binding limit, lm_head, projections and SAE encoder split in blocks with the same results', {
   skip,
 }, async () => {
-  process.env[WEBGPU_BINDING_LIMIT_ENV] = String(20_000); // bytes: every [64, n > 78] matrix splits
-  try {
+  const small = withBindingLimit(backend!, 20_000); // bytes: every [64, n > 78] matrix splits
+  {
     for (const name of ['llama3-gqa', 'gemma2-f16']) {
       const dir = join(MODEL_FIXTURES, name);
       const expected = new SafetensorsFile(join(dir, 'expected.safetensors'));
-      const model = await loadModel(dir);
+      const model = await loadModel(dir, small);
       assert.ok(
         model.weights.lmHead.blocks.length >= 4,
         `${name}: lm_head in ${model.weights.lmHead.blocks.length} blocks`,
@@ -63,7 +63,7 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
       cache.dispose();
       model.dispose();
     }
-    const sae = loadSae(join(SAE_DIR, 'saelens_jumprelu'), { hash: false });
+    const sae = loadSae(join(SAE_DIR, 'saelens_jumprelu'), { hash: false, ...saeComputeOptions(small) });
     assert.ok(sae.nBlocks >= 2, `SAE encoder in ${sae.nBlocks} blocks`);
     const x = saeExpected.read('x');
     const h = tf.tensor2d(x.data, x.shape as [number, number]);
@@ -72,8 +72,6 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
     );
     h.dispose();
     sae.dispose();
-  } finally {
-    delete process.env[WEBGPU_BINDING_LIMIT_ENV];
   }
 });
 
@@ -81,10 +79,11 @@ test('webgpu: the adapter is described once, a software one is marked, auto neve
   skip,
 }, async () => {
   await assert.rejects(
-    workerPool({ model: join(MODEL_FIXTURES, 'llama3-gqa'), sae: null, backend: 'webgpu' }, 2),
+    workerPool({ model: join(MODEL_FIXTURES, 'llama3-gqa'), sae: null, backend: { choice: 'webgpu' } }, 2),
     /--workers 2: .*on WebGPU one process drives the GPU/,
   );
-  const dev = webgpuDevice()!;
+  const dev = backend!.gpu!;
+  const description = backend!.description;
   assert.ok(description.startsWith('webgpu: ') && description.includes(dev.description));
   if (/llvmpipe|lavapipe|swiftshader/i.test(dev.description))
     assert.ok(dev.software && description.endsWith('software adapter'));
@@ -113,7 +112,7 @@ test("webgpu: analyze forward --backend webgpu prints the adapter and writes tra
     '--backend',
     'webgpu',
     '--webgpu-adapter',
-    process.env[WEBGPU_ADAPTER_ENV]!,
+    ADAPTER,
   );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.match(/^backend: webgpu: /gm)?.length, 1, r.stderr);

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { capture, planBatches, prepareSample } from '../../lib/capture/capture.ts';
 import { readSamples } from '../../lib/capture/samples.ts';
 import { jsonlRecords } from '../../lib/io/lines.ts';
@@ -49,7 +49,7 @@ writeFileSync(
 );
 const samples = readSamples(join(tmp, 'samples.jsonl'));
 
-await initBackend('wasm');
+const backend = await openBackend('wasm');
 const tokenizer = loadTokenizer(model);
 const sae = loadSae(saeDir, { hash: false });
 const batches = planBatches(
@@ -77,11 +77,11 @@ async function ours(executor: Executor, name: string): Promise<number> {
   return tokens / ((performance.now() - start) / 1000);
 }
 
-const single = await ours(localExecutor({ model: await loadModel(model), sae }), 'local');
+const single = await ours(localExecutor({ model: await loadModel(model, backend), sae }), 'local');
 const workers = Number(values.workers);
 let pooled: number | null = null;
 if (workers > 0) {
-  const pool = await workerPool({ model, sae: saeDir, backend: 'wasm' }, workers);
+  const pool = await workerPool({ model, sae: saeDir, backend: { choice: 'wasm' } }, workers);
   try {
     pooled = await ours(pool, 'pool');
   } finally {

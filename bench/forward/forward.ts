@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BackendChoice, initBackend, releaseBackend } from '../../lib/backend.ts';
+import { type BackendChoice, openBackend } from '../../lib/backend.ts';
 import { generate } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
@@ -29,16 +29,17 @@ const { values } = parseArgs({
 const promptLen = Number(values.prompt),
   steps = Number(values.steps),
   batch = Number(values.batch);
-const backend = values.backend as BackendChoice;
+const choice = values.backend as BackendChoice;
 const root = join(import.meta.dirname, '..', '..');
 const dir = join(root, 'bench', '.cache', `llama-${values.size}`);
 execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), dir, values.size!], {
   stdio: 'inherit',
 });
 
-const active = await initBackend(backend);
+const backend = await openBackend(choice);
+const active = backend.description;
 const t0 = performance.now();
-const model = await loadModel(dir);
+const model = await loadModel(dir, backend);
 console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const rng = new Rng(0);
 const ids = (n: number) => Array.from({ length: n }, () => 3 + rng.int(model.config.vocabSize - 3));
@@ -64,7 +65,7 @@ async function decodeRate(rows: number): Promise<number> {
 
 /** Throughput with `workers` worker threads, each with its own model copy: prompts prefilled, rows decoded. */
 async function pooled(workers: number) {
-  const pool = await workerPool({ model: dir, sae: null, backend }, workers);
+  const pool = await workerPool({ model: dir, sae: null, backend: backend.spec }, workers);
   try {
     const prompts = Array.from({ length: 2 * workers }, () => ids(promptLen));
     let start = performance.now();
@@ -107,7 +108,7 @@ model.dispose();
 // Worker threads multiply WASM instances over CPU cores; a GPU is one device.
 const workers = gpu ? 0 : Number(values.workers);
 const pool = workers > 0 ? await pooled(workers) : null;
-releaseBackend();
+backend.close();
 
 const cuda = values['torch-device'] === 'cuda';
 const dtypes = cuda ? ['float32', 'bfloat16'] : ['float32'];

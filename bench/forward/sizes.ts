@@ -8,14 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendChoice, initBackend, releaseBackend } from '../../lib/backend.ts';
+import { type BackendChoice, openBackend } from '../../lib/backend.ts';
 import { loadModelConfig, type ModelConfig } from '../../lib/model/config.ts';
 import { generate } from '../../lib/model/generate.ts';
 import { backendWeightBytes } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
 import { Transformer } from '../../lib/model/transformer.ts';
-import { columnsPerBlock, type Linear, type ModelWeights } from '../../lib/model/weights.ts';
-import { deviceCanHold } from '../../lib/webgpu.ts';
+import type { Linear, ModelWeights } from '../../lib/model/weights.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,10 +26,10 @@ const { values, positionals } = parseArgs({
 });
 const all: Record<string, object> = JSON.parse(readFileSync(join(import.meta.dirname, 'paper_models.json'), 'utf8'));
 const names = positionals.length ? positionals : Object.keys(all).filter((n) => !n.startsWith('_'));
-await initBackend(values.backend as BackendChoice);
+const backend = await openBackend(values.backend as BackendChoice);
 
 const linear = (out: number, inDim: number): Linear => {
-  const step = columnsPerBlock(inDim, out);
+  const step = Math.max(1, Math.min(out, Math.floor(backend.maxBindingBytes / (4 * inDim))));
   const blocks: tf.Tensor2D[] = [];
   for (let o = 0; o < out; o += step)
     blocks.push(tf.fill([inDim, Math.min(step, out - o)], 0.02 / Math.sqrt(inDim)) as tf.Tensor2D);
@@ -66,7 +65,7 @@ for (const name of names) {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(all[name]));
   const config = loadModelConfig(dir);
   const gib = backendWeightBytes(config) / 2 ** 30;
-  if (!(await deviceCanHold(backendWeightBytes(config) * 1.1))) {
+  if (await backend.cannotHold(backendWeightBytes(config))) {
     rows.push(`${name.padEnd(14)} ${gib.toFixed(1).padStart(7)} GiB   refused up front (does not fit)`);
     console.log(rows.at(-1));
     continue;
@@ -75,7 +74,7 @@ for (const name of names) {
   const ids = Array.from({ length: promptLen }, (_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
   let model: Transformer | null = null;
   try {
-    model = new Transformer(config, deviceWeights(config));
+    model = new Transformer(config, deviceWeights(config), backend);
     await generate(model, [ids.slice(0, 16)], { ...GREEDY, maxNewTokens: 2, stopIds: [] }); // warm-up: shaders
     const made = (performance.now() - t0) / 1000;
     const g = await generate(model, [ids], { ...GREEDY, maxNewTokens: steps, stopIds: [] });
@@ -92,6 +91,6 @@ for (const name of names) {
   console.log(rows.at(-1));
   model?.dispose();
 }
-console.log(`\nf32 weights on the device; ${(await import('../../lib/backend.ts')).activeBackend()}`);
+console.log(`\nf32 weights on the device; ${backend.description}`);
 for (const r of rows) console.log(r);
-releaseBackend();
+backend.close();

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { parseNpyHeader } from '../../lib/io/npy.ts';
 import { encodeSparse, loadSae } from '../../lib/sae/index.ts';
 
@@ -22,7 +22,7 @@ const D_SAE = 65536;
 const python = join(import.meta.dirname, '..', '..', '.venv-ref', 'bin', 'python');
 const peer = join(import.meta.dirname, 'encode_torch.py');
 
-const backend = await initBackend('wasm');
+const backend = await openBackend('wasm');
 const secs = (t0: number) => (performance.now() - t0) / 1000;
 
 for (const dIn of sizes) {
@@ -67,7 +67,7 @@ for (const dIn of sizes) {
   const sameSet = ours.size === torch.token0.latents.length;
 
   console.log(
-    `\nSAE ${dIn} × ${D_SAE} bf16 (Goodfire .pth), 64 tokens, ReLU; ours on ${backend}, ${resident}/${sae.nBlocks} encoder blocks resident`,
+    `\nSAE ${dIn} × ${D_SAE} bf16 (Goodfire .pth), 64 tokens, ReLU; ours on ${backend.description}, ${resident}/${sae.nBlocks} encoder blocks resident`,
   );
   console.log(
     `  load .pth            ours ${loadS.toFixed(2)} s   torch ${torch.load_s.toFixed(2)} s (lazy mmap: bytes read on first use)`,

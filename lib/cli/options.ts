@@ -1,37 +1,37 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
 import type { Argv } from 'yargs';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend.ts';
+import { BACKEND_CHOICES, type BackendChoice, type BackendSpec } from '../backend.ts';
 import { SHIPPED } from '../session.ts';
-import { WEBGPU_ADAPTER_CHOICES, WEBGPU_ADAPTER_ENV, type WebgpuAdapterChoice } from '../webgpu.ts';
+import { WEBGPU_ADAPTER_CHOICES, type WebgpuAdapterChoice } from '../webgpu.ts';
 
 /** The flags every command gets from the top-level parser (analyses/cli.ts). */
 export interface GlobalArgs {
   backend: BackendChoice;
+  'webgpu-adapter': WebgpuAdapterChoice;
+}
+
+/** The backend the global flags ask for (a session opens it and hands it to its worker threads). */
+export function backendSpec(argv: GlobalArgs): BackendSpec {
+  return { choice: argv.backend, adapter: argv['webgpu-adapter'] };
 }
 
 /** The global --backend and --webgpu-adapter flags (analyses/cli.ts puts them on the top-level parser). */
 export function backendOption<T>(y: Argv<T>) {
-  return (
-    y
-      .option('backend', {
-        choices: BACKEND_CHOICES,
-        default: 'auto' as BackendChoice,
-        describe:
-          'numeric backend: native TensorFlow GPU (node-gpu) when installed, else WebGPU on a hardware GPU, else node (when installed), else wasm, else cpu',
-        global: true,
-      })
-      .option('webgpu-adapter', {
-        choices: WEBGPU_ADAPTER_CHOICES,
-        default: 'auto' as WebgpuAdapterChoice,
-        describe:
-          'Dawn backend for --backend webgpu: vulkan (NVIDIA, AMD), metal (macOS), opengl (Mesa, software); auto: vulkan, then opengl',
-        global: true,
-      })
-      // Through the environment, so worker threads started later see the same choice.
-      .middleware((argv) => {
-        process.env[WEBGPU_ADAPTER_ENV] = String(argv['webgpu-adapter']);
-      })
-  );
+  return y
+    .option('backend', {
+      choices: BACKEND_CHOICES,
+      default: 'auto' as BackendChoice,
+      describe:
+        'numeric backend: native TensorFlow GPU (node-gpu) when installed, else WebGPU on a hardware GPU, else node (when installed), else wasm, else cpu',
+      global: true,
+    })
+    .option('webgpu-adapter', {
+      choices: WEBGPU_ADAPTER_CHOICES,
+      default: 'auto' as WebgpuAdapterChoice,
+      describe:
+        'Dawn backend for --backend webgpu: vulkan (NVIDIA, AMD), metal (macOS), opengl (Mesa, software); auto: vulkan, then opengl',
+      global: true,
+    });
 }
 
 /** The parsed values of sessionOptions (and the global --backend). */

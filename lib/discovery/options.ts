@@ -2,7 +2,6 @@
 // or the command's flags) resolves to. A resolved DiscoveryOptions is itself a valid config.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { activeBackend } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { readPrompts, readResponses } from '../io/inputs.ts';
 import { latestRun, newRunDir, RUNS_DIR } from '../runs/dirs.ts';
@@ -56,7 +55,11 @@ export type DiscoveryConfig = Partial<Omit<DiscoveryOptions, 'prompts' | 'respon
 };
 
 /** Fills a config in from the defaults; `model` and `sae` are the session's paths. Reads the prompt and response files. */
-export function discoveryOptions(c: DiscoveryConfig, at: { model: string; sae: string }): DiscoveryOptions {
+export function discoveryOptions(
+  c: DiscoveryConfig,
+  at: { model: string; sae: string },
+  backend: string | null,
+): DiscoveryOptions {
   const d = DISCOVERY_DEFAULTS;
   const promptsFile =
     typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
@@ -78,7 +81,7 @@ export function discoveryOptions(c: DiscoveryConfig, at: { model: string; sae: s
     batchSize,
     labels: c.labels,
     paths: { model: at.model, sae: at.sae, prompts: promptsFile, responses: responsesFile },
-    backend: c.backend === undefined ? activeBackend() : c.backend,
+    backend: c.backend === undefined ? backend : c.backend,
     log: c.log ?? ((line) => console.error(line)),
   };
 }

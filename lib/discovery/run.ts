@@ -25,7 +25,7 @@ import { generateResponses } from './responses.ts';
  * the directory's lock (one writer per run directory).
  */
 export async function runDiscovery(setup: Session, config: DiscoveryConfig = {}): Promise<Analysis> {
-  const o = discoveryOptions(config, setup.paths);
+  const o = discoveryOptions(config, setup.paths, setup.backend.description);
   return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
 }
 

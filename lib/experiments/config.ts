@@ -1,7 +1,6 @@
 // analyze ablate's settings in one place: the defaults, the policies that fill a partial config in (which
 // latents to ablate, the layers, the judge), and the options runAblation works from. A resolved
 // AblationOptions is itself a valid config.
-import { activeBackend } from '../backend.ts';
 import { readGeneralText, readPrompts } from '../io/inputs.ts';
 import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
 import { newRunDir } from '../runs/dirs.ts';
@@ -270,7 +269,7 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
     judge,
     metrics: { resamples: d.resamples, seed, ...given(c.metrics) },
     paths,
-    backend: c.backend === undefined ? activeBackend() : c.backend,
+    backend: c.backend === undefined ? session.backend.description : c.backend,
     log,
   };
 }

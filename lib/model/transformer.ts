@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
-import { bindingLimitBytes } from '../webgpu.ts';
+import type { Backend } from '../backend.ts';
 import type { ModelConfig } from './config.ts';
 import { KVCache } from './kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from './rope.ts';
@@ -52,6 +52,7 @@ export class Transformer {
   constructor(
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
+    readonly backend: Backend,
   ) {
     this.invFreq = inverseFrequencies(config.rope, config.headDim);
     this.rotateHalf = rotateHalfMatrix(config.headDim);
@@ -263,7 +264,7 @@ export class Transformer {
    * storage binding; tfjs-wasm and cpu keep the per-group prefill, their fast path.
    */
   private batchedScoresFit(batch: number, tokens: number, keys: number): boolean {
-    const limit = bindingLimitBytes();
+    const limit = this.backend.maxBindingBytes;
     return Number.isFinite(limit) && 4 * batch * this.config.numHeads * tokens * keys <= limit;
   }
 

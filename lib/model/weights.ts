@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { firstNonFinite, nonFiniteName } from '../io/dtype.ts';
 import { InputError } from '../errors.ts';
 import { openSafetensors, type TensorSource } from '../io/safetensors.ts';
-import { bindingLimitBytes, toDevice } from '../webgpu.ts';
+import type { Backend } from '../backend.ts';
 import type { ModelConfig } from './config.ts';
 
 /**
@@ -40,24 +40,25 @@ export interface ModelWeights {
   lmHead: Linear;
 }
 
-/** Output columns per block so that one [inDim, cols] f32 block fits the active backend's binding limit. */
-export function columnsPerBlock(inDim: number, out: number): number {
-  return Math.max(1, Math.min(out, Math.floor(bindingLimitBytes() / (4 * inDim))));
+/** Output columns per block so that one [inDim, cols] f32 block fits the backend's binding limit. */
+function columnsPerBlock(inDim: number, out: number, backend: Backend): number {
+  return Math.max(1, Math.min(out, Math.floor(backend.maxBindingBytes / (4 * inDim))));
 }
 
 /** The transpose of rows [o0, o1) of a row-major [out, inDim] matrix, as a backend tensor [inDim, o1 − o0]. */
-function transposedBlock(src: Float32Array, inDim: number, o0: number, o1: number): tf.Tensor2D {
+function transposedBlock(src: Float32Array, inDim: number, o0: number, o1: number, backend: Backend): tf.Tensor2D {
   const w = new Float32Array(inDim * (o1 - o0));
   transposeInto(src.subarray(o0 * inDim, o1 * inDim), o1 - o0, inDim, w);
-  return toDevice(tf.tensor2d(w, [inDim, o1 - o0]));
+  return backend.upload(tf.tensor2d(w, [inDim, o1 - o0]));
 }
 
 /** A torch-layout [out, inDim] weight as a Linear, split in output-column blocks as the backend needs. */
-function linearOf(src: Float32Array, out: number, inDim: number, bias: Float32Array | null): Linear {
-  const step = columnsPerBlock(inDim, out);
+function linearOf(src: Float32Array, out: number, inDim: number, bias: Float32Array | null, backend: Backend): Linear {
+  const step = columnsPerBlock(inDim, out, backend);
   const blocks: tf.Tensor2D[] = [];
-  for (let o0 = 0; o0 < out; o0 += step) blocks.push(transposedBlock(src, inDim, o0, Math.min(out, o0 + step)));
-  return { blocks, bias: bias ? toDevice(tf.tensor1d(bias)) : null };
+  for (let o0 = 0; o0 < out; o0 += step)
+    blocks.push(transposedBlock(src, inDim, o0, Math.min(out, o0 + step), backend));
+  return { blocks, bias: bias ? backend.upload(tf.tensor1d(bias)) : null };
 }
 
 /** Writes the transpose of a row-major [rows, cols] matrix into `out` ([cols, rows]), in cache-friendly tiles. */
@@ -76,6 +77,7 @@ class WeightReader {
   constructor(
     private readonly src: TensorSource,
     private readonly dir: string,
+    private readonly backend: Backend,
   ) {}
 
   read(name: string, shape: number[]): Float32Array {
@@ -99,21 +101,22 @@ class WeightReader {
       out,
       inDim,
       withBias ? this.read(`${name}.bias`, [out]) : null,
+      this.backend,
     );
   }
 
   /** RMSNorm weight; Gemma-2 stores w and applies (1 + w), so we fold the 1 in once here. */
   norm(name: string, dim: number, addOne: boolean): tf.Tensor1D {
     const w = this.read(name, [dim]);
-    return toDevice(tf.tensor1d(addOne ? w.map((x) => x + 1) : w));
+    return this.backend.upload(tf.tensor1d(addOne ? w.map((x) => x + 1) : w));
   }
 }
 
 /** Reads every tensor the forward pass needs from a checkpoint directory into backend tensors. */
-export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
+export function loadWeights(dir: string, cfg: ModelConfig, backend: Backend): ModelWeights {
   const src = openSafetensors(dir);
   try {
-    const r = new WeightReader(src, dir);
+    const r = new WeightReader(src, dir, backend);
     const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: v } = cfg;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -141,7 +144,7 @@ export function loadWeights(dir: string, cfg: ModelConfig): ModelWeights {
     const headName = cfg.tieWordEmbeddings || !src.has('lm_head.weight') ? null : 'lm_head.weight';
     if (!cfg.tieWordEmbeddings && !headName)
       throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
-    const lmHead = linearOf(headName ? r.read(headName, [v, d]) : embed, v, d, null);
+    const lmHead = linearOf(headName ? r.read(headName, [v, d]) : embed, v, d, null, backend);
     return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead };
   } finally {
     src.close();

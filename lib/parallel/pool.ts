@@ -1,14 +1,15 @@
 // Executors of model tasks: in-process, or a pool of worker threads each with its own WASM backend
 // (tfjs-wasm runs one thread per instance in Node, so workers are how a run uses every core).
 import { Worker } from 'node:worker_threads';
-import { activeBackend, type BackendChoice } from '../backend.ts';
+import type { Backend, BackendSpec } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { type Loaded, runTask, type Task, type TaskResult } from './tasks.ts';
 
 export interface ExecutorSpec {
   model: string;
   sae: string | null;
-  backend: BackendChoice;
+  /** The backend each worker opens for itself (the session's spec). */
+  backend: BackendSpec;
 }
 
 export interface Executor {
@@ -119,14 +120,16 @@ class WorkerPool implements Executor {
 
 /**
  * Starts `n` worker threads, each loading the model (and SAE) once; resolves when all are ready.
- * `entry` is the module each thread runs (default ./worker.ts, whose message protocol it must speak).
+ * `o.entry` is the module each thread runs (default ./worker.ts, whose message protocol it must speak);
+ * `o.here` is this thread's backend, when one is open.
  */
 export async function workerPool(
   spec: ExecutorSpec,
   n: number,
-  entry = new URL('./worker.ts', import.meta.url).href,
+  o: { here?: Backend; entry?: string } = {},
 ): Promise<Executor> {
-  if (spec.backend === 'webgpu' || activeBackend()?.startsWith('webgpu')) {
+  const entry = o.entry ?? new URL('./worker.ts', import.meta.url).href;
+  if (spec.backend.choice === 'webgpu' || o.here?.kind === 'webgpu') {
     throw new InputError(
       `--workers ${n}: worker threads each run a model copy on their own WASM instance; on WebGPU one process drives the GPU (use --workers 0)`,
     );

@@ -1,16 +1,19 @@
 // A worker thread holding its own model (and SAE) on its own tfjs backend; answers tasks one at a time.
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../backend.ts';
+import { openBackend } from '../backend.ts';
 import { loadModel } from '../model/load.ts';
-import { loadSae } from '../sae/index.ts';
+import { loadSae, saeComputeOptions } from '../sae/index.ts';
 import type { ExecutorSpec } from './pool.ts';
 import { type Loaded, runTask, type Task } from './tasks.ts';
 
 const spec = workerData.spec as ExecutorSpec;
 let loaded: Loaded;
 try {
-  await initBackend(spec.backend, () => {});
-  loaded = { model: await loadModel(spec.model), sae: spec.sae ? loadSae(spec.sae, { hash: false }) : null };
+  const backend = await openBackend(spec.backend, () => {});
+  loaded = {
+    model: await loadModel(spec.model, backend),
+    sae: spec.sae ? loadSae(spec.sae, { hash: false, ...saeComputeOptions(backend) }) : null,
+  };
   parentPort!.postMessage({ ready: true });
 } catch (err) {
   parentPort!.postMessage({ ready: false, error: (err as Error).message, input: (err as Error).name === 'InputError' });

@@ -1,5 +1,5 @@
+import type { Backend } from '../backend.ts';
 import * as tf from '@tensorflow/tfjs';
-import { bindingLimitBytes } from '../webgpu.ts';
 import { architecture } from './architectures.ts';
 import type { WeightMatrix } from './matrix.ts';
 
@@ -37,6 +37,11 @@ export interface SaeComputeOptions {
   blockBytes?: number;
   /** How many bytes of f32 encoder blocks may stay resident on the backend between calls (default 1 GiB). */
   residentBytes?: number;
+}
+
+/** The encoder blocks for a backend: 64 MiB, less where one WebGPU binding holds less. */
+export function saeComputeOptions(backend: Backend): SaeComputeOptions {
+  return { blockBytes: Math.min(64 * MiB, backend.maxBindingBytes) };
 }
 
 const MiB = 1 << 20;
@@ -84,7 +89,7 @@ export class Sae {
       bad('bias lengths do not match d_sae / d_in');
     if (architecture(parts.activation).threshold && parts.threshold?.length !== this.dSae)
       bad(`${parts.activation.kind} needs a threshold of length d_sae`);
-    const blockBytes = Math.min(opts.blockBytes ?? 64 * MiB, bindingLimitBytes());
+    const blockBytes = opts.blockBytes ?? 64 * MiB;
     const residentBytes = opts.residentBytes ?? 1024 * MiB;
     this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));
     this.residentBlocks = Math.floor(residentBytes / (4 * this.dIn * this.blockLatents));

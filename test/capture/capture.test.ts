@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { capture, type CaptureSetup } from '../../lib/capture/capture.ts';
 import { readSamples } from '../../lib/capture/samples.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
@@ -15,7 +15,7 @@ import { localExecutor, workerPool } from '../../lib/parallel/pool.ts';
 import { loadSae } from '../../lib/sae/index.ts';
 import { openStore } from '../../lib/store/reader.ts';
 
-await initBackend('wasm', () => {});
+const backend = await openBackend('wasm', () => {});
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 const MODEL = join(FIX, 'models', 'llama3-gqa');
 const expected = new SafetensorsFile(join(FIX, 'capture', 'expected.safetensors'));
@@ -23,7 +23,7 @@ const samples = readSamples(join(FIX, 'capture', 'samples.jsonl'));
 const SAE = join(FIX, 'sae', 'saelens_relu');
 const cm: CaptureSetup = {
   tokenizer: loadTokenizer(MODEL),
-  executor: localExecutor({ model: await loadModel(MODEL), sae: loadSae(SAE) }),
+  executor: localExecutor({ model: await loadModel(MODEL, backend), sae: loadSae(SAE) }),
   layer: 1,
 };
 const settings = { layer: 1, batch: 2 };
@@ -116,7 +116,7 @@ test('worker threads write the same store as the main thread', async () => {
   const local = join(tmp, 'local.acts'),
     pooled = join(tmp, 'pooled.acts');
   await capture(cm, samples, local, meta, { batchSize: 2, settings });
-  const executor = await workerPool({ model: MODEL, sae: SAE, backend: 'wasm' }, 2);
+  const executor = await workerPool({ model: MODEL, sae: SAE, backend: { choice: 'wasm' } }, 2);
   try {
     await capture({ ...cm, executor }, samples, pooled, meta, { batchSize: 2, settings });
   } finally {

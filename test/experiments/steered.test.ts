@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../../lib/backend.ts';
 import { openSession, SHIPPED } from '../../lib/session.ts';
 import { readFeatureLabels, steeringPool } from '../../lib/experiments/features.ts';
 import { readGeneralText, readPrompts } from '../../lib/io/inputs.ts';
@@ -95,7 +94,6 @@ test('the default pool on the shipped model matches a transformers forward pass:
   const reference: number[] = summary.steering_pool_reference.prompt_max_preactivation;
   // the labelled steering-topic latents the build found silent on the prompts (data/sae/feature_labels.json)
   const steering: number[] = summary.topic_latents.steering;
-  await initBackend('cpu');
   const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
   try {
     const { executor, sae, tokenizer, layer } = session;

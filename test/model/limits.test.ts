@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { capture } from '../../lib/capture/capture.ts';
 import { InputError } from '../../lib/errors.ts';
 import { SafetensorsFile, writeSafetensors, type F32Tensor } from '../../lib/io/safetensors.ts';
@@ -72,8 +72,8 @@ test('special tokens typed into a message: one warning naming the token', (t) =>
 });
 
 test('sequence length: generation and capture past max_position_embeddings are refused up front', async () => {
-  await initBackend('cpu', () => {});
-  const model = await loadModel(MODEL);
+  const backend = await openBackend('cpu', () => {});
+  const model = await loadModel(MODEL, backend);
   assert.equal(model.config.maxPositions, 256);
   await assert.rejects(
     generate(model, [[1, 2, 3], Array(250).fill(5)], {
@@ -137,7 +137,7 @@ function poisoned(src: string, dst: string, name: string, edit: (t: F32Tensor) =
 }
 
 test('NaN/Inf weights: SAE tensors and model weights are refused on load, naming the tensor', async () => {
-  await initBackend('cpu', () => {});
+  const backend = await openBackend('cpu', () => {});
   const sae = (name: string, tensor: string, edit: (t: F32Tensor) => void) => {
     const dir = join(tmp, name);
     cpSync(join(FIX, 'sae', 'saelens_relu'), dir, { recursive: true });
@@ -173,7 +173,7 @@ test('NaN/Inf weights: SAE tensors and model weights are refused on load, naming
     t.data[5] = -Infinity;
   });
   await assert.rejects(
-    loadModel(model),
+    loadModel(model, backend),
     inputError(/tensor model\.layers\.1\.mlp\.down_proj\.weight: -Inf at element 5; model weights must be finite/),
   );
 });

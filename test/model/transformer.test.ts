@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { MODEL_FIXTURES, registerModelCases } from '../support/model-cases.ts';
 
-await initBackend('wasm', () => {});
-registerModelCases({ sampling: true });
+const backend = await openBackend('wasm', () => {});
+registerModelCases({ sampling: true, backend });
 
 test('no tensors leak across forward passes', async () => {
-  const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'));
+  const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'), backend);
   const before = tf.memory().numTensors;
   const cache = model.newCache(1);
   const out = await model.forward([5, 6, 7], new Uint8Array([1, 1, 1]), 1, cache, { readLayers: [1] });

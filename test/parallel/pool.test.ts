@@ -11,7 +11,7 @@ import type { EncodeTask } from '../../lib/parallel/tasks.ts';
 import { HELD_LAYER, RELEASE_CHANNEL } from '../fixtures/parallel/crash-worker.ts';
 
 const ENTRY = pathToFileURL(join(import.meta.dirname, '..', 'fixtures', 'parallel', 'crash-worker.ts')).href;
-const SPEC = { model: 'stand-in', sae: null, backend: 'cpu' as const };
+const SPEC = { model: 'stand-in', sae: null, backend: { choice: 'cpu' as const } };
 const task = (layer: number): EncodeTask => ({ kind: 'encode', sequences: [[0]], layer });
 /** Lets the stand-in workers answer their held tasks, and waits for `held`. */
 async function released<T>(held: Promise<T>): Promise<T> {
@@ -32,7 +32,7 @@ for (const [layer, how] of [
   [667, /worker thread \d of 2 exited \(code 7\) while running its encode task/],
 ] as const) {
   test(`a worker that ${layer === 666 ? 'throws' : 'exits'} mid-task rejects its task and the queue, not the other worker's task`, async () => {
-    const pool = await workerPool(SPEC, 2, ENTRY);
+    const pool = await workerPool(SPEC, 2, { entry: ENTRY });
     try {
       const ok = await pool.run(task(0));
       assert.equal(ok.latent.length, 0);
@@ -51,5 +51,8 @@ for (const [layer, how] of [
 
 test('a worker that dies while loading fails the start with an error', async () => {
   const exiting = `data:text/javascript,process.exit(3)`;
-  await assert.rejects(workerPool(SPEC, 1, exiting), /worker thread exited \(code 3\) while loading stand-in/);
+  await assert.rejects(
+    workerPool(SPEC, 1, { entry: exiting }),
+    /worker thread exited \(code 3\) while loading stand-in/,
+  );
 });

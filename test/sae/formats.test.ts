@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { decode, denseCodes, encodeSparse, loadSae } from '../../lib/sae/index.ts';
 import { maxAbsDiff } from '../support/model-cases.ts';
 import {
@@ -15,7 +15,7 @@ import {
   TOL_CODES,
 } from '../support/sae-cases.ts';
 
-await initBackend('wasm', () => {});
+await openBackend('wasm', () => {});
 registerSaeCases();
 
 test('sae: blocked and partly resident encoding gives the same codes as one block', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../../lib/sae/index.ts';
 import { interventionHooks } from '../../lib/steering/interventions.ts';
@@ -36,8 +36,8 @@ const MODES: Record<string, Intervention[]> = {
 };
 
 test('clamp/steer × codes read-out × every SAE architecture: no tensor used after dispose, codes as a fresh SAE gives', async () => {
-  await initBackend('cpu', () => {});
-  const model = await loadModel(join(FIX, 'models', 'llama3-gqa'));
+  const backend = await openBackend('cpu', () => {});
+  const model = await loadModel(join(FIX, 'models', 'llama3-gqa'), backend);
   const ids = [1, 5, 9, 14, 2, 7, 30, 12];
   for (const name of SAES) {
     for (const [mode, interventions] of Object.entries(MODES)) {

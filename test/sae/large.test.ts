@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { bf16ToF32 } from '../../lib/io/dtype.ts';
 import { Sae, WeightMatrix, decode, encodeSparse, makeIntervention } from '../../lib/sae/index.ts';
 
@@ -12,7 +12,7 @@ const D_IN = 8192,
   T = 3;
 
 before(async () => {
-  await initBackend('wasm', () => {});
+  await openBackend('wasm', () => {});
 });
 
 /** Deterministic bf16 weights of magnitude 2^-10..2^-6 with random sign and mantissa (xorshift32, seeded). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { InputError } from '../../lib/errors.ts';
 import { SafetensorsFile, writeSafetensors, type F32Tensor } from '../../lib/io/safetensors.ts';
 import { encodeSparse, loadSae, makeIntervention } from '../../lib/sae/index.ts';
@@ -14,7 +14,7 @@ const FIX = join(import.meta.dirname, '..', 'fixtures', 'sae');
 const dir = mkdtempSync(join(tmpdir(), 'sae-err-'));
 
 before(async () => {
-  await initBackend('wasm', () => {});
+  await openBackend('wasm', () => {});
 });
 
 /** The tensors of a fixture SAE, for making broken variants. */

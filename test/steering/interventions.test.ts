@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initBackend } from '../../lib/backend.ts';
+import { openBackend } from '../../lib/backend.ts';
 import { leftPad } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadSae } from '../../lib/sae/index.ts';
@@ -17,8 +17,8 @@ import {
   steeringExpected as expected,
 } from '../support/steering-cases.ts';
 
-await initBackend('wasm', () => {});
-registerSteeringCases();
+const backend = await openBackend('wasm', () => {});
+registerSteeringCases({ backend });
 
 test('--steer/--clamp flags parse to interventions and reject malformed values', async () => {
   assert.deepEqual(parseInterventionFlags(['2:17:8.5'], '0:3:0'), [
@@ -27,7 +27,7 @@ test('--steer/--clamp flags parse to interventions and reject malformed values',
   ]);
   assert.throws(() => parseInterventionFlags(['2:17'], undefined), /--steer: expected LAYER:LATENT:VALUE/);
   assert.throws(() => parseInterventionFlags(undefined, ['a:1:0']), /--clamp: expected LAYER:LATENT:VALUE/);
-  const model = await loadModel(join(FIX, 'models', 'llama3-gqa'));
+  const model = await loadModel(join(FIX, 'models', 'llama3-gqa'), backend);
   const sae = loadSae(join(FIX, 'sae', 'saelens_relu'));
   assert.throws(
     () => interventionHooks(sae, [{ layer: 9, latent: 1, value: 1, mode: 'add' }], model.config.numLayers),
@@ -37,7 +37,7 @@ test('--steer/--clamp flags parse to interventions and reject malformed values',
 
 test('per-row interventions in one padded batch equal each row run alone', async () => {
   const c = cases['llama-relu'];
-  const model = await loadModel(join(FIX, 'models', c.model));
+  const model = await loadModel(join(FIX, 'models', c.model), backend);
   const sae = loadSae(join(FIX, 'sae', c.sae));
   const ids = Array.from(expected.read('llama-relu.ids').data, Number);
   const rows = [ids, ids.slice(3, 12), ids.slice(1)];

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Backend } from '../../lib/backend.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { generate, leftPad } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
@@ -30,6 +31,14 @@ export interface CaseOptions {
   sampling?: boolean;
   /** Prefix of every test name. */
   prefix?: string;
+  /** The backend the model cases load onto (absent when they are skipped). */
+  backend?: Backend;
+}
+
+/** The backend of registered cases that run. */
+export function caseBackend(o: CaseOptions): Backend {
+  if (!o.backend) throw new Error('model cases need a backend');
+  return o.backend;
 }
 
 export function registerModelCases(o: CaseOptions = {}): void {
@@ -40,7 +49,9 @@ export function registerModelCases(o: CaseOptions = {}): void {
     const seqs = [0, 1, 2].map((s) => Array.from(expected.read(`ids.${s}`).data, Number));
     let model: ReturnType<typeof loadModel> | null = null; // loaded by the first test that runs
     const t = (title: string, fn: (m: Awaited<ReturnType<typeof loadModel>>) => Promise<void>) =>
-      test(`${prefix}${name}: ${title}`, { skip: o.skip }, async () => fn(await (model ??= loadModel(dir))));
+      test(`${prefix}${name}: ${title}`, { skip: o.skip }, async () =>
+        fn(await (model ??= loadModel(dir, caseBackend(o)))),
+      );
 
     t('full prefill matches transformers (logits and every resid_post)', async (model) => {
       const allLayers = Array.from({ length: model.config.numLayers }, (_, i) => i);

@@ -10,7 +10,7 @@ import { loadModel } from '../../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../../lib/sae/index.ts';
 import { interventionHooks } from '../../lib/steering/interventions.ts';
 import type { Intervention } from '../../lib/steering/types.ts';
-import { type CaseOptions, maxAbsDiff } from './model-cases.ts';
+import { type CaseOptions, caseBackend, maxAbsDiff } from './model-cases.ts';
 
 export const FIX = join(import.meta.dirname, '..', 'fixtures');
 export const steeringExpected = new SafetensorsFile(join(FIX, 'steering', 'expected.safetensors'));
@@ -23,7 +23,7 @@ export function registerSteeringCases(o: CaseOptions = {}): void {
   const prefix = o.prefix ?? '';
   for (const [name, c] of Object.entries(steeringCases)) {
     const load = async () => {
-      const model = await loadModel(join(FIX, 'models', c.model));
+      const model = await loadModel(join(FIX, 'models', c.model), caseBackend(o));
       const sae = loadSae(join(FIX, 'sae', c.sae));
       return { model, sae, hooks: interventionHooks(sae, c.interventions, model.config.numLayers) };
     };

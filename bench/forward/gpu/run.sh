@@ -15,11 +15,11 @@ export PATH=/tmp/node:$PATH
 mkdir -p node_modules && tar xzf .gpu/webgpu.tgz -C node_modules
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 # Vulkan (NVIDIA's ICD, through the carried loader and libglvnd); else NVIDIA's EGL under Dawn's OpenGL backend.
-export ESR_WEBGPU_ADAPTER=vulkan
+export ESR_TEST_WEBGPU_ADAPTER=vulkan
 if ! node .gpu/probe.mjs vulkan 2>/dev/null; then
   export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   ls /usr/local/nvidia/share/vulkan/icd.d/ /usr/local/nvidia/share/glvnd/egl_vendor.d/ 2>&1 | head -5
-  node .gpu/probe.mjs opengl 2>&1 | grep -v artificially | tail -3 && export ESR_WEBGPU_ADAPTER=opengl
+  node .gpu/probe.mjs opengl 2>&1 | grep -v artificially | tail -3 && export ESR_TEST_WEBGPU_ADAPTER=opengl
 fi
 echo "== the WebGPU test cases (transformers/torch references) on this GPU"
 timeout 100 node --test-name-pattern="/^webgpu: (?!analyze)/" test/.gpu/webgpu.test.mjs 2>&1 | grep -vE "^ +(duration_ms|\.\.\.|---)|^# Subtest" | tee "$OUT/correctness.txt" | grep -E "^(not )?ok|^# (tests|pass|fail)|webgpu: |rror"
