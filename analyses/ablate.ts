@@ -295,6 +295,8 @@ const command: CommandModule<GlobalArgs, Args> = {
     const out = a.out ?? newRunDir(COMMAND);
     const session = await openSession({
       model: a.model,
+      adapter: a.adapter,
+      mergeAdapter: a['merge-adapter'],
       sae: a.sae,
       layer: a.layer,
       backend: backendSpec(a),

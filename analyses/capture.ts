@@ -42,6 +42,8 @@ const command: CommandModule<GlobalArgs, Args> = {
     const samples = readSamples(argv.samples);
     const setup = await openSession({
       model: argv.model,
+      adapter: argv.adapter,
+      mergeAdapter: argv['merge-adapter'],
       sae: argv.sae,
       layer: argv.layer,
       backend: backendSpec(argv),

@@ -225,6 +225,8 @@ const command: CommandModule<GlobalArgs, Args> = {
 async function withSession<T>(argv: Args, body: (session: Session) => Promise<T>): Promise<T> {
   const session = await openSession({
     model: argv.model,
+    adapter: argv.adapter,
+    mergeAdapter: argv['merge-adapter'],
     sae: argv.sae,
     layer: argv.layer,
     backend: backendSpec(argv),

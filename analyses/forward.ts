@@ -1,20 +1,20 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
 import type { CommandModule } from 'yargs';
-import { backendSpec, interventionOptions } from '../lib/cli/options.ts';
-import type { GlobalArgs } from '../lib/cli/options.ts';
+import { adapterOptions, backendSpec, interventionOptions } from '../lib/cli/options.ts';
+import type { AdapterArgs, GlobalArgs } from '../lib/cli/options.ts';
 import { openBackend } from '../lib/backend.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
 import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { checkLayer, loadSaeFor } from '../lib/session.ts';
+import { checkLayer, loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args extends GlobalArgs {
+interface Args extends GlobalArgs, AdapterArgs {
   model: string;
   text?: string;
   chat?: string;
@@ -32,7 +32,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe:
     'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
-    interventionOptions(y)
+    adapterOptions(interventionOptions(y))
       .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face checkpoint directory' })
       .option('text', {
         type: 'string',
@@ -56,13 +56,17 @@ const command: CommandModule<GlobalArgs, Args> = {
       })
       .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', ''),
   handler: async (argv) => {
+    // --merge-adapter alone only writes the merged checkpoint
+    if (argv['merge-adapter'] && argv.text === undefined && argv.chat === undefined && argv.ids === undefined)
+      return mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
     const source = requireOne(argv, ['text', 'chat', 'ids']);
     outFileFlag('out', argv.out);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && (interventions.length || argv.codes !== undefined))
       throw new InputError('--steer, --clamp and --codes need --sae');
     const backend = await openBackend(backendSpec(argv));
-    const model = await loadModel(argv.model, backend);
+    mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
+    const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;

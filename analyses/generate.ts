@@ -1,7 +1,7 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
-import { backendSpec, interventionOptions } from '../lib/cli/options.ts';
-import type { GlobalArgs } from '../lib/cli/options.ts';
+import { adapterOptions, backendSpec, interventionOptions } from '../lib/cli/options.ts';
+import type { AdapterArgs, GlobalArgs } from '../lib/cli/options.ts';
 import { openBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
 import { InputError } from '../lib/errors.ts';
@@ -10,11 +10,11 @@ import { applyChatTemplate } from '../lib/model/chat.ts';
 import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { loadSaeFor } from '../lib/session.ts';
+import { loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { SHIPPED } from '../lib/session.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args extends GlobalArgs {
+interface Args extends GlobalArgs, AdapterArgs {
   model: string;
   prompt?: string;
   system?: string;
@@ -35,7 +35,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: 'generate',
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
-    interventionOptions(y)
+    adapterOptions(interventionOptions(y))
       .option('model', {
         type: 'string',
         default: SHIPPED.model,
@@ -61,15 +61,21 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
       .option('sae', { type: 'string', describe: 'SAE for --steer and --clamp' })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
-      .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', ''),
+      .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', '')
+      .example('$0 generate --adapter runs/lora --prompt "Explain how to plant a tree."', 'with a LoRA adapter')
+      .example('$0 generate --model M --adapter runs/lora --merge-adapter merged/', 'only write the merged checkpoint'),
   handler: async (argv) => {
+    // --merge-adapter alone only writes the merged checkpoint
+    if (argv['merge-adapter'] && argv.prompt === undefined && argv.ids === undefined)
+      return mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
     const source = requireOne(argv, ['prompt', 'ids']);
     if (argv.system !== undefined && source !== 'prompt') throw new InputError('--system goes with --prompt');
     checkSamplingFlags(argv);
     const interventions = parseInterventionFlags(argv.steer, argv.clamp);
     if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
     const backend = await openBackend(backendSpec(argv));
-    const model = await loadModel(argv.model, backend);
+    mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
+    const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
     const tokenizer = loadTokenizer(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;

@@ -7,6 +7,7 @@ import { type Backend, type BackendChoice, type BackendSpec, openBackend } from 
 import { InputError } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
 import { loadModel } from './model/load.ts';
+import { mergeAdapter } from './model/mergeAdapter.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
 import { loadSae, type Sae, saeComputeOptions } from './sae/index.ts';
@@ -30,8 +31,8 @@ export function isShippedDefault(paths: { model: string; sae: string }): boolean
 export interface Session {
   /** The numeric backend the model runs on (worker threads open the same kind). */
   backend: Backend;
-  /** The checkpoint directory and SAE path it was opened from (recorded in every output's provenance). */
-  paths: { model: string; sae: string };
+  /** The checkpoint directory, LoRA adapter and SAE path it was opened from (recorded in every output's provenance). */
+  paths: { model: string; sae: string; adapter: string | null };
   config: ModelConfig;
   tokenizer: Tokenizer;
   sae: Sae;
@@ -47,6 +48,12 @@ export interface SessionOptions {
   model?: string;
   /** Default: the shipped SAE. */
   sae?: string;
+  /** A PEFT LoRA adapter directory applied to the model's weights as they load (lib/model/adapter.ts). */
+  adapter?: string | null;
+  /** Also write the model with the adapter merged into this directory (a Hugging Face checkpoint) first. */
+  mergeAdapter?: string | null;
+  /** Where progress lines go (default: stderr). */
+  log?: (line: string) => void;
   layer?: number;
   /** An open backend, or what to open (default auto). */
   backend?: Backend | BackendSpec | BackendChoice;
@@ -88,8 +95,23 @@ export function loadSaeFor(path: string, config: ModelConfig, backend: Backend):
   return sae;
 }
 
+/** Writes the merged checkpoint that --merge-adapter asks for (it needs --adapter). */
+export function mergeAdapterFlag(
+  model: string,
+  adapter: string | null | undefined,
+  out: string | null | undefined,
+  log: (line: string) => void = (l) => console.error(l),
+): void {
+  if (!out) return;
+  if (!adapter) throw new InputError('--merge-adapter needs --adapter (the adapter to merge)');
+  const merged = mergeAdapter(model, adapter, out);
+  log(
+    `merged ${adapter} into ${model}: ${merged.changed.length} tensors changed, wrote ${out} (${merged.files.join(', ')})`,
+  );
+}
+
 export async function openSession(o: SessionOptions = {}): Promise<Session> {
-  const paths = { model: o.model ?? SHIPPED.model, sae: o.sae ?? SHIPPED.sae };
+  const paths = { model: o.model ?? SHIPPED.model, sae: o.sae ?? SHIPPED.sae, adapter: o.adapter ?? null };
   const workers = o.workers ?? 0;
   checkWorkers(workers, o.forceWorkers);
   const config = loadModelConfig(paths.model);
@@ -99,10 +121,17 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   const layer = o.layer ?? saeHookLayer(sae);
   if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
   checkLayer(layer, config);
+  mergeAdapterFlag(paths.model, paths.adapter, o.mergeAdapter, o.log);
   const executor =
     workers === 0
-      ? localExecutor({ model: await loadModel(paths.model, backend), sae })
-      : await workerPool({ model: paths.model, sae: paths.sae, backend: backend.spec }, workers, { here: backend });
+      ? localExecutor({ model: await loadModel(paths.model, backend, { adapter: paths.adapter }), sae })
+      : await workerPool(
+          { model: paths.model, adapter: paths.adapter, sae: paths.sae, backend: backend.spec },
+          workers,
+          {
+            here: backend,
+          },
+        );
   const close = async () => {
     await executor.close();
     backend.close();

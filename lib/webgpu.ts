@@ -160,6 +160,7 @@ const MATMUL_PACKED_PROGRAM = 3;
 
 interface TfjsWebgpuBackend {
   uploadToGPU(id: object): void;
+  endComputePassEncoder(): void;
   submitQueue(): void;
   commandEncoder: object | null;
   bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; numFreeBuffers: number; numBytesAllocated: number };
@@ -175,7 +176,11 @@ export function uploadToDevice<T extends tf.Tensor>(t: T): T {
   const backend = tfjsWebgpu();
   backend.uploadToGPU(t.dataId);
   // A buffer reused from tfjs's pool is filled through a staging copy: submit it so the staging buffer is freed.
-  if (backend.commandEncoder) backend.submitQueue();
+  // A compute pass left open by earlier kernels is ended first, or the submitted command buffer is invalid.
+  if (backend.commandEncoder) {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+  }
   return t;
 }
 

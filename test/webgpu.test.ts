@@ -1,5 +1,5 @@
 // The WebGPU backend on whatever adapter this machine has — in CI, Mesa's software adapter (llvmpipe through
-// OpenGL; ESR_TEST_WEBGPU_ADAPTER picks another): the model, SAE and steering cases that the WASM tests run against
+// OpenGL; ESR_TEST_WEBGPU_ADAPTER picks another): the model, LoRA adapter, SAE and steering cases that the WASM tests run against
 // transformers/torch, run once here; tensor splitting past the device's binding limit; the adapter choice;
 // the CLI. Without Mesa (npm run setup:system installs it) every case is skipped with the reason.
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { loadModel } from '../lib/model/load.ts';
 import { workerPool } from '../lib/parallel/pool.ts';
 import { denseCodes, encodeSparse, loadSae, saeComputeOptions } from '../lib/sae/index.ts';
 import { openWebgpu, type WebgpuAdapterChoice } from '../lib/webgpu.ts';
+import { registerAdapterCases } from './support/adapter-cases.ts';
 import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
 import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
 import { registerSteeringCases } from './support/steering-cases.ts';
@@ -33,6 +34,7 @@ try {
 
 const o = { skip, prefix: 'webgpu: ', backend };
 registerModelCases(o);
+registerAdapterCases(o);
 registerSteeringCases(o);
 registerSaeCases(o);
 

@@ -12,7 +12,7 @@ export function storeMeta(
   settings: Record<string, unknown>,
 ): StoreMeta {
   return {
-    model: modelProvenance(modelDir),
+    model: modelProvenance(modelDir, session.paths.adapter),
     sae: session.sae.info,
     layer: session.layer,
     d_sae: session.sae.dSae,

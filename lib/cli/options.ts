@@ -34,8 +34,29 @@ export function backendOption<T>(y: Argv<T>) {
     });
 }
 
+/** The parsed values of adapterOptions. */
+export interface AdapterArgs {
+  adapter?: string;
+  'merge-adapter'?: string;
+}
+
+/** --adapter (a PEFT LoRA adapter applied as the model loads) and --merge-adapter (write the merged checkpoint). */
+export function adapterOptions<T>(y: Argv<T>) {
+  return y
+    .option('adapter', {
+      type: 'string',
+      describe:
+        'PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors), applied to the weights as W + (alpha/r)·B·A',
+    })
+    .option('merge-adapter', {
+      type: 'string',
+      describe:
+        'with --adapter: also write the model with the adapter merged, as a Hugging Face checkpoint, to this directory',
+    });
+}
+
 /** The parsed values of sessionOptions (and the global --backend). */
-export interface SessionArgs extends GlobalArgs {
+export interface SessionArgs extends GlobalArgs, AdapterArgs {
   model: string;
   sae: string;
   layer?: number;
@@ -44,9 +65,9 @@ export interface SessionArgs extends GlobalArgs {
   'force-workers': boolean;
 }
 
-/** --model, --sae, --layer, --batch-size and --workers. */
+/** --model, --adapter, --merge-adapter, --sae, --layer, --batch-size and --workers. */
 export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
-  return y
+  return adapterOptions(y)
     .option('model', {
       type: 'string',
       default: SHIPPED.model,

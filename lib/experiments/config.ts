@@ -64,7 +64,7 @@ export interface AblationOptions extends ConditionOptions {
   judge: Judge;
   metrics: { resamples: number; seed: number };
   /** Input files, as recorded in config.json and every trial (prompts: null when given as a list). */
-  paths: { model: string; sae: string; prompts: string | null };
+  paths: { model: string; sae: string; adapter?: string | null; prompts: string | null };
   backend: string | null;
   log: (line: string) => void;
 }

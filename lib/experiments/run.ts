@@ -165,7 +165,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   }
 
   const inputs = {
-    model: modelProvenance(o.paths.model),
+    model: modelProvenance(o.paths.model, o.paths.adapter),
     sae: {
       path: o.paths.sae,
       format: sae.info.format,

@@ -74,3 +74,61 @@ export function firstNonFinite(data: Float32Array | Uint16Array, dtype: 'F32' | 
 export function nonFiniteName(v: number): string {
   return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf';
 }
+
+/** f32 → bf16 bits, rounding to nearest even (as torch's `.to(torch.bfloat16)`); NaN stays NaN. */
+export function f32ToBf16(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7fffffff) > 0x7f800000) out[i] = (b >>> 16) | 0x40;
+    else out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** f32 → IEEE f16 bits, rounding to nearest even, with subnormals and overflow to ±Inf (as torch's `.half()`). */
+export function f32ToF16(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const b = bits[i];
+    const sign = (b >>> 16) & 0x8000;
+    const exp = (b >>> 23) & 0xff;
+    const mant = b & 0x7fffff;
+    if (exp === 0xff) out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+    else if (exp > 142)
+      out[i] = sign | 0x7c00; // ≥ 2^16: past f16's largest finite value
+    else if (exp >= 113) {
+      // normal f16: keep 10 mantissa bits; the carry of a round-up may step into the exponent (or Inf)
+      const half = ((exp - 112) << 10) | (mant >>> 13);
+      const rest = mant & 0x1fff;
+      out[i] = sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+    } else if (exp >= 102) {
+      // subnormal f16: the value in units of 2^-24, rounded to nearest even
+      const m = mant | 0x800000;
+      const shift = 126 - exp;
+      const q = m >>> shift;
+      const rest = m & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      out[i] = sign | (q + (rest > halfway || (rest === halfway && q & 1) ? 1 : 0));
+    } else out[i] = sign;
+  }
+  return out;
+}
+
+/** f32 values as the little-endian bytes of a floating dtype (F32, BF16 or F16). */
+export function fromFloat32(data: Float32Array, dtype: DType, what: string): Uint8Array {
+  switch (dtype) {
+    case 'F32':
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    case 'BF16': {
+      const h = f32ToBf16(data);
+      return new Uint8Array(h.buffer);
+    }
+    case 'F16': {
+      const h = f32ToF16(data);
+      return new Uint8Array(h.buffer);
+    }
+    default:
+      throw new Error(`${what}: cannot write dtype ${dtype} (expected F32, BF16 or F16)`);
+  }
+}

@@ -1,4 +1,16 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
@@ -211,26 +223,84 @@ export function openSafetensors(path: string): TensorSource {
   throw new InputError(`${path}: no model.safetensors or model.safetensors.index.json`);
 }
 
+/** The header bytes (length + JSON, padded so tensor data stays 8-byte aligned) for tensors in this order. */
+function headerBytes(
+  tensors: { name: string; dtype: DType; shape: number[] }[],
+  metadata?: Record<string, string>,
+): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return [len, Buffer.from(json, 'utf8')];
+}
+
+/** A tensor to write whose bytes are produced only when its turn comes (one tensor in memory at a time). */
+export interface StreamedTensor {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  bytes: () => Uint8Array;
+}
+
+/**
+ * Writes a safetensors file tensor by tensor, atomically (temp file + rename): files larger than memory
+ * (a merged checkpoint's shards) never need to be held whole.
+ */
+export function writeSafetensorsStreamed(
+  path: string,
+  tensors: StreamedTensor[],
+  metadata?: Record<string, string>,
+): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  const put = (bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  };
+  try {
+    headerBytes(tensors, metadata).forEach(put);
+    for (const t of tensors) {
+      const bytes = t.bytes();
+      const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
+      if (bytes.length !== want) throw new Error(`tensor ${t.name}: ${bytes.length} bytes, expected ${want}`);
+      put(bytes);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Writes f32 tensors as one safetensors file, atomically, tensors in the given order. */
 export function writeSafetensors(
   path: string,
   tensors: Record<string, F32Tensor>,
   metadata?: Record<string, string>,
 ): void {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     if (t.data.length !== numel(t.shape))
       throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape}]`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // keep tensor data 8-byte aligned
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const chunks: Uint8Array[] = [len, Buffer.from(json, 'utf8')];
+  const chunks = headerBytes(
+    Object.entries(tensors).map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape })),
+    metadata,
+  );
   for (const t of Object.values(tensors))
     chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   writeFileAtomic(path, chunks);

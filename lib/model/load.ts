@@ -1,5 +1,6 @@
 import type { Backend } from '../backend.ts';
 import { InputError } from '../errors.ts';
+import { loadAdapter } from './adapter.ts';
 import { loadModelConfig, type ModelConfig } from './config.ts';
 import { Transformer } from './transformer.ts';
 import { loadWeights } from './weights.ts';
@@ -11,10 +12,16 @@ export function backendWeightBytes(c: ModelConfig): number {
   return 4 * (c.numLayers * (attn + mlp) + c.vocabSize * c.hiddenSize);
 }
 
-/** Loads a Hugging Face checkpoint directory (config, safetensors) onto a backend; refuses, before reading any weight, a model the backend cannot hold. */
-export async function loadModel(dir: string, backend: Backend): Promise<Transformer> {
+export interface LoadOptions {
+  /** A PEFT LoRA adapter directory, applied to the weights as they load (lib/model/adapter.ts). */
+  adapter?: string | null;
+}
+
+/** Loads a Hugging Face checkpoint directory (config, safetensors) onto a backend; refuses, before reading any weight, a model the backend cannot hold (or an adapter that does not fit it). */
+export async function loadModel(dir: string, backend: Backend, o: LoadOptions = {}): Promise<Transformer> {
   const config = loadModelConfig(dir);
+  const adapter = o.adapter ? loadAdapter(o.adapter, config) : null;
   const why = await backend.cannotHold(backendWeightBytes(config));
   if (why) throw new InputError(`${dir}: ${why}`);
-  return new Transformer(config, loadWeights(dir, config, backend), backend);
+  return new Transformer(config, loadWeights(dir, config, backend, adapter), backend);
 }

@@ -3,6 +3,7 @@ import { firstNonFinite, nonFiniteName } from '../io/dtype.ts';
 import { InputError } from '../errors.ts';
 import { openSafetensors, type TensorSource } from '../io/safetensors.ts';
 import type { Backend } from '../backend.ts';
+import type { LoraAdapter } from './adapter.ts';
 import type { ModelConfig } from './config.ts';
 
 /**
@@ -52,12 +53,27 @@ function transposedBlock(src: Float32Array, inDim: number, o0: number, o1: numbe
   return backend.upload(tf.tensor2d(w, [inDim, o1 - o0]));
 }
 
+/** A change to output columns [o0, o1) of a Linear's [inDim, out] weight, as a backend tensor (LoRA). */
+type BlockDelta = (o0: number, o1: number) => tf.Tensor2D | null;
+
 /** A torch-layout [out, inDim] weight as a Linear, split in output-column blocks as the backend needs. */
-function linearOf(src: Float32Array, out: number, inDim: number, bias: Float32Array | null, backend: Backend): Linear {
+function linearOf(
+  src: Float32Array,
+  out: number,
+  inDim: number,
+  bias: Float32Array | null,
+  backend: Backend,
+  delta?: BlockDelta,
+): Linear {
   const step = columnsPerBlock(inDim, out, backend);
   const blocks: tf.Tensor2D[] = [];
-  for (let o0 = 0; o0 < out; o0 += step)
-    blocks.push(transposedBlock(src, inDim, o0, Math.min(out, o0 + step), backend));
+  for (let o0 = 0; o0 < out; o0 += step) {
+    const o1 = Math.min(out, o0 + step);
+    const block = transposedBlock(src, inDim, o0, o1, backend);
+    const d = delta?.(o0, o1);
+    blocks.push(d ? tf.tidy(() => tf.add(block, d)) : block);
+    if (d) [block, d].forEach((t) => t.dispose());
+  }
   return { blocks, bias: bias ? backend.upload(tf.tensor1d(bias)) : null };
 }
 
@@ -78,6 +94,7 @@ class WeightReader {
     private readonly src: TensorSource,
     private readonly dir: string,
     private readonly backend: Backend,
+    private readonly adapter: LoraAdapter | null,
   ) {}
 
   read(name: string, shape: number[]): Float32Array {
@@ -91,7 +108,17 @@ class WeightReader {
       throw new InputError(
         `${this.dir}: tensor ${name}: ${nonFiniteName(t.data[bad])} at element ${bad}; model weights must be finite`,
       );
-    return t.data;
+    if (!this.adapter) return t.data;
+    // LoRA on linear weights is added on the device (lowRank); replacements and embedding LoRA here, in JS
+    const w = this.adapter.replace(name, t.data, shape);
+    return this.adapter.hasLowRank(name, 'embedding') ? this.adapter.addLowRank(name, w, shape) : w;
+  }
+
+  /** The adapter's change to a linear weight [out, inDim], block by block on the device, if it has one. */
+  lowRank(name: string, out: number, inDim: number): BlockDelta | undefined {
+    const adapter = this.adapter;
+    if (!adapter?.hasLowRank(name, 'linear')) return undefined;
+    return (o0, o1) => adapter.deviceDelta(name, [out, inDim], o0, o1);
   }
 
   /** A torch Linear ([out, in] weight, optional bias) as an [in, out] matrix. */
@@ -102,6 +129,7 @@ class WeightReader {
       inDim,
       withBias ? this.read(`${name}.bias`, [out]) : null,
       this.backend,
+      this.lowRank(`${name}.weight`, out, inDim),
     );
   }
 
@@ -112,11 +140,20 @@ class WeightReader {
   }
 }
 
-/** Reads every tensor the forward pass needs from a checkpoint directory into backend tensors. */
-export function loadWeights(dir: string, cfg: ModelConfig, backend: Backend): ModelWeights {
+/**
+ * Reads every tensor the forward pass needs from a checkpoint directory into backend tensors, with a LoRA
+ * adapter's change added to each weight it targets as it is read.
+ */
+export function loadWeights(
+  dir: string,
+  cfg: ModelConfig,
+  backend: Backend,
+  adapter: LoraAdapter | null = null,
+): ModelWeights {
   const src = openSafetensors(dir);
   try {
-    const r = new WeightReader(src, dir, backend);
+    adapter?.checkNames((t) => src.has(t));
+    const r = new WeightReader(src, dir, backend, adapter);
     const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: v } = cfg;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -144,8 +181,12 @@ export function loadWeights(dir: string, cfg: ModelConfig, backend: Backend): Mo
     const headName = cfg.tieWordEmbeddings || !src.has('lm_head.weight') ? null : 'lm_head.weight';
     if (!cfg.tieWordEmbeddings && !headName)
       throw new InputError(`${dir}: tensor lm_head.weight not found (tie_word_embeddings is false)`);
-    const lmHead = linearOf(headName ? r.read(headName, [v, d]) : embed, v, d, null, backend);
-    return { embed, layers, finalNorm: r.norm('model.norm.weight', d, cfg.normAddsOne), lmHead };
+    const lmHead = headName
+      ? linearOf(r.read(headName, [v, d]), v, d, null, backend, r.lowRank(headName, v, d))
+      : linearOf(embed, v, d, null, backend);
+    const finalNorm = r.norm('model.norm.weight', d, cfg.normAddsOne);
+    adapter?.checkAllUsed();
+    return { embed, layers, finalNorm, lmHead };
   } finally {
     src.close();
   }

@@ -7,6 +7,8 @@ import { type Loaded, runTask, type Task, type TaskResult } from './tasks.ts';
 
 export interface ExecutorSpec {
   model: string;
+  /** A LoRA adapter directory applied as the model loads, or null. */
+  adapter?: string | null;
   sae: string | null;
   /** The backend each worker opens for itself (the session's spec). */
   backend: BackendSpec;

@@ -11,13 +11,23 @@ export function packageVersion(): string {
   return readJson(PACKAGE_JSON).version;
 }
 
-/** A checkpoint directory's identity: its path and the sha256 of every config, tokenizer and weight file. */
-export function modelProvenance(dir: string): { path: string; files: Record<string, string> } {
+interface DirProvenance {
+  path: string;
+  files: Record<string, string>;
+}
+
+/** The sha256 of every config, tokenizer and weight file of a directory. */
+function dirProvenance(dir: string): DirProvenance {
   const files: Record<string, string> = {};
   for (const f of readdirSync(dir).sort()) {
     if (/\.(json|safetensors|jinja)$/.test(f) && !f.startsWith('expected')) files[f] = sha256File(join(dir, f)).sha256;
   }
   return { path: dir, files };
+}
+
+/** A checkpoint directory's identity (and its LoRA adapter's, when one is applied): paths and file hashes. */
+export function modelProvenance(dir: string, adapter?: string | null): DirProvenance & { adapter?: DirProvenance } {
+  return adapter ? { ...dirProvenance(dir), adapter: dirProvenance(adapter) } : dirProvenance(dir);
 }
 
 /** The environment a run happened in. */
