@@ -18,10 +18,10 @@ import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { InputError } from '../lib/errors.ts';
 import { checkSamplingFlags, intFlag } from '../lib/cli/flags.ts';
-import { splitPrompts } from '../lib/discovery/holdout.ts';
-import type { SelectionMethod } from '../lib/stats/selection.ts';
+import { discoveryDerangements } from '../lib/discovery/pairs.ts';
+import { TEST_ALTERNATIVES, type TestAlternative, UNIT_KINDS, type UnitKind } from '../lib/stats/detectors.ts';
+import { FDR_METHODS, type FdrMethod, type SelectionMethod } from '../lib/stats/selection.ts';
 import type { PoolMode } from '../lib/stats/sparse.ts';
-import type { UnitKind } from '../lib/stats/units.ts';
 import { openStore } from '../lib/store/reader.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { backendSpec, promptsOption, sessionOptions } from '../lib/cli/options.ts';
@@ -35,6 +35,8 @@ interface Args extends SessionArgs {
   pool: PoolMode;
   method: SelectionMethod;
   unit: UnitKind;
+  alternative: TestAlternative;
+  fdr: FdrMethod;
   top: number;
   holdout?: number;
   seed: number;
@@ -83,16 +85,26 @@ const command: CommandModule<GlobalArgs, Args> = {
         describe: 'selection rule',
       })
       .option('unit', {
-        choices: ['prompt', 'sample'] as const,
+        choices: UNIT_KINDS,
         default: D.find.unit as UnitKind,
         describe:
-          'independent unit of the statistics: prompt (one off-topic value per prompt, averaged over the derangements) or sample (every deranged sample counted, anti-conservative)',
+          "the test: prompt (within-prompt rank test: each prompt's on-topic sample against its own off-topic ones, exact p) or sample (Mann–Whitney over all samples as if independent)",
+      })
+      .option('alternative', {
+        choices: TEST_ALTERNATIVES,
+        default: D.find.alternative as TestAlternative,
+        describe: 'greater: off-topic higher (one-sided); two-sided: either way',
+      })
+      .option('fdr', {
+        choices: FDR_METHODS,
+        default: 'bh' as FdrMethod,
+        describe: 'q-value of the effect rule: bh (Benjamini–Hochberg) or by (Benjamini–Yekutieli, any dependence)',
       })
       .option('top', { type: 'number', default: D.find.top, describe: 'top-ranked latents listed in latents.json' })
       .option('holdout', {
         type: 'number',
         describe:
-          'hold out this fraction of the prompts (seeded, with all their samples): select on the rest, report AUCs on them',
+          'hold out this fraction of the prompts (seeded, with all their samples; derangements within each part): select on the rest, report strat_auc on them',
       })
       .option('seed', {
         type: 'number',
@@ -138,7 +150,16 @@ const command: CommandModule<GlobalArgs, Args> = {
       throw new InputError('--resume continues the latest run; with --out, just rerun into that directory');
     const labels = argv.labels ? readLabels(argv.labels) : undefined;
     const span = argv.span === 'full' ? 'all' : 'response';
-    const find = { pool: argv.pool, method: argv.method, unit: argv.unit, top: argv.top, span };
+    const find = {
+      pool: argv.pool,
+      method: argv.method,
+      unit: argv.unit,
+      alternative: argv.alternative,
+      criterion: { fdr: argv.fdr },
+      top: argv.top,
+      span,
+      ci: { ...D.find.ci, seed: argv.seed },
+    };
     const out = argv.out ?? (argv.resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(COMMAND);
     const started = Date.now();
     const holdout = argv.holdout === undefined ? null : { fraction: argv.holdout, seed: argv.seed };
@@ -184,7 +205,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     } else {
       const prompts = readPrompts(argv.prompts);
       const responses = argv.responses ? readResponses(argv.responses, prompts) : null;
-      if (holdout) splitPrompts(prompts, holdout.fraction, holdout.seed); // a split that cannot be made is refused before any work
+      discoveryDerangements(prompts.length, argv.derangements, argv.seed, holdout); // refused before any work if they cannot be made
       const paths = { prompts: argv.prompts, responses: argv.responses ?? null };
       an = await withSession(argv, (session) => {
         console.error(`run directory: ${out}`);
@@ -210,9 +231,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     );
     if (an.stability)
       console.log(
-        `stability: selected in k of ${an.stability.derangements.length} derangements (each off:<k>:* vs all on-topic)`,
+        `stability: selected in k of ${an.stability.derangements.length} derangements (each prompt's off:<k>:<i> vs its on-topic sample)`,
       );
-    if (an.holdout) console.log("auc_holdout: AUC on the held-out prompts' samples");
+    if (an.holdout) console.log('strat_auc_holdout: strat_auc on the held-out prompts');
     console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
     const figures = await writeFigures(out);
     console.log(

@@ -37,16 +37,23 @@ export function splitPrompts(promptIds: readonly string[], fraction: number, see
   return { fraction, seed, train: ids.filter((p) => !held.has(p)), heldOut: ids.filter((p) => held.has(p)) };
 }
 
-/** Group of each sample (0 = a, 1 = b, 2 = out) restricted to the samples of the given prompts. */
-export function groupsWithin(
-  conditions: readonly string[],
+/**
+ * The samples of one part of the prompts: a sample is in when its prompt is in `keep` and its response,
+ * where it names one of the store's prompts, is in `keep` too (so held-out statistics never see a
+ * selection prompt's response). `crossed` counts the samples of `keep`'s prompts left out for their response.
+ */
+export function partOfSamples(
   promptIds: readonly string[],
-  hasSpan: Uint8Array,
+  responseIds: readonly (string | null)[],
   keep: ReadonlySet<string>,
-  a: string,
-  b: string,
-): Uint8Array {
-  return Uint8Array.from(conditions, (c, r) =>
-    !hasSpan[r] || !keep.has(promptIds[r]) ? 2 : c === a ? 0 : c === b ? 1 : 2,
-  );
+): { in: Uint8Array; crossed: number } {
+  const prompts = new Set(promptIds);
+  let crossed = 0;
+  const inPart = Uint8Array.from(promptIds, (p, r) => {
+    if (!keep.has(p)) return 0;
+    const resp = responseIds[r];
+    if (resp !== null && prompts.has(resp) && !keep.has(resp)) return (crossed++, 0);
+    return 1;
+  });
+  return { in: inPart, crossed };
 }

@@ -7,6 +7,7 @@ import { readPrompts, readResponses } from '../io/inputs.ts';
 import { latestRun, newRunDir, RUNS_DIR } from '../runs/dirs.ts';
 import { SHIPPED } from '../session.ts';
 import type { FindOptions } from '../stats/detectors.ts';
+import { STRAT_CI_DEFAULTS } from '../stats/stratCi.ts';
 import { readLatentSet } from '../stats/latentSet.ts';
 import type { ResponseSettings } from './responses.ts';
 
@@ -37,7 +38,14 @@ export const DISCOVERY_DEFAULTS = {
   derangements: 5,
   seed: 0,
   span: 'response',
-  find: { pool: 'max', method: 'separability', unit: 'prompt', top: 100 },
+  find: {
+    pool: 'max',
+    method: 'separability',
+    unit: 'prompt',
+    alternative: 'greater',
+    top: 100,
+    ci: STRAT_CI_DEFAULTS,
+  },
   batchSize: 8,
   generation: { maxNewTokens: 64, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 },
 } as const satisfies Partial<Omit<DiscoveryOptions, 'generation'>> & {

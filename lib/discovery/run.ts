@@ -15,7 +15,7 @@ import { writeLatentSet } from '../stats/latentSet.ts';
 import { writeRanking } from '../stats/rankingFile.ts';
 import { openStore } from '../store/reader.ts';
 import { type Analysis, analyseStore } from './analyse.ts';
-import { derangements, otdSamples } from './pairs.ts';
+import { discoveryDerangements, otdSamples } from './pairs.ts';
 import { summaryMarkdown, type SummaryContext } from './report.ts';
 import { type DiscoveryConfig, type DiscoveryOptions, discoveryOptions } from './options.ts';
 import { generateResponses } from './responses.ts';
@@ -30,6 +30,7 @@ export async function runDiscovery(setup: Session, config: DiscoveryConfig = {})
 }
 
 async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
+  const perms = discoveryDerangements(o.prompts.length, o.derangements, o.seed, o.holdout); // before any work: K ≤ n − 1
   const promptsHash = sha256Text(JSON.stringify(o.prompts));
   const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
   const responses = await reuseOrCompute(join(o.out, 'responses.json'), genKey, async () => {
@@ -60,7 +61,6 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
       `the response to prompt ${empty} ("${o.prompts[empty]}") is empty; give --responses or more --max-tokens`,
     );
 
-  const perms = derangements(o.prompts.length, o.derangements, o.seed);
   const samples = otdSamples(o.prompts, responses, perms);
   const storeDir = join(o.out, 'activations.acts');
   const settings = { layer: setup.layer, batch_size: o.batchSize, samples_sha256: sha256Text(JSON.stringify(samples)) };

@@ -40,25 +40,27 @@ export async function storeActivity(store: ActsStore): Promise<LatentActivity> {
   return { freq: count.map((c) => c / tokens), mean: sum.map((s, l) => (count[l] ? s / count[l] : 0)), tokens };
 }
 
-/** AUC at or above this in the discovery ranking makes a latent detector-like (never a random stand-in). */
+/** AUC (per sample, or within prompt) at or above this in the discovery ranking makes a latent detector-like (never a random stand-in). */
 export const DETECTOR_AUC = 0.7;
 
 const EXCLUSION_RULE =
-  `passes any selection rule (frequency: fires on ≥ ${DEFAULT_CRITERIA.frequency.min_freq_a} of off-topic units and no on-topic one; ` +
-  `separability: AUC = 1; effect: q_bh < ${DEFAULT_CRITERIA.effect.alpha} and Cohen's d > ${DEFAULT_CRITERIA.effect.min_d}) or has AUC ≥ ${DETECTOR_AUC} in the discovery ranking`;
+  `passes any selection rule (frequency: fires on ≥ ${DEFAULT_CRITERIA.frequency.min_freq_a} of off-topic samples and no on-topic one; ` +
+  `separability: AUC = 1; effect: q_bh < ${DEFAULT_CRITERIA.effect.alpha} and Cohen's d > ${DEFAULT_CRITERIA.effect.min_d}) or has AUC or strat_auc ≥ ${DETECTOR_AUC} in the discovery ranking`;
 
 /** The detector-like latents of a ranking.arrow (EXCLUSION_RULE), ascending. */
 export function detectorLike(rankingPath: string): number[] {
   const { rows, columns: c } = readRanking(
     rankingPath,
-    ['latent', 'freq_a', 'freq_b', 'auc', 'q_bh', 'cohens_d', 'selected'],
+    ['latent', 'freq_a', 'freq_b', 'auc', 'strat_auc', 'q_bh', 'cohens_d', 'selected'],
     'ranking not found (the random condition excludes the detector-like latents of a find-otd-latents run)',
+    ['strat_auc'],
   );
   const out: number[] = [];
   const f = DEFAULT_CRITERIA.frequency.min_freq_a!;
   const e = DEFAULT_CRITERIA.effect;
   for (let i = 0; i < rows; i++) {
-    const auc = Number(c.auc[i]);
+    const strat = c.strat_auc?.[i] === null || c.strat_auc === undefined ? Number.NaN : Number(c.strat_auc[i]);
+    const auc = Number.isNaN(strat) ? Number(c.auc[i]) : Math.max(Number(c.auc[i]), strat);
     const q = c.q_bh[i] === null ? NaN : Number(c.q_bh[i]);
     const like =
       c.selected[i] === true ||

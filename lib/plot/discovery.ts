@@ -28,7 +28,18 @@ function negLog10(q: number[]): { y: number[]; capped: boolean[] } {
  */
 export function rankingPlot(
   points: RankingPoint[],
-  o: { effectLabel?: string; rule?: string; nA?: number; nB?: number; maxLabels?: number; name?: string } = {},
+  o: {
+    effectLabel?: string;
+    /** What the q-values adjust, for the caption (default: the within-prompt test's p_strat). */
+    test?: string;
+    /** 'by': the q-values are Benjamini–Yekutieli's. */
+    fdr?: 'bh' | 'by';
+    rule?: string;
+    nA?: number;
+    nB?: number;
+    maxLabels?: number;
+    name?: string;
+  } = {},
 ): Figure {
   // A latent with no variance in either group has d = ±∞: drawn at the edge of the finite range, outlined.
   const usable = points.filter(
@@ -50,8 +61,9 @@ export function rankingPlot(
     .domain([0, Math.max(1, ...ys)])
     .nice()
     .range([f.height, 0]);
-  leftAxis(f, y, '−log10 q (BH)');
-  bottomAxis(f, x, o.effectLabel ?? "effect size (Cohen's d)");
+  const fdrName = o.fdr === 'by' ? 'Benjamini–Yekutieli' : 'Benjamini–Hochberg';
+  leftAxis(f, y, `−log10 q (${o.fdr === 'by' ? 'BY' : 'BH'})`);
+  bottomAxis(f, x, o.effectLabel ?? 'strat_auc (within-prompt AUC)');
   const seen = new Set<string>();
   const others = f.g.append('g').attr('class', 'others');
   const detectors = f.g.append('g').attr('class', 'detectors');
@@ -122,7 +134,7 @@ export function rankingPlot(
   return c.finish(
     o.name ?? 'discovery-ranking',
     'Latent ranking: effect size against significance',
-    `Every latent active in either group (${usable.length.toLocaleString('en-US')}): effect size (off- minus on-topic) against −log10 of the Benjamini–Hochberg q of the two-sided Mann–Whitney test; detectors${o.rule ? ` (rule: ${o.rule})` : ''} in colour, ${labelNote}.${notes.length ? ` ${notes.join('; ')}.` : ''}${ns}`,
+    `Every latent (${usable.length.toLocaleString('en-US')}): effect size against −log10 of the ${fdrName} q of ${o.test ?? "the within-prompt rank test's p_strat (one-sided, off-topic higher)"}; detectors${o.rule ? ` (rule: ${o.rule})` : ''} in colour, ${labelNote}.${notes.length ? ` ${notes.join('; ')}.` : ''}${ns}`,
   );
 }
 
@@ -236,10 +248,11 @@ export function stabilityPlot(
     .range([0, f.width])
     .padding(0.25);
   const vals = rows.flatMap((r) => r.perDerangement).filter(Number.isFinite);
-  const lo = stat === 'AUC' ? Math.min(0.5, ...vals) : Math.min(0, ...vals);
+  const auc = stat === 'AUC' || stat === 'strat_auc';
+  const lo = auc ? Math.min(0.5, ...vals) : Math.min(0, ...vals);
   const y = d3
     .scaleLinear()
-    .domain([lo, stat === 'AUC' ? 1 : Math.max(...vals, 1)])
+    .domain([lo, auc ? 1 : Math.max(...vals, 1)])
     .nice()
     .range([f.height, 0]);
   leftAxis(f, y, `${stat} per derangement`);
@@ -284,7 +297,9 @@ export function stabilityPlot(
   });
   f.g.append('text').attr('x', 0).attr('y', -24).attr('font-size', 10).text('selected in (of derangements):');
   const ns =
-    o.nOn !== undefined ? ` Each derangement: ${o.nOffPerDerangement} off-topic vs ${o.nOn} on-topic samples.` : '';
+    o.nOn !== undefined
+      ? ` Each derangement: ${o.nOffPerDerangement} off-topic samples, each against its prompt's on-topic sample (${o.nOn}).`
+      : '';
   return c.finish(
     o.name ?? 'discovery-stability',
     'Stability across derangements',

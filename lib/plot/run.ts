@@ -8,6 +8,7 @@ import { withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { readJson } from '../io/json.ts';
+import type { TestAlternative, UnitKind } from '../stats/detectors.ts';
 import { readLatentSet } from '../stats/latentSet.ts';
 import type { PoolMode } from '../stats/sparse.ts';
 import { openStore } from '../store/reader.ts';
@@ -66,10 +67,19 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
   const labels = new Map(set.latents.filter((e) => e.label).map((e) => [e.latent, e.label!]));
   const criterion = criterionOf(set.criterion);
   const crit = set.criterion as Record<string, unknown>;
+  const compare = {
+    unit: (crit.unit as UnitKind | undefined) ?? 'prompt',
+    alternative: (crit.alternative as TestAlternative | undefined) ?? 'greater',
+    dropIncomplete: true,
+  };
   if (existsSync(join(dir, RUN_FILES.ranking))) {
+    const { points, effect } = readRankingPoints(join(dir, RUN_FILES.ranking), labels, criterion.fdr);
     figs.push(
-      rankingPlot(readRankingPoints(join(dir, RUN_FILES.ranking), labels), {
+      rankingPlot(points, {
         rule: ruleText(criterion),
+        effectLabel: effect === 'strat_auc' ? 'strat_auc (within-prompt AUC)' : 'AUC (per sample)',
+        test: (crit.test as string | undefined) ?? undefined,
+        fdr: criterion.fdr,
         nA: crit.n_a as number | undefined,
         nB: crit.n_b as number | undefined,
       }),
@@ -85,6 +95,7 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
       span,
       pool,
       criterion,
+      compare,
       labels,
       a: (crit.groups as any)?.a,
       b: (crit.groups as any)?.b,
@@ -93,6 +104,7 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
     if (acts.stability?.length)
       figs.push(
         stabilityPlot(acts.stability, {
+          statistic: compare.unit === 'prompt' ? 'strat_auc' : 'AUC',
           rule: ruleText(criterion),
           nOn: acts.nOn,
           nOffPerDerangement: acts.nOffPerDerangement,

@@ -50,7 +50,9 @@ function discoverySection(set: LatentSet): string {
     num(String(e.latent)),
     escapeHtml(e.label ?? ''),
     e.selected ? '✔' : '',
-    ...['freq_a', 'freq_b', 'mean_a', 'mean_b', 'cohens_d', 'auc', 'q_bh'].map((k) => num(fmt(e.stats[k]))),
+    ...['strat_auc', 'p_strat', 'q_bh', 'auc', 'cohens_d', 'freq_a', 'freq_b', 'mean_a', 'mean_b'].map((k) =>
+      num(fmt(e.stats[k])),
+    ),
   ]);
   return `<h2>Off-topic detector latents</h2>
 ${facts([
@@ -60,15 +62,21 @@ ${facts([
     `a = ${c.groups?.a ?? 'off_topic'} (n = ${c.n_a ?? '?'}), b = ${c.groups?.b ?? 'on_topic'} (n = ${c.n_b ?? '?'})`,
   ],
   ['pooling', `${c.pool ?? 'max'} over the ${c.span ?? 'response'} span`],
-  ['ranked by', `${c.rank_by ?? 'auc'} (ties: Cohen's d, then latent index)`],
+  ['test', c.test ?? 'per-sample Mann–Whitney (two-sided)'],
+  [
+    'ranked by',
+    c.rank_by === 'evidence'
+      ? "the evidence: the test's p ascending (ties: its effect, Cohen's d, latent index)"
+      : `${c.rank_by ?? 'auc'} (ties: Cohen's d, then latent index)`,
+  ],
   [
     'latents selected',
     `${set.selected.length}: ${set.selected.slice(0, 40).join(', ')}${set.selected.length > 40 ? ', …' : ''}`,
   ],
   ['layer', set.layer],
 ])}
-<p>The ${top.length} top-ranked latents (a = off-topic, b = on-topic; freq = share of samples where the pooled code is non-zero; d = Cohen's d; q = Benjamini–Hochberg adjusted two-sided Mann–Whitney p):</p>
-${table(['rank', 'latent', 'label', 'selected', 'freq a', 'freq b', 'mean a', 'mean b', 'd', 'AUC', 'q'], rows)}`;
+<p>The ${top.length} top-ranked latents (a = off-topic, b = on-topic; strat_auc = mean over prompts of the share of a prompt's off-topic samples above its on-topic one, ties ½; p_strat = its exact within-prompt p; q = Benjamini–Hochberg adjusted p of the test; AUC, d (Cohen's d), freq (share of samples where the pooled code is non-zero) and mean count every sample):</p>
+${table(['rank', 'latent', 'label', 'selected', 'strat_auc', 'p_strat', 'q', 'AUC', 'd', 'freq a', 'freq b', 'mean a', 'mean b'], rows)}`;
 }
 
 function metricsSection(m: MetricsSummary): string {

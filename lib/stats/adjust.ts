@@ -17,6 +17,16 @@ export function benjaminiHochberg(p: ArrayLike<number>): Float64Array {
   return q;
 }
 
+/**
+ * Benjamini–Yekutieli q-values (FDR control under any dependence between the tests): the BH q-values
+ * times Σ_{i ≤ m} 1/i, capped at 1; scipy.stats.false_discovery_control(p, method='by').
+ */
+export function benjaminiYekutieli(p: ArrayLike<number>): Float64Array {
+  let c = 0;
+  for (let i = 1; i <= p.length; i++) c += 1 / i;
+  return benjaminiHochberg(p).map((q) => Math.min(1, q * c));
+}
+
 /** Holm step-down adjusted p-values: max over k ≤ r of (m − k)·p_(k), capped at 1. */
 export function holm(p: ArrayLike<number>): Float64Array {
   const m = p.length;

@@ -1,16 +1,26 @@
 // Differential activation of every latent between two groups of samples, from sparse pooled codes.
 // Zeros are implicit: each latent's zeros form one tie group, so rank statistics sort only non-zeros.
-import { benjaminiHochberg, holm } from './adjust.ts';
+import { benjaminiHochberg, benjaminiYekutieli, holm } from './adjust.ts';
+import type { Alternative } from './dists.ts';
 import type { PooledCodes } from './sparse.ts';
 import { mwuPValue, welchFromMoments } from './tests.ts';
 
 /** Group of each sample: 0 = a (e.g. off_topic), 1 = b (e.g. on_topic), anything else = excluded. */
 export type Groups = Uint8Array;
 
-/** Per-latent statistics; every array has length d_sae. Column names follow ranking.arrow. */
+/**
+ * Per-latent statistics; every array has length d_sae. Column names follow ranking.arrow. The per-sample
+ * columns (freq … cliffs_delta) count every sample; strat_auc, p_strat and n_informative come from the
+ * within-prompt test (lib/stats/stratified.ts; NaN, NaN and 0 until it fills them in); q_bh, q_by and
+ * p_holm adjust whichever p-value is the test (`tested`).
+ */
 export interface DiffStats {
   n_a: number;
   n_b: number;
+  /** Of p_mwu and p_strat: 'greater' = group a higher. */
+  alternative: Alternative;
+  /** The p-value column the adjusted ones come from. */
+  tested: 'p_mwu' | 'p_strat';
   nnz_a: Int32Array;
   nnz_b: Int32Array;
   freq_a: Float64Array;
@@ -28,14 +38,18 @@ export interface DiffStats {
   auc: Float64Array;
   /** Mann–Whitney U of group a. */
   u: Float64Array;
+  /** Per-sample Mann–Whitney p (samples counted as independent), with `alternative`. */
   p_mwu: Float64Array;
-  p_mwu_greater: Float64Array;
   welch_t: Float64Array;
   p_welch: Float64Array;
   cliffs_delta: Float64Array;
+  strat_auc: Float64Array;
+  p_strat: Float64Array;
+  n_informative: Int32Array;
   q_bh: Float64Array;
+  q_by: Float64Array;
   p_holm: Float64Array;
-  /** Non-zero in at least one sample of either group; BH and Holm run over these only. */
+  /** Non-zero in at least one sample of either group. */
   active: Uint8Array;
 }
 
@@ -104,7 +118,15 @@ function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [num
   return [u, tie];
 }
 
-export function differentialStats(codes: PooledCodes, groups: Groups): DiffStats {
+/**
+ * Per-sample statistics of group a (0) vs group b (1) for every latent; q_bh, q_by and p_holm adjust
+ * p_mwu over the active latents (adjustTested switches them to another test).
+ */
+export function differentialStats(
+  codes: PooledCodes,
+  groups: Groups,
+  alternative: Alternative = 'two-sided',
+): DiffStats {
   const d = codes.dSae;
   let nA = 0;
   let nB = 0;
@@ -116,6 +138,8 @@ export function differentialStats(codes: PooledCodes, groups: Groups): DiffStats
   const s: DiffStats = {
     n_a: nA,
     n_b: nB,
+    alternative,
+    tested: 'p_mwu',
     nnz_a: new Int32Array(d),
     nnz_b: new Int32Array(d),
     freq_a: f64(),
@@ -133,11 +157,14 @@ export function differentialStats(codes: PooledCodes, groups: Groups): DiffStats
     auc: f64(),
     u: f64(),
     p_mwu: f64(),
-    p_mwu_greater: f64(),
     welch_t: f64(),
     p_welch: f64(),
     cliffs_delta: f64(),
+    strat_auc: f64().fill(NaN),
+    p_strat: f64().fill(NaN),
+    n_informative: new Int32Array(d),
     q_bh: f64(),
+    q_by: f64(),
     p_holm: f64(),
     active: new Uint8Array(d),
   };
@@ -166,28 +193,32 @@ export function differentialStats(codes: PooledCodes, groups: Groups): DiffStats
     s.u[l] = u;
     s.auc[l] = u / (nA * nB);
     s.cliffs_delta[l] = 2 * s.auc[l] - 1;
-    s.p_mwu[l] = mwuPValue(u, nA, nB, tie, 'two-sided');
-    s.p_mwu_greater[l] = mwuPValue(u, nA, nB, tie, 'greater');
+    s.p_mwu[l] = mwuPValue(u, nA, nB, tie, alternative);
     const w = welchFromMoments(ma, va, nA, mb, vb, nB);
     s.welch_t[l] = w.statistic;
     s.p_welch[l] = w.p;
     s.active[l] = a.length + b.length > 0 ? 1 : 0;
   }
-  adjustOverActive(s);
+  adjustTested(s, 'p_mwu', s.active);
   return s;
 }
 
-/** BH and Holm over active latents; inactive latents get q = p_holm = 1 (and AUC ½ from the tie). */
-function adjustOverActive(s: DiffStats): void {
+/**
+ * BH, BY and Holm of the `tested` p-values over the latents marked in `testable` (those that can carry
+ * any evidence); every other latent gets q = p_holm = 1.
+ */
+export function adjustTested(s: DiffStats, tested: DiffStats['tested'], testable: ArrayLike<number>): void {
   const idx: number[] = [];
-  s.active.forEach((on, l) => (on ? idx.push(l) : 0));
-  const p = Float64Array.from(idx, (l) => s.p_mwu[l]);
-  const q = benjaminiHochberg(p);
-  const h = holm(p);
-  s.q_bh.fill(1);
-  s.p_holm.fill(1);
-  idx.forEach((l, k) => {
-    s.q_bh[l] = q[k];
-    s.p_holm[l] = h[k];
-  });
+  for (let l = 0; l < testable.length; l++) if (testable[l]) idx.push(l);
+  const p = Float64Array.from(idx, (l) => s[tested][l]);
+  const adjusted: [Float64Array, Float64Array][] = [
+    [s.q_bh, benjaminiHochberg(p)],
+    [s.q_by, benjaminiYekutieli(p)],
+    [s.p_holm, holm(p)],
+  ];
+  for (const [column, values] of adjusted) {
+    column.fill(1);
+    idx.forEach((l, k) => (column[l] = values[k]));
+  }
+  s.tested = tested;
 }

@@ -10,6 +10,7 @@ export const RANKING_COLUMNS = [
   'latent',
   'n_a',
   'n_b',
+  'n_informative',
   'freq_a',
   'freq_b',
   'mean_a',
@@ -25,15 +26,18 @@ export const RANKING_COLUMNS = [
   'welch_t',
   'p_welch',
   'cliffs_delta',
+  'strat_auc',
+  'p_strat',
   'q_bh',
+  'q_by',
   'p_holm',
   'rank',
   'selected',
 ] as const;
 
 /** Every column but the integer and boolean ones holds a float64 statistic. */
-const NON_FLOAT_COLUMNS: readonly string[] = ['latent', 'n_a', 'n_b', 'rank', 'selected'];
-type FloatColumn = Exclude<RankingColumn, 'latent' | 'n_a' | 'n_b' | 'rank' | 'selected'>;
+const NON_FLOAT_COLUMNS: readonly string[] = ['latent', 'n_a', 'n_b', 'n_informative', 'rank', 'selected'];
+type FloatColumn = Exclude<RankingColumn, 'latent' | 'n_a' | 'n_b' | 'n_informative' | 'rank' | 'selected'>;
 const FLOAT_COLUMNS = RANKING_COLUMNS.filter((c): c is FloatColumn => !NON_FLOAT_COLUMNS.includes(c));
 
 function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Uint8Array {
@@ -42,6 +46,7 @@ function rankingBytes(s: DiffStats, order: Int32Array, selected: Uint8Array): Ui
     latent: makeVector(Int32Array.from(order)),
     n_a: makeVector(new Int32Array(n).fill(s.n_a)),
     n_b: makeVector(new Int32Array(n).fill(s.n_b)),
+    n_informative: makeVector(Int32Array.from(order, (l) => s.n_informative[l])),
   };
   for (const c of FLOAT_COLUMNS) cols[c] = makeVector(Float64Array.from(order, (l) => s[c][l]));
   cols.rank = makeVector(Int32Array.from(order, (_, i) => i + 1));
@@ -58,17 +63,22 @@ export function writeRanking(path: string, s: DiffStats, order: Int32Array, sele
 
 export type RankingColumn = (typeof RANKING_COLUMNS)[number];
 
-/** The named columns of a ranking.arrow (values as stored: numbers, booleans, null for a NaN q), and its row count. */
+/**
+ * The named columns of a ranking.arrow (values as stored: numbers, booleans, null for a NaN q), and its
+ * row count. A column named in `optional` may be absent (rankings written before it existed): it is left out.
+ */
 export function readRanking<C extends RankingColumn>(
   path: string,
   columns: readonly C[],
   missing = 'ranking not found',
+  optional: readonly C[] = [],
 ): { rows: number; columns: Record<C, ArrayLike<unknown>> } {
   if (!existsSync(path)) throw new InputError(`${path}: ${missing}`);
   const t = tableFromIPC(readFileSync(path));
   const out = {} as Record<C, ArrayLike<unknown>>;
   for (const name of columns) {
     const v = t.getChild(name);
+    if (!v && optional.includes(name)) continue;
     if (!v) throw new InputError(`${path}: column ${name} missing`);
     out[name] = v.toArray() as ArrayLike<unknown>;
   }

@@ -4,20 +4,25 @@ import type { FindResult } from './detectors.ts';
 const fmt = (x: number): string =>
   Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2)) : String(x);
 
-export const RANK_HEADER = [
-  'rank',
-  'latent',
-  'freq_a',
-  'freq_b',
-  'mean_a',
-  'mean_b',
-  'cohens_d',
-  'auc',
-  'q_bh',
-  'selected',
-];
+/** The header of topRows: the test's p column is p_strat (within-prompt test) or p_mwu (per-sample). */
+export function rankHeader(r: FindResult): string[] {
+  return [
+    'rank',
+    'latent',
+    'strat_auc',
+    r.stats.tested,
+    'q_bh',
+    'auc',
+    'cohens_d',
+    'freq_a',
+    'freq_b',
+    'mean_a',
+    'mean_b',
+    'selected',
+  ];
+}
 
-/** Rows (under RANK_HEADER) of the `n` top-ranked latents: rank, latent, frequency and mean per group, d, AUC, q, selected. */
+/** Rows (under rankHeader) of the `n` top-ranked latents: the test's effect, p and q, then per-sample AUC, d, frequencies, means. */
 export function topRows(r: FindResult, n: number): string[][] {
   const s = r.stats;
   const rows: string[][] = [];
@@ -26,13 +31,15 @@ export function topRows(r: FindResult, n: number): string[][] {
     rows.push([
       String(i + 1),
       String(l),
+      fmt(s.strat_auc[l]),
+      fmt(s[s.tested][l]),
+      fmt(s.q_bh[l]),
+      fmt(s.auc[l]),
+      fmt(s.cohens_d[l]),
       fmt(s.freq_a[l]),
       fmt(s.freq_b[l]),
       fmt(s.mean_a[l]),
       fmt(s.mean_b[l]),
-      fmt(s.cohens_d[l]),
-      fmt(s.auc[l]),
-      fmt(s.q_bh[l]),
       r.selected[l] ? 'yes' : '',
     ]);
   }

@@ -11,6 +11,8 @@ export interface StoreSamples {
   id: string[];
   condition: string[];
   prompt_id: string[];
+  /** null where the store has none (e.g. a sample that is not a prompt/response pair). */
+  response_id: (string | null)[];
   n_tokens: Int32Array;
   /** [start, end) per named span: `response` (span_start/span_end), `all` ([0, n_tokens)), and each extra span; -1 where missing. */
   spans: Record<string, { start: Int32Array; end: Int32Array }>;
@@ -98,6 +100,7 @@ function readSamples(path: string): StoreSamples {
     id: strs('id'),
     condition: strs('condition'),
     prompt_id: strs('prompt_id'),
+    response_id: Array.from(t.getChild('response_id')!, (v) => (v === null ? null : String(v))),
     n_tokens,
     spans,
   };

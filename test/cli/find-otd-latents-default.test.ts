@@ -37,7 +37,7 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
   assert.match(
     r.stdout,
     new RegExp(
-      `^${n} off-topic vs ${n} on-topic prompt values \\(${n * k} off-topic and ${n} on-topic samples, averaged per prompt\\); \\d+ latents pass the separability rule`,
+      `^${n * k} off-topic vs ${n} on-topic samples; within-prompt test over ${n} prompts \\(K = ${k}\\); \\d+ latents pass the separability rule`,
       'm',
     ),
   );
@@ -61,8 +61,10 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
     RANKING_CONTRACT_COLUMNS,
   );
   assert.equal(ranking.numRows, dSae);
-  // the prompt is the unit: n = number of prompts in every row
-  for (const col of ['n_a', 'n_b']) assert.deepEqual([...new Set(ranking.getChild(col)!.toArray() as Int32Array)], [n]);
+  // per-sample counts in every row; the within-prompt test's informative prompts are at most n
+  assert.deepEqual([...new Set(ranking.getChild('n_a')!.toArray() as Int32Array)], [n * k]);
+  assert.deepEqual([...new Set(ranking.getChild('n_b')!.toArray() as Int32Array)], [n]);
+  assert.ok((ranking.getChild('n_informative')!.toArray() as Int32Array).every((x) => x >= 0 && x <= n));
   assert.deepEqual(
     Array.from(ranking.getChild('latent')!.toArray() as Int32Array).sort((x, y) => x - y),
     Array.from({ length: dSae }, (_, i) => i),
@@ -89,7 +91,12 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
       'cohens_d',
       'auc',
       'p_mwu',
+      'strat_auc',
+      'strat_auc_lo',
+      'strat_auc_hi',
+      'p_strat',
       'q_bh',
+      'q_by',
       'stability',
       'stability_auc_min',
       'stability_auc_max',

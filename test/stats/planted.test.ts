@@ -163,6 +163,12 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
     EXPECTED.frequency.filter((l) => l < d).sort((a, b) => a - b),
   );
   assert.ok(set.latents.length >= 100);
+  // every sample is its own prompt: the within-prompt test cannot run, says why, and the per-sample test does
+  assert.match(
+    r.stderr,
+    /the within-prompt test cannot run: 60 prompts have no group-b sample \(p0, p1, p2, …\); 50 prompts have no group-a sample \(p60, p61, p62, …\); running the per-sample test/,
+  );
+  assert.deepEqual([set.criterion.unit, typeof set.criterion.fallback], ['sample', 'string']);
   // the pooled maximum ignores the out-of-span token of value 100
   assert.ok(Math.max(...t.getChild('max_a')!.toArray()) < 7);
   const bad = spawnSync(

@@ -81,6 +81,7 @@ test('differential statistics over sparse codes match dense scipy per latent', (
   };
   const groups = Uint8Array.from({ length: n }, (_, r) => (r < D.n_a ? 0 : 1));
   const s = differentialStats(codes, groups);
+  const greater = differentialStats(codes, groups, 'greater');
   for (let l = 0; l < D.d_sae; l++) {
     for (const k of [
       'mean_a',
@@ -99,8 +100,8 @@ test('differential statistics over sparse codes match dense scipy per latent', (
     }
     close(s.u[l], D.u[l], ...STAT, `latent ${l} U`);
     close(s.auc[l], D.u[l] / (D.n_a * D.n_b), ...STAT, `latent ${l} auc`);
-    for (const k of ['p_mwu', 'p_mwu_greater', 'p_welch', 'q_bh', 'p_holm'] as const)
-      close(s[k][l], D[k][l], ...P, `latent ${l} ${k}`);
+    for (const k of ['p_mwu', 'p_welch', 'q_bh', 'p_holm'] as const) close(s[k][l], D[k][l], ...P, `latent ${l} ${k}`);
+    close(greater.p_mwu[l], D.p_mwu_greater[l], ...P, `latent ${l} p_mwu (greater)`);
   }
   // inactive latents: q = 1, AUC ½
   for (let l = D.d_sae - 10; l < D.d_sae; l++) {

@@ -1,0 +1,142 @@
+// The within-prompt (stratified) rank test against scipy and exact references
+// (test/fixtures/stats/make_strat.py): permutation_test, binomtest, integer convolution, false_discovery_control.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { benjaminiHochberg, benjaminiYekutieli } from '../../lib/stats/adjust.ts';
+import type { Alternative } from '../../lib/stats/dists.ts';
+import { pooledFromDense } from '../../lib/stats/sparse.ts';
+import { type Strata, strataOf, stratifiedStats, stratumAucs } from '../../lib/stats/stratified.ts';
+import { EXACT_BUDGET, StratNull } from '../../lib/stats/stratNull.ts';
+
+const ref = JSON.parse(readFileSync(new URL('../fixtures/stats/strat_ref.json', import.meta.url), 'utf8'));
+
+/** One latent (column 0) plus an all-zero latent (column 1); sample rows: per prompt its on value, then its off values. */
+function design(rows: number[][], responses = true) {
+  const dense: number[][] = [];
+  const groups: number[] = [];
+  const prompts: string[] = [];
+  const resp: string[] = [];
+  rows.forEach((values, i) =>
+    values.forEach((v, m) => {
+      dense.push([v, 0]);
+      groups.push(m === 0 ? 1 : 0);
+      prompts.push(`p${i}`);
+      resp.push(`r${i}.${m}`);
+    }),
+  );
+  const strata = strataOf(Uint8Array.from(groups), prompts, responses ? resp : undefined);
+  if (typeof strata === 'string') throw new Error(strata);
+  return { codes: pooledFromDense(dense, 2), strata };
+}
+
+const rowsOf = (on: number[], off: number[][]): number[][] => on.map((v, i) => [v, ...off[i]]);
+
+function closeRel(ours: number, theirs: number, rel: number, what: string): void {
+  assert.ok(
+    Math.abs(ours - theirs) <= rel * Math.abs(theirs) + 1e-300,
+    `${what}: ours ${ours} vs reference ${theirs} (rel ${Math.abs(ours - theirs) / theirs})`,
+  );
+}
+
+test('p_strat equals scipy permutation_test (permutation_type samples, every permutation) on tiny tied data', () => {
+  for (const c of ref.tiny) {
+    const { codes, strata } = design(rowsOf(c.on, c.off));
+    for (const alt of ['greater', 'two-sided', 'less'] as Alternative[]) {
+      const s = stratifiedStats(codes, strata, alt);
+      closeRel(s.p_strat[0], c[alt], 1e-12, `n ${c.n} K ${c.k} ${alt}`);
+      assert.equal(s.p_strat[1], 1, 'a latent that never fires has p = 1');
+    }
+    // strat_auc = S / 2nK at constant K
+    const s = stratifiedStats(codes, strata);
+    closeRel(s.strat_auc[0], c.statistic / (2 * c.n * c.k), 1e-15, `n ${c.n} K ${c.k} strat_auc`);
+    assert.equal(s.strat_auc[1], 0.5);
+  }
+});
+
+test('at K = 1 p_strat equals scipy binomtest on the untied pairs', () => {
+  for (const c of ref.binom) {
+    const { codes, strata } = design(rowsOf(c.on, c.off));
+    for (const alt of ['greater', 'two-sided', 'less'] as Alternative[]) {
+      closeRel(stratifiedStats(codes, strata, alt).p_strat[0], c[alt], 1e-12, `n ${c.n} ${alt}`);
+    }
+    assert.equal(stratifiedStats(codes, strata).n_informative[0], c.untied);
+  }
+});
+
+test('exact p on 48 prompts × K = 5 (sparse to dense, variable K) equals an integer convolution; tails to 1e-12 relative', () => {
+  for (const c of ref.exact) {
+    const { codes, strata } = design(c.rows);
+    const ge = stratifiedStats(codes, strata, 'greater').p_strat[0];
+    const le = stratifiedStats(codes, strata, 'less').p_strat[0];
+    closeRel(ge, c.ge, 1e-12, `${c.name} P(S ≥ s)`);
+    closeRel(le, c.le, 1e-12, `${c.name} P(S ≤ s)`);
+  }
+});
+
+test('normal approximation uses the exact null mean, variance and lattice step', () => {
+  for (const c of ref.exact) {
+    const acc = new StratNull();
+    let constant = 0;
+    for (const row of c.rows) {
+      const u = acc.addRow(
+        row,
+        [...row].sort((a, b) => a - b),
+      );
+      if (u < 0) constant += row.length - 1;
+    }
+    const m = acc.moments();
+    closeRel(m.mean + constant, c.mean, 1e-15, `${c.name} mean`);
+    closeRel(m.variance, c.var, 1e-12, `${c.name} variance`);
+    assert.equal(m.step, c.step, `${c.name} lattice step`);
+    assert.equal(acc.observed + constant, c.statistic, `${c.name} S`);
+  }
+});
+
+test('strata: one group-b sample and ≥ 1 group-a samples per prompt; repeated responses of a prompt count once', () => {
+  const g = Uint8Array.from([1, 0, 0, 0, 1, 0, 0]);
+  const prompts = ['a', 'a', 'a', 'a', 'b', 'b', 'b'];
+  const s = strataOf(g, prompts, ['x', 'y', 'z', 'y', 'y', 'x', 'x']) as Strata;
+  assert.deepEqual([...s.k], [2, 1]);
+  assert.equal(s.duplicates, 2);
+  assert.deepEqual([...s.groups], [1, 0, 0, 2, 1, 0, 2]);
+  assert.deepEqual([...s.position], [0, 1, 2, 0, 0, 1, 0]);
+  assert.match(
+    strataOf(Uint8Array.from([1, 0, 1, 0, 0]), ['a', 'a', 'a', 'b', 'b']) as string,
+    /1 prompts have no group-b.*\(b\).*more than one group-b sample \(a\)/,
+  );
+  assert.match(strataOf(Uint8Array.from([1, 1, 0]), ['a', 'b', 'b']) as string, /no group-a sample \(a\)/);
+  assert.match(strataOf(Uint8Array.from([1, 0]), ['a', 'a']) as string, /1 complete prompt \(need at least 2\)/);
+});
+
+test('per-stratum AUCs by definition; their mean is strat_auc', () => {
+  const c = ref.exact[4];
+  const { codes, strata } = design(c.rows);
+  const [aucs] = stratumAucs(codes, strata, [0]);
+  const mean = aucs.reduce((x, y) => x + y, 0) / aucs.length;
+  closeRel(stratifiedStats(codes, strata).strat_auc[0], mean, 1e-14, 'strat_auc');
+  const [zeros] = stratumAucs(codes, strata, [1]);
+  assert.ok(zeros.every((x) => x === 0.5));
+});
+
+test('Benjamini–Hochberg and Benjamini–Yekutieli equal scipy false_discovery_control', () => {
+  const q = benjaminiHochberg(ref.adjust.p);
+  const y = benjaminiYekutieli(ref.adjust.p);
+  ref.adjust.bh.forEach((v: number, i: number) => closeRel(q[i], v, 1e-12, `bh[${i}]`));
+  ref.adjust.by.forEach((v: number, i: number) => closeRel(y[i], v, 1e-12, `by[${i}]`));
+});
+
+test(`switch to the normal approximation: beyond ${EXACT_BUDGET} multiply-adds, accurate where BH looks`, () => {
+  // ~700 dense prompts at K = 5 cross the budget; the exact p (forced) is the reference
+  const rows: number[][] = [];
+  let seed = 12345;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 700; i++)
+    rows.push(Array.from({ length: 6 }, () => (rand() < 0.3 ? 0 : Math.round(rand() * 40) / 10)));
+  const { codes, strata } = design(rows);
+  const approx = stratifiedStats(codes, strata, 'greater');
+  assert.equal(approx.normal, 1, 'the normal approximation is used');
+  const exact = stratifiedStats(codes, strata, 'greater', true);
+  assert.equal(exact.normal, 0);
+  closeRel(approx.p_strat[0], exact.p_strat[0], 0.05, 'normal vs exact');
+});
