@@ -129,7 +129,7 @@ export function criterionOf(criterion: Record<string, unknown>): SelectionCriter
 
 /** "separability: every off-topic sample above every on-topic one" and the like, for captions. */
 export function ruleText(c: SelectionCriterion): string {
-  if (c.method === 'separability') return 'separability: every off-topic sample above every on-topic one (AUC = 1)';
+  if (c.method === 'separability') return 'separability: AUC = 1 (every off-topic sample above every on-topic one)';
   if (c.method === 'frequency')
     return `frequency: zero on every on-topic sample, non-zero on ≥ ${Math.round(100 * (c.min_freq_a ?? 0.8))}% off-topic`;
   return `effect: q_${c.fdr ?? 'bh'} < ${c.alpha ?? 0.05} and d > ${c.min_d ?? 0.8}`;
