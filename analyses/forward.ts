@@ -71,7 +71,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     let ids: number[];
-    if (source === 'ids') ids = parseIds(argv.ids!);
+    if (source === 'ids') ids = parseIds(argv.ids!, '--ids', model.config.vocabSize);
     else {
       const tokenizer = loadTokenizer(argv.model);
       ids =

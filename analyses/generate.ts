@@ -81,7 +81,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     const prompt =
       source === 'ids'
-        ? parseIds(argv.ids!)
+        ? parseIds(argv.ids!, '--ids', model.config.vocabSize)
         : applyChatTemplate(tokenizer, [{ role: 'user', content: argv.prompt! }], {
             addGenerationPrompt: true,
             system: argv.system,

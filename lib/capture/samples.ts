@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { jsonlRecords } from '../io/lines.ts';
 import { type ChatMessage, validateMessages } from '../model/chat.ts';
+import { shown } from '../io/json.ts';
 
 export interface CaptureSample {
   id: string;
@@ -29,7 +30,7 @@ export function parseSample(value: unknown, where: string): CaptureSample {
       return null;
     }
     if (typeof v[key] !== 'string')
-      throw new InputError(`${where}: field ${key} must be a string, found ${JSON.stringify(v[key])}`);
+      throw new InputError(`${where}: field ${key} must be a string, found ${shown(v[key])}`);
     return v[key] as string;
   };
   const id = str('id', true)!;

@@ -5,15 +5,18 @@ import { readJson } from '../io/json.ts';
 import { type ChatMessage, validateMessages } from '../model/chat.ts';
 
 /** `1,2,3` → [1, 2, 3]; anything else is a usage error naming the flag. */
-export function parseIds(text: string, flag = '--ids'): number[] {
+export function parseIds(text: string, flag = '--ids', vocabSize = Infinity): number[] {
   const ids = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
-  if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0)) {
-    throw new InputError(`${flag}: expected comma-separated non-negative integers, found "${text}"`);
+  if (ids.length === 0 || ids.some((n) => !Number.isSafeInteger(n) || n < 0)) {
+    throw new InputError(`${flag}: expected comma-separated non-negative integers, found "${text.slice(0, 200)}"`);
   }
+  const outside = ids.find((n) => n >= vocabSize);
+  if (outside !== undefined)
+    throw new InputError(`${flag}: token id ${outside} is outside the model's vocabulary (0..${vocabSize - 1})`);
   return ids;
 }
 

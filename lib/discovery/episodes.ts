@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseSample, type CaptureSample } from '../capture/samples.ts';
 import { InputError } from '../errors.ts';
 import { jsonlRecords } from '../io/lines.ts';
+import { shown } from '../io/json.ts';
 
 export const REGIONS = ['off_topic', 'correction', 'on_topic'] as const;
 export type Region = (typeof REGIONS)[number];
@@ -50,7 +51,7 @@ function checkSpans(sample: CaptureSample, where: string): void {
       Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
     if (!ok)
       throw new InputError(
-        `${where}: spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`,
+        `${where}: spans.${name}: expected [start, end) with 0 <= start < end, found ${shown(span)}`,
       );
     if (span[1] > length)
       throw new InputError(

@@ -6,6 +6,7 @@ import { InputError } from '../errors.ts';
 import { indexLabelRows } from '../io/lines.ts';
 import { Rng } from '../random.ts';
 import { isIndex } from '../stats/latentSet.ts';
+import { shown } from '../io/json.ts';
 
 export interface Feature {
   latent: number;
@@ -31,8 +32,7 @@ export function readFeatures(path: string): Feature[] {
       throw new InputError(`${path}: expected a JSON array of latent indices or {latent, label} objects`);
     features = json.map((e, i) => {
       const latent = typeof e === 'object' && e !== null ? (e.latent ?? e.index ?? e.feature) : e;
-      if (!isIndex(latent))
-        throw new InputError(`${path}: entry ${i}: expected a latent index, found ${JSON.stringify(e)}`);
+      if (!isIndex(latent)) throw new InputError(`${path}: entry ${i}: expected a latent index, found ${shown(e)}`);
       const label = typeof e === 'object' && e !== null && typeof e.label === 'string' ? e.label : null;
       return { latent, label };
     });
@@ -70,10 +70,9 @@ export function readFeatureLabels(path: string): Map<number, string> {
     json = undefined;
   }
   const put = (index: number | null, label: unknown, where: string) => {
-    if (index === null)
-      throw new InputError(`${path}: ${where}: expected a latent index, found ${JSON.stringify(index)}`);
+    if (index === null) throw new InputError(`${path}: ${where}: expected a latent index, found ${shown(index)}`);
     if (typeof label !== 'string' || !label.trim())
-      throw new InputError(`${path}: ${where}: expected a non-empty label string, found ${JSON.stringify(label)}`);
+      throw new InputError(`${path}: ${where}: expected a non-empty label string, found ${shown(label)}`);
     if (!labels.has(index)) labels.set(index, label.trim());
   };
   if (Array.isArray(json)) {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { shown } from '../io/json.ts';
 
 const RUN_DEFAULTS_FILE = 'esr_defaults.json';
 
@@ -19,7 +20,7 @@ export interface RunDefaults {
 const layerField = (v: unknown, path: string, field: string): number | null => {
   if (v === undefined || v === null) return null;
   if (!(Number.isInteger(v) && (v as number) >= 0))
-    throw new InputError(`${path}: ${field}: expected a layer index (integer ≥ 0), found ${JSON.stringify(v)}`);
+    throw new InputError(`${path}: ${field}: expected a layer index (integer ≥ 0), found ${shown(v)}`);
   return v as number;
 };
 
@@ -38,7 +39,7 @@ export function readRunDefaults(sae: string): RunDefaults | null {
     throw new InputError(`${path}: expected a JSON object`);
   const labels = json.feature_labels;
   if (labels !== undefined && labels !== null && typeof labels !== 'string')
-    throw new InputError(`${path}: feature_labels: expected a file name, found ${JSON.stringify(labels)}`);
+    throw new InputError(`${path}: feature_labels: expected a file name, found ${shown(labels)}`);
   const featureLabels = typeof labels === 'string' ? resolve(dir, labels) : null;
   if (featureLabels !== null && !existsSync(featureLabels))
     throw new InputError(`${path}: feature_labels: ${featureLabels} not found`);

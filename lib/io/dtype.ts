@@ -1,3 +1,5 @@
+import { InputError } from '../errors.ts';
+
 /** Element types found in checkpoint files, and their widening to f32. */
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -52,7 +54,7 @@ export function toFloat32(bytes: Uint8Array, dtype: DType, what: string): Float3
     case 'F64':
       return Float32Array.from(new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8));
     default:
-      throw new Error(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16 or F64)`);
+      throw new InputError(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16 or F64)`);
   }
 }
 

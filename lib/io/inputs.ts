@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { indexLabelRows } from './lines.ts';
+import { shown } from './json.ts';
 
 /** One prompt per non-empty line. */
 export function readPrompts(path: string): string[] {
@@ -44,7 +45,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
     map = 'normal_responses' in value ? (value.normal_responses as Record<string, unknown>) : value;
     if (typeof map !== 'object' || map === null || Array.isArray(map))
       throw new InputError(
-        `${path}: normal_responses: expected an object of prompt → response, found ${JSON.stringify(map)?.slice(0, 40)}`,
+        `${path}: normal_responses: expected an object of prompt → response, found ${shown(map, 40)}`,
       );
   } catch (err) {
     if (err instanceof InputError) throw err;

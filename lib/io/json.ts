@@ -24,3 +24,18 @@ export function readJsonObject(path: string): Record<string, unknown> {
     throw new InputError(`${path}: expected a JSON object`);
   return value as Record<string, unknown>;
 }
+
+/**
+ * A value as error messages show it: numbers as JavaScript writes them (`Infinity` for a JSON `1e999`,
+ * which JSON.stringify would print as `null`), anything else as JSON, cut to `max` characters.
+ */
+export function shown(value: unknown, max = 80): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,5 +1,6 @@
 // Line-oriented inputs: JSONL records and `index[,label]` CSV rows, with errors that name file and line.
 import { InputError } from '../errors.ts';
+import { shown } from './json.ts';
 
 export interface JsonlRecord {
   value: unknown;
@@ -31,7 +32,7 @@ export function indexLabelRows(text: string, path: string): { index: number; lab
     const head = (comma < 0 ? line : line.slice(0, comma)).trim();
     if (!/^\d+$/.test(head)) {
       if (i === 0) return;
-      throw new InputError(`${path}:${i + 1}: expected index[,label], found ${JSON.stringify(line.slice(0, 60))}`);
+      throw new InputError(`${path}:${i + 1}: expected index[,label], found ${shown(line.slice(0, 60))}`);
     }
     out.push({
       index: Number(head),

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { DTYPE_BYTES, type DType, toFloat32 } from './dtype.ts';
+import { shown } from './json.ts';
 
 export interface TensorInfo {
   dtype: DType;
@@ -74,7 +75,7 @@ export class SafetensorsFile implements TensorSource {
       return fail(`header is not JSON (${(err as Error).message})`);
     }
     if (header === null || typeof header !== 'object' || Array.isArray(header))
-      fail(`header: expected a JSON object, found ${JSON.stringify(header)?.slice(0, 40)}`);
+      fail(`header: expected a JSON object, found ${shown(header, 40)}`);
     const entries = header as Record<string, unknown>;
     const meta = entries.__metadata__ ?? {};
     if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
@@ -86,19 +87,15 @@ export class SafetensorsFile implements TensorSource {
       if (name === '__metadata__') continue;
       const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
       if (t === null || typeof t !== 'object' || Array.isArray(t))
-        fail(
-          `tensor ${name}: expected an object {dtype, shape, data_offsets}, found ${JSON.stringify(raw)?.slice(0, 40)}`,
-        );
+        fail(`tensor ${name}: expected an object {dtype, shape, data_offsets}, found ${shown(raw, 40)}`);
       const { dtype, shape, data_offsets: offsets } = t!;
       if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES))
         fail(`tensor ${name}: unknown dtype ${JSON.stringify(dtype)}`);
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-        fail(
-          `tensor ${name}: shape: expected a list of non-negative integers, found ${JSON.stringify(shape)?.slice(0, 40)}`,
-        );
+        fail(`tensor ${name}: shape: expected a list of non-negative integers, found ${shown(shape, 40)}`);
       if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
         fail(
-          `tensor ${name}: data_offsets: expected [begin, end] of non-negative integers, found ${JSON.stringify(offsets)?.slice(0, 40)}`,
+          `tensor ${name}: data_offsets: expected [begin, end] of non-negative integers, found ${shown(offsets, 40)}`,
         );
       }
       const bytes = numel(shape as number[]) * DTYPE_BYTES[dtype as DType];

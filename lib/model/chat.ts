@@ -1,6 +1,7 @@
 import { Interpreter, Template } from '@huggingface/jinja';
 import { InputError } from '../errors.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { shown } from '../io/json.ts';
 
 export interface ChatMessage {
   role: string;
@@ -124,15 +125,11 @@ function compiled(source: string, where: string): Template {
 
 export function validateMessages(messages: unknown, where = 'messages'): ChatMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) {
-    throw new InputError(
-      `${where}: expected a non-empty array of {role, content}, found ${JSON.stringify(messages)?.slice(0, 80)}`,
-    );
+    throw new InputError(`${where}: expected a non-empty array of {role, content}, found ${shown(messages, 80)}`);
   }
   messages.forEach((m, i) => {
     if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string') {
-      throw new InputError(
-        `${where}[${i}]: expected {"role": string, "content": string}, found ${JSON.stringify(m)?.slice(0, 80)}`,
-      );
+      throw new InputError(`${where}[${i}]: expected {"role": string, "content": string}, found ${shown(m, 80)}`);
     }
   });
   return messages as ChatMessage[];

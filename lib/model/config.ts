@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { readJsonObject } from '../io/json.ts';
+import { readJsonObject, shown } from '../io/json.ts';
 
 /** RoPE frequency layout: plain (`default`) or Llama-3.1's long-context rescaling (`llama3`). */
 export type RopeConfig =
@@ -62,22 +62,32 @@ const asIds = (v: unknown): number[] => (v == null ? [] : Array.isArray(v) ? (v 
 function parseRope(raw: Json, file: string): RopeConfig {
   // Newer configs nest everything under `rope_parameters`; older ones use `rope_theta` + `rope_scaling`.
   const params = (raw.rope_parameters as Json | undefined) ?? (raw.rope_scaling as Json | undefined) ?? {};
-  const theta = Number(params.rope_theta ?? raw.rope_theta ?? 10000);
+  const positive = (key: string, v: unknown): number => {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+      throw new InputError(`${file}: rope field ${key} must be a positive number, found ${shown(v)}`);
+    return v;
+  };
+  const theta = positive('rope_theta', params.rope_theta ?? raw.rope_theta ?? 10000);
   const type = String(params.rope_type ?? params.type ?? 'default');
   if (type === 'default') return { type, theta };
   if (type === 'llama3') {
     const need = (k: string) => {
       if (params[k] === undefined) throw new InputError(`${file}: rope scaling llama3 needs field ${k}`);
-      return Number(params[k]);
+      return positive(k, params[k]);
     };
-    return {
+    const rope = {
       type,
       theta,
       factor: need('factor'),
       lowFreqFactor: need('low_freq_factor'),
       highFreqFactor: need('high_freq_factor'),
       originalMaxPositions: need('original_max_position_embeddings'),
-    };
+    } as const;
+    if (!(rope.highFreqFactor > rope.lowFreqFactor))
+      throw new InputError(
+        `${file}: rope scaling llama3: high_freq_factor (${rope.highFreqFactor}) must exceed low_freq_factor (${rope.lowFreqFactor})`,
+      );
+    return rope;
   }
   throw new InputError(`${file}: unsupported option rope type "${type}" (supported: default, llama3)`);
 }
@@ -96,13 +106,30 @@ export function loadModelConfig(dir: string): ModelConfig {
   const num = (key: string, fallback?: number): number => {
     const v = raw[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new InputError(`${file}: field ${key} must be a number, found ${JSON.stringify(v)}`);
+      throw new InputError(`${file}: field ${key} must be a number, found ${shown(v)}`);
     return v;
   };
-  const numHeads = num('num_attention_heads');
-  const hiddenSize = num('hidden_size');
-  const numLayers = num('num_hidden_layers');
-  const headDim = (raw.head_dim as number | null | undefined) ?? hiddenSize / numHeads;
+  // Sizes are positive integers and eps/scales positive: a config with rms_norm_eps -1 or 0 heads would
+  // run and give NaN or garbage instead of an error.
+  const positive = (key: string, v: number, integer: boolean): number => {
+    if (!(v > 0) || (integer && !Number.isSafeInteger(v)))
+      throw new InputError(`${file}: field ${key} must be a positive ${integer ? 'integer' : 'number'}, found ${v}`);
+    return v;
+  };
+  const size = (key: string, fallback?: number): number => positive(key, num(key, fallback), true);
+  const numHeads = size('num_attention_heads');
+  const hiddenSize = size('hidden_size');
+  const numLayers = size('num_hidden_layers');
+  const numKvHeads = size('num_key_value_heads', numHeads);
+  if (numHeads % numKvHeads !== 0)
+    throw new InputError(
+      `${file}: num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`,
+    );
+  const headDim = raw.head_dim == null ? hiddenSize / numHeads : size('head_dim');
+  if (!Number.isInteger(headDim))
+    throw new InputError(
+      `${file}: hidden_size (${hiddenSize}) is not a multiple of num_attention_heads (${numHeads}); give head_dim`,
+    );
   const gemma = arch === 'Gemma2ForCausalLM';
 
   for (const [key, ok] of [
@@ -119,7 +146,7 @@ export function loadModelConfig(dir: string): ModelConfig {
 
   let slidingWindow: (number | null)[] = new Array(numLayers).fill(null);
   if (gemma) {
-    const window = num('sliding_window', 4096);
+    const window = size('sliding_window', 4096);
     // Gemma-2 alternates sliding and full attention, starting with sliding at layer 0.
     const types =
       (raw.layer_types as string[] | undefined) ??
@@ -131,6 +158,9 @@ export function loadModelConfig(dir: string): ModelConfig {
     throw new InputError(`${file}: unsupported option use_sliding_window for LlamaForCausalLM`);
   }
 
+  const softcap = (key: string, fallback: number): number | null =>
+    raw[key] === null ? null : positive(key, num(key, fallback), false);
+
   let eos = asIds(raw.eos_token_id);
   const genFile = join(dir, 'generation_config.json');
   if (existsSync(genFile)) {
@@ -141,39 +171,33 @@ export function loadModelConfig(dir: string): ModelConfig {
   return {
     architecture: arch,
     family: gemma ? 'gemma2' : 'llama',
-    vocabSize: num('vocab_size'),
+    vocabSize: size('vocab_size'),
     hiddenSize,
-    intermediateSize: num('intermediate_size'),
+    intermediateSize: size('intermediate_size'),
     numLayers,
     numHeads,
-    numKvHeads: num('num_key_value_heads', numHeads),
+    numKvHeads,
     headDim,
-    rmsNormEps: num('rms_norm_eps', 1e-6),
+    rmsNormEps: positive('rms_norm_eps', num('rms_norm_eps', 1e-6), false),
     rope: parseRope(raw, file),
     tieWordEmbeddings: Boolean(raw.tie_word_embeddings ?? gemma),
     attentionBias: Boolean(raw.attention_bias),
     mlpBias: Boolean(raw.mlp_bias),
     activation: activation === 'silu' ? 'silu' : 'gelu_tanh',
-    attentionScale: gemma ? num('query_pre_attn_scalar', 256) ** -0.5 : headDim ** -0.5,
+    attentionScale: gemma
+      ? positive('query_pre_attn_scalar', num('query_pre_attn_scalar', 256), false) ** -0.5
+      : headDim ** -0.5,
     scaleEmbeddings: gemma,
     normAddsOne: gemma,
     sandwichNorms: gemma,
     // Absent keys take transformers' Gemma-2 defaults (50 and 30); an explicit null turns capping off.
-    attnLogitSoftcap: gemma
-      ? 'attn_logit_softcapping' in raw
-        ? (raw.attn_logit_softcapping as number | null)
-        : 50
-      : null,
-    finalLogitSoftcap: gemma
-      ? 'final_logit_softcapping' in raw
-        ? (raw.final_logit_softcapping as number | null)
-        : 30
-      : null,
+    attnLogitSoftcap: gemma ? softcap('attn_logit_softcapping', 50) : null,
+    finalLogitSoftcap: gemma ? softcap('final_logit_softcapping', 30) : null,
     slidingWindow,
     eosTokenIds: eos,
     bosTokenId: (raw.bos_token_id as number | undefined) ?? null,
     padTokenId: (raw.pad_token_id as number | undefined) ?? null,
     // transformers' defaults when absent: LlamaConfig 2048, Gemma2Config 8192
-    maxPositions: num('max_position_embeddings', gemma ? 8192 : 2048),
+    maxPositions: size('max_position_embeddings', gemma ? 8192 : 2048),
   };
 }

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.ts';
 import { renderChat, type ChatMessage, type RenderOptions } from './chat.ts';
 import type { Offset, Tokenizer } from './tokenizer.ts';
+import { shown } from '../io/json.ts';
 
 /** [start, end) range. */
 export type Span = [number, number];
@@ -124,7 +125,7 @@ export function locateChatSpans(
     const valid =
       Array.isArray(span) && span.length === 2 && span.every(Number.isInteger) && span[0] >= 0 && span[0] < span[1];
     if (!valid)
-      throw new InputError(`spans.${name}: expected [start, end) with 0 <= start < end, found ${JSON.stringify(span)}`);
+      throw new InputError(`spans.${name}: expected [start, end) with 0 <= start < end, found ${shown(span)}`);
     const [s, e] =
       options.spanUnit === 'utf16' ? span : [codePointToUtf16(content, span[0]), codePointToUtf16(content, span[1])];
     if (e > content.length) throw new InputError(`spans.${name}: end ${span[1]} is past the end of the content`);

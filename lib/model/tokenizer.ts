@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors.ts';
-import { readJsonObject } from '../io/json.ts';
+import { readJsonObject, shown } from '../io/json.ts';
 
 /** [start, end) character range in the input text. */
 export type Offset = [number, number];
@@ -241,9 +241,7 @@ function eosIdsFrom(
     const ids = Array.isArray(value) ? value : [value];
     for (const id of ids) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
-        throw new InputError(
-          `${file}: eos_token_id must be token ids in [0, ${vocabSize}), found ${JSON.stringify(value)}`,
-        );
+        throw new InputError(`${file}: eos_token_id must be token ids in [0, ${vocabSize}), found ${shown(value)}`);
       }
     }
     return ids as number[];
@@ -272,6 +270,21 @@ function chatTemplateFrom(dir: string, config: Json): string | null {
   );
 }
 
+/**
+ * Refuses a tokenizer whose ids reach past the model's embedding table (config.json vocab_size): such a
+ * token would fail mid-run, or index another token's row.
+ */
+function checkIdsFitModel(modelDir: string, file: string, vocab: Map<string, number>): void {
+  const modelVocab = readJsonIfExists(join(modelDir, 'config.json'))?.vocab_size;
+  if (typeof modelVocab !== 'number') return;
+  let top: [string, number] | null = null;
+  for (const entry of vocab) if (top === null || entry[1] > top[1]) top = entry;
+  if (top !== null && top[1] >= modelVocab)
+    throw new InputError(
+      `${file}: token ${JSON.stringify(top[0])} has id ${top[1]}, outside the model's vocabulary (${join(modelDir, 'config.json')}: vocab_size ${modelVocab})`,
+    );
+}
+
 /** Loads the tokenizer of a Hugging Face model directory (tokenizer.json + tokenizer_config.json). */
 export function loadTokenizer(modelDir: string): Tokenizer {
   const file = join(modelDir, 'tokenizer.json');
@@ -288,7 +301,9 @@ export function loadTokenizer(modelDir: string): Tokenizer {
   const addedContent = new Map(addedTokens.map((t) => [t.id as number, t.content as string]));
   const tokenBytes = tokenByteMapper(file, json, addedContent);
   const { prefix, suffix } = specialAffixes(file, json.post_processor);
-  const vocabSize = hf.get_vocab(true).size;
+  const vocab = hf.get_vocab(true);
+  const vocabSize = vocab.size;
+  checkIdsFitModel(modelDir, file, vocab);
   const tokenToId = (t: string) => hf.token_to_id(t);
   const specialTokens: Record<string, string> = {};
   for (const attr of SPECIAL_TOKEN_ATTRIBUTES) {

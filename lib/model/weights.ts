@@ -140,6 +140,59 @@ class WeightReader {
   }
 }
 
+/** Checkpoint names of layer i's parameters (Linear entries are prefixes of `.weight` / `.bias`). */
+function layerNames(cfg: ModelConfig, i: number) {
+  const p = `model.layers.${i}`;
+  const attn = `${p}.self_attn`;
+  const mlp = `${p}.mlp`;
+  return {
+    inputNorm: `${p}.input_layernorm.weight`,
+    q: `${attn}.q_proj`,
+    k: `${attn}.k_proj`,
+    v: `${attn}.v_proj`,
+    o: `${attn}.o_proj`,
+    // Llama calls its pre-MLP norm "post_attention_layernorm"; Gemma-2 uses that name for the norm after attention.
+    postAttnNorm: cfg.sandwichNorms ? `${p}.post_attention_layernorm.weight` : null,
+    preMlpNorm: cfg.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`,
+    gate: `${mlp}.gate_proj`,
+    up: `${mlp}.up_proj`,
+    down: `${mlp}.down_proj`,
+    postMlpNorm: cfg.sandwichNorms ? `${p}.post_feedforward_layernorm.weight` : null,
+  };
+}
+
+const LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+
+/** Non-parameters some checkpoints carry that transformers ignores on load too. */
+const IGNORED_TENSOR = /\.rotary_emb\.inv_freq$/;
+
+/**
+ * Refuses, before any weight is read, a checkpoint holding tensors the config's model does not use: a
+ * config.json with fewer layers (or other options) than the weights would otherwise run another model silently.
+ * A stored lm_head of a tied model and rotary inv_freq buffers are ignored, as transformers ignores them.
+ */
+function checkAllUsed(src: TensorSource, dir: string, cfg: ModelConfig): void {
+  const used = new Set(['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight']);
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const names = layerNames(cfg, i);
+    for (const [key, name] of Object.entries(names)) {
+      if (name === null) continue;
+      if ((LINEARS as readonly string[]).includes(key)) {
+        used.add(`${name}.weight`);
+        if (key === 'gate' || key === 'up' || key === 'down' ? cfg.mlpBias : cfg.attentionBias)
+          used.add(`${name}.bias`);
+      } else used.add(name);
+    }
+  }
+  const unused = src.names().filter((n) => !used.has(n) && !IGNORED_TENSOR.test(n));
+  if (unused.length) {
+    throw new InputError(
+      `${dir}: ${unused.length} tensor${unused.length > 1 ? 's' : ''} in the checkpoint that config.json's model does not use ` +
+        `(${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', …' : ''}): does num_hidden_layers (${cfg.numLayers}) or another field disagree with the weights?`,
+    );
+  }
+}
+
 /**
  * Reads every tensor the forward pass needs from a checkpoint directory into backend tensors, with a LoRA
  * adapter's change added to each weight it targets as it is read.
@@ -152,29 +205,25 @@ export function loadWeights(
 ): ModelWeights {
   const src = openSafetensors(dir);
   try {
+    checkAllUsed(src, dir, cfg);
     adapter?.checkNames((t) => src.has(t));
     const r = new WeightReader(src, dir, backend, adapter);
     const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: v } = cfg;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
-      const p = `model.layers.${i}`;
-      const attn = `${p}.self_attn`,
-        mlp = `${p}.mlp`;
+      const n = layerNames(cfg, i);
       layers.push({
-        inputNorm: r.norm(`${p}.input_layernorm.weight`, d, cfg.normAddsOne),
-        q: r.linear(`${attn}.q_proj`, h * hd, d, cfg.attentionBias),
-        k: r.linear(`${attn}.k_proj`, kv * hd, d, cfg.attentionBias),
-        v: r.linear(`${attn}.v_proj`, kv * hd, d, cfg.attentionBias),
-        o: r.linear(`${attn}.o_proj`, d, h * hd, cfg.attentionBias),
-        // Llama calls its pre-MLP norm "post_attention_layernorm"; Gemma-2 uses that name for the norm after attention.
-        postAttnNorm: cfg.sandwichNorms ? r.norm(`${p}.post_attention_layernorm.weight`, d, true) : null,
-        preMlpNorm: cfg.sandwichNorms
-          ? r.norm(`${p}.pre_feedforward_layernorm.weight`, d, true)
-          : r.norm(`${p}.post_attention_layernorm.weight`, d, false),
-        gate: r.linear(`${mlp}.gate_proj`, ff, d, cfg.mlpBias),
-        up: r.linear(`${mlp}.up_proj`, ff, d, cfg.mlpBias),
-        down: r.linear(`${mlp}.down_proj`, d, ff, cfg.mlpBias),
-        postMlpNorm: cfg.sandwichNorms ? r.norm(`${p}.post_feedforward_layernorm.weight`, d, true) : null,
+        inputNorm: r.norm(n.inputNorm, d, cfg.normAddsOne),
+        q: r.linear(n.q, h * hd, d, cfg.attentionBias),
+        k: r.linear(n.k, kv * hd, d, cfg.attentionBias),
+        v: r.linear(n.v, kv * hd, d, cfg.attentionBias),
+        o: r.linear(n.o, d, h * hd, cfg.attentionBias),
+        postAttnNorm: n.postAttnNorm ? r.norm(n.postAttnNorm, d, true) : null,
+        preMlpNorm: r.norm(n.preMlpNorm, d, cfg.sandwichNorms),
+        gate: r.linear(n.gate, ff, d, cfg.mlpBias),
+        up: r.linear(n.up, ff, d, cfg.mlpBias),
+        down: r.linear(n.down, d, ff, cfg.mlpBias),
+        postMlpNorm: n.postMlpNorm ? r.norm(n.postMlpNorm, d, true) : null,
       });
     }
     const embed = r.read('model.embed_tokens.weight', [v, d]);

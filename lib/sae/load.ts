@@ -8,6 +8,7 @@ import { fileSize, sha256File } from '../io/hash.ts';
 import { type ActivationKind, architecture, saeLensKind } from './architectures.ts';
 import { type Activation, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
 import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
+import { shown } from '../io/json.ts';
 
 export interface LoadSaeOptions extends SaeComputeOptions {
   /** Overrides the activation the file implies (needed for TopK SAEs stored without a config). */
@@ -124,7 +125,7 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
     const k = cfg.k ?? (cfg.activation_fn_kwargs as { k?: unknown } | undefined)?.k;
     if (!Number.isInteger(k) || (k as number) <= 0 || (k as number) > (dSae as number)) {
       throw new InputError(
-        `${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${JSON.stringify(k)}`,
+        `${cfgPath}: TopK SAE needs k (field k or activation_fn_kwargs.k) as an integer in 1..d_sae, found ${shown(k)}`,
       );
     }
     activation = { kind, k: k as number };

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
-import { readJson } from '../io/json.ts';
+import { readJson, shown } from '../io/json.ts';
 
 export interface LatentEntry {
   latent: number;
@@ -37,7 +37,7 @@ export function readLatentSet(path: string): LatentSet {
     const ids: unknown[] = v.off_topic_detectors;
     ids.forEach((x, i) => {
       if (!isIndex(x))
-        throw new InputError(`${path}: off_topic_detectors[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
+        throw new InputError(`${path}: off_topic_detectors[${i}]: expected a latent index, found ${shown(x)}`);
     });
     const stats = v.detector_stats ?? {};
     const statsOf = (l: number): Record<string, number | null> => {
@@ -63,14 +63,11 @@ export function readLatentSet(path: string): LatentSet {
     );
   }
   v.selected.forEach((x: unknown, i: number) => {
-    if (!isIndex(x))
-      throw new InputError(`${path}: selected[${i}]: expected a latent index, found ${JSON.stringify(x)}`);
+    if (!isIndex(x)) throw new InputError(`${path}: selected[${i}]: expected a latent index, found ${shown(x)}`);
   });
   v.latents.forEach((e: any, i: number) => {
     if (!isIndex(e?.latent))
-      throw new InputError(
-        `${path}: latents[${i}].latent: expected a latent index, found ${JSON.stringify(e?.latent)}`,
-      );
+      throw new InputError(`${path}: latents[${i}].latent: expected a latent index, found ${shown(e?.latent)}`);
   });
   return v as LatentSet;
 }

@@ -16,6 +16,7 @@ import {
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../errors.ts';
 import type { Trial } from './types.ts';
+import { shown } from '../io/json.ts';
 
 const REQUIRED: (keyof Trial)[] = ['id', 'feature', 'prompt', 'seed', 'condition', 'response'];
 
@@ -95,7 +96,7 @@ function checkScores(t: Trial, where: string): void {
     const s = a?.score;
     if (s !== null && !(typeof s === 'number' && Number.isFinite(s) && s >= 0 && s <= 100)) {
       throw new InputError(
-        `${where}: judge.attempts[${i}].score: expected a number in 0–100 or null, found ${JSON.stringify(s)}`,
+        `${where}: judge.attempts[${i}].score: expected a number in 0–100 or null, found ${shown(s)}`,
       );
     }
   }
@@ -137,8 +138,7 @@ export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] 
     for (const field of REQUIRED) {
       if (t[field] === undefined) throw new InputError(`${where}: field ${field} is missing`);
     }
-    if (typeof t.id !== 'string')
-      throw new InputError(`${where}: field id: expected a string, found ${JSON.stringify(t.id)}`);
+    if (typeof t.id !== 'string') throw new InputError(`${where}: field id: expected a string, found ${shown(t.id)}`);
     checkScores(t, where);
     const earlier = byId.get(t.id);
     if (earlier) {
