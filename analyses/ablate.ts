@@ -14,6 +14,8 @@ import { locateLatents } from '../lib/experiments/latents.ts';
 import { CONDITION_NAMES, checkConditionFlags, parseConditions } from '../lib/experiments/conditions.ts';
 import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.ts';
 import { metricsText } from '../lib/trials/report.ts';
+import { checkResamples } from '../lib/stats/bootstrap.ts';
+import { checkInterventionValue } from '../lib/steering/interventions.ts';
 import { runAblation } from '../lib/experiments/run.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { backendSpec, promptsOption, sessionOptions } from '../lib/cli/options.ts';
@@ -71,6 +73,7 @@ function parseRange(text: string): [number, number] {
   if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[1] > parts[0]) || parts[0] < 0) {
     throw new InputError(`--calibrate-range ${JSON.stringify(text)}: expected LO,HI with 0 ≤ LO < HI (boost units)`);
   }
+  checkInterventionValue(parts[1], '--calibrate-range HI');
   return [parts[0], parts[1]];
 }
 
@@ -95,7 +98,7 @@ function strengthFrom(a: Args): AblationConfig['strength'] {
       throw new InputError(
         `--boost ${a.boost} is a fixed strength; ${calibrationFlags.map((k) => `--${k}`).join(', ')} only apply with --calibrate`,
       );
-    if (!Number.isFinite(a.boost)) throw new InputError(`--boost must be a number, found ${a.boost}`);
+    checkInterventionValue(a.boost, '--boost');
     return { kind: 'fixed', boost: a.boost };
   }
   const target = a.target ?? D.strength.target;
@@ -271,8 +274,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     positiveInt('--trials-per-feature', a['trials-per-feature']);
     positiveInt('--batch-size', a['batch-size']);
     positiveInt('--random-sets', a['random-sets']);
-    if (!(Number.isInteger(a.resamples) && a.resamples >= 100))
-      throw new InputError(`--resamples: expected an integer ≥ 100, found ${a.resamples}`);
+    checkResamples(a.resamples, '--resamples', 100);
     checkSamplingFlags(a);
     checkWorkers(a.workers, a['force-workers']);
     const conditions = parseConditions(a.conditions);

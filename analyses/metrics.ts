@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
-import type { CiMethod } from '../lib/stats/bootstrap.ts';
+import { type CiMethod, checkResamples } from '../lib/stats/bootstrap.ts';
 import { type ClusterBy, computeMetrics, type MetricsReport } from '../lib/trials/metrics.ts';
 import {
   approximationNote,
@@ -81,8 +81,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       })
       .option('out', { type: 'string', describe: 'write metrics.json here' }),
   handler: (args) => {
-    if (!Number.isInteger(args.resamples) || args.resamples < 100)
-      throw new InputError(`--resamples: expected an integer ≥ 100, found ${args.resamples}`);
+    checkResamples(args.resamples, '--resamples', 100);
     if (!Number.isInteger(args.seed)) throw new InputError(`--seed: expected an integer, found ${args.seed}`);
     if (!(args.level > 0 && args.level < 1))
       throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);

@@ -1,6 +1,7 @@
 // The judge flags shared by `ablate` and `judge`: one set of names, defaults and checks.
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.ts';
+import { JUDGE_BOUNDS, JUDGE_HTTP_DEFAULTS } from '../judge/index.ts';
 import type { JudgeOptions } from '../judge/types.ts';
 import { intFlag, numberFlag } from './flags.ts';
 
@@ -12,11 +13,12 @@ export interface JudgeArgs {
   'judge-cache': string | false;
   'judge-concurrency': number;
   'judge-timeout': number;
+  'judge-budget': number;
   /** The old name of --judge-concurrency in `analyze judge`: still accepted, no longer listed. */
   concurrency?: number;
 }
 
-/** --judge-base-url, --judge-prompt, --judge-temperature, --judge-cache, --judge-concurrency, --judge-timeout. */
+/** --judge-base-url, --judge-prompt, --judge-temperature, --judge-cache, --judge-concurrency, --judge-timeout, --judge-budget. */
 export function judgeOptions<T>(y: Argv<T>) {
   return y
     .option('judge-base-url', {
@@ -39,9 +41,13 @@ export function judgeOptions<T>(y: Argv<T>) {
     .option('judge-concurrency', { type: 'number', default: 4, describe: 'judge requests in flight at once' })
     .option('judge-timeout', {
       type: 'number',
-      default: 120,
-      describe:
-        'seconds one judge request may take before it is retried (the SDK retries 4 times); server Retry-After waits are capped at 60 s',
+      default: JUDGE_HTTP_DEFAULTS.timeoutMs / 1000,
+      describe: `seconds one judge request may take, headers and whole body, before it is retried (4 retries); at most ${JUDGE_BOUNDS.timeoutS}; server Retry-After waits are capped at 60 s`,
+    })
+    .option('judge-budget', {
+      type: 'number',
+      default: JUDGE_HTTP_DEFAULTS.budgetMs / 1000,
+      describe: `seconds one trial's judgment may take in all (every request, retry and wait); past it the judgment fails and is retried on resume; at most ${JUDGE_BOUNDS.budgetS}`,
     })
     .option('concurrency', { type: 'number', hidden: true, describe: 'old name of --judge-concurrency' });
 }
@@ -60,7 +66,8 @@ function parseJudgeTemperature(value: string): number | null {
 export function judgeSettings(a: JudgeArgs): JudgeOptions {
   const concurrency = a.concurrency ?? a['judge-concurrency'];
   intFlag(a.concurrency === undefined ? 'judge-concurrency' : 'concurrency', concurrency, 1);
-  numberFlag('judge-timeout', a['judge-timeout'], 0, Infinity, { min: true });
+  numberFlag('judge-timeout', a['judge-timeout'], 0, JUDGE_BOUNDS.timeoutS, { min: true });
+  numberFlag('judge-budget', a['judge-budget'], 0, JUDGE_BOUNDS.budgetS, { min: true });
   return {
     baseUrl: a['judge-base-url'] ?? null,
     promptFile: a['judge-prompt'] ?? null,
@@ -68,5 +75,6 @@ export function judgeSettings(a: JudgeArgs): JudgeOptions {
     cacheDir: a['judge-cache'] === false ? null : String(a['judge-cache']),
     concurrency,
     timeoutMs: a['judge-timeout'] * 1000,
+    budgetMs: a['judge-budget'] * 1000,
   };
 }

@@ -5,6 +5,8 @@ import { readGeneralText, readPrompts } from '../io/inputs.ts';
 import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
 import { newRunDir } from '../runs/dirs.ts';
 import { checkLayer, isShippedDefault, type Session, SHIPPED } from '../session.ts';
+import { checkResamples } from '../stats/bootstrap.ts';
+import { checkInterventionValue } from '../steering/interventions.ts';
 import type { MetricsReport } from '../trials/metrics.ts';
 import { type Feature, readFeatureLabels, readFeatures } from './features.ts';
 import { readRunDefaults, type RunDefaults } from './runDefaults.ts';
@@ -163,7 +165,7 @@ const given = <T extends object>(o: T | undefined): Partial<T> =>
   Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function strengthOf(s: AblationConfig['strength'], shipped: boolean): StrengthOptions {
-  if (s?.kind === 'fixed') return s;
+  if (s?.kind === 'fixed') return { ...s, boost: checkInterventionValue(s.boost, 'strength.boost (--boost)') };
   const d = shipped
     ? { ...ABLATION_DEFAULTS.strength, perStep: SHIPPED_OVERRIDES.perStep }
     : ABLATION_DEFAULTS.strength;
@@ -172,6 +174,7 @@ function strengthOf(s: AblationConfig['strength'], shipped: boolean): StrengthOp
       ? { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRangeAbsolute, absolute: true }
       : { k: s.sweep.k, range: s.sweep.range ?? ABLATION_DEFAULTS.sweepRange }
     : null;
+  if (s?.range) checkInterventionValue(s.range[1], 'strength.range (--calibrate-range) HI');
   return { ...d, ...given(s), kind: 'calibrate', sweep };
 }
 
@@ -197,6 +200,8 @@ function sampledFeatures(
 export async function ablationOptions(session: Session, c: AblationConfig = {}): Promise<AblationOptions> {
   const d = ABLATION_DEFAULTS;
   const log = c.log ?? ((line: string) => console.error(line));
+  // checked first: the bootstrap runs only once every trial is done
+  if (c.metrics?.resamples !== undefined) checkResamples(c.metrics.resamples, 'metrics.resamples (--resamples)');
   const promptsFile =
     typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
   const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);

@@ -7,11 +7,12 @@ import type { JudgedAttempt, JudgeResult } from '../trials/types.ts';
 import { anthropicChat, openaiChat, type Chat } from './backends.ts';
 import { inputHash, JudgeCache } from './cache.ts';
 import { HEURISTIC_NOTE, heuristicAttempts } from './heuristic.ts';
+import { Budget, systemClock } from './http.ts';
 import { askJudge, JudgeGaveUp } from './llm.ts';
 import { sha256Text } from '../io/hash.ts';
 import { loadJudgePrompt, renderJudgePrompt } from './prompt.ts';
-import { redact } from './redact.ts';
-import type { Judge, JudgeInput, JudgeOptions, JudgeProvenance, JudgeStats } from './types.ts';
+import { type Scrub, scrubber } from './redact.ts';
+import type { Clock, Judge, JudgeInput, JudgeOptions, JudgeProvenance, JudgeStats } from './types.ts';
 
 const REMOTE = {
   anthropic: { keyVar: 'ANTHROPIC_API_KEY', urlVar: 'ANTHROPIC_BASE_URL', chat: anthropicChat },
@@ -23,6 +24,18 @@ export const DEFAULT_MODELS = { anthropic: 'claude-haiku-4-5', openai: 'gpt-4o-m
 
 const EMPTY_NOTE = 'empty response: scored 0 without asking the judge';
 const MAX_ERROR_CHARS = 600;
+
+/** Defaults of the HTTP policy (docs/judge.md "Time limits and retries"). */
+export const JUDGE_HTTP_DEFAULTS = {
+  timeoutMs: 120_000,
+  budgetMs: 600_000,
+  httpRetries: 4,
+  maxServerWaitS: 60,
+  /** 8 MiB: a judgment of 4,096 tokens is some 20 KB; the cap only stops a runaway server. */
+  maxBodyBytes: 8 << 20,
+  /** First wait before a retry when the server gives no hint (doubling after each try). */
+  httpBackoffMs: 500,
+} as const;
 
 export interface JudgeSpec {
   backend: 'anthropic' | 'openai' | 'heuristic';
@@ -45,10 +58,29 @@ export function defaultJudgeSpec(env: Record<string, string | undefined> = proce
   return 'heuristic';
 }
 
-function checkNumber(name: string, value: number, min: number, integer: boolean): number {
-  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+/**
+ * Bounds of the judge's settings (createJudge and the flags check them). Times stay far below what a
+ * timer holds (2^31 ms, about 24.8 days): a longer one fires at once, so `--judge-timeout 3000000` became 1 ms.
+ */
+export const JUDGE_BOUNDS = {
+  /** One HTTP request, headers and whole body (--judge-timeout), seconds. */
+  timeoutS: 3600,
+  /** One trial's judgment: every request, retry and wait (--judge-budget), seconds. */
+  budgetS: 86_400,
+  /** Server-asked waits are cut to at most this, seconds. */
+  serverWaitS: 3600,
+  /** A reply body larger than this is refused, bytes. */
+  bodyBytes: 1 << 30,
+  httpRetries: 20,
+  invalidOutputRetries: 20,
+  concurrency: 256,
+  maxTokens: 1_000_000,
+} as const;
+
+function checkNumber(name: string, value: number, min: number, integer: boolean, max = Infinity): number {
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
     throw new InputError(
-      `judge option ${name}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, found ${value}`,
+      `judge option ${name}: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max === Infinity ? '∞)' : `${max}]`}, found ${value}`,
     );
   }
   return value;
@@ -68,12 +100,28 @@ function cleanBaseUrl(url: string, from: string): string {
   return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
 }
 
-function describeError(err: unknown): string {
+function describeError(err: unknown, scrub: Scrub): string {
   const e = err as Error;
-  // The SDKs' error classes keep name 'Error'; their class name says what happened.
-  const kind = e?.constructor?.name && e.constructor.name !== 'Object' ? e.constructor.name : 'Error';
-  const text = e instanceof JudgeGaveUp ? e.message : `${kind}: ${e?.message ?? String(err)}`;
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
+  const text =
+    e instanceof JudgeGaveUp || e?.name === 'JudgeHttpError'
+      ? e.message
+      : `${e?.constructor?.name && e.constructor.name !== 'Object' ? e.constructor.name : 'Error'}: ${e?.message ?? String(err)}`;
+  const clean = scrub(text);
+  return clean.length > MAX_ERROR_CHARS ? `${clean.slice(0, MAX_ERROR_CHARS)}…` : clean;
+}
+
+/** Secrets a judge's replies are scrubbed of: the key in use, any other judge key set, credentials in the endpoint URL. */
+function secretsOf(apiKey: string, env: Record<string, string | undefined>, url: string | null): string[] {
+  const out = [apiKey, ...Object.values(REMOTE).map((r) => env[r.keyVar] ?? '')];
+  try {
+    if (url) {
+      const u = new URL(url);
+      out.push(decodeURIComponent(u.username), decodeURIComponent(u.password), u.username, u.password);
+    }
+  } catch {
+    // not a URL: cleanBaseUrl refuses it
+  }
+  return out;
 }
 
 type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: string; model: string | null }>;
@@ -81,7 +129,16 @@ type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: st
 export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   const { backend, model } = parseJudgeSpec(spec);
   const env = opts.env ?? process.env;
-  const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true);
+  const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true, JUDGE_BOUNDS.concurrency);
+  const budgetMs = checkNumber(
+    'budgetMs',
+    opts.budgetMs ?? JUDGE_HTTP_DEFAULTS.budgetMs,
+    1,
+    false,
+    JUDGE_BOUNDS.budgetS * 1000,
+  );
+  const clock: Clock = opts.clock ?? systemClock;
+  const warn = opts.warn ?? ((line: string) => console.error(`warning: ${line}`));
   const stats: JudgeStats = {
     judged: 0,
     cache_hits: 0,
@@ -91,7 +148,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     no_attempt: 0,
     models_returned: [],
   };
-  let secrets: string[] = [];
+  let scrub: Scrub = (text) => text;
   let grade: Grade;
   let provenance: JudgeProvenance;
   let cache: JudgeCache | null = null;
@@ -130,8 +187,8 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
         `--judge ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only; use --judge heuristic to run offline)`,
       );
     }
-    secrets = [apiKey];
     const rawUrl = opts.baseUrl ?? env[remote.urlVar] ?? null;
+    scrub = scrubber(secretsOf(apiKey, env, rawUrl));
     const baseUrl =
       rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? '--judge-base-url' : remote.urlVar);
     const prompt = loadJudgePrompt(opts.promptFile);
@@ -141,24 +198,42 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
         : opts.temperature === null
           ? null
           : checkNumber('temperature', opts.temperature, 0, false);
-    const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true);
+    const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true, JUDGE_BOUNDS.maxTokens);
+    const D = JUDGE_HTTP_DEFAULTS;
     const chat: Chat = remote.chat({
       model: model!,
       apiKey,
       baseUrl: rawUrl || null,
       temperature,
       maxTokens,
-      timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? 120_000, 1, false),
-      requestTimer: opts.requestTimer,
-      httpRetries: checkNumber('httpRetries', opts.httpRetries ?? 4, 0, true),
+      scrub,
+      policy: {
+        timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? D.timeoutMs, 1, false, JUDGE_BOUNDS.timeoutS * 1000),
+        retries: checkNumber('httpRetries', opts.httpRetries ?? D.httpRetries, 0, true, JUDGE_BOUNDS.httpRetries),
+        maxServerWaitS: checkNumber(
+          'maxServerWaitS',
+          opts.maxServerWaitS ?? D.maxServerWaitS,
+          0,
+          false,
+          JUDGE_BOUNDS.serverWaitS,
+        ),
+        maxBodyBytes: checkNumber('maxBodyBytes', opts.maxBodyBytes ?? D.maxBodyBytes, 1, true, JUDGE_BOUNDS.bodyBytes),
+        backoffMs: D.httpBackoffMs,
+        say: opts.onWait ?? ((line) => console.error(line)),
+        clock,
+        requestTimer: opts.requestTimer,
+      },
       onRequest: () => void stats.http_requests++,
-      maxServerWaitS:
-        opts.maxServerWaitS === undefined ? undefined : checkNumber('maxServerWaitS', opts.maxServerWaitS, 0, false),
-      onWait: opts.onWait,
     });
     const policy = {
-      invalidOutputRetries: checkNumber('invalidOutputRetries', opts.invalidOutputRetries ?? 2, 0, true),
-      backoffMs: checkNumber('backoffMs', opts.backoffMs ?? 1000, 0, false),
+      invalidOutputRetries: checkNumber(
+        'invalidOutputRetries',
+        opts.invalidOutputRetries ?? 2,
+        0,
+        true,
+        JUDGE_BOUNDS.invalidOutputRetries,
+      ),
+      backoffMs: checkNumber('backoffMs', opts.backoffMs ?? 1000, 0, false, JUDGE_BOUNDS.serverWaitS * 1000),
       onInvalid: () => void stats.invalid_outputs++,
     };
     provenance = {
@@ -172,11 +247,14 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       max_tokens: maxTokens,
       approximation: false,
     };
-    if (opts.cacheDir) cache = new JudgeCache(opts.cacheDir, [spec, baseUrl, prompt.sha256, temperature, maxTokens]);
-    grade = (input) => askJudge(chat, renderJudgePrompt(prompt.template, input), input.response, policy);
+    if (opts.cacheDir)
+      cache = new JudgeCache(opts.cacheDir, [spec, baseUrl, prompt.sha256, temperature, maxTokens], spec, warn);
+    grade = (input) =>
+      askJudge(chat, renderJudgePrompt(prompt.template, input), input.response, policy, new Budget(clock, budgetMs));
   }
 
   const id = provenance.id;
+  // Everything that came from a server is scrubbed again here (a cache entry written by an older version included).
   const result = (
     attempts: JudgedAttempt[],
     raw: string | null,
@@ -184,10 +262,10 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
     returned: string | null = null,
   ): JudgeResult => ({
     id,
-    ...(returned === null ? {} : { model: returned }),
-    attempts,
-    raw: raw === null ? null : redact(raw, secrets),
-    error: error === null ? null : redact(error, secrets),
+    ...(returned === null ? {} : { model: scrub(returned) }),
+    attempts: attempts.map((a) => ({ ...a, text: scrub(a.text) })),
+    raw: raw === null ? null : scrub(raw),
+    error: error === null ? null : scrub(error),
   });
   const counted = (r: JudgeResult): JudgeResult => {
     if (!r.error && r.attempts.length === 0) stats.no_attempt++;
@@ -208,7 +286,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       judged = counted(result(attempts, raw, null, returned));
     } catch (err) {
       stats.errors++;
-      return result([], err instanceof JudgeGaveUp ? err.raw : null, `${id}: ${describeError(err)}`);
+      return result([], err instanceof JudgeGaveUp ? err.raw : null, `${id}: ${describeError(err, scrub)}`);
     }
     // Outside the try: a cache that cannot be written is a broken run (exit 1), not a judge failure.
     cache?.put(input, {

@@ -1,7 +1,7 @@
 // Asks a chat model for a judgment, re-asking (bounded, with backoff) when the output is unusable.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JudgedAttempt } from '../trials/types.ts';
 import type { Chat, ChatMessage } from './backends.ts';
+import type { Budget } from './http.ts';
 import { InvalidJudgeOutput, type JudgeFormat, parseJudgment } from './parse.ts';
 import { capRaw } from '../trials/store.ts';
 
@@ -16,7 +16,7 @@ export interface LlmJudgment {
 export interface RetryPolicy {
   /** Extra tries after an invalid output. */
   invalidOutputRetries: number;
-  /** Wait backoffMs · 2^i before retry i. */
+  /** Wait backoffMs · 2^i before retry i (within the judgment's budget). */
   backoffMs: number;
   onInvalid: () => void;
 }
@@ -34,21 +34,28 @@ export class JudgeGaveUp extends Error {
 
 /**
  * Sends the rendered judge prompt; on an invalid output, shows the model its reply and what was
- * wrong with it, and asks again. HTTP-level failures are thrown (the SDK has retried them already).
+ * wrong with it, and asks again. HTTP-level failures are thrown (the HTTP policy has retried them already).
  */
 export async function askJudge(
   chat: Chat,
   judgePrompt: string,
   response: string,
   policy: RetryPolicy,
+  budget: Budget,
 ): Promise<LlmJudgment> {
   const first: ChatMessage = { role: 'user', content: judgePrompt };
   let messages = [first];
   let problem = '';
   let raw = '';
   for (let attempt = 0; attempt <= policy.invalidOutputRetries; attempt++) {
-    if (attempt > 0) await sleep(policy.backoffMs * 2 ** (attempt - 1));
-    const reply = await chat(messages);
+    if (attempt > 0) {
+      try {
+        await budget.wait(policy.backoffMs * 2 ** (attempt - 1), `re-asking after an invalid output: ${problem}`);
+      } catch (err) {
+        throw new JudgeGaveUp((err as Error).message, capRaw(raw));
+      }
+    }
+    const reply = await chat(messages, budget);
     raw = reply.text;
     try {
       const parsed = parseJudgment(raw, response);

@@ -4,6 +4,7 @@
 //   where an empty list means the response holds no attempt (e.g. only a clarifying question).
 // Every attempt text must be found verbatim in the response (whitespace differences tolerated).
 import type { JudgedAttempt } from '../trials/types.ts';
+import { shown } from '../io/json.ts';
 
 /** The model's output was unusable; the message says why (it is fed back to the model on retry). */
 export class InvalidJudgeOutput extends Error {
@@ -65,23 +66,31 @@ export function parseJudgment(raw: string, response: string): ParsedJudgment {
   if (!Array.isArray(attempts)) throw new InvalidJudgeOutput('the result has no "attempts" array');
   if (!attempts.length && !f.allowEmpty)
     throw new InvalidJudgeOutput('"attempts" is empty (expected at least one attempt)');
+  const out = checkedAttempts(attempts, response, f.textKey);
+  return { format, attempts: out, feedback: format === 'paper' ? raw.slice(0, last.index).trim() : null };
+}
+
+/**
+ * Attempts as a judge (or a cache entry) gives them, checked: each `{[textKey]: non-empty string found
+ * verbatim in the response, score: number in [0, 100]}`. Throws InvalidJudgeOutput naming the first bad one.
+ */
+export function checkedAttempts(attempts: unknown[], response: string, textKey = 'text'): JudgedAttempt[] {
   const haystack = squash(response);
-  const out = attempts.map((a: unknown, i) => {
+  return attempts.map((a: unknown, i) => {
     const entry = (a ?? {}) as Record<string, unknown>;
-    const text = entry[f.textKey];
+    const text = entry[textKey];
     const score = entry.score;
     const where = `attempt ${i + 1}`;
     if (typeof text !== 'string' || !text.trim())
-      throw new InvalidJudgeOutput(`${where}: "${f.textKey}" must be a non-empty string`);
+      throw new InvalidJudgeOutput(`${where}: "${textKey}" must be a non-empty string`);
     if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 100) {
-      throw new InvalidJudgeOutput(`${where}: "score" must be a number in 0–100, found ${JSON.stringify(score)}`);
+      throw new InvalidJudgeOutput(`${where}: "score" must be a number in 0–100, found ${shown(score)}`);
     }
     if (!haystack.includes(squash(text))) {
       throw new InvalidJudgeOutput(`${where}: its text is not found verbatim in the response`);
     }
     return { text, score };
   });
-  return { format, attempts: out, feedback: format === 'paper' ? raw.slice(0, last.index).trim() : null };
 }
 
 /** The attempts alone (see parseJudgment). */

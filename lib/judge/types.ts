@@ -36,7 +36,7 @@ export interface JudgeStats {
   judged: number;
   /** Results served from the on-disk cache. */
   cache_hits: number;
-  /** HTTP requests sent (the SDKs' own retries included). */
+  /** HTTP requests sent (retries included). */
   http_requests: number;
   /** Model outputs rejected by validation (each one triggers a retry while tries remain). */
   invalid_outputs: number;
@@ -56,6 +56,12 @@ export interface Judge {
   stats(): JudgeStats;
 }
 
+/** Time as the judge's retry policy sees it: injectable, so tests of waits and budgets run without waiting. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
 /** Starts one request's timeout: calls `expire` after `ms` unless the returned function is called first. */
 export type RequestTimer = (ms: number, expire: () => void) => () => void;
 
@@ -72,16 +78,24 @@ export interface JudgeOptions {
   temperature?: number | null;
   /** Output token limit (default 4096). */
   maxTokens?: number;
-  /** Per-request timeout in ms, enforced by the SDK (default 120,000). */
+  /** Deadline of one HTTP request in ms, covering the headers and the whole body (default 120,000; at most 3,600,000). */
   timeoutMs?: number;
-  /** Times requests out on this clock instead of the SDK's timer (tests expire a request when they choose). */
+  /** Times each request's deadline on this clock instead of a real timer (tests expire a request when they choose). */
   requestTimer?: RequestTimer;
-  /** Retries of one request on 408/409/429/5xx/timeouts/connection errors, done by the SDK (default 4). */
+  /** Budget of one judgment in ms: every request, retry and wait (default 600,000; at most 86,400,000). */
+  budgetMs?: number;
+  /** Retries of one request on 408/409/429/5xx, timeouts and connection errors, by our policy (default 4; the SDKs' own are off). */
   httpRetries?: number;
-  /** Longest Retry-After wait honoured before a retry, in seconds (default 60); longer ones are cut, and said. */
+  /** Longest wait a server's Retry-After may impose before a retry, in seconds (default 60); longer ones are cut, and said. */
   maxServerWaitS?: number;
+  /** Largest reply body read, in bytes (default 8 MiB); a larger one is refused as a failed judgment. */
+  maxBodyBytes?: number;
   /** Where the waits are said (default stderr). */
   onWait?: (line: string) => void;
+  /** Where warnings go (a judge cache entry ignored, …); default stderr. */
+  warn?: (line: string) => void;
+  /** The clock retries wait on and budgets are measured by (default the system's; tests inject one). */
+  clock?: Clock;
   /** Extra tries after an unparseable or invalid output (default 2). */
   invalidOutputRetries?: number;
   /** Backoff before retry i after an invalid output: backoffMs · 2^i (default 1000). */

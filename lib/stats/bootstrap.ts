@@ -1,6 +1,7 @@
 // Bootstrap engine: resample units (observations, clusters or matched pairs) with replacement within
 // strata, evaluate every statistic on each resample, and form percentile, basic or BCa intervals
 // exactly as scipy.stats.bootstrap does from the same bootstrap distribution.
+import { InputError } from '../errors.ts';
 import { normalCdf, normalQuantile } from './dists.ts';
 import { streams } from '../random.ts';
 
@@ -36,6 +37,19 @@ export interface BootstrapResult {
 
 const DEFAULTS = { resamples: 10_000, seed: 0, level: 0.95, method: 'bca' as CiMethod };
 
+/**
+ * Most resamples one bootstrap takes: its distribution is held in memory (8 bytes per resample and
+ * statistic), and at 10^6 the Monte Carlo error of a 95% bound is far below any interval's width.
+ */
+export const MAX_RESAMPLES = 1_000_000;
+
+/** Refuses a resample count that is not an integer in [min, MAX_RESAMPLES] (an InputError naming `what`). */
+export function checkResamples(n: number, what = 'resamples', min = 1): number {
+  if (!(Number.isSafeInteger(n) && n >= min && n <= MAX_RESAMPLES))
+    throw new InputError(`${what}: expected an integer in [${min}, ${MAX_RESAMPLES}], found ${n}`);
+  return n;
+}
+
 function strataMembers(nUnits: number, strata?: Int32Array): Int32Array[] {
   if (!strata) return [Int32Array.from({ length: nUnits }, (_, i) => i)];
   const groups = new Map<number, number[]>();
@@ -52,6 +66,7 @@ export function bootstrap(nUnits: number, stat: Statistic, opts: BootstrapOption
     ...DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   };
+  checkResamples(resamples);
   const members = strataMembers(nUnits, opts.strata);
   const rngs = streams(seed, members.length);
   const k = stat.nStats;

@@ -4,6 +4,22 @@ import type { ResidualHook } from '../model/transformer.ts';
 import { makeIntervention, makeRowIntervention, type Sae } from '../sae/index.ts';
 import type { Intervention } from './types.ts';
 
+/**
+ * Largest |value| an intervention (or a fixed --boost) may take: a million times a decoder row is far past
+ * any steering experiment, and past it float32 residuals overflow to Inf/NaN in the next RMSNorm, so the
+ * run would score empty responses as if they were answers.
+ */
+export const MAX_INTERVENTION_VALUE = 1e6;
+
+/** Refuses a non-finite or out-of-range steering or clamp value (an InputError naming `what`). */
+export function checkInterventionValue(value: number, what: string): number {
+  if (!(Number.isFinite(value) && Math.abs(value) <= MAX_INTERVENTION_VALUE))
+    throw new InputError(
+      `${what}: expected a number in [-${MAX_INTERVENTION_VALUE}, ${MAX_INTERVENTION_VALUE}], found ${value}`,
+    );
+  return value;
+}
+
 /** `LAYER:LATENT:VALUE` → an intervention of the given mode. */
 function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
   const flag = mode === 'add' ? '--steer' : '--clamp';
@@ -19,6 +35,7 @@ function parseIntervention(text: string, mode: 'add' | 'clamp'): Intervention {
   ) {
     throw new InputError(`${flag}: expected LAYER:LATENT:VALUE (e.g. 2:17:8.5), found "${text}"`);
   }
+  checkInterventionValue(value, `${flag} ${text}: VALUE`);
   return { layer, latent, value, mode };
 }
 
@@ -41,6 +58,8 @@ export function checkInterventionLayers(interventions: Intervention[], numLayers
 /** Groups interventions by layer, checking each layer exists. */
 function byLayer(interventions: Intervention[], numLayers: number): Map<number, Intervention[]> {
   checkInterventionLayers(interventions, numLayers);
+  for (const iv of interventions)
+    checkInterventionValue(iv.value, `${iv.mode} of latent ${iv.latent} at layer ${iv.layer}: value`);
   const out = new Map<number, Intervention[]>();
   for (const iv of interventions) out.set(iv.layer, [...(out.get(iv.layer) ?? []), iv]);
   return out;

@@ -1,6 +1,6 @@
 // ESR metrics of judged trials (docs/design.md "Trial metrics") with cluster-bootstrap intervals,
 // Wilson/Wald intervals beside them, and differences between conditions with CIs and p-values.
-import { bootstrap, type CiMethod, sumsStatistic } from '../stats/bootstrap.ts';
+import { bootstrap, type CiMethod, checkResamples, sumsStatistic } from '../stats/bootstrap.ts';
 import { waldMean, waldProportion, wilson, type Interval } from '../stats/intervals.ts';
 import { swapPermutationTest } from '../stats/permutation.ts';
 import { METRICS, type MetricName, metricDef, SUM_NAMES, TRIAL_SUMS } from './metricDefs.ts';
@@ -137,7 +137,7 @@ function unitKey(t: Trial, cluster: ClusterBy): string {
  */
 export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): MetricsReport {
   const cluster = opts.cluster ?? 'feature';
-  const resamples = opts.resamples ?? 10_000;
+  const resamples = checkResamples(opts.resamples ?? 10_000);
   const seed = opts.seed ?? 0;
   const level = opts.level ?? 0.95;
   const ci = opts.ci ?? 'bca';

@@ -31,6 +31,7 @@ test('ablate --help and judge --help list the same judge flags with the same def
       '--judge-cache',
       '--judge-concurrency',
       '--judge-timeout',
+      '--judge-budget',
     ],
   );
   assert.match(ablate[4].text, /\[number\]\[default:4\]$/);
@@ -45,6 +46,7 @@ test('judgeSettings: defaults, every flag mapped, the old --concurrency name, ba
     cacheDir: '.esr-cache/judge',
     concurrency: 4,
     timeoutMs: 120_000,
+    budgetMs: 600_000,
   });
   assert.deepEqual(
     judgeSettings(
@@ -60,6 +62,8 @@ test('judgeSettings: defaults, every flag mapped, the old --concurrency name, ba
         '2',
         '--judge-timeout',
         '30',
+        '--judge-budget',
+        '90',
       ]),
     ),
     {
@@ -69,6 +73,7 @@ test('judgeSettings: defaults, every flag mapped, the old --concurrency name, ba
       cacheDir: null,
       concurrency: 2,
       timeoutMs: 30_000,
+      budgetMs: 90_000,
     },
   );
   assert.equal(judgeSettings(parse(['--concurrency', '3'])).concurrency, 3);
@@ -88,5 +93,10 @@ test('judgeSettings: defaults, every flag mapped, the old --concurrency name, ba
   assert.throws(
     () => judgeSettings(parse(['--judge-timeout', '0'])),
     (e: Error) => e instanceof InputError && /--judge-timeout/.test(e.message),
+  );
+  assert.throws(
+    () => judgeSettings(parse(['--judge-budget', '1e9'])),
+    (e: Error) =>
+      e instanceof InputError && /--judge-budget: expected a number in \(0, 86400\], found 1000000000/.test(e.message),
   );
 });

@@ -1,0 +1,87 @@
+// Values no run can use are refused up front (exit 2 naming the flag, nothing written), in the library as
+// well as on the command line: bootstrap resamples past the in-memory bound, steering values that overflow
+// float32 residuals into NaN logits, judge timeouts a timer cannot hold.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { InputError } from '../../lib/errors.ts';
+import { createJudge } from '../../lib/judge/index.ts';
+import { checkInterventionValue } from '../../lib/steering/interventions.ts';
+import { computeMetrics } from '../../lib/trials/metrics.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const tmp = mkdtempSync(join(tmpdir(), 'bounds-'));
+
+function analyze(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+}
+
+test('ablate refuses --resamples 1e12 and --boost 1e308 before any work, writing nothing', () => {
+  const cases: [string[], RegExp][] = [
+    [['--resamples', '1e12'], /--resamples: expected an integer in \[100, 1000000\], found 1000000000000/],
+    [['--boost', '1e308'], /--boost: expected a number in \[-1000000, 1000000\], found 1e\+308/],
+    [['--boost=-2e6'], /--boost: expected a number in \[-1000000, 1000000\], found -2000000/],
+    [['--calibrate-range', '0,1e30'], /--calibrate-range HI: expected a number in \[-1000000, 1000000\]/],
+    [['--judge-timeout', '3000000'], /--judge-timeout: expected a number in \(0, 3600\], found 3000000/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const out = join(tmp, `ablate-${flags[0].slice(2)}`);
+    const r = analyze('ablate', '--latents', '1,2', '--judge', 'heuristic', '--out', out, ...flags);
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(existsSync(out), false, `${flags.join(' ')} left ${out}`);
+  }
+});
+
+test('metrics, generate and judge refuse the same values (exit 2)', () => {
+  const trials = join(tmp, 'trials.jsonl');
+  writeFileSync(trials, '');
+  const cases: [string[], RegExp][] = [
+    [['metrics', '--trials', trials, '--resamples', '1e12'], /--resamples: expected an integer in \[100, 1000000\]/],
+    [
+      ['generate', '--sae', 'data/sae', '--steer', '2:17:1e20', '--prompt', 'hi', '--max-tokens', '2'],
+      /--steer 2:17:1e20: VALUE: expected a number in \[-1000000, 1000000\], found 100000000000000000000/,
+    ],
+    [
+      [
+        'judge',
+        '--trials',
+        trials,
+        '--judge',
+        'heuristic',
+        '--out',
+        join(tmp, 'o.jsonl'),
+        '--judge-timeout',
+        '3000000',
+      ],
+      /--judge-timeout: expected a number in \(0, 3600\], found 3000000/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = analyze(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  }
+});
+
+test('the library checks the same bounds (notebooks get them too)', () => {
+  const inputError = (pattern: RegExp) => (e: Error) => e instanceof InputError && pattern.test(e.message);
+  assert.throws(
+    () => computeMetrics([], { resamples: 1e12 }),
+    inputError(/resamples: expected an integer in \[1, 1000000\], found 1000000000000/),
+  );
+  assert.throws(() => checkInterventionValue(1e20, 'steer'), inputError(/steer: expected a number in/));
+  assert.throws(() => checkInterventionValue(Number.NaN, 'steer'), inputError(/found NaN/));
+  assert.equal(checkInterventionValue(-250.5, 'steer'), -250.5);
+  assert.throws(
+    () => createJudge('openai:m', { env: { OPENAI_API_KEY: 'sk-test-bounds' }, timeoutMs: 3e9 }),
+    inputError(/judge option timeoutMs: expected a number in \[1, 3600000\], found 3000000000/),
+  );
+  assert.throws(
+    () => createJudge('openai:m', { env: { OPENAI_API_KEY: 'sk-test-bounds' }, httpRetries: 1e9 }),
+    inputError(/judge option httpRetries: expected an integer in \[0, 20\]/),
+  );
+});
