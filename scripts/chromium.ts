@@ -44,9 +44,11 @@ export async function withPage<T>(
     args: CHROMIUM_FLAGS,
     headless: true,
     viewport,
+    timeout: 0, // no start-up deadline: a loaded machine is slow, not broken
   });
   try {
     const page = await context.newPage();
+    page.setDefaultTimeout(0);
     const problems: PageProblems = { console: [], pageErrors: [], failedRequests: [] };
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.console.push(`${m.type()}: ${m.text()}`);

@@ -3,7 +3,6 @@
 // transformers/torch, run once here; tensor splitting past the device's binding limit; the adapter choice;
 // the CLI. Without Mesa (npm run setup:system installs it) every case is skipped with the reason.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,8 @@ import { registerAdapterCases } from './support/adapter-cases.ts';
 import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
 import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
 import { registerSteeringCases } from './support/steering-cases.ts';
+import { assertExit, runCli, runCommand } from './support/cli.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const ADAPTER = (process.env.ESR_TEST_WEBGPU_ADAPTER ?? 'opengl') as WebgpuAdapterChoice;
 let skip: string | undefined;
 let backend: Backend | undefined;
@@ -101,8 +100,7 @@ test("webgpu: analyze forward --backend webgpu prints the adapter and writes tra
   const expected = new SafetensorsFile(join(model, 'expected.safetensors'));
   const ids = Array.from(expected.read('ids.2').data, Number);
   const out = join(mkdtempSync(join(tmpdir(), 'webgpu-')), 'fwd.safetensors');
-  const analyze = (...args: string[]) =>
-    spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  const analyze = (...args: string[]) => runCli(args);
   const r = analyze(
     'forward',
     '--model',
@@ -116,10 +114,10 @@ test("webgpu: analyze forward --backend webgpu prints the adapter and writes tra
     '--webgpu-adapter',
     ADAPTER,
   );
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.equal(r.stderr.match(/^backend: webgpu: /gm)?.length, 1, r.stderr);
   assert.ok(maxAbsDiff(new SafetensorsFile(out).read('logits').data, expected.read('logits.2').data) < 1e-4);
-  const noVulkan = spawnSync('sh', ['-c', 'ldconfig -p | grep -q "libvulkan.so.1 "']).status !== 0;
+  const noVulkan = runCommand('sh', ['-c', 'ldconfig -p | grep -q "libvulkan.so.1 "']).status !== 0;
   if (noVulkan && process.platform === 'linux') {
     const bad = analyze(
       'forward',
@@ -134,7 +132,7 @@ test("webgpu: analyze forward --backend webgpu prints the adapter and writes tra
       '--webgpu-adapter',
       'vulkan',
     );
-    assert.equal(bad.status, 2);
+    assertExit(bad, 2);
     assert.match(
       bad.stderr,
       /--backend webgpu: no WebGPU adapter \(vulkan: missing system libraries libvulkan\.so\.1 \(Debian package libvulkan1\)\)/,

@@ -1,7 +1,6 @@
 // analyze ablate on the tiny fixture model: the trial store's design and provenance, the random control
 // from a hand-made discovery run, metrics consistent with the store, and bad input refused before work.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { InputError } from '../../lib/errors.ts';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { readTrials } from '../../lib/trials/store.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const MODEL = join(ROOT, 'test/fixtures/models/llama3-gqa');
@@ -104,9 +104,8 @@ const base = [
   '200',
 ];
 
-function cli(args: string[], cwd = dir) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin/analyze.js'), 'ablate', ...args], { encoding: 'utf8', cwd });
-}
+/** `analyze ablate args` in `cwd` (a temporary directory), with the default runs/ there. */
+const cli = (args: string[], cwd = dir) => runCli(['ablate', ...args], { cwd, env: { ESR_RUNS_DIR: undefined } });
 
 test('ablate: paired store with interventions and provenance; metrics.json is computeMetrics of the store', () => {
   const out = join(dir, 'run-a');
@@ -128,8 +127,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
     out,
   ];
   const r = cli(runArgs);
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /ablating 4 latents from runs\/find-otd-latents-20250101-000000\/latents\.json/);
+  assertExit(r, 0, /ablating 4 latents from runs\/find-otd-latents-20250101-000000\/latents\.json/);
   assert.match(r.stderr, /warning: 2 of them did not pass that run's selection rule: 11, 200/);
   assert.match(r.stdout, /\| baseline \(approximation\) \| 9 \| 3 \|/);
   const trials = readTrials(join(out, 'trials.jsonl'));
@@ -169,7 +167,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   assert.ok(readFileSync(join(out, 'summary.md'), 'utf8').includes('lexical approximation'));
   // a finished run, rerun: nothing redone
   const again = cli(runArgs);
-  assert.equal(again.status, 0, again.stderr);
+  assertExit(again, 0);
   assert.match(again.stdout, /36 trials \(36 already done, 0 now\)/);
   // the same directory with other settings is refused
   const other = cli([
@@ -185,8 +183,7 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
     '--out',
     out,
   ]);
-  assert.equal(other.status, 2);
-  assert.match(other.stderr, /holds a run with other settings/);
+  assertExit(other, 2, /holds a run with other settings/);
 });
 
 /** Runs the command in this process, as the CLI would parse it; resolves, or rejects with the error. */
@@ -229,7 +226,7 @@ test('ablate --n-features --feature-labels: labelled latents from the steering p
     '--out',
     out,
   ]);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const pool = JSON.parse(readFileSync(join(out, 'steering_pool.json'), 'utf8'));
   assert.match(pool.rule, /code is 0 at every position of every chat-rendered prompt/);
   assert.equal(pool.d_sae, 256);
@@ -332,8 +329,7 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
   // top26 with no discovery run for this model: a clear error and exit code 2 from the CLI
   const empty = mkdtempSync(join(tmpdir(), 'ablate-empty-'));
   const r = cli([...base, '--latents', 'top26', '--out', out], empty);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /no find-otd-latents run for SAE .* in runs\/; run `analyze find-otd-latents/);
+  assertExit(r, 2, /no find-otd-latents run for SAE .* in runs\/; run `analyze find-otd-latents/);
   assert.equal(existsSync(out), false);
 });
 
@@ -351,6 +347,8 @@ test('ablate --boost-sweep: levels at threshold + z · sd(thresholds), metrics p
     '3',
     '--calibrate-steps',
     '2',
+    '--judge',
+    'heuristic', // in this process: whatever API key the shell has
     '--out',
     out,
   ]);
@@ -394,6 +392,8 @@ test("ablate --boost-sweep-absolute: the paper's sweep, the same boosts mean ± 
     '3',
     '--calibrate-steps',
     '2',
+    '--judge',
+    'heuristic', // in this process: whatever API key the shell has
     '--calibrate-per-step',
     '1',
     '--out',

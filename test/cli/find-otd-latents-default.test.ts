@@ -1,7 +1,6 @@
 // The shipped default end to end: `npx analyze find-otd-latents` with no flags but --out, every output
 // present and schema-valid, and a rerun with the same (default) seed gives identical latents.json.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +8,9 @@ import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { readLatentSet } from '../../lib/stats/latentSet.ts';
 import { openStore } from '../../lib/store/reader.ts';
+import { assertExit, ROOT, runCommand } from '../support/cli.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-default-'));
 const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8')
   .split('\n')
@@ -19,19 +18,14 @@ const prompts = readFileSync(join(ROOT, 'data', 'prompts.txt'), 'utf8')
 const saeCfg = JSON.parse(readFileSync(join(ROOT, 'data', 'sae', 'cfg.json'), 'utf8'));
 const dSae = saeCfg.d_sae;
 
-function npxAnalyze(out: string) {
-  return spawnSync('npx', ['--no-install', 'analyze', 'find-otd-latents', '--out', out], {
-    encoding: 'utf8',
-    cwd: ROOT,
-  });
-}
+const npxAnalyze = (out: string) => runCommand('npx', ['--no-install', 'analyze', 'find-otd-latents', '--out', out]);
 
 const isNumberOrNull = (x: unknown) => x === null || (typeof x === 'number' && Number.isFinite(x));
 
 test('npx analyze find-otd-latents on the shipped default: complete, schema-valid, reproducible', () => {
   const a = join(tmp, 'a');
   const r = npxAnalyze(a);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const n = prompts.length;
   const k = 5;
   assert.match(
@@ -120,6 +114,6 @@ test('npx analyze find-otd-latents on the shipped default: complete, schema-vali
 
   const b = join(tmp, 'b');
   const again = npxAnalyze(b);
-  assert.equal(again.status, 0, again.stderr);
+  assertExit(again, 0);
   assert.equal(readFileSync(join(b, 'latents.json'), 'utf8'), readFileSync(join(a, 'latents.json'), 'utf8'));
 });

@@ -119,8 +119,8 @@ test('bad input: a clear error, exit 2, nothing written', () => {
     [['--sae', narrowSae, '--layer', '1'], /SAE's d_in is 32 but the model's hidden size is 64/],
     [['--responses', badResponses], /neither a JSON object nor JSONL/],
   ];
-  for (const [extra, message] of cases) {
-    const out = join(tmp, `bad-${Math.random().toString(36).slice(2)}`);
+  for (const [i, [extra, message]] of cases.entries()) {
+    const out = join(tmp, `bad-${i}`);
     const overridden = new Set(extra.filter((a) => a.startsWith('--')));
     const kept = base.filter((a, i) => !overridden.has(a) && !overridden.has(base[i - 1]));
     const r = analyze(...kept, ...extra, '--out', out);

@@ -1,20 +1,17 @@
 // Re-grading into a new store (resuming after a torn write), and `analyze judge` end to end: a remote
 // judge with the key kept out of every output, and bad input rejected before any work.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { createJudge, regradeTrials } from '../../lib/judge/index.ts';
 import { readTrials } from '../../lib/trials/store.ts';
 import type { Trial } from '../../lib/trials/types.ts';
 import { startFakeLlm } from '../fixtures/judge/fake-llm-server.ts';
+import { assertExit, startCli } from '../support/cli.ts';
 
 const KEY = 'sk-fake-KEY-9f3a7c1e-do-not-leak';
-const CLI = new URL('../../bin/analyze.js', import.meta.url).pathname;
-const run = promisify(execFile);
 
 function trial(id: string, response: string, error: string | null = null): Trial {
   return {
@@ -39,16 +36,8 @@ const TRIALS = [
   trial('t3', '', 'generation failed: out of memory'),
 ];
 
-async function analyze(args: string[], env: Record<string, string> = {}) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(ANTHROPIC|OPENAI)_/.test(k)));
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, 'judge', ...args], { env: { ...clean, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+/** `analyze judge args`, run without blocking this process (the fake server answers from it). */
+const analyze = (args: string[], env: Record<string, string> = {}) => startCli(['judge', ...args], { env }).exited;
 
 function withDir(fn: (dir: string) => Promise<void>) {
   return async () => {
@@ -161,7 +150,7 @@ test(
         ],
         { OPENAI_API_KEY: KEY },
       );
-      assert.equal(r.code, 0, r.stderr);
+      assertExit(r, 0);
       assert.match(r.stdout, /1 judge errors/);
       const trials = readTrials(out);
       assert.equal(trials.length, 4);
@@ -198,8 +187,7 @@ test(
     ];
     for (const [args, env, message] of cases) {
       const r = await analyze(['--trials', input, ...args], env);
-      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, message);
+      assertExit(r, 2, message);
       assert.ok(!r.stderr.includes(KEY));
       assert.equal(existsSync(out), false);
     }

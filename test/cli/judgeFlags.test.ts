@@ -1,18 +1,18 @@
 // The judge flags shared by `ablate` and `judge` (lib/cli/judgeFlags.ts): one set of names and defaults in
 // both commands' help, mapped onto createJudge's options, with the old `--concurrency` still accepted.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import yargs from 'yargs';
 import { type JudgeArgs, judgeOptions, judgeSettings } from '../../lib/cli/judgeFlags.ts';
 import { InputError } from '../../lib/errors.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const parse = (args: string[]): JudgeArgs => judgeOptions(yargs(args)).strict().parseSync();
 
 test('ablate --help and judge --help list the same judge flags with the same defaults; --concurrency is not listed', () => {
   const flags = (command: string) => {
-    const r = spawnSync(process.execPath, ['bin/analyze.js', command, '--help'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
+    const r = runCli([command, '--help']);
+    assertExit(r, 0);
     assert.doesNotMatch(r.stdout, /--concurrency\b/);
     // each flag's help text, whitespace removed (yargs wraps at a width set by the command's longest flag)
     const text = r.stdout.slice(r.stdout.indexOf('--judge-base-url')).split(/\n\s*\n/)[0];

@@ -1,6 +1,5 @@
 // The forward and generate commands end to end, and the runtime's refusals of what it cannot run.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,13 +7,14 @@ import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import { backendWeightBytes } from '../../lib/model/load.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODEL = join(ROOT, 'test', 'fixtures', 'models', 'llama3-gqa');
 const tmp = mkdtempSync(join(tmpdir(), 'model-cli-'));
 
 function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return runCli(args);
 }
 
 test('forward --ids writes logits and every resid_post equal to transformers', () => {
@@ -22,8 +22,7 @@ test('forward --ids writes logits and every resid_post equal to transformers', (
   const ids = Array.from(expected.read('ids.2').data, Number);
   const out = join(tmp, 'fwd.safetensors');
   const r = analyze('forward', '--model', MODEL, '--ids', ids.join(','), '--out', out, '--backend', 'wasm');
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^backend: wasm \(SIMD/m);
+  assertExit(r, 0, /^backend: wasm \(SIMD/m);
   const got = new SafetensorsFile(out);
   assert.deepEqual(got.names().sort(), ['logits', 'resid_post.0', 'resid_post.1', 'resid_post.2']);
   for (const [name, ref] of [
@@ -53,11 +52,11 @@ test('forward --chat renders the template; generate --json gives greedy tokens',
     '--out',
     join(tmp, 'chat.safetensors'),
   );
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const expected = new SafetensorsFile(join(MODEL, 'expected.safetensors'));
   const ids = Array.from(expected.read('ids.1').data, Number);
   const g = analyze('generate', '--model', MODEL, '--ids', ids.join(','), '--max-tokens', '32', '--json');
-  assert.equal(g.status, 0, g.stderr);
+  assertExit(g, 0);
   const json = JSON.parse(g.stdout);
   assert.deepEqual(json.tokens, Array.from(expected.read('greedy').data, Number).slice(0, json.tokens.length));
   assert.equal(typeof json.text, 'string');
@@ -66,11 +65,9 @@ test('forward --chat renders the template; generate --json gives greedy tokens',
 
 test('bad usage and bad input exit 2 with a clear message', () => {
   const both = analyze('generate', '--model', MODEL, '--ids', '1,2', '--prompt', 'x');
-  assert.equal(both.status, 2);
-  assert.match(both.stderr, /give exactly one of --prompt, --ids/);
+  assertExit(both, 2, /give exactly one of --prompt, --ids/);
   const badIds = analyze('forward', '--model', MODEL, '--ids', '1,x', '--out', join(tmp, 'x.safetensors'));
-  assert.equal(badIds.status, 2);
-  assert.match(badIds.stderr, /--ids: expected comma-separated non-negative integers/);
+  assertExit(badIds, 2, /--ids: expected comma-separated non-negative integers/);
   const noModel = analyze(
     'forward',
     '--model',
@@ -80,8 +77,7 @@ test('bad usage and bad input exit 2 with a clear message', () => {
     '--out',
     join(tmp, 'y.safetensors'),
   );
-  assert.equal(noModel.status, 2);
-  assert.match(noModel.stderr, /nowhere: no config\.json/);
+  assertExit(noModel, 2, /nowhere: no config\.json/);
   const node = analyze(
     'forward',
     '--model',
@@ -93,8 +89,7 @@ test('bad usage and bad input exit 2 with a clear message', () => {
     '--backend',
     'node',
   );
-  assert.equal(node.status, 2);
-  assert.match(node.stderr, /--backend node: @tensorflow\/tfjs-node is not loadable/);
+  assertExit(node, 2, /--backend node: @tensorflow\/tfjs-node is not loadable/);
 });
 
 test('unsupported architectures and options are refused, naming the field', () => {
@@ -132,6 +127,5 @@ test('a model too large for one WASM heap is refused with the backend that would
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
   assert.ok(backendWeightBytes(loadModelConfig(dir)) > 28e9);
   const r = analyze('forward', '--model', dir, '--ids', '1', '--out', join(tmp, 'h.safetensors'), '--backend', 'wasm');
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /needs \d+\.\d GiB of f32 weights, more than one WASM instance holds .*--backend node/);
+  assertExit(r, 2, /needs \d+\.\d GiB of f32 weights, more than one WASM instance holds .*--backend node/);
 });

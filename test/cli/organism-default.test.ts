@@ -2,20 +2,29 @@
 // generalise to held-out prompts, and ablating them while steering lowers the multi-attempt rate.
 // Measured with the toolkit itself, on data/model + data/sae + data/prompts.txt (their defaults).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'organism-'));
 // The median calibrated threshold of the documented `ablate` run on this build (docs/data.md).
 const BOOST = 0.315;
 
-function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+const analyze = (...args: string[]) => runCli(args);
+
+let discovery: string | undefined;
+/** The discovery run on the default prompts, made by whichever test needs it first (each test runs alone too). */
+function defaultDiscovery(): string {
+  if (!discovery) {
+    const out = join(tmp, 'otd');
+    assertExit(analyze('find-otd-latents', '--out', out), 0);
+    discovery = out;
+  }
+  return discovery;
 }
 
 function aucByLatent(run: string): Map<number, number> {
@@ -26,15 +35,12 @@ function aucByLatent(run: string): Map<number, number> {
 }
 
 test('detectors: ≥ 5 latents with AUC ≥ 0.95 on the default prompts keep AUC ≥ 0.9 on the held-out prompts', () => {
-  const main = join(tmp, 'otd');
-  const r = analyze('find-otd-latents', '--out', main);
-  assert.equal(r.status, 0, r.stderr);
-  const aucs = aucByLatent(main);
+  const aucs = aucByLatent(defaultDiscovery());
   const strong = [...aucs].filter(([, a]) => a >= 0.95).map(([l]) => l);
   assert.ok(strong.length >= 5, `${strong.length} latents with AUC ≥ 0.95`);
   const held = join(tmp, 'otd-heldout');
   const h = analyze('find-otd-latents', '--prompts', join(ROOT, 'data', 'heldout_prompts.txt'), '--out', held);
-  assert.equal(h.status, 0, h.stderr);
+  assertExit(h, 0);
   const heldAucs = aucByLatent(held);
   const kept = strong.filter((l) => heldAucs.get(l)! >= 0.9);
   assert.ok(kept.length >= 5, `${kept.length} of the ${strong.length} keep AUC ≥ 0.9 on held-out prompts`);
@@ -47,7 +53,7 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
     '--latents',
     'top26',
     '--otd',
-    join(tmp, 'otd', 'latents.json'),
+    join(defaultDiscovery(), 'latents.json'),
     '--conditions',
     'baseline,ablate,random',
     '--trials-per-feature',
@@ -61,7 +67,7 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
     '--out',
     out,
   );
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   const base = m.conditions.baseline.metrics.multi_attempt_rate.estimate;
   const abl = m.conditions.ablate.metrics.multi_attempt_rate.estimate;

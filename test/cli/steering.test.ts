@@ -1,12 +1,12 @@
 // forward --sae --steer --clamp --codes and generate --steer through the CLI, against the transformers-hook
 // reference of test/fixtures/steering.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -18,8 +18,7 @@ const flags = (c.interventions as { layer: number; latent: number; value: number
   `${iv.layer}:${iv.latent}:${iv.value}`,
 ]);
 const ids = Array.from(expected.read('llama-relu.ids').data, Number).join(',');
-const analyze = (...args: string[]) =>
-  spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+const analyze = (...args: string[]) => runCli(args);
 
 test('forward --steer/--clamp/--codes writes transformers-hook logits and feature-layer codes', () => {
   const out = join(tmp, 'steered.safetensors');
@@ -37,7 +36,7 @@ test('forward --steer/--clamp/--codes writes transformers-hook logits and featur
     '--out',
     out,
   );
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const got = new SafetensorsFile(out);
   for (const [name, ref] of [
     ['logits', 'llama-relu.logits'],
@@ -69,12 +68,11 @@ test('generate --steer changes the greedy continuation; interventions without --
     '12',
     '--json',
   );
-  assert.equal(plain.status, 0, plain.stderr);
-  assert.equal(steered.status, 0, steered.stderr);
+  assertExit(plain, 0);
+  assertExit(steered, 0);
   assert.notDeepEqual(JSON.parse(steered.stdout).tokens, JSON.parse(plain.stdout).tokens);
   const bad = analyze('generate', '--model', model, '--steer', '0:5:40', '--ids', ids);
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--steer and --clamp need --sae/);
+  assertExit(bad, 2, /--steer and --clamp need --sae/);
   const badCodes = analyze(
     'forward',
     '--model',
@@ -88,6 +86,5 @@ test('generate --steer changes the greedy continuation; interventions without --
     '--out',
     join(tmp, 'x.safetensors'),
   );
-  assert.equal(badCodes.status, 2);
-  assert.match(badCodes.stderr, /--codes 9: the model has layers 0\.\.2/);
+  assertExit(badCodes, 2, /--codes 9: the model has layers 0\.\.2/);
 });

@@ -1,7 +1,6 @@
 // Episodes mode: region statistics and 50-bin traces of a latent set over self-correction episodes,
 // checked against transformers + torch SAE codes and scipy (test/fixtures/discovery/make_episodes.py).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { test } from 'node:test';
 import { readEpisodes } from '../../lib/discovery/episodes.ts';
 import { binMeans } from '../../lib/discovery/traces.ts';
 import { InputError } from '../../lib/errors.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -30,7 +30,7 @@ const base = [
 ];
 
 function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return runCli(args);
 }
 
 function close(got: number, want: number, what: string, rel = 1e-4, abs = 1e-5) {
@@ -52,7 +52,7 @@ test('binning: equal fractions of the response, tokens weighted by the share of 
 test('episodes mode: region means, paired tests, missing regions and traces agree with torch + scipy', () => {
   const out = join(tmp, 'run');
   const r = analyze(...base, '--out', out);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.match(r.stdout, /7 episodes, 3 latents; missing regions: off_topic 0, correction 1, on_topic 1/);
   assert.ok(existsSync(join(out, 'summary.md')) && existsSync(join(out, 'episodes.acts', 'meta.json')));
   const got = JSON.parse(readFileSync(join(out, 'episodes.json'), 'utf8'));
@@ -138,8 +138,7 @@ test('episodes mode: bad input is a clear error, exit 2, nothing written', () =>
     '--out',
     out,
   );
-  assert.equal(bad.status, 2, bad.stderr);
-  assert.match(bad.stderr, /overlap\.jsonl:2: regions off_topic/);
+  assertExit(bad, 2, /overlap\.jsonl:2: regions off_topic/);
   assert.ok(!existsSync(out), 'nothing written');
   const tooWide = join(tmp, 'wide.json');
   writeFileSync(
@@ -155,6 +154,5 @@ test('episodes mode: bad input is a clear error, exit 2, nothing written', () =>
     }),
   );
   const r = analyze(...base.map((a) => (a.endsWith('latents.json') ? tooWide : a)), '--out', join(tmp, 'bad-wide'));
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /latent 300 is outside the SAE \(d_sae = 256\)/);
+  assertExit(r, 2, /latent 300 is outside the SAE \(d_sae = 256\)/);
 });

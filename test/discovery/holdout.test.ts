@@ -1,7 +1,6 @@
 // The within-prompt test, stability across derangements and the held-out check, on planted stores analysed
 // through `find-otd-latents --activations`; expected values are worked out by hand in the comments.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +10,8 @@ import { splitPrompts } from '../../lib/discovery/holdout.ts';
 import { derangements, discoveryDerangements } from '../../lib/discovery/pairs.ts';
 import type { SampleRow } from '../../lib/store/schema.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const N = 16; // prompts p0..p15
 const K = 3; // derangements
 const HOLDOUT = { fraction: 0.25, seed: 3 };
@@ -70,11 +69,7 @@ test.before(async () => {
 });
 
 function analyze(dir: string, ...args: string[]) {
-  return spawnSync(
-    process.execPath,
-    [join(ROOT, 'bin', 'analyze.js'), 'find-otd-latents', '--activations', dir, ...args],
-    { encoding: 'utf8', cwd: ROOT },
-  );
+  return runCli(['find-otd-latents', '--activations', dir, ...args]);
 }
 
 type Entry = { latent: number; selected: boolean; stats: Record<string, number | null> };
@@ -85,7 +80,7 @@ const close = (x: number | null, y: number, what: string) =>
 test('the within-prompt test by default: strat_auc, exact p_strat, q over informative latents, ranked by evidence', () => {
   const out = join(tmp, 'default');
   const r = analyze(store, '--out', out);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.match(
     r.stdout,
     /48 off-topic vs 16 on-topic samples; within-prompt test over 16 prompts \(K = 3\); 1 latents pass the separability rule/,
@@ -128,7 +123,7 @@ test('the within-prompt test by default: strat_auc, exact p_strat, q over inform
 test('stability: each derangement, each prompt against its own on-topic sample, selected by the same rule', () => {
   const out = join(tmp, 'stability');
   const r = analyze(store, '--out', out);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.match(r.stdout, /stability: selected in k of 3 derangements/);
   const set = JSON.parse(readFileSync(join(out, 'latents.json'), 'utf8'));
   assert.deepEqual(set.stability.derangements, [0, 1, 2]);
@@ -151,7 +146,7 @@ test('stability: each derangement, each prompt against its own on-topic sample, 
 test('rules per sample (frequency, effect with q_bh or q_by), two-sided p, and the per-sample test', () => {
   const run = (name: string, ...args: string[]) => {
     const r = analyze(store, '--out', join(tmp, name), ...args);
-    assert.equal(r.status, 0, r.stderr);
+    assertExit(r, 0);
     return JSON.parse(readFileSync(join(tmp, name, 'latents.json'), 'utf8'));
   };
   // frequency: latent 1 fires on every off-topic sample and no on-topic one; latent 2 on 2/3 (< 0.8)
@@ -181,7 +176,7 @@ test('rules per sample (frequency, effect with q_bh or q_by), two-sided p, and t
 test('holdout: derangements within the parts, selection on the rest, strat_auc on the held-out prompts', () => {
   const out = join(tmp, 'holdout');
   const r = analyze(store, '--out', out, '--holdout', '0.25', '--seed', '3');
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.match(
     r.stdout,
     /36 off-topic vs 12 on-topic samples; within-prompt test over 12 prompts \(K = 3\) \(selection prompts; 4 prompts held out\)/,
@@ -210,7 +205,7 @@ test('holdout: derangements within the parts, selection on the rest, strat_auc o
 test('holdout on a store deranged over all prompts: crossing samples and prompts left without off-topic samples are left out', () => {
   const out = join(tmp, 'crossing');
   const r = analyze(crossing, '--out', out, '--holdout', '0.5', '--seed', '3');
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const set = JSON.parse(readFileSync(join(out, 'latents.json'), 'utf8'));
   const held = new Set<string>(set.holdout.held_out_prompts);
   const perms = derangements(N, K, 3);
@@ -232,7 +227,7 @@ test('holdout on a store deranged over all prompts: crossing samples and prompts
 
 test('holdout: each part needs at least 2 prompts', () => {
   const r = analyze(store, '--out', join(tmp, 'bad'), '--holdout', '0.95');
-  assert.equal(r.status, 2);
+  assertExit(r, 2);
   assert.match(
     r.stderr,
     /--holdout 0\.95: 16 prompts give 15 held out and 1 for selection; each part needs at least 2/,

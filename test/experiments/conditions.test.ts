@@ -2,7 +2,6 @@
 // user turn (or a system message), a calibrated threshold at the bisection bound, and
 // `analyze metrics --exclude-degraded` as a sensitivity analysis.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { renderPrompt, userTurn } from '../../lib/experiments/steered.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
 import { isDegraded } from '../../lib/trials/degraded.ts';
 import type { Trial } from '../../lib/trials/types.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -90,22 +90,8 @@ test('analyze metrics --exclude-degraded: the headline keeps degraded outputs; t
   const store = join(dir, 'trials.jsonl');
   writeFileSync(store, trials.map((t) => JSON.stringify(t)).join('\n') + '\n');
   const out = join(dir, 'metrics.json');
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'bin', 'analyze.js'),
-      'metrics',
-      '--trials',
-      store,
-      '--resamples',
-      '200',
-      '--exclude-degraded',
-      '--out',
-      out,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 0, r.stderr);
+  const r = runCli(['metrics', '--trials', store, '--resamples', '200', '--exclude-degraded', '--out', out]);
+  assertExit(r, 0);
   assert.match(
     r.stdout,
     /## Sensitivity: degraded outputs excluded \(a run of ≥ 5 identical consecutive whitespace-separated words longer than one character\)/,

@@ -2,7 +2,6 @@
 // Cohen's κ from its definition (exact fractions), Pearson and Spearman from scipy
 // (test/fixtures/judge/make_agreement.py writes the two gradings and the expected values).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { test } from 'node:test';
 import { judgeAgreement } from '../../lib/judge/agreement.ts';
 import { cohenKappa } from '../../lib/stats/agreement.ts';
 import { loadTrials } from '../../lib/trials/paper.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'judge');
@@ -49,19 +49,14 @@ test("Cohen's κ: a hand-worked table, and undefined when both raters are consta
 
 test('analyze judge --agreement: prints the table, writes JSON; bad usage exits 2', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'agreement-')), 'agreement.json');
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), 'judge', '--agreement', A, B, '--out', out], {
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, r.stderr);
+  const r = runCli(['judge', '--agreement', A, B, '--out', out]);
+  assertExit(r, 0);
   assert.match(
     r.stdout,
     /41 trials in both \(matched by trial id; 1 only in A, 1 only in B\); excluded by A: none; by B: judge_error 1; counted by both: 40/,
   );
   assert.match(r.stdout, /\| multi-attempt \| 37\.5% \| 42\.5% \| 90\.0% \| 0\.792 \|/);
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).trials.counted_by_both, 40);
-  const one = spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), 'judge', '--agreement', A], {
-    encoding: 'utf8',
-  });
-  assert.equal(one.status, 2);
-  assert.match(one.stderr, /--agreement: expected two trial files \(A B\), found 1/);
+  const one = runCli(['judge', '--agreement', A]);
+  assertExit(one, 2, /--agreement: expected two trial files \(A B\), found 1/);
 });

@@ -221,12 +221,15 @@ test('cache: a second judge with the same settings answers from disk; another pr
     assert.deepEqual([other.stats().cache_hits, other.stats().http_requests], [0, 1]);
 
     // A kill mid-write leaves at most a temp file; a damaged entry is recomputed, not trusted.
-    const shard = join(opts.cacheDir, readdirSync(opts.cacheDir)[0]);
-    for (const f of readdirSync(shard)) writeFileSync(join(shard, f), '{"attempts": [');
-    writeFileSync(join(shard, 'x.json.123.tmp'), '{');
+    const entries = readdirSync(opts.cacheDir, { recursive: true })
+      .map((f) => join(opts.cacheDir, String(f)))
+      .filter((p) => p.endsWith('.json'));
+    assert.equal(entries.length, 2);
+    for (const p of entries) writeFileSync(p, '{"attempts": [');
+    writeFileSync(`${entries[0]}.123.tmp`, '{');
     const third = createJudge('anthropic:fake-model', opts);
-    const all = await Promise.all([third.judge(INPUT)]);
-    assert.ok(all[0].error === null);
+    assertJudged(await third.judge(INPUT), 'anthropic:fake-model');
+    assert.deepEqual([third.stats().cache_hits, third.stats().http_requests], [0, 1]);
 
     const cacheText = readdirSync(opts.cacheDir, { recursive: true })
       .map((f) => join(opts.cacheDir, String(f)))

@@ -2,7 +2,6 @@
 // highlighted where its statistics put it, per-derangement AUCs and selection counts match the
 // planted values, and distributions show the hand-known shares.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { writeRanking } from '../../lib/stats/rankingFile.ts';
 import { openStore } from '../../lib/store/reader.ts';
 import { writePlantedStore } from '../fixtures/plot/store.ts';
 import { axisMap, num, parseSvg, pathPoints, pngSize } from '../fixtures/plot/svg.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const close = (a: number, b: number, tol = 0.01): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -121,10 +121,9 @@ test('distributions: latent 3 is zero on every on-topic sample (100% in the firs
 
 test('analyze plot: a directory with nothing to draw is not an error; a missing one is bad input', () => {
   const empty = mkdtempSync(join(tmpdir(), 'plot-empty-'));
-  let r = spawnSync(process.execPath, ['bin/analyze.js', 'plot', empty], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  let r = runCli(['plot', empty]);
+  assertExit(r, 0);
   assert.match(r.stdout, /no figure to draw/);
-  r = spawnSync(process.execPath, ['bin/analyze.js', 'plot', join(empty, 'nope')], { encoding: 'utf8' });
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /run directory not found/);
+  r = runCli(['plot', join(empty, 'nope')]);
+  assertExit(r, 2, /run directory not found/);
 });

@@ -2,7 +2,6 @@
 // installs it; without it that test skips, saying so) loads with no console errors, no failed requests,
 // and every figure decoded as an image.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { readTrials } from '../../lib/trials/store.ts';
 import { chromiumMissing, withPage } from '../../scripts/chromium.ts';
 import { writePlantedStore } from '../fixtures/plot/store.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'plot');
 const EXPECTED_FIGURES = [
@@ -45,12 +45,16 @@ async function fullRun(): Promise<string> {
   return dir;
 }
 
-const run = fullRun();
+let reported: Promise<string> | undefined;
+/** The run directory with the report.html `analyze report` wrote, made by whichever test needs it first. */
+const reportedRun = (): Promise<string> =>
+  (reported ??= fullRun().then((dir) => {
+    assertExit(runCli(['report', dir]), 0);
+    return dir;
+  }));
 
 test('analyze report writes one self-contained report.html with every figure inline and the heuristic-judge warning', async () => {
-  const dir = await run;
-  const r = spawnSync(process.execPath, ['bin/analyze.js', 'report', dir], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  const dir = await reportedRun();
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
   assert.deepEqual(
     [...html.matchAll(/<figure id="fig-([^"]+)"/g)].map((m) => m[1]),
@@ -89,8 +93,7 @@ test('headless Chromium: the report loads with no console errors and every figur
     t.skip(`Chromium unavailable: ${missing}`);
     return;
   }
-  const dir = await run;
-  const html = join(dir, 'report.html');
+  const html = join(await reportedRun(), 'report.html');
   const { problems, images, align, title } = await withPage(pathToFileURL(html).href, async (page, problems) => {
     const images = await page.evaluate(() =>
       [...document.images].map((img) => ({

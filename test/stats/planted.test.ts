@@ -1,7 +1,6 @@
 // Planted detectors among 65,536 latents: each selection rule finds exactly the latents it should.
 // Then `analyze stats` end to end on a small store written by our writer.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { streams } from '../../lib/random.ts';
 import type { PooledCodes } from '../../lib/stats/sparse.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const D = 65_536;
 const N_A = 400;
@@ -132,25 +132,20 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
   }
   await w.finalize({ model: 'toy', sae: 'toy', layer: 0, d_sae: d });
   const out = join(dir, 'out');
-  const r = spawnSync(
-    process.execPath,
-    [
-      'bin/analyze.js',
-      'stats',
-      '--activations',
-      store,
-      '--method',
-      'frequency',
-      '--min-freq',
-      '0.7',
-      '--out',
-      out,
-      '--show',
-      '5',
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 0, r.stderr);
+  const r = runCli([
+    'stats',
+    '--activations',
+    store,
+    '--method',
+    'frequency',
+    '--min-freq',
+    '0.7',
+    '--out',
+    out,
+    '--show',
+    '5',
+  ]);
+  assertExit(r, 0);
   const t = tableFromIPC(readFileSync(join(out, 'ranking.arrow')));
   assert.equal(t.numRows, d);
   assert.deepEqual(
@@ -171,11 +166,6 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
   assert.deepEqual([set.criterion.unit, typeof set.criterion.fallback], ['sample', 'string']);
   // the pooled maximum ignores the out-of-span token of value 100
   assert.ok(Math.max(...t.getChild('max_a')!.toArray()) < 7);
-  const bad = spawnSync(
-    process.execPath,
-    ['bin/analyze.js', 'stats', '--activations', store, '--a', 'nope', '--out', out],
-    { encoding: 'utf8' },
-  );
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /nope: 0/);
+  const bad = runCli(['stats', '--activations', store, '--a', 'nope', '--out', out]);
+  assertExit(bad, 2, /nope: 0/);
 });

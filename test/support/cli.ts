@@ -62,7 +62,7 @@ export function hermeticEnv(o: RunOptions = {}): { env: NodeJS.ProcessEnv; set: 
 const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
 
 function commandLine(file: string, args: string[], set: Record<string, string>): string {
-  const vars = Object.entries(set).map(([k, v]) => `${k}=${quote(v)}`);
+  const vars = Object.entries(set).map(([k, v]) => `${k}=${/KEY|TOKEN|SECRET/.test(k) ? '…' : quote(v)}`);
   return [...vars, file === process.execPath ? 'node' : file, ...args].map(quote).join(' ');
 }
 

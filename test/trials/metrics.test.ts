@@ -1,6 +1,5 @@
 // ESR metrics against hand-computed values; paper result import; the `analyze metrics` command.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { test } from 'node:test';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { loadTrials } from '../../lib/trials/paper.ts';
 import type { Trial } from '../../lib/trials/types.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'metrics-'));
 
@@ -163,10 +163,9 @@ test('analyze metrics: JSONL in, table and metrics.json out; bad input exits 2',
   const path = join(dir, 'trials.jsonl');
   writeFileSync(path, TRIALS.map((t) => JSON.stringify(t)).join('\n') + '\n');
   const out = join(dir, 'metrics.json');
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, ['bin/analyze.js', 'metrics', ...args], { encoding: 'utf8' });
+  const run = (args: string[]) => runCli(['metrics', ...args]);
   const ok = run(['--trials', path, '--resamples', '200', '--baseline', 'base', '--out', out]);
-  assert.equal(ok.status, 0, ok.stderr);
+  assertExit(ok, 0);
   assert.match(ok.stdout, /\| base \| ESR \|/);
   assert.match(ok.stdout, /Wald \(paper\)/);
   const m = JSON.parse(readFileSync(out, 'utf8'));
@@ -179,6 +178,6 @@ test('analyze metrics: JSONL in, table and metrics.json out; bad input exits 2',
     'score_delta',
   ]);
   assert.deepEqual(m.bootstrap.resamples, 200);
-  assert.equal(run(['--trials', join(dir, 'missing.jsonl')]).status, 2);
-  assert.equal(run(['--trials', path, '--resamples', '5']).status, 2);
+  assertExit(run(['--trials', join(dir, 'missing.jsonl')]), 2, /missing\.jsonl: trial file not found/);
+  assertExit(run(['--trials', path, '--resamples', '5']), 2, /--resamples: expected an integer ≥ 100, found 5/);
 });

@@ -1,7 +1,6 @@
 // The heuristic judge's "approximation" label travels with every rate computed from it: in the metrics
 // report and its text, in `analyze metrics` output, and visibly on the ablation figures.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +10,7 @@ import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { metricsText } from '../../lib/trials/report.ts';
 import type { Trial } from '../../lib/trials/types.ts';
 import { parseSvg } from '../fixtures/plot/svg.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
+import { assertExit, runCli } from '../support/cli.ts';
 
 function trials(judge: string): Trial[] {
   return Array.from({ length: 12 }, (_, i) => ({
@@ -66,21 +64,8 @@ test('analyze metrics prints the label; the ablation figures carry it visibly', 
       .map((t) => JSON.stringify(t))
       .join('\n') + '\n',
   );
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'bin', 'analyze.js'),
-      'metrics',
-      '--trials',
-      store,
-      '--resamples',
-      '200',
-      '--out',
-      join(dir, 'metrics.json'),
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 0, r.stderr);
+  const r = runCli(['metrics', '--trials', store, '--resamples', '200', '--out', join(dir, 'metrics.json')]);
+  assertExit(r, 0);
   assert.match(
     r.stdout,
     /Rates of baseline, ablate come from the heuristic judge: an offline lexical APPROXIMATION, not an LLM judgment/,

@@ -2,15 +2,14 @@
 // experiments never pooled silently into one condition, a boost-sweep file split into one condition
 // per level, and `ablate` as the ablation condition's name.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { loadTrialSources, parseTrialSpec } from '../../lib/trials/sources.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'paper-files-'));
 
 /** A paper result file: 2 features × 3 trials; trial k of feature f has `attempts(f, k)` scores. */
@@ -146,16 +145,10 @@ test('a boost-sweep file becomes one condition per boost level (labelled or not)
 });
 
 test('analyze metrics --trials FILE=CONDITION through the CLI; an unlabelled mix exits 2', () => {
-  const run = (args: string[]) =>
-    spawnSync(
-      process.execPath,
-      [join(ROOT, 'bin', 'analyze.js'), 'metrics', '--resamples', '200', '--trials', ...args],
-      { encoding: 'utf8' },
-    );
+  const run = (args: string[]) => runCli(['metrics', '--resamples', '200', '--trials', ...args]);
   const ok = run([base, `${meta}=meta-prompt`]);
-  assert.equal(ok.status, 0, ok.stderr);
+  assertExit(ok, 0);
   assert.match(ok.stdout, /\| meta-prompt − baseline \| multi-attempt \|/);
   const bad = run([base, meta]);
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /these files come from different experiments/);
+  assertExit(bad, 2, /these files come from different experiments/);
 });

@@ -2,10 +2,9 @@
 // a raw judge output of megabytes, scores outside 0–100, and an activation store whose meta.json claims
 // more samples than it holds.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../lib/errors.ts';
 import { markdownTable } from '../../lib/io/markdown.ts';
@@ -13,8 +12,8 @@ import { openStore } from '../../lib/store/reader.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
 import { appendTrial, MAX_LINE_BYTES, RAW_KEEP, readTrials, repairTornTail } from '../../lib/trials/store.ts';
 import type { Trial } from '../../lib/trials/types.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'store-'));
 
 const trial = (id: string, score = 50, response = 'Bread needs flour.'): Trial => ({
@@ -77,13 +76,8 @@ test('scores outside 0–100 are refused by the reader and by metrics (exit 2)',
     () => readTrials(path),
     /score\.jsonl:2: judge\.attempts\[0\]\.score: expected a number in 0–100 or null, found 150/,
   );
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, 'bin/analyze.js'), 'metrics', '--trials', path, '--resamples', '100'],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /found 150/);
+  const r = runCli(['metrics', '--trials', path, '--resamples', '100']);
+  assertExit(r, 2, /found 150/);
 });
 
 test('a raw judge output of megabytes is stored as its first 64 KiB, its length and sha256', () => {

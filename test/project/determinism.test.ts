@@ -1,0 +1,68 @@
+// The test files keep away from what makes a suite flaky (README "Development"): commands run through
+// test/support/cli.ts (hermetic environment, whole stderr on failure), no test timeouts or timers, no clock
+// reads, no fixed ports, no unseeded randomness. Checked on the source text of every test file.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../support/cli.ts';
+
+interface Rule {
+  pattern: RegExp;
+  why: string;
+}
+
+const RULES: Rule[] = [
+  {
+    pattern: /bin[/', ]+analyze\.js/,
+    why: 'run the CLI with runCli/startCli/runCommand (test/support/cli.ts)',
+  },
+  {
+    pattern: /(?<![.\w])(spawn|spawnSync|execFileSync|execSync|execFile|exec|fork)\(/,
+    why: 'run child processes with runCommand/runTs/startCli',
+  },
+  { pattern: /\btimeout:\s*\d/, why: 'no test timeouts: a slow machine reaches them' },
+  {
+    pattern: /\b(setTimeout|setInterval|setImmediate)\(|timers\/promises/,
+    why: 'wait for an event the program sends, not for time',
+  },
+  { pattern: /\bDate\.now\(|\bperformance\.now\(|\bhrtime\b/, why: 'no clock reads: no durations asserted' },
+  { pattern: /\.listen\(\s*[1-9]/, why: 'listen on port 0 (the OS picks a free one)' },
+  { pattern: /\bMath\.random\(/, why: 'seeded randomness only (lib/random.ts)' },
+];
+
+/** Files allowed a rule, with the reason. */
+const ALLOWED: Record<string, RegExp[]> = {
+  // git, to build the small repository test:repeat runs on
+  'test/project/test-repeat.test.ts': [RULES[1].pattern],
+  // children that lock through the library and hold until told, answering on stdout (no CLI)
+  'test/runs/lock.test.ts': [RULES[1].pattern],
+  // this file names the patterns
+  'test/project/determinism.test.ts': RULES.map((r) => r.pattern),
+};
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? testFiles(join(dir, e.name)) : [join(dir, e.name)]))
+    .filter((f) => /\.test\.ts$/.test(f))
+    .sort();
+}
+
+test('test files run commands through test/support/cli.ts and use no timers, clocks, fixed ports or Math.random', () => {
+  const files = testFiles(join(ROOT, 'test'));
+  assert.ok(files.length > 50, `${files.length} test files found`);
+  const problems: string[] = [];
+  for (const file of files) {
+    const name = relative(ROOT, file);
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (/^\s*(\/\/|\*|\/\*)/.test(line)) return; // comments may name what is avoided
+        for (const rule of RULES) {
+          if (rule.pattern.test(line) && !ALLOWED[name]?.includes(rule.pattern))
+            problems.push(`${name}:${i + 1}: ${line.trim()}\n  → ${rule.why}`);
+        }
+      });
+  }
+  assert.deepEqual(problems, []);
+});
