@@ -1,13 +1,13 @@
 // --adapter and --merge-adapter end to end: forward gives peft's logits, capture with workers records the adapter,
 // the merged checkpoint alone gives the same, and bad adapters are exit 2 before any output.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { maxAbsDiff } from '../support/model-cases.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -17,29 +17,23 @@ const expected = new SafetensorsFile(join(ADAPTER, 'expected.safetensors'));
 const ids = Array.from(expected.read('ids.0').data, Number).join(',');
 const tmp = mkdtempSync(join(tmpdir(), 'adapter-cli-'));
 
-function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args, '--backend', 'wasm'], {
-    encoding: 'utf8',
-    cwd: ROOT,
-  });
-}
+const analyze = (...args: string[]) => runCli([...args, '--backend', 'wasm']);
 
 const logitsOf = (file: string) => new SafetensorsFile(file).read('logits').data;
 
 test("forward --adapter writes peft's logits; --merge-adapter alone writes a checkpoint that gives them without the adapter", () => {
   const out = join(tmp, 'adapted.safetensors');
   const r = analyze('forward', '--model', MODEL, '--adapter', ADAPTER, '--ids', ids, '--out', out);
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   assert.ok(maxAbsDiff(logitsOf(out), expected.read('logits.0').data) < 1e-4);
 
   const merged = join(tmp, 'merged');
   const m = analyze('generate', '--model', MODEL, '--adapter', ADAPTER, '--merge-adapter', merged);
-  assert.equal(m.status, 0, m.stderr);
-  assert.match(m.stderr, /merged .* 24 tensors changed, wrote .*merged/);
+  assertExit(m, 0, /merged .* 24 tensors changed, wrote .*merged/);
   assert.equal(m.stdout, '', 'merge only: no generation');
   const viaMerged = join(tmp, 'merged.safetensors');
   const f = analyze('forward', '--model', merged, '--ids', ids, '--out', viaMerged);
-  assert.equal(f.status, 0, f.stderr);
+  assertExit(f, 0);
   assert.ok(maxAbsDiff(logitsOf(viaMerged), expected.read('logits.0').data) < 1e-4);
 });
 
@@ -50,9 +44,9 @@ test('capture --adapter on worker threads records the adapter in meta.json and c
     analyze('capture', '--model', MODEL, '--sae', sae, '--layer', '1', '--samples', samples, '--out', out, ...extra);
   const plain = join(tmp, 'plain.acts');
   const adapted = join(tmp, 'adapted.acts');
-  assert.equal(run(plain).status, 0);
+  assertExit(run(plain), 0);
   const r = run(adapted, '--adapter', ADAPTER, '--workers', '1');
-  assert.equal(r.status, 0, r.stderr);
+  assertExit(r, 0);
   const meta = JSON.parse(readFileSync(join(adapted, 'meta.json'), 'utf8'));
   assert.equal(meta.model.adapter.path, ADAPTER);
   assert.match(meta.model.adapter.files['adapter_model.safetensors'], /^[0-9a-f]{64}$/);
@@ -73,11 +67,9 @@ test('bad adapters and flags are exit 2 naming the problem, with nothing written
     '--out',
     out,
   );
-  assert.equal(dora.status, 2);
-  assert.match(dora.stderr, /use_dora=true is not supported/);
+  assertExit(dora, 2, /use_dora=true is not supported/);
   const noAdapter = analyze('generate', '--model', MODEL, '--merge-adapter', join(tmp, 'm2'));
-  assert.equal(noAdapter.status, 2);
-  assert.match(noAdapter.stderr, /--merge-adapter needs --adapter/);
+  assertExit(noAdapter, 2, /--merge-adapter needs --adapter/);
   const wrongModel = analyze(
     'generate',
     '--model',
@@ -87,7 +79,6 @@ test('bad adapters and flags are exit 2 naming the problem, with nothing written
     '--merge-adapter',
     join(tmp, 'm3'),
   );
-  assert.equal(wrongModel.status, 2);
-  assert.match(wrongModel.stderr, /no tensor for model\.layers\.3\./);
+  assertExit(wrongModel, 2, /no tensor for model\.layers\.3\./);
   for (const p of [out, join(tmp, 'm2'), join(tmp, 'm3')]) assert.ok(!existsSync(p), p);
 });
