@@ -2,21 +2,20 @@
 // well as on the command line: bootstrap resamples past the in-memory bound, steering values that overflow
 // float32 residuals into NaN logits, judge timeouts a timer cannot hold.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../lib/errors.ts';
 import { createJudge } from '../../lib/judge/index.ts';
 import { checkInterventionValue } from '../../lib/steering/interventions.ts';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'bounds-'));
 
 function analyze(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'analyze.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return runCli(args);
 }
 
 test('ablate refuses --resamples 1e12 and --boost 1e308 before any work, writing nothing', () => {
@@ -30,8 +29,7 @@ test('ablate refuses --resamples 1e12 and --boost 1e308 before any work, writing
   for (const [flags, pattern] of cases) {
     const out = join(tmp, `ablate-${flags[0].slice(2)}`);
     const r = analyze('ablate', '--latents', '1,2', '--judge', 'heuristic', '--out', out, ...flags);
-    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
+    assertExit(r, 2, pattern);
     assert.equal(existsSync(out), false, `${flags.join(' ')} left ${out}`);
   }
 });
@@ -62,8 +60,7 @@ test('metrics, generate and judge refuse the same values (exit 2)', () => {
   ];
   for (const [args, pattern] of cases) {
     const r = analyze(...args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
+    assertExit(r, 2, pattern);
   }
 });
 

@@ -63,7 +63,7 @@ test('Retry-After: 100000 beside retry-after-ms: 0 is cut to the cap (60 s by de
 });
 
 test('a Retry-After date and a smaller cap: the wait is the cap', async () => {
-  const far = new Date(Date.now() + 3_600_000).toUTCString();
+  const far = new Date(3_600_000).toUTCString(); // an hour past the fake clock's now (0)
   const { result, said, slept } = await judgeWith(
     'anthropic',
     [{ status: 503, headers: { 'retry-after': far } }, { reply: VALID }],

@@ -2,7 +2,6 @@
 // weight is read (exit 2 naming the file and field): negative eps, head counts that do not divide,
 // fewer layers than the weights hold, integer weight tensors, token ids past the embedding table.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +11,7 @@ import { InputError } from '../../lib/errors.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
+import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const MODEL = join(ROOT, 'test', 'fixtures', 'models', 'llama3-gqa');
@@ -96,13 +96,8 @@ test('an integer weight tensor is refused as bad input (exit 2), naming file and
   // same byte length: I32 and F32 are both 4 bytes wide
   Buffer.from(header.replaceAll('"F32"', '"I32"'), 'utf8').copy(bytes, 8);
   writeFileSync(shard, bytes);
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, 'bin', 'analyze.js'), 'forward', '--model', dir, '--ids', '1,2', '--out', join(tmp, 'i32.safetensors')],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /model-00005-of-00005\.safetensors: tensor [a-z_.0-9]+: dtype I32 is not a floating type/);
+  const r = runCli(['forward', '--model', dir, '--ids', '1,2', '--out', join(tmp, 'i32.safetensors')]);
+  assertExit(r, 2, /model-00005-of-00005\.safetensors: tensor [a-z_.0-9]+: dtype I32 is not a floating type/);
 });
 
 test('token ids outside the model vocabulary: the tokenizer is refused naming tokenizer.json, --ids naming the flag', () => {
@@ -125,21 +120,7 @@ test('token ids outside the model vocabulary: the tokenizer is refused naming to
       /tokenizer\.json: token "<\|extra\|>" has id 600, outside the model's vocabulary \(.*config\.json: vocab_size 512\)/,
     ),
   );
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'bin', 'analyze.js'),
-      'forward',
-      '--model',
-      MODEL,
-      '--ids',
-      '1,512',
-      '--out',
-      join(tmp, 'ids.safetensors'),
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /--ids: token id 512 is outside the model's vocabulary \(0\.\.511\)/);
+  const r = runCli(['forward', '--model', MODEL, '--ids', '1,512', '--out', join(tmp, 'ids.safetensors')]);
+  assertExit(r, 2, /--ids: token id 512 is outside the model's vocabulary \(0\.\.511\)/);
   assert.equal(loadTokenizer(MODEL).vocabSize, 512);
 });
