@@ -4,6 +4,7 @@ import type { GlobalArgs } from '../lib/cli/options.ts';
 import ablate from './ablate.ts';
 import capture from './capture.ts';
 import findOtdLatents from './find-otd-latents.ts';
+import finetuneData from './finetune-data.ts';
 import forward from './forward.ts';
 import generate from './generate.ts';
 import judge from './judge.ts';
@@ -20,6 +21,7 @@ export function addCommands(cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(forward)
     .command(generate)
     .command(capture)
+    .command(finetuneData)
     .command(stats)
     .command(metrics)
     .command(judge)

@@ -124,11 +124,80 @@ function secretsOf(apiKey: string, env: Record<string, string | undefined>, url:
   return out;
 }
 
+/** A chat client of a remote spec, with the settings it was made with. */
+export interface RemoteChat {
+  chat: Chat;
+  model: string;
+  /** Removes the keys and endpoint credentials from any text that came from the server. */
+  scrub: Scrub;
+  /** The endpoint as recorded (no credentials, no query), or null for the SDK's default. */
+  baseUrl: string | null;
+  temperature: number | null;
+  maxTokens: number;
+}
+
+/**
+ * The chat client of `anthropic:<model>` or `openai:<model>` with the judge's HTTP policy: the key from the
+ * environment (an InputError naming the variable when it is not set), the endpoint from opts.baseUrl or the
+ * environment. `flag` names the option in messages (--judge; --llm for finetune-data's distraction writer).
+ */
+export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () => void, flag = '--judge'): RemoteChat {
+  const { backend, model } = parseJudgeSpec(spec);
+  if (backend === 'heuristic' || !model)
+    throw new InputError(`${flag} ${spec}: expected anthropic:<model> or openai:<model>`);
+  const env = opts.env ?? process.env;
+  const clock: Clock = opts.clock ?? systemClock;
+  const remote = REMOTE[backend];
+  const apiKey = env[remote.keyVar];
+  if (!apiKey) {
+    throw new InputError(
+      `${flag} ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only${flag === '--judge' ? '; use --judge heuristic to run offline' : ''})`,
+    );
+  }
+  const rawUrl = opts.baseUrl ?? env[remote.urlVar] ?? null;
+  const scrub = scrubber(secretsOf(apiKey, env, rawUrl));
+  const baseUrl =
+    rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? `${flag}-base-url` : remote.urlVar);
+  const temperature =
+    opts.temperature === undefined
+      ? 0
+      : opts.temperature === null
+        ? null
+        : checkNumber('temperature', opts.temperature, 0, false);
+  const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true, JUDGE_BOUNDS.maxTokens);
+  const D = JUDGE_HTTP_DEFAULTS;
+  const chat: Chat = remote.chat({
+    model,
+    apiKey,
+    baseUrl: rawUrl || null,
+    temperature,
+    maxTokens,
+    scrub,
+    policy: {
+      timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? D.timeoutMs, 1, false, JUDGE_BOUNDS.timeoutS * 1000),
+      retries: checkNumber('httpRetries', opts.httpRetries ?? D.httpRetries, 0, true, JUDGE_BOUNDS.httpRetries),
+      maxServerWaitS: checkNumber(
+        'maxServerWaitS',
+        opts.maxServerWaitS ?? D.maxServerWaitS,
+        0,
+        false,
+        JUDGE_BOUNDS.serverWaitS,
+      ),
+      maxBodyBytes: checkNumber('maxBodyBytes', opts.maxBodyBytes ?? D.maxBodyBytes, 1, true, JUDGE_BOUNDS.bodyBytes),
+      backoffMs: D.httpBackoffMs,
+      say: opts.onWait ?? ((line) => console.error(line)),
+      clock,
+      requestTimer: opts.requestTimer,
+    },
+    onRequest,
+  });
+  return { chat, model, scrub, baseUrl, temperature, maxTokens };
+}
+
 type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: string; model: string | null }>;
 
 export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   const { backend, model } = parseJudgeSpec(spec);
-  const env = opts.env ?? process.env;
   const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true, JUDGE_BOUNDS.concurrency);
   const budgetMs = checkNumber(
     'budgetMs',
@@ -180,51 +249,10 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
       return { attempts, raw: HEURISTIC_NOTE, model: null };
     };
   } else {
-    const remote = REMOTE[backend];
-    const apiKey = env[remote.keyVar];
-    if (!apiKey) {
-      throw new InputError(
-        `--judge ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only; use --judge heuristic to run offline)`,
-      );
-    }
-    const rawUrl = opts.baseUrl ?? env[remote.urlVar] ?? null;
-    scrub = scrubber(secretsOf(apiKey, env, rawUrl));
-    const baseUrl =
-      rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? '--judge-base-url' : remote.urlVar);
+    const remote = openRemoteChat(spec, { ...opts, clock }, () => void stats.http_requests++);
+    scrub = remote.scrub;
+    const { chat, baseUrl, temperature, maxTokens } = remote;
     const prompt = loadJudgePrompt(opts.promptFile);
-    const temperature =
-      opts.temperature === undefined
-        ? 0
-        : opts.temperature === null
-          ? null
-          : checkNumber('temperature', opts.temperature, 0, false);
-    const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true, JUDGE_BOUNDS.maxTokens);
-    const D = JUDGE_HTTP_DEFAULTS;
-    const chat: Chat = remote.chat({
-      model: model!,
-      apiKey,
-      baseUrl: rawUrl || null,
-      temperature,
-      maxTokens,
-      scrub,
-      policy: {
-        timeoutMs: checkNumber('timeoutMs', opts.timeoutMs ?? D.timeoutMs, 1, false, JUDGE_BOUNDS.timeoutS * 1000),
-        retries: checkNumber('httpRetries', opts.httpRetries ?? D.httpRetries, 0, true, JUDGE_BOUNDS.httpRetries),
-        maxServerWaitS: checkNumber(
-          'maxServerWaitS',
-          opts.maxServerWaitS ?? D.maxServerWaitS,
-          0,
-          false,
-          JUDGE_BOUNDS.serverWaitS,
-        ),
-        maxBodyBytes: checkNumber('maxBodyBytes', opts.maxBodyBytes ?? D.maxBodyBytes, 1, true, JUDGE_BOUNDS.bodyBytes),
-        backoffMs: D.httpBackoffMs,
-        say: opts.onWait ?? ((line) => console.error(line)),
-        clock,
-        requestTimer: opts.requestTimer,
-      },
-      onRequest: () => void stats.http_requests++,
-    });
     const policy = {
       invalidOutputRetries: checkNumber(
         'invalidOutputRetries',
