@@ -59,7 +59,8 @@ const loadEvery = positiveInt('--load-every', values['load-every'], 1);
 const loadProcesses = positiveInt('--load-processes', values['load-processes'], 1);
 const runTimeoutMs = positiveInt('--run-timeout', values['run-timeout'], 0) * 60_000;
 
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+const git = (cwd: string, ...args: string[]): string =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 const source = git(process.cwd(), 'rev-parse', '--show-toplevel');
 const commit = git(source, 'rev-parse', 'HEAD');
 if (git(source, 'status', '--porcelain', '--untracked-files=no'))
@@ -114,7 +115,8 @@ interface RunReport {
 
 /** Files a run left in the checkout (outside the dependency folders): shared state between runs. */
 function leftovers(): string[] {
-  const status = git(repo, 'status', '--porcelain', '--ignored', '--untracked-files=all');
+  const outside = MODULE_DIRS.map((d) => `:(exclude)${d}`);
+  const status = git(repo, 'status', '--porcelain', '--ignored', '--untracked-files=all', '--', '.', ...outside);
   return status
     .split('\n')
     .filter(Boolean)
