@@ -7,6 +7,7 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after } from 'node:test';
 import { STOP_AT_ENV, type StopAt, STOPPED_LINE } from './stop-at.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -167,6 +168,10 @@ export function startCli(args: string[], o: RunOptions & { stopAt?: StopAt } = {
     exited.then((r) => fail(new assert.AssertionError({ message: `ended before its stop point\n${describeRun(r)}` })));
   });
   stopped.catch(() => {}); // only an error for tests that wait for it
+  // a test that fails while the process is paused must not leave it holding this file's test process open
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   return {
     pid: child.pid!,
     stopped,

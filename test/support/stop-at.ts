@@ -28,7 +28,8 @@ if (raw) {
   const reached = (op: StopAt['op'], path: string): void => {
     if (op !== spec.op || !pattern.test(path) || ++seen !== spec.nth) return;
     fs.writeSync(2, `${STOPPED_LINE} ${op} #${seen} of ${path}\n`);
-    fs.readSync(0, Buffer.alloc(1), 0, 1, null); // a byte (or EOF) from the test resumes
+    // a byte from the test resumes; end of input means the test is gone, and so is the reason to go on
+    if (fs.readSync(0, Buffer.alloc(1), 0, 1, null) === 0) process.exit(1);
   };
   const paths = new Map<number, string>();
   const { openSync, writeSync, closeSync, renameSync } = fs;
