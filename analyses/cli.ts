@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { backendOption } from '../lib/cli/options.ts';
-import { exitCodeFor } from '../lib/errors.ts';
+import { exitCodeFor, flagOf, SettingError } from '../lib/errors.ts';
 import { addCommands } from './commands.ts';
 
 const cli = backendOption(yargs(hideBin(process.argv)))
@@ -31,9 +31,11 @@ try {
   await cli.parseAsync();
 } catch (err) {
   const e = err as Error;
+  // the library names settings (maxTokens); here they are flags (--max-tokens)
+  const message = e instanceof SettingError ? e.render(flagOf) : String(e.message);
   // never echo raw control bytes (from a binary file) to the terminal
   console.error(
-    `error: ${String(e.message).replace(CONTROL_BYTES, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`,
+    `error: ${message.replace(CONTROL_BYTES, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`,
   );
   if (process.env.ESR_DEBUG) console.error(e.stack);
   process.exit(exitCodeFor(err));

@@ -12,7 +12,7 @@ import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { localExecutor } from '../lib/parallel/pool.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
-import { SHIPPED } from '../lib/session.ts';
+import { SHIPPED } from '../lib/settings/shipped.ts';
 
 const COMMAND = 'finetune-data';
 

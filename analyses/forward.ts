@@ -68,7 +68,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
     const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
-    if (argv.codes !== undefined) checkLayer(argv.codes, model.config, '--codes');
+    if (argv.codes !== undefined) checkLayer(argv.codes, model.config, `‹codes› ${argv.codes}`);
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
     let ids: number[];
     if (source === 'ids') ids = parseIds(argv.ids!, '--ids', model.config.vocabSize);

@@ -11,7 +11,7 @@ import { generate } from '../lib/model/generate.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
-import { SHIPPED } from '../lib/session.ts';
+import { SHIPPED } from '../lib/settings/shipped.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends GlobalArgs, AdapterArgs {

@@ -1,32 +1,16 @@
 // What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
 // runs the model (in this thread, or on worker threads that each load their own copy). The shipped
 // default model, SAE and prompts are what a session opens when given no paths.
-import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { type Backend, type BackendChoice, type BackendSpec, openBackend } from './backend.ts';
-import { InputError } from './errors.ts';
+import { InputError, SettingError, settingRef as ref } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
 import { loadModel } from './model/load.ts';
 import { mergeAdapter } from './model/mergeAdapter.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
 import { loadSae, type Sae, saeComputeOptions } from './sae/index.ts';
-
-const ROOT = join(import.meta.dirname, '..');
-
-/** The shipped default model, SAE and prompts (absolute, so commands work from any directory). */
-export const SHIPPED = {
-  model: join(ROOT, 'data', 'model'),
-  sae: join(ROOT, 'data', 'sae'),
-  prompts: join(ROOT, 'data', 'prompts.txt'),
-  /** General text for the steering pool's "alive" test (one passage per line). */
-  generalText: join(ROOT, 'data', 'corpus', 'general.txt'),
-};
-
-/** Whether these paths name the shipped model and SAE, however written (relative, trailing slash). */
-export function isShippedDefault(paths: { model: string; sae: string }): boolean {
-  return resolve(paths.model) === SHIPPED.model && resolve(paths.sae) === SHIPPED.sae;
-}
+import { SHIPPED } from './settings/shipped.ts';
 
 export interface Session {
   /** The numeric backend the model runs on (worker threads open the same kind). */
@@ -68,20 +52,21 @@ function saeHookLayer(sae: Sae): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function checkLayer(layer: number, config: ModelConfig, flag = '--layer'): void {
+/** A layer index the model has; `what` names the value (`‹layer› 7`, or where a value not given came from). */
+export function checkLayer(layer: number, config: ModelConfig, what = `${ref('layer')} ${layer}`): void {
   if (!Number.isInteger(layer) || layer < 0 || layer >= config.numLayers) {
-    throw new InputError(`${flag} ${layer}: the model has layers 0..${config.numLayers - 1}`);
+    throw new SettingError(`${what}: the model has layers 0..${config.numLayers - 1}`);
   }
 }
 
 /** At most one worker per available core (each holds its own model copy) unless `force`. */
 export function checkWorkers(workers: number, force = false): void {
   if (!Number.isInteger(workers) || workers < 0)
-    throw new InputError(`--workers must be a non-negative integer, found ${workers}`);
+    throw new SettingError(`${ref('workers')}: expected an integer ≥ 0, found ${workers}`);
   const cores = availableParallelism();
   if (workers > cores && !force) {
-    throw new InputError(
-      `--workers ${workers}: this machine has ${cores} cores; each worker holds its own model copy, so more workers than cores only cost memory and time (give --force-workers to insist)`,
+    throw new SettingError(
+      `${ref('workers')} ${workers}: this machine has ${cores} cores; each worker holds its own model copy, so more workers than cores only cost memory and time (give ${ref('forceWorkers')} to insist)`,
     );
   }
 }
@@ -103,7 +88,7 @@ export function mergeAdapterFlag(
   log: (line: string) => void = (l) => console.error(l),
 ): void {
   if (!out) return;
-  if (!adapter) throw new InputError('--merge-adapter needs --adapter (the adapter to merge)');
+  if (!adapter) throw new SettingError(`${ref('mergeAdapter')} needs ${ref('adapter')} (the adapter to merge)`);
   const merged = mergeAdapter(model, adapter, out);
   log(
     `merged ${adapter} into ${model}: ${merged.changed.length} tensors changed, wrote ${out} (${merged.files.join(', ')})`,
@@ -119,8 +104,15 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   const backend = isBackend(o.backend) ? o.backend : await openBackend(o.backend ?? 'auto');
   const sae = loadSaeFor(paths.sae, config, backend);
   const layer = o.layer ?? saeHookLayer(sae);
-  if (layer === null) throw new InputError(`${paths.sae}: the SAE names no layer (no hook_name); give --layer`);
-  checkLayer(layer, config);
+  if (layer === null)
+    throw new SettingError(`${paths.sae}: the SAE names no layer (no hook_name); give ${ref('layer')}`);
+  checkLayer(
+    layer,
+    config,
+    o.layer === undefined
+      ? `${paths.sae}: the SAE's hook ${sae.info.hookName} (layer ${layer}; is the SAE for this model? ${ref('layer')} reads another layer)`
+      : undefined,
+  );
   mergeAdapterFlag(paths.model, paths.adapter, o.mergeAdapter, o.log);
   const executor =
     workers === 0

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { relative } from 'node:path';
 import { test } from 'node:test';
 import { ablationOptions, SHIPPED_OVERRIDES } from '../lib/experiments/config.ts';
-import { isShippedDefault, openSession, SHIPPED } from '../lib/session.ts';
+import { openSession } from '../lib/session.ts';
+import { isShippedDefault, SHIPPED } from '../lib/settings/shipped.ts';
 
 test('isShippedDefault: absolute, relative and trailing-slash paths of data/model and data/sae; nothing else', () => {
   const rel = { model: relative(process.cwd(), SHIPPED.model), sae: relative(process.cwd(), SHIPPED.sae) };

@@ -1,7 +1,7 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice, type BackendSpec } from '../backend.ts';
-import { SHIPPED } from '../session.ts';
+import { SHIPPED } from '../settings/shipped.ts';
 import { WEBGPU_ADAPTER_CHOICES, type WebgpuAdapterChoice } from '../webgpu.ts';
 
 /** The flags every command gets from the top-level parser (analyses/cli.ts). */

@@ -1,19 +1,35 @@
-// find-otd-latents' settings in one place: the defaults, and the options a partial config (a notebook's,
-// or the command's flags) resolves to. A resolved DiscoveryOptions is itself a valid config.
+// find-otd-latents' options: a partial config (a notebook's, or the command's flags) resolved through
+// the settings table (lib/discovery/settings.ts) — checked, layered over the defaults, each value with its
+// origin — and the inputs it names read. Also the run-directory policies (latest run, --resume).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors.ts';
-import { readPrompts, readResponses } from '../io/inputs.ts';
+import { SettingError, settingRef as ref } from '../errors.ts';
+import { checkPrompts, readLabels, readPrompts, readResponses } from '../io/inputs.ts';
 import { latestRun, newRunDir, RUNS_DIR } from '../runs/dirs.ts';
-import { SHIPPED } from '../session.ts';
+import { samplingOf } from '../settings/sampling.ts';
+import { settingSources } from '../settings/sources.ts';
+import { type Input, required, type Resolved, resolveSettings } from '../settings/table.ts';
 import type { FindOptions } from '../stats/detectors.ts';
 import { STRAT_CI_DEFAULTS } from '../stats/stratCi.ts';
 import { readLatentSet } from '../stats/latentSet.ts';
+import { discoveryDerangements } from './pairs.ts';
 import type { ResponseSettings } from './responses.ts';
+import { DISCOVERY_SETTINGS, type DiscoverySettings } from './settings.ts';
 
 export const DISCOVERY_COMMAND = 'find-otd-latents';
 
+/** Any of the settings (DISCOVERY_SETTINGS), and what is not a setting: where listed inputs came from, the log. */
+export type DiscoveryConfig = Input<typeof DISCOVERY_SETTINGS> & {
+  /** Where prompts and responses given as lists came from (for provenance). */
+  paths?: { prompts?: string | null; responses?: string | null };
+  /** The backend recorded in the outputs; default the one active when the run starts. */
+  backend?: string | null;
+  log?: (line: string) => void;
+};
+
+/** A discovery run's settings resolved, and the inputs they name read. */
 export interface DiscoveryOptions {
+  settings: Resolved<typeof DISCOVERY_SETTINGS>;
   out: string;
   prompts: string[];
   /** Given responses (one per prompt), or null to generate them with `generation`. */
@@ -29,68 +45,59 @@ export interface DiscoveryOptions {
   labels?: Map<number, string>;
   /** Input files, as recorded in latents.json (null for prompts or responses given as lists). */
   paths: { model: string; sae: string; prompts: string | null; responses: string | null };
-  backend: string | null;
+  /** undefined: the backend active when the run starts. */
+  backend: string | null | undefined;
   log: (line: string) => void;
 }
 
-/** The defaults of `analyze find-otd-latents` (generation's seed and batch size follow `seed` and `batchSize`). */
-export const DISCOVERY_DEFAULTS = {
-  derangements: 5,
-  seed: 0,
-  span: 'response',
-  find: {
-    pool: 'max',
-    method: 'separability',
-    unit: 'prompt',
-    alternative: 'greater',
-    top: 100,
-    ci: STRAT_CI_DEFAULTS,
-  },
-  batchSize: 8,
-  generation: { maxNewTokens: 64, temperature: 0.6, topK: 0, topP: 1, repetitionPenalty: 1.1 },
-} as const satisfies Partial<Omit<DiscoveryOptions, 'generation'>> & {
-  generation: Omit<ResponseSettings, 'seed' | 'batchSize'>;
-};
-
-export type DiscoveryConfig = Partial<Omit<DiscoveryOptions, 'prompts' | 'responses' | 'generation' | 'paths'>> & {
-  /** A prompts file (one prompt per line) or the prompts; default the shipped data/prompts.txt. */
-  prompts?: string | string[];
-  /** A responses file, or the responses (one per prompt); default null: the model answers each prompt. */
-  responses?: string | string[] | null;
-  generation?: Partial<ResponseSettings>;
-  /** Where prompts and responses given as lists came from (for provenance). */
-  paths?: Partial<DiscoveryOptions['paths']>;
-};
-
-/** Fills a config in from the defaults; `model` and `sae` are the session's paths. Reads the prompt and response files. */
-export function discoveryOptions(
-  c: DiscoveryConfig,
-  at: { model: string; sae: string },
-  backend: string | null,
-): DiscoveryOptions {
-  const d = DISCOVERY_DEFAULTS;
-  const promptsFile =
-    typeof c.prompts === 'string' ? c.prompts : c.prompts ? (c.paths?.prompts ?? null) : SHIPPED.prompts;
-  const prompts = Array.isArray(c.prompts) ? c.prompts : readPrompts(promptsFile!);
-  const responsesFile = typeof c.responses === 'string' ? c.responses : (c.paths?.responses ?? null);
-  const responses = typeof c.responses === 'string' ? readResponses(c.responses, prompts) : (c.responses ?? null);
-  const seed = c.seed ?? d.seed;
-  const batchSize = c.batchSize ?? d.batchSize;
+/** Resolves a config for the model and SAE at `at` (the session's paths) and reads the files it names. */
+export function discoveryOptions(c: DiscoveryConfig, at: { model: string; sae: string }): DiscoveryOptions {
+  const { paths, backend, log, ...input } = c;
+  const settings = resolveSettings(DISCOVERY_SETTINGS, input, settingSources(at));
+  const v = settings.values;
+  const given = required(
+    settings,
+    'prompts',
+    'a prompts file, one prompt per line (the shipped prompts go with the shipped model and SAE only)',
+  );
+  const promptsFile = typeof given === 'string' ? given : (paths?.prompts ?? null);
+  const prompts = typeof given === 'string' ? readPrompts(given) : checkPrompts(given, 'prompts');
+  const responsesFile = typeof v.responses === 'string' ? v.responses : (paths?.responses ?? null);
+  const responses = typeof v.responses === 'string' ? readResponses(v.responses, prompts) : v.responses;
+  const analysis = analysisOptions(v);
+  discoveryDerangements(prompts.length, v.derangements, v.seed, analysis.holdout); // refused before any work if they cannot be made
   return {
-    out: c.out ?? newRunDir(DISCOVERY_COMMAND),
+    settings,
+    out: v.out ?? newRunDir(DISCOVERY_COMMAND),
     prompts,
     responses,
-    generation: { ...d.generation, seed, batchSize, ...c.generation },
-    derangements: c.derangements ?? d.derangements,
-    seed,
-    span: c.span ?? d.span,
-    find: c.find ?? { ...d.find },
-    holdout: c.holdout ?? null,
-    batchSize,
-    labels: c.labels,
+    generation: { ...samplingOf(v), seed: v.seed, batchSize: v.batchSize },
+    derangements: v.derangements,
+    seed: v.seed,
+    ...analysis,
+    batchSize: v.batchSize,
     paths: { model: at.model, sae: at.sae, prompts: promptsFile, responses: responsesFile },
-    backend: c.backend === undefined ? backend : c.backend,
-    log: c.log ?? ((line) => console.error(line)),
+    backend,
+    log: log ?? ((line) => console.error(line)),
+  };
+}
+
+/** What the analysis of an activation store takes from the settings (labels files read). */
+export function analysisOptions(v: DiscoverySettings): Pick<DiscoveryOptions, 'span' | 'find' | 'holdout' | 'labels'> {
+  return {
+    span: v.span === 'full' ? 'all' : 'response',
+    find: {
+      pool: v.pool,
+      method: v.method,
+      unit: v.unit,
+      alternative: v.alternative,
+      criterion: { fdr: v.fdr },
+      top: v.top,
+      span: v.span === 'full' ? 'all' : 'response',
+      ci: { ...STRAT_CI_DEFAULTS, seed: v.seed },
+    },
+    holdout: v.holdout === null ? null : { fraction: v.holdout, seed: v.seed },
+    labels: typeof v.labels === 'string' ? readLabels(v.labels) : v.labels,
   };
 }
 
@@ -113,8 +120,8 @@ export function latestDiscoveryRun(saePath: string | null, root = RUNS_DIR): str
 export function latestLatentsFile(root = RUNS_DIR): string {
   const dir = latestDiscoveryRun(null, root);
   if (!dir)
-    throw new InputError(
-      `--episodes needs a latent set: give --latents FILE, or run find-otd-latents first (no complete run in ${root}/)`,
+    throw new SettingError(
+      `${ref('episodes')} needs a latent set: give ${ref('latents')} (a latents.json), or run find-otd-latents first (no complete run in ${root}/)`,
     );
   return join(dir, 'latents.json');
 }

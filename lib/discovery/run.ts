@@ -6,10 +6,11 @@ import { type Progress, progress } from '../progress.ts';
 import type { Session } from '../session.ts';
 import { lockDir, withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { sha256Text } from '../io/hash.ts';
 import { reuseOrCompute } from '../runs/claim.ts';
 import { runtimeProvenance } from '../runs/provenance.ts';
+import { recordSettings } from '../settings/table.ts';
 import { storeMeta } from '../capture/meta.ts';
 import { writeLatentSet } from '../stats/latentSet.ts';
 import { writeRanking } from '../stats/rankingFile.ts';
@@ -19,19 +20,40 @@ import { discoveryDerangements, otdSamples } from './pairs.ts';
 import { summaryMarkdown, type SummaryContext } from './report.ts';
 import { type DiscoveryConfig, type DiscoveryOptions, discoveryOptions } from './options.ts';
 import { generateResponses } from './responses.ts';
+import { DISCOVERY_SETTINGS } from './settings.ts';
 
 /**
- * Runs discovery with `config` (defaults filled in by discoveryOptions) into its run directory, holding
- * the directory's lock (one writer per run directory).
+ * Runs discovery with `config` (resolved by discoveryOptions; or options already resolved) into its run
+ * directory, holding the directory's lock (one writer per run directory).
  */
-export async function runDiscovery(setup: Session, config: DiscoveryConfig = {}): Promise<Analysis> {
-  const o = discoveryOptions(config, setup.paths, setup.backend.description);
+export async function runDiscovery(setup: Session, config: DiscoveryConfig | DiscoveryOptions = {}): Promise<Analysis> {
+  const o = 'settings' in config ? config : discoveryOptions(config, setup.paths);
   return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
+}
+
+/** config.json: every setting as used (inputs with their hashes) and where each value came from. */
+function writeConfig(setup: Session, o: DiscoveryOptions, promptsHash: string): void {
+  const v = o.settings.values;
+  const base = {
+    inputs: {
+      model: { path: o.paths.model },
+      sae: { path: o.paths.sae },
+      prompts: { path: o.paths.prompts, sha256: promptsHash },
+      responses: o.responses ? { path: o.paths.responses, sha256: sha256Text(JSON.stringify(o.responses)) } : null,
+    },
+    feature_layer: setup.layer,
+    labels: typeof v.labels === 'string' ? v.labels : v.labels ? `(${v.labels.size} labels given)` : null,
+  };
+  writeJsonAtomic(join(o.out, 'config.json'), {
+    config: recordSettings(DISCOVERY_SETTINGS, v, base),
+    origins: o.settings.origins,
+  });
 }
 
 async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
   const perms = discoveryDerangements(o.prompts.length, o.derangements, o.seed, o.holdout); // before any work: K ≤ n − 1
   const promptsHash = sha256Text(JSON.stringify(o.prompts));
+  writeConfig(setup, o, promptsHash);
   const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
   const responses = await reuseOrCompute(join(o.out, 'responses.json'), genKey, async () => {
     if (o.responses) return o.responses;
@@ -67,10 +89,11 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
   o.log(
     `capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at resid_post.${setup.layer}`,
   );
+  const backend = o.backend === undefined ? setup.backend.description : o.backend;
   const meta = storeMeta(
     setup,
     o.paths.model,
-    o.backend,
+    backend,
     { prompts: promptsHash, responses: sha256Text(JSON.stringify(responses)), samples: settings.samples_sha256 },
     { ...settings, derangements: perms, seed: o.seed, generation: o.responses ? null : o.generation },
   );
@@ -98,7 +121,7 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
     inputs: o.paths,
     seed: o.seed,
     derangements: o.derangements,
-    runtime: runtimeProvenance(o.backend),
+    runtime: runtimeProvenance(backend),
     content_hashes: store.meta.content_hashes,
   };
   const source = `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`, layer ${setup.layer}; ${o.prompts.length} prompts, ${o.derangements} derangements (seed ${o.seed}).`;

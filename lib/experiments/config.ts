@@ -4,7 +4,8 @@
 import { readGeneralText, readPrompts } from '../io/inputs.ts';
 import { createJudge, defaultJudgeSpec, type Judge } from '../judge/index.ts';
 import { newRunDir } from '../runs/dirs.ts';
-import { checkLayer, isShippedDefault, type Session, SHIPPED } from '../session.ts';
+import { checkLayer, type Session } from '../session.ts';
+import { isShippedDefault, SHIPPED } from '../settings/shipped.ts';
 import { checkResamples } from '../stats/bootstrap.ts';
 import { checkInterventionValue } from '../steering/interventions.ts';
 import type { MetricsReport } from '../trials/metrics.ts';
@@ -212,9 +213,9 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
       `defaults for this SAE from ${defaults.source}: steering layer ${defaults.steerLayer ?? '-'}, clamp layer ${defaults.clampLayer ?? '-'}, labels ${defaults.featureLabels ?? '-'}`,
     );
   const steerLayer = c.steerLayer ?? defaults?.steerLayer ?? session.layer;
-  checkLayer(steerLayer, session.config, '--steer-layer');
+  checkLayer(steerLayer, session.config, `‹steerLayer› ${steerLayer}`);
   const clampLayer = c.clampLayer ?? defaults?.clampLayer ?? steerLayer;
-  checkLayer(clampLayer, session.config, '--clamp-layer');
+  checkLayer(clampLayer, session.config, `‹clampLayer› ${clampLayer}`);
   const located =
     typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
   const latents = await resolveLatents(session, located, { prompts, promptsFile, log });

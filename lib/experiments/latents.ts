@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DISCOVERY_COMMAND, latestDiscoveryRun } from '../discovery/options.ts';
 import { InputError } from '../errors.ts';
-import { isShippedDefault, type Session, SHIPPED } from '../session.ts';
+import type { Session } from '../session.ts';
+import { isShippedDefault, SHIPPED } from '../settings/shipped.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 import { discoverFirst } from './discover.ts';
 

@@ -11,11 +11,16 @@ export function readPrompts(path: string): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
+  return checkPrompts(prompts, path);
+}
+
+/** A prompt set (from `where`, a file or a list): at least 2, distinct. */
+export function checkPrompts(prompts: string[], where: string): string[] {
   if (prompts.length < 2)
     throw new InputError(
-      `${path}: found ${prompts.length} prompt(s); at least 2 are needed (no derangement of fewer exists)`,
+      `${where}: found ${prompts.length} prompt(s); at least 2 are needed (no derangement of fewer exists)`,
     );
-  if (new Set(prompts).size !== prompts.length) throw new InputError(`${path}: prompts must be distinct`);
+  if (new Set(prompts).size !== prompts.length) throw new InputError(`${where}: prompts must be distinct`);
   return prompts;
 }
 

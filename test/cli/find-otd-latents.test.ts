@@ -1,6 +1,6 @@
 // find-otd-latents end to end through the CLI: outputs, determinism, resume, bad input.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +8,8 @@ import { tableFromIPC } from 'apache-arrow';
 import { writeSafetensors } from '../../lib/io/safetensors.ts';
 import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
+import { type DiscoveryConfig, discoveryOptions } from '../../lib/discovery/options.ts';
+import { flagOf, SettingError } from '../../lib/errors.ts';
 
 const FIX = join(ROOT, 'test', 'fixtures');
 const MODEL = join(FIX, 'models', 'llama3-gqa');
@@ -118,6 +120,11 @@ test('bad input: a clear error, exit 2, nothing written', () => {
     [['--layer', '7'], /--layer 7: the model has layers 0\.\.2/],
     [['--sae', narrowSae, '--layer', '1'], /SAE's d_in is 32 but the model's hidden size is 64/],
     [['--responses', badResponses], /neither a JSON object nor JSONL/],
+    [['--derangements', '0'], /error: --derangements: expected an integer in \[1, 1000\], found 0/],
+    [['--holdout', '1e999'], /error: --holdout: expected a number in \(0, 1\), found Infinity/],
+    [['--method', 'auc'], /error: --method: expected one of frequency, separability, effect, found "auc"/],
+    [['--resume'], /error: --resume and --out conflict/],
+    [['--latents', 'x.json'], /error: --latents applies only with --episodes/],
   ];
   for (const [i, [extra, message]] of cases.entries()) {
     const out = join(tmp, `bad-${i}`);
@@ -127,4 +134,61 @@ test('bad input: a clear error, exit 2, nothing written', () => {
     assertExit(r, 2, message);
     assert.ok(!existsSync(join(out, 'latents.json')));
   }
+});
+
+test('a notebook and the CLI reject the same bad value with the same message (settings named, flags on the CLI)', () => {
+  const at = { model: MODEL, sae: SAE };
+  const cases: [DiscoveryConfig, string[]][] = [
+    [{ derangements: 0 }, ['--derangements', '0']],
+    [{ topP: 1.5 }, ['--top-p', '1.5']],
+    [{ seed: 1.5 }, ['--seed', '1.5']],
+    [{ method: 'auc' } as unknown as DiscoveryConfig, ['--method', 'auc']],
+  ];
+  for (const [config, args] of cases) {
+    let lib: unknown = null;
+    try {
+      discoveryOptions({ ...config, prompts }, at);
+    } catch (e) {
+      lib = e;
+    }
+    assert.ok(lib instanceof SettingError, `${JSON.stringify(config)} was accepted`);
+    const kept = base.filter((a, i) => a !== args[0] && base[i - 1] !== args[0]);
+    const r = analyze(...kept, ...args, '--out', join(tmp, 'never'));
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), `error: ${lib.render(flagOf)}`);
+    assert.equal(
+      lib
+        .render(flagOf)
+        .replace(/--([a-z-]+)/g, (_, f: string) => f.replace(/-(.)/g, (__, c: string) => c.toUpperCase())),
+      lib.message,
+    );
+  }
+  assert.ok(!existsSync(join(tmp, 'never')));
+});
+
+test('your own model and SAE without --prompts: exit 2 naming the flag (the shipped prompts are for the shipped model only)', () => {
+  const kept = base.filter((a, i) => a !== '--prompts' && base[i - 1] !== '--prompts');
+  const r = analyze(...kept, '--out', join(tmp, 'no-prompts'));
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /error: give --prompts: a prompts file, one prompt per line \(the shipped prompts go with the shipped model and SAE only\)/,
+  );
+  assert.throws(() => discoveryOptions({}, { model: MODEL, sae: SAE }), /^SettingError: give prompts: /);
+});
+
+test("an SAE whose hook layer the model does not have: the error names the SAE's hook, not a flag never given", () => {
+  const sae = join(tmp, 'deep-sae');
+  mkdirSync(sae);
+  copyFileSync(join(SAE, 'sae_weights.safetensors'), join(sae, 'sae_weights.safetensors'));
+  const cfg = JSON.parse(readFileSync(join(SAE, 'cfg.json'), 'utf8'));
+  writeFileSync(join(sae, 'cfg.json'), JSON.stringify({ ...cfg, hook_name: 'blocks.5.hook_resid_post' }));
+  const kept = base.filter((a, i) => a !== '--sae' && base[i - 1] !== '--sae');
+  const r = analyze(...kept, '--sae', sae, '--out', join(tmp, 'deep'));
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /deep-sae: the SAE's hook blocks\.5\.hook_resid_post \(layer 5; is the SAE for this model\? --layer reads another layer\): the model has layers 0\.\.2/,
+  );
+  assert.doesNotMatch(r.stderr, /error: --layer 5/);
 });

@@ -1,0 +1,39 @@
+// Opening what a command works on from its flags: the session settings checked, then the backend, the
+// model (with its adapter) and the SAE opened (in this thread or on workers), and always closed afterwards.
+import { openSession, type Session } from '../session.ts';
+import { SESSION_SETTINGS } from '../settings/session.ts';
+import { type CliArgs, resolveSettings } from '../settings/table.ts';
+import { cliInput } from './settings.ts';
+import { backendSpec, type GlobalArgs } from './options.ts';
+
+export type SessionArgs = GlobalArgs & CliArgs<typeof SESSION_SETTINGS>;
+
+/** The session settings of the flags, checked (before any work): paths as given, defaults filled in. */
+export function sessionSettings(a: SessionArgs) {
+  return resolveSettings(SESSION_SETTINGS, cliInput(SESSION_SETTINGS, a)).values;
+}
+
+/** The session of a command's flags (--model, --adapter, --merge-adapter, --sae, --layer, --workers, --force-workers, --backend). */
+export async function openSessionFrom(a: SessionArgs): Promise<Session> {
+  const s = sessionSettings(a);
+  return openSession({
+    model: s.model,
+    adapter: s.adapter,
+    mergeAdapter: s.mergeAdapter,
+    sae: s.sae,
+    layer: s.layer ?? undefined,
+    backend: backendSpec(a),
+    workers: s.workers,
+    forceWorkers: s.forceWorkers,
+  });
+}
+
+/** Opens the session of the flags, runs `body`, and always closes it (workers stopped, backend freed). */
+export async function withSessionFrom<T>(a: SessionArgs, body: (session: Session) => Promise<T>): Promise<T> {
+  const session = await openSessionFrom(a);
+  try {
+    return await body(session);
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,57 @@
+// The settings of what a command opens: the model, the SAE, the feature layer and the worker threads;
+// and the batch size every stage that runs the model shares.
+import { bool, int, text } from './kinds.ts';
+import { SHIPPED, shownPath } from './shipped.ts';
+
+export const SESSION_SETTINGS = {
+  model: text({
+    doc: 'Hugging Face checkpoint directory',
+    expected: 'a directory',
+    default: SHIPPED.model,
+    key: 'inputs.model.path',
+    show: shownPath,
+  }),
+  adapter: text({
+    doc: 'PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors), applied to the weights as W + (alpha/r)·B·A',
+    expected: 'a directory',
+    default: null,
+    auto: 'none',
+    key: 'inputs.adapter',
+  }),
+  mergeAdapter: text({
+    doc: 'also write the model with the adapter merged, as a Hugging Face checkpoint, to this directory',
+    expected: 'a directory',
+    key: null,
+    requires: { given: ['adapter'] },
+  }),
+  sae: text({
+    doc: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',
+    expected: 'a path',
+    default: SHIPPED.sae,
+    key: 'inputs.sae.path',
+    show: shownPath,
+  }),
+  layer: int({
+    doc: 'feature layer (resid_post.L)',
+    min: 0,
+    default: null,
+    auto: "the SAE's hook layer",
+    key: 'feature_layer',
+  }),
+  workers: int({
+    doc: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)',
+    min: 0,
+    default: 0,
+    key: null,
+  }),
+  forceWorkers: bool({ doc: 'allow more workers than cores', default: false, key: null }),
+};
+
+/** Sequences per forward pass or generation batch; results do not depend on it (each row has its own seed). */
+export const BATCH_SIZE = int({
+  doc: 'sequences per forward pass or generation batch (results do not depend on it)',
+  min: 1,
+  max: 4096,
+  default: 8,
+  key: null,
+});
