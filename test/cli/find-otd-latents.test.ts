@@ -154,7 +154,7 @@ test('a notebook and the CLI reject the same bad value with the same message (se
     assert.ok(lib instanceof SettingError, `${JSON.stringify(config)} was accepted`);
     const kept = base.filter((a, i) => a !== args[0] && base[i - 1] !== args[0]);
     const r = analyze(...kept, ...args, '--out', join(tmp, 'never'));
-    assert.equal(r.status, 2);
+    assertExit(r, 2);
     assert.equal(r.stderr.trim(), `error: ${lib.render(flagOf)}`);
     assert.equal(
       lib
@@ -169,7 +169,7 @@ test('a notebook and the CLI reject the same bad value with the same message (se
 test('your own model and SAE without --prompts: exit 2 naming the flag (the shipped prompts are for the shipped model only)', () => {
   const kept = base.filter((a, i) => a !== '--prompts' && base[i - 1] !== '--prompts');
   const r = analyze(...kept, '--out', join(tmp, 'no-prompts'));
-  assert.equal(r.status, 2, r.stderr);
+  assertExit(r, 2);
   assert.match(
     r.stderr,
     /error: give --prompts: a prompts file, one prompt per line \(the shipped prompts go with the shipped model and SAE only\)/,
@@ -185,7 +185,7 @@ test("an SAE whose hook layer the model does not have: the error names the SAE's
   writeFileSync(join(sae, 'cfg.json'), JSON.stringify({ ...cfg, hook_name: 'blocks.5.hook_resid_post' }));
   const kept = base.filter((a, i) => a !== '--sae' && base[i - 1] !== '--sae');
   const r = analyze(...kept, '--sae', sae, '--out', join(tmp, 'deep'));
-  assert.equal(r.status, 2, r.stderr);
+  assertExit(r, 2);
   assert.match(
     r.stderr,
     /deep-sae: the SAE's hook blocks\.5\.hook_resid_post \(layer 5; is the SAE for this model\? --layer reads another layer\): the model has layers 0\.\.2/,

@@ -1,6 +1,7 @@
-// The test files keep away from what makes a suite flaky (README "Development"): commands run through
-// test/support/cli.ts (hermetic environment, whole stderr on failure), no test timeouts or timers, no clock
-// reads, no fixed ports, no unseeded randomness. Checked on the source text of every test file.
+// The test files keep away from what makes a suite flaky or a failure hard to read (README "Development"):
+// commands run through test/support/cli.ts (hermetic environment) and their exit codes are checked with
+// assertExit (whole stderr on failure); no test timeouts or timers, no clock reads, no fixed ports, no
+// unseeded randomness. Checked on the source text of every test file.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -20,6 +21,10 @@ const RULES: Rule[] = [
   {
     pattern: /(?<![.\w])(spawn|spawnSync|execFileSync|execSync|execFile|exec|fork)\(/,
     why: 'run child processes with runCommand/runTs/startCli',
+  },
+  {
+    pattern: /assert\.\w+\([\w.!]+\.(status|code),/,
+    why: 'check exit codes with assertExit (a failure shows the command, the code and the whole stderr)',
   },
   { pattern: /\btimeout:\s*\d/, why: 'no test timeouts: a slow machine reaches them' },
   {
@@ -48,7 +53,7 @@ function testFiles(dir: string): string[] {
     .sort();
 }
 
-test('test files run commands through test/support/cli.ts and use no timers, clocks, fixed ports or Math.random', () => {
+test('test files run commands through test/support/cli.ts, check exits with assertExit, and use no timers, clocks, fixed ports or Math.random', () => {
   const files = testFiles(join(ROOT, 'test'));
   assert.ok(files.length > 50, `${files.length} test files found`);
   const problems: string[] = [];
