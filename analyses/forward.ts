@@ -82,8 +82,8 @@ const command: CommandModule<GlobalArgs, Args> = {
             });
     }
     const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
-    const cache = model.newCache(1);
-    const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers, hooks });
+    const cache = model.newCache(1, ids.length);
+    const out = await model.forward([ids], cache, { readLayers: layers, hooks });
     const T = ids.length;
     const tensors: Record<string, F32Tensor> = {
       logits: { shape: [T, model.config.vocabSize], data: (await out.logits!.data()) as Float32Array },

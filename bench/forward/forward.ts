@@ -46,9 +46,9 @@ const ids = (n: number) => Array.from({ length: n }, () => 3 + rng.int(model.con
 
 async function prefillRate(): Promise<number> {
   const prompt = ids(promptLen);
-  const cache = model.newCache(1);
+  const cache = model.newCache(1, promptLen);
   const start = performance.now();
-  const out = await model.forward(prompt, new Uint8Array(promptLen).fill(1), 1, cache, { logits: 'last' });
+  const out = await model.forward([prompt], cache, { logits: 'last' });
   await out.logits!.data();
   const ms = performance.now() - start;
   out.logits!.dispose();

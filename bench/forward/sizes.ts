@@ -13,7 +13,8 @@ import { loadModelConfig, type ModelConfig } from '../../lib/model/config.ts';
 import { generate } from '../../lib/model/generate.ts';
 import { backendWeightBytes } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
-import { Transformer } from '../../lib/model/transformer.ts';
+import { TfjsKernels } from '../../lib/model/tfjs/kernels.ts';
+import { type Model, Transformer } from '../../lib/model/transformer.ts';
 import type { Linear, ModelWeights } from '../../lib/model/weights.ts';
 
 const { values, positionals } = parseArgs({
@@ -72,9 +73,9 @@ for (const name of names) {
   }
   const t0 = performance.now();
   const ids = Array.from({ length: promptLen }, (_, i) => 3 + ((i * 7919) % (config.vocabSize - 3)));
-  let model: Transformer | null = null;
+  let model: Model | null = null;
   try {
-    model = new Transformer(config, deviceWeights(config), backend);
+    model = new Transformer(config, new TfjsKernels(config, deviceWeights(config), 'f32'));
     await generate(model, [ids.slice(0, 16)], { ...GREEDY, maxNewTokens: 2, stopIds: [] }); // warm-up: shaders
     const made = (performance.now() - t0) / 1000;
     const g = await generate(model, [ids], { ...GREEDY, maxNewTokens: steps, stopIds: [] });

@@ -2,8 +2,7 @@
 import { applyChatTemplate } from '../model/chat.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import { type Executor, runOrdered } from '../parallel/pool.ts';
-import type { GenerateTask } from '../parallel/tasks.ts';
+import { type Executor, generateRows } from '../parallel/pool.ts';
 
 export interface ResponseSettings extends SamplingOptions {
   maxNewTokens: number;
@@ -11,7 +10,10 @@ export interface ResponseSettings extends SamplingOptions {
   batchSize: number;
 }
 
-/** One unsteered reply per prompt; prompt i samples with seed + i, so the result does not depend on batching. */
+/**
+ * One unsteered reply per prompt; prompt i samples with seed + i, so the result depends neither on the batch
+ * size (`batchSize` sequences decoded at once) nor on which prompts share a batch.
+ */
 export async function generateResponses(
   executor: Executor,
   tokenizer: Tokenizer,
@@ -20,21 +22,20 @@ export async function generateResponses(
   s: ResponseSettings,
   onBatch?: (done: number) => void,
 ): Promise<string[]> {
-  const tasks: GenerateTask[] = [];
-  for (let i = 0; i < prompts.length; i += s.batchSize) {
-    const chunk = prompts.slice(i, i + s.batchSize);
-    tasks.push({
-      kind: 'generate',
-      prompts: chunk.map((p) =>
-        applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true }),
-      ),
-      options: { ...s, seeds: chunk.map((_, j) => s.seed + i + j), stopIds },
-    });
-  }
-  const out: string[] = [];
-  await runOrdered(executor, tasks, (g) => {
-    out.push(...g.tokens.map((t) => tokenizer.decode(t, { skipSpecialTokens: true }).trim()));
-    onBatch?.(out.length);
-  });
+  const out: string[] = new Array(prompts.length);
+  let done = 0;
+  const { seed, batchSize, ...sampling } = s;
+  await generateRows(
+    executor,
+    prompts.map((p, i) => ({
+      prompt: applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true }),
+      seed: seed + i,
+    })),
+    { ...sampling, stopIds, batch: batchSize },
+    (i, g) => {
+      out[i] = tokenizer.decode(g.tokens, { skipSpecialTokens: true }).trim();
+      onBatch?.(++done);
+    },
+  );
   return out;
 }

@@ -4,8 +4,7 @@ import type { Judge } from '../judge/index.ts';
 import { applyChatTemplate } from '../model/chat.ts';
 import type { SamplingOptions } from '../model/sampling.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import { type Executor, runOrdered } from '../parallel/pool.ts';
-import type { GenerateTask } from '../parallel/tasks.ts';
+import { type Executor, generateRows } from '../parallel/pool.ts';
 import type { Intervention } from '../steering/types.ts';
 import type { JudgeResult } from '../trials/types.ts';
 
@@ -33,6 +32,7 @@ export interface SteeredGenerator {
   stopIds: number[];
   sampling: Sampling;
   judge: Judge;
+  /** Sequences decoded at once per model copy (KV cache slots); the trials do not depend on it. */
   batchSize: number;
 }
 
@@ -59,39 +59,46 @@ export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: 
 }
 
 /**
- * Generates and judges `rows` in batches, calling `onJudged(index, result)` as each row's judgment
- * lands (not necessarily in row order). Judging overlaps the next batches' generation; at most
- * `4 · batchSize` judgments wait at once.
+ * Generates and judges `rows`, calling `onJudged(index, result)` in row order. Rows are continuously batched
+ * (a finished row's slot takes the next), and each row is judged as soon as its generation finishes, while
+ * the others generate; a judged row waits for the rows before it, so what a caller writes in this order does
+ * not depend on which rows finished first (the batch size, the judge's latency).
  */
 export async function generateAndJudge(
   g: SteeredGenerator,
   rows: SteeredRow[],
   onJudged: (index: number, r: JudgedRow) => void | Promise<void>,
 ): Promise<void> {
-  const tasks: GenerateTask[] = [];
-  for (let i = 0; i < rows.length; i += g.batchSize) {
-    const chunk = rows.slice(i, i + g.batchSize);
-    tasks.push({
-      kind: 'generate',
-      prompts: chunk.map((r) => renderPrompt(g.tokenizer, r.prompt, r.instruction)),
-      options: { ...g.sampling, seeds: chunk.map((r) => r.seed), stopIds: g.stopIds },
-      interventions: chunk.map((r) => r.interventions),
-    });
-  }
-  const waiting = new Set<Promise<void>>();
-  await runOrdered(g.executor, tasks, async (gen, b) => {
-    gen.tokens.forEach((ids, j) => {
-      const index = b * g.batchSize + j;
+  const judging: Promise<void>[] = [];
+  const landed = new Map<number, JudgedRow>();
+  let next = 0;
+  let delivering = Promise.resolve();
+  const deliver = async () => {
+    while (landed.has(next)) {
+      const r = landed.get(next)!;
+      landed.delete(next);
+      await onJudged(next++, r);
+    }
+  };
+  await generateRows(
+    g.executor,
+    rows.map((r) => ({
+      prompt: renderPrompt(g.tokenizer, r.prompt, r.instruction),
+      seed: r.seed,
+      interventions: r.interventions,
+    })),
+    { ...g.sampling, stopIds: g.stopIds, batch: g.batchSize },
+    (index, gen) => {
       const row = rows[index];
-      const response = g.tokenizer.decode(ids, { skipSpecialTokens: true }).trim();
-      const p: Promise<void> = g.judge
-        .judge({ prompt: row.prompt, response, featureLabel: row.featureLabel })
-        .then((judge) => onJudged(index, { response, judge }))
-        .finally(() => waiting.delete(p));
-      p.catch(() => {}); // surfaced by the awaits below; this only keeps an early failure from going unhandled
-      waiting.add(p);
-    });
-    while (waiting.size > 4 * g.batchSize) await Promise.race(waiting);
-  });
-  await Promise.all(waiting);
+      const response = g.tokenizer.decode(gen.tokens, { skipSpecialTokens: true }).trim();
+      const p = g.judge.judge({ prompt: row.prompt, response, featureLabel: row.featureLabel }).then((judge) => {
+        landed.set(index, { response, judge });
+        delivering = delivering.then(deliver);
+        return delivering;
+      });
+      p.catch(() => {}); // surfaced by the Promise.all below; this only keeps an early failure from going unhandled
+      judging.push(p);
+    },
+  );
+  await Promise.all(judging);
 }

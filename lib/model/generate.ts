@@ -1,7 +1,7 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { nextToken, type SamplingOptions } from './sampling.ts';
-import type { ResidualHook, Transformer } from './transformer.ts';
+import type { Model, ResidualHook } from './transformer.ts';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -9,33 +9,37 @@ export interface GenerateOptions extends SamplingOptions {
   seeds?: number[];
   /** Token ids that end a row (the model's EOS ids by default). */
   stopIds?: number[];
+  /** Hooks by layer; they see each row's prompt index as its tag. */
   hooks?: Map<number, ResidualHook>;
-  /** Called after each decode step with the number of rows still running. */
-  onStep?: (step: number, running: number) => void;
+  /**
+   * Sequences decoded at once (KV cache slots, default all prompts): when one finishes, the next prompt takes
+   * its slot. A prompt's tokens do not depend on this number, nor on which prompts share its steps.
+   */
+  batch?: number;
+  /** Called as each prompt's generation finishes (in the order they finish). */
+  onRow?: (index: number, row: GeneratedRow) => void;
+  /** Called after each step with the number of prompts finished. */
+  onStep?: (step: number, finished: number) => void;
+}
+
+export interface GeneratedRow {
+  /** Generated ids, including the stop token when one was produced. */
+  tokens: number[];
+  stopped: boolean;
 }
 
 export interface Generation {
   /** Generated ids per prompt, including the stop token when one was produced. */
   tokens: number[][];
   stopped: boolean[];
+  /** Steps that carried prompt tokens count as prefill; the others as decode. */
   timings: { prefillMs: number; decodeMs: number; promptTokens: number; generatedTokens: number };
-}
-
-/** Left-pads rows to one length: returns ids and the validity mask, row-major. */
-export function leftPad(rows: number[][], padId = 0): { ids: Int32Array; valid: Uint8Array; width: number } {
-  const width = Math.max(...rows.map((r) => r.length));
-  const ids = new Int32Array(rows.length * width).fill(padId);
-  const valid = new Uint8Array(rows.length * width);
-  rows.forEach((r, b) => {
-    ids.set(r, b * width + width - r.length);
-    valid.fill(1, b * width + width - r.length, (b + 1) * width);
-  });
-  return { ids, valid, width };
 }
 
 /** Each prompt plus the tokens to generate must fit the model's positions: checked before any work. */
 export function checkGenerationLength(prompts: number[][], maxNewTokens: number, maxPositions: number): void {
   prompts.forEach((p, i) => {
+    if (p.length === 0) throw new InputError(`prompt ${i}: no tokens`);
     if (p.length + maxNewTokens > maxPositions) {
       throw new InputError(
         `prompt ${i}: ${p.length} tokens + ${maxNewTokens} new tokens is past the model's max_position_embeddings (${maxPositions}); shorten it or lower --max-tokens`,
@@ -44,63 +48,85 @@ export function checkGenerationLength(prompts: number[][], maxNewTokens: number,
   });
 }
 
-/**
- * Batched generation: one prefill over the left-padded prompts, then one token per row per step through the
- * KV cache. Finished rows feed padding, which no other row attends to.
- */
-export async function generate(model: Transformer, prompts: number[][], opts: GenerateOptions): Promise<Generation> {
-  checkGenerationLength(prompts, opts.maxNewTokens, model.config.maxPositions);
-  const batch = prompts.length;
-  const vocab = model.config.vocabSize;
-  const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
-  const rngs = prompts.map((_, b) => (opts.temperature > 0 ? new Rng(opts.seeds?.[b] ?? 0) : null));
-  const seen = prompts.map((p) => [...p]);
-  const out: number[][] = prompts.map(() => []);
-  const stopped = new Array<boolean>(batch).fill(false);
-  const cache = model.newCache(batch);
+/** One prompt being generated: its sampling stream, the tokens it has seen, and what it feeds next. */
+interface Running {
+  index: number;
+  rng: Rng | null;
+  seen: Set<number>;
+  out: number[];
+  next: number[];
+}
 
-  const t0 = performance.now();
-  const { ids, valid } = leftPad(prompts);
-  let { logits } = await model.forward(ids, valid, batch, cache, { logits: 'last', hooks: opts.hooks });
-  const t1 = performance.now();
+/**
+ * Continuous batching: `batch` KV cache slots, each holding one prompt's sequence. Every step feeds each
+ * occupied slot its pending tokens (a new prompt's whole prompt, else its last sampled token), samples one
+ * token per slot, and frees the slots whose prompt stopped (a stop id, or maxNewTokens) for the next queued
+ * prompt. Each prompt samples from its own seeded stream and attends to its own slot only.
+ */
+export async function generate(model: Model, prompts: number[][], opts: GenerateOptions): Promise<Generation> {
+  checkGenerationLength(prompts, opts.maxNewTokens, model.config.maxPositions);
+  const N = prompts.length;
+  const out: number[][] = prompts.map(() => []);
+  const stopped = new Array<boolean>(N).fill(false);
+  const timings = { prefillMs: 0, decodeMs: 0, promptTokens: 0, generatedTokens: 0 };
+  if (N === 0 || opts.maxNewTokens === 0) return { tokens: out, stopped, timings };
+  const slots = Math.max(1, Math.min(opts.batch ?? N, N));
+  const capacity = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
+  const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
+  const vocab = model.config.vocabSize;
+  const cache = model.newCache(slots, capacity);
+  const inSlot: (Running | null)[] = new Array(slots).fill(null);
+  let queued = 0;
+  let finished = 0;
   try {
-    for (let step = 0; step < opts.maxNewTokens; step++) {
+    for (let step = 1; finished < N; step++) {
+      for (let s = 0; s < slots && queued < N; s++) {
+        if (inSlot[s]) continue;
+        const i = queued++;
+        cache.reset(s);
+        inSlot[s] = {
+          index: i,
+          rng: opts.temperature > 0 ? new Rng(opts.seeds?.[i] ?? 0) : null,
+          seen: new Set(prompts[i]),
+          out: out[i],
+          next: prompts[i],
+        };
+      }
+      const live = inSlot.flatMap((r, s) => (r ? [{ r, s }] : []));
+      const prefill = live.some(({ r }) => r.out.length === 0);
+      const t0 = performance.now();
+      const { logits } = await model.forward(
+        live.map(({ r }) => r.next),
+        cache,
+        {
+          slots: live.map(({ s }) => s),
+          tags: live.map(({ r }) => r.index),
+          logits: 'last',
+          hooks: opts.hooks,
+        },
+      );
       const all = (await logits!.data()) as Float32Array;
       logits!.dispose();
-      const stepIds = new Int32Array(batch);
-      const stepValid = new Uint8Array(batch);
-      for (let b = 0; b < batch; b++) {
-        if (stopped[b]) continue;
-        const id = nextToken(all.subarray(b * vocab, (b + 1) * vocab), seen[b], opts, rngs[b]);
-        out[b].push(id);
-        seen[b].push(id);
-        stepIds[b] = id;
-        stepValid[b] = 1;
-        if (stop.has(id)) stopped[b] = true;
-      }
-      const running = stopped.filter((s) => !s).length;
-      opts.onStep?.(step + 1, running);
-      if (running === 0 || step === opts.maxNewTokens - 1) {
-        logits = null;
-        break;
-      }
-      // Rows that just stopped still need no more input; their slot is padding.
-      for (let b = 0; b < batch; b++) if (stopped[b]) stepValid[b] = 0;
-      ({ logits } = await model.forward(stepIds, stepValid, batch, cache, { logits: 'last', hooks: opts.hooks }));
+      live.forEach(({ r, s }, j) => {
+        const id = nextToken(all.subarray(j * vocab, (j + 1) * vocab), r.seen, opts, r.rng);
+        r.out.push(id);
+        r.seen.add(id);
+        r.next = [id];
+        const done = stop.has(id);
+        if (done || r.out.length === opts.maxNewTokens) {
+          stopped[r.index] = done;
+          inSlot[s] = null;
+          finished++;
+          opts.onRow?.(r.index, { tokens: r.out, stopped: done });
+        }
+      });
+      timings[prefill ? 'prefillMs' : 'decodeMs'] += performance.now() - t0;
+      opts.onStep?.(step, finished);
     }
   } finally {
-    logits?.dispose();
     cache.dispose();
   }
-  const t2 = performance.now();
-  return {
-    tokens: out,
-    stopped,
-    timings: {
-      prefillMs: t1 - t0,
-      decodeMs: t2 - t1,
-      promptTokens: prompts.reduce((a, p) => a + p.length, 0),
-      generatedTokens: out.reduce((a, o) => a + o.length, 0),
-    },
-  };
+  timings.promptTokens = prompts.reduce((a, p) => a + p.length, 0);
+  timings.generatedTokens = out.reduce((a, o) => a + o.length, 0);
+  return { tokens: out, stopped, timings };
 }

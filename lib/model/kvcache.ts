@@ -1,55 +1,82 @@
-import * as tf from '@tensorflow/tfjs';
+// The KV cache's bookkeeping: a fixed number of slots, each holding up to `capacity` positions of one
+// sequence, preallocated once and written in place (the keys and values themselves live on the device, in
+// the kernels' storage). A step is a packed list of rows, each adding tokens to its own slot, so a row's
+// positions and attention span depend on its own slot only, never on its batch neighbours.
+import { InputError } from '../errors.ts';
 
-/**
- * Keys and values of every layer for a batch of sequences, plus which cached slots hold real tokens (left
- * padding leaves holes) and each row's next position. Keys are stored transposed so attention scores are
- * plain matmuls: keysT [rows·KVH, head_dim, S], values [rows·KVH, S, head_dim].
- */
+/** One forward step: row r adds `counts[r]` tokens to cache slot `slots[r]`, rows packed one after another. */
+export interface Step {
+  /** Cache slot of each row. */
+  slots: Int32Array;
+  /** New tokens of each row (≥ 1). */
+  counts: Int32Array;
+  /** Row r's tokens are packed positions [offsets[r], offsets[r + 1]). */
+  offsets: Int32Array;
+  /** Cache position of each row's first new token (its slot's length before the step). */
+  starts: Int32Array;
+  /** Token ids, packed. */
+  ids: Int32Array;
+  /** Total new tokens (offsets[rows]). */
+  tokens: number;
+}
+
 export class KVCache {
-  keysT: (tf.Tensor3D | null)[];
-  values: (tf.Tensor3D | null)[];
-  /** valid[row][slot] = 1 where the slot holds a real token. */
-  valid: Uint8Array[];
-  /** The position id the next real token of each row gets. */
-  nextPosition: number[];
+  /** Tokens held by each slot. */
+  readonly lengths: Int32Array;
 
   constructor(
-    readonly numLayers: number,
-    readonly batch: number,
+    readonly slots: number,
+    /** Positions each slot holds (prompt plus generated tokens). */
+    readonly capacity: number,
+    /** Frees the device storage (set by the model that allocated it). */
+    private readonly release: () => void = () => {},
   ) {
-    this.keysT = new Array(numLayers).fill(null);
-    this.values = new Array(numLayers).fill(null);
-    this.valid = Array.from({ length: batch }, () => new Uint8Array(0));
-    this.nextPosition = new Array(batch).fill(0);
+    if (!(Number.isInteger(slots) && slots >= 1)) throw new RangeError(`KV cache: slots must be ≥ 1, found ${slots}`);
+    if (!(Number.isInteger(capacity) && capacity >= 1))
+      throw new RangeError(`KV cache: capacity must be ≥ 1, found ${capacity}`);
+    this.lengths = new Int32Array(slots);
   }
 
-  get length(): number {
-    return this.valid[0]?.length ?? 0;
+  /**
+   * The step that adds `rows[r]` to slot `slots[r]` (default: row r to slot r). Checks every slot has room
+   * and no slot appears twice; records nothing until `commit`.
+   */
+  plan(rows: ArrayLike<number>[], slots?: ArrayLike<number>): Step {
+    const R = rows.length;
+    const slotOf = Int32Array.from({ length: R }, (_, r) => (slots ? slots[r] : r));
+    const counts = Int32Array.from(rows, (row) => row.length);
+    const offsets = new Int32Array(R + 1);
+    for (let r = 0; r < R; r++) offsets[r + 1] = offsets[r] + counts[r];
+    const seen = new Set<number>();
+    slotOf.forEach((s, r) => {
+      if (!(s >= 0 && s < this.slots)) throw new RangeError(`row ${r}: slot ${s} is outside 0..${this.slots - 1}`);
+      if (seen.has(s)) throw new RangeError(`row ${r}: slot ${s} appears twice in one step`);
+      seen.add(s);
+      if (counts[r] < 1) throw new RangeError(`row ${r}: no tokens`);
+      if (this.lengths[s] + counts[r] > this.capacity)
+        throw new InputError(
+          `sequence ${r}: ${this.lengths[s] + counts[r]} tokens, past the KV cache's ${this.capacity} positions per sequence`,
+        );
+    });
+    const ids = new Int32Array(offsets[R]);
+    rows.forEach((row, r) => ids.set(Array.from(row), offsets[r]));
+    const starts = Int32Array.from(slotOf, (s) => this.lengths[s]);
+    return { slots: slotOf, counts, offsets, starts, ids, tokens: offsets[R] };
   }
 
-  /** Appends one layer's new keys (transposed) and values; the cache keeps its tensors alive across tidy scopes. */
-  append(layer: number, keysT: tf.Tensor3D, values: tf.Tensor3D): void {
-    const oldK = this.keysT[layer],
-      oldV = this.values[layer];
-    this.keysT[layer] = tf.keep(oldK ? tf.concat([oldK, keysT], 2) : keysT.clone());
-    this.values[layer] = tf.keep(oldV ? tf.concat([oldV, values], 1) : values.clone());
-    oldK?.dispose();
-    oldV?.dispose();
-  }
-
-  /** Records the validity of T new slots per row (called once per forward step, before the layers run). */
-  extend(newValid: Uint8Array[]): void {
-    this.valid = this.valid.map((old, b) => {
-      const out = new Uint8Array(old.length + newValid[b].length);
-      out.set(old);
-      out.set(newValid[b], old.length);
-      return out;
+  /** Records a step's tokens as held (after its keys and values are written). */
+  commit(step: Step): void {
+    step.slots.forEach((s, r) => {
+      this.lengths[s] += step.counts[r];
     });
   }
 
+  /** Empties a slot for the next sequence (its old keys and values are simply overwritten). */
+  reset(slot: number): void {
+    this.lengths[slot] = 0;
+  }
+
   dispose(): void {
-    for (const t of [...this.keysT, ...this.values]) t?.dispose();
-    this.keysT.fill(null);
-    this.values.fill(null);
+    this.release();
   }
 }

@@ -3,7 +3,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Backend, BackendSpec } from '../backend.ts';
 import { InputError } from '../errors.ts';
-import { type Loaded, runTask, type Task, type TaskResult } from './tasks.ts';
+import type { GeneratedRow } from '../model/generate.ts';
+import type { Intervention } from '../steering/types.ts';
+import { type GenerateTask, type Loaded, type OnRow, runTask, type Task, type TaskResult } from './tasks.ts';
 
 export interface ExecutorSpec {
   model: string;
@@ -17,7 +19,8 @@ export interface ExecutorSpec {
 export interface Executor {
   /** How many tasks run at once. */
   readonly size: number;
-  run<T extends Task>(task: T): Promise<TaskResult<T>>;
+  /** Runs a task; a generate task reports each prompt to `onRow` as it finishes. */
+  run<T extends Task>(task: T, onRow?: OnRow): Promise<TaskResult<T>>;
   close(): Promise<void>;
 }
 
@@ -25,13 +28,20 @@ export interface Executor {
 export function localExecutor(loaded: Loaded): Executor {
   return {
     size: 1,
-    run: async <T extends Task>(task: T) => (await runTask(loaded, task)) as TaskResult<T>,
+    run: async <T extends Task>(task: T, onRow?: OnRow) => (await runTask(loaded, task, onRow)) as TaskResult<T>,
     close: async () => {},
   };
 }
 
-type Reply = { id: number; result?: unknown; error?: string; input?: boolean };
-type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Reply = {
+  id: number;
+  result?: unknown;
+  error?: string;
+  input?: boolean;
+  /** A finished prompt of a generate task, sent before the task's result. */
+  row?: { index: number } & GeneratedRow;
+};
+type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void; onRow?: OnRow };
 
 /**
  * Worker threads taking queued tasks one at a time each. A worker that dies (an uncaught error, or exit)
@@ -63,10 +73,10 @@ class WorkerPool implements Executor {
     return this.workers.length;
   }
 
-  run<T extends Task>(task: T): Promise<TaskResult<T>> {
+  run<T extends Task>(task: T, onRow?: OnRow): Promise<TaskResult<T>> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject, onRow });
       this.dispatch();
     });
   }
@@ -74,9 +84,9 @@ class WorkerPool implements Executor {
   private dispatch(): void {
     while (!this.failure && this.idle.length && this.queue.length) {
       const worker = this.idle.shift()!;
-      const { task, resolve, reject } = this.queue.shift()!;
+      const { task, resolve, reject, onRow } = this.queue.shift()!;
       const id = this.nextId++;
-      this.pending.set(id, { kind: task.kind, resolve, reject });
+      this.pending.set(id, { kind: task.kind, resolve, reject, onRow });
       this.running.set(worker, id);
       worker.postMessage({ id, task });
     }
@@ -85,6 +95,11 @@ class WorkerPool implements Executor {
   private settle(worker: Worker, m: Reply): void {
     const p = this.pending.get(m.id);
     if (!p) return;
+    if (m.row) {
+      const { index, ...row } = m.row;
+      p.onRow?.(index, row);
+      return;
+    }
     this.pending.delete(m.id);
     this.running.delete(worker);
     if (m.error !== undefined) p.reject(m.input ? new InputError(m.error) : new Error(m.error));
@@ -193,4 +208,39 @@ export async function runOrdered<T extends Task>(
     launch();
     await onResult(result, i);
   }
+}
+
+/** One prompt to generate: token ids, its sampling seed, and its interventions. */
+export interface GenerationRow {
+  prompt: number[];
+  seed: number;
+  interventions?: Intervention[];
+}
+
+/**
+ * Generates every row on the executor: one task per worker (contiguous shares), each continuously batched
+ * over `options.batch` KV cache slots; `onRow(i, row)` as row i finishes, in no fixed order. A row's tokens
+ * depend only on its own prompt, seed and interventions, not on how rows are shared out or batched.
+ */
+export async function generateRows(
+  executor: Executor,
+  rows: GenerationRow[],
+  options: Omit<GenerateTask['options'], 'seeds'>,
+  onRow: OnRow,
+): Promise<void> {
+  const share = Math.ceil(rows.length / executor.size);
+  const tasks: Promise<unknown>[] = [];
+  for (let from = 0; from < rows.length; from += share) {
+    const part = rows.slice(from, from + share);
+    const task: GenerateTask = {
+      kind: 'generate',
+      prompts: part.map((r) => r.prompt),
+      options: { ...options, seeds: part.map((r) => r.seed) },
+      interventions: part.some((r) => r.interventions?.length) ? part.map((r) => r.interventions ?? []) : undefined,
+    };
+    const p = executor.run(task, (i, row) => onRow(from + i, row));
+    p.catch(() => {}); // surfaced by the Promise.all below; this only keeps an early failure from going unhandled
+    tasks.push(p);
+  }
+  await Promise.all(tasks);
 }

@@ -1,24 +1,29 @@
 // The work a model executor does, the same in-process and in a worker thread: plain data in, plain data out.
-import * as tf from '@tensorflow/tfjs';
 import { encodeSparse, type Sae } from '../sae/index.ts';
-import { generate, leftPad, type Generation, type GenerateOptions } from '../model/generate.ts';
-import type { Transformer } from '../model/transformer.ts';
+import { type GeneratedRow, generate, type Generation, type GenerateOptions } from '../model/generate.ts';
+import type { Model } from '../model/transformer.ts';
 import { rowInterventionHooks } from '../steering/interventions.ts';
 import type { CodeRows } from '../store/schema.ts';
 import type { Intervention } from '../steering/types.ts';
 
 export interface Loaded {
-  model: Transformer;
+  model: Model;
   sae: Sae | null;
 }
 
-/** Generation for a batch of prompts (token ids), each row with its own interventions and seed. */
+/**
+ * Generation for prompts (token ids), each with its own interventions and seed, continuously batched over
+ * `options.batch` KV cache slots.
+ */
 export interface GenerateTask {
   kind: 'generate';
   prompts: number[][];
-  options: Omit<GenerateOptions, 'hooks' | 'onStep'>;
+  options: Omit<GenerateOptions, 'hooks' | 'onStep' | 'onRow'>;
   interventions?: Intervention[][];
 }
+
+/** Called as each prompt of a generate task finishes (index within the task). */
+export type OnRow = (index: number, row: GeneratedRow) => void;
 
 /** SAE codes at `layer` for every real token of a batch of sequences (row r's codes have sample = r). */
 export interface EncodeTask {
@@ -39,39 +44,28 @@ function hooksFor(loaded: Loaded, interventions: Intervention[][] | undefined, r
   return rowInterventionHooks(loaded.sae, interventions, loaded.model.config.numLayers);
 }
 
-function runGenerate(loaded: Loaded, t: GenerateTask): Promise<Generation> {
+function runGenerate(loaded: Loaded, t: GenerateTask, onRow?: OnRow): Promise<Generation> {
   return generate(loaded.model, t.prompts, {
     ...t.options,
     hooks: hooksFor(loaded, t.interventions, t.prompts.length),
+    onRow,
   });
 }
 
-/** Runs a batch to the feature layer and encodes its real tokens (padding dropped) with the SAE. */
+/** Runs a batch to the feature layer (its sequences packed, each in its own cache slot) and encodes every token with the SAE. */
 async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   if (!loaded.sae) throw new Error('encoding needs an SAE');
   const { model, sae } = loaded;
   const rows = t.sequences.length;
-  const { ids, valid, width } = leftPad(t.sequences);
-  const cache = model.newCache(rows);
-  const { resid } = await model.forward(ids, valid, rows, cache, {
-    stopAfterLayer: t.layer,
-    readLayers: [t.layer],
-    hooks: hooksFor(loaded, t.interventions, rows),
-  });
-  cache.dispose();
-  const all = resid.get(t.layer)!;
-  const d = all.shape[1];
-  const full = (await all.data()) as Float32Array;
-  all.dispose();
-  const total = t.sequences.reduce((a, s) => a + s.length, 0);
-  const real = new Float32Array(total * d);
-  let r = 0;
-  t.sequences.forEach((s, b) => {
-    const first = b * width + width - s.length;
-    real.set(full.subarray(first * d, (first + s.length) * d), r * d);
-    r += s.length;
-  });
-  const h = tf.tensor2d(real, [total, d]);
+  const cache = model.newCache(rows, Math.max(...t.sequences.map((s) => s.length)));
+  const { resid } = await model
+    .forward(t.sequences, cache, {
+      stopAfterLayer: t.layer,
+      readLayers: [t.layer],
+      hooks: hooksFor(loaded, t.interventions, rows),
+    })
+    .finally(() => cache.dispose());
+  const h = resid.get(t.layer)!;
   const codes = await encodeSparse(sae, h);
   h.dispose();
   const out: CodeRows = {
@@ -90,6 +84,6 @@ async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   return out;
 }
 
-export function runTask(loaded: Loaded, t: Task): Promise<Generation | CodeRows> {
-  return t.kind === 'generate' ? runGenerate(loaded, t) : runEncode(loaded, t);
+export function runTask(loaded: Loaded, t: Task, onRow?: OnRow): Promise<Generation | CodeRows> {
+  return t.kind === 'generate' ? runGenerate(loaded, t, onRow) : runEncode(loaded, t);
 }

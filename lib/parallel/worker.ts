@@ -4,7 +4,7 @@ import { openBackend } from '../backend.ts';
 import { loadModel } from '../model/load.ts';
 import { loadSae, saeComputeOptions } from '../sae/index.ts';
 import type { ExecutorSpec } from './pool.ts';
-import { type Loaded, runTask, type Task } from './tasks.ts';
+import { type Loaded, type OnRow, runTask, type Task } from './tasks.ts';
 
 const spec = workerData.spec as ExecutorSpec;
 let loaded: Loaded;
@@ -21,7 +21,8 @@ try {
 
 parentPort!.on('message', async (msg: { id: number; task: Task }) => {
   try {
-    parentPort!.postMessage({ id: msg.id, result: await runTask(loaded, msg.task) });
+    const onRow: OnRow = (index, row) => parentPort!.postMessage({ id: msg.id, row: { index, ...row } });
+    parentPort!.postMessage({ id: msg.id, result: await runTask(loaded, msg.task, onRow) });
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message, input: (err as Error).name === 'InputError' });
   }

@@ -41,11 +41,19 @@ function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
 }
 
 /**
- * Rewrites h [rows·tokens, d_model] with a possibly different intervention list per row (a row is `tokens`
- * consecutive positions, e.g. one sequence of a batch). Returns a new tensor (a promise of one when a TopK
- * clamp must read codes back); the caller owns h and the result.
+ * Which intervention list each position of h takes: h's rows are `counts[r]` consecutive positions taking
+ * list `lists[r]` (e.g. the sequences of a batch, each the request it generates).
  */
-export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D | Promise<tf.Tensor2D>;
+export interface RowLayout {
+  counts: ArrayLike<number>;
+  lists: ArrayLike<number>;
+}
+
+/**
+ * Rewrites h [positions, d_model] with a possibly different intervention list per row of `layout`. Returns a
+ * new tensor (a promise of one when a TopK clamp must read codes back); the caller owns h and the result.
+ */
+export type RowResidualEdit = (h: tf.Tensor2D, layout: RowLayout) => tf.Tensor2D | Promise<tf.Tensor2D>;
 
 /**
  * The error-preserving intervention of docs/design.md "Interventions": f = encode(h); err = h − decode(f);
@@ -53,7 +61,7 @@ export type RowResidualEdit = (h: tf.Tensor2D, tokens: number) => tf.Tensor2D | 
  * only the intervened latents are touched: `add` needs no encode at all; `clamp` needs f_i, which for
  * ReLU/JumpReLU is one encoder column per latent, computed on the backend with nothing read back, and for
  * TopK a full encode (membership depends on all latents).
- * Row r of the batch gets `perRow[r]`; all rows' latents share one decoder gather and one matmul:
+ * A row taking list i gets `perRow[i]`; all rows' latents share one decoder gather and one matmul:
  * delta [N, m] = C − K ⊙ f[:, col], with C the added or clamped values, K = 1 where the row clamps.
  */
 export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowResidualEdit {
@@ -83,33 +91,36 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
     }
     return { c, k };
   });
-  const apply = (h: tf.Tensor2D, tokens: number, f: tf.Tensor2D | null) =>
+  const apply = (h: tf.Tensor2D, layout: RowLayout, f: tf.Tensor2D | null) =>
     tf.tidy(() => {
       const N = h.shape[0];
       const C = new Float32Array(N * m),
         K = new Float32Array(N * m);
-      cRow.forEach(({ c, k }, r) => {
-        for (let t = r * tokens; t < (r + 1) * tokens; t++) {
+      for (let r = 0, t = 0; r < layout.counts.length; r++) {
+        const { c, k } = cRow[layout.lists[r]];
+        for (const end = t + layout.counts[r]; t < end; t++) {
           C.set(c, t * m);
           K.set(k, t * m);
         }
-      });
+      }
       let delta: tf.Tensor2D = tf.tensor2d(C, [N, m]);
       if (f) delta = tf.sub(delta, tf.mul(tf.tensor2d(K, [N, m]), tf.gather(f, tf.tensor1d(fromClamped, 'int32'), 1)));
       return tf.add(h, tf.matMul(delta, tf.tensor2d(decoderRows!, [m, sae.dIn]))) as tf.Tensor2D;
     });
-  return (h, tokens) => {
+  return (h, layout) => {
     if (h.rank !== 2 || h.shape[1] !== sae.dIn)
       throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
     const N = h.shape[0];
-    if (N !== perRow.length * tokens)
-      throw new RangeError(`intervention: ${N} positions for ${perRow.length} rows of ${tokens}`);
+    const total = Array.from(layout.counts).reduce((a, c) => a + c, 0);
+    if (N !== total) throw new RangeError(`intervention: ${N} positions for rows of ${total}`);
+    for (const i of Array.from(layout.lists))
+      if (!(i >= 0 && i < perRow.length)) throw new RangeError(`intervention: list ${i} of ${perRow.length}`);
     if (!decoderRows) return tf.clone(h);
-    if (!clampedLatents.length) return apply(h, tokens, null);
+    if (!clampedLatents.length) return apply(h, layout, null);
     if (architecture(sae.activation).clamp === 'encode') {
       return topkCodes(sae, h, clampedLatents).then((f) => {
         try {
-          return apply(h, tokens, f);
+          return apply(h, layout, f);
         } finally {
           f.dispose();
         }
@@ -117,7 +128,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
     }
     const f = clampedCodes(sae, h, clampedLatents);
     try {
-      return apply(h, tokens, f);
+      return apply(h, layout, f);
     } finally {
       f.dispose();
     }
@@ -127,7 +138,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
 /** The same interventions at every position of h [tokens, d_model]. */
 export function makeIntervention(sae: Sae, specs: InterventionSpec[]): ResidualEdit {
   const apply = makeRowIntervention(sae, [specs]);
-  return (h) => apply(h, h.shape[0]);
+  return (h) => apply(h, { counts: [h.shape[0]], lists: [0] });
 }
 
 /** The current TopK codes f [T, m] of the given latents (a full encode, read back). Caller disposes. */

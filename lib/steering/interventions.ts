@@ -68,8 +68,9 @@ function byLayer(interventions: Intervention[], numLayers: number): Map<number, 
 const spec = ({ latent, value, mode }: Intervention) => ({ latent, value, mode });
 
 /**
- * Residual hooks for a batch whose rows carry their own interventions (`perRow[r]` for sequence r):
- * one hook per layer that any row intervenes at, applying the SAE interventions with the error term kept.
+ * Residual hooks for rows that carry their own interventions (`perRow[i]` for the row tagged i, e.g. the i-th
+ * prompt of a generation): one hook per layer that any row intervenes at, applying the SAE interventions with
+ * the error term kept.
  */
 export function rowInterventionHooks(sae: Sae, perRow: Intervention[][], numLayers: number): Map<number, ResidualHook> {
   const layers = [...byLayer(perRow.flat(), numLayers).keys()];
@@ -79,7 +80,7 @@ export function rowInterventionHooks(sae: Sae, perRow: Intervention[][], numLaye
       sae,
       perRow.map((list) => list.filter((iv) => iv.layer === layer).map(spec)),
     );
-    hooks.set(layer, (h, info) => apply(h, info.tokens));
+    hooks.set(layer, (h, info) => apply(h, { counts: info.counts, lists: info.tags }));
   }
   return hooks;
 }

@@ -12,7 +12,9 @@ import { SHIPPED } from '../../lib/settings/shipped.ts';
 import { readFeatureLabels, steeringPool } from '../../lib/experiments/features.ts';
 import { readGeneralText, readPrompts } from '../../lib/io/inputs.ts';
 import { scanPrompts } from '../../lib/experiments/scan.ts';
-import { renderPrompt } from '../../lib/experiments/steered.ts';
+import { generateAndJudge, renderPrompt } from '../../lib/experiments/steered.ts';
+import type { Judge } from '../../lib/judge/index.ts';
+import type { JudgeResult } from '../../lib/trials/types.ts';
 import { InputError } from '../../lib/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -126,4 +128,50 @@ test('the default pool on the shipped model matches a transformers forward pass:
   } finally {
     await session.executor.close();
   }
+});
+
+test('generateAndJudge hands judged rows over in row order, whatever order they finish and are judged in', async () => {
+  const session = await openSession({
+    model: join(ROOT, 'test', 'fixtures', 'models', 'llama3-gqa'),
+    sae: join(ROOT, 'test', 'fixtures', 'sae', 'saelens_relu'),
+    backend: 'cpu',
+    layer: 1,
+  });
+  // A judge whose verdicts land in the reverse order of its calls, once every row has been generated.
+  const waiting: (() => void)[] = [];
+  const rows = Array.from({ length: 7 }, (_, i) => ({
+    prompt: `Explain how to do task ${i}.`,
+    seed: i,
+    interventions: [],
+    instruction: null,
+    featureLabel: null,
+  }));
+  const judge: Judge = {
+    id: 'reversed',
+    provenance: { id: 'reversed' } as Judge['provenance'],
+    stats: () => ({}) as ReturnType<Judge['stats']>,
+    judge: () =>
+      new Promise<JudgeResult>((resolve) => {
+        waiting.push(() => resolve({ id: 'reversed', attempts: [], raw: null, error: null }));
+        if (waiting.length === rows.length) for (const go of waiting.reverse()) go();
+      }),
+  };
+  const order: number[] = [];
+  try {
+    await generateAndJudge(
+      {
+        executor: session.executor,
+        tokenizer: session.tokenizer,
+        stopIds: [],
+        sampling: { temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: 4 },
+        judge,
+        batchSize: 3,
+      },
+      rows,
+      (i) => void order.push(i),
+    );
+  } finally {
+    await session.close();
+  }
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6]);
 });

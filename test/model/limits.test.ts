@@ -85,9 +85,9 @@ test('sequence length: generation and capture past max_position_embeddings are r
     }),
     inputError(/prompt 1: 250 tokens \+ 10 new tokens is past the model's max_position_embeddings \(256\)/),
   );
-  const cache = model.newCache(1);
+  const cache = model.newCache(1, 256);
   await assert.rejects(
-    model.forward(Array(300).fill(5), new Uint8Array(300).fill(1), 1, cache),
+    model.forward([Array(300).fill(5)], cache),
     inputError(/reaches 300 tokens, past the model's max_position_embeddings \(256\)/),
   );
   cache.dispose();

@@ -42,8 +42,8 @@ test('clamp/steer × codes read-out × every SAE architecture: no tensor used af
   for (const name of SAES) {
     for (const [mode, interventions] of Object.entries(MODES)) {
       const sae = loadSae(join(FIX, 'sae', name));
-      const cache = model.newCache(1);
-      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, {
+      const cache = model.newCache(1, 256);
+      const out = await model.forward([ids], cache, {
         readLayers: [1],
         hooks: interventionHooks(sae, interventions, model.config.numLayers),
       });

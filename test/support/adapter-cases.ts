@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { loadModel } from '../../lib/model/load.ts';
-import type { Transformer } from '../../lib/model/transformer.ts';
+import type { Model } from '../../lib/model/transformer.ts';
 import { type CaseOptions, caseBackend, MODEL_FIXTURES, maxAbsDiff } from './model-cases.ts';
 
 export const ADAPTER_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'adapters');
@@ -19,10 +19,10 @@ export const ADAPTER_CASES: Record<string, string> = {
 const TOL = 1e-4;
 
 /** Logits [T, vocab] and every resid_post [T, d] of one unbatched forward pass. */
-export async function forwardAll(model: Transformer, ids: number[]) {
+export async function forwardAll(model: Model, ids: number[]) {
   const layers = Array.from({ length: model.config.numLayers }, (_, i) => i);
-  const cache = model.newCache(1);
-  const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: layers });
+  const cache = model.newCache(1, ids.length);
+  const out = await model.forward([ids], cache, { readLayers: layers });
   const logits = (await out.logits!.data()) as Float32Array;
   const resid = await Promise.all(layers.map(async (l) => (await out.resid.get(l)!.data()) as Float32Array));
   out.logits!.dispose();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Backend } from '../../lib/backend.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
-import { generate, leftPad } from '../../lib/model/generate.ts';
+import { generate } from '../../lib/model/generate.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
 
@@ -56,8 +56,8 @@ export function registerModelCases(o: CaseOptions = {}): void {
     t('full prefill matches transformers (logits and every resid_post)', async (model) => {
       const allLayers = Array.from({ length: model.config.numLayers }, (_, i) => i);
       for (const [s, ids] of seqs.entries()) {
-        const cache = model.newCache(1);
-        const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, { readLayers: allLayers });
+        const cache = model.newCache(1, ids.length);
+        const out = await model.forward([ids], cache, { readLayers: allLayers });
         assert.ok(maxAbsDiff(await out.logits!.data(), expected.read(`logits.${s}`).data) < TOL, `logits seq ${s}`);
         for (const layer of allLayers) {
           const diff = maxAbsDiff(await out.resid.get(layer)!.data(), expected.read(`resid_post.${layer}.${s}`).data);
@@ -69,41 +69,43 @@ export function registerModelCases(o: CaseOptions = {}): void {
       }
     });
 
-    t('a left-padded batch gives each row its unpadded result', async (model) => {
-      const { numLayers: L, hiddenSize: d, vocabSize: V } = model.config;
-      const { ids, valid, width } = leftPad(seqs);
-      const cache = model.newCache(seqs.length);
-      const out = await model.forward(ids, valid, seqs.length, cache, { readLayers: [L - 1] });
-      const logits = (await out.logits!.data()) as Float32Array;
-      const resid = (await out.resid.get(L - 1)!.data()) as Float32Array;
-      seqs.forEach((seq, b) => {
-        const first = b * width + width - seq.length;
-        assert.ok(
-          maxAbsDiff(rowsOf(logits, V, first, first + seq.length), expected.read(`logits.${b}`).data) < TOL,
-          `row ${b} logits`,
-        );
-        assert.ok(
-          maxAbsDiff(rowsOf(resid, d, first, first + seq.length), expected.read(`resid_post.${L - 1}.${b}`).data) < TOL,
-          `row ${b} resid`,
-        );
-      });
-      out.logits!.dispose();
-      out.resid.forEach((r) => r.dispose());
-      cache.dispose();
-    });
+    t(
+      'a batch of rows of different lengths, packed, each in its own cache slot, gives each row its own result',
+      async (model) => {
+        const { numLayers: L, hiddenSize: d, vocabSize: V } = model.config;
+        const cache = model.newCache(seqs.length, Math.max(...seqs.map((s) => s.length)));
+        const out = await model.forward(seqs, cache, { readLayers: [L - 1] });
+        const logits = (await out.logits!.data()) as Float32Array;
+        const resid = (await out.resid.get(L - 1)!.data()) as Float32Array;
+        let first = 0;
+        seqs.forEach((seq, b) => {
+          assert.ok(
+            maxAbsDiff(rowsOf(logits, V, first, first + seq.length), expected.read(`logits.${b}`).data) < TOL,
+            `row ${b} logits`,
+          );
+          assert.ok(
+            maxAbsDiff(rowsOf(resid, d, first, first + seq.length), expected.read(`resid_post.${L - 1}.${b}`).data) <
+              TOL,
+            `row ${b} resid`,
+          );
+          first += seq.length;
+        });
+        out.logits!.dispose();
+        out.resid.forEach((r) => r.dispose());
+        cache.dispose();
+      },
+    );
 
     t('prefill then token-by-token decode through the KV cache (logits and every resid_post)', async (model) => {
       const ids = seqs[0];
       const L = model.config.numLayers;
       const allLayers = Array.from({ length: L }, (_, i) => i);
       const split = 9; // longer than Gemma's sliding window (6), so decode crosses it
-      const cache = model.newCache(1);
+      const cache = model.newCache(1, ids.length);
       const logits: number[] = [];
       const resid: number[][] = allLayers.map(() => []);
       const step = async (chunk: number[]) => {
-        const out = await model.forward(chunk, new Uint8Array(chunk.length).fill(1), 1, cache, {
-          readLayers: allLayers,
-        });
+        const out = await model.forward([chunk], cache, { readLayers: allLayers });
         logits.push(...(await out.logits!.data()));
         for (const l of allLayers) resid[l].push(...(await out.resid.get(l)!.data()));
         out.logits!.dispose();

@@ -36,8 +36,8 @@ export function registerSteeringCases(o: CaseOptions = {}): void {
     t(
       'steered + clamped prefill matches transformers hooks (logits and feature-layer codes)',
       async ({ model, sae, hooks }) => {
-        const cache = model.newCache(1);
-        const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache, {
+        const cache = model.newCache(1, 256);
+        const out = await model.forward([ids], cache, {
           hooks,
           readLayers: [c.feature_layer],
         });
@@ -51,10 +51,10 @@ export function registerSteeringCases(o: CaseOptions = {}): void {
     );
 
     t('the same through prefill then token-by-token decode', async ({ model, hooks }) => {
-      const cache = model.newCache(1);
+      const cache = model.newCache(1, 256);
       const logits: number[] = [];
       const step = async (chunk: number[]) => {
-        const out = await model.forward(chunk, new Uint8Array(chunk.length).fill(1), 1, cache, { hooks });
+        const out = await model.forward([chunk], cache, { hooks });
         logits.push(...(await out.logits!.data()));
         out.logits!.dispose();
       };
@@ -65,8 +65,8 @@ export function registerSteeringCases(o: CaseOptions = {}): void {
     });
 
     t('without the interventions the logits differ (the test can fail)', async ({ model }) => {
-      const cache = model.newCache(1);
-      const out = await model.forward(ids, new Uint8Array(ids.length).fill(1), 1, cache);
+      const cache = model.newCache(1, 256);
+      const out = await model.forward([ids], cache);
       assert.ok(maxAbsDiff(await out.logits!.data(), wantLogits) > 1e-2);
       out.logits!.dispose();
       cache.dispose();

@@ -1,0 +1,56 @@
+// What a device provides to run the decoder: the model's weights in the device's layout and dtype, and the
+// few operations a Llama/Gemma-2 block is made of. The transformer (transformer.ts) is written once against
+// this interface; each backend implements it (tfjs/ on CPU backends, webgpu/ with fused WGSL kernels), so the
+// model code holds no device branches. A call may run the steps it names as one fused kernel; the arithmetic
+// is the textbook one, checked against transformers on every backend.
+import type * as tf from '@tensorflow/tfjs';
+import type { KVCache, Step } from './kvcache.ts';
+
+/** The weight dtypes a model can be held in on a device. */
+export type WeightDtype = 'f32' | 'bf16' | 'f16' | 'fp8';
+
+/** Which of a block's two output projections: attention's o_proj or the MLP's down_proj. */
+export type Projection = 'attn' | 'mlp';
+
+/**
+ * `A` is an activation [tokens, width] on the device: valid until passed to `free` (the tfjs kernels return a
+ * new tensor per call; the WebGPU kernels reuse preallocated buffers, so a value must not be read after the
+ * call that supersedes it).
+ */
+export interface Kernels<A> {
+  /** The dtype the weights are held in, and their device bytes. */
+  readonly dtype: WeightDtype;
+  readonly weightBytes: number;
+
+  /** Token embeddings of the step's tokens, [tokens, d_model] (Gemma-2: × √d_model). */
+  embed(step: Step): A;
+  /**
+   * The attention's input side: rmsnorm(h)·[W_q W_k W_v] (+ bias), RoPE at the step's positions, keys and
+   * values written into the cache slots in place; returns the queries (scaled) [tokens, n_heads·head_dim].
+   */
+  queries(h: A, layer: number, step: Step, cache: KVCache): Promise<A>;
+  /** Causal attention of the step's queries over their own slots (sliding window, soft-cap): z [tokens, n_heads·head_dim]. */
+  attend(q: A, layer: number, step: Step, cache: KVCache): Promise<A>;
+  /** act(rmsnorm(h)·W_gate) ⊙ (rmsnorm(h)·W_up), the MLP's hidden layer [tokens, d_ff]. */
+  mlpHidden(h: A, layer: number): A;
+  /** What a sublayer adds into the stream: x·W_o or x·W_down (+ bias), then Gemma-2's post-norm. */
+  project(x: A, layer: number, which: Projection): A;
+  /** h + y. */
+  add(h: A, y: A): A;
+  /** h + project(x): the projection and the residual add in one kernel where the device can. */
+  residual(h: A, x: A, layer: number, which: Projection): A;
+  /** Final norm, lm_head and Gemma-2's soft-cap for the given packed rows (all when null): [rows, vocab]. */
+  logits(h: A, rows: Int32Array | null): tf.Tensor2D;
+
+  /** A tfjs tensor holding a copy of `a` (for hooks and read-outs); the caller owns it. */
+  toTensor(a: A): tf.Tensor2D;
+  /** `t` as an activation (a copy where the device needs one); the caller still owns `t`. */
+  fromTensor(t: tf.Tensor2D): A;
+  free(a: A): void;
+
+  /** Device storage for a cache (keys and values of every layer for each slot), allocated once. */
+  allocateCache(cache: KVCache): void;
+  releaseCache(cache: KVCache): void;
+  /** Frees the weights. */
+  dispose(): void;
+}
