@@ -56,6 +56,10 @@ export class StratNull {
   private bufA: Float64Array = new Float64Array(1024);
   private bufB: Float64Array = new Float64Array(1024);
   private binom: Float64Array = new Float64Array(64);
+  /** One general row's offsets and probabilities (grown in addRow). */
+  private offs: Int32Array = new Int32Array(64);
+  private probs: Float64Array = new Float64Array(64);
+  private cum: Float64Array = new Float64Array(1024);
   /** Observed Σ U over informative rows, its null mean and variance, the lattice step, the support. */
   observed = 0;
   private mean = 0;
@@ -95,11 +99,10 @@ export class StratNull {
   }
 
   /**
-   * A row of K + 1 values (index 0 = the group-b value), `sorted` = the same values ascending. Returns
-   * the row's U, or −1 for a constant row (nothing added).
+   * A row of K + 1 = n values (index 0 = the group-b value), `sorted` = the same values ascending (both
+   * may be longer than n). Returns the row's U, or −1 for a constant row (nothing added).
    */
-  addRow(values: ArrayLike<number>, sorted: ArrayLike<number>): number {
-    const n = sorted.length;
+  addRow(values: ArrayLike<number>, sorted: ArrayLike<number>, n = sorted.length): number {
     if (sorted[0] === sorted[n - 1]) return -1;
     const k = n - 1;
     let u = 0;
@@ -124,6 +127,10 @@ export class StratNull {
       };
       this.genU = grow(this.genU);
       this.genW = grow(this.genW);
+    }
+    if (this.offs.length < n) {
+      this.offs = new Int32Array(2 * n);
+      this.probs = new Float64Array(2 * n);
     }
     let uMin = Infinity;
     let uMax = -Infinity;
@@ -158,18 +165,19 @@ export class StratNull {
 
   /** Exact when the convolution fits EXACT_BUDGET (or `forceExact`), else normal with continuity correction. */
   pValue(alternative: Alternative, forceExact = false): StratP {
+    return this.pValueAt(this.observed, alternative, forceExact);
+  }
+
+  /** The p-value that an observed Σ U of `total` (over the informative rows) would have. */
+  pValueAt(total: number, alternative: Alternative, forceExact = false): StratP {
     if (this.rows === 0) return { p: 1, exact: true };
     const width = this.hi - this.lo;
     let points = this.genLen;
     for (const m of this.shapes.values()) points += m + 1;
-    if (!forceExact && width * points > EXACT_BUDGET) return { p: this.normalP(alternative), exact: false };
-    const pmf = this.convolve(width);
-    const t = this.observed - this.lo;
-    let ge = 0;
-    let le = 0;
-    // sum each tail from its far end, so small tails keep their relative precision
-    if (alternative !== 'less') for (let i = width; i >= t; i--) ge += pmf[i];
-    if (alternative !== 'greater') for (let i = 0; i <= t; i++) le += pmf[i];
+    if (!forceExact && width * points > EXACT_BUDGET) return { p: this.normalP(total, alternative), exact: false };
+    const t = total - this.lo;
+    const ge = alternative === 'less' ? 1 : this.tail(t, true);
+    const le = alternative === 'greater' ? 1 : this.tail(t, false);
     const p = alternative === 'greater' ? ge : alternative === 'less' ? le : 2 * Math.min(ge, le);
     return { p: Math.min(1, p), exact: true };
   }
@@ -180,40 +188,80 @@ export class StratNull {
   }
 
   /** Normal approximation: exact null mean Σ K_i and variance, continuity correction of half the lattice step. */
-  private normalP(alternative: Alternative): number {
+  private normalP(total: number, alternative: Alternative): number {
     const sd = Math.sqrt(this.variance);
     const half = this.step / 2;
-    const ge = normalSf((this.observed - half - this.mean) / sd);
-    const le = normalCdf((this.observed + half - this.mean) / sd);
+    const ge = normalSf((total - half - this.mean) / sd);
+    const le = normalCdf((total + half - this.mean) / sd);
     const p = alternative === 'greater' ? ge : alternative === 'less' ? le : 2 * Math.min(ge, le);
     return Math.min(1, p);
   }
 
-  /** The pmf of S − lo over 0..width. */
-  private convolve(width: number): Float64Array {
+  /**
+   * P(S − lo ≥ t) (`upper`) or P(S − lo ≤ t), convolving the factors one at a time but keeping only the
+   * partial sums whose fate is still open: a partial sum that the remaining factors' range R can no longer
+   * bring across t is dropped (it cannot count) or added to the result (it must count). Only additions of
+   * non-negative terms, so small tails keep their relative precision.
+   */
+  private tail(t: number, upper: boolean): number {
+    const width = this.hi - this.lo;
+    if (upper ? t <= 0 : t >= width) return 1;
+    if (upper ? t > width : t < 0) return 0;
     if (this.bufA.length <= width) {
       this.bufA = new Float64Array(2 * (width + 1));
       this.bufB = new Float64Array(2 * (width + 1));
     }
     let cur = this.bufA;
     let next = this.bufB;
+    // the open window [lo, hi] of partial sums (relative to the minimum so far), and R = the range still to add
+    let lo = 0;
+    let hi = 0;
     cur[0] = 1;
-    let w = 0;
-    for (const [key, m] of this.shapes) {
-      const cA = Math.floor(key / 32768);
-      const cB = key - cA * 32768;
-      const span = cA + cB; // U_hi − U_lo = K + 1
-      if (this.binom.length <= m) this.binom = new Float64Array(2 * (m + 1));
-      binomialPmf(m, cA / span, this.binom);
-      const nw = w + m * span;
-      next.fill(0, 0, nw + 1);
-      for (let i = 0; i <= w; i++) {
-        const x = cur[i];
-        if (x === 0) continue;
-        for (let b = 0; b <= m; b++) next[i + b * span] += x * this.binom[b];
+    let remaining = width;
+    let done = 0;
+    const cum = this.cum.length > width ? this.cum : (this.cum = new Float64Array(2 * (width + 1)));
+    const step = (offsets: Int32Array | null, span: number, probs: Float64Array, n: number, range: number) => {
+      remaining -= range;
+      // after this factor a partial sum p is certain when p ≥ t (upper) or p + R ≤ t, impossible when p + R < t or p > t
+      const a = upper ? t - remaining : t - remaining + 1;
+      const b = upper ? t - 1 : t;
+      const nlo = Math.max(a, 0);
+      const nhi = Math.min(b, hi + range);
+      // cumulative mass of the open window from the side that becomes certain (additions only)
+      if (upper) {
+        cum[hi + 1] = 0;
+        for (let i = hi; i >= lo; i--) cum[i] = cum[i + 1] + cur[i];
+      } else {
+        let c = 0;
+        for (let i = lo; i <= hi; i++) cum[i] = c += cur[i];
+      }
+      if (nhi >= nlo) next.fill(0, nlo, nhi + 1);
+      for (let j = 0; j < n; j++) {
+        const off = offsets ? offsets[j] : j * span;
+        const pr = probs[j];
+        // partial sums i that land inside the new window, and those that become certain
+        const from = Math.max(lo, nlo - off);
+        const to = Math.min(hi, nhi - off);
+        for (let i = from; i <= to; i++) next[i + off] += cur[i] * pr;
+        if (upper) {
+          const first = Math.max(lo, b - off + 1);
+          if (first <= hi) done += pr * cum[first];
+        } else {
+          const last = Math.min(hi, a - off - 1);
+          if (last >= lo) done += pr * cum[last];
+        }
       }
       [cur, next] = [next, cur];
-      w = nw;
+      lo = nlo;
+      hi = nhi;
+    };
+    for (const [key, m] of this.shapes) {
+      const cA = Math.floor(key / 32768);
+      const span = cA + (key - cA * 32768); // U_hi − U_lo = K + 1
+      if (this.binom.length <= m) this.binom = new Float64Array(2 * (m + 1));
+      binomialPmf(m, cA / span, this.binom);
+      step(null, span, this.binom, m + 1, m * span);
+      if (hi < lo) return done;
     }
     for (let g = 0; g < this.genDen.length; g++) {
       const s = this.genStart[g];
@@ -221,17 +269,14 @@ export class StratNull {
       let uMin = Infinity;
       let uMax = -Infinity;
       for (let j = s; j < e; j++) (uMin = Math.min(uMin, this.genU[j])), (uMax = Math.max(uMax, this.genU[j]));
-      const nw = w + uMax - uMin;
-      next.fill(0, 0, nw + 1);
-      const den = this.genDen[g];
-      for (let j = s; j < e; j++) {
-        const off = this.genU[j] - uMin;
-        const pr = this.genW[j] / den;
-        for (let i = 0; i <= w; i++) next[i + off] += cur[i] * pr;
+      const n = e - s;
+      for (let j = 0; j < n; j++) {
+        this.offs[j] = this.genU[s + j] - uMin;
+        this.probs[j] = this.genW[s + j] / this.genDen[g];
       }
-      [cur, next] = [next, cur];
-      w = nw;
+      step(this.offs, 0, this.probs, n, uMax - uMin);
+      if (hi < lo) return done;
     }
-    return cur;
+    return done;
   }
 }

@@ -166,12 +166,19 @@ export function stratifiedStats(
         // one non-zero value among K + 1: a two-point row (the sparse case)
         u = val[e] > 0 ? acc.addTwoPoint(k, 1, pos[e] !== 0) : acc.addTwoPoint(1, k, pos[e] === 0);
       } else {
-        const r = row.subarray(0, k + 1).fill(0);
-        for (let j = e; j < f; j++) r[pos[j]] = val[j];
-        const so = sorted.subarray(0, k + 1);
-        so.set(r);
-        so.sort();
-        u = acc.addRow(r, so);
+        row.fill(0, 0, k + 1);
+        for (let j = e; j < f; j++) row[pos[j]] = val[j];
+        // insertion sort of the K + 1 values (K is small)
+        for (let i = 0; i <= k; i++) {
+          const v = row[i];
+          let j = i - 1;
+          while (j >= 0 && sorted[j] > v) {
+            sorted[j + 1] = sorted[j];
+            j--;
+          }
+          sorted[j + 1] = v;
+        }
+        u = acc.addRow(row, sorted, k + 1);
       }
       if (u >= 0) aucSum += u / (2 * k);
       e = f;

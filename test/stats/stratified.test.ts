@@ -126,17 +126,49 @@ test('Benjamini–Hochberg and Benjamini–Yekutieli equal scipy false_discovery
   ref.adjust.by.forEach((v: number, i: number) => closeRel(y[i], v, 1e-12, `by[${i}]`));
 });
 
-test(`switch to the normal approximation: beyond ${EXACT_BUDGET} multiply-adds, accurate where BH looks`, () => {
-  // ~700 dense prompts at K = 5 cross the budget; the exact p (forced) is the reference
-  const rows: number[][] = [];
-  let seed = 12345;
-  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  for (let i = 0; i < 700; i++)
-    rows.push(Array.from({ length: 6 }, () => (rand() < 0.3 ? 0 : Math.round(rand() * 40) / 10)));
-  const { codes, strata } = design(rows);
-  const approx = stratifiedStats(codes, strata, 'greater');
-  assert.equal(approx.normal, 1, 'the normal approximation is used');
-  const exact = stratifiedStats(codes, strata, 'greater', true);
-  assert.equal(exact.normal, 0);
-  closeRel(approx.p_strat[0], exact.p_strat[0], 0.05, 'normal vs exact');
+test(`the normal approximation takes over beyond ${EXACT_BUDGET} multiply-adds; there it is within ×2.1 of the exact p for p in [1e-6, 0.05]`, () => {
+  // rows of K + 1 values, a share of them zero, added until the exact convolution would exceed the budget
+  let seed = 5;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (const [k, zeros, bound] of [
+    [2, 0.5, 1.15],
+    [5, 0, 1.05],
+    [5, 0.5, 1.35],
+    [5, 0.7, 1.6],
+    [10, 0.7, 2.1],
+  ]) {
+    const acc = new StratNull();
+    let rows = 0;
+    for (;;) {
+      const row = Array.from({ length: k + 1 }, () => (rand() < zeros ? 0 : Math.round(rand() * 40) / 10));
+      if (
+        acc.addRow(
+          row,
+          [...row].sort((x, y) => x - y),
+        ) < 0
+      )
+        continue;
+      rows++;
+      if (!acc.pValueAt(0, 'greater').exact) break;
+    }
+    assert.ok(rows > 200, `K ${k}: exact up to ${rows} rows`);
+    const { mean, variance } = acc.moments();
+    let checked = 0;
+    for (let z = 1; z <= 5.5; z += 0.5) {
+      const t = Math.round(mean + z * Math.sqrt(variance));
+      const exact = acc.pValueAt(t, 'greater', true).p;
+      if (exact < 1e-6 || exact > 0.05) continue;
+      const normal = acc.pValueAt(t, 'greater').p;
+      const ratio = Math.max(normal / exact, exact / normal);
+      assert.ok(
+        ratio <= bound,
+        `K ${k}, zeros ${zeros}, ${rows} rows, p ${exact}: normal ${normal} (×${ratio.toFixed(3)})`,
+      );
+      checked++;
+    }
+    assert.ok(checked >= 4);
+  }
 });
