@@ -62,6 +62,7 @@ function comparisonJson(c: RegionComparison): Record<string, unknown> {
     d_z: finite(c.d_z),
     wilcoxon: { statistic: finite(c.wilcoxon.statistic), p: finite(c.wilcoxon.p) },
     paired_t: { statistic: finite(c.paired_t.statistic), df: finite(c.paired_t.df), p: finite(c.paired_t.p) },
+    strat: { auc: finite(c.strat.auc), p: finite(c.strat.p), untied: c.strat.untied },
   };
 }
 

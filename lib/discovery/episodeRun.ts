@@ -129,7 +129,7 @@ function episodesMarkdown(
     '',
     '## Regions, paired across episodes',
     '',
-    'Per episode, the mean code of each latent over each region (mean over the region\'s tokens); x vs y compared across episodes with the Wilcoxon signed-rank test and the paired t test (two-sided), d_z = mean(x − y)/sd(x − y). The row "mean" averages the latents first.',
+    'Per episode, the mean code of each latent over each region (mean over the region\'s tokens); x vs y compared across episodes with the Wilcoxon signed-rank test and the paired t test (two-sided), d_z = mean(x − y)/sd(x − y), and the within-episode rank test (share of episodes with x above y, ties ½, and its exact two-sided p: the sign test). The row "mean" averages the latents first.',
     '',
   ];
   for (const c of r.comparisons) {
@@ -141,6 +141,7 @@ function episodesMarkdown(
     const rows = [c.results[c.results.length - 1], ...c.results.slice(0, -1)].map((row) => {
       const w = row.wilcoxon as { p: number | null };
       const t = row.paired_t as { p: number | null };
+      const st = row.strat as { auc: number | null; p: number | null };
       return [
         String(row.latent),
         String(row.n_pairs),
@@ -151,11 +152,13 @@ function episodesMarkdown(
         fmt(row.d_z),
         fmt(w.p),
         fmt(t.p),
+        fmt(st.auc),
+        fmt(st.p),
       ];
     });
     lines.push(
       markdownTable(
-        ['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p'],
+        ['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p', 'x > y share', 'rank test p'],
         rows,
       ),
       '',

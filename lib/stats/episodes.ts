@@ -3,6 +3,7 @@
 // region are left out of that comparison and counted, never silently mis-paired.
 import type { Alternative } from './dists.ts';
 import type { PooledCodes } from './sparse.ts';
+import { StratNull } from './stratNull.ts';
 import { pairedT, wilcoxon } from './tests.ts';
 
 export interface RegionMeans {
@@ -23,6 +24,22 @@ export interface RegionComparison {
   d_z: number;
   wilcoxon: { statistic: number; p: number };
   paired_t: { statistic: number; df: number; p: number };
+  /**
+   * The within-prompt rank test with each episode as the stratum (K = 1): auc = share of episodes with
+   * x above y (ties ½), p exact (the sign test on the untied episodes: scipy's binomtest).
+   */
+  strat: { auc: number; p: number; untied: number };
+}
+
+/** The within-stratum rank test of paired values (K = 1): x is the group-a value, y the group-b one. */
+function pairedRankTest(xs: number[], ys: number[], alternative: Alternative): RegionComparison['strat'] {
+  const acc = new StratNull();
+  let auc = 0;
+  xs.forEach((x, i) => {
+    if (x === ys[i]) auc += 0.5;
+    else auc += acc.addTwoPoint(1, 1, ys[i] < x) / 2;
+  });
+  return { auc: auc / xs.length, p: acc.pValue(alternative).p, untied: acc.rows };
 }
 
 function valueAt(c: PooledCodes, r: number, latent: number): number {
@@ -67,6 +84,7 @@ export function compareRegions(
       d_z: md / sdd,
       wilcoxon: wilcoxon(xs, ys, alternative),
       paired_t: { statistic: t.statistic, df: t.df, p: t.p },
+      strat: pairedRankTest(xs, ys, alternative),
     };
   };
   return [...latents.map((l) => compare(l, [l])), compare(-1, latents)];

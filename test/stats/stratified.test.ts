@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { benjaminiHochberg, benjaminiYekutieli } from '../../lib/stats/adjust.ts';
+import { compareRegions } from '../../lib/stats/episodes.ts';
 import type { Alternative } from '../../lib/stats/dists.ts';
 import { pooledFromDense } from '../../lib/stats/sparse.ts';
 import { type Strata, strataOf, stratifiedStats, stratumAucs } from '../../lib/stats/stratified.ts';
@@ -171,4 +172,23 @@ test(`the normal approximation takes over beyond ${EXACT_BUDGET} multiply-adds; 
     }
     assert.ok(checked >= 4);
   }
+});
+
+test('episode regions: the within-episode rank test is the sign test on the untied episodes', () => {
+  // x > y in 4 episodes, below in 1, tied in 1: binomtest(4, 5) two-sided = 12/32, greater = 6/32
+  const x = [3, 2, 5, 1, 4, 4];
+  const y = [1, 2, 2, 0, 3, 5];
+  const region = (v: number[]) => ({
+    codes: pooledFromDense(
+      v.map((a) => [a]),
+      1,
+    ),
+    present: new Uint8Array(6).fill(1),
+  });
+  const ids = x.map((_, i) => `e${i}`);
+  const [two] = compareRegions(ids, region(x), region(y), [0]);
+  assert.deepEqual([two.strat.auc, two.strat.untied], [4.5 / 6, 5]);
+  closeRel(two.strat.p, 12 / 32, 1e-14, 'two-sided p');
+  const [greater] = compareRegions(ids, region(x), region(y), [0], 'greater');
+  closeRel(greater.strat.p, 6 / 32, 1e-14, 'one-sided p');
 });
