@@ -158,7 +158,19 @@ function episodesMarkdown(
     });
     lines.push(
       markdownTable(
-        ['latent', 'pairs', 'missing', 'mean x', 'mean y', 'ratio', 'd_z', 'Wilcoxon p', 'paired t p', 'x > y share', 'rank test p'],
+        [
+          'latent',
+          'pairs',
+          'missing',
+          'mean x',
+          'mean y',
+          'ratio',
+          'd_z',
+          'Wilcoxon p',
+          'paired t p',
+          'x > y share',
+          'rank test p',
+        ],
         rows,
       ),
       '',

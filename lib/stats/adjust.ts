@@ -1,13 +1,13 @@
 // Multiple-comparison adjustments across latents.
 
-function orderOf(p: ArrayLike<number>): Int32Array {
+/** Indices by ascending p (ties by index): pass it to several adjustments of the same p to sort once. */
+export function orderOf(p: ArrayLike<number>): Int32Array {
   return Int32Array.from({ length: p.length }, (_, i) => i).sort((i, j) => p[i] - p[j] || i - j);
 }
 
 /** Benjamini–Hochberg q-values, as scipy.stats.false_discovery_control(p, method='bh'). */
-export function benjaminiHochberg(p: ArrayLike<number>): Float64Array {
+export function benjaminiHochberg(p: ArrayLike<number>, order = orderOf(p)): Float64Array {
   const m = p.length;
-  const order = orderOf(p);
   const q = new Float64Array(m);
   let running = Infinity;
   for (let r = m - 1; r >= 0; r--) {
@@ -21,16 +21,15 @@ export function benjaminiHochberg(p: ArrayLike<number>): Float64Array {
  * Benjamini–Yekutieli q-values (FDR control under any dependence between the tests): the BH q-values
  * times Σ_{i ≤ m} 1/i, capped at 1; scipy.stats.false_discovery_control(p, method='by').
  */
-export function benjaminiYekutieli(p: ArrayLike<number>): Float64Array {
+export function benjaminiYekutieli(p: ArrayLike<number>, bh = benjaminiHochberg(p)): Float64Array {
   let c = 0;
   for (let i = 1; i <= p.length; i++) c += 1 / i;
-  return benjaminiHochberg(p).map((q) => Math.min(1, q * c));
+  return bh.map((q) => Math.min(1, q * c));
 }
 
 /** Holm step-down adjusted p-values: max over k ≤ r of (m − k)·p_(k), capped at 1. */
-export function holm(p: ArrayLike<number>): Float64Array {
+export function holm(p: ArrayLike<number>, order = orderOf(p)): Float64Array {
   const m = p.length;
-  const order = orderOf(p);
   const out = new Float64Array(m);
   let running = 0;
   for (let r = 0; r < m; r++) {

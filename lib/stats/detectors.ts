@@ -118,7 +118,7 @@ export function compareGroups(
   const count = (x: number): number => g.reduce((n, y) => n + (y === x ? 1 : 0), 0);
   if (count(0) < 2 || count(1) < 2)
     throw new InputError(`${where}: need at least 2 samples in each group (found ${count(0)} and ${count(1)})`);
-  const stats = differentialStats(codes, g, o.alternative);
+  const stats = differentialStats(codes, g, o.alternative, !strata);
   let normal = 0;
   if (strata) {
     const st = stratifiedStats(codes, strata, o.alternative);

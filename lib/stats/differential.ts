@@ -1,6 +1,6 @@
 // Differential activation of every latent between two groups of samples, from sparse pooled codes.
 // Zeros are implicit: each latent's zeros form one tie group, so rank statistics sort only non-zeros.
-import { benjaminiHochberg, benjaminiYekutieli, holm } from './adjust.ts';
+import { benjaminiHochberg, benjaminiYekutieli, holm, orderOf } from './adjust.ts';
 import type { Alternative } from './dists.ts';
 import type { PooledCodes } from './sparse.ts';
 import { mwuPValue, welchFromMoments } from './tests.ts';
@@ -120,12 +120,13 @@ function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [num
 
 /**
  * Per-sample statistics of group a (0) vs group b (1) for every latent; q_bh, q_by and p_holm adjust
- * p_mwu over the active latents (adjustTested switches them to another test).
+ * p_mwu over the active latents (`adjust` false leaves that to a caller that adjusts another test).
  */
 export function differentialStats(
   codes: PooledCodes,
   groups: Groups,
   alternative: Alternative = 'two-sided',
+  adjust = true,
 ): DiffStats {
   const d = codes.dSae;
   let nA = 0;
@@ -199,7 +200,7 @@ export function differentialStats(
     s.p_welch[l] = w.p;
     s.active[l] = a.length + b.length > 0 ? 1 : 0;
   }
-  adjustTested(s, 'p_mwu', s.active);
+  if (adjust) adjustTested(s, 'p_mwu', s.active);
   return s;
 }
 
@@ -211,10 +212,12 @@ export function adjustTested(s: DiffStats, tested: DiffStats['tested'], testable
   const idx: number[] = [];
   for (let l = 0; l < testable.length; l++) if (testable[l]) idx.push(l);
   const p = Float64Array.from(idx, (l) => s[tested][l]);
+  const order = orderOf(p);
+  const bh = benjaminiHochberg(p, order);
   const adjusted: [Float64Array, Float64Array][] = [
-    [s.q_bh, benjaminiHochberg(p)],
-    [s.q_by, benjaminiYekutieli(p)],
-    [s.p_holm, holm(p)],
+    [s.q_bh, bh],
+    [s.q_by, benjaminiYekutieli(p, bh)],
+    [s.p_holm, holm(p, order)],
   ];
   for (const [column, values] of adjusted) {
     column.fill(1);

@@ -53,13 +53,20 @@ export class StratNull {
   private genStart: number[] = [0];
   private genDen: number[] = [];
   private genLen = 0;
-  private bufA: Float64Array = new Float64Array(1024);
-  private bufB: Float64Array = new Float64Array(1024);
+  private readonly window = new TailWindow();
   private binom: Float64Array = new Float64Array(64);
-  /** One general row's offsets and probabilities (grown in addRow). */
+  /** One factor's runs (offsets, strides, lengths, probabilities), grown as needed. */
   private offs: Int32Array = new Int32Array(64);
+  private strides: Int32Array = new Int32Array(64);
+  private lengths: Int32Array = new Int32Array(64);
   private probs: Float64Array = new Float64Array(64);
-  private cum: Float64Array = new Float64Array(1024);
+
+  private growRuns(n: number): void {
+    this.offs = new Int32Array(2 * n);
+    this.strides = new Int32Array(2 * n);
+    this.lengths = new Int32Array(2 * n);
+    this.probs = new Float64Array(2 * n);
+  }
   /** Observed Σ U over informative rows, its null mean and variance, the lattice step, the support. */
   observed = 0;
   private mean = 0;
@@ -128,10 +135,7 @@ export class StratNull {
       this.genU = grow(this.genU);
       this.genW = grow(this.genW);
     }
-    if (this.offs.length < n) {
-      this.offs = new Int32Array(2 * n);
-      this.probs = new Float64Array(2 * n);
-    }
+    if (this.offs.length < n) this.growRuns(n);
     let uMin = Infinity;
     let uMax = -Infinity;
     let sq = 0;
@@ -175,9 +179,8 @@ export class StratNull {
     let points = this.genLen;
     for (const m of this.shapes.values()) points += m + 1;
     if (!forceExact && width * points > EXACT_BUDGET) return { p: this.normalP(total, alternative), exact: false };
-    const t = total - this.lo;
-    const ge = alternative === 'less' ? 1 : this.tail(t, true);
-    const le = alternative === 'greater' ? 1 : this.tail(t, false);
+    const ge = alternative === 'less' ? 1 : this.tail(total, true);
+    const le = alternative === 'greater' ? 1 : this.tail(total, false);
     const p = alternative === 'greater' ? ge : alternative === 'less' ? le : 2 * Math.min(ge, le);
     return { p: Math.min(1, p), exact: true };
   }
@@ -203,46 +206,131 @@ export class StratNull {
    * bring across t is dropped (it cannot count) or added to the result (it must count). Only additions of
    * non-negative terms, so small tails keep their relative precision.
    */
-  private tail(t: number, upper: boolean): number {
-    const width = this.hi - this.lo;
+  private tail(total: number, upper: boolean): number {
+    // every partial sum lies on lo + step·ℤ: work in units of the step (all offsets and t are multiples of it)
+    const g = this.step;
+    const width = (this.hi - this.lo) / g;
+    // a total off the lattice counts as the next lattice point inside the tail
+    const t = upper ? Math.ceil((total - this.lo) / g) : Math.floor((total - this.lo) / g);
     if (upper ? t <= 0 : t >= width) return 1;
     if (upper ? t > width : t < 0) return 0;
-    if (this.bufA.length <= width) {
-      this.bufA = new Float64Array(2 * (width + 1));
-      this.bufB = new Float64Array(2 * (width + 1));
-    }
-    let cur = this.bufA;
-    let next = this.bufB;
-    // the open window [lo, hi] of partial sums (relative to the minimum so far), and R = the range still to add
-    let lo = 0;
-    let hi = 0;
-    cur[0] = 1;
-    let remaining = width;
-    let done = 0;
-    const cum = this.cum.length > width ? this.cum : (this.cum = new Float64Array(2 * (width + 1)));
-    const step = (offsets: Int32Array | null, span: number, probs: Float64Array, n: number, range: number) => {
-      remaining -= range;
-      // after this factor a partial sum p is certain when p ≥ t (upper) or p + R ≤ t, impossible when p + R < t or p > t
-      const a = upper ? t - remaining : t - remaining + 1;
-      const b = upper ? t - 1 : t;
-      const nlo = Math.max(a, 0);
-      const nhi = Math.min(b, hi + range);
-      // cumulative mass of the open window from the side that becomes certain (additions only)
-      if (upper) {
-        cum[hi + 1] = 0;
-        for (let i = hi; i >= lo; i--) cum[i] = cum[i + 1] + cur[i];
-      } else {
-        let c = 0;
-        for (let i = lo; i <= hi; i++) cum[i] = c += cur[i];
+    const w = this.window;
+    w.start(t, upper, width);
+    for (const [key, m] of this.shapes) {
+      const cA = Math.floor(key / 32768);
+      const span = cA + (key - cA * 32768); // U_hi − U_lo = K + 1
+      if (this.binom.length <= m) this.binom = new Float64Array(2 * (m + 1));
+      if (this.offs.length <= m) this.growRuns(m + 1);
+      binomialPmf(m, cA / span, this.binom);
+      for (let b = 0; b <= m; b++) {
+        this.offs[b] = (b * span) / g;
+        this.lengths[b] = 1;
+        this.strides[b] = 1;
       }
-      if (nhi >= nlo) next.fill(0, nlo, nhi + 1);
-      for (let j = 0; j < n; j++) {
-        const off = offsets ? offsets[j] : j * span;
-        const pr = probs[j];
-        // partial sums i that land inside the new window, and those that become certain
-        const from = Math.max(lo, nlo - off);
-        const to = Math.min(hi, nhi - off);
-        for (let i = from; i <= to; i++) next[i + off] += cur[i] * pr;
+      if (!w.add(this.offs, this.strides, this.lengths, this.binom, m + 1, (m * span) / g)) return w.done;
+    }
+    const { offs, strides, lengths, probs } = this;
+    for (let r = 0; r < this.genDen.length; r++) {
+      // the row's points come by descending U: read them backwards, ascending, and join equally likely,
+      // equally spaced neighbours into runs
+      const s = this.genStart[r];
+      const e = this.genStart[r + 1];
+      const uMin = this.genU[e - 1];
+      let n = 0;
+      for (let j = e - 1; j >= s; j--) {
+        const off = (this.genU[j] - uMin) / g;
+        const pr = this.genW[j] / this.genDen[r];
+        const last = n - 1;
+        if (
+          n > 0 &&
+          probs[last] === pr &&
+          (lengths[last] === 1 || off - offs[last] === lengths[last] * strides[last])
+        ) {
+          if (lengths[last] === 1) strides[last] = off - offs[last];
+          lengths[last]++;
+          continue;
+        }
+        offs[n] = off;
+        strides[n] = 1;
+        lengths[n] = 1;
+        probs[n++] = pr;
+      }
+      if (!w.add(offs, strides, lengths, probs, n, (this.genU[s] - uMin) / g)) return w.done;
+    }
+    return w.done;
+  }
+}
+
+/**
+ * One tail of a sum of independent lattice variables, adding the variables one at a time and keeping
+ * only the partial sums whose fate is still open: a partial sum that the remaining range R can no longer
+ * bring across t is dropped (it cannot count) or moved to `done` (it must count). Only additions of
+ * non-negative terms, so small tails keep their relative precision.
+ */
+class TailWindow {
+  private cur = new Float64Array(1024);
+  private next = new Float64Array(1024);
+  private cum = new Float64Array(1024);
+  private pre = new Float64Array(64);
+  private suf = new Float64Array(64);
+  /** The open window [lo, hi] of partial sums (relative to the minimum so far). */
+  private lo = 0;
+  private hi = 0;
+  private remaining = 0;
+  private t = 0;
+  private upper = true;
+  done = 0;
+
+  /** P(S ≥ t) (`upper`) or P(S ≤ t) for a sum S over [0, width]. */
+  start(t: number, upper: boolean, width: number): void {
+    if (this.cur.length <= width) {
+      this.cur = new Float64Array(2 * (width + 1));
+      this.next = new Float64Array(2 * (width + 1));
+      this.cum = new Float64Array(2 * (width + 1));
+    }
+    this.cur[0] = 1;
+    this.lo = this.hi = 0;
+    this.remaining = width;
+    this.t = t;
+    this.upper = upper;
+    this.done = 0;
+  }
+
+  /**
+   * Adds a variable over [0, range]: `n` runs, run j putting probability probs[j] on each of the
+   * lengths[j] points offsets[j] + k·strides[j] (k = 0..lengths[j] − 1). Returns false once every partial
+   * sum is settled.
+   */
+  add(
+    offsets: Int32Array,
+    strides: Int32Array,
+    lengths: Int32Array,
+    probs: Float64Array,
+    n: number,
+    range: number,
+  ): boolean {
+    const { cur, next, cum, lo, hi, t, upper } = this;
+    this.remaining -= range;
+    // after this variable a partial sum p is certain when p ≥ t (upper) or p + R ≤ t, impossible when p + R < t or p > t
+    const a = upper ? t - this.remaining : t - this.remaining + 1;
+    const b = upper ? t - 1 : t;
+    const nlo = Math.max(a, 0);
+    const nhi = Math.min(b, hi + range);
+    // cumulative mass of the open window from the side that becomes certain
+    if (upper) {
+      cum[hi + 1] = 0;
+      for (let i = hi; i >= lo; i--) cum[i] = cum[i + 1] + cur[i];
+    } else {
+      let c = 0;
+      for (let i = lo; i <= hi; i++) cum[i] = c += cur[i];
+    }
+    if (nhi >= nlo) next.fill(0, nlo, nhi + 1);
+    let done = this.done;
+    for (let j = 0; j < n; j++) {
+      const pr = probs[j];
+      const len = lengths[j];
+      for (let k = 0; k < len; k++) {
+        const off = offsets[j] + k * strides[j];
         if (upper) {
           const first = Math.max(lo, b - off + 1);
           if (first <= hi) done += pr * cum[first];
@@ -251,32 +339,55 @@ export class StratNull {
           if (last >= lo) done += pr * cum[last];
         }
       }
-      [cur, next] = [next, cur];
-      lo = nlo;
-      hi = nhi;
-    };
-    for (const [key, m] of this.shapes) {
-      const cA = Math.floor(key / 32768);
-      const span = cA + (key - cA * 32768); // U_hi − U_lo = K + 1
-      if (this.binom.length <= m) this.binom = new Float64Array(2 * (m + 1));
-      binomialPmf(m, cA / span, this.binom);
-      step(null, span, this.binom, m + 1, m * span);
-      if (hi < lo) return done;
+      if (len >= RUN_MIN) this.addRun(offsets[j], strides[j], len, pr, nlo, nhi);
+      else
+        for (let k = 0; k < len; k++) {
+          // partial sums i that land inside the new window
+          const off = offsets[j] + k * strides[j];
+          const from = Math.max(lo, nlo - off);
+          const to = Math.min(hi, nhi - off);
+          for (let i = from; i <= to; i++) next[i + off] += cur[i] * pr;
+        }
     }
-    for (let g = 0; g < this.genDen.length; g++) {
-      const s = this.genStart[g];
-      const e = this.genStart[g + 1];
-      let uMin = Infinity;
-      let uMax = -Infinity;
-      for (let j = s; j < e; j++) (uMin = Math.min(uMin, this.genU[j])), (uMax = Math.max(uMax, this.genU[j]));
-      const n = e - s;
-      for (let j = 0; j < n; j++) {
-        this.offs[j] = this.genU[s + j] - uMin;
-        this.probs[j] = this.genW[s + j] / this.genDen[g];
+    this.done = done;
+    this.cur = next;
+    this.next = cur;
+    this.lo = nlo;
+    this.hi = nhi;
+    return nhi >= nlo;
+  }
+
+  /**
+   * next[q] += pr · Σ_{k<len} cur[q − off − k·stride] for q in [nlo, nhi], as sliding sums of `len`
+   * along each residue class mod `stride`, each from block prefix and suffix sums (van Herk / Gil-Werman):
+   * three passes instead of `len`, and additions of non-negative terms only.
+   */
+  private addRun(off: number, stride: number, len: number, pr: number, nlo: number, nhi: number): void {
+    const { cur, next, lo, hi } = this;
+    for (let r = 0; r < stride; r++) {
+      const i0 = lo + r; // y_m = cur[i0 + m·stride], m = 0..count − 1
+      if (i0 > hi) break;
+      const count = Math.floor((hi - i0) / stride) + 1;
+      const total = count + len - 1; // window ends u = 0..total − 1 (y = 0 beyond count − 1)
+      if (this.pre.length < total) {
+        this.pre = new Float64Array(2 * total);
+        this.suf = new Float64Array(2 * total);
       }
-      step(this.offs, 0, this.probs, n, uMax - uMin);
-      if (hi < lo) return done;
+      const { pre, suf } = this;
+      for (let u = 0; u < total; u++)
+        pre[u] = (u % len === 0 ? 0 : pre[u - 1]) + (u < count ? cur[i0 + u * stride] : 0);
+      for (let u = total - 1; u >= 0; u--)
+        suf[u] = (u % len === len - 1 || u === total - 1 ? 0 : suf[u + 1]) + (u < count ? cur[i0 + u * stride] : 0);
+      // outputs q = i0 + off + u·stride inside [nlo, nhi]
+      const uFrom = Math.max(0, Math.ceil((nlo - i0 - off) / stride));
+      const uTo = Math.min(total - 1, Math.floor((nhi - i0 - off) / stride));
+      for (let u = uFrom; u <= uTo; u++) {
+        const window = u < len || u % len === len - 1 ? pre[u] : suf[u - len + 1] + pre[u];
+        next[i0 + off + u * stride] += pr * window;
+      }
     }
-    return done;
   }
 }
+
+/** Runs of at least this many equally likely, equally spaced points are added as sliding sums. */
+const RUN_MIN = 4;

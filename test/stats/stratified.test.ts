@@ -65,7 +65,7 @@ test('at K = 1 p_strat equals scipy binomtest on the untied pairs', () => {
   }
 });
 
-test('exact p on 48 prompts × K = 5 (sparse to dense, variable K) equals an integer convolution; tails to 1e-12 relative', () => {
+test('exact p on 48 prompts × K = 5 (sparse to dense), variable K, and K = 9 and 12 with distinct values equals an integer convolution; tails to 1e-12 relative', () => {
   for (const c of ref.exact) {
     const { codes, strata } = design(c.rows);
     const ge = stratifiedStats(codes, strata, 'greater').p_strat[0];
