@@ -9,7 +9,7 @@ import { readResponses } from '../../lib/io/inputs.ts';
 import yargs from 'yargs';
 import { addCommands } from '../../analyses/commands.ts';
 import { backendOption } from '../../lib/cli/options.ts';
-import { exitCodeFor, InputError } from '../../lib/errors.ts';
+import { exitCodeFor, flagOf, InputError, SettingError } from '../../lib/errors.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { openTorchStateDict } from '../../lib/io/torch.ts';
 import { zipBytes } from '../helpers/zip.ts';
@@ -144,7 +144,7 @@ test('every bad flag, file and --out is an InputError (exit 2) naming it, with n
   const prompts = join(tmp, 'prompts.txt');
   writeFileSync(
     prompts,
-    ['Explain bread.', 'Explain tea.', 'Explain rice.', 'Explain tides.', 'Explain knots.'].join('\n'),
+    ['Explain bread.', 'Explain tea.', 'Explain rice.', 'Explain tides.', 'Explain knots.', 'Explain rain.'].join('\n'),
   );
   const emptyResponses = join(tmp, 'responses-empty.json');
   writeFileSync(
@@ -155,6 +155,7 @@ test('every bad flag, file and --out is an InputError (exit 2) naming it, with n
       'Explain rice.': 'Water.',
       'Explain tides.': 'Moon.',
       'Explain knots.': 'Loops.',
+      'Explain rain.': 'Clouds.',
     }),
   );
   const aFile = join(tmp, 'a-file.txt');
@@ -181,12 +182,12 @@ test('every bad flag, file and --out is an InputError (exit 2) naming it, with n
     },
     {
       args: ['find-otd-latents', ...session, '--temperature', '-1', '--out', out('temp')],
-      stderr: /--temperature: expected a number in \[0, ∞\), found -1/,
+      stderr: /--temperature: expected a number ≥ 0, found -1/,
       out: out('temp'),
     },
     {
       args: ['find-otd-latents', ...session, '--holdout', '2', '--out', out('holdout')],
-      stderr: /--holdout must be a fraction strictly between 0 and 1, found 2/,
+      stderr: /--holdout: expected a number in \(0, 1\), found 2/,
       out: out('holdout'),
     },
     {
@@ -268,7 +269,8 @@ test('every bad flag, file and --out is an InputError (exit 2) naming it, with n
     const err = await inProcess(c.args);
     assert.ok(err instanceof InputError, `${c.args.join(' ')}: ${err?.stack ?? 'no error'}`);
     assert.equal(exitCodeFor(err), 2);
-    assert.match(err.message, c.stderr, c.args.join(' '));
+    // what the command line prints: settings named as flags
+    assert.match(err instanceof SettingError ? err.render(flagOf) : err.message, c.stderr, c.args.join(' '));
     if (c.out) assert.equal(existsSync(c.out), false, `${c.out} was written`);
   }
   // and through the real CLI: exit code 2, the message on stderr, no stack
