@@ -223,7 +223,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         .option('random-match', {
           choices: RANDOM_MATCHES,
           describe:
-            "random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded) or none (uniform, the paper's)",
+            "random control: activity (default: matched on label-blind firing frequency and mean activation, detector-like latents excluded), activity-norm (then also on the residual norm its clamp removes on off-topic contexts) or none (uniform, the paper's)",
         })
         .option('meta-prompt', {
           type: 'string',

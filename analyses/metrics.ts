@@ -15,6 +15,7 @@ import {
 } from '../lib/trials/report.ts';
 import { loadTrialSources } from '../lib/trials/sources.ts';
 import { DEGRADED_RULE, isDegraded } from '../lib/trials/degraded.ts';
+import { parseRestriction, RESTRICT_SYNTAX, restrictTrials } from '../lib/trials/restrict.ts';
 import type { Trial } from '../lib/trials/types.ts';
 import { InputError } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
@@ -28,6 +29,7 @@ interface Args extends GlobalArgs {
   level: number;
   baseline?: string;
   'exclude-degraded': boolean;
+  where?: string[];
   out?: string;
 }
 
@@ -79,6 +81,11 @@ const command: CommandModule<GlobalArgs, Args> = {
         default: false,
         describe: `sensitivity analysis: also report the metrics without degraded outputs (${DEGRADED_RULE}), as the paper optionally did; the headline numbers keep them`,
       })
+      .option('where', {
+        type: 'string',
+        array: true,
+        describe: `restrict to trials by their per-trial records (all must hold): ${RESTRICT_SYNTAX}; e.g. --where finish_reason=eos --where well_formed_share>=0.8`,
+      })
       .option('out', { type: 'string', describe: 'write metrics.json here' }),
   handler: (args) => {
     checkResamples(args.resamples, '--resamples', 100);
@@ -86,8 +93,14 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (!(args.level > 0 && args.level < 1))
       throw new InputError(`--level: expected a number in (0, 1), found ${args.level}`);
     outFileFlag('out', args.out);
+    const restrictions = (args.where ?? []).map(parseRestriction);
     const sources = loadTrialSources(args.trials);
-    const trials = sources.flatMap((s) => s.trials);
+    const all = sources.flatMap((s) => s.trials);
+    const trials = restrictTrials(all, restrictions);
+    if (restrictions.length)
+      console.log(
+        `restricted to ${trials.length} of ${all.length} trials: ${restrictions.map((r) => r.text).join(' and ')}\n`,
+      );
     const metricsOf = (ts: Trial[]): MetricsReport => {
       try {
         return computeMetrics(ts, {
@@ -132,6 +145,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         ...report,
         ...(sensitivity ? { sensitivity } : {}),
         provenance: {
+          ...(restrictions.length ? { where: restrictions.map((r) => r.text), trials_kept: trials.length } : {}),
           sources: sources.map((s) => ({
             path: s.path,
             format: s.format,

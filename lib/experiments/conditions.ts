@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import type { Intervention } from '../steering/types.ts';
+import type { Sae } from '../sae/index.ts';
 import { openStore } from '../store/reader.ts';
 import type { Feature } from './features.ts';
 import type { ResolvedLatents } from './latents.ts';
@@ -39,6 +40,8 @@ export interface ConditionSetup extends ConditionOptions {
   latents: ResolvedLatents;
   features: Feature[];
   dSae: number;
+  /** The SAE's decoder rows (the random control measures what clamping removes). */
+  sae: Pick<Sae, 'decoder' | 'dIn'>;
   seed: number;
   log: (line: string) => void;
 }
@@ -83,7 +86,8 @@ export const CONDITIONS = {
     trial: (r) => ({ interventions: clamps(r.ablated, r.clampLayer) }),
   },
   random: {
-    describe: 'steer, with as many random latents clamped to 0 (matched on label-blind activity, or uniform)',
+    describe:
+      'steer, with as many random latents clamped to 0 (matched on label-blind activity and on the residual norm their clamp removes on off-topic contexts, or on activity only, or uniform)',
     steered: true,
     settings: [
       { flag: 'random-sets', key: 'random_sets', value: (o) => o.randomSets },
@@ -100,6 +104,7 @@ export const CONDITIONS = {
         k: s.randomSets,
         seed: s.seed,
         openStore,
+        decoder: { rows: (latents) => s.sae.decoder.gatherRowsF32(latents), dIn: s.sae.dIn },
       });
       writeJsonAtomic(join(s.out, 'random.json'), random);
       s.log(
@@ -115,12 +120,25 @@ export const CONDITIONS = {
       r.random
         ? [
             `Random control (\`--random-match ${r.random.match}\`): ${r.random.rule}. Excluded: ${r.random.exclusion.rule} (${r.random.exclusion.detector_like.length} detector-like latents; list in random.json).`,
+            ...(r.random.norm
+              ? [
+                  `Residual norm removed on off-topic contexts (mean over ${r.random.norm.tokens.measured} response tokens): ablated set ${r.random.norm.ablated.toFixed(4)}; random sets ${r.random.norm.sets.map((x) => x.toFixed(4)).join(', ')}.`,
+                ]
+              : []),
             ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),
           ]
         : [],
     provenance: (r) =>
       r.random
-        ? { random: { match: r.random.match, rule: r.random.rule, exclusion: r.random.exclusion, sets: r.random.sets } }
+        ? {
+            random: {
+              match: r.random.match,
+              rule: r.random.rule,
+              exclusion: r.random.exclusion,
+              norm: r.random.norm,
+              sets: r.random.sets,
+            },
+          }
         : {},
   },
   'no-steer': {

@@ -1,8 +1,12 @@
-// The `random` control: sets of latents as many as the ablated ones, never detector-like. Two rules:
-// - `activity` (default): each ablated latent gets a stand-in matched on label-blind activity — its
-//   per-token firing frequency and its mean code when firing, over every token of the discovery run's
-//   conversations (prompts and responses, whatever their on/off-topic label) — so the control removes
-//   as much activity as the ablation does without using the contrast that found the detectors;
+// The `random` control: sets of latents as many as the ablated ones, never detector-like. Three rules
+// (the default is in ABLATION_DEFAULTS):
+// - `activity-norm`: matched on label-blind activity (below), then latents are swapped, each for one
+//   of its ablated latent's nearest in activity, until clamping the set removes as much of the residual stream
+//   on off-topic contexts as clamping the ablated set does (removedNorm.ts): a control that perturbs the model
+//   as much where the detectors act, not just one that fires as often;
+// - `activity`: each ablated latent gets a stand-in matched on label-blind activity — its per-token firing
+//   frequency and its mean code when firing, over every token of the discovery run's conversations (prompts
+//   and responses, whatever their on/off-topic label) — without using the contrast that found the detectors;
 // - `none`: drawn uniformly, as the paper did.
 // Excluded in both: the ablated latents, the steered features, and (when the discovery ranking is at
 // hand) every latent that passes any selection rule or has AUC ≥ 0.7 in it.
@@ -12,9 +16,10 @@ import { rankAverage } from '../stats/rank.ts';
 import { readRanking } from '../stats/rankingFile.ts';
 import { DEFAULT_CRITERIA } from '../stats/selection.ts';
 import type { ActsStore } from '../store/reader.ts';
+import { offTopicCodes, type OffTopicCodes, RemovedNorm } from './removedNorm.ts';
 
-export type RandomMatch = 'activity' | 'none';
-export const RANDOM_MATCHES: RandomMatch[] = ['activity', 'none'];
+export type RandomMatch = 'activity-norm' | 'activity' | 'none';
+export const RANDOM_MATCHES: RandomMatch[] = ['activity-norm', 'activity', 'none'];
 
 /** Per latent: share of tokens where it fires, and its mean code over those tokens (0 when it never fires). */
 export interface LatentActivity {
@@ -88,6 +93,53 @@ function checkPool(pool: number[], needed: number): void {
     );
 }
 
+/** The drawable latents (not ablated, not excluded) ordered by nearness in activity to a latent. */
+interface ActivityPool {
+  nearest(target: number, count: number, skip: Set<number>): number[];
+  /** Nearness of a to b: |Δ percentile of firing frequency| + |Δ percentile of mean code when firing|. */
+  distance(a: number, b: number): number;
+}
+
+function activityPool(
+  activity: LatentActivity,
+  ablated: number[],
+  exclude: Iterable<number>,
+  needed: number,
+): ActivityPool {
+  const d = activity.freq.length;
+  const missing = ablated.filter((l) => l >= d);
+  if (missing.length)
+    throw new InputError(
+      `random condition: ablated latent${missing.length > 1 ? 's' : ''} ${missing.join(', ')} outside the store's ${d} latents`,
+    );
+  const pf = rankAverage(activity.freq).ranks.map((r) => r / d);
+  const pm = rankAverage(activity.mean).ranks.map((r) => r / d);
+  const skipped = new Set([...ablated, ...exclude]);
+  const pool = Array.from({ length: d }, (_, l) => l).filter((l) => !skipped.has(l));
+  checkPool(pool, needed);
+  const distance = (a: number, b: number) => Math.abs(pf[a] - pf[b]) + Math.abs(pm[a] - pm[b]);
+  return {
+    distance,
+    nearest: (t, count, skip) =>
+      pool
+        .filter((l) => !skip.has(l))
+        .map((l) => ({ l, dist: distance(l, t) }))
+        .sort((x, y) => x.dist - y.dist || x.l - y.l)
+        .slice(0, count)
+        .map((x) => x.l),
+  };
+}
+
+function drawMatched(pool: ActivityPool, ablated: number[], rng: Rng): number[] {
+  const used = new Set<number>();
+  return ablated.map((t) => {
+    const near = pool.nearest(t, MATCH_POOL, used);
+    const pick = near[rng.int(near.length)];
+    used.add(pick);
+    return pick;
+  });
+}
+
 /**
  * `k` sets (stream 2 + j of `seed` for set j): for each ablated latent in turn, one latent drawn uniformly
  * among the MATCH_POOL nearest in activity that is not excluded and not already in the set. Nearness is
@@ -101,32 +153,86 @@ export function activityMatchedSets(
   k: number,
   seed: number,
 ): RandomSet[] {
-  const d = activity.freq.length;
-  const missing = ablated.filter((l) => l >= d);
-  if (missing.length)
-    throw new InputError(
-      `random condition: ablated latent${missing.length > 1 ? 's' : ''} ${missing.join(', ')} outside the store's ${d} latents`,
-    );
-  const pf = rankAverage(activity.freq).ranks.map((r) => r / d);
-  const pm = rankAverage(activity.mean).ranks.map((r) => r / d);
-  const skip = new Set([...ablated, ...exclude]);
-  const pool = Array.from({ length: d }, (_, l) => l).filter((l) => !skip.has(l));
-  checkPool(pool, ablated.length + MATCH_POOL);
-  return Array.from({ length: k }, (_, j) => {
+  const pool = activityPool(activity, ablated, exclude, ablated.length + MATCH_POOL);
+  return Array.from({ length: k }, (_, j) => ({
+    latents: drawMatched(pool, ablated, new Rng(seed, 2 + j)),
+    matched: [...ablated],
+  }));
+}
+
+/** A norm swap for position j may take one of this many latents nearest in activity to ablated[j]. */
+export const NORM_POOL = 25;
+/** The search stops once a set's removed norm is within this share of the ablated set's. */
+export const NORM_TOLERANCE = 0.02;
+const NORM_PASSES = 20;
+
+export interface NormMatch {
+  /** Mean removed norm of the ablated set, and of each random set (in set order). */
+  ablated: number;
+  sets: number[];
+  /** Mean over each set's positions of the activity distance to the ablated latent it stands in for. */
+  activity_distance: number[];
+  tokens: { total: number; measured: number };
+}
+
+/**
+ * Activity-matched sets (as activityMatchedSets), then, set by set, swaps: in passes over the positions (a seeded
+ * order), the stand-in for ablated[j] may be replaced by one of the NORM_POOL latents nearest in activity to
+ * ablated[j] (not excluded, not in the set) when that brings the set's removed norm closer to the ablated set's;
+ * until within NORM_TOLERANCE, or a pass changes nothing.
+ */
+export function normMatchedSets(
+  activity: LatentActivity,
+  codes: OffTopicCodes,
+  ablated: number[],
+  exclude: Iterable<number>,
+  k: number,
+  seed: number,
+): { sets: RandomSet[]; norm: NormMatch } {
+  const pool = activityPool(activity, ablated, exclude, ablated.length + MATCH_POOL);
+  const target = new RemovedNorm(codes, ablated).mean();
+  const removed: number[] = [];
+  const sets = Array.from({ length: k }, (_, j) => {
     const rng = new Rng(seed, 2 + j);
-    const used = new Set<number>();
-    const latents = ablated.map((t) => {
-      const near = pool
-        .filter((l) => !used.has(l))
-        .map((l) => ({ l, dist: Math.abs(pf[l] - pf[t]) + Math.abs(pm[l] - pm[t]) }))
-        .sort((x, y) => x.dist - y.dist || x.l - y.l)
-        .slice(0, MATCH_POOL);
-      const pick = near[rng.int(near.length)].l;
-      used.add(pick);
-      return pick;
-    });
+    const latents = drawMatched(pool, ablated, rng);
+    const rn = new RemovedNorm(codes, latents);
+    const gap = () => Math.abs(rn.mean() - target);
+    for (let pass = 0; pass < NORM_PASSES && gap() > NORM_TOLERANCE * target; pass++) {
+      let changed = false;
+      const order = ablated.map((_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const r = rng.int(i + 1);
+        [order[i], order[r]] = [order[r], order[i]];
+      }
+      for (const at of order) {
+        let best = { l: -1, gap: gap() };
+        for (const c of pool.nearest(ablated[at], NORM_POOL, new Set(latents))) {
+          const g = Math.abs(rn.meanIfSwapped(latents[at], c) - target);
+          if (g < best.gap) best = { l: c, gap: g };
+        }
+        if (best.l >= 0) {
+          rn.swap(latents[at], best.l);
+          latents[at] = best.l;
+          changed = true;
+        }
+        if (gap() <= NORM_TOLERANCE * target) break;
+      }
+      if (!changed) break;
+    }
+    removed.push(rn.mean());
     return { latents, matched: [...ablated] };
   });
+  return {
+    sets,
+    norm: {
+      ablated: target,
+      sets: removed,
+      activity_distance: sets.map(
+        (s) => s.latents.reduce((a, l, i) => a + pool.distance(l, ablated[i]), 0) / s.latents.length,
+      ),
+      tokens: codes.tokens,
+    },
+  };
 }
 
 /** `k` sets drawn uniformly without replacement from the latents 0..dSae−1 not excluded (the paper's control). */
@@ -160,6 +266,8 @@ export interface RandomControl {
   exclusion: { rule: string; detector_like: number[]; ablated: number[]; steered: number[] };
   /** Where the activity was measured (activity matching), else null. */
   activity: { store: string; tokens: number } | null;
+  /** The residual norm each set's clamp removes on off-topic contexts (activity-norm matching), else null. */
+  norm: (NormMatch & { rule: string }) | null;
   sets: RandomSet[];
 }
 
@@ -178,9 +286,11 @@ export async function randomControl(o: {
   k: number;
   seed: number;
   openStore: (dir: string) => ActsStore;
+  /** W_dec rows of latents, row-major, and d_in (activity-norm matching). */
+  decoder?: { rows: (latents: number[]) => Float32Array; dIn: number };
 }): Promise<RandomControl> {
   const ranking = o.runDir ? `${o.runDir}/ranking.arrow` : null;
-  if (o.match === 'activity' && !ranking) {
+  if (o.match !== 'none' && !ranking) {
     throw new InputError(
       `random condition: ${o.source} comes with no discovery run to measure activity in and exclude detector-like latents from; take the latents from a find-otd-latents run (topK or --otd RUN/latents.json), or use --random-match none`,
     );
@@ -201,16 +311,34 @@ export async function randomControl(o: {
       rule: "uniform draws without replacement from the latents not excluded (the paper's control)",
       exclusion,
       activity: null,
+      norm: null,
       sets: uniformSets(o.dSae, o.ablated, exclude, o.k, o.seed),
     };
   }
   const storeDir = `${o.runDir}/activations.acts`;
-  const activity = await storeActivity(o.openStore(storeDir));
+  const store = o.openStore(storeDir);
+  const activity = await storeActivity(store);
+  const activityRule = `per ablated latent, one of the ${MATCH_POOL} latents nearest in (percentile of per-token firing frequency, percentile of mean code when firing) over every token of the discovery conversations, label-blind`;
+  if (o.match === 'activity') {
+    return {
+      match: 'activity',
+      rule: activityRule,
+      exclusion,
+      activity: { store: storeDir, tokens: activity.tokens },
+      norm: null,
+      sets: activityMatchedSets(activity, o.ablated, exclude, o.k, o.seed),
+    };
+  }
+  if (!o.decoder) throw new Error('random control: activity-norm matching needs the SAE decoder');
+  const codes = await offTopicCodes(store, o.decoder.rows, o.decoder.dIn, o.seed);
+  const matched = normMatchedSets(activity, codes, o.ablated, exclude, o.k, o.seed);
+  const normRule = `mean over off-topic response tokens of ‖Σ_{i∈set} f_i·W_dec[i]‖ (what clamping the set to 0 removes from the residual stream), matched to the ablated set's within ${NORM_TOLERANCE * 100}% by swapping stand-ins for others among each ablated latent's ${NORM_POOL} nearest in activity`;
   return {
-    match: 'activity',
-    rule: `per ablated latent, one of the ${MATCH_POOL} latents nearest in (percentile of per-token firing frequency, percentile of mean code when firing) over every token of the discovery conversations, label-blind`,
+    match: 'activity-norm',
+    rule: `${activityRule}; then ${normRule}`,
     exclusion,
     activity: { store: storeDir, tokens: activity.tokens },
-    sets: activityMatchedSets(activity, o.ablated, exclude, o.k, o.seed),
+    norm: { ...matched.norm, rule: normRule },
+    sets: matched.sets,
   };
 }

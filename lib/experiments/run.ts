@@ -13,6 +13,7 @@ import { sha256Text } from '../io/hash.ts';
 import { claimRunDir } from '../runs/claim.ts';
 import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import { computeMetrics, type MetricsReport } from '../trials/metrics.ts';
+import { isDegraded } from '../trials/degraded.ts';
 import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
@@ -36,7 +37,7 @@ import {
 } from './conditions.ts';
 import { type PlannedTrial, planTrials, type Strength, sweepLevels } from './plan.ts';
 import { decoderNorm, type PromptScan, scanPrompts } from './scan.ts';
-import { generateAndJudge, renderPrompt, type SteeredGenerator } from './steered.ts';
+import { generateAndJudge, type JudgedRow, renderPrompt, type SteeredGenerator } from './steered.ts';
 import { summaryMarkdown } from './summary.ts';
 
 export const STORE_FILE = 'trials.jsonl';
@@ -71,8 +72,8 @@ const sd = (xs: number[]): number => {
 
 function toTrial(
   p: PlannedTrial,
-  response: string,
-  judge: Trial['judge'],
+  r: JudgedRow,
+  wellFormed: ((response: string) => number) | undefined,
   base: Record<string, unknown>,
   calibration: Calibration | undefined,
 ): Trial {
@@ -85,8 +86,12 @@ function toTrial(
     condition: p.condition,
     boost: p.boost,
     interventions: p.interventions,
-    response,
-    judge,
+    response: r.response,
+    generated_tokens: r.generatedTokens,
+    finish_reason: r.finishReason,
+    well_formed_share: wellFormed ? wellFormed(r.response) : null,
+    degraded: isDegraded(r.response),
+    judge: r.judge,
     error: null,
     provenance: {
       ...base,
@@ -275,7 +280,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     metaPrompt: o.metaPrompt,
     metaPromptPlacement: o.metaPromptPlacement,
   };
-  const setup = { ...o, latents: o.latents, features, dSae: sae.dSae };
+  const setup = { ...o, latents: o.latents, features, dSae: sae.dSae, sae };
   for (const c of o.conditions) Object.assign(resources, await condition(c).prepare?.(setup));
 
   const strengths = new Map<number, Strength[]>();
@@ -367,7 +372,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   const bar = progress('trials', pending.length);
   await generateAndJudge(gen, pending, (i, r) => {
     const p = pending[i];
-    appendTrial(store, toTrial(p, r.response, r.judge, base, calibrations.get(p.feature)));
+    appendTrial(store, toTrial(p, r, o.judge.wellFormedShare, base, calibrations.get(p.feature)));
     bar.tick();
   });
   bar.done();

@@ -24,6 +24,10 @@ export interface SteeredRow {
 export interface JudgedRow {
   response: string;
   judge: JudgeResult;
+  /** Tokens generated, the stop token included when one was produced. */
+  generatedTokens: number;
+  /** `eos`: a stop token ended the response; `length`: it ran to the token limit. */
+  finishReason: 'eos' | 'length';
 }
 
 export interface SteeredGenerator {
@@ -91,8 +95,12 @@ export async function generateAndJudge(
     (index, gen) => {
       const row = rows[index];
       const response = g.tokenizer.decode(gen.tokens, { skipSpecialTokens: true }).trim();
+      const done = {
+        generatedTokens: gen.tokens.length,
+        finishReason: gen.stopped ? ('eos' as const) : ('length' as const),
+      };
       const p = g.judge.judge({ prompt: row.prompt, response, featureLabel: row.featureLabel }).then((judge) => {
-        landed.set(index, { response, judge });
+        landed.set(index, { response, judge, ...done });
         delivering = delivering.then(deliver);
         return delivering;
       });

@@ -53,6 +53,8 @@ export interface Judge {
   readonly provenance: JudgeProvenance;
   /** Never rejects for a per-trial failure: the failure is returned in `JudgeResult.error`. */
   judge(input: JudgeInput): Promise<JudgeResult>;
+  /** Share of a response's sentences that are well formed, for a judge that knows the language (none yet). */
+  wellFormedShare?(response: string): number;
   stats(): JudgeStats;
 }
 

@@ -28,6 +28,14 @@ export interface Trial {
   boost: number | null;
   interventions: Intervention[];
   response: string;
+  /** Tokens generated (the stop token included when produced); absent in stores written before it was recorded. */
+  generated_tokens?: number;
+  /** `eos`: a stop token ended the response; `length`: it ran to the token limit. */
+  finish_reason?: 'eos' | 'length';
+  /** Share of the response's sentences that are well formed, when the judge knows the language (the organism judge); else null. */
+  well_formed_share?: number | null;
+  /** The paper's degraded-output filter (lib/trials/degraded.ts) on the response. */
+  degraded?: boolean;
   judge: JudgeResult | null;
   error: string | null;
   provenance: Record<string, unknown>;

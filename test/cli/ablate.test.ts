@@ -11,6 +11,7 @@ import ablate from '../../analyses/ablate.ts';
 import { backendOption } from '../../lib/cli/options.ts';
 import { InputError } from '../../lib/errors.ts';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
+import { isDegraded } from '../../lib/trials/degraded.ts';
 import { readTrials } from '../../lib/trials/store.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
 import { assertExit, runCli } from '../support/cli.ts';
@@ -132,6 +133,16 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   assert.match(r.stdout, /\| baseline \(approximation\) \| 9 \| 3 \|/);
   const trials = readTrials(join(out, 'trials.jsonl'));
   assert.equal(trials.length, 3 * 3 * 4);
+  // per-trial records: a reply that ran to --max-tokens 12 has 12 tokens, one ended by a stop token at most 12;
+  // the degraded flag is the paper's filter; the heuristic judge knows no language, so no well-formed share
+  for (const t of trials) {
+    assert.ok(
+      t.finish_reason === 'length' ? t.generated_tokens === 12 : t.finish_reason === 'eos' && t.generated_tokens! <= 12,
+      `${t.id}: ${t.finish_reason} after ${t.generated_tokens} tokens`,
+    );
+    assert.equal(t.degraded, isDegraded(t.response));
+    assert.equal(t.well_formed_share, null);
+  }
   const byCond = (c: string) =>
     trials
       .filter((t) => t.condition === c)

@@ -20,6 +20,10 @@ const ABLATED = [0, 1, 2, 3]; // fire (2.0) on every off-topic sample only: AUC 
 const NEAR = [4, 5, 6, 7]; // fire (2.0) on off-topic samples and on-topic ones of prompts 0..1: AUC (10·8 + 10·2·½)/100 = 0.9, the activity closest to ABLATED
 const SHIFTED = [8, 9]; // fire everywhere, 3.0 off-topic vs 1.0 on-topic: AUC 1 (large effect)
 const dir = mkdtempSync(join(tmpdir(), 'random-control-'));
+/** A made-up decoder: W_dec[l] = (cos l, sin l, (l mod 4) / 2) in 3 dimensions. */
+const DIN = 3;
+const row = (l: number) => [Math.cos(l), Math.sin(l), (l % 4) / 2];
+const decoder = { rows: (ls: number[]) => Float32Array.from(ls.flatMap(row)), dIn: DIN };
 
 /** Two tokens per sample; background latents 10..39 fire on token 1 of sample s when (s + l) % (l % 5 + 2) === 0. */
 function codes(off: boolean, prompt: number, s: number): [number, number, number][] {
@@ -83,7 +87,7 @@ test('activity-matched sets hold no detector-like latent although the near-detec
   assert.equal(activity.mean[4], activity.mean[0]);
   assert.deepEqual([activity.freq[0], activity.freq[4]], [20 / 60, 22 / 60]);
   const auc = rankingAuc(runDir);
-  for (const match of ['activity', 'none'] as const) {
+  for (const match of ['activity-norm', 'activity', 'none'] as const) {
     const rc = await randomControl({
       match,
       runDir,
@@ -94,6 +98,7 @@ test('activity-matched sets hold no detector-like latent although the near-detec
       k: 25,
       seed: 3,
       openStore,
+      decoder,
     });
     assert.equal(rc.sets.length, 25);
     assert.deepEqual(rc.exclusion.detector_like, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -139,4 +144,43 @@ test('activity matching needs a discovery run; the uniform control does not', as
   assert.deepEqual(rc.exclusion.detector_like, []);
   assert.match(rc.exclusion.rule, /no discovery ranking/);
   for (const s of rc.sets) assert.ok(s.latents.every((l) => ![1, 2, 3].includes(l)));
+});
+
+/** Mean over the off-topic response tokens of ‖Σ_{l∈set} f_l·W_dec[l]‖, from the planted codes directly. */
+function plantedRemovedNorm(set: number[]): number {
+  let total = 0;
+  let tokens = 0;
+  let s = N; // off-topic samples follow the N on-topic ones, in the order the store was written
+  for (let k = 0; k < K; k++)
+    for (let i = 0; i < N; i++, s++) {
+      const sums = [new Array(DIN).fill(0), new Array(DIN).fill(0)];
+      for (const [t, l, v] of codes(true, i, s)) if (set.includes(l)) row(l).forEach((x, j) => (sums[t][j] += v * x));
+      for (const v of sums) total += Math.hypot(...v);
+      tokens += 2;
+    }
+  return total / tokens;
+}
+
+test('activity-norm matching: removed norms as recomputed from the planted codes, every set at least as close as its activity-only draw', async () => {
+  const runDir = await run;
+  // background latents as the "ablated" set, so that other background latents can match their removed norm
+  const ablated = [11, 12, 13, 14];
+  const args = { runDir, source: 'test', dSae: D, ablated, steered: [20], k: 8, seed: 5, openStore, decoder };
+  const norm = await randomControl({ ...args, match: 'activity-norm' });
+  const plain = await randomControl({ ...args, match: 'activity' });
+  const n = norm.norm!;
+  assert.equal(n.tokens.total, N * K * 2);
+  assert.ok(Math.abs(n.ablated - plantedRemovedNorm(ablated)) < 1e-5, `${n.ablated} vs ${plantedRemovedNorm(ablated)}`);
+  norm.sets.forEach((s, k) => {
+    const mine = plantedRemovedNorm(s.latents);
+    assert.ok(Math.abs(n.sets[k] - mine) < 1e-5, `set ${k}: recorded ${n.sets[k]}, recomputed ${mine}`);
+    const before = Math.abs(plantedRemovedNorm(plain.sets[k].latents) - n.ablated);
+    assert.ok(Math.abs(mine - n.ablated) <= before + 1e-9, `set ${k}: gap ${Math.abs(mine - n.ablated)} > ${before}`);
+    assert.equal(n.activity_distance.length, 8);
+  });
+  // the activity draws miss the ablated norm; the swaps close most of the gap
+  const gap = (sets: { latents: number[] }[]) =>
+    sets.reduce((a, s) => a + Math.abs(plantedRemovedNorm(s.latents) - n.ablated), 0) / sets.length;
+  assert.ok(gap(norm.sets) < 0.5 * gap(plain.sets), `mean gap ${gap(norm.sets)} vs ${gap(plain.sets)} before`);
+  assert.equal(plain.norm, null);
 });
