@@ -9,7 +9,7 @@ import { makeTable, tableToIPC } from 'apache-arrow';
 import yargs from 'yargs';
 import ablate from '../../analyses/ablate.ts';
 import { backendOption } from '../../lib/cli/options.ts';
-import { InputError } from '../../lib/errors.ts';
+import { flagOf, InputError, SettingError } from '../../lib/errors.ts';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
 import { isDegraded } from '../../lib/trials/degraded.ts';
 import { readTrials } from '../../lib/trials/store.ts';
@@ -197,6 +197,9 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   assertExit(other, 2, /holds a run with other settings/);
 });
 
+/** An error's text as the command line prints it (settings named as flags). */
+const printed = (err: Error): string => (err instanceof SettingError ? err.render(flagOf) : err.message);
+
 /** Runs the command in this process, as the CLI would parse it; resolves, or rejects with the error. */
 async function inProcess(args: string[]): Promise<void> {
   await backendOption(yargs(['ablate', ...args]))
@@ -310,7 +313,7 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
     for (const [args, message] of cases) {
       await assert.rejects(
         inProcess([...base, ...args, '--out', out]),
-        (err: Error) => err instanceof InputError && message.test(err.message),
+        (err: Error) => err instanceof InputError && message.test(printed(err)),
         args.join(' '),
       );
     }
