@@ -178,11 +178,31 @@ export class StratNull {
     const width = this.hi - this.lo;
     let points = this.genLen;
     for (const m of this.shapes.values()) points += m + 1;
-    if (!forceExact && width * points > EXACT_BUDGET) return { p: this.normalP(total, alternative), exact: false };
+    // rows of one two-point shape only (e.g. a sparse latent: one non-zero value per informative prompt)
+    // sum to a scaled binomial, whose tails cost O(rows) at any size
+    const binomial = this.genLen === 0 && this.shapes.size === 1;
+    if (!binomial && !forceExact && width * points > EXACT_BUDGET)
+      return { p: this.normalP(total, alternative), exact: false };
     const ge = alternative === 'less' ? 1 : this.tail(total, true);
     const le = alternative === 'greater' ? 1 : this.tail(total, false);
     const p = alternative === 'greater' ? ge : alternative === 'less' ? le : 2 * Math.min(ge, le);
     return { p: Math.min(1, p), exact: true };
+  }
+
+  /**
+   * The tail of one shape's rows alone: S − lo = span·B with B ~ Binomial(m, cA/span), t in units of
+   * the lattice step (= span). Summed from the far end of the tail.
+   */
+  private binomialTail(t: number, upper: boolean): number {
+    const [[key, m]] = this.shapes;
+    const cA = Math.floor(key / 32768);
+    const span = cA + (key - cA * 32768);
+    if (this.binom.length <= m) this.binom = new Float64Array(2 * (m + 1));
+    binomialPmf(m, cA / span, this.binom);
+    let p = 0;
+    if (upper) for (let b = m; b >= t; b--) p += this.binom[b];
+    else for (let b = 0; b <= t; b++) p += this.binom[b];
+    return p;
   }
 
   /** Null mean and variance of Σ U over the informative rows, and the step of the lattice it lives on. */
@@ -214,6 +234,7 @@ export class StratNull {
     const t = upper ? Math.ceil((total - this.lo) / g) : Math.floor((total - this.lo) / g);
     if (upper ? t <= 0 : t >= width) return 1;
     if (upper ? t > width : t < 0) return 0;
+    if (this.genLen === 0 && this.shapes.size === 1) return this.binomialTail(t, upper);
     const w = this.window;
     w.start(t, upper, width);
     for (const [key, m] of this.shapes) {

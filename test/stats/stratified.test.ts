@@ -192,3 +192,16 @@ test('episode regions: the within-episode rank test is the sign test on the unti
   const [greater] = compareRegions(ids, region(x), region(y), [0], 'greater');
   closeRel(greater.strat.p, 6 / 32, 1e-14, 'one-sided p');
 });
+
+test('a sparse latent over thousands of prompts: exact at any size (one binomial), equal to scipy binom', () => {
+  for (const c of ref.sparse_large) {
+    const rows = Array.from({ length: c.n }, () => new Array<number>(c.k + 1).fill(0));
+    for (const [i, m, v] of c.nonzero) rows[i][m] = v;
+    const { codes, strata } = design(rows);
+    const greater = stratifiedStats(codes, strata, 'greater');
+    assert.equal(greater.normal, 0, 'no normal approximation');
+    assert.equal(greater.n_informative[0], c.m);
+    closeRel(greater.p_strat[0], c.greater, 1e-10, `${c.n} × ${c.k} greater`);
+    closeRel(stratifiedStats(codes, strata, 'less').p_strat[0], c.less, 1e-10, `${c.n} × ${c.k} less`);
+  }
+});
