@@ -10,7 +10,12 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { type Backend, openBackend, withBindingLimit } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
-import { loadModel } from '../lib/model/load.ts';
+import { Checkpoint } from '../lib/model/checkpoint.ts';
+import { loadModelConfig } from '../lib/model/config.ts';
+import { Transformer } from '../lib/model/transformer.ts';
+import { Gpu } from '../lib/model/webgpu/gpu.ts';
+import { WebgpuKernels } from '../lib/model/webgpu/kernels.ts';
+import { gpuWeights } from '../lib/model/webgpu/weights.ts';
 import { workerPool } from '../lib/parallel/pool.ts';
 import { denseCodes, encodeSparse, loadSae, saeComputeOptions } from '../lib/sae/index.ts';
 import { openWebgpu, type WebgpuAdapterChoice } from '../lib/webgpu.ts';
@@ -40,14 +45,27 @@ registerSaeCases(o);
 test('webgpu: past the binding limit, lm_head, projections and SAE encoder split in blocks with the same results', {
   skip,
 }, async () => {
-  const small = withBindingLimit(backend!, 20_000); // bytes: every [64, n > 78] matrix splits
+  const small = withBindingLimit(backend!, 20_000); // bytes: every [64, n > 78] f32 matrix splits
   {
     for (const name of ['llama3-gqa', 'gemma2-f16']) {
       const dir = join(MODEL_FIXTURES, name);
       const expected = new SafetensorsFile(join(dir, 'expected.safetensors'));
-      const model = await loadModel(dir, small);
+      const config = loadModelConfig(dir);
+      const ck = new Checkpoint(dir, config, null);
+      const gpu = new Gpu();
+      const w = await gpuWeights(gpu, ck, config, 'f32', small.maxBindingBytes).finally(() => ck.close());
+      assert.ok(w.lmHead.blocks.length >= 4, `${name}: lm_head in ${w.lmHead.blocks.length} blocks`);
+      assert.ok(w.layers[0].gateUp.blocks.length >= 2, `${name}: gate/up split`);
+      assert.ok(
+        w.layers[0].gateUp.blocks.every((b) => b.rows % 2 === 0),
+        `${name}: gate/up pairs kept whole`,
+      );
+      const model = new Transformer(
+        config,
+        new WebgpuKernels(gpu, config, w, 'f32', { fuse: true, maxBindingBytes: small.maxBindingBytes }),
+      );
       const ids = Array.from(expected.read('ids.1').data, Number);
-      const cache = model.newCache(1, 256);
+      const cache = model.newCache(1, 64);
       const out = await model.forward([ids], cache, { readLayers: [1] });
       assert.ok(maxAbsDiff(await out.logits!.data(), expected.read('logits.1').data) < 1e-4, `${name}: logits`);
       assert.ok(

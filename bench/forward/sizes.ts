@@ -15,7 +15,7 @@ import { backendWeightBytes } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
 import { TfjsKernels } from '../../lib/model/tfjs/kernels.ts';
 import { type Model, Transformer } from '../../lib/model/transformer.ts';
-import type { Linear, ModelWeights } from '../../lib/model/weights.ts';
+import type { Linear, ModelWeights } from '../../lib/model/tfjs/weights.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

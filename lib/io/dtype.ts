@@ -1,7 +1,7 @@
 import { InputError } from '../errors.ts';
 
 /** Element types found in checkpoint files, and their widening to f32. */
-export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type DType = 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export const DTYPE_BYTES: Record<DType, number> = {
   F64: 8,
@@ -11,6 +11,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
   F16: 2,
   BF16: 2,
   I16: 2,
+  F8_E4M3: 1,
   I8: 1,
   U8: 1,
   BOOL: 1,
@@ -36,6 +37,25 @@ const F16_TABLE = (() => {
   return t;
 })();
 
+/** FP8 E4M3 (the "fn" variant torch and safetensors use: no infinities, 0x7f/0xff NaN), every byte's value. */
+export const E4M3_TABLE = (() => {
+  const t = new Float32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    const exp = (b >> 3) & 0xf;
+    const mant = b & 7;
+    if ((b & 0x7f) === 0x7f) t[b] = NaN;
+    else if (exp === 0) t[b] = sign * mant * 2 ** -9;
+    else t[b] = sign * (1 + mant / 8) * 2 ** (exp - 7);
+  }
+  return t;
+})();
+
+export function e4m3ToF32(src: Uint8Array, out = new Float32Array(src.length)): Float32Array {
+  for (let i = 0; i < src.length; i++) out[i] = E4M3_TABLE[src[i]];
+  return out;
+}
+
 export function f16ToF32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
   for (let i = 0; i < src.length; i++) out[i] = F16_TABLE[src[i]];
   return out;
@@ -53,8 +73,10 @@ export function toFloat32(bytes: Uint8Array, dtype: DType, what: string): Float3
       return bf16ToF32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2));
     case 'F64':
       return Float32Array.from(new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8));
+    case 'F8_E4M3':
+      return e4m3ToF32(bytes);
     default:
-      throw new InputError(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16 or F64)`);
+      throw new InputError(`${what}: dtype ${dtype} is not a floating type (expected F32, F16, BF16, F8_E4M3 or F64)`);
   }
 }
 

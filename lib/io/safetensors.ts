@@ -38,6 +38,8 @@ export interface TensorSource {
   info(name: string): TensorInfo & { file: string };
   /** Reads one tensor, widened to f32. Rows [rowStart, rowEnd) of the first axis only, when given. */
   read(name: string, rows?: [number, number]): F32Tensor;
+  /** Reads one tensor's bytes as stored (its dtype in `info`). */
+  readBytes(name: string): Uint8Array;
   close(): void;
 }
 
@@ -203,6 +205,10 @@ export class ShardedSafetensors implements TensorSource {
 
   read(name: string, rows?: [number, number]): F32Tensor {
     return this.file(name).read(name, rows);
+  }
+
+  readBytes(name: string): Uint8Array {
+    return this.file(name).readBytes(name);
   }
 
   close(): void {

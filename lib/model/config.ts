@@ -51,6 +51,40 @@ export interface ModelConfig {
   padTokenId: number | null;
   /** max_position_embeddings: the longest sequence (prompt + generated tokens) the model was made for. */
   maxPositions: number;
+  /** FP8 weights declared by `quantization_config` (compressed-tensors), or null. */
+  fp8: Fp8Scheme | null;
+}
+
+/** Which FP8 layout a checkpoint's config declares (compressed-tensors `quantization_config`), if any. */
+export interface Fp8Scheme {
+  /** One scale per output row ("channel") or one per tensor. */
+  strategy: 'channel' | 'tensor';
+  /** Modules left unquantized (stored in the checkpoint's other dtype). */
+  ignore: string[];
+}
+
+/** Reads `quantization_config` of a checkpoint's config.json: null (none) or the FP8 weight scheme; anything else is refused. */
+export function fp8Scheme(raw: Record<string, unknown>, file: string): Fp8Scheme | null {
+  const q = raw.quantization_config as Record<string, unknown> | undefined;
+  if (!q) return null;
+  const where = `${file}: quantization_config`;
+  if (q.quant_method !== 'compressed-tensors')
+    throw new InputError(
+      `${where}: quant_method ${JSON.stringify(q.quant_method)} is not supported (supported: compressed-tensors FP8 weights)`,
+    );
+  const groups = Object.values((q.config_groups ?? {}) as Record<string, Record<string, unknown>>);
+  if (groups.length !== 1) throw new InputError(`${where}: expected one config group, found ${groups.length}`);
+  const w = (groups[0].weights ?? {}) as Record<string, unknown>;
+  if (w.type !== 'float' || w.num_bits !== 8 || w.symmetric === false)
+    throw new InputError(
+      `${where}.config_groups: weights ${JSON.stringify({ type: w.type, num_bits: w.num_bits, symmetric: w.symmetric })} are not supported (supported: symmetric 8-bit float, FP8 E4M3)`,
+    );
+  if (w.strategy !== 'channel' && w.strategy !== 'tensor')
+    throw new InputError(
+      `${where}.config_groups: weight strategy ${JSON.stringify(w.strategy)} is not supported (supported: channel, tensor)`,
+    );
+  if (w.dynamic) throw new InputError(`${where}.config_groups: dynamic weight scales are not supported`);
+  return { strategy: w.strategy, ignore: ((q.ignore as string[] | undefined) ?? []).map(String) };
 }
 
 type Json = Record<string, unknown>;
@@ -199,5 +233,6 @@ export function loadModelConfig(dir: string): ModelConfig {
     padTokenId: (raw.pad_token_id as number | undefined) ?? null,
     // transformers' defaults when absent: LlamaConfig 2048, Gemma2Config 8192
     maxPositions: size('max_position_embeddings', gemma ? 8192 : 2048),
+    fp8: fp8Scheme(raw, file),
   };
 }

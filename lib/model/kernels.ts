@@ -44,8 +44,8 @@ export interface Kernels<A> {
 
   /** A tfjs tensor holding a copy of `a` (for hooks and read-outs); the caller owns it. */
   toTensor(a: A): tf.Tensor2D;
-  /** `t` as an activation (a copy where the device needs one); the caller still owns `t`. */
-  fromTensor(t: tf.Tensor2D): A;
+  /** `into` (an activation of t's shape) replaced by t's values; the caller still owns `t`. */
+  fromTensor(t: tf.Tensor2D, into: A): A;
   free(a: A): void;
 
   /** Device storage for a cache (keys and values of every layer for each slot), allocated once. */

@@ -126,9 +126,7 @@ export class Transformer<A> implements Model {
     try {
       const y = await hook(t);
       try {
-        const out = this.k.fromTensor(y);
-        this.k.free(a);
-        return out;
+        return this.k.fromTensor(y, a);
       } finally {
         y.dispose();
       }

@@ -8,7 +8,7 @@ import type { ModelConfig } from '../config.ts';
 import type { Kernels, Projection, WeightDtype } from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from '../rope.ts';
-import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from '../weights.ts';
+import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from './weights.ts';
 import { attendLoops, attendMatmul, LOOP_MAX_TOKENS } from './attention.ts';
 
 /** Keys and values of every layer: [layer][slot] → [capacity, n_kv·head_dim]. */
@@ -141,7 +141,8 @@ export class TfjsKernels implements Kernels<tf.Tensor2D> {
     return a.clone();
   }
 
-  fromTensor(t: tf.Tensor2D): tf.Tensor2D {
+  fromTensor(t: tf.Tensor2D, into: tf.Tensor2D): tf.Tensor2D {
+    into.dispose();
     return t.clone();
   }
 

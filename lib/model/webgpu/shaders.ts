@@ -1,0 +1,428 @@
+// WGSL of the decoder's kernels. Every kernel computes each output from its own row's data in an order fixed by
+// the model's shapes alone (never by how many rows a step has), so a row gets the same bits in any batch:
+// - linear: y = x·Wᵀ for weights stored [out, in] in f32, bf16, f16 (two per u32) or FP8 E4M3 (four per u32,
+//   times a per-row or per-tensor scale), widened in the shader, accumulated in f32. 32 lanes split the input
+//   width in units of 4 and add their partial sums in a fixed tree; a workgroup computes 16 outputs of 4 rows,
+//   so the weights stream once per 4 rows (a GEMV at decode). The input may be RMS-normalised on the fly, and
+//   the epilogue may add a bias, soft-cap, add into the residual stream, apply RoPE and write the KV cache (the
+//   q/k/v projection, outputs permuted so each rotary pair is adjacent), or gate (SwiGLU/GeGLU, gate and up
+//   rows interleaved).
+// - attention: one workgroup per (token, head) over the token's own cache slot, keys in tiles of 64 with an
+//   online softmax (sliding window and Gemma-2's soft-cap).
+// - the unfused pieces (rmsnorm, rope + cache write, gating, residual add, post-norm + add) do the same
+//   arithmetic as the fused epilogues, for hook points between them and for testing the fusion.
+
+/**
+ * The step buffer (u32): [0] tokens, [1] rows, [2] positions per cache slot, [3] where a layer's values start in its
+ * cache buffer (keys first); from 4: each token's slot, then its position, then each row's last token.
+ */
+export const stepLayout = (mcap: number) => ({ slot: 4, pos: 4 + mcap, last: 4 + 2 * mcap, words: 4 + 3 * mcap });
+
+export type Dtype = 'f32' | 'bf16' | 'f16' | 'fp8';
+/** 32-bit words per unit of 4 weights. */
+export const WORDS_PER_UNIT: Record<Dtype, number> = { f32: 4, bf16: 2, f16: 2, fp8: 1 };
+
+export interface ModelShape {
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  eps: number;
+  /** Tokens a step may hold (buffer sizes). */
+  mcap: number;
+}
+
+const f = (x: number) => {
+  const s = String(x);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+};
+
+/** What a linear kernel reads: x [rows, K] as is, or h RMS-normalised with a norm weight. */
+export type LinearInput = 'x' | 'norm';
+export type Epilogue =
+  | { kind: 'store'; width: number; softcap: number | null }
+  | { kind: 'residual' }
+  | { kind: 'qkv'; scale: number }
+  | { kind: 'gate'; act: 'silu' | 'gelu_tanh'; width: number };
+
+export interface LinearSpec {
+  K: number;
+  /** Output columns of this block, and the block's first column in the whole matrix. */
+  N: number;
+  col0: number;
+  dtype: Dtype;
+  /** FP8: one scale per output row, or one for the tensor. */
+  scale: 'row' | 'tensor' | null;
+  bias: boolean;
+  input: LinearInput;
+  /** Input rows are the step's rows' last tokens (the lm_head at generation). */
+  gather: boolean;
+  epilogue: Epilogue;
+}
+
+const MT = 4;
+const GROUPS = 8;
+const LANES = 32;
+
+const dequant = (s: LinearSpec) => {
+  switch (s.dtype) {
+    case 'f32':
+      return `fn w4(row: u32, u: u32) -> vec4<f32> { return w[row * UNITS + u]; }`;
+    case 'bf16':
+      return `fn w4(row: u32, u: u32) -> vec4<f32> {
+  let p = w[row * UNITS + u];
+  return vec4<f32>(bitcast<f32>(p.x << 16u), bitcast<f32>(p.x & 0xffff0000u), bitcast<f32>(p.y << 16u), bitcast<f32>(p.y & 0xffff0000u));
+}`;
+    case 'f16':
+      return `fn w4(row: u32, u: u32) -> vec4<f32> {
+  let p = w[row * UNITS + u];
+  return vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));
+}`;
+    case 'fp8':
+      return `fn e4m3(b: u32) -> f32 {
+  let sign = (b & 0x80u) << 24u;
+  let e = (b >> 3u) & 0xfu;
+  let m = b & 7u;
+  if (e == 0u) { return bitcast<f32>(sign | bitcast<u32>(f32(m) * 0.001953125)); }
+  return bitcast<f32>(sign | ((e + 120u) << 23u) | (m << 20u));
+}
+fn w4(row: u32, u: u32) -> vec4<f32> {
+  let p = w[row * UNITS + u];
+  let s = scales[${s.scale === 'row' ? 'row' : '0u'}];
+  return vec4<f32>(e4m3(p & 0xffu) * s, e4m3((p >> 8u) & 0xffu) * s, e4m3((p >> 16u) & 0xffu) * s, e4m3(p >> 24u) * s);
+}`;
+  }
+};
+
+/** 1/rms of row `row` of `input` [*, K]: 256 threads, partial sums reduced in a fixed tree (every norm reduces so). */
+const rmsReduce = `fn rowInvRms(row: u32, t: u32) -> f32 {
+  var s = 0.0;
+  for (var k = t; k < K; k += 256u) { let v = input[row * K + k]; s += v * v; }
+  ssq[t] = s;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (t < stride) { ssq[t] += ssq[t + stride]; }
+    workgroupBarrier();
+  }
+  let r = inverseSqrt(ssq[0] / f32(K) + EPS);
+  workgroupBarrier();
+  return r;
+}`;
+
+/** The WGSL of a linear block, and the buffers it binds in order. */
+export function linearShader(s: LinearSpec, m: ModelShape): { code: string; bindings: string[] } {
+  const bindings = ['step', 'input', 'w'];
+  if (s.scale) bindings.push('scales');
+  if (s.bias) bindings.push('bias');
+  if (s.input === 'norm') bindings.push('norm');
+  const ep = s.epilogue;
+  if (ep.kind === 'store') bindings.push('out');
+  if (ep.kind === 'residual') bindings.push('h');
+  if (ep.kind === 'qkv') bindings.push('q', 'kv', 'rope');
+  if (ep.kind === 'gate') bindings.push('out');
+  const wType = s.dtype === 'f32' ? 'vec4<f32>' : s.dtype === 'fp8' ? 'u32' : 'vec2<u32>';
+  const decl = (name: string, type: string, rw = false) =>
+    `@group(0) @binding(${bindings.indexOf(name)}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: ${type};`;
+  const L = stepLayout(m.mcap);
+  const code = `
+${decl('step', 'array<u32>')}
+${decl('input', 'array<f32>')}
+${decl('w', `array<${wType}>`)}
+${s.scale ? decl('scales', 'array<f32>') : ''}
+${s.bias ? decl('bias', 'array<f32>') : ''}
+${s.input === 'norm' ? decl('norm', 'array<f32>') : ''}
+${ep.kind === 'store' || ep.kind === 'gate' ? decl('out', 'array<f32>', true) : ''}
+${ep.kind === 'residual' ? decl('h', 'array<f32>', true) : ''}
+${ep.kind === 'qkv' ? `${decl('q', 'array<f32>', true)}\n${decl('kv', 'array<f32>', true)}\n${decl('rope', 'array<f32>')}` : ''}
+const K: u32 = ${s.K}u;
+const N: u32 = ${s.N}u;
+const COL0: u32 = ${s.col0}u;
+const UNITS: u32 = ${s.K / 4}u;
+const MT: u32 = ${MT}u;
+const EPS: f32 = ${f(m.eps)};
+var<workgroup> red: array<f32, ${GROUPS * LANES * MT * 2}>;
+var<workgroup> ssq: array<f32, 256>;
+var<workgroup> inv: array<f32, ${MT}>;
+${dequant(s)}
+${s.input === 'norm' ? rmsReduce : ''}
+fn inputRow(m: u32) -> u32 { return ${s.gather ? `step[${L.last}u + m]` : 'm'}; }
+fn x4(m: u32, mi: u32, u: u32) -> vec4<f32> {
+  let r = inputRow(m) * K + 4u * u;
+  let v = vec4<f32>(input[r], input[r + 1u], input[r + 2u], input[r + 3u]);
+  ${s.input === 'norm' ? 'return v * inv[mi] * vec4<f32>(norm[4u * u], norm[4u * u + 1u], norm[4u * u + 2u], norm[4u * u + 3u]);' : 'return v;'}
+}
+${epilogueCode(s, m)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let rows = step[${s.gather ? 1 : 0}u];
+  let m0 = wg.x * MT;
+  let g = t / ${LANES}u;
+  let lane = t % ${LANES}u;
+  let n = wg.y * ${GROUPS * 2}u + g * 2u;
+  ${
+    s.input === 'norm'
+      ? `for (var mi = 0u; mi < MT; mi++) {
+    let row = min(m0 + mi, max(rows, 1u) - 1u);
+    let r = rowInvRms(inputRow(row), t);
+    if (t == 0u) { inv[mi] = r; }
+  }
+  workgroupBarrier();`
+      : ''
+  }
+  var acc: array<f32, ${MT * 2}>;
+  if (n < N) {
+    let second = n + 1u < N;
+    for (var u = lane; u < UNITS; u += ${LANES}u) {
+      let w0 = w4(n, u);
+      let w1 = select(vec4<f32>(0.0), w4(min(n + 1u, N - 1u), u), second);
+      for (var mi = 0u; mi < MT; mi++) {
+        if (m0 + mi < rows) {
+          let x = x4(m0 + mi, mi, u);
+          acc[mi * 2u] += dot(x, w0);
+          acc[mi * 2u + 1u] += dot(x, w1);
+        }
+      }
+    }
+  }
+  for (var i = 0u; i < MT * 2u; i++) { red[t * MT * 2u + i] = acc[i]; }
+  workgroupBarrier();
+  for (var stride = ${LANES / 2}u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) {
+      for (var i = 0u; i < MT * 2u; i++) { red[t * MT * 2u + i] += red[(t + stride) * MT * 2u + i]; }
+    }
+    workgroupBarrier();
+  }
+  if (lane < MT && n < N && m0 + lane < rows) {
+    let base = g * ${LANES}u * MT * 2u + lane * 2u;
+    finish(m0 + lane, n, red[base], red[base + 1u], n + 1u < N);
+  }
+}
+`;
+  return { code, bindings };
+}
+
+const BIAS = (s: LinearSpec, i: string) => (s.bias ? ` + bias[${i}]` : '');
+
+function epilogueCode(s: LinearSpec, m: ModelShape): string {
+  const ep = s.epilogue;
+  const L = stepLayout(m.mcap);
+  switch (ep.kind) {
+    case 'store': {
+      const cap =
+        ep.softcap === null
+          ? ''
+          : `y0 = tanh(y0 / ${f(ep.softcap)}) * ${f(ep.softcap)}; y1 = tanh(y1 / ${f(ep.softcap)}) * ${f(ep.softcap)};`;
+      return `fn finish(m: u32, n: u32, a0: f32, a1: f32, second: bool) {
+  var y0 = a0${BIAS(s, 'n')};
+  var y1 = a1${s.bias ? ' + bias[min(n + 1u, N - 1u)]' : ''};
+  ${cap}
+  out[m * ${ep.width}u + COL0 + n] = y0;
+  if (second) { out[m * ${ep.width}u + COL0 + n + 1u] = y1; }
+}`;
+    }
+    case 'residual':
+      return `fn finish(m: u32, n: u32, a0: f32, a1: f32, second: bool) {
+  h[m * ${m.hidden}u + COL0 + n] += a0${BIAS(s, 'n')};
+  if (second) { h[m * ${m.hidden}u + COL0 + n + 1u] += a1${s.bias ? ' + bias[n + 1u]' : ''}; }
+}`;
+    case 'gate':
+      return `fn act(g: f32) -> f32 {
+  ${ep.act === 'silu' ? 'return g / (1.0 + exp(-g));' : 'return 0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));'}
+}
+fn finish(m: u32, n: u32, a0: f32, a1: f32, second: bool) {
+  out[m * ${ep.width}u + (COL0 + n) / 2u] = act(a0${BIAS(s, 'n')}) * (a1${s.bias ? ' + bias[n + 1u]' : ''});
+}`;
+    case 'qkv':
+      return qkvEpilogue(s, m, ep.scale, L);
+  }
+}
+
+/**
+ * The q/k/v projection's epilogue: columns come permuted so that within each head output 2i is dimension i and
+ * 2i + 1 is dimension i + head_dim/2 (the pair RoPE rotates); v keeps its order. q is rotated and scaled into
+ * the q buffer, k rotated and v copied into the token's cache slot at its position.
+ */
+function qkvEpilogue(s: LinearSpec, m: ModelShape, scale: number, L: ReturnType<typeof stepLayout>): string {
+  const { heads: H, kvHeads: KV, headDim: hd } = m;
+  const half = hd / 2;
+  return `fn finish(m: u32, n: u32, a0: f32, a1: f32, second: bool) {
+  let j = COL0 + n;
+  let y0 = a0${BIAS(s, 'n')};
+  let y1 = a1${s.bias ? ' + bias[n + 1u]' : ''};
+  let slot = step[${L.slot}u + m];
+  let pos = step[${L.pos}u + m];
+  let capacity = step[2];
+  if (j < ${H * hd}u) {
+    let head = j / ${hd}u;
+    let i = (j % ${hd}u) / 2u;
+    let c = rope[(pos * ${half}u + i) * 2u];
+    let sn = rope[(pos * ${half}u + i) * 2u + 1u];
+    q[m * ${H * hd}u + head * ${hd}u + i] = (y0 * c - y1 * sn) * ${f(scale)};
+    q[m * ${H * hd}u + head * ${hd}u + i + ${half}u] = (y1 * c + y0 * sn) * ${f(scale)};
+  } else if (j < ${(H + KV) * hd}u) {
+    let jj = j - ${H * hd}u;
+    let head = jj / ${hd}u;
+    let i = (jj % ${hd}u) / 2u;
+    let c = rope[(pos * ${half}u + i) * 2u];
+    let sn = rope[(pos * ${half}u + i) * 2u + 1u];
+    let at = ((slot * capacity + pos) * ${KV}u + head) * ${hd}u;
+    kv[at + i] = y0 * c - y1 * sn;
+    kv[at + i + ${half}u] = y1 * c + y0 * sn;
+  } else {
+    let jj = j - ${(H + KV) * hd}u;
+    let at = step[3] + (slot * capacity + pos) * ${KV * hd}u + jj;
+    kv[at] = y0;
+    kv[at + 1u] = y1;
+  }
+}`;
+}
+
+/** Attention of each token over its own slot: one workgroup per (token, head), keys in tiles of 64. */
+export function attentionShader(m: ModelShape, window: number | null, softcap: number | null): string {
+  const { heads: H, kvHeads: KV, headDim: hd } = m;
+  const L = stepLayout(m.mcap);
+  const per = Math.ceil(hd / 64);
+  return `
+@group(0) @binding(0) var<storage, read> step: array<u32>;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> kv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> z: array<f32>;
+const HD: u32 = ${hd}u;
+const TILE: u32 = 64u;
+const MASKED: f32 = -3.0e38;
+var<workgroup> qs: array<f32, ${hd}>;
+var<workgroup> pe: array<f32, 64>;
+var<workgroup> shared_pos: u32;
+var<workgroup> shared_rows: u32;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let m = wg.x;
+  let head = wg.y;
+  if (t == 0u) {
+    shared_rows = step[0];
+    shared_pos = step[${L.pos}u + min(m, ${m.mcap - 1}u)];
+  }
+  let rows = workgroupUniformLoad(&shared_rows);
+  if (m >= rows) { return; }
+  let p = workgroupUniformLoad(&shared_pos);
+  let slot = step[${L.slot}u + m];
+  let capacity = step[2];
+  let values = step[3];
+  let group = head / ${H / KV}u;
+  for (var i = t; i < HD; i += 64u) { qs[i] = q[m * ${H * hd}u + head * HD + i]; }
+  workgroupBarrier();
+  let lo = ${window === null ? '0u' : `select(0u, p + 1u - ${window}u, p + 1u > ${window}u)`};
+  var mx = MASKED;
+  var l = 0.0;
+  var acc: array<f32, ${per}>;
+  for (var s0 = (lo / TILE) * TILE; s0 <= p; s0 += TILE) {
+    let s = s0 + t;
+    var score = MASKED;
+    if (s >= lo && s <= p) {
+      let at = ((slot * capacity + s) * ${KV}u + group) * HD;
+      var d = 0.0;
+      for (var i = 0u; i < HD; i++) { d += qs[i] * kv[at + i]; }
+      ${softcap === null ? 'score = d;' : `score = tanh(d / ${f(softcap)}) * ${f(softcap)};`}
+    }
+    pe[t] = score;
+    workgroupBarrier();
+    var tm = mx;
+    for (var j = 0u; j < TILE; j++) { tm = max(tm, pe[j]); }
+    workgroupBarrier();
+    pe[t] = select(0.0, exp(score - tm), score > MASKED);
+    workgroupBarrier();
+    let corr = exp(mx - tm);
+    let last = min(TILE, p + 1u - s0);
+    var tl = 0.0;
+    for (var j = 0u; j < last; j++) { tl += pe[j]; }
+    l = l * corr + tl;
+    for (var r = 0u; r < ${per}u; r++) {
+      let i = t + r * 64u;
+      if (i < HD) {
+        var a = 0.0;
+        for (var j = 0u; j < last; j++) {
+          a += pe[j] * kv[values + ((slot * capacity + s0 + j) * ${KV}u + group) * HD + i];
+        }
+        acc[r] = acc[r] * corr + a;
+      }
+    }
+    mx = tm;
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < ${per}u; r++) {
+    let i = t + r * 64u;
+    if (i < HD) { z[m * ${H * hd}u + head * HD + i] = acc[r] / l; }
+  }
+}
+`;
+}
+
+/** out = rmsnorm(src)·w for every token (the unfused norm; the fused linear kernels reduce the same way). */
+export function rmsnormShader(m: ModelShape, width: number, mode: 'store' | 'addInto'): string {
+  return `
+@group(0) @binding(0) var<storage, read> step: array<u32>;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> norm: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+const K: u32 = ${width}u;
+const EPS: f32 = ${f(m.eps)};
+var<workgroup> ssq: array<f32, 256>;
+var<workgroup> shared_rows: u32;
+${rmsReduce}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  if (t == 0u) { shared_rows = step[0]; }
+  let rows = workgroupUniformLoad(&shared_rows);
+  let row = wg.x;
+  if (row >= rows) { return; }
+  let r = rowInvRms(row, t);
+  for (var k = t; k < K; k += 256u) {
+    ${mode === 'store' ? 'out[row * K + k] = input[row * K + k] * r * norm[k];' : 'out[row * K + k] += input[row * K + k] * r * norm[k];'}
+  }
+}
+`;
+}
+
+/** h += y, every element of the step's tokens. */
+export function addShader(width: number): string {
+  return `
+@group(0) @binding(0) var<storage, read> step: array<u32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> h: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.x + id.y * 65535u * 256u;
+  if (i < step[0] * ${width}u) { h[i] += y[i]; }
+}
+`;
+}
+
+/**
+ * The unfused second half of a paired epilogue (RoPE + cache write, or gating): reads a stored [tokens, N]
+ * projection and applies the same `finish` the fused linear kernel applies, pair by pair.
+ */
+export function pairsShader(s: LinearSpec, m: ModelShape): { code: string; bindings: string[] } {
+  const ep = s.epilogue;
+  if (ep.kind !== 'qkv' && ep.kind !== 'gate') throw new Error('pairsShader: a qkv or gate epilogue');
+  const spec: LinearSpec = { ...s, bias: false, col0: 0 };
+  const outs = ep.kind === 'qkv' ? ['q', 'kv', 'rope'] : ['out'];
+  const bindings = ['step', 'src', ...outs];
+  const decl = (name: string, type: string, rw: boolean) =>
+    `@group(0) @binding(${bindings.indexOf(name)}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: ${type};`;
+  const code = `
+${decl('step', 'array<u32>', false)}
+${decl('src', 'array<f32>', false)}
+${outs.map((o) => decl(o, 'array<f32>', o !== 'rope')).join('\n')}
+const N: u32 = ${s.N}u;
+const COL0: u32 = 0u;
+${epilogueCode(spec, m)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n = 2u * id.x;
+  let m = id.y;
+  if (m >= step[0] || n >= N) { return; }
+  finish(m, n, src[m * N + n], src[m * N + n + 1u], true);
+}
+`;
+  return { code, bindings };
+}
