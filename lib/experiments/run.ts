@@ -11,6 +11,7 @@ import { checkGenerationLength } from '../model/generate.ts';
 import { progress } from '../progress.ts';
 import { sha256Text } from '../io/hash.ts';
 import { claimRunDir } from '../runs/claim.ts';
+import { modelShape } from '../report/paper.ts';
 import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import { computeMetrics, type MetricsReport } from '../trials/metrics.ts';
 import { isDegraded } from '../trials/degraded.ts';
@@ -402,6 +403,11 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
       ablated: { latents: ablated, source: o.latents.source },
       ...Object.assign({}, ...o.conditions.map((c) => condition(c).provenance?.(resources))),
       runtime: base.runtime,
+      // what identifies a paper configuration in the report (lib/report/paper.ts)
+      shape: {
+        model: modelShape(session.config),
+        sae: { d_in: session.sae.dIn, d_sae: session.sae.dSae, layer: session.layer },
+      },
     },
   });
   const result: AblationResult = {
@@ -416,7 +422,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   };
   writeFileAtomic(
     join(o.out, 'summary.md'),
-    summaryMarkdown({ o, features, resources, calibrations, result, judgeStats: o.judge.stats(), pool }),
+    summaryMarkdown({ o, features, resources, calibrations, result, judgeStats: o.judge.stats(), pool, trials }),
   );
   return result;
 }

@@ -5,7 +5,9 @@ import type { JudgeStats } from '../judge/index.ts';
 import { boundOf, type Calibration } from './calibrate.ts';
 import { type ConditionResources, condition } from './conditions.ts';
 import type { Feature, SteeringPool } from './features.ts';
+import { examplesMarkdown, pickExamples } from '../trials/examples.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
+import type { Trial } from '../trials/types.ts';
 import type { AblationOptions, AblationResult } from './config.ts';
 
 export interface SummaryInput {
@@ -17,7 +19,12 @@ export interface SummaryInput {
   judgeStats: JudgeStats;
   /** The pool the features were sampled from; null when they were given (--features). */
   pool: SteeringPool | null;
+  /** The run's trials (the examples are picked from them). */
+  trials: Trial[];
 }
+
+/** Example responses per condition in summary.md (the report shows more: analyze report --examples N). */
+export const SUMMARY_EXAMPLES = 2;
 
 export function summaryMarkdown({
   o,
@@ -27,6 +34,7 @@ export function summaryMarkdown({
   result,
   judgeStats,
   pool,
+  trials,
 }: SummaryInput): string {
   const j = o.judge.provenance;
   const lines = [
@@ -89,6 +97,16 @@ export function summaryMarkdown({
       );
     lines.push(markdownTable(['feature', 'threshold', 'range', 'boosts tried (first-attempt score)'], rows));
   }
+  const examples = examplesMarkdown(pickExamples(trials, SUMMARY_EXAMPLES), 300);
+  if (examples)
+    lines.push(
+      '',
+      '## Example responses',
+      '',
+      `Up to ${SUMMARY_EXAMPLES} per condition (multi-attempt first, largest score change first; then typical), each attempt with its judge score; \`analyze report --examples N\` shows more, in full.`,
+      '',
+      examples,
+    );
   lines.push('', `Trials: \`trials.jsonl\`; metrics: \`metrics.json\`; settings: \`config.json\`.`, '');
   return lines.join('\n');
 }

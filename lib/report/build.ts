@@ -15,6 +15,9 @@ import { readLatentSet, type LatentSet } from '../stats/latentSet.ts';
 import { METRICS } from '../trials/metricDefs.ts';
 import { readTrials } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
+import { pickExamples } from '../trials/examples.ts';
+import { examplesSection } from './examples.ts';
+import { matchPaper, paperSection, runShape } from './paper.ts';
 import { type Cell, details, escapeHtml, facts, num, page, table } from './html.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -151,8 +154,19 @@ const METHOD_NOTES = `<h2>Method notes</h2>
 <li><b>Uncertainty</b>: trials of one steered feature are correlated, so intervals come from a cluster bootstrap over features (BCa by default); paired designs resample matched units together.</li>
 </ul>`;
 
+export interface ReportOptions extends FigureOptions {
+  /** Example responses per condition (0: none). Default 3. */
+  examples?: number;
+}
+
+/** The paper's numbers beside ours when the run is one of the paper's configurations; '' otherwise. */
+function paperComparison(dir: string, metrics: MetricsSummary & { provenance?: unknown }): string {
+  const match = matchPaper(runShape(dir, metrics));
+  return match ? paperSection(match, metrics) : '';
+}
+
 /** The whole report as one HTML string (figures drawn in memory, nothing written). */
-export async function buildReport(dir: string, o: FigureOptions = {}): Promise<string> {
+export async function buildReport(dir: string, o: ReportOptions = {}): Promise<string> {
   if (!existsSync(dir)) throw new InputError(`${dir}: run directory not found`);
   const has = (f: string): boolean => existsSync(join(dir, f));
   const set = has(RUN_FILES.latents) ? readLatentSet(join(dir, RUN_FILES.latents)) : null;
@@ -173,6 +187,8 @@ export async function buildReport(dir: string, o: FigureOptions = {}): Promise<s
     set ? discoverySection(set) : '',
     trials ? trialsSection(trials) : '',
     metrics ? metricsSection(metrics) : '',
+    metrics ? paperComparison(dir, metrics) : '',
+    trials ? examplesSection(pickExamples(trials, o.examples ?? 3), o.examples ?? 3) : '',
     figures.length ? `<h2>Figures</h2>\n${figures.map((f, i) => figureHtml(f, i + 1)).join('\n')}` : '',
     METHOD_NOTES,
     `<h2>Provenance</h2>
@@ -203,7 +219,7 @@ ${trials?.length ? details('provenance of the first trial', trials[0].provenance
 }
 
 /** Writes DIR/report.html (or `out`) atomically; returns its path. */
-export async function writeReport(dir: string, out = join(dir, REPORT_FILE), o: FigureOptions = {}): Promise<string> {
+export async function writeReport(dir: string, out = join(dir, REPORT_FILE), o: ReportOptions = {}): Promise<string> {
   writeFileAtomic(out, await buildReport(dir, o));
   return out;
 }

@@ -47,6 +47,13 @@ figcaption { font-size: 0.9em; color: #444; margin-top: 0.4em; }
 .note { border-left: 5px solid #0072B2; background: #eef6fb; padding: 0.6em 1em; margin: 1em 0; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .muted { color: #777; }
+.example { border: 1px solid #ddd; border-radius: 4px; margin: 1em 0; padding: 0.6em 0.9em; }
+.example .meta { font-size: 0.85em; color: #555; margin: 0.2em 0 0.5em; }
+.example .tag { display: inline-block; font-size: 0.8em; padding: 0 0.5em; border-radius: 3px; background: #eee; margin-right: 0.4em; }
+.example .response { white-space: pre-wrap; line-height: 1.6; }
+.example .attempt { border-bottom: 3px solid var(--c); background: color-mix(in srgb, var(--c) 9%, white); }
+.example .badge { display: inline-block; font-size: 0.75em; font-weight: bold; color: white; background: var(--c); border-radius: 3px; padding: 0 0.4em; margin-right: 0.3em; white-space: nowrap; }
+.example .between { color: #888; }
 `;
 
 export function page(title: string, body: string): string {
