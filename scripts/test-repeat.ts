@@ -110,6 +110,8 @@ interface RunReport {
   loadAvg: { mean: number; max: number };
   failures: string[];
   leftovers: string[];
+  /** Processes the suite started and left running when it ended (pid and command line). */
+  running: string[];
   log: string;
 }
 
@@ -129,21 +131,50 @@ function clean(): void {
   git(repo, 'clean', '-xdffq', ...MODULE_DIRS.flatMap((d) => ['-e', d]));
 }
 
+/** Outlives test:repeat only to end what it started: it SIGKILLs the process groups named on its stdin
+ * (`+pgid` when one starts, `-pgid` once it is gone) when its stdin ends, which happens however test:repeat
+ * ends — a SIGKILL or a closed terminal included — so no load process or suite is left running unwatched. */
+const REAPER = `const groups = new Set(); let rest = '';
+process.stdin.setEncoding('utf8').on('data', (d) => {
+  const lines = (rest + d).split('\\n'); rest = lines.pop();
+  for (const l of lines) l[0] === '+' ? groups.add(Number(l.slice(1))) : groups.delete(Number(l.slice(1)));
+}).on('end', () => { for (const g of groups) try { process.kill(-g, 'SIGKILL'); } catch {} });`;
+const reaper = spawn(process.execPath, ['-e', REAPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+reaper.unref();
+
 const children = new Set<ChildProcess>();
-const killAll = () => {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+/** SIGKILLs a process group (a started command and whatever it started), and tells the reaper it is gone. */
+const killGroup = (c: ChildProcess): void => {
+  try {
+    process.kill(-c.pid!, 'SIGKILL');
+  } catch {
+    // already gone
   }
+  children.delete(c);
+  reaper.stdin!.write(`-${c.pid}\n`);
 };
-process.on('SIGINT', () => {
-  killAll();
-  console.error(`\ntest:repeat: interrupted; the clone is left in ${work}`);
-  process.exit(130);
-});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(signal, () => {
+    for (const c of children) killGroup(c);
+    console.error(
+      `\ntest:repeat: ${signal === 'SIGINT' ? 'interrupted' : `ended by ${signal}`}; the clone is left in ${work}`,
+    );
+    process.exit(130);
+  });
+
+/** Processes still running in a finished command's group (its session: `detached` made it the leader of
+ * one): what the suite started and did not end. */
+function leftRunning(c: ChildProcess): string[] {
+  try {
+    return execFileSync('ps', ['-s', String(c.pid), '-o', 'pid=,stat=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^\d+ Z/.test(l)) // exited, waiting for their parent to collect them
+      .map((l) => l.replace(/^(\d+) \S+ +/, '$1 '));
+  } catch {
+    return []; // ps exits 1 when none is found
+  }
+}
 
 /** Starts a process in a group of its own (so a timeout or ^C ends its children too); `logged` resolves once
  * its output (with `log`) is all written. */
@@ -155,7 +186,7 @@ function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.P
     stdio: opts.log ? ['ignore', 'pipe', 'pipe'] : 'ignore',
   });
   children.add(c);
-  c.on('exit', () => children.delete(c));
+  reaper.stdin!.write(`+${c.pid}\n`);
   let logged = Promise.resolve();
   if (opts.log) {
     const out = createWriteStream(opts.log);
@@ -181,7 +212,7 @@ async function runOnce(run: number, underLoad: boolean): Promise<RunReport> {
   const sampler = setInterval(() => samples.push(loadavg()[0]), 15_000);
   const began = Date.now();
   console.log(
-    `run ${run}/${runs}${underLoad ? ` (with ${loadProcesses} CPU-bound processes beside it)` : ''}: started ${new Date().toISOString()}, log ${log}`,
+    `run ${run}/${runs}${underLoad ? ` (with ${loadProcesses} CPU-bound process${loadProcesses > 1 ? 'es' : ''} beside it: pid ${loads.map((l) => l.pid).join(', ')})` : ''}: started ${new Date().toISOString()}, log ${log}`,
   );
   const [cmd, ...args] = values.files.length
     ? [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', ...values.files]
@@ -196,13 +227,16 @@ async function runOnce(run: number, underLoad: boolean): Promise<RunReport> {
           process.kill(-child.pid!, 'SIGKILL');
         }, runTimeoutMs)
       : null;
+  // 'exit', not 'close': a process the suite left behind may hold its output open
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
-    child.on('close', (c, s) => done([c, s])),
+    child.on('exit', (c, s) => done([c, s])),
   );
-  await logged;
   if (timer) clearTimeout(timer);
+  const running = timedOut ? [] : leftRunning(child);
+  killGroup(child);
+  await logged;
   clearInterval(sampler);
-  for (const l of loads) process.kill(-l.pid!, 'SIGKILL');
+  for (const l of loads) killGroup(l);
   samples.push(loadavg()[0]);
   const text = readFileSync(log, 'utf8');
   const failed = summaryCount(text, 'fail');
@@ -222,6 +256,7 @@ async function runOnce(run: number, underLoad: boolean): Promise<RunReport> {
     },
     failures: failedTests(text),
     leftovers: leftovers(),
+    running,
     log,
   };
   const leftInTmp = readdirSync(tmp).filter((f) => !/^tsx-/.test(f)).length; // tsx's compile cache aside
@@ -237,6 +272,7 @@ async function runOnce(run: number, underLoad: boolean): Promise<RunReport> {
     console.log(
       `  left in the checkout: ${report.leftovers.slice(0, 20).join(', ')}${report.leftovers.length > 20 ? ', …' : ''}`,
     );
+  for (const p of report.running) console.log(`  left running (now killed): ${p}`);
   return report;
 }
 

@@ -20,7 +20,7 @@ const RULES: Rule[] = [
   },
   {
     pattern: /(?<![.\w])(spawn|spawnSync|execFileSync|execSync|execFile|exec|fork)\(/,
-    why: 'run child processes with runCommand/runTs/startCli',
+    why: 'run child processes with runCommand/runTs/startCommand/startCli',
   },
   {
     pattern: /assert\.\w+\([\w.!]+\.(status|code),/,

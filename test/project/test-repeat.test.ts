@@ -1,36 +1,38 @@
-// scripts/test-repeat.ts (`npm run test:repeat`) on a small repository of its own: every run from a clean
-// clone of the last commit, the failed tests named with their file, files a run leaves in the checkout
-// reported, exit 1 when a run failed; and the spec-reporter parsing against node:test's own output.
+// scripts/test-repeat.ts (`npm run test:repeat`) on small repositories of its own: every run from a clean
+// clone of the last commit, the failed tests named with their file, files a run leaves in the checkout and
+// processes it leaves running reported, exit 1 when a run failed, and nothing left running when test:repeat
+// itself is killed; and the spec-reporter parsing against node:test's own output.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { failedTests, summaryCount } from '../../scripts/test-log.ts';
-import { assertExit, ROOT, runCommand, TSX } from '../support/cli.ts';
+import { assertExit, ROOT, runCommand, startCommand, TSX } from '../support/cli.ts';
 
 /** A git repository whose `npm test` has a passing, a failing, a nested failing and a skipped test; the
  * passing one leaves a file in the checkout, and fails where it finds one. */
 function tinyRepo(): string {
+  return repoWith([
+    "import { test } from 'node:test';",
+    "import assert from 'node:assert';",
+    "import { existsSync, writeFileSync } from 'node:fs';",
+    "test('passes', () => { assert.ok(!existsSync('left-behind.txt')); writeFileSync('left-behind.txt', 'x'); });",
+    "test('fails (always)', () => assert.equal(1, 2));",
+    "test('outer', async (t) => { await t.test('inner fails', () => { throw new Error('x'); }); });",
+    "test('skipped', { skip: 'not here' }, () => {});",
+  ]);
+}
+
+/** A git repository whose `npm test` runs a.test.mjs, made of `lines`. */
+function repoWith(lines: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'test-repeat-'));
   writeFileSync(
     join(dir, 'package.json'),
     JSON.stringify({ name: 'tiny', private: true, scripts: { test: 'node --test --test-reporter=spec a.test.mjs' } }),
   );
-  writeFileSync(
-    join(dir, 'a.test.mjs'),
-    [
-      "import { test } from 'node:test';",
-      "import assert from 'node:assert';",
-      "import { existsSync, writeFileSync } from 'node:fs';",
-      "test('passes', () => { assert.ok(!existsSync('left-behind.txt')); writeFileSync('left-behind.txt', 'x'); });",
-      "test('fails (always)', () => assert.equal(1, 2));",
-      "test('outer', async (t) => { await t.test('inner fails', () => { throw new Error('x'); }); });",
-      "test('skipped', { skip: 'not here' }, () => {});",
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(dir, 'a.test.mjs'), [...lines, ''].join('\n'));
   const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'ignore' });
   git('init', '-q');
   git('add', '.');
@@ -76,4 +78,74 @@ test('npm run test:repeat: each run from a clean clone, failures named, leftover
     2,
     /N: expected an integer ≥ 1, found "0"/,
   );
+});
+
+/** A suite that leaves a process running (a server with `left-behind` in its command line) and, when
+ * HOLD_FIFO names a FIFO, holds in a test after writing its pid there (its end of the FIFO open until it dies). */
+const leavingRepo = () =>
+  repoWith([
+    "import { test } from 'node:test';",
+    "import { spawn } from 'node:child_process';",
+    "import { openSync, writeSync } from 'node:fs';",
+    "import { createServer } from 'node:net';",
+    "test('leaves a process running', () => {",
+    "  spawn(process.execPath, ['-e', 'require(`node:net`).createServer().listen(0)', 'left-behind'], { stdio: 'ignore' }).unref();",
+    '});',
+    "test('holds when told', { skip: !process.env.HOLD_FIFO }, async () => {",
+    "  writeSync(openSync(process.env.HOLD_FIFO, 'w'), process.pid + '\\n');",
+    '  await new Promise(() => createServer().listen(0));',
+    '});',
+  ]);
+
+/** Returns once process `pid` has ended (gone, or a zombie its parent has not collected); fails after five
+ * minutes — a SIGKILLed process takes milliseconds however loaded the machine — naming what still runs. */
+function assertEnds(pid: number): void {
+  const wait = `i=0; while [ -e /proc/$0 ] && [ "$(cut -d' ' -f3 /proc/$0/stat 2>/dev/null)" != Z ]; do
+    i=$((i + 1)); if [ $i -gt 6000 ]; then echo "still running: $(tr '\\0' ' ' < /proc/$0/cmdline)" >&2; exit 1; fi
+    sleep 0.05
+  done`;
+  assertExit(runCommand('sh', ['-c', wait, String(pid)]), 0);
+}
+
+const NO_PROC = existsSync('/proc/self/stat') ? false : 'reads /proc (Linux only)';
+const testRepeat = (...args: string[]) => [
+  '--import',
+  TSX,
+  join(ROOT, 'scripts', 'test-repeat.ts'),
+  ...args,
+  '--link-modules',
+];
+
+test('a process the suite leaves running is named and killed', { skip: NO_PROC }, () => {
+  const r = runCommand(process.execPath, testRepeat('1'), {
+    cwd: leavingRepo(),
+    env: { TMPDIR: mkdtempSync(join(tmpdir(), 'test-repeat-tmp-')) },
+  });
+  assertExit(r, 0);
+  assert.match(r.stdout, /run 1\/1: PASS \(exit 0\) in [\d.]+ min; 2 tests, 0 failed, 1 skipped/);
+  const left = /\n {2}left running \(now killed\): (\d+) \S+ -e \S+ left-behind\n/.exec(r.stdout);
+  assert.ok(left, r.stdout);
+  assertEnds(Number(left[1]));
+});
+
+test('test:repeat killed outright: the suite and the load processes end with it', { skip: NO_PROC }, async () => {
+  const dir = leavingRepo();
+  const fifo = join(mkdtempSync(join(tmpdir(), 'test-repeat-fifo-')), 'hold');
+  assertExit(runCommand('mkfifo', [fifo]), 0);
+  const run = startCommand(process.execPath, testRepeat('1', '--load', '--load-processes', '1'), {
+    cwd: dir,
+    env: { HOLD_FIFO: fifo, TMPDIR: mkdtempSync(join(tmpdir(), 'test-repeat-tmp-')) },
+  });
+  const [, load] = await run.printed(/run 1\/1 \(with 1 CPU-bound process beside it: pid (\d+)\)/);
+  // the holding test's pid, then the end of the FIFO when its process (the only writer) is gone
+  const fromSuite = createReadStream(fifo, 'utf8');
+  let said = '';
+  fromSuite.on('data', (d) => (said += d));
+  const suiteGone = new Promise<void>((done) => fromSuite.on('end', () => done()));
+  await new Promise<void>((ok) => fromSuite.on('data', () => said.includes('\n') && ok()));
+  const ended = await run.kill();
+  assert.equal(ended.signal, 'SIGKILL');
+  await suiteGone;
+  assertEnds(Number(said));
+  assertEnds(Number(load));
 });

@@ -121,6 +121,9 @@ export interface RunningCli {
   pid: number;
   /** Resolves once the process has paused at its stopAt point; rejects, describing the run, if it ended first. */
   stopped: Promise<void>;
+  /** Resolves with the first match of `pattern` in the output so far or to come (stdout, then stderr); rejects,
+   * describing the run, if it ends without one. */
+  printed(pattern: RegExp): Promise<RegExpMatchArray>;
   /** The finished run, however it ended. */
   exited: Promise<RunResult>;
   /** Lets a paused process go on. */
@@ -134,23 +137,35 @@ export interface RunningCli {
  * operation (test/support/stop-at.ts) until the test resumes or kills it.
  */
 export function startCli(args: string[], o: RunOptions & { stopAt?: StopAt } = {}): RunningCli {
-  const { env, set } = hermeticEnv({
-    ...o,
-    env: { ...o.env, ...(o.stopAt ? { [STOP_AT_ENV]: JSON.stringify(o.stopAt) } : {}) },
-  });
+  return startCommand(
+    process.execPath,
+    o.stopAt ? ['--import', TSX, '--import', STOP_AT, ANALYZE, ...args] : [ANALYZE, ...args],
+    { ...o, env: { ...o.env, ...(o.stopAt ? { [STOP_AT_ENV]: JSON.stringify(o.stopAt) } : {}) } },
+  );
+}
+
+/** Starts `file args` without waiting for it, in the hermetic environment. */
+export function startCommand(file: string, args: string[], o: RunOptions = {}): RunningCli {
+  const { env, set } = hermeticEnv(o);
   const cwd = o.cwd ?? ROOT;
-  const nodeArgs = o.stopAt ? ['--import', TSX, '--import', STOP_AT, ANALYZE, ...args] : [ANALYZE, ...args];
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, nodeArgs, { cwd, env });
+  const child: ChildProcessWithoutNullStreams = spawn(file, args, { cwd, env });
   const result: RunResult = {
-    command: commandLine(process.execPath, nodeArgs, set),
+    command: commandLine(file, args, set),
     cwd,
     status: null,
     signal: null,
     stdout: '',
     stderr: '',
   };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (result.stdout += d));
-  child.stderr.setEncoding('utf8');
+  const waiting = new Set<() => void>(); // printed() calls not yet answered, checked on each output
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    result.stdout += d;
+    for (const check of waiting) check();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    result.stderr += d;
+    for (const check of waiting) check();
+  });
   child.stdin.on('error', () => {}); // a process that exits before reading its stdin
   const exited = new Promise<RunResult>((done) => {
     child.on('error', (err) => (result.error = err));
@@ -160,13 +175,24 @@ export function startCli(args: string[], o: RunOptions & { stopAt?: StopAt } = {
       done(result);
     });
   });
-  const stopped = new Promise<void>((ok, fail) => {
-    child.stderr.on('data', (d: string) => {
-      result.stderr += d;
-      if (result.stderr.includes(STOPPED_LINE)) ok();
+  const printed = (pattern: RegExp, what = `output matching ${pattern}`): Promise<RegExpMatchArray> => {
+    const found = new Promise<RegExpMatchArray>((ok) => {
+      const check = () => {
+        const m = pattern.exec(result.stdout) ?? pattern.exec(result.stderr);
+        if (m) {
+          waiting.delete(check);
+          ok(m);
+        }
+      };
+      waiting.add(check);
+      check();
     });
-    exited.then((r) => fail(new assert.AssertionError({ message: `ended before its stop point\n${describeRun(r)}` })));
-  });
+    const ended = exited.then((r) => {
+      throw new assert.AssertionError({ message: `ended before its ${what}\n${describeRun(r)}` });
+    });
+    return Promise.race([found, ended]);
+  };
+  const stopped = printed(new RegExp(STOPPED_LINE), 'stop point').then(() => {});
   stopped.catch(() => {}); // only an error for tests that wait for it
   // a test that fails while the process is paused must not leave it holding this file's test process open
   after(() => {
@@ -175,6 +201,7 @@ export function startCli(args: string[], o: RunOptions & { stopAt?: StopAt } = {
   return {
     pid: child.pid!,
     stopped,
+    printed,
     exited,
     resume: () => child.stdin.end('go'),
     kill: () => {
