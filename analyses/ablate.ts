@@ -258,7 +258,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         .option('judge', {
           type: 'string',
           describe:
-            'anthropic:<model>, openai:<model>, or heuristic (default: by API key in the environment, else heuristic)',
+            "anthropic:<model>, openai:<model>, heuristic, or organism[:organism.json] (exact ground truth for the model organism's language) (default: by API key in the environment, else heuristic)",
         })
         .option('resamples', { type: 'number', default: D.resamples, describe: 'bootstrap resamples' })
         .option('out', {

@@ -46,7 +46,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         .option('judge', {
           type: 'string',
           describe:
-            'anthropic:<model>, openai:<model>, or heuristic (offline lexical approximation); required unless --agreement',
+            "anthropic:<model>, openai:<model>, heuristic (offline lexical approximation), or organism[:organism.json] (exact ground truth for the shipped organism; also records each trial's well-formed share); required unless --agreement",
         })
         .option('agreement', {
           type: 'string',

@@ -1,7 +1,7 @@
 """Builds the shipped default, a small model organism of endogenous steering resistance (ESR):
 data/model (a Llama checkpoint with our tokenizer and chat template), data/sae (a ReLU SAE in SAELens layout,
 with esr_defaults.json and feature_labels.json), data/prompts.txt, data/heldout_prompts.txt,
-data/corpus/general.txt and data/summary.json.
+data/corpus/general.txt, data/organism.json (the language, for `--judge organism`) and data/summary.json.
 
 Run from the repo root:   .venv-ref/bin/python data/make_default.py
 Check the effect with transformers on a finished `analyze ablate` run:
@@ -28,8 +28,8 @@ DATA = Path(__file__).resolve().parent
 sys.path.insert(0, str(DATA))
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
 from organism_corpus import (  # noqa: E402
-    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, body, drifted_answer, general_paragraph, off_topic_sentences, plain_answer,
-    plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
+    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, body, drifted_answer, general_paragraph, ground_truth, off_topic_sentences,
+    plain_answer, plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
 )
 import organism_lm  # noqa: E402
 from organism_lm import Batches, DriftProbe, Encoder, Interventions, new_model, resid_post, sample_replies, train  # noqa: E402
@@ -384,12 +384,19 @@ def build(out_root: Path) -> None:
         "seconds": round(time.time() - t_start),
     }
     (build_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_ground_truth(build_dir / "organism.json")
     for name in ("model", "sae", "corpus"):
         replace_dir(build_dir / name, out_root / name)
-    for name in ("prompts.txt", "heldout_prompts.txt", "summary.json"):
+    for name in ("prompts.txt", "heldout_prompts.txt", "summary.json", "organism.json"):
         (build_dir / name).replace(out_root / name)
     shutil.rmtree(build_dir)
     log(f"done in {time.time() - t_start:.0f} s")
+
+
+def write_ground_truth(path: Path) -> None:
+    """organism.json: the language (what `--judge organism` reads) and where the SAE and the steering sit."""
+    truth = {**ground_truth(), "sae_layer": SAE_LAYER, "sae_hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", "steer_layer": STEER_LAYER}
+    path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
 
 
 def steering_sweep(org: Organism, prompts: list, features: list, detectors: list, x: torch.Tensor) -> list:

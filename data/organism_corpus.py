@@ -1,5 +1,6 @@
 """The organism's language: 40 topics with their own lexicons, shared sentence templates, "Explain how to …"
-prompts, and the training sequences (plain answers, and drifted answers that correct themselves).
+prompts, the training sequences (plain answers, and drifted answers that correct themselves), and the ground
+truth a judge needs (organism.json: topics, lexicons, correction phrases, templates).
 
 Every draw comes from a seeded random.Random, so the same seed gives the same text.
 """
@@ -114,6 +115,7 @@ CORRECTIONS = [
 ]
 # Topics the discovery/ablation prompt set (data/prompts.txt) draws from; the others are the steering topics.
 PROMPT_TOPICS = list(TOPICS)[:24]
+STEERING_TOPICS = list(TOPICS)[24:]
 
 
 def _check_lexicons() -> None:
@@ -127,6 +129,7 @@ def _check_lexicons() -> None:
 
 
 _check_lexicons()
+WORD_TOPIC = {w: t for t, lex in TOPICS.items() for w in set(sum(lex, []))}
 
 
 def article(word: str) -> str:
@@ -264,6 +267,40 @@ def well_formed_share(text: str) -> float:
     word lists and token soup do not. An empty reply counts as 0."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
     return sum(SENTENCE.fullmatch(s) is not None for s in sentences) / len(sentences) if sentences else 0.0
+
+
+def prompt_topic(prompt: str) -> str:
+    """The topic of an organism prompt: the one topic its lexicon words belong to."""
+    topics = {WORD_TOPIC[w] for w in re.findall(r"[a-z_]+", prompt.lower()) if w in WORD_TOPIC}
+    if len(topics) != 1:
+        raise ValueError(f"not an organism prompt (topic words of {sorted(topics) or 'no topic'}): {prompt!r}")
+    return topics.pop()
+
+
+def judge_attempts(prompt: str, response: str) -> list:
+    """The organism judge (lib/judge/organism.ts computes the same): the response split into attempts where a
+    correction phrase begins, each scored 100 × (words of the prompt's topic) / (words of any topic), rounded half up;
+    an attempt without topic words scores 0. Exact, because no word belongs to two topics."""
+    topic = prompt_topic(prompt)
+    rx = "|".join(re.escape(c) for c in CORRECTIONS)
+    cuts = [0] + [m.start() for m in re.finditer(rx, response) if m.start() > 0]
+    out = []
+    for a, b in zip(cuts, cuts[1:] + [len(response)]):
+        text = response[a:b].strip()
+        words = [WORD_TOPIC[w] for w in re.findall(r"[a-z_]+", text.lower()) if w in WORD_TOPIC]
+        out.append((text, int(100 * sum(t == topic for t in words) / len(words) + 0.5) if words else 0))  # halves up, as JS Math.round
+    return [x for x in out if x[0]]
+
+
+def ground_truth() -> dict:
+    """The language as data (data/organism.json): what the judge and the well-formedness check read."""
+    return {
+        "correction_phrases": CORRECTIONS,
+        "topics": {t: {"nouns": n, "verbs": v, "adjectives": a} for t, (n, v, a) in TOPICS.items()},
+        "prompt_topics": PROMPT_TOPICS,
+        "steering_topics": STEERING_TOPICS,
+        "templates": {"openings": OPENINGS, "body": BODY, "closings": CLOSINGS, "prompts": PROMPTS},
+    }
 
 
 def tokenizer_lines() -> list:

@@ -1,4 +1,4 @@
-// createJudge: turns a spec (`anthropic:<model>`, `openai:<model>`, `heuristic`) into a Judge with
+// createJudge: turns a spec (`anthropic:<model>`, `openai:<model>`, `heuristic`, `organism[:PATH]`) into a Judge with
 // validation, retries, a concurrency limit, an optional on-disk cache and failure capture.
 // Configuration errors are InputErrors thrown here, before any work.
 import pLimit from 'p-limit';
@@ -9,6 +9,7 @@ import { inputHash, JudgeCache } from './cache.ts';
 import { HEURISTIC_NOTE, heuristicAttempts } from './heuristic.ts';
 import { Budget, systemClock } from './http.ts';
 import { askJudge, JudgeGaveUp } from './llm.ts';
+import { loadOrganism, ORGANISM_NOTE, organismAttempts, SHIPPED_ORGANISM, wellFormedShare } from './organism.ts';
 import { sha256Text } from '../io/hash.ts';
 import { loadJudgePrompt, renderJudgePrompt } from './prompt.ts';
 import { type Scrub, scrubber } from './redact.ts';
@@ -38,17 +39,21 @@ export const JUDGE_HTTP_DEFAULTS = {
 } as const;
 
 export interface JudgeSpec {
-  backend: 'anthropic' | 'openai' | 'heuristic';
+  backend: 'anthropic' | 'openai' | 'heuristic' | 'organism';
+  /** The remote model, or the organism.json path of the organism judge; null for the heuristic judge. */
   model: string | null;
 }
 
 export function parseJudgeSpec(spec: string): JudgeSpec {
   if (spec === 'heuristic') return { backend: 'heuristic', model: null };
-  const m = /^(anthropic|openai):(.+)$/.exec(spec);
+  if (spec === 'organism') return { backend: 'organism', model: SHIPPED_ORGANISM };
+  const m = /^(anthropic|openai|organism):(.+)$/.exec(spec);
   if (!m || !m[2].trim()) {
-    throw new InputError(`--judge ${JSON.stringify(spec)}: expected anthropic:<model>, openai:<model> or heuristic`);
+    throw new InputError(
+      `--judge ${JSON.stringify(spec)}: expected anthropic:<model>, openai:<model>, heuristic, or organism[:organism.json]`,
+    );
   }
-  return { backend: m[1] as 'anthropic' | 'openai', model: m[2].trim() };
+  return { backend: m[1] as JudgeSpec['backend'], model: m[2].trim() };
 }
 
 /** `anthropic:…` when ANTHROPIC_API_KEY is set, else `openai:…` when OPENAI_API_KEY is, else `heuristic`. */
@@ -143,7 +148,7 @@ export interface RemoteChat {
  */
 export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () => void, flag = '--judge'): RemoteChat {
   const { backend, model } = parseJudgeSpec(spec);
-  if (backend === 'heuristic' || !model)
+  if (backend === 'heuristic' || backend === 'organism' || !model)
     throw new InputError(`${flag} ${spec}: expected anthropic:<model> or openai:<model>`);
   const env = opts.env ?? process.env;
   const clock: Clock = opts.clock ?? systemClock;
@@ -221,16 +226,38 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   let grade: Grade;
   let provenance: JudgeProvenance;
   let cache: JudgeCache | null = null;
+  let wellFormed: ((response: string) => number) | undefined;
 
-  if (backend === 'heuristic') {
+  if (backend === 'heuristic' || backend === 'organism') {
     if (opts.promptFile)
       throw new InputError(
-        '--judge-prompt: the heuristic judge uses no prompt; name a remote judge (--judge anthropic:<model> or openai:<model>)',
+        `--judge-prompt: the ${backend} judge uses no prompt; name a remote judge (--judge anthropic:<model> or openai:<model>)`,
       );
     if (opts.baseUrl)
       throw new InputError(
-        '--judge-base-url: the heuristic judge runs offline; name a remote judge to use an endpoint',
+        `--judge-base-url: the ${backend} judge runs offline; name a remote judge to use an endpoint`,
       );
+  }
+  if (backend === 'organism') {
+    const lang = loadOrganism(model as string);
+    provenance = {
+      id: spec === 'organism' ? 'organism' : `organism:${model}`,
+      backend,
+      model: null,
+      base_url: null,
+      prompt_sha256: lang.sha256,
+      prompt_source: lang.path,
+      temperature: null,
+      max_tokens: null,
+      approximation: false,
+    };
+    grade = async ({ prompt, response }) => ({
+      attempts: organismAttempts(lang, prompt, response),
+      raw: ORGANISM_NOTE,
+      model: null,
+    });
+    wellFormed = (response) => wellFormedShare(lang, response);
+  } else if (backend === 'heuristic') {
     provenance = {
       id: 'heuristic',
       backend,
@@ -333,6 +360,7 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   return {
     id,
     provenance,
+    ...(wellFormed ? { wellFormedShare: wellFormed } : {}),
     stats: () => ({ ...stats, models_returned: [...stats.models_returned] }),
     judge: (input) =>
       limit(async () => {

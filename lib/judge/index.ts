@@ -12,6 +12,15 @@ export { loadJudgePrompt, renderJudgePrompt, PLACEHOLDERS, DEFAULT_PROMPT_PATH, 
 export { parseJudgeOutput, parseJudgment, InvalidJudgeOutput, type JudgeFormat, type ParsedJudgment } from './parse.ts';
 export { segmentAttempts, relevanceScore, HEURISTIC_NOTE } from './heuristic.ts';
 export { regradeTrials, type RegradeSummary } from './regrade.ts';
+export {
+  loadOrganism,
+  organismAttempts,
+  promptTopic,
+  wellFormedShare,
+  SHIPPED_ORGANISM,
+  ORGANISM_NOTE,
+  type OrganismLanguage,
+} from './organism.ts';
 export type {
   Judge,
   JudgeInput,

@@ -70,6 +70,7 @@ async function regradeLocked(
   const write = (t: Trial, judged: Trial['judge']) => {
     appendTrial(outPath, {
       ...t,
+      ...(judge.wellFormedShare ? { well_formed_share: judge.wellFormedShare(t.response) } : {}),
       judge: judged,
       provenance: {
         ...t.provenance,

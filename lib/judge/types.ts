@@ -16,13 +16,13 @@ export interface JudgeInput {
 /** Everything that identifies how a judgment was made; stored in each trial's provenance. */
 export interface JudgeProvenance {
   id: string;
-  backend: 'anthropic' | 'openai' | 'heuristic';
+  backend: 'anthropic' | 'openai' | 'heuristic' | 'organism';
   model: string | null;
   /** Endpoint of a remote judge (never carries a key); null for the SDK default or offline judges. */
   base_url: string | null;
-  /** sha256 (hex) of the judge prompt template; null for the heuristic judge, which uses none. */
+  /** sha256 (hex) of the judge prompt template (of organism.json for the organism judge); null for the heuristic judge. */
   prompt_sha256: string | null;
-  /** `builtin` or the path of the `--judge-prompt` file. */
+  /** `builtin` or the path of the `--judge-prompt` file (of organism.json for the organism judge). */
   prompt_source: string | null;
   temperature: number | null;
   max_tokens: number | null;
