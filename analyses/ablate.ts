@@ -11,7 +11,7 @@ import { lockDir } from '../lib/runs/lock.ts';
 import { ABLATE_COMMAND, ABLATION_DEFAULTS, type AblationConfig } from '../lib/experiments/config.ts';
 import { readFeatureLabels, readFeatures } from '../lib/experiments/features.ts';
 import { locateLatents } from '../lib/experiments/latents.ts';
-import { CONDITION_NAMES, checkConditionFlags, parseConditions } from '../lib/experiments/conditions.ts';
+import { CONDITION_NAMES, checkConditionFlags, clampsLatents, parseConditions } from '../lib/experiments/conditions.ts';
 import { RANDOM_MATCHES, type RandomMatch } from '../lib/experiments/randomSets.ts';
 import { metricsText } from '../lib/trials/report.ts';
 import { checkResamples } from '../lib/stats/bootstrap.ts';
@@ -292,7 +292,11 @@ const command: CommandModule<GlobalArgs, Args> = {
     const features = a.features
       ? readFeatures(a.features)
       : { sample: a['n-features'], labels: a['feature-labels'], generalText: a['general-text'] };
-    const latents = locateLatents(a.latents, { otd: a.otd ?? null, model: a.model, sae: a.sae, prompts: a.prompts });
+    const latents = locateLatents(
+      a.latents,
+      { otd: a.otd ?? null, model: a.model, sae: a.sae, prompts: a.prompts },
+      clampsLatents(conditions),
+    );
 
     const out = a.out ?? newRunDir(COMMAND);
     const session = await openSession({

@@ -58,6 +58,8 @@ export interface ConditionEntry {
   describe: string;
   /** false: the feature is not steered (one trial per draw, no boost, counted in every sweep level). */
   steered: boolean;
+  /** The condition clamps the detector latents (or as many others): they must be located before the run. */
+  clampsLatents?: boolean;
   /** The settings only this condition reads: flag, key in config.json (null there without the condition), value. */
   settings?: { flag: string; key: string; value: (o: ConditionOptions) => unknown }[];
   /** The instruction given to the model (none without). */
@@ -83,12 +85,14 @@ export const CONDITIONS = {
   ablate: {
     describe: 'steer, with the detector latents clamped to 0',
     steered: true,
+    clampsLatents: true,
     trial: (r) => ({ interventions: clamps(r.ablated, r.clampLayer) }),
   },
   random: {
     describe:
       'steer, with as many random latents clamped to 0 (matched on label-blind activity and on the residual norm their clamp removes on off-topic contexts, or on activity only, or uniform)',
     steered: true,
+    clampsLatents: true,
     settings: [
       { flag: 'random-sets', key: 'random_sets', value: (o) => o.randomSets },
       { flag: 'random-match', key: 'random_match', value: (o) => o.randomMatch },
@@ -167,6 +171,9 @@ export const CONDITION_NAMES = Object.keys(CONDITIONS) as Condition[];
 
 /** The entry of a condition (typed as the common shape). */
 export const condition = (c: Condition): ConditionEntry => CONDITIONS[c];
+
+/** Whether any of these conditions clamps latents (a baseline-only run needs no discovery run). */
+export const clampsLatents = (conditions: Condition[]): boolean => conditions.some((c) => condition(c).clampsLatents);
 
 /** Differences are taken against this condition when it runs. */
 export const BASELINE: Condition = 'baseline';

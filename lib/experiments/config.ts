@@ -12,7 +12,7 @@ import type { MetricsReport } from '../trials/metrics.ts';
 import { type Feature, readFeatureLabels, readFeatures } from './features.ts';
 import { readRunDefaults, type RunDefaults } from './runDefaults.ts';
 import { type LatentSource, locateLatents, type ResolvedLatents, resolveLatents } from './latents.ts';
-import type { Condition, ConditionOptions } from './conditions.ts';
+import { type Condition, type ConditionOptions, clampsLatents } from './conditions.ts';
 import type { RandomMatch } from './randomSets.ts';
 import type { MetaPromptPlacement, Sampling } from './steered.ts';
 
@@ -217,7 +217,13 @@ export async function ablationOptions(session: Session, c: AblationConfig = {}):
   const clampLayer = c.clampLayer ?? defaults?.clampLayer ?? steerLayer;
   checkLayer(clampLayer, session.config, `‹clampLayer› ${clampLayer}`);
   const located =
-    typeof c.latents === 'object' ? c.latents : locateLatents(c.latents ?? d.latents, { otd: c.otd ?? null, ...paths });
+    typeof c.latents === 'object'
+      ? c.latents
+      : locateLatents(
+          c.latents ?? d.latents,
+          { otd: c.otd ?? null, ...paths },
+          clampsLatents(c.conditions ?? d.conditions),
+        );
   const latents = await resolveLatents(session, located, { prompts, promptsFile, log });
   log(`ablating ${latents.latents.length} latents from ${latents.source}`);
   if (latents.notSelected.length)

@@ -81,19 +81,32 @@ export function checkLatentIndices(latents: number[], dSae: number, what: string
 /** Latents located before any model is opened: resolved, or the K to take from a discovery run made first. */
 export type LatentSource = ResolvedLatents | { discoverFirst: number };
 
+/** No latents: a run whose conditions clamp none, with no discovery run to take them from. */
+export const NO_LATENTS: ResolvedLatents = {
+  latents: [],
+  source: 'none (no condition clamps latents and no discovery run was found)',
+  runDir: null,
+  notSelected: [],
+  set: null,
+};
+
 /**
  * Locates `--latents TEXT` (no model needed): a list, or topK of `--otd`, of FILE, or of the latest
  * discovery run for this SAE; on the shipped default (model, SAE and prompts) with no run yet, a
- * discovery run to make first.
+ * discovery run to make first. When no condition clamps them (`required` false), topK with no discovery
+ * run is no latents rather than an error or a discovery run (latents found are still kept out of the
+ * steering pool, as in a run with the ablation).
  */
 export function locateLatents(
   text: string,
   o: { otd: string | null; model: string; sae: string; prompts: string | null },
+  required = true,
 ): LatentSource {
   const spec = parseLatentSpec(text, o.otd);
   if (spec.kind === 'list') return resolveList(spec.latents);
   const file = spec.file ?? latestDiscoveryRun(o.sae)?.concat('/latents.json') ?? null;
   if (file === null) {
+    if (!required) return NO_LATENTS;
     const onDefault = isShippedDefault(o) && o.prompts !== null && resolve(o.prompts) === SHIPPED.prompts;
     if (onDefault) return { discoverFirst: spec.k };
     throw new InputError(

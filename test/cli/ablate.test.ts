@@ -345,6 +345,28 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
   const r = cli([...base, '--latents', 'top26', '--out', out], empty);
   assertExit(r, 2, /no find-otd-latents run for SAE .* in runs\/; run `analyze find-otd-latents/);
   assert.equal(existsSync(out), false);
+  // ... but a run whose conditions clamp nothing needs none: it runs, and records that nothing was ablated
+  const plain = join(empty, 'baseline-only');
+  const ok = cli(
+    [
+      ...base,
+      '--conditions',
+      'baseline',
+      '--features',
+      features,
+      '--boost',
+      '1',
+      '--trials-per-feature',
+      '1',
+      '--out',
+      plain,
+    ],
+    empty,
+  );
+  assertExit(ok, 0);
+  const config = JSON.parse(readFileSync(join(plain, 'config.json'), 'utf8'));
+  assert.deepEqual(config.config.ablated.latents, []);
+  assert.match(config.config.ablated.source, /^none/);
 });
 
 test('ablate --boost-sweep: levels at threshold + z · sd(thresholds), metrics per level', async () => {
