@@ -12,12 +12,16 @@ import { type Backend, openBackend, withBindingLimit } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { Checkpoint } from '../lib/model/checkpoint.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
+import { generate } from '../lib/model/generate.ts';
+import { loadModel } from '../lib/model/load.ts';
+import { nextToken } from '../lib/model/sampling.ts';
 import { Transformer } from '../lib/model/transformer.ts';
 import { Gpu } from '../lib/model/webgpu/gpu.ts';
 import { WebgpuKernels } from '../lib/model/webgpu/kernels.ts';
 import { gpuWeights } from '../lib/model/webgpu/weights.ts';
 import { workerPool } from '../lib/parallel/pool.ts';
 import { denseCodes, encodeSparse, loadSae, saeComputeOptions } from '../lib/sae/index.ts';
+import { Rng } from '../lib/random.ts';
 import { openWebgpu, type WebgpuAdapterChoice } from '../lib/webgpu.ts';
 import { registerAdapterCases } from './support/adapter-cases.ts';
 import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
@@ -151,4 +155,75 @@ test("webgpu: analyze forward --backend webgpu prints the adapter and writes tra
       /--backend webgpu: no WebGPU adapter \(vulkan: missing system libraries libvulkan\.so\.1 \(Debian package libvulkan1\)\)/,
     );
   }
+});
+
+test("webgpu: seeded sampling on the device picks the tokens sampling.ts picks from the device's logits", {
+  skip,
+}, async () => {
+  const settings = [
+    { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1.3 },
+    { temperature: 1.5, topK: 0, topP: 1, repetitionPenalty: 1.2 },
+    { temperature: 0.8, topK: 50, topP: 0.9, repetitionPenalty: 1.1 },
+    { temperature: 1, topK: 0, topP: 0.5, repetitionPenalty: 1 },
+    { temperature: 2, topK: 600, topP: 1, repetitionPenalty: 1 }, // top-k past the vocabulary: off
+  ];
+  const steps = 16;
+  for (const name of ['llama3-gqa', 'gemma2-f16']) {
+    const expected = new SafetensorsFile(join(MODEL_FIXTURES, name, 'expected.safetensors'));
+    const prompts = [0, 1, 2].map((s) => Array.from(expected.read(`ids.${s}`).data, Number));
+    const model = await loadModel(join(MODEL_FIXTURES, name), backend!);
+    for (const s of settings) {
+      const seeds = [5, 6, 7];
+      const onDevice = await generate(model, prompts, { ...s, maxNewTokens: steps, stopIds: [], seeds, batch: 2 });
+      // each prompt alone, its last-token logits read back and the JS rule applied to them
+      const inJs = [];
+      for (const [i, p] of prompts.entries()) {
+        const cache = model.newCache(1, p.length + steps);
+        const rng = new Rng(seeds[i]);
+        const out: number[] = [];
+        for (let next = p; out.length < steps; next = [out[out.length - 1]]) {
+          const r = await model.forward([next], cache, { logits: 'last' });
+          const logits = (await r.logits!.data()) as Float32Array;
+          r.logits!.dispose();
+          out.push(nextToken(logits, cache.sequence(0), s, s.temperature > 0 ? rng.float() : 0));
+        }
+        cache.dispose();
+        inJs.push(out);
+      }
+      assert.deepEqual(onDevice.tokens, inJs, `${name} ${JSON.stringify(s)}`);
+    }
+    model.dispose();
+  }
+});
+
+test('webgpu: analyze generate with a seed gives the same tokens on wasm and on webgpu', { skip }, () => {
+  const model = join(MODEL_FIXTURES, 'gemma2-f16');
+  const ids = Array.from(new SafetensorsFile(join(model, 'expected.safetensors')).read('ids.1').data, Number);
+  const run = (...backendArgs: string[]) => {
+    const r = runCli([
+      'generate',
+      '--model',
+      model,
+      '--ids',
+      ids.join(','),
+      '--max-tokens',
+      '24',
+      '--temperature',
+      '1',
+      '--top-p',
+      '0.95',
+      '--repetition-penalty',
+      '1.1',
+      '--seed',
+      '3',
+      '--json',
+      '--backend',
+      ...backendArgs,
+    ]);
+    assertExit(r, 0);
+    return JSON.parse(r.stdout).tokens as number[];
+  };
+  const wasm = run('wasm');
+  assert.equal(wasm.length, 24);
+  assert.deepEqual(run('webgpu', '--webgpu-adapter', ADAPTER), wasm);
 });

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
-import { nextToken, type SamplingOptions } from './sampling.ts';
+import type { SamplingOptions } from './sampling.ts';
 import type { Model, ResidualHook } from './transformer.ts';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -48,11 +48,10 @@ export function checkGenerationLength(prompts: number[][], maxNewTokens: number,
   });
 }
 
-/** One prompt being generated: its sampling stream, the tokens it has seen, and what it feeds next. */
+/** One prompt being generated: its sampling stream and what it feeds next. */
 interface Running {
   index: number;
   rng: Rng | null;
-  seen: Set<number>;
   out: number[];
   next: number[];
 }
@@ -73,7 +72,6 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
   const slots = Math.max(1, Math.min(opts.batch ?? N, N));
   const capacity = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
   const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
-  const vocab = model.config.vocabSize;
   const cache = model.newCache(slots, capacity);
   const inSlot: (Running | null)[] = new Array(slots).fill(null);
   let queued = 0;
@@ -87,7 +85,6 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
         inSlot[s] = {
           index: i,
           rng: opts.temperature > 0 ? new Rng(opts.seeds?.[i] ?? 0) : null,
-          seen: new Set(prompts[i]),
           out: out[i],
           next: prompts[i],
         };
@@ -95,22 +92,19 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
       const live = inSlot.flatMap((r, s) => (r ? [{ r, s }] : []));
       const prefill = live.some(({ r }) => r.out.length === 0);
       const t0 = performance.now();
-      const { logits } = await model.forward(
+      const { tokens } = await model.forward(
         live.map(({ r }) => r.next),
         cache,
         {
           slots: live.map(({ s }) => s),
           tags: live.map(({ r }) => r.index),
-          logits: 'last',
           hooks: opts.hooks,
+          sample: live.map(({ r }) => ({ opts, u: r.rng ? r.rng.float() : 0 })),
         },
       );
-      const all = (await logits!.data()) as Float32Array;
-      logits!.dispose();
       live.forEach(({ r, s }, j) => {
-        const id = nextToken(all.subarray(j * vocab, (j + 1) * vocab), r.seen, opts, r.rng);
+        const id = tokens![j];
         r.out.push(id);
-        r.seen.add(id);
         r.next = [id];
         const done = stop.has(id);
         if (done || r.out.length === opts.maxNewTokens) {

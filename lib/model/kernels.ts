@@ -5,6 +5,16 @@
 // is the textbook one, checked against transformers on every backend.
 import type * as tf from '@tensorflow/tfjs';
 import type { KVCache, Step } from './kvcache.ts';
+import type { SamplingOptions } from './sampling.ts';
+
+/**
+ * How one row chooses its next token: its settings and its uniform draw in [0, 1) (unused when greedy). The
+ * repetition penalty applies to the tokens its cache slot holds (the sequence so far, this step's included).
+ */
+export interface TokenChoice {
+  opts: SamplingOptions;
+  u: number;
+}
 
 /** The weight dtypes a model can be held in on a device. */
 export type WeightDtype = 'f32' | 'bf16' | 'f16' | 'fp8';
@@ -41,6 +51,12 @@ export interface Kernels<A> {
   residual(h: A, x: A, layer: number, which: Projection): A;
   /** Final norm, lm_head and Gemma-2's soft-cap for the given packed rows (all when null): [rows, vocab]. */
   logits(h: A, rows: Int32Array | null): tf.Tensor2D;
+  /**
+   * The next token of each of the step's rows (after the step is committed to the cache): the logits of its
+   * last token (`last`, as `logits`), then sampling.ts's rule with the row's choice and its slot's tokens.
+   * Each row's token depends on its own logits, settings, sequence and draw only.
+   */
+  sample(h: A, last: Int32Array, step: Step, cache: KVCache, choices: TokenChoice[]): Promise<Int32Array>;
 
   /** A tfjs tensor holding a copy of `a` (for hooks and read-outs); the caller owns it. */
   toTensor(a: A): tf.Tensor2D;

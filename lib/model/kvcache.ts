@@ -23,6 +23,10 @@ export interface Step {
 export class KVCache {
   /** Tokens held by each slot. */
   readonly lengths: Int32Array;
+  /** Times each slot was emptied (a device's per-slot state, such as the seen-token set, restarts when it changes). */
+  readonly resets: Uint32Array;
+  /** Token ids each slot holds, [slots, capacity] (the repetition penalty's sequence so far). */
+  private readonly ids: Int32Array;
 
   constructor(
     readonly slots: number,
@@ -35,6 +39,13 @@ export class KVCache {
     if (!(Number.isInteger(capacity) && capacity >= 1))
       throw new RangeError(`KV cache: capacity must be ≥ 1, found ${capacity}`);
     this.lengths = new Int32Array(slots);
+    this.resets = new Uint32Array(slots);
+    this.ids = new Int32Array(slots * capacity);
+  }
+
+  /** The token ids slot `slot` holds, in order (a view: valid until the slot changes). */
+  sequence(slot: number): Int32Array {
+    return this.ids.subarray(slot * this.capacity, slot * this.capacity + this.lengths[slot]);
   }
 
   /**
@@ -67,6 +78,7 @@ export class KVCache {
   /** Records a step's tokens as held (after its keys and values are written). */
   commit(step: Step): void {
     step.slots.forEach((s, r) => {
+      this.ids.set(step.ids.subarray(step.offsets[r], step.offsets[r + 1]), s * this.capacity + this.lengths[s]);
       this.lengths[s] += step.counts[r];
     });
   }
@@ -74,6 +86,7 @@ export class KVCache {
   /** Empties a slot for the next sequence (its old keys and values are simply overwritten). */
   reset(slot: number): void {
     this.lengths[slot] = 0;
+    this.resets[slot]++;
   }
 
   dispose(): void {

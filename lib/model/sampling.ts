@@ -1,4 +1,10 @@
-import type { Rng } from '../random.ts';
+// Choosing the next token from a row's logits, with transformers' `generate` semantics: repetition penalty
+// (on every token of the sequence so far), then temperature, top-k (ties with the k-th kept), top-p, then one
+// draw with a uniform u from the row's own seeded stream. Defined by the tokens' order (score descending,
+// index ascending) and their masses w = exp((score − max) / T): top-p keeps token i while the mass ranked
+// above it is below p·Z; the draw picks the first token whose cumulative mass exceeds u·Z_kept. No
+// full-vocabulary sort: only the tokens the draw can reach are ranked (the WebGPU sampler in webgpu/ follows
+// the same definition on the device).
 
 /** Decoding settings, with transformers' `generate` semantics. temperature 0 means greedy. */
 export interface SamplingOptions {
@@ -12,14 +18,10 @@ export const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, repet
 
 /**
  * Repetition penalty (CTRL / transformers): every token already in the sequence (prompt included) has its logit
- * divided by the penalty when positive, multiplied when negative. Modifies `logits` in place.
+ * divided by the penalty when positive, multiplied when negative.
  */
-function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
-  if (penalty === 1) return;
-  for (const id of new Set(seen)) {
-    const x = logits[id];
-    logits[id] = x < 0 ? x * penalty : x / penalty;
-  }
+export function penalized(x: number, penalty: number): number {
+  return x < 0 ? Math.fround(x * penalty) : Math.fround(x / penalty);
 }
 
 function argmax(x: Float32Array): number {
@@ -28,44 +30,79 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-/**
- * Picks the next token: repetition penalty, then (when sampling) temperature, top-k, top-p — the order
- * transformers applies its processors and warpers — then one draw from the renormalised distribution.
- */
-export function nextToken(
-  logits: Float32Array,
-  seen: Iterable<number>,
-  opts: SamplingOptions,
-  rng: Rng | null,
-): number {
-  const scores = Float32Array.from(logits);
-  applyRepetitionPenalty(scores, seen, opts.repetitionPenalty);
-  if (opts.temperature === 0) return argmax(scores);
-  if (!rng) throw new Error('sampling with temperature > 0 needs a seeded Rng');
+/** The n-th largest value of `x` (1-based), by selection on a copy (average O(length)). */
+export function nthLargest(x: Float32Array, n: number): number {
+  const a = Float32Array.from(x);
+  let lo = 0;
+  let hi = a.length - 1;
+  const k = n - 1; // index of the answer in descending order
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
 
-  const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a] || a - b);
-  let keep = order.length;
-  if (opts.topK > 0) {
-    // transformers keeps every token whose score ties the k-th best
-    const kth = scores[order[Math.min(opts.topK, order.length) - 1]];
-    keep = order.findIndex((i) => scores[i] < kth);
-    if (keep < 0) keep = order.length;
-  }
-  const probs = new Float64Array(keep);
+/** Indices of the scores ≥ threshold, ranked: score descending, index ascending. */
+function ranked(scores: Float32Array, threshold: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (scores[i] >= threshold) out.push(i);
+  return out.sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+/**
+ * Picks the next token from one row's logits: `seen` are the sequence's tokens so far (for the penalty), `u` a
+ * uniform in [0, 1) from the row's stream (unused when greedy).
+ */
+export function nextToken(logits: Float32Array, seen: Iterable<number>, opts: SamplingOptions, u: number): number {
+  const scores = Float32Array.from(logits);
+  if (opts.repetitionPenalty !== 1)
+    for (const id of new Set(seen)) scores[id] = penalized(scores[id], opts.repetitionPenalty);
+  if (opts.temperature === 0) return argmax(scores);
+  const V = scores.length;
+  const top = scores[argmax(scores)];
+  const mass = (s: number) => Math.exp((s - top) / opts.temperature);
+  // The eligible set: the top-k (all ties of the k-th kept), else every token.
+  const kth = opts.topK > 0 && opts.topK < V ? nthLargest(scores, opts.topK) : -Infinity;
   let total = 0;
-  for (let r = 0; r < keep; r++) total += probs[r] = Math.exp((scores[order[r]] - scores[order[0]]) / opts.temperature);
-  if (opts.topP < 1) {
-    // Drop the least likely tokens whose cumulative mass is at most 1 − top_p; always keep the best one.
-    let tail = 0;
-    let cut = keep;
-    while (cut > 1 && (tail + probs[cut - 1]) / total <= 1 - opts.topP) tail += probs[--cut];
-    keep = cut;
-    total -= tail;
+  for (let i = 0; i < V; i++) if (scores[i] >= kth) total += mass(scores[i]);
+  // Rank only as many of the best tokens as the top-p cut and the draw can reach: the fewest whose mass
+  // passes what is needed (p·Z for top-p, u·Z otherwise), growing the ranked prefix until it does.
+  const need = (opts.topP < 1 ? opts.topP : u) * total;
+  let order: number[] = [];
+  for (let n = 64; ; n *= 4) {
+    const threshold = n >= V ? kth : Math.max(kth, nthLargest(scores, n));
+    order = ranked(scores, threshold);
+    let acc = 0;
+    for (const i of order) acc += mass(scores[i]);
+    if (acc > need || threshold === kth) break;
   }
-  let u = rng.float() * total;
+  // top-p: keep while the mass ranked above is below p·Z (at least one token).
+  let keep = order.length;
+  let kept = 0;
+  if (opts.topP < 1) {
+    keep = 0;
+    while (keep < order.length && (keep === 0 || kept < opts.topP * total)) kept += mass(scores[order[keep++]]);
+  } else kept = total;
+  let target = u * kept;
   for (let r = 0; r < keep; r++) {
-    u -= probs[r];
-    if (u < 0) return order[r];
+    target -= mass(scores[order[r]]);
+    if (target < 0) return order[r];
   }
   return order[keep - 1];
 }

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import type { Kernels, WeightDtype } from './kernels.ts';
+import type { Kernels, TokenChoice, WeightDtype } from './kernels.ts';
 import { KVCache, type Step } from './kvcache.ts';
 
 /**
@@ -28,6 +28,11 @@ export interface ForwardOptions {
   slots?: ArrayLike<number>;
   /** What hooks see for each row (default: the row's index). */
   tags?: ArrayLike<number>;
+  /**
+   * Choose each row's next token on the device (instead of returning logits), one choice per row: what
+   * generation needs, without reading a vocabulary of logits back per row.
+   */
+  sample?: TokenChoice[];
 }
 
 export interface ForwardResult {
@@ -35,6 +40,8 @@ export interface ForwardResult {
   logits: tf.Tensor2D | null;
   /** resid_post.L as [tokens, d_model], rows packed. The caller disposes these and the logits. */
   resid: Map<number, tf.Tensor2D>;
+  /** With `sample`: each row's next token. */
+  tokens: Int32Array | null;
 }
 
 /** A decoder-only language model on a device: what generation, capture and the commands use. */
@@ -93,9 +100,10 @@ export class Transformer<A> implements Model {
         if (readLayers.has(layer)) resid.set(layer, this.k.toTensor(h));
       }
       cache.commit(step);
-      const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
       const last = Int32Array.from(step.counts, (_, r) => step.offsets[r + 1] - 1);
-      return { logits: want === 'none' ? null : this.k.logits(h, want === 'last' ? last : null), resid };
+      if (opts.sample) return { logits: null, resid, tokens: await this.k.sample(h, last, step, cache, opts.sample) };
+      const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
+      return { logits: want === 'none' ? null : this.k.logits(h, want === 'last' ? last : null), resid, tokens: null };
     } catch (err) {
       resid.forEach((t) => t.dispose());
       throw err;

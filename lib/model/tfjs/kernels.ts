@@ -5,9 +5,10 @@
 // attention runs per row over the row's own cache slot.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config.ts';
-import type { Kernels, Projection, WeightDtype } from '../kernels.ts';
+import type { Kernels, Projection, TokenChoice, WeightDtype } from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from '../rope.ts';
+import { nextToken } from '../sampling.ts';
 import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from './weights.ts';
 import { attendLoops, attendMatmul, LOOP_MAX_TOKENS } from './attention.ts';
 
@@ -135,6 +136,22 @@ export class TfjsKernels implements Kernels<tf.Tensor2D> {
       const logits = linear(rmsNorm(x, this.w.finalNorm, this.cfg.rmsNormEps), this.w.lmHead);
       return cap === null ? logits : (tf.tanh(logits.div(cap)).mul(cap) as tf.Tensor2D);
     });
+  }
+
+  async sample(
+    h: tf.Tensor2D,
+    last: Int32Array,
+    step: Step,
+    cache: KVCache,
+    choices: TokenChoice[],
+  ): Promise<Int32Array> {
+    const logits = this.logits(h, last);
+    const all = (await logits.data()) as Float32Array;
+    logits.dispose();
+    const V = this.cfg.vocabSize;
+    return Int32Array.from(choices, (c, r) =>
+      nextToken(all.subarray(r * V, (r + 1) * V), cache.sequence(step.slots[r]), c.opts, c.u),
+    );
   }
 
   toTensor(a: tf.Tensor2D): tf.Tensor2D {

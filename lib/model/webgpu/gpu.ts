@@ -93,11 +93,21 @@ export class Gpu {
   pipeline(code: string): GPUComputePipeline {
     let p = this.pipelines.get(code);
     if (!p) {
+      this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.compileErrors.push(this.device.popErrorScope());
       this.pipelines.set(code, p);
     }
     return p;
+  }
+
+  /** Compilation errors of new pipelines, awaited at the next read (an invalid pipeline would compute nothing). */
+  private compileErrors: Promise<GPUError | null>[] = [];
+
+  private async checkCompiled(): Promise<void> {
+    const errors = (await Promise.all(this.compileErrors.splice(0))).filter((e) => e !== null);
+    if (errors.length) throw new Error(`WebGPU kernel failed to compile: ${errors[0].message}`);
   }
 
   bindGroup(pipeline: GPUComputePipeline, buffers: GpuBuffer[]): GPUBindGroup {
@@ -143,6 +153,7 @@ export class Gpu {
 
   /** Bytes [offset, offset + bytes) of a buffer, read back after everything recorded so far. */
   async read(b: GpuBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    await this.checkCompiled();
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(b.buffer, offset, staging, 0, bytes);
     this.flush();

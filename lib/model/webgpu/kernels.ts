@@ -7,9 +7,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../errors.ts';
 import type { ModelConfig } from '../config.ts';
-import type { Kernels, Projection, WeightDtype } from '../kernels.ts';
+import type { Kernels, Projection, TokenChoice, WeightDtype } from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { inverseFrequencies } from '../rope.ts';
+import { nextToken } from '../sampling.ts';
 import type { Gpu, GpuBuffer } from './gpu.ts';
 import {
   addShader,
@@ -21,6 +22,8 @@ import {
   type ModelShape,
   pairsShader,
   rmsnormShader,
+  SAMPLE_PARAM_WORDS,
+  samplerShader,
   stepLayout,
 } from './shaders.ts';
 import { type GpuBlock, type GpuLinear, type GpuWeights, weightBuffers } from './weights.ts';
@@ -31,8 +34,17 @@ export interface GpuAct {
   role: Role;
 }
 
-/** Per layer, one buffer: keys [slots, capacity, n_kv, head_dim], then values likewise. */
-type CacheStore = GpuBuffer[];
+/**
+ * Per layer, one buffer: keys [slots, capacity, n_kv, head_dim], then values likewise; and each slot's seen
+ * tokens as a bitmap (the repetition penalty's set), made at the first sampling.
+ */
+interface CacheStore {
+  kv: GpuBuffer[];
+  seen: GpuBuffer | null;
+  /** Per slot: the cache's reset count and the tokens the seen set holds, as of the last sampling. */
+  epochs: Float64Array;
+  marked: Int32Array;
+}
 
 const WG_LINEAR_ROWS = 4;
 const WG_LINEAR_COLS = 16;
@@ -41,7 +53,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
   readonly weightBytes: number;
   private readonly shape: Omit<ModelShape, 'mcap'>;
   private mcap = 0;
-  private bufs = new Map<Role | 'step' | 'logits', GpuBuffer>();
+  private bufs = new Map<Role | 'step' | 'logits' | 'params' | 'picks', GpuBuffer>();
   private logitRows = 0;
   private rope: GpuBuffer | null = null;
   private ropePositions = 0;
@@ -74,7 +86,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
     return { ...this.shape, mcap: this.mcap };
   }
 
-  private buf(role: Role | 'step' | 'logits'): GpuBuffer {
+  private buf(role: Role | 'step' | 'logits' | 'params' | 'picks'): GpuBuffer {
     return this.bufs.get(role)!;
   }
 
@@ -231,7 +243,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
     const store = this.store(cache);
     this.ensureRope(cache.capacity);
     this.writeStep(cache);
-    const outs = { q: this.buf('q'), kv: store[layer], rope: this.rope! };
+    const outs = { q: this.buf('q'), kv: store.kv[layer], rope: this.rope! };
     const epilogue: Epilogue = { kind: 'qkv', scale: this.cfg.attentionScale };
     if (this.o.fuse) this.linear(l.qkv, 'norm', this.buf(h.role), epilogue, outs, { norm: l.inputNorm });
     else {
@@ -250,7 +262,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
     this.run(
       code,
       ['step', 'q', 'kv', 'z'],
-      { step: this.buf('step'), q: this.buf(q.role), kv: store[layer], z: this.buf('z') },
+      { step: this.buf('step'), q: this.buf(q.role), kv: store.kv[layer], z: this.buf('z') },
       this.tokens,
       this.cfg.numHeads,
     );
@@ -316,8 +328,14 @@ export class WebgpuKernels implements Kernels<GpuAct> {
   }
 
   logits(h: GpuAct, rows: Int32Array | null): tf.Tensor2D {
+    const n = this.logitsOnDevice(h, rows !== null);
+    return this.gpu.toTensor(this.buf('logits'), 0, n, this.cfg.vocabSize);
+  }
+
+  /** Final norm, lm_head and soft-cap into the logits buffer, for each row's last token or every token. */
+  private logitsOnDevice(h: GpuAct, lastOnly: boolean): number {
     const V = this.cfg.vocabSize;
-    const n = rows ? this.rows : this.tokens;
+    const n = lastOnly ? this.rows : this.tokens;
     if (n > this.logitRows) {
       if (this.bufs.has('logits')) this.gpu.free(this.buf('logits'));
       this.groups.clear();
@@ -334,10 +352,101 @@ export class WebgpuKernels implements Kernels<GpuAct> {
       { out: this.buf('logits') },
       {
         norm: this.w.finalNorm,
-        gather: rows !== null,
+        gather: lastOnly,
       },
     );
-    return this.gpu.toTensor(this.buf('logits'), 0, n, V);
+    return n;
+  }
+
+  async sample(h: GpuAct, _last: Int32Array, step: Step, cache: KVCache, choices: TokenChoice[]): Promise<Int32Array> {
+    const V = this.cfg.vocabSize;
+    const R = this.rows;
+    this.logitsOnDevice(h, true);
+    const store = this.store(cache);
+    store.seen ??= this.gpu.buffer(4 * cache.slots * Math.ceil(V / 32), 'seen tokens');
+    const params = this.samplerParams(step, cache, store, choices);
+    this.grow('params', params.byteLength);
+    this.grow('picks', 8 * R);
+    this.gpu.write(this.buf('params'), params);
+    this.run(
+      samplerShader(this.model, V),
+      ['step', 'logits', 'params', 'seen', 'out'],
+      {
+        step: this.buf('step'),
+        logits: this.buf('logits'),
+        params: this.buf('params'),
+        seen: store.seen,
+        out: this.buf('picks'),
+      },
+      R,
+    );
+    const picks = new Uint32Array(await this.gpu.read(this.buf('picks'), 0, 8 * R));
+    const tokens = new Int32Array(R);
+    for (let r = 0; r < R; r++) {
+      if (picks[2 * r + 1] === 0) tokens[r] = picks[2 * r];
+      else {
+        // Past what the device ranks: the row's logits back to JS, the same rule there.
+        const row = new Float32Array(await this.gpu.read(this.buf('logits'), 4 * r * V, 4 * V));
+        tokens[r] = nextToken(row, cache.sequence(step.slots[r]), choices[r].opts, choices[r].u);
+      }
+    }
+    return tokens;
+  }
+
+  /**
+   * The sampler's parameters: each row's settings, and the tokens its slot gained since the device's seen set
+   * last saw it (all of them, after a clear, when the slot holds a new sequence).
+   */
+  private samplerParams(step: Step, cache: KVCache, store: CacheStore, choices: TokenChoice[]): Uint32Array {
+    const R = choices.length;
+    const marks: Int32Array[] = [];
+    const head = new Uint32Array(R * SAMPLE_PARAM_WORDS);
+    const f32 = new Float32Array(1);
+    const bits = (x: number) => {
+      f32[0] = x;
+      return new Uint32Array(f32.buffer)[0];
+    };
+    let at = R * SAMPLE_PARAM_WORDS;
+    choices.forEach(({ opts, u }, r) => {
+      const slot = step.slots[r];
+      const fresh = store.epochs[slot] !== cache.resets[slot];
+      const seq = cache.sequence(slot);
+      const added = seq.subarray(fresh ? 0 : store.marked[slot]);
+      store.epochs[slot] = cache.resets[slot];
+      store.marked[slot] = seq.length;
+      head.set(
+        [
+          bits(opts.temperature),
+          opts.topK,
+          bits(opts.topP),
+          bits(opts.repetitionPenalty),
+          bits(u),
+          fresh ? 1 : 0,
+          at,
+          added.length,
+        ],
+        r * SAMPLE_PARAM_WORDS,
+      );
+      marks.push(added);
+      at += added.length;
+    });
+    const out = new Uint32Array(at);
+    out.set(head);
+    let o = R * SAMPLE_PARAM_WORDS;
+    for (const m of marks) {
+      out.set(m, o);
+      o += m.length;
+    }
+    return out;
+  }
+
+  /** The named buffer, at least `bytes` long (grown to a power of two; bind groups rebuilt then). */
+  private grow(name: 'params' | 'picks', bytes: number): void {
+    const b = this.bufs.get(name);
+    if (b && b.bytes >= bytes) return;
+    if (b) this.gpu.free(b);
+    this.groups.clear();
+    this.bufs.set(name, this.gpu.buffer(2 ** Math.ceil(Math.log2(Math.max(64, bytes))), name));
   }
 
   private norm(src: GpuBuffer, weight: GpuBuffer, out: GpuBuffer, mode: 'store' | 'addInto'): void {
@@ -378,16 +487,18 @@ export class WebgpuKernels implements Kernels<GpuAct> {
       throw new InputError(
         `a KV cache of ${cache.slots} sequences × ${cache.capacity} positions needs ${bytes} bytes per layer, more than one buffer of this GPU binds (${this.o.maxBindingBytes}): lower the batch size or the number of new tokens`,
       );
-    this.caches.set(
-      cache,
-      Array.from({ length: numLayers }, (_, l) => this.gpu.buffer(bytes, `KV cache ${l}`)),
-    );
+    this.caches.set(cache, {
+      kv: Array.from({ length: numLayers }, (_, l) => this.gpu.buffer(bytes, `KV cache ${l}`)),
+      seen: null,
+      epochs: new Float64Array(cache.slots).fill(-1),
+      marked: new Int32Array(cache.slots),
+    });
   }
 
   releaseCache(cache: KVCache): void {
     const s = this.caches.get(cache);
     if (!s) return;
-    for (const b of s) this.gpu.free(b);
+    for (const b of [...s.kv, ...(s.seen ? [s.seen] : [])]) this.gpu.free(b);
     this.caches.delete(cache);
     this.groups.clear();
   }

@@ -426,3 +426,226 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 `;
   return { code, bindings };
 }
+
+/** Candidates the sampler ranks on the device; a row that needs more falls back to sampling.ts in JS. */
+export const SAMPLE_CANDIDATES = 512;
+/** Candidates gathered when there is no top-k: the 256 best (and their ties). */
+const SAMPLE_DEFAULT_RANK = 256;
+/** Words per row at the head of the sampler's parameters. */
+export const SAMPLE_PARAM_WORDS = 8;
+
+/**
+ * One token per row on the device, by sampling.ts's rule: repetition penalty from the slot's seen-token bitmap,
+ * greedy argmax, else: the max, the top-k threshold (or the 256th best) found by a 4-pass radix select over
+ * order-preserving keys, the candidates at or above it ranked by a bitonic sort (score descending, index
+ * ascending), then the top-p cut and the draw with the row's uniform. Writes [token, 0], or [_, 1] when the
+ * kept set or the draw reaches past the candidates (JS takes the row from the logits).
+ * Params per row (u32 ×8): temperature (f32 bits), top-k, top-p (f32), penalty (f32), u (f32), whether to
+ * clear the slot's bitmap first, then the offset and count of the token ids to add to it (after the heads).
+ */
+export function samplerShader(m: ModelShape, vocab: number): string {
+  const L = stepLayout(m.mcap);
+  const W = Math.ceil(vocab / 32);
+  const C = SAMPLE_CANDIDATES;
+  const P = SAMPLE_PARAM_WORDS;
+  return `
+@group(0) @binding(0) var<storage, read> step: array<u32>;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<u32>;
+@group(0) @binding(3) var<storage, read_write> seen: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<u32>;
+const V: u32 = ${vocab}u;
+const W: u32 = ${W}u;
+const C: u32 = ${C}u;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> count: atomic<u32>;
+var<workgroup> ckey: array<u32, ${C}>;
+var<workgroup> cidx: array<u32, ${C}>;
+var<workgroup> rv: array<f32, 256>;
+var<workgroup> ri: array<u32, 256>;
+var<workgroup> shared_u: array<u32, 4>;
+var<workgroup> shared_f: f32;
+
+fn key(s: f32) -> u32 {
+  let b = bitcast<u32>(s);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn unkey(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let r = wg.x;
+  if (t == 0u) { shared_u[0] = step[1]; }
+  let rows = workgroupUniformLoad(&shared_u[0]);
+  if (r >= rows) { return; }
+  let slot = step[${L.slot}u + step[${L.last}u + r]];
+  let head = r * ${P}u;
+  let T = bitcast<f32>(params[head]);
+  let topK = params[head + 1u];
+  let topP = bitcast<f32>(params[head + 2u]);
+  let penalty = bitcast<f32>(params[head + 3u]);
+  let u = bitcast<f32>(params[head + 4u]);
+  // the slot's seen-token set: emptied for a new sequence, then this step's new tokens added
+  if (params[head + 5u] != 0u) {
+    for (var i = t; i < W; i += 256u) { atomicStore(&seen[slot * W + i], 0u); }
+  }
+  storageBarrier();
+  let first = params[head + 6u];
+  let added = params[head + 7u];
+  for (var j = t; j < added; j += 256u) {
+    let id = params[first + j];
+    atomicOr(&seen[slot * W + id / 32u], 1u << (id % 32u));
+  }
+  storageBarrier();
+  workgroupBarrier();
+  let base = r * V;
+  // the max score (lowest index among equals)
+  var best = -3.4e38;
+  var besti = 0u;
+  for (var i = t; i < V; i += 256u) {
+    let s = score(base, slot, i, penalty);
+    if (s > best) { best = s; besti = i; }
+  }
+  rv[t] = best;
+  ri[t] = besti;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (t < stride) {
+      let a = rv[t];
+      let b = rv[t + stride];
+      if (b > a || (b == a && ri[t + stride] < ri[t])) { rv[t] = b; ri[t] = ri[t + stride]; }
+    }
+    workgroupBarrier();
+  }
+  let top = rv[0];
+  if (t == 0u) { shared_f = T; shared_u[1] = topK; }
+  let temperature = workgroupUniformLoad(&shared_f);
+  if (temperature == 0.0) {
+    if (t == 0u) { out[r * 2u] = ri[0]; out[r * 2u + 1u] = 0u; }
+    return;
+  }
+  let kSel = workgroupUniformLoad(&shared_u[1]);
+  if (kSel > C && kSel < V) {
+    if (t == 0u) { out[r * 2u + 1u] = 1u; }
+    return;
+  }
+  workgroupBarrier();
+  // the total mass, over every token (no top-k) — a top-k total is summed over the candidates below
+  var z = 0.0;
+  for (var i = t; i < V; i += 256u) { z += exp((score(base, slot, i, penalty) - top) / temperature); }
+  rv[t] = z;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (t < stride) { rv[t] += rv[t + stride]; }
+    workgroupBarrier();
+  }
+  let zAll = rv[0];
+  // radix select: the key of the need-th best score
+  if (t == 0u) {
+    shared_u[1] = select(${SAMPLE_DEFAULT_RANK}u, topK, topK > 0u && topK <= C);
+    shared_u[2] = 0u;
+    shared_u[3] = 0u;
+  }
+  workgroupBarrier();
+  for (var round = 0u; round < 4u; round++) {
+    let shift = 24u - 8u * round;
+    atomicStore(&hist[t], 0u);
+    workgroupBarrier();
+    let prefix = shared_u[2];
+    let mask = shared_u[3];
+    for (var i = t; i < V; i += 256u) {
+      let k = key(score(base, slot, i, penalty));
+      if ((k & mask) == prefix) { atomicAdd(&hist[(k >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (t == 0u) {
+      var need = shared_u[1];
+      var d = 255u;
+      loop {
+        let c = atomicLoad(&hist[d]);
+        if (c >= need || d == 0u) { break; }
+        need -= c;
+        d -= 1u;
+      }
+      shared_u[1] = need;
+      shared_u[2] = prefix | (d << shift);
+      shared_u[3] = mask | (255u << shift);
+    }
+    workgroupBarrier();
+  }
+  let threshold = shared_u[2];
+  // the candidates: every score at or above the threshold
+  if (t == 0u) { atomicStore(&count, 0u); }
+  for (var j = t; j < C; j += 256u) { ckey[j] = 0u; cidx[j] = 0xffffffffu; }
+  workgroupBarrier();
+  for (var i = t; i < V; i += 256u) {
+    let k = key(score(base, slot, i, penalty));
+    if (k >= threshold) {
+      let at = atomicAdd(&count, 1u);
+      if (at < C) { ckey[at] = k; cidx[at] = i; }
+    }
+  }
+  workgroupBarrier();
+  if (t == 0u) { shared_u[0] = atomicLoad(&count); }
+  let n = workgroupUniformLoad(&shared_u[0]);
+  if (n > C) {
+    if (t == 0u) { out[r * 2u + 1u] = 1u; }
+    return;
+  }
+  // bitonic sort: key descending, index ascending
+  for (var size = 2u; size <= C; size <<= 1u) {
+    for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
+      for (var j = t; j < C; j += 256u) {
+        let p = j ^ stride;
+        if (p > j) {
+          let before = ckey[j] > ckey[p] || (ckey[j] == ckey[p] && cidx[j] < cidx[p]);
+          let up = (j & size) == 0u;
+          if (before != up) {
+            let k = ckey[j]; ckey[j] = ckey[p]; ckey[p] = k;
+            let x = cidx[j]; cidx[j] = cidx[p]; cidx[p] = x;
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (t != 0u) { return; }
+  let topk = topK > 0u && topK < V;
+  var total = zAll;
+  if (topk) {
+    total = 0.0;
+    for (var j = 0u; j < n; j++) { total += exp((unkey(ckey[j]) - top) / temperature); }
+  }
+  // every eligible token is a candidate with top-k, or when the candidates are the whole vocabulary
+  let whole = topk || n == V;
+  var keep = n;
+  var kept = total;
+  if (topP < 1.0) {
+    keep = 0u;
+    kept = 0.0;
+    loop {
+      if (keep >= n || (keep > 0u && kept >= topP * total)) { break; }
+      kept += exp((unkey(ckey[keep]) - top) / temperature);
+      keep++;
+    }
+    if (keep == n && kept < topP * total && !whole) { out[r * 2u + 1u] = 1u; return; }
+  }
+  var left = u * kept;
+  for (var j = 0u; j < keep; j++) {
+    left -= exp((unkey(ckey[j]) - top) / temperature);
+    if (left < 0.0) { out[r * 2u] = cidx[j]; out[r * 2u + 1u] = 0u; return; }
+  }
+  if (topP >= 1.0 && !whole) { out[r * 2u + 1u] = 1u; return; }
+  out[r * 2u] = cidx[keep - 1u];
+  out[r * 2u + 1u] = 0u;
+}
+
+fn score(base: u32, slot: u32, i: u32, penalty: f32) -> f32 {
+  let x = logits[base + i];
+  if (penalty == 1.0 || (atomicLoad(&seen[slot * W + i / 32u]) & (1u << (i % 32u))) == 0u) { return x; }
+  return select(x / penalty, x * penalty, x < 0.0);
+}
+`;
+}
