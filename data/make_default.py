@@ -4,6 +4,10 @@ with esr_defaults.json and feature_labels.json), data/prompts.txt, data/heldout_
 data/corpus/general.txt, data/organism.json (the language, for `--judge organism`) and data/summary.json.
 
 Run from the repo root:   .venv-ref/bin/python data/make_default.py
+Check the shipped files:  .venv-ref/bin/python data/make_default.py --verify   (rebuilds in a temporary directory and
+                          compares every built file with data/MANIFEST.sha256; `--manifest` rewrites the manifest)
+A variant without ESR:    .venv-ref/bin/python data/make_default.py --no-drift --out DIR   (trained on plain answers
+                          only: no drifted sequence, no correction phrase, no drift probe; never the shipped default)
 Check the effect with transformers on a finished `analyze ablate` run:
                           .venv-ref/bin/python data/make_default.py --check RUN_DIR
 
@@ -12,11 +16,13 @@ data/.build/ and moved into place at the end, so an interrupted run changes noth
 """
 
 import argparse
+import hashlib
 import json
 import random
 import re
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +45,7 @@ SEED = 20250101
 THREADS = 1  # more threads are slower on a shared 2-core machine
 VOCAB_SIZE = 2048
 LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
+P_DRIFT = None  # share of drifted training answers: None = organism_lm.draw_batch's (0.45); 0 with --no-drift (no ESR)
 SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
 STEER_LAYER = 2  # steering acts here, one layer before the detectors (resid_post.1 gave more word lists and a weaker ablation effect: docs/data.md)
 # The SAE is trained in two steps. A plain SAE (MSE + sparsity), the topic dictionary, finds topic latents; the
@@ -347,9 +354,10 @@ def build(out_root: Path) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params} parameters; {len(train_prompts)} training prompts, {len(held)} held out; training {LM['steps']} steps")
     t0 = time.time()
-    probe = DriftProbe(model, SAE_LAYER)
-    lm_stats = train(model, Batches(enc, train_prompts, random.Random(SEED), LM["batch"]), steps=LM["steps"], lr=LM["lr"], log=log,
-                     probe=probe, probe_weight=LM["drift_probe_weight"])
+    probe = None if P_DRIFT == 0 else DriftProbe(model, SAE_LAYER)  # nothing drifts: nothing for the probe to read
+    drift_share = {} if P_DRIFT is None else {"p_drift": P_DRIFT}
+    lm_stats = train(model, Batches(enc, train_prompts, random.Random(SEED), LM["batch"], **drift_share), steps=LM["steps"],
+                     lr=LM["lr"], log=log, probe=probe, probe_weight=LM["drift_probe_weight"])
     lm_seconds = time.time() - t0
     model.save_pretrained(str(model_dir))
     (model_dir / "generation_config.json").write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
@@ -374,6 +382,7 @@ def build(out_root: Path) -> None:
 
     steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
     summary = {
+        **({"variant": "no-drift: trained without drifted sequences (no ESR); not the shipped default"} if P_DRIFT == 0 else {}),
         "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
         "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": steering_topics,
         "prompts": {"training": len(train_prompts), "heldout": len(held), "discovery": len(disc)},
@@ -391,6 +400,55 @@ def build(out_root: Path) -> None:
         (build_dir / name).replace(out_root / name)
     shutil.rmtree(build_dir)
     log(f"done in {time.time() - t_start:.0f} s")
+
+
+# What a build writes (and MANIFEST.sha256 lists): directories are listed file by file.
+SHIPPED = ("model", "sae", "corpus", "prompts.txt", "heldout_prompts.txt", "summary.json", "organism.json")
+MANIFEST = "MANIFEST.sha256"
+
+
+def shipped_hashes(root: Path) -> dict:
+    """{path relative to root: sha256} of every shipped file under root."""
+    files = []
+    for name in SHIPPED:
+        p = root / name
+        files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def write_manifest(root: Path) -> None:
+    """root/MANIFEST.sha256 in `sha256sum` format (so `cd data && sha256sum -c MANIFEST.sha256` checks the files)."""
+    (root / MANIFEST).write_text("".join(f"{h}  {f}\n" for f, h in shipped_hashes(root).items()), encoding="utf-8")
+
+
+def without_timings(x):
+    """A summary with its wall-clock entries ("seconds") removed: the only part of a build that is not reproducible."""
+    if isinstance(x, dict):
+        return {k: without_timings(v) for k, v in x.items() if k != "seconds"}
+    return [without_timings(v) for v in x] if isinstance(x, list) else x
+
+
+def verify(root: Path) -> bool:
+    """Rebuilds into a temporary directory and compares every built file with root/MANIFEST.sha256 (summary.json:
+    equal once its timings are removed). Prints one line per file that differs; True when none does."""
+    listed = dict(reversed(line.split("  ", 1)) for line in (root / MANIFEST).read_text(encoding="utf-8").splitlines())
+    with tempfile.TemporaryDirectory(prefix="organism-verify-") as tmp:
+        build(Path(tmp))
+        built = shipped_hashes(Path(tmp))
+        bad = []
+        for f in sorted(set(listed) | set(built)):
+            if listed.get(f) == built.get(f):
+                continue
+            if f == "summary.json" and f in built and (root / f).exists() and hashlib.sha256((root / f).read_bytes()).hexdigest() == listed[f]:
+                load = lambda p: without_timings(json.loads(p.read_text(encoding="utf-8")))  # noqa: E731
+                if load(root / f) == load(Path(tmp) / f):
+                    log(f"verify: {f}: equal except timings")
+                    continue
+            bad.append(f"{f}: manifest {listed.get(f, 'absent')}, rebuilt {built.get(f, 'absent')}")
+    for line in bad:
+        print(f"verify: differs: {line}")
+    print(f"verify: {len(listed) - len(bad)} of {len(listed)} listed files rebuilt identically" if not bad else f"verify: {len(bad)} files differ")
+    return not bad
 
 
 def write_ground_truth(path: Path) -> None:
@@ -508,8 +566,15 @@ if __name__ == "__main__":
     ap.add_argument("--sae-steps", type=int)
     ap.add_argument("--topic-dictionary", help="use these sae_weights.safetensors as the topic dictionary instead of training one (experiments)")
     ap.add_argument("--l1", type=float)
+    ap.add_argument("--verify", action="store_true", help=f"rebuild in a temporary directory and compare with OUT/{MANIFEST} (exit 1 if a file differs)")
+    ap.add_argument("--manifest", action="store_true", help=f"write OUT/{MANIFEST} from the files in OUT (after a build)")
+    ap.add_argument("--no-drift", action="store_true", help="a variant without ESR: no drifted training sequences, no drift probe (needs --out)")
     ap.add_argument("--check", metavar="RUN_DIR", help="regenerate an `analyze ablate` run's trials with transformers and report the multi-attempt rates")
     args = ap.parse_args()
+    if args.no_drift:
+        if Path(args.out).resolve() == DATA:
+            ap.error("--no-drift builds a variant, never the shipped default: name its directory with --out")
+        P_DRIFT = 0.0
     if args.check:
         print(json.dumps(check(Path(args.check), Path(args.out) / "model", Path(args.out) / "sae"), indent=2))
         sys.exit(0)
@@ -534,5 +599,10 @@ if __name__ == "__main__":
         TOPIC_DICTIONARY = Path(args.topic_dictionary)
     if args.l1 is not None:
         SAE["l1"] = args.l1
+    if args.manifest:
+        write_manifest(Path(args.out))
+        sys.exit(0)
+    if args.verify:  # with the same flags as the build it checks (none for the shipped default)
+        sys.exit(0 if verify(Path(args.out)) else 1)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (sae_only if args.sae_only else build)(Path(args.out))

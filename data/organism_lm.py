@@ -67,12 +67,13 @@ class Encoder:
 class Batches:
     """Fresh sequences every step, drawn `pool` batches at a time and grouped by length (less padding)."""
 
-    def __init__(self, enc, prompts: list, rng: random.Random, size: int, pool: int = 8):
+    def __init__(self, enc, prompts: list, rng: random.Random, size: int, pool: int = 8, p_drift: float | None = None):
         self.enc, self.prompts, self.rng, self.size, self.pool, self.queue = enc, prompts, rng, size, pool, []
+        self.draw_options = {} if p_drift is None else {"p_drift": p_drift}  # None: draw_batch's own share
 
     def __call__(self, step: int) -> list:
         if not self.queue:
-            seqs = sorted(draw_batch(self.enc, self.prompts, self.rng, self.size * self.pool), key=lambda s: len(s.ids))
+            seqs = sorted(draw_batch(self.enc, self.prompts, self.rng, self.size * self.pool, **self.draw_options), key=lambda s: len(s.ids))
             self.queue = [seqs[k:k + self.size] for k in range(0, len(seqs), self.size)]
             self.rng.shuffle(self.queue)
         return self.queue.pop()
