@@ -13,7 +13,7 @@ import { SafetensorsFile } from '../lib/io/safetensors.ts';
 import { Checkpoint } from '../lib/model/checkpoint.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { generate } from '../lib/model/generate.ts';
-import { loadModel } from '../lib/model/load.ts';
+import { type LoadOptions, loadModel } from '../lib/model/load.ts';
 import { nextToken } from '../lib/model/sampling.ts';
 import { Transformer } from '../lib/model/transformer.ts';
 import { Gpu } from '../lib/model/webgpu/gpu.ts';
@@ -24,7 +24,8 @@ import { denseCodes, encodeSparse, loadSae, saeComputeOptions } from '../lib/sae
 import { Rng } from '../lib/random.ts';
 import { openWebgpu, type WebgpuAdapterChoice } from '../lib/webgpu.ts';
 import { registerAdapterCases } from './support/adapter-cases.ts';
-import { MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
+import { registerDtypeCases } from './support/dtype-cases.ts';
+import { MODEL_CASES, MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
 import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
 import { registerSteeringCases } from './support/steering-cases.ts';
 import { assertExit, runCli, runCommand } from './support/cli.ts';
@@ -226,4 +227,65 @@ test('webgpu: analyze generate with a seed gives the same tokens on wasm and on 
   const wasm = run('wasm');
   assert.equal(wasm.length, 24);
   assert.deepEqual(run('webgpu', '--webgpu-adapter', ADAPTER), wasm);
+});
+
+registerDtypeCases(o);
+
+test('webgpu: bf16 weights take half the bytes of f32 on the device, FP8 a quarter of the decoder linears', {
+  skip,
+}, async () => {
+  const dir = join(MODEL_FIXTURES, 'llama3-gqa');
+  const bytes = async (load: LoadOptions) => {
+    const model = await loadModel(dir, backend!, load);
+    const r = { dtype: model.dtype, bytes: model.weightBytes };
+    model.dispose();
+    return r;
+  };
+  const f32 = await bytes({ dtype: 'f32' });
+  const bf16 = await bytes({ dtype: 'bf16' });
+  const fp8 = await bytes({ quantize: 'fp8' });
+  assert.deepEqual([f32.dtype, bf16.dtype, fp8.dtype], ['f32', 'bf16', 'fp8']);
+  const c = loadModelConfig(dir);
+  const decoder =
+    c.numLayers *
+    ((c.numHeads + 2 * c.numKvHeads) * c.headDim * c.hiddenSize +
+      c.numHeads * c.headDim * c.hiddenSize +
+      3 * c.hiddenSize * c.intermediateSize);
+  const linears = decoder + c.vocabSize * c.hiddenSize; // with the lm_head
+  assert.equal(f32.bytes - bf16.bytes, 2 * linears, 'f32 − bf16: two bytes per linear weight');
+  // FP8: one byte per decoder weight plus an f32 scale per output row; the lm_head stays as stored (f32)
+  const rows =
+    c.numLayers * ((c.numHeads + 2 * c.numKvHeads) * c.headDim + c.hiddenSize + 2 * c.intermediateSize + c.hiddenSize);
+  assert.equal(f32.bytes - fp8.bytes, 3 * decoder - 4 * rows, 'f32 − fp8');
+});
+
+test('webgpu: fused kernels give the unfused path, in prefill and in decode past Gemma-2 sliding window, with soft-caps', {
+  skip,
+}, async () => {
+  for (const name of [...MODEL_CASES, 'llama3-fp8-channel']) {
+    const dir = join(MODEL_FIXTURES, name);
+    const ids = Array.from(new SafetensorsFile(join(dir, 'expected.safetensors')).read('ids.0').data, Number);
+    const run = async (fuse: boolean) => {
+      const model = await loadModel(dir, backend!, { fuse });
+      const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
+      const cache = model.newCache(2, ids.length);
+      const got: number[] = [];
+      // two rows: the sequence prefilled at once, and the same sequence token by token from 9 on (past the window of 6)
+      const steps: number[][][] = [[ids, ids.slice(0, 9)], ...ids.slice(9).map((t) => [[t]])];
+      for (const [i, rows] of steps.entries()) {
+        const out = await model.forward(rows, cache, { slots: i === 0 ? [0, 1] : [1], readLayers: layers });
+        got.push(...(await out.logits!.data()));
+        for (const l of layers) got.push(...(await out.resid.get(l)!.data()));
+        out.logits!.dispose();
+        out.resid.forEach((t) => t.dispose());
+      }
+      cache.dispose();
+      model.dispose();
+      return got;
+    };
+    const fused = await run(true);
+    const unfused = await run(false);
+    assert.equal(fused.length, unfused.length);
+    assert.ok(maxAbsDiff(fused, unfused) === 0, `${name}: fused and unfused differ by ${maxAbsDiff(fused, unfused)}`);
+  }
 });

@@ -89,8 +89,9 @@ export class Checkpoint {
     return this.src.has(name);
   }
 
-  /** The dtype the checkpoint stores its linear weights in (layer 0's q_proj). */
+  /** The dtype the checkpoint stores its linear weights in (FP8 when its config declares it, else layer 0's q_proj's). */
   storedDtype(): WeightDtype {
+    if (this.cfg.fp8) return 'fp8';
     const kind = this.src.info('model.layers.0.self_attn.q_proj.weight').dtype;
     return kind === 'F8_E4M3' ? 'fp8' : kind === 'BF16' ? 'bf16' : kind === 'F16' ? 'f16' : 'f32';
   }

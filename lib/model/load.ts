@@ -29,11 +29,15 @@ export interface LoadOptions {
 /** Bytes per weight of each dtype (FP8's per-row scales are a rounding error). */
 const BYTES: Record<WeightDtype, number> = { f32: 4, bf16: 2, f16: 2, fp8: 1 };
 
-/** Bytes the backend holds for a config's weights in a dtype (the embedding table stays in JS memory). */
+/**
+ * Bytes the backend holds for a config's weights in a dtype (the embedding table stays in JS memory; with FP8
+ * the lm_head stays in bf16, as FP8 checkpoints keep it).
+ */
 export function backendWeightBytes(c: ModelConfig, dtype: WeightDtype = 'f32'): number {
   const attn = c.hiddenSize * (c.numHeads + 2 * c.numKvHeads) * c.headDim + c.numHeads * c.headDim * c.hiddenSize;
   const mlp = 3 * c.hiddenSize * c.intermediateSize;
-  return BYTES[dtype] * (c.numLayers * (attn + mlp) + c.vocabSize * c.hiddenSize);
+  const head = BYTES[dtype === 'fp8' ? 'bf16' : dtype] * c.vocabSize * c.hiddenSize;
+  return BYTES[dtype] * c.numLayers * (attn + mlp) + head;
 }
 
 /**

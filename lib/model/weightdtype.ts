@@ -56,9 +56,20 @@ export function matrixAs(m: StoredMatrix, dtype: WeightDtype): StoredMatrix {
   }
 }
 
-/** The f32 values `m` holds once held in `dtype` (what a device computing in f32 multiplies with). */
-export function valuesAs(m: StoredMatrix, dtype: WeightDtype): Float32Array {
-  return matrixF32(matrixAs(m, dtype));
+/**
+ * How one matrix is held in a model held in `dtype`. FP8 is weight-only for the decoder's linears, as in
+ * compressed-tensors checkpoints and vLLM: the embeddings and lm_head (`linear` false) keep their stored dtype,
+ * and so do the linears an FP8 checkpoint's ignore list left unquantized (`quantize` false: only a checkpoint
+ * that is not FP8 is quantized on load).
+ */
+export function heldAs(m: StoredMatrix, dtype: WeightDtype, o: { linear: boolean; quantize: boolean }): StoredMatrix {
+  if (dtype !== 'fp8' || m.kind === 'fp8') return matrixAs(m, dtype);
+  return o.linear && o.quantize ? matrixAs(m, 'fp8') : m;
+}
+
+/** Matrices held alike, for joining their rows: as they are when they are, else all in f32 (exact). */
+export function heldAlike(ms: StoredMatrix[]): StoredMatrix[] {
+  return ms.every((m) => m.kind === ms[0].kind) ? ms : ms.map((m) => matrixAs(m, 'f32'));
 }
 
 const E4M3_MAX = 448;

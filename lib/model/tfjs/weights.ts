@@ -6,7 +6,7 @@ import type { Backend } from '../../backend.ts';
 import { type Checkpoint, layerNames } from '../checkpoint.ts';
 import type { ModelConfig } from '../config.ts';
 import type { WeightDtype } from '../kernels.ts';
-import { valuesAs } from '../weightdtype.ts';
+import { heldAs, matrixF32, type StoredMatrix } from '../weightdtype.ts';
 
 /**
  * A linear map stored as [in, out], split in output-column blocks when [in, out] exceeds what one kernel may
@@ -81,9 +81,11 @@ export async function tfjsWeights(
   dtype: WeightDtype,
 ): Promise<ModelWeights> {
   const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd, vocabSize: v } = cfg;
+  const values = (m: StoredMatrix, linear: boolean) =>
+    matrixF32(heldAs(m, dtype, { linear, quantize: cfg.fp8 === null }));
   const linear = async (name: string, out: number, inDim: number, withBias: boolean) =>
     linearOf(
-      valuesAs(await ck.matrix(`${name}.weight`, out, inDim), dtype),
+      values(await ck.matrix(`${name}.weight`, out, inDim), true),
       out,
       inDim,
       withBias ? ck.vector(`${name}.bias`, out) : null,
@@ -111,9 +113,9 @@ export async function tfjsWeights(
       postMlpNorm: n.postMlpNorm ? norm(n.postMlpNorm, true) : null,
     });
   }
-  const embed = valuesAs(await ck.matrix('model.embed_tokens.weight', v, d), dtype);
+  const embed = values(await ck.matrix('model.embed_tokens.weight', v, d), false);
   const head = ck.headName();
-  const lmHead = linearOf(head ? valuesAs(await ck.matrix(head, v, d), dtype) : embed, v, d, null, backend);
+  const lmHead = linearOf(head ? values(await ck.matrix(head, v, d), false) : embed, v, d, null, backend);
   const finalNorm = norm('model.norm.weight', cfg.normAddsOne);
   ck.finish();
   return { embed, layers, finalNorm, lmHead };

@@ -7,7 +7,7 @@ import { InputError } from '../../errors.ts';
 import type { Checkpoint } from '../checkpoint.ts';
 import type { ModelConfig } from '../config.ts';
 import type { WeightDtype } from '../kernels.ts';
-import { matrixAs, matrixF32, type StoredMatrix } from '../weightdtype.ts';
+import { heldAlike, heldAs, matrixF32, type StoredMatrix } from '../weightdtype.ts';
 import type { Gpu, GpuBuffer } from './gpu.ts';
 
 /** A row block of a linear on the device. */
@@ -138,7 +138,9 @@ export async function gpuWeights(
   limit: number,
 ): Promise<GpuWeights> {
   const { hiddenSize: d, intermediateSize: ff, numHeads: H, numKvHeads: KV, headDim: hd, vocabSize: V } = cfg;
-  const matrix = async (name: string, rows: number, cols: number) => matrixAs(await ck.matrix(name, rows, cols), dtype);
+  const held = (m: StoredMatrix, linear: boolean) => heldAs(m, dtype, { linear, quantize: cfg.fp8 === null });
+  const matrix = async (name: string, rows: number, cols: number, linear = true) =>
+    held(await ck.matrix(name, rows, cols), linear);
   const vector = (name: string, n: number, present: boolean) => (present ? ck.vector(name, n) : null);
   const norm = (name: string, addOne: boolean) => {
     const w = ck.vector(name, d);
@@ -176,7 +178,7 @@ export async function gpuWeights(
     const guBias = guBiases ? Float32Array.from(guOrder, ([w, r]) => guBiases[w][r]) : null;
     layers.push({
       inputNorm: norm(`${p}.input_layernorm.weight`, cfg.normAddsOne),
-      qkv: upload(gpu, gatherRows([q, k, v], qkvOrder), qkvBias, limit, true, `${a}.qkv`),
+      qkv: upload(gpu, gatherRows(heldAlike([q, k, v]), qkvOrder), qkvBias, limit, true, `${a}.qkv`),
       o: upload(
         gpu,
         await matrix(`${a}.o_proj.weight`, d, H * hd),
@@ -190,7 +192,7 @@ export async function gpuWeights(
       preMlpNorm: cfg.sandwichNorms
         ? norm(`${p}.pre_feedforward_layernorm.weight`, true)
         : norm(`${p}.post_attention_layernorm.weight`, false),
-      gateUp: upload(gpu, gatherRows([gate, up], guOrder), guBias, limit, true, `${m}.gate_up`),
+      gateUp: upload(gpu, gatherRows(heldAlike([gate, up]), guOrder), guBias, limit, true, `${m}.gate_up`),
       down: upload(
         gpu,
         await matrix(`${m}.down_proj.weight`, d, ff),
@@ -202,9 +204,9 @@ export async function gpuWeights(
       postMlpNorm: cfg.sandwichNorms ? norm(`${p}.post_feedforward_layernorm.weight`, true) : null,
     });
   }
-  const embedStored = await matrix('model.embed_tokens.weight', V, d);
+  const embedStored = await matrix('model.embed_tokens.weight', V, d, false);
   const head = ck.headName();
-  const lmHead = upload(gpu, head ? await matrix(head, V, d) : embedStored, null, limit, false, 'lm_head');
+  const lmHead = upload(gpu, head ? await matrix(head, V, d, false) : embedStored, null, limit, false, 'lm_head');
   const finalNorm = norm('model.norm.weight', cfg.normAddsOne);
   ck.finish();
   return { embed: matrixF32(embedStored), layers, finalNorm, lmHead };
