@@ -3,35 +3,32 @@
 import { type Progress, progress } from '../lib/progress.ts';
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
-import { type JudgeArgs, judgeOptions, judgeSettings } from '../lib/cli/judgeFlags.ts';
-import { InputError } from '../lib/errors.ts';
+import { cliInput, joinTables, settingOptions } from '../lib/cli/settings.ts';
+import { SettingError, settingRef as ref } from '../lib/errors.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
-import { createJudge, regradeTrials } from '../lib/judge/index.ts';
+import { regradeTrials } from '../lib/judge/index.ts';
 import { agreementText, judgeAgreement } from '../lib/judge/agreement.ts';
+import { judgeFrom, JUDGE_SETTINGS, REGRADE_SETTINGS } from '../lib/judge/settings.ts';
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
+import { type CliArgs, type Input, resolveSettings } from '../lib/settings/table.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
 
-interface Args extends GlobalArgs, JudgeArgs {
-  trials?: string;
-  judge?: string;
-  agreement?: string[];
-  out?: string;
-}
+/** Every flag of the command: the judge's settings and its own. */
+export const SETTINGS = joinTables(REGRADE_SETTINGS, JUDGE_SETTINGS);
+type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 /** --agreement A B: the two gradings compared, printed, and written as JSON to --out when given. */
-function agreement(args: Args): void {
-  const files = args.agreement!;
-  if (files.length !== 2) throw new InputError(`--agreement: expected two trial files (A B), found ${files.length}`);
-  const clash = (['trials', 'judge', 'judge-base-url', 'judge-prompt'] as const).filter((k) => args[k] !== undefined);
+function agreement([a, b]: string[], input: Input<typeof SETTINGS>, out: string | undefined): void {
+  const clash = (['judge', 'judgeBaseUrl', 'judgePrompt'] as const).filter((k) => input[k] !== undefined);
   if (clash.length)
-    throw new InputError(
-      `--agreement compares two graded files; ${clash.map((k) => `--${k}`).join(', ')} only apply to re-grading`,
+    throw new SettingError(
+      `${ref('agreement')} compares two graded files; ${clash.map(ref).join(', ')} only apply to re-grading`,
     );
-  const g = judgeAgreement({ path: files[0], ...loadTrials(files[0]) }, { path: files[1], ...loadTrials(files[1]) });
+  const g = judgeAgreement({ path: a, ...loadTrials(a) }, { path: b, ...loadTrials(b) });
   console.log(agreementText(g));
-  if (args.out) {
-    writeJsonAtomic(args.out, g);
-    console.log(`wrote ${args.out}`);
+  if (out) {
+    writeJsonAtomic(out, g);
+    console.log(`wrote ${out}`);
   }
 }
 
@@ -39,43 +36,25 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: 'judge',
   describe:
     're-grade a stored trial store with another judge, writing a new store (resumable); or compare two gradings (--agreement A B)',
-  builder: (y) =>
-    judgeOptions(
-      y
-        .option('trials', { type: 'string', describe: 'trial store (JSONL) to re-grade (required unless --agreement)' })
-        .option('judge', {
-          type: 'string',
-          describe:
-            "anthropic:<model>, openai:<model>, heuristic (offline lexical approximation), or organism[:organism.json] (exact ground truth for the shipped organism; also records each trial's well-formed share); required unless --agreement",
-        })
-        .option('agreement', {
-          type: 'string',
-          array: true,
-          describe:
-            "A B: cross-judge agreement of two gradings of the same trials (our stores or the paper's result files): multi-attempt and ESR agreement with Cohen's κ, first-score correlation",
-        })
-        .option('out', {
-          type: 'string',
-          describe: 'output trial store (JSONL, appended; rerun to resume); with --agreement: the agreement as JSON',
-        }),
-    ),
+  builder: (y) => settingOptions(y, SETTINGS),
   handler: async (args) => {
-    outFileFlag('out', args.out);
-    if (args.agreement) return agreement(args);
-    const missing = (['trials', 'judge', 'out'] as const).filter((k) => args[k] === undefined);
+    const input = cliInput(SETTINGS, args);
+    const { values: v } = resolveSettings(SETTINGS, input);
+    outFileFlag('out', v.out);
+    if (v.agreement) return agreement(v.agreement, input, v.out);
+    const missing = (['trials', 'judge', 'out'] as const).filter((k) => input[k] === undefined);
     if (missing.length)
-      throw new InputError(
-        `re-grading needs ${missing.map((k) => `--${k}`).join(', ')} (or compare two gradings with --agreement A B)`,
+      throw new SettingError(
+        `re-grading needs ${missing.map(ref).join(', ')} (or compare two gradings with ${ref('agreement')} A B)`,
       );
-    const trialsPath = args.trials!;
-    const outPath = args.out!;
-    const judge = createJudge(args.judge!, judgeSettings(args));
+    const judge = judgeFrom({ ...v, judgeConcurrency: v.concurrency ?? v.judgeConcurrency });
     if (judge.provenance.approximation) {
       console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
     }
+    const outPath = v.out!;
     const shown: { bar: Progress | null; seen: number } = { bar: null, seen: 0 };
     const s = await regradeTrials({
-      trialsPath,
+      trialsPath: v.trials!,
       outPath,
       judge,
       onProgress: (done, total) => {

@@ -11,6 +11,10 @@ export const settingRef = (name: string): string => `‹${name}›`;
 
 const REF = /‹([A-Za-z][A-Za-z0-9]*)›/g;
 
+/** Text with `‹name›` references, each named by `name` (a setting's name, or its flag). */
+export const renderRefs = (text: string, name: (setting: string) => string): string =>
+  text.replace(REF, (_, s: string) => name(s));
+
 /** A setting's command-line flag: its name in kebab case (`maxTokens` → `--max-tokens`). */
 export const flagOf = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -22,13 +26,13 @@ export const flagOf = (name: string): string => `--${name.replace(/[A-Z]/g, (c) 
 export class SettingError extends InputError {
   readonly text: string;
   constructor(text: string) {
-    super(text.replace(REF, '$1'));
+    super(renderRefs(text, (s) => s));
     this.name = 'SettingError';
     this.text = text;
   }
 
   render(name: (setting: string) => string): string {
-    return this.text.replace(REF, (_, s: string) => name(s));
+    return renderRefs(this.text, name);
   }
 }
 

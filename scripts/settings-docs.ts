@@ -4,7 +4,9 @@
 //   node --import tsx scripts/settings-docs.ts [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SETTINGS as ABLATE } from '../analyses/ablate.ts';
 import { SETTINGS as FIND } from '../analyses/find-otd-latents.ts';
+import { SETTINGS as JUDGE } from '../analyses/judge.ts';
 import { settingsTable } from '../lib/settings/docs.ts';
 import type { Table } from '../lib/settings/table.ts';
 
@@ -13,6 +15,8 @@ const ROOT = join(import.meta.dirname, '..');
 /** Each generated block: the doc file and the table it shows. */
 export const SETTINGS_DOCS: { file: string; name: string; table: Table }[] = [
   { file: 'docs/find-otd-latents.md', name: 'find-otd-latents', table: FIND },
+  { file: 'docs/ablate.md', name: 'ablate', table: ABLATE },
+  { file: 'docs/judge.md', name: 'judge', table: JUDGE },
 ];
 
 const BLOCK = /(<!-- settings: ([\w-]+) [^\n]*-->\n)[\s\S]*?(<!-- \/settings -->)/g;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { relative } from 'node:path';
 import { test } from 'node:test';
-import { ablationOptions, SHIPPED_OVERRIDES } from '../lib/experiments/config.ts';
+import { ablationOptions } from '../lib/experiments/config.ts';
 import { openSession } from '../lib/session.ts';
 import { isShippedDefault, SHIPPED } from '../lib/settings/shipped.ts';
 
@@ -30,13 +30,17 @@ test('ablationOptions on a session opened with relative paths takes the shipped 
       features: [{ latent: 256, label: 'composting' }],
       log: (line) => lines.push(line),
     });
-    assert.equal(o.sampling.maxNewTokens, SHIPPED_OVERRIDES.maxNewTokens);
-    assert.equal(o.strength.kind === 'calibrate' && o.strength.perStep, SHIPPED_OVERRIDES.perStep);
+    // the shipped organism's overrides (ABLATION_SETTINGS: maxTokens 96, calibratePerStep 1), by origin
+    assert.equal(o.sampling.maxNewTokens, 96);
+    assert.equal(o.strength.kind === 'calibrate' && o.strength.perStep, 1);
+    assert.equal(o.settings.origins.maxTokens, 'shipped model');
+    assert.equal(o.settings.origins.calibratePerStep, 'shipped model');
+    assert.equal(o.settings.origins.steerLayer, 'esr_defaults.json');
     assert.ok(
       lines.some((l) => l.startsWith('shipped default (the ESR organism)')),
       lines.join('\n'),
     );
   } finally {
-    await session.executor.close();
+    await session.close();
   }
 });

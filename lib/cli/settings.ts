@@ -2,7 +2,7 @@
 // from the table, and the parsed arguments turned into the library's input (checked there, so a notebook
 // and the CLI get the same errors; the CLI shows them with flags).
 import type { Argv } from 'yargs';
-import { flagOf } from '../errors.ts';
+import { flagOf, renderRefs } from '../errors.ts';
 import { type CliArgs, type Input, showValue, type Table } from '../settings/table.ts';
 
 /** The flags of a table on a yargs parser; no yargs defaults, so a flag not given stays undefined (origin: default). */
@@ -15,8 +15,8 @@ export function settingOptions<T, S extends Table>(y: Argv<T>, table: S): Argv<T
     out = out.option(flagOf(name).slice(2), {
       type: s.cli.type,
       ...('array' in s.cli ? { array: true } : {}),
-      describe: `${s.doc}${choices}`,
-      ...(d || shipped ? { defaultDescription: `${d}${shipped}` } : {}),
+      describe: renderRefs(`${s.doc}${choices}`, flagOf),
+      ...(d || shipped ? { defaultDescription: renderRefs(`${d}${shipped}`, flagOf) } : {}),
       ...(s.hidden ? { hidden: true } : {}),
     });
   }

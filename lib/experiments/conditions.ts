@@ -1,9 +1,10 @@
 // The experimental conditions of `analyze ablate`, one entry each: what it intervenes beside the steering
-// entry, the instruction it gives the model (in the user's turn or a system message), what it prepares (and requires) once the
-// features are known, the settings (flag and config.json key) that apply only to it, and what summary.md
-// and metrics.json's provenance say about it. To add a condition, add an entry here (docs/extending.md).
+// entry, the instruction it gives the model (in the user's turn or a system message), what it prepares (and
+// requires) once the features are known, and what summary.md and metrics.json's provenance say about it. A
+// setting only one condition reads is declared in lib/experiments/settings.ts with `requires: {includes:
+// ['conditions', NAME]}`. To add a condition, add an entry here (docs/extending.md).
 import { join } from 'node:path';
-import { InputError } from '../errors.ts';
+import { SettingError, settingRef as ref } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import type { Intervention } from '../steering/types.ts';
 import type { Sae } from '../sae/index.ts';
@@ -60,8 +61,6 @@ export interface ConditionEntry {
   steered: boolean;
   /** The condition clamps the detector latents (or as many others): they must be located before the run. */
   clampsLatents?: boolean;
-  /** The settings only this condition reads: flag, key in config.json (null there without the condition), value. */
-  settings?: { flag: string; key: string; value: (o: ConditionOptions) => unknown }[];
   /** The instruction given to the model (none without). */
   instruction?: (r: Pick<ConditionResources, 'metaPrompt' | 'metaPromptPlacement'>) => Instruction;
   /** Resources made once the features are known (may refuse: e.g. nothing to match a control against). */
@@ -93,10 +92,6 @@ export const CONDITIONS = {
       'steer, with as many random latents clamped to 0 (matched on label-blind activity and on the residual norm their clamp removes on off-topic contexts, or on activity only, or uniform)',
     steered: true,
     clampsLatents: true,
-    settings: [
-      { flag: 'random-sets', key: 'random_sets', value: (o) => o.randomSets },
-      { flag: 'random-match', key: 'random_match', value: (o) => o.randomMatch },
-    ],
     prepare: async (s) => {
       const random = await randomControl({
         match: s.randomMatch,
@@ -154,10 +149,6 @@ export const CONDITIONS = {
     describe:
       'steer, with an instruction to notice going off topic (in the user turn, as in the paper, or a system message)',
     steered: true,
-    settings: [
-      { flag: 'meta-prompt', key: 'meta_prompt', value: (o) => o.metaPrompt },
-      { flag: 'meta-prompt-placement', key: 'meta_prompt_placement', value: (o) => o.metaPromptPlacement },
-    ],
     instruction: (r) => ({ text: r.metaPrompt, placement: r.metaPromptPlacement }),
     trial: () => ({ interventions: [] }),
     summary: (r) => [
@@ -172,45 +163,49 @@ export const CONDITION_NAMES = Object.keys(CONDITIONS) as Condition[];
 /** The entry of a condition (typed as the common shape). */
 export const condition = (c: Condition): ConditionEntry => CONDITIONS[c];
 
+/** Whether trials of a condition, named as stored, are steered (a name not in the registry counts as steered). */
+export function isSteered(name: string): boolean {
+  return Object.hasOwn(CONDITIONS, name) ? condition(name as Condition).steered : true;
+}
+
 /** Whether any of these conditions clamps latents (a baseline-only run needs no discovery run). */
 export const clampsLatents = (conditions: Condition[]): boolean => conditions.some((c) => condition(c).clampsLatents);
 
 /** Differences are taken against this condition when it runs. */
 export const BASELINE: Condition = 'baseline';
 
+/** `baseline,ablate,random` → the conditions (unknown or repeated names are refused naming the setting). */
 export function parseConditions(text: string): Condition[] {
   const list = text
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (!list.length) throw new InputError('--conditions: name at least one condition');
+  if (!list.length) throw new SettingError(`${ref('conditions')}: name at least one condition`);
   for (const c of list) {
     if (!(c in CONDITIONS))
-      throw new InputError(
-        `--conditions: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITION_NAMES.join(', ')})`,
+      throw new SettingError(
+        `${ref('conditions')}: unknown condition ${JSON.stringify(c)} (expected some of ${CONDITION_NAMES.join(', ')})`,
       );
   }
-  if (new Set(list).size !== list.length) throw new InputError(`--conditions ${text}: a condition is listed twice`);
+  if (new Set(list).size !== list.length)
+    throw new SettingError(`${ref('conditions')} ${text}: a condition is listed twice`);
   return list as Condition[];
 }
 
-/** config.json's per-condition settings: each condition's settings, null where the condition does not run. */
-export function conditionSettings(conditions: Condition[], o: ConditionOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const name of CONDITION_NAMES) {
-    for (const s of condition(name).settings ?? []) out[s.key] = conditions.includes(name) ? s.value(o) : null;
-  }
-  return out;
-}
-
-/** Flags that only apply to a condition, given without it. */
-export function checkConditionFlags(conditions: Condition[], given: (flag: string) => boolean): void {
-  for (const name of CONDITION_NAMES) {
-    for (const s of condition(name).settings ?? []) {
-      if (given(s.flag) && !conditions.includes(name))
-        throw new InputError(`--${s.flag} applies to the ${name} condition; add it to --conditions`);
-    }
-  }
+/** What the conditions' trials draw on, each condition's `prepare` run once the features are known. */
+export async function prepareConditions(
+  conditions: Condition[],
+  setup: ConditionSetup & { clampLayer: number },
+): Promise<ConditionResources> {
+  const resources: ConditionResources = {
+    ablated: setup.latents.latents,
+    clampLayer: setup.clampLayer,
+    randomSets: [],
+    metaPrompt: setup.metaPrompt,
+    metaPromptPlacement: setup.metaPromptPlacement,
+  };
+  for (const c of conditions) Object.assign(resources, await condition(c).prepare?.(setup));
+  return resources;
 }
 
 /** The instructions the conditions give the model (null for none), each once. */

@@ -2,7 +2,7 @@
 // silent on every prompt (steering is meant to be task-misaligned, as in the paper) that are alive on
 // general text (so they can steer), optionally restricted to labelled latents.
 import { existsSync, readFileSync } from 'node:fs';
-import { InputError } from '../errors.ts';
+import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { indexLabelRows } from '../io/lines.ts';
 import { Rng } from '../random.ts';
 import { isIndex } from '../stats/latentSet.ts';
@@ -18,7 +18,7 @@ export interface Feature {
  * `index[,label]` per line (a non-numeric first line is a header).
  */
 export function readFeatures(path: string): Feature[] {
-  if (!existsSync(path)) throw new InputError(`--features ${path}: file not found`);
+  if (!existsSync(path)) throw new SettingError(`${ref('features')} ${path}: file not found`);
   const text = readFileSync(path, 'utf8');
   let features: Feature[];
   let json: unknown;
@@ -60,7 +60,7 @@ const indexOf = (x: unknown): number | null => {
  * non-numeric first line is a header). A latent with several explanations keeps the first.
  */
 export function readFeatureLabels(path: string): Map<number, string> {
-  if (!existsSync(path)) throw new InputError(`--feature-labels ${path}: file not found`);
+  if (!existsSync(path)) throw new SettingError(`${ref('featureLabels')} ${path}: file not found`);
   const text = readFileSync(path, 'utf8');
   const labels = new Map<number, string>();
   let json: unknown;
@@ -154,8 +154,8 @@ export function steeringPool(
 export function sampleFeatures(pool: readonly Feature[], n: number, seed: number): Feature[] {
   const candidates = pool.slice();
   if (candidates.length < n) {
-    throw new InputError(
-      `--n-features ${n}: the steering pool holds only ${candidates.length} latents (silent on the prompts, alive on general text, not ablated${pool.some((f) => f.label !== null) ? ', labelled' : ''}); ask for fewer`,
+    throw new SettingError(
+      `${ref('nFeatures')} ${n}: the steering pool holds only ${candidates.length} latents (silent on the prompts, alive on general text, not ablated${pool.some((f) => f.label !== null) ? ', labelled' : ''}); ask for fewer`,
     );
   }
   const rng = new Rng(seed, 1);

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DISCOVERY_COMMAND, latestDiscoveryRun } from '../discovery/options.ts';
-import { InputError } from '../errors.ts';
+import { SettingError, settingRef as ref } from '../errors.ts';
 import type { Session } from '../session.ts';
 import { isShippedDefault, SHIPPED } from '../settings/shipped.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
@@ -19,21 +19,24 @@ export function parseLatentSpec(text: string, otd: string | null): LatentSpec {
   const top = /^(?:(.+):)?top(\d+)$/.exec(t);
   if (top) {
     const k = Number(top[2]);
-    if (k < 1) throw new InputError(`--latents ${text}: topK needs K ≥ 1`);
-    if (top[1] && otd) throw new InputError(`--latents ${text} names a file and --otd ${otd} names another; give one`);
+    if (k < 1) throw new SettingError(`${ref('latents')} ${text}: topK needs K ≥ 1`);
+    if (top[1] && otd)
+      throw new SettingError(`${ref('latents')} ${text} names a file and ${ref('otd')} ${otd} names another; give one`);
     return { kind: 'top', k, file: top[1] ?? otd };
   }
   if (/^\d+(\s*,\s*\d+)*$/.test(t)) {
     if (otd)
-      throw new InputError(
-        `--otd ${otd}: an explicit --latents list (${text}) does not read a latent set; drop one of them`,
+      throw new SettingError(
+        `${ref('otd')} ${otd}: an explicit ${ref('latents')} list (${text}) does not read a latent set; drop one of them`,
       );
     const latents = t.split(',').map(Number);
     const dup = latents.find((l, i) => latents.indexOf(l) !== i);
-    if (dup !== undefined) throw new InputError(`--latents ${text}: latent ${dup} is listed twice`);
+    if (dup !== undefined) throw new SettingError(`${ref('latents')} ${text}: latent ${dup} is listed twice`);
     return { kind: 'list', latents };
   }
-  throw new InputError(`--latents ${JSON.stringify(text)}: expected top26, topK, FILE:topK, or a list such as 12,40,7`);
+  throw new SettingError(
+    `${ref('latents')} ${JSON.stringify(text)}: expected top26, topK, FILE:topK, or a list such as 12,40,7`,
+  );
 }
 
 export interface ResolvedLatents {
@@ -51,7 +54,7 @@ export interface ResolvedLatents {
 export function resolveTop(spec: { k: number }, file: string): ResolvedLatents {
   const set = readLatentSet(file);
   if (set.latents.length < spec.k) {
-    throw new InputError(`--latents top${spec.k}: ${file} lists only ${set.latents.length} latents`);
+    throw new SettingError(`${ref('latents')} top${spec.k}: ${file} lists only ${set.latents.length} latents`);
   }
   const chosen = set.latents.slice(0, spec.k);
   const runDir = existsSync(join(dirname(file), 'ranking.arrow')) ? dirname(file) : null;
@@ -73,7 +76,7 @@ export function resolveList(latents: number[]): ResolvedLatents {
 export function checkLatentIndices(latents: number[], dSae: number, what: string): void {
   const bad = latents.filter((l) => l >= dSae);
   if (bad.length)
-    throw new InputError(
+    throw new SettingError(
       `${what}: latent${bad.length > 1 ? 's' : ''} ${bad.join(', ')} not in the SAE (it has latents 0..${dSae - 1})`,
     );
 }
@@ -109,11 +112,11 @@ export function locateLatents(
     if (!required) return NO_LATENTS;
     const onDefault = isShippedDefault(o) && o.prompts !== null && resolve(o.prompts) === SHIPPED.prompts;
     if (onDefault) return { discoverFirst: spec.k };
-    throw new InputError(
-      `--latents ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give --otd FILE`,
+    throw new SettingError(
+      `${ref('latents')} ${text}: no ${DISCOVERY_COMMAND} run for SAE ${o.sae} in runs/; run \`analyze ${DISCOVERY_COMMAND} --model ${o.model} --sae ${o.sae}\` first, or give ${ref('otd')} FILE`,
     );
   }
-  if (!existsSync(file)) throw new InputError(`--latents ${text}: ${file} not found`);
+  if (!existsSync(file)) throw new SettingError(`${ref('latents')} ${text}: ${file} not found`);
   return resolveTop(spec, file);
 }
 

@@ -74,7 +74,7 @@ function readStored(file: string): Map<string, Stored> {
 /** Texts by request id; requests already in `file` under the same key are not asked again. */
 /** The chat client of --llm (sampling at temperature 0.7 unless told otherwise). */
 export function openLlm(spec: string, judge: JudgeOptions): RemoteChat {
-  return openRemoteChat(spec, { temperature: 0.7, maxTokens: 400, ...judge }, () => {}, '--llm');
+  return openRemoteChat(spec, { temperature: 0.7, maxTokens: 400, ...judge }, () => {}, 'llm');
 }
 
 export async function llmDistractions(

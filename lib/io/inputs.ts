@@ -1,6 +1,6 @@
 // The experiment's input files: prompts (one per line), given responses (keyed by prompt), latent labels.
 import { existsSync, readFileSync } from 'node:fs';
-import { InputError } from '../errors.ts';
+import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { indexLabelRows } from './lines.ts';
 import { shown } from './json.ts';
 
@@ -26,12 +26,12 @@ export function checkPrompts(prompts: string[], where: string): string[] {
 
 /** General text for the steering pool's "alive" test: one passage per non-blank line. */
 export function readGeneralText(path: string): string[] {
-  if (!existsSync(path)) throw new InputError(`--general-text ${path}: file not found`);
+  if (!existsSync(path)) throw new SettingError(`${ref('generalText')} ${path}: file not found`);
   const texts = readFileSync(path, 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  if (!texts.length) throw new InputError(`--general-text ${path}: no text (expected one passage per line)`);
+  if (!texts.length) throw new SettingError(`${ref('generalText')} ${path}: no text (expected one passage per line)`);
   return texts;
 }
 

@@ -2,7 +2,7 @@
 // validation, retries, a concurrency limit, an optional on-disk cache and failure capture.
 // Configuration errors are InputErrors thrown here, before any work.
 import pLimit from 'p-limit';
-import { InputError } from '../errors.ts';
+import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import type { JudgedAttempt, JudgeResult } from '../trials/types.ts';
 import { anthropicChat, openaiChat, type Chat } from './backends.ts';
 import { inputHash, JudgeCache } from './cache.ts';
@@ -44,13 +44,14 @@ export interface JudgeSpec {
   model: string | null;
 }
 
-export function parseJudgeSpec(spec: string): JudgeSpec {
+/** `anthropic:<model>`, `openai:<model>`, `heuristic` or `organism[:FILE]`; anything else is refused naming `setting`. */
+export function parseJudgeSpec(spec: string, setting = 'judge'): JudgeSpec {
   if (spec === 'heuristic') return { backend: 'heuristic', model: null };
   if (spec === 'organism') return { backend: 'organism', model: SHIPPED_ORGANISM };
   const m = /^(anthropic|openai|organism):(.+)$/.exec(spec);
   if (!m || !m[2].trim()) {
-    throw new InputError(
-      `--judge ${JSON.stringify(spec)}: expected anthropic:<model>, openai:<model>, heuristic, or organism[:organism.json]`,
+    throw new SettingError(
+      `${ref(setting)} ${JSON.stringify(spec)}: expected anthropic:<model>, openai:<model>, heuristic, or organism[:organism.json]`,
     );
   }
   return { backend: m[1] as JudgeSpec['backend'], model: m[2].trim() };
@@ -97,10 +98,10 @@ function cleanBaseUrl(url: string, from: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new InputError(`${from} ${JSON.stringify(url)}: not a URL (expected e.g. http://127.0.0.1:8000/v1)`);
+    throw new SettingError(`${from} ${JSON.stringify(url)}: not a URL (expected e.g. http://127.0.0.1:8000/v1)`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new InputError(`${from} ${JSON.stringify(url)}: expected an http or https URL`);
+    throw new SettingError(`${from} ${JSON.stringify(url)}: expected an http or https URL`);
   }
   return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
 }
@@ -144,25 +145,28 @@ export interface RemoteChat {
 /**
  * The chat client of `anthropic:<model>` or `openai:<model>` with the judge's HTTP policy: the key from the
  * environment (an InputError naming the variable when it is not set), the endpoint from opts.baseUrl or the
- * environment. `flag` names the option in messages (--judge; --llm for finetune-data's distraction writer).
+ * environment. `setting` names the spec's setting in messages (judge; llm for finetune-data's distraction
+ * writer), and `<setting>BaseUrl` its endpoint's.
  */
-export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () => void, flag = '--judge'): RemoteChat {
-  const { backend, model } = parseJudgeSpec(spec);
+export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () => void, setting = 'judge'): RemoteChat {
+  const { backend, model } = parseJudgeSpec(spec, setting);
   if (backend === 'heuristic' || backend === 'organism' || !model)
-    throw new InputError(`${flag} ${spec}: expected anthropic:<model> or openai:<model>`);
+    throw new SettingError(`${ref(setting)} ${spec}: expected anthropic:<model> or openai:<model>`);
   const env = opts.env ?? process.env;
   const clock: Clock = opts.clock ?? systemClock;
   const remote = REMOTE[backend];
   const apiKey = env[remote.keyVar];
   if (!apiKey) {
-    throw new InputError(
-      `${flag} ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only${flag === '--judge' ? '; use --judge heuristic to run offline' : ''})`,
+    throw new SettingError(
+      `${ref(setting)} ${spec}: ${remote.keyVar} is not set (API keys are read from the environment only${setting === 'judge' ? `; use ${ref('judge')} heuristic to run offline` : ''})`,
     );
   }
   const rawUrl = opts.baseUrl ?? env[remote.urlVar] ?? null;
   const scrub = scrubber(secretsOf(apiKey, env, rawUrl));
   const baseUrl =
-    rawUrl === null || rawUrl === '' ? null : cleanBaseUrl(rawUrl, opts.baseUrl ? `${flag}-base-url` : remote.urlVar);
+    rawUrl === null || rawUrl === ''
+      ? null
+      : cleanBaseUrl(rawUrl, opts.baseUrl ? ref(`${setting}BaseUrl`) : remote.urlVar);
   const temperature =
     opts.temperature === undefined
       ? 0
@@ -230,12 +234,12 @@ export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
 
   if (backend === 'heuristic' || backend === 'organism') {
     if (opts.promptFile)
-      throw new InputError(
-        `--judge-prompt: the ${backend} judge uses no prompt; name a remote judge (--judge anthropic:<model> or openai:<model>)`,
+      throw new SettingError(
+        `${ref('judgePrompt')}: the ${backend} judge uses no prompt; name a remote judge (${ref('judge')} anthropic:<model> or openai:<model>)`,
       );
     if (opts.baseUrl)
-      throw new InputError(
-        `--judge-base-url: the ${backend} judge runs offline; name a remote judge to use an endpoint`,
+      throw new SettingError(
+        `${ref('judgeBaseUrl')}: the ${backend} judge runs offline; name a remote judge to use an endpoint`,
       );
   }
   if (backend === 'organism') {

@@ -1,7 +1,7 @@
 // The judge prompt: a template with placeholders, loaded once, identified by its sha256.
 import { readFileSync } from 'node:fs';
 import { sha256Text } from '../io/hash.ts';
-import { InputError } from '../errors.ts';
+import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import type { JudgeInput } from './types.ts';
 
 /** Placeholders a template may use; `{{prompt}}` and `{{response}}` are required. */
@@ -26,8 +26,8 @@ export function loadJudgePrompt(path?: string | null): JudgePrompt {
   try {
     template = readFileSync(path ?? DEFAULT_PROMPT_PATH, 'utf8');
   } catch (err) {
-    throw new InputError(
-      `--judge-prompt ${path}: cannot read the judge prompt (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    throw new SettingError(
+      `${ref('judgePrompt')} ${path}: cannot read the judge prompt (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
   const found = new Set([...template.matchAll(PLACEHOLDER_RE)].map((m) => m[1]));

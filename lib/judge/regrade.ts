@@ -2,7 +2,7 @@
 // (trials already in the output, by id, are not judged again).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { InputError } from '../errors.ts';
+import { SettingError, settingRef as ref } from '../errors.ts';
 import { lockFile } from '../runs/lock.ts';
 import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
@@ -39,7 +39,9 @@ export async function regradeTrials({
   onProgress,
 }: RegradeOptions): Promise<RegradeSummary> {
   if (resolve(trialsPath) === resolve(outPath)) {
-    throw new InputError(`--out ${outPath}: must differ from --trials (re-grading writes a new store)`);
+    throw new SettingError(
+      `${ref('out')} ${outPath}: must differ from ${ref('trials')} (re-grading writes a new store)`,
+    );
   }
   const trials = readTrials(trialsPath); // ids unique: exact duplicates read once, conflicting ones refused
   const lock = lockFile(outPath, `trial store ${outPath}`);

@@ -23,9 +23,14 @@ export interface Claim {
 
 /**
  * Checks that `dir` holds no run with other settings (its `file`, default config.json), without writing:
- * call `record()` once the inputs have been checked, so a refused start leaves nothing behind.
+ * call `record()` once the inputs have been checked, so a refused start leaves nothing behind. `extra` is
+ * recorded beside the settings (e.g. where each value came from) but is not part of the run's key.
  */
-export function checkClaim(dir: string, settings: unknown, o: { file?: string; what?: string } = {}): Claim {
+export function checkClaim(
+  dir: string,
+  settings: unknown,
+  o: { file?: string; what?: string; extra?: Record<string, unknown> } = {},
+): Claim {
   const key = settingsKey(settings);
   const file = join(dir, o.file ?? 'config.json');
   if (existsSync(file) && readJson(file).key !== key) {
@@ -39,13 +44,17 @@ export function checkClaim(dir: string, settings: unknown, o: { file?: string; w
     record: () => {
       if (existsSync(file)) return;
       mkdirSync(dir, { recursive: true });
-      writeJsonAtomic(file, { key, config: settings });
+      writeJsonAtomic(file, { key, config: settings, ...o.extra });
     },
   };
 }
 
 /** Claims `dir` for one configuration at once (check + record); returns the run key. */
-export function claimRunDir(dir: string, settings: unknown, o: { file?: string; what?: string } = {}): string {
+export function claimRunDir(
+  dir: string,
+  settings: unknown,
+  o: { file?: string; what?: string; extra?: Record<string, unknown> } = {},
+): string {
   const c = checkClaim(dir, settings, o);
   c.record();
   return c.key;

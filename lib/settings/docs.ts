@@ -1,7 +1,7 @@
 // The options table of a settings table, for the docs (written by `npm run docs:settings`, checked by a
 // test): flag, setting name, valid values, default (with the shipped model's and esr_defaults.json's),
 // where config.json records it, and its doc line.
-import { flagOf } from '../errors.ts';
+import { flagOf, renderRefs } from '../errors.ts';
 import { markdownTable } from '../io/markdown.ts';
 import { type Setting, showValue, snakeOf, type Table } from './table.ts';
 
@@ -19,9 +19,9 @@ export function settingsTable(table: Table): string {
       `\`${flagOf(name)}\``,
       `\`${name}\``,
       s.expected,
-      defaultText(name, s),
+      renderRefs(defaultText(name, s), flagOf),
       s.key === null ? '—' : `\`${s.key}\``,
-      s.doc,
+      renderRefs(s.doc, flagOf),
     ]);
   return markdownTable(['flag', 'setting', 'value', 'default', 'config.json', 'meaning'], rows);
 }

@@ -211,9 +211,18 @@ export function required<S extends Table, K extends keyof S & string>(
   return v as Exclude<Values<S>[K], undefined | null>;
 }
 
-/** How a resolved value is named in a message: `‹steerLayer› 7`, or where it came from when not given. */
-export function describeValue<S extends Table>(r: Resolved<S>, name: keyof S & string, sources: Sources): string {
-  const v = shown(r.values[name]);
+/**
+ * How a resolved value is named in a message: `‹steerLayer› 7` when given, else where it came from — so a
+ * message never names a flag the user did not give. `actual` is the value in use (a null default's).
+ */
+export function describeValue<S extends Table>(
+  table: S,
+  r: Resolved<S>,
+  name: keyof S & string,
+  sources: Sources,
+  actual: unknown = r.values[name],
+): string {
+  const v = shown(actual);
   switch (r.origins[name]) {
     case 'explicit':
       return `${ref(name)} ${v}`;
@@ -222,16 +231,30 @@ export function describeValue<S extends Table>(r: Resolved<S>, name: keyof S & s
     case 'shipped model':
       return `${v} (the shipped model's ${ref(name)})`;
     default:
-      return `${v} (the default ${ref(name)})`;
+      return r.values[name] === null
+        ? `${v} (${table[name].auto ?? 'automatic'}, as ${ref(name)} was not given)`
+        : `${v} (the default ${ref(name)})`;
   }
+}
+
+/** The settings whose value came from `origin`, each as `name value` (names as ‹refs›, or esr_defaults.json keys). */
+export function fromOrigin<S extends Table>(table: S, r: Resolved<S>, origin: Origin): string[] {
+  return Object.keys(table)
+    .filter((name) => r.origins[name] === origin)
+    .map((name) => {
+      const v = showValue(table[name], (r.values as Record<string, unknown>)[name]);
+      return origin === 'esr_defaults.json' ? `${snakeOf(name)} ${v}` : `${ref(name)} ${v}`;
+    });
 }
 
 const pathOf = (key: string) => key.split('.');
 
+/** Whether `o` records `key`: the key is there, or a prefix of it holds a value of the stage's own form (null, a list, a value). */
 function has(o: Record<string, unknown>, key: string): boolean {
   let at: unknown = o;
   for (const part of pathOf(key)) {
-    if (typeof at !== 'object' || at === null || !(part in at)) return false;
+    if (typeof at !== 'object' || at === null || Array.isArray(at)) return true;
+    if (!(part in at)) return false;
     at = (at as Record<string, unknown>)[part];
   }
   return true;

@@ -38,5 +38,12 @@ export interface Trial {
   degraded?: boolean;
   judge: JudgeResult | null;
   error: string | null;
-  provenance: Record<string, unknown>;
+  provenance: TrialProvenance;
+}
+
+/** How a trial was made (run id, inputs, settings, its draw); the fields read back are typed. */
+export interface TrialProvenance {
+  /** Offset of the trial's strength from its feature's threshold in threshold spreads (a sweep); null or absent otherwise. */
+  boost_level?: number | null;
+  [field: string]: unknown;
 }

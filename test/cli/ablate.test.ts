@@ -32,6 +32,12 @@ writeFileSync(
 );
 const features = join(dir, 'features.csv');
 writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
+// general text for the steering pool (the shipped one goes with the shipped model only)
+const general = join(dir, 'general.txt');
+writeFileSync(
+  general,
+  'The river runs past the old mill.\nA cat sleeps on the warm stone wall.\nPlease pass the salt and the bread.\n',
+);
 
 // A hand-made discovery run: latents.json (ranked 5, 9, 11, 200; only 5 and 9 selected), ranking.arrow
 // (AUC 1 for 5 and 9, 0.75 for 11 and 200: all four detector-like; 0.5 elsewhere) and an activation store
@@ -218,11 +224,6 @@ test('ablate --n-features --feature-labels: labelled latents from the steering p
     labels,
     JSON.stringify(Object.fromEntries(Array.from({ length: 256 }, (_, i) => [String(i), `latent ${i}`]))),
   );
-  const general = join(dir, 'general.txt');
-  writeFileSync(
-    general,
-    'The river runs past the old mill.\nA cat sleeps on the warm stone wall.\nPlease pass the salt and the bread.\n',
-  );
   const r = cli([
     ...base,
     '--latents',
@@ -269,13 +270,15 @@ test('ablate: an empty steering pool is a clear input error, not a crash', async
       '5,9',
       '--feature-labels',
       labels,
+      '--general-text',
+      general,
       '--boost',
       '1',
       '--out',
       join(dir, 'run-empty'),
     ]),
     (err: Error) =>
-      err instanceof InputError && /the steering pool at resid_post\.\d+ is empty \(.*0 labelled/.test(err.message),
+      err instanceof InputError && /the steering pool at resid_post\.\d+ is empty \(.*0 labelled/.test(printed(err)),
   );
 });
 
@@ -297,8 +300,8 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
       /--feature-labels .*no-labels\.json: file not found/,
     ],
     [['--latents', '5,9', '--boost', '2', '--calibrate'], /--boost and --calibrate conflict/],
-    [['--latents', '5,9', '--boost', '2', '--boost-sweep', '3'], /only apply with --calibrate/],
-    [['--latents', '5,9', '--boost', '2', '--random-sets', '3'], /add it to --conditions/],
+    [['--latents', '5,9', '--boost', '2', '--boost-sweep', '3'], /--boost-sweep does not apply with --boost/],
+    [['--latents', '5,9', '--boost', '2', '--random-sets', '3'], /add random to --conditions/],
     [['--latents', '5,9', '--otd', 'x.json'], /does not read a latent set/],
     [
       ['--latents', '5,9', '--features', features, '--boost', '1', '--steer-layer', '3'],

@@ -5,6 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { flagOf, SettingError } from '../../lib/errors.ts';
 import { cleanDistraction, llmDistractions, openLlm } from '../../lib/finetune/llmDistractions.ts';
 import { startFakeLlm } from '../fixtures/judge/fake-llm-server.ts';
 
@@ -64,8 +65,10 @@ test('distractions are asked once each, stored as they arrive, and read back on 
 
 test('a missing key is an input error naming the variable; a failed request names the example, never the key', async () => {
   const file = join(tmp, 'none.jsonl');
-  assert.throws(() => openLlm('anthropic:m', { env: {} }), /--llm anthropic:m: ANTHROPIC_API_KEY is not set/);
-  assert.throws(() => openLlm('heuristic', { env: {} }), /--llm heuristic: expected/);
+  // the library names the setting (llm); the command line shows it as the flag
+  const printed = (message: RegExp) => (e: Error) => e instanceof SettingError && message.test(e.render(flagOf));
+  assert.throws(() => openLlm('anthropic:m', { env: {} }), printed(/--llm anthropic:m: ANTHROPIC_API_KEY is not set/));
+  assert.throws(() => openLlm('heuristic', { env: {} }), printed(/--llm heuristic: expected/));
   const server = await startFakeLlm([{ status: 400, body: { error: { message: `bad key ${KEY}` } } }]);
   try {
     await assert.rejects(
