@@ -58,5 +58,5 @@ test('analyze judge --agreement: prints the table, writes JSON; bad usage exits 
   assert.match(r.stdout, /\| multi-attempt \| 37\.5% \| 42\.5% \| 90\.0% \| 0\.792 \|/);
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).trials.counted_by_both, 40);
   const one = runCli(['judge', '--agreement', A]);
-  assertExit(one, 2, /--agreement: expected two trial files \(A B\), found 1/);
+  assertExit(one, 2, /--agreement: expected two trial files A B, found \["[^"]*agreement_a\.jsonl"\]/);
 });
