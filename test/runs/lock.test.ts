@@ -187,6 +187,8 @@ test('CLI: ablate into a run directory another live process holds exits 2 and wr
   );
   const features = join(tmp, 'features.json');
   writeFileSync(features, '[3]');
+  const prompts = join(tmp, 'prompts.txt');
+  writeFileSync(prompts, 'Explain how bread rises.\nDescribe a river.\n');
   const r = runCli(
     [
       'ablate',
@@ -198,6 +200,8 @@ test('CLI: ablate into a run directory another live process holds exits 2 and wr
       '5,9',
       '--features',
       features,
+      '--prompts',
+      prompts,
       '--boost',
       '1',
       '--out',
