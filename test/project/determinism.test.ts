@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../support/cli.ts';
+import { hermeticEnv, ROOT } from '../support/cli.ts';
 
 interface Rule {
   pattern: RegExp;
@@ -70,4 +70,42 @@ test('test files run commands through test/support/cli.ts, check exits with asse
       });
   }
   assert.deepEqual(problems, []);
+});
+
+test("a command a test runs sees none of the shell's judge keys, ESR_* settings or scheduler shard index", () => {
+  const shell = {
+    ANTHROPIC_API_KEY: 'sk-shell',
+    OPENAI_BASE_URL: 'http://shell',
+    ESR_DEBUG: '1',
+    ESR_RUNS_DIR: '/shell/runs',
+    SLURM_ARRAY_TASK_ID: '3',
+    SLURM_ARRAY_TASK_COUNT: '4',
+    JOB_COMPLETION_INDEX: '1',
+    NODE_TEST_CONTEXT: 'child-v8',
+    SLURM_JOB_ID: '42', // not read by any command: kept
+  };
+  const saved = Object.fromEntries(Object.keys(shell).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, shell);
+  try {
+    const { env, set } = hermeticEnv({ env: { OPENAI_API_KEY: 'sk-given' } });
+    const seen = Object.fromEntries(Object.keys({ ...shell, OPENAI_API_KEY: 1 }).map((k) => [k, env[k]]));
+    assert.deepEqual(seen, {
+      ANTHROPIC_API_KEY: undefined,
+      OPENAI_BASE_URL: undefined,
+      ESR_DEBUG: undefined,
+      ESR_RUNS_DIR: set.ESR_RUNS_DIR, // a new temporary directory
+      SLURM_ARRAY_TASK_ID: undefined,
+      SLURM_ARRAY_TASK_COUNT: undefined,
+      JOB_COMPLETION_INDEX: undefined,
+      NODE_TEST_CONTEXT: undefined,
+      SLURM_JOB_ID: '42',
+      OPENAI_API_KEY: 'sk-given', // what the test gives is kept
+    });
+    assert.notEqual(set.ESR_RUNS_DIR, shell.ESR_RUNS_DIR);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
 });

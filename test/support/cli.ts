@@ -40,12 +40,14 @@ export interface RunResult {
   error?: Error;
 }
 
-/** Keys and endpoints of the remote judges (with them set, a command would leave the offline judge), and the
- * test runner's marker (a `node --test` started by a test would refuse to run its files). */
-const FROM_THE_SHELL = /^((ANTHROPIC|OPENAI)_|NODE_TEST_CONTEXT$)/;
+/** What a command reads from the environment that the shell running the suite may have set: keys and
+ * endpoints of the remote judges (with them set, a command would leave the offline judge), the project's own
+ * ESR_* variables (ESR_DEBUG adds stack traces to stderr), a scheduler's shard index (inside a SLURM array
+ * or a Kubernetes Indexed Job, a command would run one shard only), and the test runner's marker (a
+ * `node --test` started by a test would refuse to run its files). */
+const FROM_THE_SHELL = /^((ANTHROPIC|OPENAI|ESR|SLURM_ARRAY)_|JOB_COMPLETION_INDEX$|NODE_TEST_CONTEXT$)/;
 
-/** The environment a test's child process gets: this process's, minus judge keys and endpoints and the test
- * runner's marker, plus ESR_RUNS_DIR. */
+/** The environment a test's child process gets: this process's, minus FROM_THE_SHELL, plus ESR_RUNS_DIR. */
 export function hermeticEnv(o: RunOptions = {}): { env: NodeJS.ProcessEnv; set: Record<string, string> } {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!FROM_THE_SHELL.test(k)) env[k] = v;
