@@ -11,7 +11,7 @@ import type { Sae } from '../sae/index.ts';
 import { openStore } from '../store/reader.ts';
 import type { Feature } from './features.ts';
 import type { ResolvedLatents } from './latents.ts';
-import { type RandomControl, randomControl, type RandomMatch, type RandomSet } from './randomSets.ts';
+import { normMisses, type RandomControl, randomControl, type RandomMatch, type RandomSet } from './randomSets.ts';
 import type { Instruction, MetaPromptPlacement } from './steered.ts';
 
 /** The settings conditions read (AblationOptions has them all). */
@@ -106,6 +106,8 @@ export const CONDITIONS = {
         decoder: { rows: (latents) => s.sae.decoder.gatherRowsF32(latents), dIn: s.sae.dIn },
       });
       writeJsonAtomic(join(s.out, 'random.json'), random);
+      const missed = normMisses(random);
+      if (missed) s.log(`warning: random control: ${missed}`);
       s.log(
         `random control (${random.match}): ${random.sets.length} set${random.sets.length > 1 ? 's' : ''} of ${s.latents.latents.length}; ${random.exclusion.detector_like.length} detector-like latents excluded (random.json)`,
       );
@@ -121,7 +123,7 @@ export const CONDITIONS = {
             `Random control (\`--random-match ${r.random.match}\`): ${r.random.rule}. Excluded: ${r.random.exclusion.rule} (${r.random.exclusion.detector_like.length} detector-like latents; list in random.json).`,
             ...(r.random.norm
               ? [
-                  `Residual norm removed on off-topic contexts (mean over ${r.random.norm.tokens.measured} response tokens): ablated set ${r.random.norm.ablated.toFixed(4)}; random sets ${r.random.norm.sets.map((x) => x.toFixed(4)).join(', ')}.`,
+                  `Residual norm removed on off-topic contexts (mean over ${r.random.norm.tokens.measured} response tokens): ablated set ${r.random.norm.ablated.toFixed(4)}; random sets ${r.random.norm.sets.map((x) => x.toFixed(4)).join(', ')}.${normMisses(r.random) ? ` **Not matched:** ${normMisses(r.random)}` : ''}`,
                 ]
               : []),
             ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),

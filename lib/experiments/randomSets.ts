@@ -170,6 +170,8 @@ export interface NormMatch {
   /** Mean removed norm of the ablated set, and of each random set (in set order). */
   ablated: number;
   sets: number[];
+  /** Per set: whether its removed norm came within NORM_TOLERANCE of the ablated set's (the swaps may run out). */
+  within_tolerance: boolean[];
   /** Mean over each set's positions of the activity distance to the ablated latent it stands in for. */
   activity_distance: number[];
   tokens: { total: number; measured: number };
@@ -227,12 +229,22 @@ export function normMatchedSets(
     norm: {
       ablated: target,
       sets: removed,
+      within_tolerance: removed.map((r) => Math.abs(r - target) <= NORM_TOLERANCE * target),
       activity_distance: sets.map(
         (s) => s.latents.reduce((a, l, i) => a + pool.distance(l, ablated[i]), 0) / s.latents.length,
       ),
       tokens: codes.tokens,
     },
   };
+}
+
+/** What to warn about when some activity-norm sets missed the ablated set's removed norm; null when none did. */
+export function normMisses(control: RandomControl): string | null {
+  const n = control.norm;
+  if (!n) return null;
+  const missed = n.sets.filter((_, k) => !n.within_tolerance[k]);
+  if (!missed.length) return null;
+  return `${missed.length} of ${n.sets.length} sets could not be matched on removed norm within ${NORM_TOLERANCE * 100}% (the ablated set removes ${n.ablated.toFixed(4)}, those sets ${missed.map((x) => x.toFixed(4)).join(', ')}; no latents of similar activity remove as much): this control is not matched on norm (random.json)`;
 }
 
 /** `k` sets drawn uniformly without replacement from the latents 0..dSae−1 not excluded (the paper's control). */

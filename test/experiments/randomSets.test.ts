@@ -6,7 +6,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DETECTOR_AUC, detectorLike, randomControl, storeActivity } from '../../lib/experiments/randomSets.ts';
+import {
+  DETECTOR_AUC,
+  detectorLike,
+  normMisses,
+  type RandomControl,
+  randomControl,
+  storeActivity,
+} from '../../lib/experiments/randomSets.ts';
 import { findDetectors } from '../../lib/stats/detectors.ts';
 import { readRanking, writeRanking } from '../../lib/stats/rankingFile.ts';
 import { openStore } from '../../lib/store/reader.ts';
@@ -177,10 +184,40 @@ test('activity-norm matching: removed norms as recomputed from the planted codes
     const before = Math.abs(plantedRemovedNorm(plain.sets[k].latents) - n.ablated);
     assert.ok(Math.abs(mine - n.ablated) <= before + 1e-9, `set ${k}: gap ${Math.abs(mine - n.ablated)} > ${before}`);
     assert.equal(n.activity_distance.length, 8);
+    assert.equal(n.within_tolerance[k], Math.abs(mine - n.ablated) <= 0.02 * n.ablated, `set ${k}: within_tolerance`);
   });
   // the activity draws miss the ablated norm; the swaps close most of the gap
   const gap = (sets: { latents: number[] }[]) =>
     sets.reduce((a, s) => a + Math.abs(plantedRemovedNorm(s.latents) - n.ablated), 0) / sets.length;
   assert.ok(gap(norm.sets) < 0.5 * gap(plain.sets), `mean gap ${gap(norm.sets)} vs ${gap(plain.sets)} before`);
   assert.equal(plain.norm, null);
+});
+
+test('normMisses: a warning naming the sets whose removed norm missed the 2% tolerance, none when all came within it', () => {
+  const norm = {
+    ablated: 60,
+    sets: [59.5, 11.8],
+    within_tolerance: [true, false],
+    activity_distance: [0.1, 0.3],
+    tokens: { total: 10, measured: 10 },
+    rule: 'r',
+  };
+  const control = {
+    match: 'activity-norm',
+    rule: 'r',
+    exclusion: { rule: 'r', detector_like: [] },
+    activity: null,
+    norm,
+    sets: [],
+  };
+  const text = normMisses(control as unknown as RandomControl);
+  assert.match(
+    text ?? '',
+    /^1 of 2 sets could not be matched on removed norm within 2% \(the ablated set removes 60\.0000, those sets 11\.8000;/,
+  );
+  assert.equal(
+    normMisses({ ...control, norm: { ...norm, within_tolerance: [true, true] } } as unknown as RandomControl),
+    null,
+  );
+  assert.equal(normMisses({ ...control, norm: null } as unknown as RandomControl), null);
 });
