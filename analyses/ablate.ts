@@ -8,15 +8,20 @@ import { flagOf } from '../lib/errors.ts';
 import { ABLATE_COMMAND, type AblationResult, prepareAblation } from '../lib/experiments/config.ts';
 import { runAblation } from '../lib/experiments/run.ts';
 import { ABLATION_SETTINGS } from '../lib/experiments/settings.ts';
+import { ablationPlanLines, ablationWork, timeAblationSteps } from '../lib/experiments/work.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { lockDir } from '../lib/runs/lock.ts';
+import { DRY_RUN_SETTINGS, JUDGE_PRICE_SETTINGS, settingsLines } from '../lib/settings/dryRun.ts';
 import { SESSION_SETTINGS } from '../lib/settings/session.ts';
 import { settingSources } from '../lib/settings/sources.ts';
 import { type CliArgs, inputFor, resolveSettings } from '../lib/settings/table.ts';
 import { metricsText } from '../lib/trials/report.ts';
 
 /** Every flag of the command (docs/ablate.md's table is generated from it). */
-export const SETTINGS = joinTables(SESSION_SETTINGS, ABLATION_SETTINGS);
+export const SETTINGS = joinTables(
+  joinTables(SESSION_SETTINGS, ABLATION_SETTINGS),
+  joinTables(DRY_RUN_SETTINGS, JUDGE_PRICE_SETTINGS),
+);
 type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 /** The terminal's account of a finished run, with the figures drawn. */
@@ -43,9 +48,15 @@ const command: CommandModule<GlobalArgs, Args> = {
   handler: async (a) => {
     const input = cliInput(SETTINGS, a);
     const paths = sessionSettings(a);
-    resolveSettings(SETTINGS, input, settingSources(paths)); // every flag checked before any work
+    const resolved = resolveSettings(SETTINGS, input, settingSources(paths)); // every flag checked before any work
     // inputs read, latents located, the judge made: before the model is opened
     const setup = prepareAblation({ ...inputFor(ABLATION_SETTINGS, input), names: flagOf }, paths);
+    if (resolved.values.dryRun) {
+      console.log(['Settings (value, where it came from):', ...settingsLines(SETTINGS, resolved, flagOf)].join('\n'));
+      const timing = await withSessionFrom(a, (session) => timeAblationSteps(session, setup));
+      console.log(ablationPlanLines(setup, ablationWork(setup), timing, resolved.values.judgePrice).join('\n'));
+      return;
+    }
     await withSessionFrom(a, async (session) => {
       const lock = lockDir(setup.out, `run directory ${setup.out}`); // held through the figures, drawn after the run
       try {

@@ -21,12 +21,20 @@ import { writeFigures } from '../lib/plot/run.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { sessionSettings, withSessionFrom } from '../lib/cli/session.ts';
 import { cliInput, joinTables, settingOptions } from '../lib/cli/settings.ts';
+import { DRY_RUN_SETTINGS, settingsLines } from '../lib/settings/dryRun.ts';
 import { SESSION_SETTINGS } from '../lib/settings/session.ts';
+import { discoveryPlanLines, discoveryWork } from '../lib/discovery/work.ts';
+import { renderPrompt } from '../lib/experiments/steered.ts';
+import { timeSteps } from '../lib/parallel/timing.ts';
+import { flagOf } from '../lib/errors.ts';
 import { settingSources } from '../lib/settings/sources.ts';
 import { type CliArgs, inputFor, resolveSettings } from '../lib/settings/table.ts';
 
 /** Every flag of the command (docs/find-otd-latents.md's table is generated from it). */
-export const SETTINGS = joinTables(joinTables(SESSION_SETTINGS, DISCOVERY_SETTINGS), FIND_COMMAND_SETTINGS);
+export const SETTINGS = joinTables(
+  joinTables(joinTables(SESSION_SETTINGS, DISCOVERY_SETTINGS), FIND_COMMAND_SETTINGS),
+  DRY_RUN_SETTINGS,
+);
 type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 const seconds = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
@@ -44,6 +52,13 @@ const command: CommandModule<GlobalArgs, Args> = {
     const discovery = inputFor(DISCOVERY_SETTINGS, input);
     const out = discovery.out ?? (resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(DISCOVERY_COMMAND);
     const started = Date.now();
+    if (settings.values.dryRun) {
+      console.log(['Settings (value, where it came from):', ...settingsLines(SETTINGS, settings, flagOf)].join('\n'));
+      if (episodes || activations)
+        return console.log(
+          `Planned work: ${episodes ? 'the episodes' : 'the activation store'} read and analysed; no generation`,
+        );
+    }
     if (episodes) {
       const latentsPath = latents ?? latestLatentsFile();
       const eps = readEpisodes(episodes);
@@ -86,6 +101,17 @@ const command: CommandModule<GlobalArgs, Args> = {
       writeDiscovery(out, an, { activations, meta: store.meta }, { source, span, labels });
     } else {
       const o = discoveryOptions({ ...discovery, out }, paths); // inputs read, derangements checked, before any work
+      if (settings.values.dryRun) {
+        const timing = await withSessionFrom(argv, (session) =>
+          timeSteps(
+            session.executor,
+            o.prompts.slice(0, o.batchSize).map((p) => renderPrompt(session.tokenizer, p, null)),
+            o.batchSize,
+          ),
+        );
+        console.log(discoveryPlanLines(o, discoveryWork(o), timing).join('\n'));
+        return;
+      }
       labels = o.labels;
       an = await withSessionFrom(argv, (session) => {
         console.error(`run directory: ${out}`);

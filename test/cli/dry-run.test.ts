@@ -1,0 +1,97 @@
+// --dry-run of ablate and find-otd-latents on the tiny fixture model: the resolved settings with their
+// origins, the planned work as counted by hand from the settings, a time estimate, a judge cost from
+// --judge-price; nothing written.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { assertExit, runCli } from '../support/cli.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'dry-run-'));
+const prompts = join(dir, 'prompts.txt');
+writeFileSync(prompts, 'Explain how to bake bread.\nExplain how tides work.\nExplain knots.\nExplain gears.\n');
+const features = join(dir, 'features.csv');
+writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
+const base = [
+  '--model',
+  join(ROOT, 'test/fixtures/models/llama3-gqa'),
+  '--sae',
+  join(ROOT, 'test/fixtures/sae/saelens_relu'),
+  '--prompts',
+  prompts,
+  '--max-tokens',
+  '12',
+  '--batch-size',
+  '4',
+  '--dry-run',
+];
+const cli = (args: string[]) => runCli(args, { cwd: dir, env: { ESR_RUNS_DIR: join(dir, 'runs') } });
+const line = (out: string, name: string) =>
+  out
+    .split('\n')
+    .map((l) => l.trimStart())
+    .find((l) => l.startsWith(name)) ?? '';
+
+test('ablate --dry-run: settings with origins, the work counted by hand, an estimate; nothing written', () => {
+  const out = join(dir, 'never');
+  const fixed = ['--latents', '5,9', '--features', features, '--trials-per-feature', '2', '--out', out];
+  const r = cli(['ablate', ...base, ...fixed, '--boost', '3', '--conditions', 'baseline,ablate,no-steer']);
+  assertExit(r, 0);
+  assert.match(r.stdout, /^ {2}--batch-size +4 {2}\(explicit\)$/m);
+  assert.match(r.stdout, /^ {2}--temperature +0\.6 {2}\(default\)$/m);
+  assert.match(r.stdout, /^ {2}--dry-run +true {2}\(explicit\)$/m);
+  // 3 features × 2 draws × (2 steered conditions + 1 unsteered) = 18 responses of ≤ 12 tokens; batches of 4:
+  // ⌈18/4⌉ = 5 batches × (1 prefill + 12 steps) = 65 passes, no prompt scans (fixed boost, given features)
+  assert.match(line(r.stdout, 'trials'), /^trials +18 /);
+  assert.match(line(r.stdout, 'calibration'), /^calibration +0 responses/);
+  assert.match(line(r.stdout, 'responses'), /^responses +18, at most 216 generated tokens/);
+  assert.match(line(r.stdout, 'forward passes'), /at most 65 batched passes of 4 sequences/);
+  assert.match(line(r.stdout, 'judge calls'), /^judge calls +18 \(heuristic\)/);
+  assert.match(r.stdout, /a batch prefill [0-9.]+ ms, a decoding step [0-9.]+ ms/);
+  assert.match(line(r.stdout, 'generation'), /at most [0-9.]+ (s|min)/);
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(join(dir, 'runs')), false);
+
+  // calibrated, with a sweep of 3 levels and a remote judge priced at $1 / $5 per million tokens in / out:
+  // trials 3 × 2 × (2 × 3 + 1) = 42, calibration 3 features × 2 steps × 2 = 12, responses 54;
+  // passes ⌈42/4⌉ × 13 + ⌈12/4⌉ × 13 + ⌈4 prompts / 4⌉ (the scan for the calibration range) = 143 + 39 + 1
+  const sweep = ['--boost-sweep', '3', '--calibrate-steps', '2', '--calibrate-per-step', '2'];
+  const priced = ['--conditions', 'baseline,ablate,no-steer', '--judge', 'openai:m', '--judge-price', '1,5'];
+  const c = runCli(['ablate', ...base, ...fixed, ...sweep, ...priced], {
+    cwd: dir,
+    env: { ESR_RUNS_DIR: join(dir, 'runs'), OPENAI_API_KEY: 'sk-test' },
+  });
+  assertExit(c, 0);
+  assert.match(line(c.stdout, 'trials'), /^trials +42 /);
+  assert.match(line(c.stdout, 'calibration'), /^calibration +12 responses/);
+  assert.match(line(c.stdout, 'responses'), /^responses +54, at most 648 generated tokens/);
+  assert.match(line(c.stdout, 'forward passes'), /at most 183 batched passes/);
+  // output: each reply about the response (≤ 12 tokens) plus 100: 54 × 112 = 6,048
+  const tokens = /about ([0-9,]+) in, at most ([0-9,]+) out/.exec(line(c.stdout, 'judge tokens'));
+  assert.ok(tokens, c.stdout);
+  const [tin, tout] = [Number(tokens[1].replace(/,/g, '')), Number(tokens[2].replace(/,/g, ''))];
+  assert.equal(tout, 6048);
+  const cost = (tin * 1 + tout * 5) / 1e6;
+  assert.match(
+    line(c.stdout, 'judge cost'),
+    new RegExp(`about \\$${cost.toFixed(2).replace('.', '\\.')} at \\$1 / \\$5`),
+  );
+  assert.equal(existsSync(out), false);
+});
+
+test('find-otd-latents --dry-run: responses, captured sequences and passes counted by hand; nothing written', () => {
+  const out = join(dir, 'never-d');
+  const r = cli(['find-otd-latents', ...base, '--derangements', '2', '--out', out]);
+  assertExit(r, 0);
+  assert.match(r.stdout, /^ {2}--derangements +2 {2}\(explicit\)$/m);
+  // 4 responses of ≤ 12 tokens; 4 × (1 + 2) = 12 captured sequences; ⌈4/4⌉ × 13 + ⌈12/4⌉ = 16 passes
+  assert.match(line(r.stdout, 'responses'), /^responses +4, at most 48 generated tokens/);
+  assert.match(line(r.stdout, 'captured'), /^captured +12 sequences/);
+  assert.match(line(r.stdout, 'forward passes'), /at most 16 batched passes/);
+  assert.match(line(r.stdout, 'capture '), /about [0-9.]+ (s|min)/);
+  assert.equal(existsSync(out), false);
+  // the price of a judge means nothing to a command without one
+  assertExit(cli(['find-otd-latents', ...base, '--judge-price', '1,5']), 2, /Unknown arguments: judge-price/);
+});
