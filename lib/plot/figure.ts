@@ -128,7 +128,7 @@ export function leftAxis(
   const g = f.g
     .append('g')
     .attr('class', 'y-axis')
-    .call(axis as any);
+    .call((g) => axis(g));
   styleAxis(g);
   f.g
     .append('text')
@@ -153,7 +153,7 @@ export function bottomAxis(
     .append('g')
     .attr('class', 'x-axis')
     .attr('transform', `translate(0,${f.height})`)
-    .call(axis as any);
+    .call((g) => axis(g));
   styleAxis(g);
   if (label) {
     f.g

@@ -59,6 +59,13 @@ export function scoreDeltas(trials: Trial[]): Map<string, number[]> {
   return out;
 }
 
+/** The two groups a discovery run compared (criterion.groups: {a, b} condition names), where recorded. */
+function groupsOf(g: unknown): { a?: string; b?: string } {
+  if (typeof g !== 'object' || g === null) return {};
+  const { a, b } = g as Record<string, unknown>;
+  return { ...(typeof a === 'string' ? { a } : {}), ...(typeof b === 'string' ? { b } : {}) };
+}
+
 async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]> {
   const figs: Figure[] = [];
   const latentsPath = join(dir, RUN_FILES.latents);
@@ -66,7 +73,7 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
   const set = readLatentSet(latentsPath);
   const labels = new Map(set.latents.filter((e) => e.label).map((e) => [e.latent, e.label!]));
   const criterion = criterionOf(set.criterion);
-  const crit = set.criterion as Record<string, unknown>;
+  const crit = set.criterion;
   const compare = {
     unit: (crit.unit as UnitKind | undefined) ?? 'prompt',
     alternative: (crit.alternative as TestAlternative | undefined) ?? 'greater',
@@ -97,8 +104,7 @@ async function discoveryFigures(dir: string, o: FigureOptions): Promise<Figure[]
       criterion,
       compare,
       labels,
-      a: (crit.groups as any)?.a,
-      b: (crit.groups as any)?.b,
+      ...groupsOf(crit.groups),
     });
     if (acts.distributions.length) figs.push(activationDistributions(acts.distributions, { pool, span }));
     if (acts.stability?.length)

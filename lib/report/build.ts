@@ -26,6 +26,12 @@ const fmt = (x: unknown, digits = 3): string =>
   typeof x === 'number' && Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : '—';
 const pct = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
 
+/** The path of an input as latents.json records it ({path, ...}), where it does. */
+function pathOf(input: unknown): string | undefined {
+  const path = typeof input === 'object' && input !== null ? (input as { path?: unknown }).path : undefined;
+  return typeof path === 'string' ? path : undefined;
+}
+
 function valueText(metric: string, v: number | null | undefined): string {
   return metricInfo(metric).scale === 'fraction'
     ? pct(v)
@@ -193,8 +199,8 @@ export async function buildReport(dir: string, o: ReportOptions = {}): Promise<s
     METHOD_NOTES,
     `<h2>Provenance</h2>
 ${facts([
-  ['model', JSON.stringify((set?.model as any)?.path ?? trials?.[0]?.provenance?.model ?? '—')],
-  ['SAE', JSON.stringify((set?.sae as any)?.path ?? trials?.[0]?.provenance?.sae ?? '—')],
+  ['model', JSON.stringify(pathOf(set?.model) ?? trials?.[0]?.provenance?.model ?? '—')],
+  ['SAE', JSON.stringify(pathOf(set?.sae) ?? trials?.[0]?.provenance?.sae ?? '—')],
   ['feature layer', set?.layer ?? '—'],
   [
     'files',

@@ -14,10 +14,11 @@ import {
   Int32,
   makeTable,
   RecordBatchFileWriter,
-  type Table,
+  Table,
   tableFromIPC,
   tableToIPC,
   Utf8,
+  type Vector,
   vectorFromArray,
 } from 'apache-arrow';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
@@ -101,10 +102,10 @@ export class ActsWriter {
   }
 
   private samplesTable(samples: SampleRow[]): Table {
-    const int = (f: (s: SampleRow) => number): Int32Array => Int32Array.from(samples, f);
+    const int = (f: (s: SampleRow) => number): Vector => vectorFromArray(Int32Array.from(samples, f));
     const str = (f: (s: SampleRow) => string | null) => vectorFromArray(samples.map(f), new Utf8());
-    const columns: Record<string, unknown> = {
-      sample: Int32Array.from(samples, (_, i) => this.nextSample + i),
+    const columns: Record<string, Vector> = {
+      sample: vectorFromArray(Int32Array.from(samples, (_, i) => this.nextSample + i)),
       id: str((s) => s.id),
       condition: str((s) => s.condition),
       prompt_id: str((s) => s.prompt_id),
@@ -124,7 +125,7 @@ export class ActsWriter {
         new Int32(),
       );
     }
-    return makeTable(columns as any);
+    return new Table(columns);
   }
 
   /** Streams the parts into the final files, then writes meta.json and removes parts/. */
