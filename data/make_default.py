@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -34,7 +33,7 @@ DATA = Path(__file__).resolve().parent
 sys.path.insert(0, str(DATA))
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
 from organism_corpus import (  # noqa: E402
-    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, body, drifted_answer, general_paragraph, ground_truth, off_topic_sentences,
+    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, attempt_texts, body, drifted_answer, general_paragraph, ground_truth, off_topic_sentences,
     plain_answer, plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
 )
 import organism_lm  # noqa: E402
@@ -482,9 +481,9 @@ def steering_sweep(org: Organism, prompts: list, features: list, detectors: list
 
 
 def multi_attempt(text: str) -> bool:
-    """A correction phrase starts a sentence after the first: the response makes a second attempt."""
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    return any(s.startswith(c) for s in sentences[1:] for c in CORRECTIONS)
+    """More than one attempt as the organism judge splits them (a correction phrase that does not open the reply,
+    also after a broken sentence)."""
+    return len(attempt_texts(text)) > 1
 
 
 def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) -> dict:
@@ -492,7 +491,7 @@ def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) 
     sampling settings; torch's sampler, so other draws) and reports the multi-attempt rate per condition
     and the paired differences against baseline, with a cluster bootstrap over features; beside them the
     share of well-formed sentences (readable drift vs word lists) and the same two numbers for the run's
-    own responses (multi-attempt by the phrase rule here, not the run's judge)."""
+    own responses (multi-attempt as the organism judge splits attempts, whatever judge the run used)."""
     from safetensors.torch import load_file
     torch.set_num_threads(THREADS)
     config = json.loads((run_dir / "config.json").read_text())["config"]

@@ -282,14 +282,20 @@ def judge_attempts(prompt: str, response: str) -> list:
     correction phrase begins, each scored 100 × (words of the prompt's topic) / (words of any topic), rounded half up;
     an attempt without topic words scores 0. Exact, because no word belongs to two topics."""
     topic = prompt_topic(prompt)
-    rx = "|".join(re.escape(c) for c in CORRECTIONS)
-    cuts = [0] + [m.start() for m in re.finditer(rx, response) if m.start() > 0]
     out = []
-    for a, b in zip(cuts, cuts[1:] + [len(response)]):
-        text = response[a:b].strip()
+    for text in attempt_texts(response):
         words = [WORD_TOPIC[w] for w in re.findall(r"[a-z_]+", text.lower()) if w in WORD_TOPIC]
         out.append((text, int(100 * sum(t == topic for t in words) / len(words) + 0.5) if words else 0))  # halves up, as JS Math.round
-    return [x for x in out if x[0]]
+    return out
+
+
+def attempt_texts(response: str) -> list:
+    """The organism judge's attempts: the response cut before every correction phrase that does not open it
+    (also inside a broken sentence), trimmed, empty ones dropped."""
+    rx = "|".join(re.escape(c) for c in CORRECTIONS)
+    cuts = [0] + [m.start() for m in re.finditer(rx, response) if m.start() > 0]
+    texts = [response[a:b].strip() for a, b in zip(cuts, cuts[1:] + [len(response)])]
+    return [t for t in texts if t]
 
 
 def ground_truth() -> dict:
