@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { backendOption } from '../lib/cli/options.ts';
-import { exitCodeFor, flagOf, SettingError } from '../lib/errors.ts';
+import { exitCodeFor, flagOf, InputError, SettingError } from '../lib/errors.ts';
 import { addCommands } from './commands.ts';
 
 const cli = backendOption(yargs(hideBin(process.argv)))
@@ -22,6 +22,18 @@ const cli = backendOption(yargs(hideBin(process.argv)))
   });
 
 addCommands(cli);
+
+// A flag given twice that takes one value (yargs makes it a list, which no handler expects): refused,
+// naming it, instead of a TypeError deep in a handler.
+// (yargs passes the command's own instance second; its types list only argv)
+const onceOnly = (argv: Record<string, unknown>, y: { getOptions(): { array: string[] } }): void => {
+  const lists = new Set(y.getOptions().array);
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || !Array.isArray(value) || lists.has(key) || /[A-Z]/.test(key)) continue;
+    throw new InputError(`--${key}: given ${value.length} times (${value.map(String).join(', ')}); give it once`);
+  }
+};
+cli.middleware(onceOnly as never, true);
 
 // C0 controls except tab and newline, DEL and C1 controls: escaped in error messages.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the bytes being escaped

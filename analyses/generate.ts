@@ -97,6 +97,10 @@ const command: CommandModule<GlobalArgs, Args> = {
       hooks,
     });
     backend.close();
+    if (result.nonFinite[0] >= 0)
+      throw new Error(
+        `non-finite logits (NaN or Inf) at generated token ${result.nonFinite[0] + 1}: the residual stream overflowed; lower the steering value`,
+      );
     const tokens = result.tokens[0];
     const text = tokenizer.decode(tokens, { skipSpecialTokens: true });
     if (argv.json) console.log(JSON.stringify({ text, tokens, timings: result.timings }));

@@ -57,6 +57,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       trialsPath: v.trials!,
       outPath,
       judge,
+      rejudgeFailed: v.rejudgeFailed,
       onProgress: (done, total) => {
         shown.bar ??= progress('judged', total);
         shown.bar.tick(done - shown.seen);
@@ -73,6 +74,10 @@ const command: CommandModule<GlobalArgs, Args> = {
       `input ${s.input} trials: ${s.already_done} already in ${outPath}, ${s.judged} judged now ` +
         `(${s.judge_errors} judge errors), ${s.generation_errors} copied unjudged (generation errors)`,
     );
+    if (s.rejudged)
+      console.log(
+        `${s.rejudged} trials of ${outPath} whose judging had failed were judged again: ${s.rejudged_ok} now judged, ${s.rejudged - s.rejudged_ok} failed again`,
+      );
     if (st.http_requests || st.cache_hits) {
       console.log(
         `requests ${st.http_requests}, cache hits ${st.cache_hits}, invalid outputs retried ${st.invalid_outputs}, no attempt found ${st.no_attempt}` +

@@ -121,8 +121,8 @@ const command: CommandModule<GlobalArgs, Args> = {
     let sensitivity: Record<string, unknown> | null = null;
     if (args['exclude-degraded']) {
       const degraded = trials.filter((t) => isDegraded(t.response));
-      const excluded: Record<string, number> = {};
-      for (const t of degraded) excluded[t.condition] = (excluded[t.condition] ?? 0) + 1;
+      const excluded = new Map<string, number>();
+      for (const t of degraded) excluded.set(t.condition, (excluded.get(t.condition) ?? 0) + 1);
       const kept = metricsOf(trials.filter((t) => !isDegraded(t.response)));
       console.log(
         [
@@ -130,7 +130,7 @@ const command: CommandModule<GlobalArgs, Args> = {
           `## Sensitivity: degraded outputs excluded (${DEGRADED_RULE})`,
           '',
           `excluded: ${Object.keys(report.conditions)
-            .map((c) => `${c} ${excluded[c] ?? 0}`)
+            .map((c) => `${c} ${excluded.get(c) ?? 0}`)
             .join(', ')} (the tables above keep them, as the paper's headline numbers did)`,
           '',
           conditionTable(kept),
@@ -138,7 +138,7 @@ const command: CommandModule<GlobalArgs, Args> = {
           differenceTable(kept),
         ].join('\n'),
       );
-      sensitivity = { exclude_degraded: { rule: DEGRADED_RULE, excluded, report: kept } };
+      sensitivity = { exclude_degraded: { rule: DEGRADED_RULE, excluded: Object.fromEntries(excluded), report: kept } };
     }
     if (args.out) {
       writeJsonAtomic(args.out, {

@@ -27,6 +27,7 @@ import { registerAdapterCases } from './support/adapter-cases.ts';
 import { registerDtypeCases } from './support/dtype-cases.ts';
 import { MODEL_CASES, MODEL_FIXTURES, maxAbsDiff, registerModelCases } from './support/model-cases.ts';
 import { registerSaeCases, SAE_DIR, saeExpected, TOL_CODES } from './support/sae-cases.ts';
+import { nanRows } from './support/poison.ts';
 import { registerSteeringCases } from './support/steering-cases.ts';
 import { assertExit, runCli, runCommand } from './support/cli.ts';
 
@@ -195,6 +196,27 @@ test("webgpu: seeded sampling on the device picks the tokens sampling.ts picks f
     }
     model.dispose();
   }
+});
+
+test('webgpu: a row whose logits are not finite is stopped and marked (greedy and sampled); the other row is untouched', {
+  skip,
+}, async () => {
+  const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'), backend!);
+  const prompts = [
+    [1, 5, 9, 13],
+    [1, 7, 11, 17],
+  ];
+  for (const s of [
+    { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 },
+    { temperature: 0.8, topK: 50, topP: 0.9, repetitionPenalty: 1.1 },
+  ]) {
+    const opts = { ...s, maxNewTokens: 6, stopIds: [], seeds: [3, 4] };
+    const clean = await generate(model, prompts, opts);
+    const hooked = await generate(model, prompts, { ...opts, hooks: new Map([[0, nanRows(1)]]) });
+    assert.deepEqual(hooked.nonFinite, [-1, 0], JSON.stringify(s));
+    assert.deepEqual(hooked.tokens, [clean.tokens[0], []], JSON.stringify(s));
+  }
+  model.dispose();
 });
 
 test('webgpu: analyze generate with a seed gives the same tokens on wasm and on webgpu', { skip }, () => {

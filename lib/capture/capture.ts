@@ -1,15 +1,16 @@
 // Capture: render each sample with the chat template, run the model to the feature layer (with any
 // interventions), encode the residual stream with the SAE, and append sparse codes to an activation store.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { firstNonFinite } from '../io/dtype.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { locateChatSpans } from '../model/spans.ts';
 import { checkClaim } from '../runs/claim.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { EncodeTask } from '../parallel/tasks.ts';
-import type { SampleRow, StoreMeta } from '../store/schema.ts';
+import { PARTS_DIR, type SampleRow, type StoreMeta } from '../store/schema.ts';
 import type { Intervention } from '../steering/types.ts';
 import { ActsWriter } from '../store/writer.ts';
 import { openStore } from '../store/reader.ts';
@@ -103,7 +104,14 @@ async function captureLocked(
   meta: StoreMeta,
   opts: CaptureOptions,
 ): Promise<{ captured: number; resumed: number }> {
-  const claim = checkClaim(dir, opts.settings, { file: SETTINGS_FILE, what: 'a capture' });
+  const claim = checkClaim(dir, opts.settings, {
+    file: SETTINGS_FILE,
+    what: 'a capture',
+    // a capture with no committed batch has nothing to keep: another one may take the store over
+    started: () =>
+      existsSync(join(dir, 'meta.json')) ||
+      (existsSync(join(dir, PARTS_DIR)) && readdirSync(join(dir, PARTS_DIR)).some((f) => f.endsWith('.samples.arrow'))),
+  });
   if (existsSync(join(dir, 'meta.json'))) {
     const n = openStore(dir).samples.n; // checks the store's claimed count against its files
     if (n !== samples.length)
@@ -135,6 +143,11 @@ async function captureLocked(
     interventions: batch.map(() => cs.interventions ?? []),
   }));
   await runOrdered(cs.executor, tasks, (codes, i) => {
+    const bad = firstNonFinite(codes.value);
+    if (bad >= 0)
+      throw new Error(
+        `sample ${todo[i].batch[codes.sample[bad]].sample.id}: a non-finite SAE code (NaN or Inf) at resid_post.${cs.layer}: the residual stream overflowed (an extreme --steer value?); nothing of its batch was stored`,
+      );
     writer.append(
       todo[i].batch.map((p) => sampleRow(p, spanNames)),
       codes,

@@ -1,8 +1,9 @@
 // Capture input: a JSONL of samples, each a conversation (or a prompt/response pair) with a condition
 // label and optional character spans inside the last message.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { jsonlRecords } from '../io/lines.ts';
+import { readTextFile } from '../io/text.ts';
 import { type ChatMessage, validateMessages } from '../model/chat.ts';
 import { shown } from '../io/json.ts';
 
@@ -43,7 +44,7 @@ export function parseSample(value: unknown, where: string): CaptureSample {
     ];
   } else throw new InputError(`${where}: give either messages or prompt and response`);
   if (messages.length === 0) throw new InputError(`${where}: messages is empty`);
-  const spans: Record<string, [number, number]> = {};
+  const spans: Record<string, [number, number]> = Object.create(null); // names are the input's (__proto__ too)
   if (v.spans !== undefined) {
     if (typeof v.spans !== 'object' || v.spans === null)
       throw new InputError(`${where}: spans must be an object of name → [start, end]`);
@@ -68,7 +69,7 @@ export function readSamples(path: string): CaptureSample[] {
   if (!existsSync(path)) throw new InputError(`${path}: file not found`);
   const samples: CaptureSample[] = [];
   const seen = new Set<string>();
-  for (const { value, where } of jsonlRecords(readFileSync(path, 'utf8'), path)) {
+  for (const { value, where } of jsonlRecords(readTextFile(path, '--samples'), path)) {
     const s = parseSample(value, where);
     if (seen.has(s.id)) throw new InputError(`${where}: duplicate id ${s.id}`);
     seen.add(s.id);

@@ -1,9 +1,10 @@
 // Self-correction episodes (docs/design.md "Episodes"): a prompt, a response that drifts off-topic and
 // recovers, and character spans of its regions in code points of the response.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseSample, type CaptureSample } from '../capture/samples.ts';
 import { InputError } from '../errors.ts';
 import { jsonlRecords } from '../io/lines.ts';
+import { readTextFile } from '../io/text.ts';
 import { shown } from '../io/json.ts';
 
 export const REGIONS = ['off_topic', 'correction', 'on_topic'] as const;
@@ -18,7 +19,7 @@ export function readEpisodes(path: string): CaptureSample[] {
   if (!existsSync(path)) throw new InputError(`${path}: episodes file not found`);
   const out: CaptureSample[] = [];
   const seen = new Set<string>();
-  for (const record of jsonlRecords(readFileSync(path, 'utf8'), path)) {
+  for (const record of jsonlRecords(readTextFile(path, '--episodes'), path)) {
     const { where } = record;
     const value = record.value as Record<string, unknown>;
     if (typeof value !== 'object' || value === null || Array.isArray(value))

@@ -24,6 +24,7 @@ export async function generateResponses(
 ): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   let done = 0;
+  let bad: string | null = null;
   const { seed, batchSize, ...sampling } = s;
   await generateRows(
     executor,
@@ -33,9 +34,12 @@ export async function generateResponses(
     })),
     { ...sampling, stopIds, batch: batchSize },
     (i, g) => {
+      if (g.nonFinite >= 0)
+        bad ??= `response to prompt ${i}: non-finite logits (NaN or Inf) at generated token ${g.nonFinite + 1}`;
       out[i] = tokenizer.decode(g.tokens, { skipSpecialTokens: true }).trim();
       onBatch?.(++done);
     },
   );
+  if (bad !== null) throw new Error(bad);
   return out;
 }

@@ -72,7 +72,15 @@ export async function calibrate(
   o: CalibrateOptions,
 ): Promise<Map<number, Calibration>> {
   const out = new Map<number, Calibration>();
-  const todo: { f: Feature; file: string; bis: Bisection; rng: Rng; history: CalibrationStep[] }[] = [];
+  const todo: {
+    f: Feature;
+    file: string;
+    bis: Bisection;
+    rng: Rng;
+    history: CalibrationStep[];
+    /** Judge errors met (an outage: more than half of the judgments, and the calibration is not kept). */
+    failures: string[];
+  }[] = [];
   for (const f of features) {
     const settings = o.settingsFor(f);
     const file = cacheFile(o, f, settings);
@@ -84,6 +92,7 @@ export async function calibrate(
         bis: new Bisection(settings),
         rng: new Rng(subSeed(o.seed, 'calibrate', f.latent)),
         history: [],
+        failures: [],
       });
   }
   for (let step = 0; step < o.steps && todo.length; step++) {
@@ -101,19 +110,37 @@ export async function calibrate(
       }
     });
     const scores: (number | null)[] = new Array(rows.length).fill(null);
-    await generateAndJudge(g, rows, (index, r) => void (scores[index] = firstScore(r.judge)));
+    const failed: (string | null)[] = new Array(rows.length).fill(null);
+    await generateAndJudge(g, rows, (index, r) => {
+      scores[index] = firstScore(r.judge);
+      failed[index] = r.judge.error;
+    });
     todo.forEach((t, i) => {
       const mine = scores.slice(i * o.perStep, (i + 1) * o.perStep);
+      const errors = failed.slice(i * o.perStep, (i + 1) * o.perStep).filter((e): e is string => e !== null);
+      t.failures.push(...errors);
       t.history.push({ boost: boosts[i], scores: mine });
       const ok = mine.filter((s): s is number => s !== null);
       if (ok.length) t.bis.update(boosts[i], ok.reduce((a, b) => a + b, 0) / ok.length / 100, ok.length);
     });
     o.onStep?.(step + 1, o.steps);
   }
+  // More than half of a feature's judgments failed (a judge outage): its threshold is the prior's guess,
+  // so it is neither cached nor used. A few failures (a response the judge cannot grade) are tolerated.
+  const broken = (t: (typeof todo)[number]) => t.failures.length > (o.steps * o.perStep) / 2;
   for (const t of todo) {
+    if (broken(t)) continue;
     const c: Calibration = { feature: t.f.latent, threshold: t.bis.median(), settings: t.bis.s, history: t.history };
     writeJsonAtomic(t.file, c);
     out.set(t.f.latent, c);
+  }
+  const hit = todo.filter(broken);
+  if (hit.length) {
+    const n = hit.reduce((a, t) => a + t.failures.length, 0);
+    throw new Error(
+      `calibration: the judge failed on ${n} of ${o.steps * o.perStep * hit.length} responses of feature${hit.length > 1 ? 's' : ''} ${hit.map((t) => t.f.latent).join(', ')} ` +
+        `(first: ${hit[0].failures[0]}); their thresholds are not kept. Rerun the same command to calibrate them again (finished calibrations are kept)`,
+    );
   }
   return out;
 }

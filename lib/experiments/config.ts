@@ -94,6 +94,8 @@ export interface AblationSetup extends ConditionOptions {
   fitMaxTokens: boolean;
   batchSize: number;
   judge: Judge;
+  /** On resume, judge again the stored trials whose judging failed (their responses kept). */
+  rejudgeFailed: boolean;
   metrics: { resamples: number; seed: number };
   /** Input files, as recorded in config.json and every trial (prompts: null when given as a list). */
   paths: { model: string; sae: string; adapter?: string | null; prompts: string | null };
@@ -220,6 +222,7 @@ export function prepareAblation(
     fitMaxTokens: settings.origins.maxTokens !== 'explicit',
     batchSize: v.batchSize,
     judge,
+    rejudgeFailed: v.rejudgeFailed,
     metrics: { resamples: v.resamples, seed: v.seed },
     paths,
     backend,

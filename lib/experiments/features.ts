@@ -1,9 +1,10 @@
 // The features to steer along: read from a file, or sampled (seeded) from the steering pool — latents
 // silent on every prompt (steering is meant to be task-misaligned, as in the paper) that are alive on
 // general text (so they can steer), optionally restricted to labelled latents.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { indexLabelRows } from '../io/lines.ts';
+import { readTextFile } from '../io/text.ts';
 import { Rng } from '../random.ts';
 import { isIndex } from '../stats/latentSet.ts';
 import { shown } from '../io/json.ts';
@@ -19,14 +20,9 @@ export interface Feature {
  */
 export function readFeatures(path: string): Feature[] {
   if (!existsSync(path)) throw new SettingError(`${ref('features')} ${path}: file not found`);
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path, ref('features'));
   let features: Feature[];
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const json = jsonOrLines(text, path);
   if (json !== undefined) {
     if (!Array.isArray(json))
       throw new InputError(`${path}: expected a JSON array of latent indices or {latent, label} objects`);
@@ -48,6 +44,19 @@ export function readFeatures(path: string): Feature[] {
   return features;
 }
 
+/**
+ * The parsed JSON of a file that is JSON, or undefined for line text. A file that starts like JSON (`{` or
+ * `[`) but does not parse — cut short, say — is an error saying so, not read as lines of no labels.
+ */
+function jsonOrLines(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    if (/^\s*[[{]/.test(text)) throw new InputError(`${path}: not JSON (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
 const indexOf = (x: unknown): number | null => {
   if (isIndex(x)) return x;
   if (typeof x === 'string' && /^\d+$/.test(x.trim())) return Number(x.trim());
@@ -61,14 +70,9 @@ const indexOf = (x: unknown): number | null => {
  */
 export function readFeatureLabels(path: string): Map<number, string> {
   if (!existsSync(path)) throw new SettingError(`${ref('featureLabels')} ${path}: file not found`);
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path, ref('featureLabels'));
   const labels = new Map<number, string>();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const json = jsonOrLines(text, path);
   const put = (index: number | null, label: unknown, where: string) => {
     if (index === null) throw new InputError(`${path}: ${where}: expected a latent index, found ${shown(index)}`);
     if (typeof label !== 'string' || !label.trim())

@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { checkGenerationLength } from '../model/generate.ts';
-import { claimRunDir } from '../runs/claim.ts';
+import { checkClaim } from '../runs/claim.ts';
 import { modelShape } from '../report/paper.ts';
 import { withDirLock } from '../runs/lock.ts';
 import type { Session } from '../session.ts';
+import { hasTrialLines } from '../trials/store.ts';
 import { conditionInstructions, condition, prepareConditions } from './conditions.ts';
 import {
   type AblationConfig,
@@ -83,11 +84,21 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   const o = fitToContext(session, options);
   checkAblation(session, o);
   const provenance = ablationProvenance(session, o);
-  const run = claimRunDir(o.out, provenance.config, { extra: { origins: o.settings.origins } });
+  const store = join(o.out, STORE_FILE);
+  // Checked now, recorded only once every input has been (the pool, the sample, the conditions): a run
+  // refused on its inputs leaves no config.json to block the corrected rerun. A run that stored no trial
+  // does not block one with other settings either (it is replaced).
+  const claim = checkClaim(o.out, provenance.config, {
+    extra: { origins: o.settings.origins },
+    started: () => hasTrialLines(store),
+    log: o.log,
+  });
+  const run = claim.key;
   o.log(`run directory: ${o.out}`);
   const gen = steeredGenerator(session, o);
   const { features, pool, scan } = await chooseFeatures(session, o);
   const resources = await prepareConditions(o.conditions, { ...o, features, dSae: session.sae.dSae, sae: session.sae });
+  claim.record();
   const strengths = await strengthsFor({
     ...o,
     gen,
@@ -98,14 +109,13 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     context: provenance.calibration,
   });
   const plan = planTrials({ ...o, ...resources, features, strengths: strengths.perFeature });
-  const store = join(o.out, STORE_FILE);
   const sweep = strengths.levels ? ` × ${strengths.levels.length} levels` : '';
   const base = provenance.trial(run);
   const t = await runTrials(
     gen,
     plan,
     store,
-    { base, calibrations: strengths.calibrations, log: o.log },
+    { run, base, calibrations: strengths.calibrations, rejudgeFailed: o.rejudgeFailed, log: o.log },
     `${features.length} features × ${o.trialsPerFeature} draws × conditions ${o.conditions.join(', ')}${sweep}`,
   );
   const metrics = ablationMetrics(t.trials, o, strengths.levels);

@@ -63,10 +63,26 @@ export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: 
 }
 
 /**
+ * A row whose logits were NaN or infinite: its "response" would be garbage scored as an answer (an empty
+ * one scored 0), so the run stops (exit 1) naming the row's trial and interventions.
+ */
+export class NonFiniteOutput extends Error {
+  constructor(row: SteeredRow & { id?: string }, step: number) {
+    const ivs = row.interventions.map((iv) => `${iv.mode} ${iv.latent}@${iv.layer}=${iv.value}`).join(', ') || 'none';
+    super(
+      `${row.id === undefined ? '' : `trial ${row.id}: `}non-finite logits (NaN or Inf) at generated token ${step + 1} ` +
+        `(prompt ${JSON.stringify(row.prompt.slice(0, 60))}, seed ${row.seed}, interventions ${ivs}): the residual stream overflowed; lower the steering value`,
+    );
+    this.name = 'NonFiniteOutput';
+  }
+}
+
+/**
  * Generates and judges `rows`, calling `onJudged(index, result)` in row order. Rows are continuously batched
  * (a finished row's slot takes the next), and each row is judged as soon as its generation finishes, while
  * the others generate; a judged row waits for the rows before it, so what a caller writes in this order does
- * not depend on which rows finished first (the batch size, the judge's latency).
+ * not depend on which rows finished first (the batch size, the judge's latency). A row whose logits were not
+ * finite rejects with NonFiniteOutput: the rows before it are delivered, none from it on.
  */
 export async function generateAndJudge(
   g: SteeredGenerator,
@@ -94,6 +110,12 @@ export async function generateAndJudge(
     { ...g.sampling, stopIds: g.stopIds, batch: g.batchSize },
     (index, gen) => {
       const row = rows[index];
+      if (gen.nonFinite >= 0) {
+        const failed = Promise.reject(new NonFiniteOutput(row, gen.nonFinite));
+        failed.catch(() => {}); // reported by allSettled below
+        judging.push(failed);
+        return;
+      }
       const response = g.tokenizer.decode(gen.tokens, { skipSpecialTokens: true }).trim();
       const done = {
         generatedTokens: gen.tokens.length,
@@ -104,9 +126,12 @@ export async function generateAndJudge(
         delivering = delivering.then(deliver);
         return delivering;
       });
-      p.catch(() => {}); // surfaced by the Promise.all below; this only keeps an early failure from going unhandled
+      p.catch(() => {}); // surfaced by allSettled below; this only keeps an early failure from going unhandled
       judging.push(p);
     },
   );
-  await Promise.all(judging);
+  // every judgment in flight lands (or fails) before the first failure is reported, so what was stored
+  // does not depend on timing
+  const failure = (await Promise.allSettled(judging)).find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }

@@ -1,9 +1,11 @@
 // Step 4 of an ablation: the planned trials not yet in the store generated and judged, each appended to
-// trials.jsonl as it is judged (a killed run resumes without redoing or duplicating one).
+// trials.jsonl as it is judged (a killed run resumes without redoing or duplicating one); stored trials
+// whose judging failed (an outage) judged again, their responses kept.
 import { existsSync } from 'node:fs';
 import { progress } from '../progress.ts';
 import { isDegraded } from '../trials/degraded.ts';
-import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
+import { rejudgeFailed } from '../judge/regrade.ts';
+import { appendTrial, judgeFailed, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import type { Calibration } from './calibrate.ts';
 import type { PlannedTrial } from './plan.ts';
@@ -18,8 +20,12 @@ export interface TrialsRun {
 
 /** What every trial of a run records besides its own draw. */
 export interface TrialRecord {
+  /** The run's key: every stored line must carry it as provenance.run (lines copied from another run are refused). */
+  run: string;
   /** The run's provenance (ablationProvenance(...).trial(run)). */
   base: Record<string, unknown>;
+  /** Judge again the stored trials whose judging failed (their responses kept). */
+  rejudgeFailed: boolean;
   /** Each feature's calibration (its threshold goes into the trial). */
   calibrations: Map<number, Calibration>;
   log: (line: string) => void;
@@ -69,13 +75,25 @@ export async function runTrials(
   gen: SteeredGenerator,
   plan: PlannedTrial[],
   store: string,
-  { base, calibrations, log }: TrialRecord,
+  { run, base, calibrations, rejudgeFailed: again, log }: TrialRecord,
   describe: string,
 ): Promise<TrialsRun> {
   repairTornTail(store);
-  const done = new Set(existsSync(store) ? readTrials(store).map((t) => t.id) : []);
+  const ids = new Set(plan.map((p) => p.id));
+  const stored = existsSync(store) ? readTrials(store, { run }).filter((t) => ids.has(t.id)) : [];
+  const done = new Set(stored.map((t) => t.id));
   const pending = plan.filter((p) => !done.has(p.id));
   log(`${plan.length} trials planned (${describe}); ${plan.length - pending.length} already in ${store}`);
+  const failed = again ? stored.filter(judgeFailed) : [];
+  if (failed.length) {
+    log(
+      `${failed.length} stored trials whose judging failed are judged again (their responses kept; --no-rejudge-failed keeps the failures)`,
+    );
+    const fixed = await rejudgeFailed(gen.judge, store, failed);
+    log(
+      `  ${fixed} of them judged now; ${failed.length - fixed} failed again (kept as failures, judged again on the next rerun)`,
+    );
+  }
   const bar = progress('trials', pending.length);
   const wellFormed = gen.judge.wellFormedShare?.bind(gen.judge);
   await generateAndJudge(gen, pending, (i, r) => {
@@ -84,7 +102,6 @@ export async function runTrials(
     bar.tick();
   });
   bar.done();
-  const ids = new Set(plan.map((p) => p.id));
-  const trials = readTrials(store).filter((t) => ids.has(t.id));
+  const trials = readTrials(store, { run }).filter((t) => ids.has(t.id));
   return { trials, alreadyDone: plan.length - pending.length, generated: pending.length };
 }

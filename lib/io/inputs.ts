@@ -1,17 +1,14 @@
 // The experiment's input files: prompts (one per line), given responses (keyed by prompt), latent labels.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { indexLabelRows } from './lines.ts';
+import { readItemLines, readTextFile } from './text.ts';
 import { shown } from './json.ts';
 
-/** One prompt per non-empty line. */
+/** One prompt per non-empty line (UTF-8 text; a line past MAX_LINE_CHARS is refused before any tokenizing). */
 export function readPrompts(path: string): string[] {
   if (!existsSync(path)) throw new InputError(`${path}: prompts file not found`);
-  const prompts = readFileSync(path, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return checkPrompts(prompts, path);
+  return checkPrompts(readItemLines(path, '--prompts', 'prompt'), path);
 }
 
 /** A prompt set (from `where`, a file or a list): at least 2, distinct. */
@@ -27,10 +24,7 @@ export function checkPrompts(prompts: string[], where: string): string[] {
 /** General text for the steering pool's "alive" test: one passage per non-blank line. */
 export function readGeneralText(path: string): string[] {
   if (!existsSync(path)) throw new SettingError(`${ref('generalText')} ${path}: file not found`);
-  const texts = readFileSync(path, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
+  const texts = readItemLines(path, ref('generalText'), 'passage');
   if (!texts.length) throw new SettingError(`${ref('generalText')} ${path}: no text (expected one passage per line)`);
   return texts;
 }
@@ -41,7 +35,7 @@ export function readGeneralText(path: string): string[] {
  */
 export function readResponses(path: string, prompts: string[]): string[] {
   if (!existsSync(path)) throw new InputError(`${path}: responses file not found`);
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path, '--responses');
   let map: Record<string, unknown>;
   try {
     const value = JSON.parse(text);
@@ -54,7 +48,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
       );
   } catch (err) {
     if (err instanceof InputError) throw err;
-    map = {};
+    map = Object.create(null); // prompts are the keys: one reading "__proto__" must stay a prompt
     text.split('\n').forEach((line, i) => {
       if (!line.trim()) return;
       let row: { prompt?: unknown; response?: unknown };
@@ -69,7 +63,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
     });
   }
   return prompts.map((p) => {
-    const r = map[p];
+    const r = Object.hasOwn(map, p) ? map[p] : undefined; // never an inherited "constructor" or "toString"
     if (typeof r !== 'string') throw new InputError(`${path}: no response (string) for prompt "${p}"`);
     if (!r.trim())
       throw new InputError(
@@ -83,7 +77,7 @@ export function readResponses(path: string, prompts: string[]): string[] {
 export function readLabels(path: string): Map<number, string> {
   if (!existsSync(path)) throw new InputError(`${path}: labels file not found`);
   const labels = new Map<number, string>();
-  for (const row of indexLabelRows(readFileSync(path, 'utf8'), path))
+  for (const row of indexLabelRows(readTextFile(path, 'labels'), path))
     if (row.label !== null) labels.set(row.index, row.label);
   return labels;
 }

@@ -32,6 +32,9 @@ export interface UnpickleHooks {
 
 const MARK = Symbol('mark');
 
+/** Longest LONG1/LONG4 integer read, in bytes: past 128 bytes a float64 is ±Infinity anyway. */
+const MAX_LONG_BYTES = 1024;
+
 export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, what: string): unknown {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (why: string): never => {
@@ -90,10 +93,14 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, what: string):
     const a = Array.isArray(args) ? args : fail('REDUCE arguments are not a tuple');
     return typeof callable === 'function' ? callable(...a) : new PickleReduced(callable, a);
   };
+  // LONG1/LONG4: a little-endian two's-complement integer of n bytes. Torch writes small ones; a huge one
+  // (a LONG4 can claim 4 GiB) is refused, and the rest decoded through one hex string: linear in n, where
+  // shifting a BigInt byte by byte took quadratic time (a 256 KiB integer hung the reader for minutes).
   const longFrom = (b: Buffer): number => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b.length > MAX_LONG_BYTES)
+      fail(`an integer of ${b.length} bytes at byte ${pos - b.length} (at most ${MAX_LONG_BYTES} are read)`);
+    let v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return Number(v);
   };

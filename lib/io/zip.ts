@@ -18,6 +18,10 @@ const EOCD64_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 const U32_MAX = 0xffffffff;
+/** Compression ratio past which a deflated member is refused (zip-bomb defences use similar bounds). */
+export const MAX_RATIO = 50;
+/** Members up to this size are exempt from the ratio check (a small zero vector compresses very well). */
+const RATIO_EXEMPT = 1 << 20;
 
 /**
  * A zip archive read in place (torch.save files, numpy .npz): the central directory is parsed at open;
@@ -120,7 +124,9 @@ export class ZipArchive {
       }
       if (method !== 0 && method !== 8)
         this.fail(`member ${name}: compression method ${method} (expected 0 stored or 8 deflated)`);
-      this.entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
+      const entry = { name, method, compressedSize, size, localHeaderOffset };
+      if (method === 8) this.checkRatio(entry);
+      this.entries.set(name, entry);
       p = extraEnd + commentLen;
     }
   }
@@ -172,6 +178,18 @@ export class ZipArchive {
       this.inflated = { name, bytes };
     }
     return this.inflated.bytes.subarray(begin, stop);
+  }
+
+  /**
+   * Refuses a deflated member that claims to inflate more than MAX_RATIO times its compressed size (past
+   * RATIO_EXEMPT bytes): weights do not compress like that (float data barely compresses at all), zip
+   * bombs do; an honest 6 GB member of zeros would otherwise be inflated, slowly, for nothing.
+   */
+  private checkRatio(e: ZipEntry): void {
+    if (e.size > RATIO_EXEMPT && e.size > MAX_RATIO * e.compressedSize)
+      this.fail(
+        `member ${e.name}: declares ${e.size} bytes from ${e.compressedSize} compressed (${Math.round(e.size / Math.max(1, e.compressedSize))}:1, past the ${MAX_RATIO}:1 plausible for weights; a zip bomb?)`,
+      );
   }
 
   /**

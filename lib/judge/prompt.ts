@@ -1,7 +1,8 @@
 // The judge prompt: a template with placeholders, loaded once, identified by its sha256.
 import { readFileSync } from 'node:fs';
 import { sha256Text } from '../io/hash.ts';
-import { InputError, SettingError, settingRef as ref } from '../errors.ts';
+import { readTextFile } from '../io/text.ts';
+import { InputError, settingRef as ref } from '../errors.ts';
 import type { JudgeInput } from './types.ts';
 
 /** Placeholders a template may use; `{{prompt}}` and `{{response}}` are required. */
@@ -22,14 +23,7 @@ export interface JudgePrompt {
 /** Reads and checks a judge prompt template (the built-in one when no path is given). */
 export function loadJudgePrompt(path?: string | null): JudgePrompt {
   const source = path ?? 'builtin';
-  let template: string;
-  try {
-    template = readFileSync(path ?? DEFAULT_PROMPT_PATH, 'utf8');
-  } catch (err) {
-    throw new SettingError(
-      `${ref('judgePrompt')} ${path}: cannot read the judge prompt (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+  const template = path ? readTextFile(path, ref('judgePrompt')) : readFileSync(DEFAULT_PROMPT_PATH, 'utf8');
   const found = new Set([...template.matchAll(PLACEHOLDER_RE)].map((m) => m[1]));
   const unknown = [...found].filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));
   if (unknown.length) {

@@ -1,18 +1,44 @@
 // Re-grades a stored trial store with another judge into a new store: append-only and resumable
 // (trials already in the output, by id, are not judged again).
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { samePath } from '../io/paths.ts';
 import { SettingError, settingRef as ref } from '../errors.ts';
 import { lockFile } from '../runs/lock.ts';
-import { appendTrial, readTrials, repairTornTail } from '../trials/store.ts';
+import { appendTrial, judgeFailed, readTrials, repairTornTail } from '../trials/store.ts';
 import type { Trial } from '../trials/types.ts';
 import type { Judge } from './types.ts';
+
+/**
+ * Judges again, with `judge`, stored trials whose judging failed (their responses kept), appending each
+ * new judgment to `store` as a later record of the same trial (readTrials takes the later one). A
+ * judgment that fails again the same way is not appended twice. Returns how many now succeeded.
+ */
+export async function rejudgeFailed(judge: Judge, store: string, failed: Trial[]): Promise<number> {
+  let fixed = 0;
+  await Promise.all(
+    failed.map(async (t) => {
+      const result = await judge.judge({
+        prompt: t.prompt,
+        response: t.response,
+        featureLabel: t.feature_label ?? null,
+      });
+      if (isDeepStrictEqual(result, t.judge)) return;
+      if (!result.error) fixed++;
+      appendTrial(store, { ...t, judge: result, provenance: { ...t.provenance, rejudged: true } });
+    }),
+  );
+  return fixed;
+}
 
 export interface RegradeSummary {
   /** Trials in the input store. */
   input: number;
   /** Trials found already in the output (from an earlier, interrupted run) and not redone. */
   already_done: number;
+  /** Of those, trials whose judging had failed, judged again now (rejudgeFailed), and how many now succeeded. */
+  rejudged: number;
+  rejudged_ok: number;
   /** Trials judged in this run. */
   judged: number;
   /** Of those, results with a judge error. */
@@ -30,23 +56,21 @@ export interface RegradeOptions {
   judge: Judge;
   /** Called after each trial is written. */
   onProgress?: (done: number, total: number) => void;
+  /** Judge again the trials of the output whose judging failed (default true). */
+  rejudgeFailed?: boolean;
 }
 
-export async function regradeTrials({
-  trialsPath,
-  outPath,
-  judge,
-  onProgress,
-}: RegradeOptions): Promise<RegradeSummary> {
-  if (resolve(trialsPath) === resolve(outPath)) {
+export async function regradeTrials(o: RegradeOptions): Promise<RegradeSummary> {
+  const { trialsPath, outPath } = o;
+  if (samePath(trialsPath, outPath)) {
     throw new SettingError(
-      `${ref('out')} ${outPath}: must differ from ${ref('trials')} (re-grading writes a new store)`,
+      `${ref('out')} ${outPath}: is the same file as ${ref('trials')} ${trialsPath} (re-grading writes a new store; a link to it counts too)`,
     );
   }
   const trials = readTrials(trialsPath); // ids unique: exact duplicates read once, conflicting ones refused
   const lock = lockFile(outPath, `trial store ${outPath}`);
   try {
-    return await regradeLocked(trials, { trialsPath, outPath, judge, onProgress });
+    return await regradeLocked(trials, o);
   } finally {
     lock.release();
   }
@@ -54,14 +78,18 @@ export async function regradeTrials({
 
 async function regradeLocked(
   trials: Trial[],
-  { trialsPath, outPath, judge, onProgress }: RegradeOptions,
+  { trialsPath, outPath, judge, onProgress, rejudgeFailed: again = true }: RegradeOptions,
 ): Promise<RegradeSummary> {
   repairTornTail(outPath);
-  const done = new Set(existsSync(outPath) ? readTrials(outPath).map((t) => t.id) : []);
+  const stored = existsSync(outPath) ? readTrials(outPath) : [];
+  const done = new Set(stored.map((t) => t.id));
   const todo = trials.filter((t) => !done.has(t.id));
+  const failed = again ? stored.filter(judgeFailed) : [];
   const summary: RegradeSummary = {
     input: trials.length,
     already_done: trials.length - todo.length,
+    rejudged: failed.length,
+    rejudged_ok: failed.length ? await rejudgeFailed(judge, outPath, failed) : 0,
     judged: 0,
     judge_errors: 0,
     generation_errors: 0,

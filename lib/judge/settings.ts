@@ -1,6 +1,6 @@
 // The judge's settings, declared once (lib/settings/table.ts): `analyze ablate` and `analyze judge` take
 // the same flags, and a notebook the same names; `judgeFrom` turns them into a Judge.
-import { custom, int, num, text } from '../settings/kinds.ts';
+import { bool, custom, int, num, text } from '../settings/kinds.ts';
 import type { Values } from '../settings/table.ts';
 import { createJudge, defaultJudgeSpec, JUDGE_BOUNDS, JUDGE_HTTP_DEFAULTS, parseJudgeSpec } from './create.ts';
 import type { Judge, JudgeOptions } from './types.ts';
@@ -84,6 +84,11 @@ export const JUDGE_SETTINGS = {
     max: JUDGE_BOUNDS.budgetS,
     open: 'min',
     default: JUDGE_HTTP_DEFAULTS.budgetMs / 1000,
+    key: null,
+  }),
+  rejudgeFailed: bool({
+    doc: 'on resume, judge again the stored trials whose judging failed (an outage; their responses are kept); --no-rejudge-failed keeps the failures',
+    default: true,
     key: null,
   }),
 };

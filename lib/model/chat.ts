@@ -19,23 +19,49 @@ export interface ChatTemplateSource {
 /**
  * Limits on rendering an untrusted template: `range()` lists of at most RANGE_MAX items in all per render
  * (transformers' sandboxed Jinja caps each call at 100,000; counting them together also stops ranges
- * nested in ranges), at most STEP_MAX node evaluations per render, and no string longer than OUTPUT_MAX
- * characters. Rendering a real chat template takes a few thousand steps and rarely any range().
+ * nested in ranges), at most STEP_MAX node evaluations per render, no string longer than OUTPUT_MAX
+ * characters and no list longer than ITEMS_MAX, and a budget on everything a render makes: TOTAL_CHARS
+ * characters of strings and TOTAL_ITEMS list items in all (values only looked up, such as the messages, are
+ * not counted again). So a template doubling a list or string through `namespace`, or keeping thousands of
+ * long strings, stops at tens of megabytes instead of exhausting memory. Rendering a real chat template
+ * takes a few thousand steps, rarely any range(), and makes a few times its output.
  */
-const TEMPLATE_LIMITS = { RANGE_MAX: 100_000, STEP_MAX: 1_000_000, OUTPUT_MAX: 16 << 20 };
+const TEMPLATE_LIMITS = {
+  RANGE_MAX: 100_000,
+  STEP_MAX: 1_000_000,
+  OUTPUT_MAX: 16 << 20,
+  ITEMS_MAX: 1 << 20,
+  TOTAL_CHARS: 64 << 20,
+  TOTAL_ITEMS: 4 << 20,
+};
 
 class TemplateLimit extends Error {}
 
-/** Steps left in the render under way (null: not rendering through `render` below, no limit applied). */
-let stepsLeft: number | null = null;
+/** What the render under way may still do (null: not rendering through `render` below, no limit applied). */
+let left: { steps: number; chars: number; items: number } | null = null;
+
+/** Nodes whose value is looked up, not made: it was counted when it was made (or is an input). */
+const LOOKUP = new Set(['Identifier', 'MemberExpression', 'Ternary']);
+
 const evaluate = Interpreter.prototype.evaluate;
 // Counting hook around the interpreter's one dispatch point: every node evaluation passes here.
 Interpreter.prototype.evaluate = function (this: Interpreter, ...args: Parameters<Interpreter['evaluate']>) {
-  if (stepsLeft !== null && --stepsLeft < 0)
+  if (left === null) return evaluate.apply(this, args);
+  if (--left.steps < 0)
     throw new TemplateLimit(`rendering took more than ${TEMPLATE_LIMITS.STEP_MAX} steps (a loop without end?)`);
   const out = evaluate.apply(this, args);
-  if (stepsLeft !== null && typeof out?.value === 'string' && out.value.length > TEMPLATE_LIMITS.OUTPUT_MAX) {
-    throw new TemplateLimit(`rendering made a string of more than ${TEMPLATE_LIMITS.OUTPUT_MAX} characters`);
+  const value = out?.value as unknown;
+  const made = !LOOKUP.has((args[0] as { type?: string })?.type ?? '');
+  if (typeof value === 'string') {
+    if (value.length > TEMPLATE_LIMITS.OUTPUT_MAX)
+      throw new TemplateLimit(`rendering made a string of more than ${TEMPLATE_LIMITS.OUTPUT_MAX} characters`);
+    if (made && (left.chars -= value.length) < 0)
+      throw new TemplateLimit(`rendering made more than ${TEMPLATE_LIMITS.TOTAL_CHARS} characters of strings in all`);
+  } else if (Array.isArray(value)) {
+    if (value.length > TEMPLATE_LIMITS.ITEMS_MAX)
+      throw new TemplateLimit(`rendering made a list of more than ${TEMPLATE_LIMITS.ITEMS_MAX} items`);
+    if (made && (left.items -= value.length) < 0)
+      throw new TemplateLimit(`rendering made more than ${TEMPLATE_LIMITS.TOTAL_ITEMS} list items in all`);
   }
   return out;
 };
@@ -60,7 +86,7 @@ type RuntimeFunction = {
 const run = Interpreter.prototype.run;
 // Each of our renders gets a range() that checks its size first (the library's builds any list asked for).
 Interpreter.prototype.run = function (this: Interpreter, ...args: Parameters<Interpreter['run']>) {
-  if (stepsLeft !== null) {
+  if (left !== null) {
     const range = this.global.lookupVariable('range') as unknown as RuntimeFunction;
     this.global.setVariable(
       'range',
@@ -188,7 +214,7 @@ function render(
 ): string {
   try {
     const t = compiled(template, where);
-    stepsLeft = TEMPLATE_LIMITS.STEP_MAX;
+    left = { steps: TEMPLATE_LIMITS.STEP_MAX, chars: TEMPLATE_LIMITS.TOTAL_CHARS, items: TEMPLATE_LIMITS.TOTAL_ITEMS };
     rangeLeft = TEMPLATE_LIMITS.RANGE_MAX;
     return t.render({
       ...specialTokens,
@@ -202,7 +228,7 @@ function render(
     const what = err instanceof TemplateLimit ? 'over the rendering limits: ' : '';
     throw new InputError(`${where}: chat template ${what}${(err as Error).message}`);
   } finally {
-    stepsLeft = null;
+    left = null;
   }
 }
 

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
+import { NON_FINITE_TOKEN } from './kernels.ts';
 import type { SamplingOptions } from './sampling.ts';
 import type { Model, ResidualHook } from './transformer.ts';
 
@@ -26,12 +27,19 @@ export interface GeneratedRow {
   /** Generated ids, including the stop token when one was produced. */
   tokens: number[];
   stopped: boolean;
+  /**
+   * The step at which the row's logits were not finite (NaN/Inf: the residual stream overflowed, from an
+   * extreme steering value), else -1. Such a row stops there: its tokens are not an answer.
+   */
+  nonFinite: number;
 }
 
 export interface Generation {
   /** Generated ids per prompt, including the stop token when one was produced. */
   tokens: number[][];
   stopped: boolean[];
+  /** Per prompt, GeneratedRow.nonFinite. */
+  nonFinite: number[];
   /** Steps that carried prompt tokens count as prefill; the others as decode. */
   timings: { prefillMs: number; decodeMs: number; promptTokens: number; generatedTokens: number };
 }
@@ -67,8 +75,9 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
   const N = prompts.length;
   const out: number[][] = prompts.map(() => []);
   const stopped = new Array<boolean>(N).fill(false);
+  const nonFinite = new Array<number>(N).fill(-1);
   const timings = { prefillMs: 0, decodeMs: 0, promptTokens: 0, generatedTokens: 0 };
-  if (N === 0 || opts.maxNewTokens === 0) return { tokens: out, stopped, timings };
+  if (N === 0 || opts.maxNewTokens === 0) return { tokens: out, stopped, nonFinite, timings };
   const slots = Math.max(1, Math.min(opts.batch ?? N, N));
   const capacity = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
   const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
@@ -104,14 +113,18 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
       );
       live.forEach(({ r, s }, j) => {
         const id = tokens![j];
-        r.out.push(id);
-        r.next = [id];
-        const done = stop.has(id);
-        if (done || r.out.length === opts.maxNewTokens) {
+        const bad = id === NON_FINITE_TOKEN;
+        if (bad) nonFinite[r.index] = r.out.length;
+        else {
+          r.out.push(id);
+          r.next = [id];
+        }
+        const done = !bad && stop.has(id);
+        if (bad || done || r.out.length === opts.maxNewTokens) {
           stopped[r.index] = done;
           inSlot[s] = null;
           finished++;
-          opts.onRow?.(r.index, { tokens: r.out, stopped: done });
+          opts.onRow?.(r.index, { tokens: r.out, stopped: done, nonFinite: nonFinite[r.index] });
         }
       });
       timings[prefill ? 'prefillMs' : 'decodeMs'] += performance.now() - t0;
@@ -122,5 +135,5 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
   }
   timings.promptTokens = prompts.reduce((a, p) => a + p.length, 0);
   timings.generatedTokens = out.reduce((a, o) => a + o.length, 0);
-  return { tokens: out, stopped, timings };
+  return { tokens: out, stopped, nonFinite, timings };
 }

@@ -5,7 +5,8 @@
 // is the textbook one, checked against transformers on every backend.
 import type * as tf from '@tensorflow/tfjs';
 import type { KVCache, Step } from './kvcache.ts';
-import type { SamplingOptions } from './sampling.ts';
+import { firstNonFinite } from '../io/dtype.ts';
+import { nextToken, type SamplingOptions } from './sampling.ts';
 
 /**
  * How one row chooses its next token: its settings and its uniform draw in [0, 1) (unused when greedy). The
@@ -14,6 +15,17 @@ import type { SamplingOptions } from './sampling.ts';
 export interface TokenChoice {
   opts: SamplingOptions;
   u: number;
+}
+
+/**
+ * The token `sample` gives a row whose logits are not all finite (NaN or Inf: the residual stream overflowed,
+ * from an extreme steering value): no token can be drawn from them, and the row's generation stops there.
+ */
+export const NON_FINITE_TOKEN = -1;
+
+/** sampling.ts's rule on one row's logits, or NON_FINITE_TOKEN when they are not all finite. */
+export function pickToken(logits: Float32Array, seen: Iterable<number>, choice: TokenChoice): number {
+  return firstNonFinite(logits) >= 0 ? NON_FINITE_TOKEN : nextToken(logits, seen, choice.opts, choice.u);
 }
 
 /** The weight dtypes a model can be held in on a device. */
@@ -54,7 +66,8 @@ export interface Kernels<A> {
   /**
    * The next token of each of the step's rows (after the step is committed to the cache): the logits of its
    * last token (`last`, as `logits`), then sampling.ts's rule with the row's choice and its slot's tokens.
-   * Each row's token depends on its own logits, settings, sequence and draw only.
+   * Each row's token depends on its own logits, settings, sequence and draw only; a row whose logits are not
+   * all finite gets NON_FINITE_TOKEN (pickToken).
    */
   sample(h: A, last: Int32Array, step: Step, cache: KVCache, choices: TokenChoice[]): Promise<Int32Array>;
 

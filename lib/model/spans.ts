@@ -118,8 +118,9 @@ export function locateChatSpans(
     offsets: enc.offsets,
     contentChars: [place.start, place.end],
     response: tokenSpan(enc.offsets, place.start, place.end),
-    chars: {},
-    tokens: {},
+    // null prototypes: span names come from the input (a span named __proto__ must stay a span)
+    chars: Object.create(null),
+    tokens: Object.create(null),
   };
   for (const [name, span] of Object.entries(spans)) {
     const valid =

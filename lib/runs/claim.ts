@@ -21,40 +21,56 @@ export interface Claim {
   record(): void;
 }
 
+export interface ClaimOptions {
+  /** The settings file (default config.json). */
+  file?: string;
+  /** What the directory holds, for messages (default "a run"). */
+  what?: string;
+  /**
+   * Whether the run recorded there has finished any unit of work (a trial, a committed batch). A run that
+   * has not — one that failed before its first unit — does not block a run with other settings: the new
+   * one takes the directory over (said on `log`). Default: a recorded run always counts as started.
+   */
+  started?: () => boolean;
+  log?: (line: string) => void;
+  /** Recorded beside the settings (e.g. where each value came from), not part of the run's key. */
+  extra?: Record<string, unknown>;
+}
+
 /**
- * Checks that `dir` holds no run with other settings (its `file`, default config.json), without writing:
- * call `record()` once the inputs have been checked, so a refused start leaves nothing behind. `extra` is
- * recorded beside the settings (e.g. where each value came from) but is not part of the run's key.
+ * Checks that `dir` holds no started run with other settings (its `file`, default config.json), without
+ * writing: call `record()` once the inputs have been checked, so a refused start leaves nothing behind. `extra`
+ * is recorded beside the settings (e.g. where each value came from) but is not part of the run's key.
  */
-export function checkClaim(
-  dir: string,
-  settings: unknown,
-  o: { file?: string; what?: string; extra?: Record<string, unknown> } = {},
-): Claim {
+export function checkClaim(dir: string, settings: unknown, o: ClaimOptions = {}): Claim {
   const key = settingsKey(settings);
-  const file = join(dir, o.file ?? 'config.json');
+  const name = o.file ?? 'config.json';
+  const file = join(dir, name);
+  let replace = false;
   if (existsSync(file) && readJson(file).key !== key) {
-    throw new InputError(
-      `${dir}: holds ${o.what ?? 'a run'} with other settings (${o.file ?? 'config.json'}); rerun with the same settings to resume, or use another output directory`,
-    );
+    if (o.started?.() ?? true) {
+      throw new InputError(
+        `${dir}: holds ${o.what ?? 'a run'} with other settings (${name}); rerun with the same settings to resume, or use another output directory`,
+      );
+    }
+    replace = true;
   }
   return {
     key,
     file,
     record: () => {
-      if (existsSync(file)) return;
+      if (existsSync(file) && !replace) return;
+      if (replace)
+        o.log?.(`${dir}: ${name} was left by a run with other settings that finished nothing; this run replaces it`);
       mkdirSync(dir, { recursive: true });
       writeJsonAtomic(file, { key, config: settings, ...o.extra });
+      replace = false;
     },
   };
 }
 
 /** Claims `dir` for one configuration at once (check + record); returns the run key. */
-export function claimRunDir(
-  dir: string,
-  settings: unknown,
-  o: { file?: string; what?: string; extra?: Record<string, unknown> } = {},
-): string {
+export function claimRunDir(dir: string, settings: unknown, o: ClaimOptions = {}): string {
   const c = checkClaim(dir, settings, o);
   c.record();
   return c.key;

@@ -18,6 +18,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { addTempRoot, pidAlive, removeStaleTemps } from '../io/atomic.ts';
 
 export const LOCK_FILE = '.esr-lock';
 
@@ -45,8 +46,14 @@ export interface Lock {
   release(): void;
 }
 
-/** Locks this process holds: the holder written, how many times taken (re-entrant), and a directory to remove if left empty. */
-const held = new Map<string, { holder: LockHolder; count: number; createdDir: string | null }>();
+/**
+ * Locks this process holds: the holder written, how many times taken (re-entrant), a directory to remove if
+ * left empty, and what to undo when the last hold ends.
+ */
+const held = new Map<
+  string,
+  { holder: LockHolder; count: number; createdDir: string | null; onRelease?: () => void }
+>();
 process.on('exit', () => {
   for (const path of [...held.keys()]) releasePath(path, true);
 });
@@ -69,16 +76,11 @@ function readHolder(path: string): LockHolder | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Stale: written on this host by a process that is no longer running, or unreadable and older than a minute. */
+/**
+ * Stale: written on this host by a process that is no longer running; naming no process at all (a pid
+ * that is not a positive integer: `kill(0)` and `kill(-1)` would signal a group and always succeed); or
+ * unreadable and older than a minute (a lock is written right after it is created).
+ */
 function isStale(path: string, h: LockHolder | null, now: () => number): boolean {
   if (h === null) {
     try {
@@ -87,7 +89,8 @@ function isStale(path: string, h: LockHolder | null, now: () => number): boolean
       return true;
     }
   }
-  return h.host === hostname() && h.pid !== process.pid && !alive(h.pid);
+  if (!(Number.isSafeInteger(h.pid) && h.pid > 0)) return true;
+  return h.host === hostname() && h.pid !== process.pid && !pidAlive(h.pid);
 }
 
 function tryCreate(path: string, holder: LockHolder): boolean {
@@ -167,6 +170,7 @@ function releasePath(path: string, all = false): void {
   if (!mine) return;
   if (--mine.count > 0 && !all) return;
   held.delete(path);
+  mine.onRelease?.();
   const h = readHolder(path);
   if (h && h.pid === mine.holder.pid && h.started === mine.holder.started) {
     try {
@@ -185,39 +189,27 @@ function releasePath(path: string, all = false): void {
   }
 }
 
-/** Leftovers of atomic writes cut short (`NAME.<pid>.tmp`), anywhere under `dir`. */
-const TMP = /\.\d+\.tmp$/;
-
-function removeTmpFiles(dir: string): string[] {
-  const removed: string[] = [];
-  if (!existsSync(dir)) return removed;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) removed.push(...removeTmpFiles(p));
-    else if (e.isFile() && TMP.test(e.name)) {
-      rmSync(p, { force: true });
-      removed.push(p);
-    }
-  }
-  return removed;
-}
-
 /**
  * Locks a run directory or store for writing (creating it): `<dir>/.esr-lock`. Holding the lock, this
- * process is the only writer, so temp files left by an earlier killed run are removed.
+ * process is the only writer: temp files of ours an earlier killed run left in the directory's top level
+ * are removed (lib/io/atomic.ts; no other file, no folder entered), and this process's atomic writes under
+ * the directory keep their temp files there.
  */
 export function lockDir(dir: string, what = dir, o: LockOptions = {}): Lock {
-  const lock = acquireLock(join(dir, LOCK_FILE), what, o);
-  removeTmpFiles(dir);
+  const lockPath = join(dir, LOCK_FILE);
+  const fresh = !held.has(lockPath);
+  const lock = acquireLock(lockPath, what, o);
+  if (fresh) {
+    removeStaleTemps(dir);
+    held.get(lockPath)!.onRelease = addTempRoot(dir);
+  }
   return lock;
 }
 
 /** Locks a single output file (a trial store appended to, …): `<dir>/.<name>.esr-lock` beside it. */
 export function lockFile(path: string, what = path, o: LockOptions = {}): Lock {
   const lock = acquireLock(join(dirname(path), `.${basename(path)}${LOCK_FILE}`), what, o);
-  for (const f of existsSync(dirname(path)) ? readdirSync(dirname(path)) : []) {
-    if (f.startsWith(`${basename(path)}.`) && TMP.test(f)) rmSync(join(dirname(path), f), { force: true });
-  }
+  removeStaleTemps(dirname(path), basename(path));
   return lock;
 }
 

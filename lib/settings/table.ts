@@ -2,8 +2,8 @@
 // override, config.json key, one doc line; the CLI flag is the name in kebab case). From the table come the
 // one validator the library and the command line share, the layered merge with each value's origin, the
 // config.json record, the yargs options (lib/cli/settings.ts) and the docs' options tables (docs.ts).
-import { existsSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { shown } from '../io/json.ts';
 
@@ -119,6 +119,12 @@ function fileValue(s: Setting, name: string, v: unknown, file: SaeDefaults): unk
   if (inside.startsWith('..') || resolve(file.dir, inside) !== path)
     throw new InputError(`${where}: ${JSON.stringify(v)} is outside the SAE's folder (paths there are relative to it)`);
   if (!existsSync(path)) throw new InputError(`${where}: ${path} not found`);
+  // nor through a link: a downloaded SAE must not make an error message echo another file of this machine
+  const real = relative(realpathSync(file.dir), realpathSync(path));
+  if (real.startsWith('..') || isAbsolute(real))
+    throw new InputError(
+      `${where}: ${JSON.stringify(v)} leads outside the SAE's folder (a link); give the file as a flag to use it`,
+    );
   return path;
 }
 

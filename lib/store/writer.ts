@@ -21,7 +21,7 @@ import {
   type Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
+import { removeStaleTemps, tempPathFor, writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import {
   CODES_FILE,
   type CodeRows,
@@ -46,9 +46,7 @@ export class ActsWriter {
   ) {
     const parts = join(dir, PARTS_DIR);
     mkdirSync(parts, { recursive: true });
-    for (const f of readdirSync(parts)) {
-      if (f.endsWith('.tmp')) rmSync(join(parts, f));
-    }
+    removeStaleTemps(parts); // a part's temp file cut short by a kill, when the store was written unlocked
     const committed = readdirSync(parts)
       .filter((f) => f.endsWith('.samples.arrow'))
       .sort();
@@ -152,7 +150,7 @@ export class ActsWriter {
 }
 
 async function concatIpc(files: string[], target: string): Promise<void> {
-  const tmp = `${target}.${process.pid}.tmp`;
+  const tmp = tempPathFor(target);
   const out = createWriteStream(tmp);
   const finished = once(out, 'finish');
   const writer = new RecordBatchFileWriter();

@@ -192,7 +192,8 @@ export function computeMetrics(trials: Trial[], opts: MetricsOptions = {}): Metr
   const boot = bootstrap(U, stat, { strata, resamples, seed, level, method: ci });
 
   const report: MetricsReport = {
-    conditions: {},
+    // a null prototype: condition names come from the trials (a condition named __proto__ must stay a row)
+    conditions: Object.create(null),
     differences: [],
     bootstrap: {
       resamples,

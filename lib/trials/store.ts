@@ -2,17 +2,7 @@
 // store unreadable; duplicate ids (two writers, or a record appended twice) are dropped when identical and
 // refused when they conflict.
 import { createHash } from 'node:crypto';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  writeSync,
-} from 'node:fs';
+import fs, { appendFileSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../errors.ts';
 import type { Trial } from './types.ts';
@@ -91,33 +81,77 @@ const sameTrial = (a: Trial, b: Trial): boolean => {
   return isDeepStrictEqual(ra, rb);
 };
 
-function checkScores(t: Trial, where: string): void {
-  for (const [i, a] of (t.judge?.attempts ?? []).entries()) {
-    const s = a?.score;
+/** The fields every trial has, with their types: a record that breaks them is refused naming the field. */
+function checkShape(t: Trial, where: string): void {
+  for (const field of REQUIRED) {
+    if (t[field] === undefined) throw new InputError(`${where}: field ${field} is missing`);
+  }
+  const types: [keyof Trial, string][] = [
+    ['id', 'string'],
+    ['prompt', 'string'],
+    ['condition', 'string'],
+    ['response', 'string'],
+    ['feature', 'number'],
+    ['seed', 'number'],
+  ];
+  for (const [field, type] of types) {
+    if (typeof t[field] !== type)
+      throw new InputError(`${where}: field ${field}: expected a ${type}, found ${shown(t[field])}`);
+  }
+  const j = t.judge as unknown;
+  if (j === null || j === undefined) return;
+  if (typeof j !== 'object' || Array.isArray(j))
+    throw new InputError(`${where}: field judge: expected an object or null, found ${shown(j)}`);
+  const { attempts, error } = j as { attempts?: unknown; error?: unknown };
+  if (!Array.isArray(attempts))
+    throw new InputError(`${where}: judge.attempts: expected a list of {text, score}, found ${shown(attempts)}`);
+  if (error !== undefined && error !== null && typeof error !== 'string')
+    throw new InputError(`${where}: judge.error: expected a string or null, found ${shown(error)}`);
+  attempts.forEach((a: unknown, i) => {
+    const s = (a as { score?: unknown } | null)?.score;
+    if (a === null || typeof a !== 'object' || Array.isArray(a))
+      throw new InputError(`${where}: judge.attempts[${i}]: expected {text, score}, found ${shown(a)}`);
     if (s !== null && !(typeof s === 'number' && Number.isFinite(s) && s >= 0 && s <= 100)) {
       throw new InputError(
         `${where}: judge.attempts[${i}].score: expected a number in 0–100 or null, found ${shown(s)}`,
       );
     }
-  }
+  });
 }
+
+/** Two records of one trial with the same generation (everything but the judgment and provenance). */
+const sameGeneration = (a: Trial, b: Trial): boolean => {
+  const { provenance: _pa, judge: _ja, ...ra } = a;
+  const { provenance: _pb, judge: _jb, ...rb } = b;
+  return isDeepStrictEqual(ra, rb);
+};
+
+/** A trial whose response was judged and the judging failed (an outage, a budget spent): judged again on resume. */
+export const judgeFailed = (t: Trial): boolean => !t.error && typeof t.judge?.error === 'string';
 
 export interface ReadTrialsOptions {
   /** Warnings (duplicates dropped, oversized lines skipped); default: printed to stderr. */
   warn?: (message: string) => void;
+  /**
+   * The run key every record must carry as `provenance.run` (a run's own store): a line from another run —
+   * a store copied between run directories — is refused naming it, rather than counted.
+   */
+  run?: string;
 }
 
 /**
  * Reads a trial store (JSONL). A final line without its newline is a write cut short by a kill: it is
  * ignored (and will be redone). A trial id stored twice with the same content is read once (with a
- * warning); twice with different content is an error naming both lines. Scores must be 0–100 or null.
- * Any other malformed line is an error naming the file and line.
+ * warning); a later record of a trial whose judging had failed, with the same response, replaces it (a
+ * re-judgment on resume); any other second record with different content is an error naming both lines.
+ * Fields have their types, scores are 0–100 or null. Any other malformed line is an error naming the file
+ * and line.
  */
 export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] {
   if (!existsSync(path)) throw new InputError(`${path}: trial store not found`);
   const warn = opts.warn ?? ((m: string) => console.error(`warning: ${m}`));
   const trials: Trial[] = [];
-  const byId = new Map<string, { trial: Trial; line: number }>();
+  const byId = new Map<string, { trial: Trial; line: number; index: number }>();
   let duplicates = 0;
   forEachLine(path, (bytes, n) => {
     const where = `${path}:${n}`;
@@ -135,22 +169,29 @@ export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] 
     }
     if (t === null || typeof t !== 'object' || Array.isArray(t))
       throw new InputError(`${where}: expected a trial object, found ${line.slice(0, 40)}`);
-    for (const field of REQUIRED) {
-      if (t[field] === undefined) throw new InputError(`${where}: field ${field} is missing`);
+    checkShape(t, where);
+    if (opts.run !== undefined && t.provenance?.run !== opts.run) {
+      throw new InputError(
+        `${where}: trial ${JSON.stringify(t.id)} was written by another run (provenance.run ${shown(t.provenance?.run)}, this run's is ${JSON.stringify(opts.run)}): ` +
+          'a store copied from another run directory? Remove those lines, or use another --out',
+      );
     }
-    if (typeof t.id !== 'string') throw new InputError(`${where}: field id: expected a string, found ${shown(t.id)}`);
-    checkScores(t, where);
     const earlier = byId.get(t.id);
     if (earlier) {
-      if (!sameTrial(earlier.trial, t)) {
-        throw new InputError(
-          `${where}: trial id ${JSON.stringify(t.id)} was already stored at line ${earlier.line} with different content (two writers?); keep one of them`,
-        );
+      if (sameTrial(earlier.trial, t)) {
+        duplicates++;
+        return;
       }
-      duplicates++;
-      return;
+      if (judgeFailed(earlier.trial) && sameGeneration(earlier.trial, t)) {
+        trials[earlier.index] = t;
+        byId.set(t.id, { trial: t, line: n, index: earlier.index });
+        return;
+      }
+      throw new InputError(
+        `${where}: trial id ${JSON.stringify(t.id)} was already stored at line ${earlier.line} with different content (two writers?); keep one of them`,
+      );
     }
-    byId.set(t.id, { trial: t, line: n });
+    byId.set(t.id, { trial: t, line: n, index: trials.length });
     trials.push(t);
   });
   if (duplicates)
@@ -158,19 +199,63 @@ export function readTrials(path: string, opts: ReadTrialsOptions = {}): Trial[] 
   return trials;
 }
 
-/** Appends one trial as one line (its raw judge output capped) and flushes it to disk before returning. */
-export function appendTrial(path: string, trial: Trial): void {
+/** The file operations appendTrial uses (node:fs; tests inject a full disk through it). */
+export type AppendFs = Pick<
+  typeof fs,
+  'openSync' | 'fstatSync' | 'writeSync' | 'fsyncSync' | 'ftruncateSync' | 'closeSync'
+>;
+
+/** A trial could not be stored (a full disk, an I/O error): the run stops (exit 1) and resumes when rerun. */
+export class StoreWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreWriteError';
+  }
+}
+
+/**
+ * Appends one trial as one line (its raw judge output capped) and flushes it to disk before returning.
+ * Every write is checked: when the line cannot be written whole (a short write, ENOSPC, EIO), the store is
+ * cut back to where it ended before (its last complete line) and a StoreWriteError says so, so a later
+ * append can never land after half a record, and a rerun resumes cleanly once there is space again.
+ */
+export function appendTrial(path: string, trial: Trial, io: AppendFs = fs): void {
   const t =
     trial.judge && trial.judge.raw !== null && trial.judge.raw.length > RAW_KEEP
       ? { ...trial, judge: { ...trial.judge, raw: capRaw(trial.judge.raw) } }
       : trial;
-  const fd = openSync(path, 'a');
+  const bytes = Buffer.from(JSON.stringify(t) + '\n', 'utf8');
+  const fd = io.openSync(path, 'a');
   try {
-    writeSync(fd, JSON.stringify(t) + '\n');
-    fsyncSync(fd);
+    const start = io.fstatSync(fd).size;
+    try {
+      for (let off = 0; off < bytes.length; ) {
+        const n = io.writeSync(fd, bytes, off, bytes.length - off);
+        if (!(n > 0)) throw Object.assign(new Error('the write made no progress'), { code: 'ENOSPC' });
+        off += n;
+      }
+      io.fsyncSync(fd);
+    } catch (err) {
+      let cut = 'cut back to its last complete line';
+      try {
+        io.ftruncateSync(fd, start);
+      } catch (e) {
+        cut = `NOT cut back (${(e as Error).message}): remove the partial last line by hand`;
+      }
+      const e = err as NodeJS.ErrnoException;
+      throw new StoreWriteError(
+        `${path}: could not store trial ${JSON.stringify(trial.id)} (${e.code ?? e.name}: ${e.message}); the store was ${cut}. ` +
+          'Free some space and rerun the same command to resume',
+      );
+    }
   } finally {
-    closeSync(fd);
+    io.closeSync(fd);
   }
+}
+
+/** Whether `path` holds at least one complete line (a run that stored a trial). */
+export function hasTrialLines(path: string): boolean {
+  return existsSync(path) && forEachLine(path, () => {}, 0) > 0;
 }
 
 /** Drops a torn last line (a write cut short by a kill; its first MiB kept in `.torn`) so appends start on a clean line. */

@@ -1,19 +1,23 @@
 // Capture against torch: codes in the activation store equal transformers + torch SAE codes at every
-// token (test/fixtures/capture/make_capture.py), spans map through offsets, and a killed capture resumes.
+// token (test/fixtures/capture/make_capture.py), spans map through offsets, a killed capture resumes, and a batch
+// whose codes are not finite stops the capture.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openBackend } from '../../lib/backend.ts';
-import { capture, type CaptureSetup } from '../../lib/capture/capture.ts';
+import { capture, type CaptureSetup, planBatches, prepareSample } from '../../lib/capture/capture.ts';
+import { InputError } from '../../lib/errors.ts';
 import { readSamples } from '../../lib/capture/samples.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
-import { localExecutor, workerPool } from '../../lib/parallel/pool.ts';
+import { type Executor, localExecutor, workerPool } from '../../lib/parallel/pool.ts';
+import type { Task } from '../../lib/parallel/tasks.ts';
 import { loadSae } from '../../lib/sae/index.ts';
 import { openStore } from '../../lib/store/reader.ts';
+import type { CodeRows } from '../../lib/store/schema.ts';
 
 const backend = await openBackend('wasm', () => {});
 const FIX = join(import.meta.dirname, '..', 'fixtures');
@@ -124,4 +128,34 @@ test('worker threads write the same store as the main thread', async () => {
   }
   for (const f of ['codes.arrow', 'samples.arrow'])
     assert.deepEqual(readFileSync(join(pooled, f)), readFileSync(join(local, f)), f);
+});
+
+test('a batch whose SAE codes are not finite stops the capture naming its sample; the batches before it are kept', async () => {
+  const dir = join(tmp, 'nonfinite.acts');
+  const meta = { model: MODEL, sae: 'saelens_relu', layer: 1, d_sae: 256 };
+  // the second batch's first code row turns NaN, as an overflowed residual stream would make it
+  let batch = 0;
+  const poisoned: Executor = {
+    ...cm.executor,
+    run: (async (task: Task) => {
+      const codes = (await cm.executor.run(task)) as CodeRows;
+      if (++batch === 2) codes.value[0] = Number.NaN;
+      return codes;
+    }) as Executor['run'],
+  };
+  const planned = planBatches(
+    samples.map((s) => prepareSample(cm.tokenizer, s)),
+    2,
+  );
+  const victim = planned[1].map((p) => p.sample.id);
+  await assert.rejects(
+    capture({ ...cm, executor: poisoned }, samples, dir, meta, { batchSize: 2, settings }),
+    (e: Error) =>
+      !(e instanceof InputError) &&
+      new RegExp(`^sample (${victim.join('|')}): a non-finite SAE code \\(NaN or Inf\\) at resid_post\\.1`).test(
+        e.message,
+      ),
+  );
+  const resumed = await capture(cm, samples, dir, meta, { batchSize: 2, settings });
+  assert.equal(resumed.resumed, 2, 'the first batch was stored, nothing of the poisoned one');
 });

@@ -18,13 +18,18 @@ function analyze(...args: string[]) {
   return runCli(args);
 }
 
-test('ablate refuses --resamples 1e12 and --boost 1e308 before any work, writing nothing', () => {
+test('ablate refuses --resamples 1e12, --boost 1e308 and a repeated one-value flag before any work, writing nothing', () => {
   const cases: [string[], RegExp][] = [
     [['--resamples', '1e12'], /--resamples: expected an integer in \[100, 1000000\], found 1000000000000/],
     [['--boost', '1e308'], /--boost: expected a number in \[-1000000, 1000000\], found 1e\+308/],
     [['--boost=-2e6'], /--boost: expected a number in \[-1000000, 1000000\], found -2000000/],
     [['--calibrate-range', '0,1e30'], /--calibrate-range: expected LO,HI with 0 ≤ LO < HI ≤ 1000000/],
     [['--judge-timeout', '3000000'], /--judge-timeout: expected a number in \(0, 3600\], found 3000000/],
+    // a one-value flag given twice became a list and a TypeError (exit 1) in the handler
+    [
+      ['--conditions', 'baseline', '--conditions', 'baseline,random'],
+      /--conditions: given 2 times \(baseline, baseline,random\); give it once/,
+    ],
   ];
   for (const [flags, pattern] of cases) {
     const out = join(tmp, `ablate-${flags[0].slice(2)}`);

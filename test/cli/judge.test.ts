@@ -1,7 +1,18 @@
 // Re-grading into a new store (resuming after a torn write), and `analyze judge` end to end: a remote
 // judge with the key kept out of every output, and bad input rejected before any work.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -66,6 +77,8 @@ test(
     assert.deepEqual(first, {
       input: 3,
       already_done: 0,
+      rejudged: 0,
+      rejudged_ok: 0,
       judged: 2,
       judge_errors: 0,
       generation_errors: 1,
@@ -106,7 +119,7 @@ test(
 
     await assert.rejects(
       regradeTrials({ trialsPath: input, outPath: input, judge: createJudge('heuristic') }),
-      /must differ from --trials/,
+      /^SettingError: out .*: is the same file as trials /, // the library names settings, the command flags
     );
     appendFileSync(input, JSON.stringify({ ...TRIALS[0], response: 'another response' }) + '\n');
     await assert.rejects(
@@ -181,15 +194,83 @@ test(
       [
         ['--out', out, '--judge', 'anthropic:claude-x', '--judge-prompt', join(dir, 'nope.txt')],
         { ANTHROPIC_API_KEY: KEY },
-        /cannot read the judge prompt/,
+        /--judge-prompt .*nope\.txt: file not found/,
       ],
-      [['--out', input, '--judge', 'heuristic'], {}, /APPROXIMATION[\s\S]*must differ from --trials/],
+      [['--out', input, '--judge', 'heuristic'], {}, /APPROXIMATION[\s\S]*is the same file as --trials/],
     ];
     for (const [args, env, message] of cases) {
       const r = await analyze(['--trials', input, ...args], env);
       assertExit(r, 2, message);
       assert.ok(!r.stderr.includes(KEY));
       assert.equal(existsSync(out), false);
+    }
+  }),
+);
+
+test(
+  '--out naming --trials through a symbolic or hard link, or another spelling, is refused (exit 2): paths compared as files',
+  withDir(async (dir) => {
+    const input = join(dir, 'trials.jsonl');
+    writeStore(input, TRIALS);
+    symlinkSync(input, join(dir, 'link.jsonl'));
+    linkSync(input, join(dir, 'hard.jsonl'));
+    mkdirSync(join(dir, 'sub'));
+    for (const out of [join(dir, 'link.jsonl'), join(dir, 'hard.jsonl'), join(dir, 'sub', '..', 'trials.jsonl')]) {
+      assertExit(
+        await analyze(['--trials', input, '--out', out, '--judge', 'heuristic']),
+        2,
+        /is the same file as --trials/,
+      );
+    }
+    assert.equal(
+      readFileSync(input, 'utf8').split('\n').filter(Boolean).length,
+      TRIALS.length,
+      'the input is untouched',
+    );
+  }),
+);
+
+test(
+  'a judge outage while re-grading: the failed judgments are judged again on the next run, and only those',
+  withDir(async (dir) => {
+    const input = join(dir, 'trials.jsonl');
+    const out = join(dir, 'regraded.jsonl');
+    writeStore(input, TRIALS);
+    const server = await startFakeLlm([
+      { status: 500, headers: { 'x-should-retry': 'false' } },
+      { status: 503, headers: { 'x-should-retry': 'false' } },
+    ]);
+    try {
+      const regrade = () =>
+        regradeTrials({
+          trialsPath: input,
+          outPath: out,
+          judge: createJudge('openai:fake', {
+            baseUrl: server.openaiUrl,
+            env: { OPENAI_API_KEY: KEY },
+            requestTimer: server.requestTimer,
+          }),
+        });
+      const first = await regrade();
+      assert.equal(first.judge_errors, 2);
+      assert.equal(first.output_judge_errors, 2);
+      server.script([{ gradeWhole: 35 }, { gradeWhole: 35 }]);
+      const second = await regrade();
+      assert.deepEqual([second.rejudged, second.rejudged_ok, second.judged, second.output_judge_errors], [2, 2, 0, 0]);
+      assert.equal(server.requests.length, 4);
+      const trials = readTrials(out);
+      assert.deepEqual(
+        trials.map((t) => [t.id, t.judge?.attempts[0]?.score ?? null]).sort(),
+        [
+          ['t1', 35],
+          ['t2', 35],
+          ['t3', null],
+        ].sort(),
+      );
+      const third = await regrade();
+      assert.deepEqual([third.rejudged, third.judged], [0, 0]);
+    } finally {
+      await server.close();
     }
   }),
 );

@@ -30,6 +30,7 @@ test('ablate --help and judge --help list the same judge flags with the same def
       '--judge-concurrency',
       '--judge-timeout',
       '--judge-budget',
+      '--rejudge-failed',
     ],
   );
   assert.match(ablate[4].text, /\[number\]\[default:4\]$/);

@@ -1,11 +1,13 @@
 // Hostile and malformed inputs: each is an InputError naming the file or flag (exit 2 from the CLI), raised
-// before any work, with nothing written. The hostile files are generated here.
+// before any work, with nothing written. The hostile files are generated here (binary and non-UTF-8 text,
+// lines of megabytes, JSON cut short among them).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { readResponses } from '../../lib/io/inputs.ts';
+import { readGeneralText, readPrompts, readResponses } from '../../lib/io/inputs.ts';
+import { readFeatureLabels, readFeatures } from '../../lib/experiments/features.ts';
 import yargs from 'yargs';
 import { addCommands } from '../../analyses/commands.ts';
 import { backendOption } from '../../lib/cli/options.ts';
@@ -277,4 +279,51 @@ test('every bad flag, file and --out is an InputError (exit 2) naming it, with n
   const r = runCli([...cases[0].args], { cwd: tmp });
   assertExit(r, 2, /^error: --seed: expected an integer, found NaN/);
   assert.deepEqual(readdirSync(aDir), []);
+});
+
+test('text inputs: NUL bytes, invalid UTF-8 and 10 MB prompt lines are refused naming the line, at read', () => {
+  const file = (name: string, bytes: Buffer | string) => {
+    const path = join(tmp, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => readPrompts(file('nul.txt', 'Explain bread.\nExplain\0 tides.\n')),
+      /nul\.txt:2: a NUL byte \(a binary file\?\)/,
+    ],
+    [
+      () => readPrompts(file('latin1.txt', Buffer.from('Explain bread.\nExplain tides.\nCaf\xe9?\n', 'latin1'))),
+      /latin1\.txt:3: not UTF-8 text \(an invalid byte sequence\); save the file as UTF-8/,
+    ],
+    [
+      () => readPrompts(file('long.txt', `Explain bread.\n${'x'.repeat(10 << 20)}\nExplain tides.\n`)),
+      /long\.txt:2: a line of 10485760 characters, more than the 100000 one prompt may have/,
+    ],
+    [() => readGeneralText(file('gen.bin', Buffer.from([0x41, 0x0a, 0xff, 0xfe, 0x0a]))), /gen\.bin:2: not UTF-8 text/],
+    [() => readFeatureLabels(file('cut.json', '{"3": "three", "17": "sev')), /cut\.json: not JSON \(/],
+    [() => readFeatures(file('cut-features.json', '[3, 17, ')), /cut-features\.json: not JSON \(/],
+  ];
+  for (const [read, pattern] of cases) assert.throws(read, inputError(pattern), String(pattern));
+  // a byte-order mark is not part of the first prompt
+  assert.deepEqual(readPrompts(file('bom.txt', '\ufeffExplain bread.\nExplain tides.\n')), [
+    'Explain bread.',
+    'Explain tides.',
+  ]);
+});
+
+test('responses keyed by prompts named "__proto__" and "constructor" are found, never inherited', () => {
+  const prompts = ['__proto__', 'constructor'];
+  const json = join(tmp, 'proto-responses.json');
+  writeFileSync(json, '{"__proto__": "An answer.", "constructor": "Another."}');
+  assert.deepEqual(readResponses(json, prompts), ['An answer.', 'Another.']);
+  const jsonl = join(tmp, 'proto-responses.jsonl');
+  writeFileSync(
+    jsonl,
+    '{"prompt": "__proto__", "response": "An answer."}\n{"prompt": "constructor", "response": "Another."}\n',
+  );
+  assert.deepEqual(readResponses(jsonl, prompts), ['An answer.', 'Another.']);
+  const missing = join(tmp, 'missing-responses.json');
+  writeFileSync(missing, '{"__proto__": "An answer."}');
+  assert.throws(() => readResponses(missing, prompts), inputError(/no response \(string\) for prompt "constructor"/));
 });

@@ -1,6 +1,7 @@
 // A zip bomb as a Gemma Scope params.npz: 1.1 MB on disk, its W_enc member inflating to 1 GiB while its
 // directory entry declares the 64 KiB its .npy header's shape needs. Loading it must fail with an
-// InputError and bounded memory: the child process's peak RSS is measured.
+// InputError and bounded memory: the child process's peak RSS is measured. An honest member whose
+// compression ratio no weights reach (zeros) is refused when the archive opens.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,4 +79,32 @@ test('a well-formed deflated params.npz still loads (prefix inflate of the heade
   );
   const { error } = loadInChild(path);
   assert.equal(error, '');
+});
+
+test('an honest npz member of zeros, 1000 times smaller compressed, is refused by its ratio when the archive opens', () => {
+  const path = join(tmp, 'zeros.npz');
+  const shape = [4096, 16384]; // 256 MiB of f32 zeros
+  const header = npyBytes(shape).subarray(0, 128);
+  const flush = { finishFlush: constants.Z_FULL_FLUSH };
+  const zeros = deflateRawSync(Buffer.alloc(1 << 20), flush);
+  const stream = Buffer.concat([
+    deflateRawSync(header, flush),
+    ...Array(256).fill(zeros),
+    deflateRawSync(Buffer.alloc(0)),
+  ]);
+  writeFileSync(
+    path,
+    zipBytes([
+      { name: 'W_enc.npy', data: stream, deflated: true, declaredSize: 128 + 256 * (1 << 20) },
+      { name: 'W_dec.npy', data: npyBytes([D_SAE, D_IN]) },
+      { name: 'b_enc.npy', data: npyBytes([D_SAE]) },
+      { name: 'b_dec.npy', data: npyBytes([D_IN]) },
+      { name: 'threshold.npy', data: npyBytes([D_SAE]) },
+    ]),
+  );
+  const { error } = loadInChild(path);
+  assert.match(
+    error,
+    /^InputError: .*zeros\.npz: not a valid zip archive: member W_enc\.npy: declares 268435584 bytes from \d+ compressed \(\d+:1, past the 50:1 plausible for weights; a zip bomb\?\)/,
+  );
 });

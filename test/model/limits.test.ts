@@ -44,6 +44,17 @@ test('chat templates: range() capped, nested loops and runaway strings stopped, 
       '{% set s = namespace(v="x") %}{% for i in range(40) %}{% set s.v = s.v + s.v %}{% endfor %}{{ s.v }}',
       /rendering made a string of more than 16777216 characters/,
     ],
+    [
+      // a list doubled through namespace 40 times (2^40 items: V8 aborted at 1.7 GB)
+      '{% set s = namespace(v=[1]) %}{% for i in range(40) %}{% set s.v = s.v + s.v %}{% endfor %}{{ s.v|length }}',
+      /rendering made (a list of more than 1048576 items|more than 4194304 list items in all)/,
+    ],
+    [
+      // 2,000 strings of 8 M characters each (each under the one-string limit; V8 aborted at 4.4 GB)
+      '{% set ns = namespace(big="x", keep=[]) %}{% for i in range(23) %}{% set ns.big = ns.big + ns.big %}{% endfor %}' +
+        '{% for i in range(2000) %}{% set ns.keep = ns.keep + [ns.big ~ i] %}{% endfor %}{{ ns.keep|length }}',
+      /rendering made more than 67108864 characters of strings in all/,
+    ],
     ['{% for m in messages %', /\/m\/chat_template\.jinja: chat template does not parse/],
   ];
   for (const [template, pattern] of cases)

@@ -2,7 +2,17 @@
 // store, and the CLI refusing a second writer (exit 2, naming the holder, nothing written).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +23,8 @@ import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
 const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'lock-'));
 const LOCK_TS = join(ROOT, 'lib', 'runs', 'lock.ts');
+writeFileSync(join(tmp, 'features.csv'), 'index,label\n3,three\n');
+writeFileSync(join(tmp, 'prompts.txt'), 'Explain how to bake bread.\nExplain how tides work.\n');
 
 /** A child process that tries to lock `dir`, prints "locked" or the error, and (holding) exits when its stdin closes. */
 function child(dir: string) {
@@ -113,20 +125,21 @@ test('six processes racing for one directory: exactly one wins', async () => {
   assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'released at exit');
 });
 
-test('locking is re-entrant within a process; a file in the way is an InputError; *.tmp leftovers are removed', () => {
+/** A temp file of ours, as a write killed mid-way by process `pid` leaves it. */
+const ourTemp = (target: string, pid = DEAD_PID) => `.${target}.${pid}.0123abcd.esr-tmp`;
+
+test('locking is re-entrant within a process; a file in the way is an InputError; our stale temp files are removed', () => {
   const dir = join(tmp, 'reentrant');
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'capture-settings.json.4242.tmp'), 'partial');
-  mkdirSync(join(dir, 'parts'));
-  writeFileSync(join(dir, 'parts', '000001.codes.arrow.4242.tmp'), 'partial');
+  mkdirSync(join(dir, 'parts'), { recursive: true });
+  writeFileSync(join(dir, ourTemp('capture-settings.json')), 'partial');
+  writeFileSync(join(dir, ourTemp('latents.json', process.pid)), 'this process: still writing');
   writeFileSync(join(dir, 'keep.json'), '{}');
   const outer = lockDir(dir);
   const inner = lockDir(dir);
   inner.release();
   assert.ok(existsSync(join(dir, LOCK_FILE)), 'the outer lock is still held');
   outer.release();
-  assert.deepEqual(readdirSync(dir).sort(), ['keep.json', 'parts']);
-  assert.deepEqual(readdirSync(join(dir, 'parts')), []);
+  assert.deepEqual(readdirSync(dir).sort(), [ourTemp('latents.json', process.pid), 'keep.json', 'parts']);
   const file = join(tmp, 'a-file');
   writeFileSync(file, 'x');
   assert.throws(
@@ -134,9 +147,87 @@ test('locking is re-entrant within a process; a file in the way is an InputError
     (e: Error) => e instanceof InputError && /exists and is not a directory/.test(e.message),
   );
   const store = join(tmp, 'store.jsonl');
+  writeFileSync(join(tmp, ourTemp('store.jsonl')), 'partial');
+  writeFileSync(join(tmp, ourTemp('other.jsonl')), 'not this file’s');
   const l = lockFile(store);
   assert.ok(existsSync(join(tmp, `.store.jsonl${LOCK_FILE}`)));
   l.release();
+  assert.equal(existsSync(join(tmp, ourTemp('store.jsonl'))), false);
+  assert.ok(existsSync(join(tmp, ourTemp('other.jsonl'))));
+});
+
+test("a user's files are never removed: other names, nested folders, links, live writers' temp files", () => {
+  const dir = join(tmp, 'users-own');
+  mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+  const kept = {
+    'a/b/r.2024.tmp': 'x', // the names the old cleanup deleted, recursively
+    'n.1.tmp': 'y',
+    'notes.esr-tmp': 'a user file that merely ends like ours',
+    '.x.12.zzzzzzzz.esr-tmp': 'not our naming (rand is 8 hex digits)',
+    [`a/${ourTemp('deep.json')}`]: 'ours by name, but inside a folder we do not enter',
+    [ourTemp('live.json', process.ppid)]: 'a live process (our parent)',
+  };
+  for (const [name, text] of Object.entries(kept)) writeFileSync(join(dir, name), text);
+  symlinkSync(join(dir, 'n.1.tmp'), join(dir, ourTemp('link.json')));
+  writeFileSync(join(dir, ourTemp('dead.json')), 'a killed write of ours');
+  lockDir(dir).release();
+  for (const [name, text] of Object.entries(kept)) assert.equal(readFileSync(join(dir, name), 'utf8'), text, name);
+  assert.ok(lstatSync(join(dir, ourTemp('link.json'))).isSymbolicLink(), 'a link is not followed or removed');
+  assert.equal(existsSync(join(dir, ourTemp('dead.json'))), false);
+});
+
+test('the issue’s case: ablate --out and plot on a folder of user files delete nothing', () => {
+  const dir = join(tmp, 'u');
+  mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+  writeFileSync(join(dir, 'a', 'b', 'r.2024.tmp'), 'x');
+  writeFileSync(join(dir, 'n.1.tmp'), 'y');
+  assertExit(runCli(['plot', dir]), 0);
+  const r = runCli([
+    'ablate',
+    '--model',
+    join(FIX, 'models', 'llama3-gqa'),
+    '--sae',
+    join(FIX, 'sae', 'saelens_relu'),
+    '--prompts',
+    join(tmp, 'prompts.txt'),
+    '--latents',
+    '5,9',
+    '--features',
+    join(tmp, 'features.csv'),
+    '--boost',
+    '2',
+    '--trials-per-feature',
+    '1',
+    '--max-tokens',
+    '4',
+    '--resamples',
+    '100',
+    '--judge',
+    'heuristic',
+    '--out',
+    dir,
+  ]);
+  assertExit(r, 0);
+  assert.equal(readFileSync(join(dir, 'a', 'b', 'r.2024.tmp'), 'utf8'), 'x');
+  assert.equal(readFileSync(join(dir, 'n.1.tmp'), 'utf8'), 'y');
+  assert.ok(existsSync(join(dir, 'trials.jsonl')));
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.esr-tmp')),
+    [],
+    'no temp file of ours left after a clean run',
+  );
+});
+
+test('a lock naming pid 0 or -1 (no process) is stale: taken over, not "held" forever', async () => {
+  for (const pid of [0, -1, 1.5]) {
+    const dir = join(tmp, `pid${pid}`);
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, LOCK_FILE),
+      JSON.stringify({ pid, host: hostname(), started: '2020-01-01T00:00:00Z', command: 'x' }),
+    );
+    assert.equal(await output(child(dir)), 'locked', `pid ${pid}`);
+  }
 });
 
 test('a directory created only for the lock is removed again when the command is refused', () => {

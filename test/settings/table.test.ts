@@ -2,7 +2,7 @@
 // applicability, the config.json record, flags derived from names, and errors that name settings in the
 // library and flags on the command line.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -177,6 +177,16 @@ test("esr_defaults.json: values checked naming the file and key; paths stay insi
     message(() => resolveSettings(T, {}, sources({ labels: 'missing.json' }))),
     `${file}: labels: ${join(dir, 'missing.json')} not found`,
   );
+  // nor through a link out of it: refused unread, so no error can echo that file
+  const secret = join(mkdtempSync(join(tmpdir(), 'settings-secret-')), 'secret.txt');
+  writeFileSync(secret, 'root:x:0:0:secret\n');
+  symlinkSync(secret, join(dir, 'link.csv'));
+  assert.equal(
+    message(() => resolveSettings(T, {}, sources({ labels: 'link.csv' }))),
+    `${file}: labels: "link.csv" leads outside the SAE's folder (a link); give the file as a flag to use it`,
+  );
+  writeFileSync(join(dir, 'inside.csv'), '3,three\n');
+  assert.equal(resolveSettings(T, {}, sources({ labels: 'inside.csv' })).values.labels, join(dir, 'inside.csv'));
   // a setting the file may not set is ignored (mode has no `sae`)
   assert.equal(resolveSettings(T, {}, sources({ mode: 'b' })).values.mode, 'a');
   // an SAE file's defaults sit in its folder

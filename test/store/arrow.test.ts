@@ -62,7 +62,7 @@ test('store: writer resumes after a kill, then finalises into the documented col
   w1.append([sample(0), sample(1)], rows(2));
   // a kill after the codes part but before its samples part: that part is not committed
   writeFileSync(join(dir, 'parts', '000001.codes.arrow'), 'partial');
-  writeFileSync(join(dir, 'parts', '000001.samples.arrow.123.tmp'), 'partial');
+  writeFileSync(join(dir, 'parts', '.000001.samples.arrow.4194304.0123abcd.esr-tmp'), 'partial'); // pid 2^22: no process
   const w2 = new ActsWriter(dir, ['correction']);
   assert.ok(w2.has('s0') && w2.has('s1') && !w2.has('s2'));
   assert.deepEqual(readdirSync(join(dir, 'parts')).sort(), ['000000.codes.arrow', '000000.samples.arrow']);

@@ -185,3 +185,19 @@ test('analyze metrics: JSONL in, table and metrics.json out; bad input exits 2',
     /--resamples: expected an integer in \[100, 1000000\], found 5/,
   );
 });
+
+test('a condition named "__proto__" (or "constructor") is a row like any other, in the report, its JSON and the command', () => {
+  const named = TRIALS.map((t) => ({ ...t, condition: t.condition === 'abl' ? '__proto__' : 'constructor' }));
+  const r = computeMetrics(named, { resamples: 200, seed: 1 });
+  assert.deepEqual(Object.keys(r.conditions), ['constructor', '__proto__']);
+  const plain = computeMetrics(TRIALS, { resamples: 200, seed: 1 });
+  const proto = Object.entries(r.conditions).find(([name]) => name === '__proto__')?.[1];
+  assert.deepEqual(proto, plain.conditions.abl, 'the same numbers as under an ordinary name');
+  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(r)).conditions), ['constructor', '__proto__']);
+  const path = join(dir, 'proto.jsonl');
+  writeFileSync(path, named.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  const out = runCli(['metrics', '--trials', path, '--resamples', '200']);
+  assertExit(out, 0);
+  assert.match(out.stdout, /^\| __proto__ \| 5 \|/m);
+  assert.match(out.stdout, /^\| constructor \| 5 \|/m);
+});

@@ -1,8 +1,9 @@
-// Stores that two writers or a hostile judge damaged: duplicate trial ids, a line too long to be a string,
-// a raw judge output of megabytes, scores outside 0–100, and an activation store whose meta.json claims
-// more samples than it holds.
+// Stores that two writers, a full disk or a hostile judge damaged: duplicate trial ids, a line too long to be
+// a string, a raw judge output of megabytes, scores outside 0–100, a short write, a failed judgment judged
+// again, lines of another run, malformed fields, and an activation store whose meta.json claims more
+// samples than it holds.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +11,15 @@ import { InputError } from '../../lib/errors.ts';
 import { markdownTable } from '../../lib/io/markdown.ts';
 import { openStore } from '../../lib/store/reader.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
-import { appendTrial, MAX_LINE_BYTES, RAW_KEEP, readTrials, repairTornTail } from '../../lib/trials/store.ts';
+import {
+  type AppendFs,
+  appendTrial,
+  MAX_LINE_BYTES,
+  RAW_KEEP,
+  readTrials,
+  repairTornTail,
+  StoreWriteError,
+} from '../../lib/trials/store.ts';
 import type { Trial } from '../../lib/trials/types.ts';
 import { assertExit, runCli } from '../support/cli.ts';
 
@@ -144,4 +153,104 @@ test('summary tables escape user labels: no split rows, no HTML, no control byte
   const lines = table.split('\n');
   assert.equal(lines.length, 3);
   assert.equal(lines[2], '| 7 | evil \\| label with &lt;script&gt;alert(1)&lt;/script&gt; bell |');
+});
+
+test('a full disk mid-append: the short write is undone (the store ends at its last complete line), exit 1, and appends resume', () => {
+  const path = join(tmp, 'disk-full.jsonl');
+  appendTrial(path, trial('t1'));
+  const before = readFileSync(path);
+  // the disk fills after 10 bytes of the next record: one short write, then ENOSPC
+  let calls = 0;
+  const full: AppendFs = {
+    ...fs,
+    writeSync: ((fd: number, buf: Uint8Array, off: number, len: number) => {
+      if (calls++ === 0) return fs.writeSync(fd, buf, off, Math.min(len, 10));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as AppendFs['writeSync'],
+  };
+  assert.throws(
+    () => appendTrial(path, trial('t2'), full),
+    (e: Error) =>
+      e instanceof StoreWriteError &&
+      !(e instanceof InputError) &&
+      /could not store trial "t2" \(ENOSPC: .*\); the store was cut back to its last complete line\. Free some space and rerun/.test(
+        e.message,
+      ),
+  );
+  assert.deepEqual(readFileSync(path), before, 'the 10 bytes written were cut off');
+  // a write that reports no progress at all is an error too, never a loop
+  const stuck: AppendFs = { ...fs, writeSync: (() => 0) as unknown as AppendFs['writeSync'] };
+  assert.throws(() => appendTrial(path, trial('t2'), stuck), StoreWriteError);
+  assert.deepEqual(readFileSync(path), before);
+  appendTrial(path, trial('t2')); // space is back
+  assert.deepEqual(
+    readTrials(path).map((t) => t.id),
+    ['t1', 't2'],
+  );
+});
+
+test('a trial whose judging failed is replaced by a later judgment of the same response; other rewrites are refused', () => {
+  const failed: Trial = { ...trial('t1'), judge: { id: 'openai:m', attempts: [], raw: null, error: 'openai:m: 500' } };
+  const judged: Trial = { ...trial('t1'), provenance: { run: 't1', rejudged: true } };
+  const path = store('rejudged.jsonl', [JSON.stringify(failed), JSON.stringify(trial('t2')), JSON.stringify(judged)]);
+  const trials = readTrials(path);
+  assert.deepEqual(
+    trials.map((t) => [t.id, t.judge?.error ?? null]),
+    [
+      ['t1', null],
+      ['t2', null],
+    ],
+  );
+  // a different response is not a re-judgment; nor may a good judgment be replaced
+  const otherResponse = { ...judged, response: 'Something else.' };
+  assert.throws(
+    () => readTrials(store('rejudged-bad.jsonl', [JSON.stringify(failed), JSON.stringify(otherResponse)])),
+    (e: Error) =>
+      e instanceof InputError &&
+      /:2: trial id "t1" was already stored at line 1 with different content/.test(e.message),
+  );
+  assert.throws(
+    () => readTrials(store('rejudged-good.jsonl', [JSON.stringify(judged), JSON.stringify(failed)])),
+    /already stored at line 1 with different content/,
+  );
+});
+
+test("a run's store refuses lines written by another run (provenance.run), naming the line", () => {
+  const mine = { ...trial('t1'), provenance: { run: 'abc' } };
+  const copied = { ...trial('t2'), provenance: { run: 'def' } };
+  const path = store('copied.jsonl', [JSON.stringify(mine), JSON.stringify(copied)]);
+  assert.throws(
+    () => readTrials(path, { run: 'abc' }),
+    (e: Error) =>
+      e instanceof InputError &&
+      /copied\.jsonl:2: trial "t2" was written by another run \(provenance\.run "def", this run's is "abc"\)/.test(
+        e.message,
+      ),
+  );
+  assert.equal(readTrials(path).length, 2, 'outside a run (analyze metrics) any store is read');
+});
+
+test('malformed trial fields are refused as bad input naming the field (judge.attempts "x", a numeric condition)', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { judge: { id: 'h', attempts: 'x', raw: null, error: null } },
+      /:1: judge\.attempts: expected a list of \{text, score\}, found "x"/,
+    ],
+    [{ judge: 'yes' }, /:1: field judge: expected an object or null, found "yes"/],
+    [
+      { judge: { id: 'h', attempts: [7], raw: null, error: null } },
+      /judge\.attempts\[0\]: expected \{text, score\}, found 7/,
+    ],
+    [{ judge: { id: 'h', attempts: [], raw: null, error: 5 } }, /judge\.error: expected a string or null, found 5/],
+    [{ condition: 3 }, /:1: field condition: expected a string, found 3/],
+    [{ feature: '3' }, /:1: field feature: expected a number, found "3"/],
+  ];
+  for (const [change, pattern] of cases) {
+    const path = store('malformed.jsonl', [JSON.stringify({ ...trial('t1'), ...change })]);
+    assert.throws(
+      () => readTrials(path),
+      (e: Error) => e instanceof InputError && pattern.test(e.message),
+      JSON.stringify(change),
+    );
+  }
 });

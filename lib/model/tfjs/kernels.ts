@@ -5,10 +5,9 @@
 // attention runs per row over the row's own cache slot.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config.ts';
-import type { Kernels, Projection, TokenChoice, WeightDtype } from '../kernels.ts';
+import { type Kernels, pickToken, type Projection, type TokenChoice, type WeightDtype } from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from '../rope.ts';
-import { nextToken } from '../sampling.ts';
 import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from './weights.ts';
 import { attendLoops, attendMatmul, LOOP_MAX_TOKENS } from './attention.ts';
 
@@ -150,7 +149,7 @@ export class TfjsKernels implements Kernels<tf.Tensor2D> {
     logits.dispose();
     const V = this.cfg.vocabSize;
     return Int32Array.from(choices, (c, r) =>
-      nextToken(all.subarray(r * V, (r + 1) * V), cache.sequence(step.slots[r]), c.opts, c.u),
+      pickToken(all.subarray(r * V, (r + 1) * V), cache.sequence(step.slots[r]), c),
     );
   }
 

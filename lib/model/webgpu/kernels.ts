@@ -7,10 +7,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../errors.ts';
 import type { ModelConfig } from '../config.ts';
-import type { Kernels, Projection, TokenChoice, WeightDtype } from '../kernels.ts';
+import { type Kernels, pickToken, type Projection, type TokenChoice, type WeightDtype } from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { inverseFrequencies } from '../rope.ts';
-import { nextToken } from '../sampling.ts';
 import type { Gpu, GpuBuffer } from './gpu.ts';
 import {
   addShader,
@@ -387,7 +386,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
       else {
         // Past what the device ranks: the row's logits back to JS, the same rule there.
         const row = new Float32Array(await this.gpu.read(this.buf('logits'), 4 * r * V, 4 * V));
-        tokens[r] = nextToken(row, cache.sequence(step.slots[r]), choices[r].opts, choices[r].u);
+        tokens[r] = pickToken(row, cache.sequence(step.slots[r]), choices[r]);
       }
     }
     return tokens;

@@ -465,6 +465,7 @@ var<workgroup> rv: array<f32, 256>;
 var<workgroup> ri: array<u32, 256>;
 var<workgroup> shared_u: array<u32, 4>;
 var<workgroup> shared_f: f32;
+var<workgroup> nonfinite: atomic<u32>;
 
 fn key(s: f32) -> u32 {
   let b = bitcast<u32>(s);
@@ -501,10 +502,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   storageBarrier();
   workgroupBarrier();
   let base = r * V;
-  // the max score (lowest index among equals)
+  if (t == 0u) { atomicStore(&nonfinite, 0u); }
+  workgroupBarrier();
+  // the max score (lowest index among equals); a NaN or Inf logit (all exponent bits set: checked on the
+  // bits, since WGSL may assume floats are finite) sends the row to the JS rule, which refuses it
   var best = -3.4e38;
   var besti = 0u;
   for (var i = t; i < V; i += 256u) {
+    if ((bitcast<u32>(logits[base + i]) & 0x7f800000u) == 0x7f800000u) { atomicStore(&nonfinite, 1u); }
     let s = score(base, slot, i, penalty);
     if (s > best) { best = s; besti = i; }
   }
@@ -518,6 +523,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       if (b > a || (b == a && ri[t + stride] < ri[t])) { rv[t] = b; ri[t] = ri[t + stride]; }
     }
     workgroupBarrier();
+  }
+  if (t == 0u) { shared_u[2] = atomicLoad(&nonfinite); }
+  if (workgroupUniformLoad(&shared_u[2]) != 0u) {
+    if (t == 0u) { out[r * 2u + 1u] = 1u; }
+    return;
   }
   let top = rv[0];
   if (t == 0u) { shared_f = T; shared_u[1] = topK; }
