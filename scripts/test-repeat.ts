@@ -26,10 +26,23 @@ const USAGE = `usage: npm run test:repeat -- N [options]
   --load-processes P     how many load processes
   --link-modules         link node_modules (and notebooks/kernel/node_modules) from this checkout instead of npm ci
   --run-timeout MIN      kill a run that takes longer than MIN minutes and count it failed (default: no limit)
-  --files F...           run only these test files (node --test, spec reporter) instead of npm test
+  --files F...           run only these test files (node --test, spec reporter) instead of npm test (after N)
   --keep                 keep the clone, logs and temporary directories (kept anyway when a run fails)`;
 
+/** The arguments with each file after `--files` given its own `--files` (parseArgs takes one value per flag). */
+function filesSpread(argv: string[]): string[] {
+  const out: string[] = [];
+  let inFiles = false;
+  for (const a of argv) {
+    if (a.startsWith('-')) inFiles = a === '--files';
+    else if (inFiles && out[out.length - 1] !== '--files') out.push('--files');
+    out.push(a);
+  }
+  return out;
+}
+
 const { values, positionals } = parseArgs({
+  args: filesSpread(process.argv.slice(2)),
   allowPositionals: true,
   options: {
     load: { type: 'boolean', default: false },
@@ -81,21 +94,6 @@ try {
 
 /** Dependency folders kept across runs (everything else untracked is cleaned before each run). */
 const MODULE_DIRS = ['node_modules', 'notebooks/kernel/node_modules'];
-if (values['link-modules']) {
-  for (const dir of MODULE_DIRS)
-    if (existsSync(join(source, dir))) symlinkSync(join(source, dir), join(repo, dir), 'dir');
-} else {
-  const npm = (prefix: string) => {
-    try {
-      execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', prefix], { cwd: repo, stdio: 'inherit' });
-    } catch {
-      console.error(`test:repeat: npm ci --prefix ${prefix} failed (see above); the clone is left in ${work}`);
-      process.exit(2);
-    }
-  };
-  npm(repo);
-  if (existsSync(join(repo, 'notebooks/kernel/package-lock.json'))) npm(join(repo, 'notebooks/kernel'));
-}
 
 interface RunReport {
   run: number;
@@ -274,6 +272,30 @@ async function runOnce(run: number, underLoad: boolean): Promise<RunReport> {
     );
   for (const p of report.running) console.log(`  left running (now killed): ${p}`);
   return report;
+}
+
+/** `npm ci` in `prefix`, a started process like the runs (so ^C or a kill ends it too), its output in a log. */
+async function npmCi(prefix: string, log: string): Promise<void> {
+  console.log(`installing ${prefix} with npm ci, log ${log}`);
+  const { child, logged } = start('npm', ['ci', '--no-audit', '--no-fund', '--prefix', prefix], { cwd: repo, log });
+  const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+  killGroup(child);
+  await logged;
+  if (code === 0) return;
+  console.error(readFileSync(log, 'utf8').slice(-4000));
+  console.error(
+    `test:repeat: npm ci --prefix ${prefix} failed (exit ${code}; log ${log}); the clone is left in ${work}`,
+  );
+  process.exit(2);
+}
+
+if (values['link-modules']) {
+  for (const dir of MODULE_DIRS)
+    if (existsSync(join(source, dir))) symlinkSync(join(source, dir), join(repo, dir), 'dir');
+} else {
+  await npmCi(repo, join(work, 'npm-ci.log'));
+  if (existsSync(join(repo, 'notebooks/kernel/package-lock.json')))
+    await npmCi(join(repo, 'notebooks/kernel'), join(work, 'npm-ci-kernel.log'));
 }
 
 const reports: RunReport[] = [];

@@ -4,7 +4,7 @@
 // itself is killed; and the spec-reporter parsing against node:test's own output.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -25,14 +25,15 @@ function tinyRepo(): string {
   ]);
 }
 
-/** A git repository whose `npm test` runs a.test.mjs, made of `lines`. */
-function repoWith(lines: string[]): string {
+/** A git repository whose `npm test` runs a.test.mjs, made of `lines` (and holding `more` files). */
+function repoWith(lines: string[], more: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'test-repeat-'));
   writeFileSync(
     join(dir, 'package.json'),
     JSON.stringify({ name: 'tiny', private: true, scripts: { test: 'node --test --test-reporter=spec a.test.mjs' } }),
   );
   writeFileSync(join(dir, 'a.test.mjs'), [...lines, ''].join('\n'));
+  for (const [name, text] of Object.entries(more)) writeFileSync(join(dir, name), text);
   const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'ignore' });
   git('init', '-q');
   git('add', '.');
@@ -148,4 +149,21 @@ test('test:repeat killed outright: the suite and the load processes end with it'
   await suiteGone;
   assertEnds(Number(said));
   assertEnds(Number(load));
+});
+
+test('--files runs the files given after it, however many, instead of npm test', () => {
+  const passes = "import { test } from 'node:test';\ntest('passes', () => {});\n";
+  const dir = repoWith(["throw new Error('npm test ran');"], {
+    'b.test.mjs': passes,
+    'c.test.mjs': passes,
+    '.gitignore': 'node_modules\n',
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules')); // --files runs them with tsx, linked from here
+  const r = runCommand(process.execPath, testRepeat('1', '--files', 'b.test.mjs', 'c.test.mjs'), {
+    cwd: dir,
+    env: { TMPDIR: mkdtempSync(join(tmpdir(), 'test-repeat-tmp-')) },
+  });
+  assertExit(r, 0);
+  assert.match(r.stdout, /1 runs of b\.test\.mjs c\.test\.mjs on /);
+  assert.match(r.stdout, /run 1\/1: PASS \(exit 0\) in [\d.]+ min; 2 tests, 0 failed, 0 skipped/);
 });
