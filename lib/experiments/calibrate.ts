@@ -3,6 +3,7 @@
 // hash of the whole calibration config, so a rerun (or another run with the same config) reuses it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { sha256Text } from '../io/hash.ts';
 import { Rng } from '../random.ts';
@@ -37,6 +38,37 @@ export interface CalibrateOptions {
   /** Everything else the result depends on (model and SAE hashes, sampling, judge, template…). */
   context: Record<string, unknown>;
   onStep?: (step: number, steps: number) => void;
+  /** Where a cache entry that fails its checks is reported (default stderr); it is then calibrated again. */
+  warn?: (line: string) => void;
+}
+
+/**
+ * A cached calibration, checked like anything read back from disk: this feature's, with these bisection
+ * settings, a finite threshold inside their range and a history of steps with scores in 0–100 or null.
+ * Returns why it is unusable (edited by hand, garbage, another feature's), or the calibration.
+ */
+export function readCachedCalibration(
+  file: string,
+  feature: number,
+  settings: BisectionSettings,
+): Calibration | string {
+  let c: Partial<Calibration>;
+  try {
+    c = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return `not JSON (${(err as Error).message})`;
+  }
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) return 'not a calibration object';
+  if (c.feature !== feature) return `feature ${JSON.stringify(c.feature)}, expected ${feature}`;
+  if (!isDeepStrictEqual(c.settings, settings)) return 'other bisection settings';
+  const t = c.threshold;
+  if (!(typeof t === 'number' && Number.isFinite(t) && t >= settings.lo && t <= settings.hi))
+    return `threshold ${JSON.stringify(t)}, expected a number in [${settings.lo}, ${settings.hi}]`;
+  const score = (x: unknown) => x === null || (typeof x === 'number' && x >= 0 && x <= 100);
+  const step = (h: CalibrationStep) =>
+    h !== null && typeof h === 'object' && Number.isFinite(h.boost) && Array.isArray(h.scores) && h.scores.every(score);
+  if (!Array.isArray(c.history) || !c.history.every(step)) return 'history is not a list of {boost, scores in 0–100}';
+  return c as Calibration;
 }
 
 /** `lo` or `hi` when a calibrated threshold ended within 1% of the bisection range of a bound (the target was not bracketed), else null. */
@@ -84,7 +116,12 @@ export async function calibrate(
   for (const f of features) {
     const settings = o.settingsFor(f);
     const file = cacheFile(o, f, settings);
-    if (existsSync(file)) out.set(f.latent, JSON.parse(readFileSync(file, 'utf8')) as Calibration);
+    const cached = existsSync(file) ? readCachedCalibration(file, f.latent, settings) : null;
+    if (typeof cached === 'string')
+      (o.warn ?? ((l: string) => console.error(l)))(
+        `warning: ${file}: a cached calibration of feature ${f.latent} that fails its checks (${cached}); calibrating it again`,
+      );
+    if (cached !== null && typeof cached === 'object') out.set(f.latent, cached);
     else
       todo.push({
         f,

@@ -115,6 +115,7 @@ export async function strengthsFor(i: StrengthInput): Promise<Strengths> {
     settingsFor: bisectionSettings(s, (f) => (2 * i.scan!.medianNorm) / decoderNorm(i.sae, f.latent)),
     context: i.context,
     onStep: () => bar.tick(),
+    warn: i.log,
   });
   bar.done();
   reportThresholds(i.features, calibrations, i.log);

@@ -139,7 +139,7 @@ test('a judge outage: failed judgments are judged again on resume (responses kep
   }
 });
 
-test('a judge outage during calibration: nothing is cached, the run stops (exit 1), and the rerun calibrates', async () => {
+test('a judge outage during calibration: nothing is cached, the run stops (exit 1), and the rerun calibrates; a broken cached calibration is calibrated again', async () => {
   const server = await startFakeLlm(
     Array.from({ length: 6 }, () => ({ status: 503, headers: { 'x-should-retry': 'false' } })),
   );
@@ -161,6 +161,18 @@ test('a judge outage during calibration: nothing is cached, the run stops (exit 
     assertExit(await run(), 0);
     assert.equal(readdirSync(join(out, 'calibration')).length, 3);
     assert.equal(assertWholeLines(join(out, 'trials.jsonl')), 3);
+    // cached calibrations edited or broken: each a miss with a warning, calibrated again and rewritten
+    const [garbage, edited] = readdirSync(join(out, 'calibration')).map((f) => join(out, 'calibration', f));
+    writeFileSync(garbage, '{"feature": 3, "thresh');
+    writeFileSync(edited, JSON.stringify({ ...JSON.parse(readFileSync(edited, 'utf8')), threshold: 1e9 }));
+    const requests = server.requests.length;
+    const third = await run();
+    assertExit(third, 0);
+    assert.equal(third.stderr.match(/a cached calibration of feature \d+ that fails its checks/g)?.length, 2);
+    assert.match(third.stderr, /not JSON/);
+    assert.match(third.stderr, /threshold 1000000000, expected a number in \[/);
+    assert.equal(server.requests.length - requests, 4, 'two features × 2 steps × 1 response judged again');
+    for (const f of [garbage, edited]) assert.ok(JSON.parse(readFileSync(f, 'utf8')).threshold < 1e9, f);
   } finally {
     await server.close();
   }
