@@ -10,6 +10,7 @@ import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { checkLayer, loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
+import { SHIPPED } from '../lib/settings/shipped.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
@@ -33,7 +34,12 @@ const command: CommandModule<GlobalArgs, Args> = {
     'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
     adapterOptions(interventionOptions(y))
-      .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face checkpoint directory' })
+      .option('model', {
+        type: 'string',
+        default: SHIPPED.model,
+        defaultDescription: 'data/model',
+        describe: 'Hugging Face checkpoint directory',
+      })
       .option('text', {
         type: 'string',
         describe: 'raw text, tokenized with the model tokenizer (special tokens added as transformers does)',

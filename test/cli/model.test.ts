@@ -39,6 +39,15 @@ test('forward --ids writes logits and every resid_post equal to transformers', (
   }
 });
 
+test('forward without --model runs the shipped model, as generate does', () => {
+  const out = join(tmp, 'shipped.safetensors');
+  assertExit(analyze('forward', '--text', 'Explain how to plant a tree.', '--out', out), 0);
+  const config = loadModelConfig(join(ROOT, 'data', 'model'));
+  const got = new SafetensorsFile(out);
+  assert.deepEqual(got.read('logits').shape.slice(1), [config.vocabSize]);
+  assert.equal(got.names().filter((n) => n.startsWith('resid_post.')).length, config.numLayers);
+});
+
 test('forward --chat renders the template; generate --json gives greedy tokens', () => {
   const chat = join(tmp, 'chat.json');
   writeFileSync(chat, JSON.stringify([{ role: 'user', content: 'Explain how to plant a tree.' }]));
