@@ -1,6 +1,7 @@
 // Correction phrases: what a self-correction example says between the distraction and the on-topic answer.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { readItemLines } from '../io/text.ts';
 
 /**
  * The default phrases: varied in wording and length, each one a sentence that explicitly starts over (so
@@ -24,10 +25,7 @@ export const DEFAULT_CORRECTIONS = [
 /** One phrase per non-blank line of a file. */
 export function readCorrections(path: string): string[] {
   if (!existsSync(path)) throw new InputError(`--corrections ${path}: file not found`);
-  const phrases = readFileSync(path, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
+  const phrases = readItemLines(path, '--corrections', 'phrase');
   if (!phrases.length) throw new InputError(`--corrections ${path}: no phrases (expected one per line)`);
   return phrases;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readAnswers } from '../../lib/finetune/answers.ts';
+import { readCorrections } from '../../lib/finetune/corrections.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'esr-answers-'));
 const file = (name: string, text: string) => {
@@ -57,4 +58,19 @@ test('missing prompts, empty responses, arrays and unreadable lines are refused'
   );
   assert.throws(() => readAnswers(file('e.json', '{"P1": "x"}'), null), /1 prompt\(s\); distractions need at least 2/);
   assert.throws(() => readAnswers(join(tmp, 'none.json'), null), /--responses .*none\.json: file not found/);
+});
+
+test('response and correction files that are not UTF-8 text (a NUL byte, invalid bytes) are refused naming the line', () => {
+  const nul = file('nul.jsonl', '{"prompt": "P1", "response": "a1"}\n{"prompt": "P2", "response": "a\u00002"}\n');
+  assert.throws(() => readAnswers(nul, null), /nul\.jsonl:2: a NUL byte/);
+  const latin1 = join(tmp, 'latin1.txt');
+  writeFileSync(
+    latin1,
+    Buffer.concat([Buffer.from('Back to the point.\nEntschuldigung, zur'), Buffer.from([0xfc]), Buffer.from('ck.\n')]),
+  );
+  assert.throws(() => readCorrections(latin1), /latin1\.txt:2: not UTF-8 text/);
+  assert.deepEqual(readCorrections(file('ok.txt', ' Back to the point. \n\nAnyway.\n')), [
+    'Back to the point.',
+    'Anyway.',
+  ]);
 });
