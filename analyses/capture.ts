@@ -1,7 +1,7 @@
 // analyze capture: per-token SAE codes of labelled samples into an activation store (Arrow, sparse).
 import type { CommandModule } from 'yargs';
 import { capture } from '../lib/capture/capture.ts';
-import { backendSpec, sessionOptions, interventionOptions } from '../lib/cli/options.ts';
+import { backendSpec, sessionOptions, interventionOptions, weightChoice } from '../lib/cli/options.ts';
 import type { GlobalArgs, SessionArgs } from '../lib/cli/options.ts';
 import { readSamples } from '../lib/capture/samples.ts';
 import { checkWorkers, openSession } from '../lib/session.ts';
@@ -44,6 +44,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       model: argv.model,
       adapter: argv.adapter,
       mergeAdapter: argv['merge-adapter'],
+      weights: weightChoice(argv),
       sae: argv.sae,
       layer: argv.layer,
       backend: backendSpec(argv),

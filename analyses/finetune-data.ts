@@ -2,8 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { openBackend } from '../lib/backend.ts';
 import { checkSamplingFlags, intFlag, numberFlag, outDirFlag } from '../lib/cli/flags.ts';
-import { adapterOptions, backendSpec } from '../lib/cli/options.ts';
-import type { AdapterArgs, GlobalArgs } from '../lib/cli/options.ts';
+import { adapterOptions, backendSpec, weightChoice, weightOptions } from '../lib/cli/options.ts';
+import type { AdapterArgs, GlobalArgs, WeightArgs } from '../lib/cli/options.ts';
 import { InputError } from '../lib/errors.ts';
 import { buildFinetuneData, parseRatios } from '../lib/finetune/build.ts';
 import { DEFAULT_CORRECTIONS, readCorrections } from '../lib/finetune/corrections.ts';
@@ -16,7 +16,7 @@ import { SHIPPED } from '../lib/settings/shipped.ts';
 
 const COMMAND = 'finetune-data';
 
-interface Args extends GlobalArgs, AdapterArgs {
+interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
   prompts?: string;
   responses?: string;
@@ -49,7 +49,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe:
     'Self-correction fine-tuning data: prompt → distraction (masked) → correction + answer, mixed with normal responses at --masked-ratio (axolotl input_output JSONL)',
   builder: (y) =>
-    adapterOptions(y)
+    weightOptions(adapterOptions(y))
       .option('model', {
         type: 'string',
         default: SHIPPED.model,
@@ -172,7 +172,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         : null,
       openExecutor: async () => {
         const backend = await openBackend(backendSpec(argv));
-        const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
+        const model = await loadModel(argv.model, backend, { adapter: argv.adapter, ...weightChoice(argv) });
         const stopIds = tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds;
         const executor = localExecutor({ model, sae: null });
         return { executor: { ...executor, close: async () => backend.close() }, stopIds };

@@ -1,6 +1,13 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
 import type { CommandModule } from 'yargs';
-import { adapterOptions, backendSpec, interventionOptions } from '../lib/cli/options.ts';
+import {
+  adapterOptions,
+  backendSpec,
+  interventionOptions,
+  type WeightArgs,
+  weightChoice,
+  weightOptions,
+} from '../lib/cli/options.ts';
 import type { AdapterArgs, GlobalArgs } from '../lib/cli/options.ts';
 import { openBackend } from '../lib/backend.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
@@ -15,7 +22,7 @@ import { outFileFlag } from '../lib/cli/flags.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args extends GlobalArgs, AdapterArgs {
+interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
   text?: string;
   chat?: string;
@@ -33,7 +40,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   describe:
     'Run one forward pass; write logits [T, vocab] and resid_post.L [T, d_model] for every layer (f32 safetensors)',
   builder: (y) =>
-    adapterOptions(interventionOptions(y))
+    weightOptions(adapterOptions(interventionOptions(y)))
       .option('model', {
         type: 'string',
         default: SHIPPED.model,
@@ -72,7 +79,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       throw new InputError('--steer, --clamp and --codes need --sae');
     const backend = await openBackend(backendSpec(argv));
     mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
-    const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
+    const model = await loadModel(argv.model, backend, { adapter: argv.adapter, ...weightChoice(argv) });
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     if (argv.codes !== undefined) checkLayer(argv.codes, model.config, `‹codes› ${argv.codes}`);
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;

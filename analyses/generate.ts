@@ -1,6 +1,13 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
-import { adapterOptions, backendSpec, interventionOptions } from '../lib/cli/options.ts';
+import {
+  adapterOptions,
+  backendSpec,
+  interventionOptions,
+  type WeightArgs,
+  weightChoice,
+  weightOptions,
+} from '../lib/cli/options.ts';
 import type { AdapterArgs, GlobalArgs } from '../lib/cli/options.ts';
 import { openBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
@@ -14,7 +21,7 @@ import { loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { SHIPPED } from '../lib/settings/shipped.ts';
 import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
-interface Args extends GlobalArgs, AdapterArgs {
+interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
   prompt?: string;
   system?: string;
@@ -35,7 +42,7 @@ const command: CommandModule<GlobalArgs, Args> = {
   command: 'generate',
   describe: 'Generate a reply (chat prompt) or a continuation (token ids); temperature 0 is greedy',
   builder: (y) =>
-    adapterOptions(interventionOptions(y))
+    weightOptions(adapterOptions(interventionOptions(y)))
       .option('model', {
         type: 'string',
         default: SHIPPED.model,
@@ -58,7 +65,12 @@ const command: CommandModule<GlobalArgs, Args> = {
         describe: 'transformers repetition penalty (1 = off)',
       })
       .option('seed', { type: 'number', default: 0, describe: 'sampling seed' })
-      .option('json', { type: 'boolean', default: false, describe: 'print {"text", "tokens", "timings"}' })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'print {"text", "tokens", "timings", "memory"} (memory: the device bytes of the weights and the peak)',
+      })
       .option('sae', { type: 'string', describe: 'SAE for --steer and --clamp' })
       .example('$0 generate --prompt "Explain how to plant a tree."', '')
       .example('$0 generate --ids 1,50,60 --max-tokens 8 --json', '')
@@ -75,7 +87,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (!argv.sae && interventions.length) throw new InputError('--steer and --clamp need --sae');
     const backend = await openBackend(backendSpec(argv));
     mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
-    const model = await loadModel(argv.model, backend, { adapter: argv.adapter });
+    const model = await loadModel(argv.model, backend, { adapter: argv.adapter, ...weightChoice(argv) });
     const tokenizer = loadTokenizer(argv.model);
     const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
@@ -103,7 +115,8 @@ const command: CommandModule<GlobalArgs, Args> = {
       );
     const tokens = result.tokens[0];
     const text = tokenizer.decode(tokens, { skipSpecialTokens: true });
-    if (argv.json) console.log(JSON.stringify({ text, tokens, timings: result.timings }));
+    const memory = { weights_bytes: result.memory.weightsBytes, peak_bytes: result.memory.peakBytes };
+    if (argv.json) console.log(JSON.stringify({ text, tokens, timings: result.timings, memory }));
     else console.log(text);
   },
 };

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { type Backend, type BackendChoice, type BackendSpec, openBackend } from './backend.ts';
 import { InputError, SettingError, settingRef as ref } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
-import { loadModel } from './model/load.ts';
+import { loadModel, type WeightChoice } from './model/load.ts';
 import { mergeAdapter } from './model/mergeAdapter.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
@@ -36,6 +36,8 @@ export interface SessionOptions {
   adapter?: string | null;
   /** Also write the model with the adapter merged into this directory (a Hugging Face checkpoint) first. */
   mergeAdapter?: string | null;
+  /** How the weights are held (--dtype, --quantize); default: the backend's default dtype. */
+  weights?: WeightChoice;
   /** Where progress lines go (default: stderr). */
   log?: (line: string) => void;
   layer?: number;
@@ -116,9 +118,9 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   mergeAdapterFlag(paths.model, paths.adapter, o.mergeAdapter, o.log);
   const executor =
     workers === 0
-      ? localExecutor({ model: await loadModel(paths.model, backend, { adapter: paths.adapter }), sae })
+      ? localExecutor({ model: await loadModel(paths.model, backend, { adapter: paths.adapter, ...o.weights }), sae })
       : await workerPool(
-          { model: paths.model, adapter: paths.adapter, sae: paths.sae, backend: backend.spec },
+          { model: paths.model, adapter: paths.adapter, weights: o.weights, sae: paths.sae, backend: backend.spec },
           workers,
           {
             here: backend,

@@ -1,6 +1,7 @@
 // Flags shared by the commands that open a model and an SAE, with the shipped defaults.
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice, type BackendSpec } from '../backend.ts';
+import { DTYPE_CHOICES, type DtypeChoice, QUANTIZE_CHOICES, type WeightChoice } from '../model/load.ts';
 import { SHIPPED } from '../settings/shipped.ts';
 import { WEBGPU_ADAPTER_CHOICES, type WebgpuAdapterChoice } from '../webgpu.ts';
 
@@ -55,8 +56,35 @@ export function adapterOptions<T>(y: Argv<T>) {
     });
 }
 
+/** The parsed values of weightOptions. */
+export interface WeightArgs {
+  dtype: DtypeChoice;
+  quantize: (typeof QUANTIZE_CHOICES)[number];
+}
+
+/** --dtype and --quantize: how the model's weights are held on the backend. */
+export function weightOptions<T>(y: Argv<T>) {
+  return y
+    .option('dtype', {
+      choices: DTYPE_CHOICES,
+      default: 'auto' as DtypeChoice,
+      describe:
+        "dtype the model's weights are held in (auto: the checkpoint's on a GPU, f32 on the CPU backends, which compute in f32 either way)",
+    })
+    .option('quantize', {
+      choices: QUANTIZE_CHOICES,
+      default: 'none' as WeightArgs['quantize'],
+      describe: "fp8: quantize the decoder's linear weights on load, per output channel (E4M3, weight-only)",
+    });
+}
+
+/** The load options of --dtype and --quantize. */
+export function weightChoice(a: WeightArgs): WeightChoice {
+  return { dtype: a.dtype, quantize: a.quantize === 'fp8' ? 'fp8' : null };
+}
+
 /** The parsed values of sessionOptions (and the global --backend). */
-export interface SessionArgs extends GlobalArgs, AdapterArgs {
+export interface SessionArgs extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
   sae: string;
   layer?: number;
@@ -65,9 +93,9 @@ export interface SessionArgs extends GlobalArgs, AdapterArgs {
   'force-workers': boolean;
 }
 
-/** --model, --adapter, --merge-adapter, --sae, --layer, --batch-size and --workers. */
+/** --model, --adapter, --merge-adapter, --dtype, --quantize, --sae, --layer, --batch-size and --workers. */
 export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
-  return adapterOptions(y)
+  return weightOptions(adapterOptions(y))
     .option('model', {
       type: 'string',
       default: SHIPPED.model,

@@ -4,7 +4,7 @@ import { openSession, type Session } from '../session.ts';
 import { SESSION_SETTINGS } from '../settings/session.ts';
 import { type CliArgs, resolveSettings } from '../settings/table.ts';
 import { cliInput } from './settings.ts';
-import { backendSpec, type GlobalArgs } from './options.ts';
+import { backendSpec, type GlobalArgs, weightChoice } from './options.ts';
 
 export type SessionArgs = GlobalArgs & CliArgs<typeof SESSION_SETTINGS>;
 
@@ -13,13 +13,14 @@ export function sessionSettings(a: SessionArgs) {
   return resolveSettings(SESSION_SETTINGS, cliInput(SESSION_SETTINGS, a)).values;
 }
 
-/** The session of a command's flags (--model, --adapter, --merge-adapter, --sae, --layer, --workers, --force-workers, --backend). */
+/** The session of a command's flags (--model, --adapter, --merge-adapter, --dtype, --quantize, --sae, --layer, --workers, --force-workers, --backend). */
 export async function openSessionFrom(a: SessionArgs): Promise<Session> {
   const s = sessionSettings(a);
   return openSession({
     model: s.model,
     adapter: s.adapter,
     mergeAdapter: s.mergeAdapter,
+    weights: weightChoice(s),
     sae: s.sae,
     layer: s.layer ?? undefined,
     backend: backendSpec(a),

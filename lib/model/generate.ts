@@ -42,6 +42,8 @@ export interface Generation {
   nonFinite: number[];
   /** Steps that carried prompt tokens count as prefill; the others as decode. */
   timings: { prefillMs: number; decodeMs: number; promptTokens: number; generatedTokens: number };
+  /** Device bytes: the weights', and the most held during the generation (weights, KV cache, activations). */
+  memory: { weightsBytes: number; peakBytes: number };
 }
 
 /** Each prompt plus the tokens to generate must fit the model's positions: checked before any work. */
@@ -77,7 +79,9 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
   const stopped = new Array<boolean>(N).fill(false);
   const nonFinite = new Array<number>(N).fill(-1);
   const timings = { prefillMs: 0, decodeMs: 0, promptTokens: 0, generatedTokens: 0 };
-  if (N === 0 || opts.maxNewTokens === 0) return { tokens: out, stopped, nonFinite, timings };
+  const memory = () => ({ weightsBytes: model.weightBytes, peakBytes: model.usage().peakBytes });
+  model.resetUsage();
+  if (N === 0 || opts.maxNewTokens === 0) return { tokens: out, stopped, nonFinite, timings, memory: memory() };
   const slots = Math.max(1, Math.min(opts.batch ?? N, N));
   const capacity = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
   const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
@@ -135,5 +139,5 @@ export async function generate(model: Model, prompts: number[][], opts: Generate
   }
   timings.promptTokens = prompts.reduce((a, p) => a + p.length, 0);
   timings.generatedTokens = out.reduce((a, o) => a + o.length, 0);
-  return { tokens: out, stopped, nonFinite, timings };
+  return { tokens: out, stopped, nonFinite, timings, memory: memory() };
 }

@@ -28,6 +28,18 @@ export function pickToken(logits: Float32Array, seen: Iterable<number>, choice: 
   return firstNonFinite(logits) >= 0 ? NON_FINITE_TOKEN : nextToken(logits, seen, choice.opts, choice.u);
 }
 
+/**
+ * What a device holds for a model: bytes now (weights, KV caches, activations, the tfjs tensors of hooks and
+ * read-outs) and the most since the last reset, and the kernel dispatches recorded since then (null where
+ * tfjs runs the ops). On the CPU backends the KV cache sits in JS memory and counts too; their peak is
+ * sampled whenever an activation is freed, so a peak inside one tfjs op is not seen.
+ */
+export interface DeviceUsage {
+  bytes: number;
+  peakBytes: number;
+  dispatches: number | null;
+}
+
 /** The weight dtypes a model can be held in on a device. */
 export type WeightDtype = 'f32' | 'bf16' | 'f16' | 'fp8';
 
@@ -76,6 +88,10 @@ export interface Kernels<A> {
   /** `into` (an activation of t's shape) replaced by t's values; the caller still owns `t`. */
   fromTensor(t: tf.Tensor2D, into: A): A;
   free(a: A): void;
+
+  usage(): DeviceUsage;
+  /** Starts a new peak (at the bytes held now) and a new dispatch count. */
+  resetUsage(): void;
 
   /** Device storage for a cache (keys and values of every layer for each slot), allocated once. */
   allocateCache(cache: KVCache): void;

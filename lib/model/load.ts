@@ -15,13 +15,19 @@ import { gpuWeights } from './webgpu/weights.ts';
 export type DtypeChoice = 'auto' | 'f32' | 'bf16' | 'f16';
 export const DTYPE_CHOICES: DtypeChoice[] = ['auto', 'f32', 'bf16', 'f16'];
 
-export interface LoadOptions {
-  /** A PEFT LoRA adapter directory, applied to the weights as they load (lib/model/adapter.ts). */
-  adapter?: string | null;
+export const QUANTIZE_CHOICES = ['none', 'fp8'] as const;
+
+/** How the weights are held: `--dtype` and `--quantize`. */
+export interface WeightChoice {
   /** Default auto. */
   dtype?: DtypeChoice;
-  /** `fp8`: quantize the weights on load, per output channel (weight-only FP8 E4M3). */
-  quantize?: 'fp8' | null;
+  /** `fp8`: quantize the decoder's linear weights on load, per output channel (weight-only FP8 E4M3). */
+  quantize?: (typeof QUANTIZE_CHOICES)[number] | null;
+}
+
+export interface LoadOptions extends WeightChoice {
+  /** A PEFT LoRA adapter directory, applied to the weights as they load (lib/model/adapter.ts). */
+  adapter?: string | null;
   /** WebGPU: run each block's pieces as fused kernels (default) or one by one (the same arithmetic). */
   fuse?: boolean;
 }

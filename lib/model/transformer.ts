@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import type { Kernels, TokenChoice, WeightDtype } from './kernels.ts';
+import type { DeviceUsage, Kernels, TokenChoice, WeightDtype } from './kernels.ts';
 import { KVCache, type Step } from './kvcache.ts';
 
 /**
@@ -57,6 +57,9 @@ export interface Model {
    * the row's cache slot. Asynchronous because a hook may read values back.
    */
   forward(rows: ArrayLike<number>[], cache: KVCache, opts?: ForwardOptions): Promise<ForwardResult>;
+  /** Device bytes now and at peak, and kernel dispatches, since the last resetUsage (kernels.ts). */
+  usage(): DeviceUsage;
+  resetUsage(): void;
   /** Frees the device memory of the weights. */
   dispose(): void;
 }
@@ -74,6 +77,14 @@ export class Transformer<A> implements Model {
 
   get weightBytes(): number {
     return this.k.weightBytes;
+  }
+
+  usage(): DeviceUsage {
+    return this.k.usage();
+  }
+
+  resetUsage(): void {
+    this.k.resetUsage();
   }
 
   newCache(slots: number, capacity = this.config.maxPositions): KVCache {

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Backend, BackendSpec } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import type { GeneratedRow } from '../model/generate.ts';
+import type { WeightChoice } from '../model/load.ts';
 import type { Intervention } from '../steering/types.ts';
 import { type GenerateTask, type Loaded, type OnRow, runTask, type Task, type TaskResult } from './tasks.ts';
 
@@ -11,6 +12,8 @@ export interface ExecutorSpec {
   model: string;
   /** A LoRA adapter directory applied as the model loads, or null. */
   adapter?: string | null;
+  /** How the weights are held (--dtype, --quantize). */
+  weights?: WeightChoice;
   sae: string | null;
   /** The backend each worker opens for itself (the session's spec). */
   backend: BackendSpec;

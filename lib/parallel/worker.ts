@@ -11,7 +11,7 @@ let loaded: Loaded;
 try {
   const backend = await openBackend(spec.backend, () => {});
   loaded = {
-    model: await loadModel(spec.model, backend, { adapter: spec.adapter }),
+    model: await loadModel(spec.model, backend, { adapter: spec.adapter, ...spec.weights }),
     sae: spec.sae ? loadSae(spec.sae, { hash: false, ...saeComputeOptions(backend) }) : null,
   };
   parentPort!.postMessage({ ready: true });

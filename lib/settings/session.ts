@@ -1,6 +1,6 @@
 // The settings of what a command opens: the model, the SAE, the feature layer and the worker threads;
 // and the batch size every stage that runs the model shares.
-import { bool, int, text } from './kinds.ts';
+import { bool, int, oneOf, text } from './kinds.ts';
 import { SHIPPED, shownPath } from './shipped.ts';
 
 export const SESSION_SETTINGS = {
@@ -23,6 +23,16 @@ export const SESSION_SETTINGS = {
     expected: 'a directory',
     key: null,
     requires: { given: ['adapter'] },
+  }),
+  dtype: oneOf(['auto', 'f32', 'bf16', 'f16'] as const, {
+    doc: "dtype the model's weights are held in (auto: the checkpoint's on a GPU, f32 on the CPU backends, which compute in f32 either way)",
+    default: 'auto',
+    key: 'inputs.model.dtype',
+  }),
+  quantize: oneOf(['none', 'fp8'] as const, {
+    doc: "fp8: quantize the decoder's linear weights on load, per output channel (E4M3, weight-only)",
+    default: 'none',
+    key: 'inputs.model.quantize',
   }),
   sae: text({
     doc: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',

@@ -70,6 +70,32 @@ test('forward --chat renders the template; generate --json gives greedy tokens',
   assert.deepEqual(json.tokens, Array.from(expected.read('greedy').data, Number).slice(0, json.tokens.length));
   assert.equal(typeof json.text, 'string');
   assert.ok(json.timings.prefillMs >= 0);
+  // llama3-gqa's linears and norms in f32 on the backend (the embedding table stays in JS memory)
+  const c = loadModelConfig(MODEL);
+  assert.equal(json.memory.weights_bytes, backendWeightBytes(c) + 4 * c.hiddenSize * (2 * c.numLayers + 1));
+  assert.ok(json.memory.peak_bytes > json.memory.weights_bytes, JSON.stringify(json.memory));
+});
+
+test("forward --quantize fp8 gives transformers' logits on torch's FP8 weights; --dtype with --quantize is refused", () => {
+  const reference = join(ROOT, 'test', 'fixtures', 'models', 'llama3-fp8-channel');
+  const expected = new SafetensorsFile(join(reference, 'expected.safetensors'));
+  const ids = Array.from(expected.read('ids.2').data, Number);
+  const out = join(tmp, 'fp8.safetensors');
+  const args = ['forward', '--model', MODEL, '--ids', ids.join(','), '--out', out, '--backend', 'wasm'];
+  assertExit(analyze(...args, '--quantize', 'fp8'), 0);
+  const got = new SafetensorsFile(out).read('logits').data;
+  const want = expected.read('logits.2').data;
+  assert.ok(got.every((x, i) => Math.abs(x - want[i]) < 1e-4));
+  assertExit(
+    analyze(...args, '--quantize', 'fp8', '--dtype', 'bf16'),
+    2,
+    /--dtype bf16 and --quantize fp8: give one of them/,
+  );
+  assertExit(
+    analyze(...args, '--dtype', 'f8'),
+    2,
+    /Argument: dtype, Given: "f8", Choices: "auto", "f32", "bf16", "f16"/,
+  );
 });
 
 test('bad usage and bad input exit 2 with a clear message', () => {

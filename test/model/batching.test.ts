@@ -137,6 +137,8 @@ function recording(model: Model): { model: Model; steps: { slots: number[]; toke
       steps.push({ slots: Array.from(opts?.slots ?? rows.map((_, r) => r)), tokens: rows.map((r) => r.length) });
       return model.forward(rows, cache, opts);
     },
+    usage: () => model.usage(),
+    resetUsage: () => model.resetUsage(),
     dispose: () => model.dispose(),
   };
   return { model: wrapped, steps };

@@ -130,6 +130,28 @@ export function registerModelCases(o: CaseOptions = {}): void {
       }
     });
 
+    t(
+      'device memory is flat: peak bytes over 240 new tokens exceed those over 32 by the KV cache growth (and rotary table) only',
+      async (model) => {
+        const { numLayers: L, numKvHeads: KV, headDim: hd } = model.config;
+        const prompts = [seqs[2], seqs[2].slice(0, 5)];
+        const peak = async (n: number) => {
+          const g = await generate(model, prompts, { ...GREEDY, maxNewTokens: n, stopIds: [], batch: 2 });
+          assert.equal(g.timings.generatedTokens, 2 * n);
+          assert.equal(g.memory.weightsBytes, model.weightBytes);
+          return g.memory.peakBytes;
+        };
+        const short = await peak(32);
+        const long = await peak(240);
+        const growth = 2 * 4 * L * KV * hd * 2 * (240 - 32); // keys and values, f32, two slots
+        // WebGPU also keeps a rotary table (cos, sin in f32 per position, grown in powers of two): 256 positions here
+        const rotary = 256 * hd * 4;
+        assert.ok(short > model.weightBytes, `peak ${short} holds the weights ${model.weightBytes}`);
+        assert.ok(long - short <= growth + rotary, `peak grew by ${long - short} bytes, the cache by ${growth}`);
+        assert.ok(long - short >= growth, `the peak (${long} vs ${short}) counts the cache (${growth})`);
+      },
+    );
+
     if (o.sampling) {
       t('seeded sampling is identical across runs and independent of batching', async (model) => {
         const opts = { temperature: 0.8, topK: 50, topP: 0.9, repetitionPenalty: 1.1, maxNewTokens: 16, stopIds: [] };

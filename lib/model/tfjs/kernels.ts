@@ -5,7 +5,14 @@
 // attention runs per row over the row's own cache slot.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config.ts';
-import { type Kernels, pickToken, type Projection, type TokenChoice, type WeightDtype } from '../kernels.ts';
+import {
+  type DeviceUsage,
+  type Kernels,
+  pickToken,
+  type Projection,
+  type TokenChoice,
+  type WeightDtype,
+} from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { applyRotary, inverseFrequencies, rotaryTables, rotateHalfMatrix } from '../rope.ts';
 import { disposeWeights, type LayerWeights, type Linear, type ModelWeights } from './weights.ts';
@@ -163,7 +170,28 @@ export class TfjsKernels implements Kernels<tf.Tensor2D> {
   }
 
   free(a: tf.Tensor2D): void {
+    this.peak = Math.max(this.peak, this.bytesNow());
     a.dispose();
+  }
+
+  /** KV caches in JS memory (bytes per live cache) and the bytes' peak, for usage(). */
+  private cacheBytes = new Map<KVCache, number>();
+  private peak = 0;
+
+  private bytesNow(): number {
+    let caches = 0;
+    for (const b of this.cacheBytes.values()) caches += b;
+    return tf.memory().numBytes + caches;
+  }
+
+  usage(): DeviceUsage {
+    const bytes = this.bytesNow();
+    this.peak = Math.max(this.peak, bytes);
+    return { bytes, peakBytes: this.peak, dispatches: null };
+  }
+
+  resetUsage(): void {
+    this.peak = this.bytesNow();
   }
 
   allocateCache(cache: KVCache): void {
@@ -173,10 +201,12 @@ export class TfjsKernels implements Kernels<tf.Tensor2D> {
         Array.from({ length: cache.slots }, () => new Float32Array(cache.capacity * width)),
       );
     this.caches.set(cache, { keys: make(), values: make() });
+    this.cacheBytes.set(cache, 2 * 4 * this.cfg.numLayers * cache.slots * cache.capacity * width);
   }
 
   releaseCache(cache: KVCache): void {
     this.caches.delete(cache);
+    this.cacheBytes.delete(cache);
   }
 
   private store(cache: KVCache): CacheStore {

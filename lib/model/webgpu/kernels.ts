@@ -7,7 +7,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../errors.ts';
 import type { ModelConfig } from '../config.ts';
-import { type Kernels, pickToken, type Projection, type TokenChoice, type WeightDtype } from '../kernels.ts';
+import {
+  type DeviceUsage,
+  type Kernels,
+  pickToken,
+  type Projection,
+  type TokenChoice,
+  type WeightDtype,
+} from '../kernels.ts';
 import type { KVCache, Step } from '../kvcache.ts';
 import { inverseFrequencies } from '../rope.ts';
 import type { Gpu, GpuBuffer } from './gpu.ts';
@@ -478,6 +485,15 @@ export class WebgpuKernels implements Kernels<GpuAct> {
   }
 
   free(): void {}
+
+  usage(): DeviceUsage {
+    return { bytes: this.gpu.bytes(), peakBytes: this.gpu.peakBytes(), dispatches: this.gpu.dispatches };
+  }
+
+  resetUsage(): void {
+    this.gpu.resetPeak();
+    this.gpu.dispatches = 0;
+  }
 
   allocateCache(cache: KVCache): void {
     const { numKvHeads: KV, headDim: hd, numLayers } = this.cfg;
