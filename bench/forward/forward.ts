@@ -1,6 +1,8 @@
 // bench/forward: prefill and decode tokens/s of lib/model against PyTorch + transformers on one random Llama,
 // in the same run. Usage: node --import tsx bench/forward/forward.ts [--backend wasm|webgpu|…] [--size 110m|1b]
 //   [--prompt 512] [--steps 32] [--batch 8] [--workers 2] [--torch-device cpu|cuda] [--python PATH]
+//   [--dtype auto|f32|bf16|f16] [--quantize fp8]
+// Also prints, for each decode run, the kernel dispatches per step (per layer) and the peak device bytes.
 // 110m: 12 layers, d = 768, vocab 32,000; 1b: Llama-3.2-1B's shape (more than one WASM instance holds).
 // With --torch-device cuda, PyTorch runs in f32 and bf16 on the GPU; otherwise in f32 on --threads CPU threads.
 import { execFileSync } from 'node:child_process';
@@ -8,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendChoice, openBackend } from '../../lib/backend.ts';
 import { generate } from '../../lib/model/generate.ts';
-import { loadModel } from '../../lib/model/load.ts';
+import { type DtypeChoice, loadModel } from '../../lib/model/load.ts';
 import { GREEDY } from '../../lib/model/sampling.ts';
 import { runOrdered, workerPool } from '../../lib/parallel/pool.ts';
 import { Rng } from '../../lib/random.ts';
@@ -24,6 +26,8 @@ const { values } = parseArgs({
     python: { type: 'string', default: '.venv-ref/bin/python' },
     workers: { type: 'string', default: '2' },
     'torch-device': { type: 'string', default: 'cpu' },
+    dtype: { type: 'string', default: 'auto' },
+    quantize: { type: 'string', default: 'none' },
   },
 });
 const promptLen = Number(values.prompt),
@@ -39,8 +43,13 @@ execFileSync(values.python!, [join(import.meta.dirname, 'make_checkpoint.py'), d
 const backend = await openBackend(choice);
 const active = backend.description;
 const t0 = performance.now();
-const model = await loadModel(dir, backend);
-console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const model = await loadModel(dir, backend, {
+  dtype: values.dtype as DtypeChoice,
+  quantize: values.quantize === 'fp8' ? 'fp8' : null,
+});
+console.log(
+  `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${model.dtype} weights, ${(model.weightBytes / 2 ** 30).toFixed(2)} GiB on the backend`,
+);
 const rng = new Rng(0);
 const ids = (n: number) => Array.from({ length: n }, () => 3 + rng.int(model.config.vocabSize - 3));
 
@@ -59,8 +68,17 @@ async function prefillRate(): Promise<number> {
 async function decodeRate(rows: number): Promise<number> {
   const prompts = Array.from({ length: rows }, () => ids(32));
   const start = performance.now();
-  await generate(model, prompts, { ...GREEDY, maxNewTokens: steps, stopIds: [] });
-  return (rows * steps) / ((performance.now() - start) / 1000);
+  const g = await generate(model, prompts, { ...GREEDY, maxNewTokens: steps, stopIds: [] });
+  const rate = (rows * steps) / ((performance.now() - start) / 1000);
+  // one step per new token of every row (the first step also prefills the prompts)
+  const { dispatches } = model.usage();
+  const perStep = dispatches === null ? 'n/a (tfjs ops)' : (dispatches / steps).toFixed(1);
+  const perLayer =
+    dispatches === null ? '' : ` (${(dispatches / steps / model.config.numLayers).toFixed(2)} per layer)`;
+  console.log(
+    `decode, batch ${rows}, ${steps} steps: ${rate.toFixed(1)} tok/s; dispatches per step ${perStep}${perLayer}; peak ${(g.memory.peakBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  return rate;
 }
 
 /** Throughput with `workers` worker threads, each with its own model copy: prompts prefilled, rows decoded. */

@@ -67,6 +67,9 @@ function checkAllUsed(src: TensorSource, dir: string, cfg: ModelConfig): void {
   }
 }
 
+/** What the weight loaders read: a checkpoint, or weights made some other way (bench/forward/sizes.ts). */
+export type WeightSource = Pick<Checkpoint, 'matrix' | 'vector' | 'headName' | 'finish'>;
+
 export class Checkpoint {
   private readonly src: TensorSource;
 

@@ -1,7 +1,7 @@
 import type { Backend } from '../backend.ts';
 import { InputError } from '../errors.ts';
 import { loadAdapter } from './adapter.ts';
-import { Checkpoint } from './checkpoint.ts';
+import { Checkpoint, type WeightSource } from './checkpoint.ts';
 import { loadModelConfig, type ModelConfig } from './config.ts';
 import type { Kernels, WeightDtype } from './kernels.ts';
 import { TfjsKernels } from './tfjs/kernels.ts';
@@ -80,10 +80,10 @@ export async function loadModel(dir: string, backend: Backend, o: LoadOptions = 
   }
 }
 
-/** The backend's kernels with the checkpoint's weights on it: our WGSL kernels on WebGPU, tfjs ops elsewhere. */
-async function kernelsFor(
+/** The backend's kernels with the source's weights on it: our WGSL kernels on WebGPU, tfjs ops elsewhere. */
+export async function kernelsFor(
   backend: Backend,
-  ck: Checkpoint,
+  ck: WeightSource,
   config: ModelConfig,
   dtype: WeightDtype,
   o: LoadOptions,

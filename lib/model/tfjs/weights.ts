@@ -3,7 +3,7 @@
 // runs in (bf16, f16 or FP8 rounded or dequantized once at load: the CPU kernels compute in f32 only).
 import * as tf from '@tensorflow/tfjs';
 import type { Backend } from '../../backend.ts';
-import { type Checkpoint, layerNames } from '../checkpoint.ts';
+import { layerNames, type WeightSource } from '../checkpoint.ts';
 import type { ModelConfig } from '../config.ts';
 import type { WeightDtype } from '../kernels.ts';
 import { heldAs, matrixF32, type StoredMatrix } from '../weightdtype.ts';
@@ -75,7 +75,7 @@ export function linearOf(
 
 /** Reads every tensor the forward pass needs, held as `dtype` holds them, into backend tensors. */
 export async function tfjsWeights(
-  ck: Checkpoint,
+  ck: WeightSource,
   cfg: ModelConfig,
   backend: Backend,
   dtype: WeightDtype,

@@ -4,7 +4,7 @@
 // each q/k head's rows ordered 0, d/2, 1, d/2 + 1, … (a rotary pair side by side); gate and up are one matrix
 // with their rows interleaved (a gating pair side by side). Norm weights and biases stay f32.
 import { InputError } from '../../errors.ts';
-import type { Checkpoint } from '../checkpoint.ts';
+import type { WeightSource } from '../checkpoint.ts';
 import type { ModelConfig } from '../config.ts';
 import type { WeightDtype } from '../kernels.ts';
 import { heldAlike, heldAs, matrixF32, type StoredMatrix } from '../weightdtype.ts';
@@ -132,7 +132,7 @@ function upload(
 /** Reads the checkpoint's weights onto the GPU, held in `dtype`, blocks no larger than `limit` bytes. */
 export async function gpuWeights(
   gpu: Gpu,
-  ck: Checkpoint,
+  ck: WeightSource,
   cfg: ModelConfig,
   dtype: WeightDtype,
   limit: number,
