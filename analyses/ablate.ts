@@ -16,16 +16,25 @@ import { SESSION_SETTINGS } from '../lib/settings/session.ts';
 import { settingSources } from '../lib/settings/sources.ts';
 import { type CliArgs, inputFor, resolveSettings } from '../lib/settings/table.ts';
 import { metricsText } from '../lib/trials/report.ts';
+import { shardOut } from '../lib/shards/out.ts';
+import { SHARD_SETTINGS } from '../lib/shards/settings.ts';
+import { shardText } from '../lib/shards/spec.ts';
 
 /** Every flag of the command (docs/ablate.md's table is generated from it). */
 export const SETTINGS = joinTables(
-  joinTables(SESSION_SETTINGS, ABLATION_SETTINGS),
+  joinTables(joinTables(SESSION_SETTINGS, ABLATION_SETTINGS), SHARD_SETTINGS),
   joinTables(DRY_RUN_SETTINGS, JUDGE_PRICE_SETTINGS),
 );
 type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
-/** The terminal's account of a finished run, with the figures drawn. */
-async function report(r: AblationResult, sweep: { absolute?: boolean } | null): Promise<void> {
+/** The terminal's account of a finished run, with the figures drawn (a shard's: what it did, and the merge to come). */
+async function report(r: AblationResult, sweep: { absolute?: boolean } | null, runOut: string): Promise<void> {
+  if (r.report === null) {
+    console.log(
+      `shard done: ${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; once every shard is done: analyze merge MERGED_DIR ${runOut}`,
+    );
+    return;
+  }
   console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
   if (Object.keys(r.report.conditions).length > 2)
     console.log('(differences between the other conditions: summary.md)');
@@ -50,7 +59,12 @@ const command: CommandModule<GlobalArgs, Args> = {
     const paths = sessionSettings(a);
     const resolved = resolveSettings(SETTINGS, input, settingSources(paths)); // every flag checked before any work
     // inputs read, latents located, the judge made: before the model is opened
-    const setup = prepareAblation({ ...inputFor(ABLATION_SETTINGS, input), names: flagOf }, paths);
+    const sharded = shardOut(inputFor(SHARD_SETTINGS, input), input.out ?? undefined); // the shard's directory under --out
+    if (sharded.shard) console.error(`shard ${shardText(sharded.shard)} from ${sharded.shard.source} → ${sharded.out}`);
+    const setup = prepareAblation(
+      { ...inputFor(ABLATION_SETTINGS, input), out: sharded.out, shard: sharded.shard, names: flagOf },
+      paths,
+    );
     if (resolved.values.dryRun) {
       console.log(['Settings (value, where it came from):', ...settingsLines(SETTINGS, resolved, flagOf)].join('\n'));
       const timing = await withSessionFrom(a, (session) => timeAblationSteps(session, setup));
@@ -61,7 +75,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       const lock = lockDir(setup.out, `run directory ${setup.out}`); // held through the figures, drawn after the run
       try {
         const r = await runAblation(session, setup);
-        await report(r, setup.strength.kind === 'calibrate' ? setup.strength.sweep : null);
+        await report(r, setup.strength.kind === 'calibrate' ? setup.strength.sweep : null, input.out ?? setup.out);
       } finally {
         lock.release();
       }

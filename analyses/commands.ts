@@ -8,6 +8,7 @@ import finetuneData from './finetune-data.ts';
 import forward from './forward.ts';
 import generate from './generate.ts';
 import judge from './judge.ts';
+import merge from './merge.ts';
 import metrics from './metrics.ts';
 import plot from './plot.ts';
 import report from './report.ts';
@@ -25,6 +26,7 @@ export function addCommands(cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(stats)
     .command(metrics)
     .command(judge)
+    .command(merge)
     .command(plot)
     .command(report);
 }

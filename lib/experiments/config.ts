@@ -8,6 +8,7 @@ import { checkPrompts, readGeneralText, readPrompts } from '../io/inputs.ts';
 import type { Judge } from '../judge/index.ts';
 import { judgeFrom } from '../judge/settings.ts';
 import { newRunDir } from '../runs/dirs.ts';
+import type { Shard } from '../shards/environment.ts';
 import { checkLayer, type Session } from '../session.ts';
 import { samplingOf } from '../settings/sampling.ts';
 import { settingSources } from '../settings/sources.ts';
@@ -67,6 +68,8 @@ export type AblationConfig = Input<typeof ABLATION_SETTINGS> & {
   log?: (line: string) => void;
   /** How log lines name settings (default their names; the command line: flags). */
   names?: (setting: string) => string;
+  /** Run only this shard of the run (its steering features) into `out`, for `analyze merge` (lib/shards/out.ts names its directory). */
+  shard?: Shard | null;
 };
 
 /** An ablation's settings resolved and its inputs read: everything known before the model is opened. */
@@ -101,6 +104,8 @@ export interface AblationSetup extends ConditionOptions {
   paths: { model: string; sae: string; adapter?: string | null; prompts: string | null };
   /** undefined: the session's. */
   backend: string | null | undefined;
+  /** Only this shard of the run (its steering features); null: the whole run. */
+  shard: Shard | null;
   log: (line: string) => void;
 }
 
@@ -115,7 +120,8 @@ export interface AblationOptions extends Omit<AblationSetup, 'backend'> {
 export interface AblationResult {
   out: string;
   store: string;
-  report: MetricsReport;
+  /** null for a shard: the metrics are the merged run's (analyze merge). */
+  report: MetricsReport | null;
   /** Per sweep level (offset in threshold spreads), when sweeping. */
   levels: { level: number; report: MetricsReport }[] | null;
   planned: number;
@@ -181,7 +187,7 @@ export function prepareAblation(
   c: AblationConfig,
   at: { model: string; sae: string; adapter?: string | null },
 ): AblationSetup {
-  const { paths: given, backend, log: logTo, names, ...input } = c;
+  const { paths: given, backend, log: logTo, names, shard, ...input } = c;
   const log = logTo ?? ((line: string) => console.error(line));
   const say = (line: string) => log(renderRefs(line, names ?? ((n) => n)));
   const sources = settingSources(at);
@@ -226,6 +232,7 @@ export function prepareAblation(
     metrics: { resamples: v.resamples, seed: v.seed },
     paths,
     backend,
+    shard: shard ?? null,
     log: say,
   };
 }

@@ -3,7 +3,6 @@
 // trials (trials.ts) → metrics (results.ts) → summary.md (summary.ts); provenance (provenance.ts) built once.
 // Everything lands in the run directory; rerunning the same command there continues where it stopped.
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.ts';
 import { checkGenerationLength } from '../model/generate.ts';
 import { checkClaim } from '../runs/claim.ts';
 import { modelShape } from '../report/paper.ts';
@@ -22,10 +21,11 @@ import { checkLatentIndices } from './latents.ts';
 import { planTrials } from './plan.ts';
 import { checkFeatures, chooseFeatures } from './pool.ts';
 import { ablationProvenance } from './provenance.ts';
-import { ablationMetrics, writeMetrics } from './results.ts';
+import { ablationFinish, finishAblation } from './results.ts';
+import { checkShardable, finishShard, startShard } from './shard.ts';
+import { checkShardDir } from '../shards/manifest.ts';
 import { renderPrompt, type SteeredGenerator } from './steered.ts';
 import { strengthsFor } from './strengths.ts';
-import { summaryMarkdown } from './summary.ts';
 import { runTrials } from './trials.ts';
 
 export const STORE_FILE = 'trials.jsonl';
@@ -83,6 +83,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   const started = Date.now();
   const o = fitToContext(session, options);
   checkAblation(session, o);
+  checkShardable(o);
   const provenance = ablationProvenance(session, o);
   const store = join(o.out, STORE_FILE);
   // Checked now, recorded only once every input has been (the pool, the sample, the conditions): a run
@@ -94,11 +95,19 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     log: o.log,
   });
   const run = claim.key;
+  if (o.shard) checkShardDir(o.out, o.shard, run);
   o.log(`run directory: ${o.out}`);
   const gen = steeredGenerator(session, o);
-  const { features, pool, scan } = await chooseFeatures(session, o);
-  const resources = await prepareConditions(o.conditions, { ...o, features, dSae: session.sae.dSae, sae: session.sae });
+  const { features: all, pool, scan } = await chooseFeatures(session, o);
+  const resources = await prepareConditions(o.conditions, {
+    ...o,
+    features: all,
+    dSae: session.sae.dSae,
+    sae: session.sae,
+  });
   claim.record();
+  // a shard calibrates and runs its own features; everything above is the whole run's, computed alike in every shard
+  const features = o.shard ? startShard(o, run, all) : all;
   const strengths = await strengthsFor({
     ...o,
     gen,
@@ -118,26 +127,27 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     { run, base, calibrations: strengths.calibrations, rejudgeFailed: o.rejudgeFailed, log: o.log },
     `${features.length} features × ${o.trialsPerFeature} draws × conditions ${o.conditions.join(', ')}${sweep}`,
   );
-  const metrics = ablationMetrics(t.trials, o, strengths.levels);
-  writeMetrics(o, metrics, t.trials, resources, {
-    key: run,
-    store: STORE_FILE,
-    runtime: base.runtime,
-    shape: {
-      model: modelShape(session.config),
-      sae: { d_in: session.sae.dIn, d_sae: session.sae.dSae, layer: session.layer },
+  const finish = ablationFinish(
+    o,
+    {
+      key: run,
+      store: STORE_FILE,
+      runtime: base.runtime,
+      shape: {
+        model: modelShape(session.config),
+        sae: { d_in: session.sae.dIn, d_sae: session.sae.dSae, layer: session.layer },
+      },
     },
-  });
-  const result: AblationResult = {
-    out: o.out,
-    store,
-    ...metrics,
+    { features: all, pool, resources, levels: strengths.levels },
+  );
+  const tally = {
     planned: plan.length,
     alreadyDone: t.alreadyDone,
     generated: t.generated,
     seconds: (Date.now() - started) / 1000,
+    judgeStats: o.judge.stats(),
+    calibrations: strengths.calibrations,
   };
-  const summary = { o, features, resources, calibrations: strengths.calibrations, result, pool, trials: t.trials };
-  writeFileAtomic(join(o.out, 'summary.md'), summaryMarkdown({ ...summary, judgeStats: o.judge.stats() }));
-  return result;
+  if (o.shard) return finishShard(o, run, all, plan, { finish, tally }, store);
+  return finishAblation(o.out, store, t.trials, finish, tally);
 }

@@ -7,18 +7,40 @@ import { type ConditionResources, condition } from './conditions.ts';
 import type { Feature, SteeringPool } from './features.ts';
 import { examplesMarkdown, pickExamples } from '../trials/examples.ts';
 import { metricsText, proportionTable } from '../trials/report.ts';
+import type { MetricsReport } from '../trials/metrics.ts';
 import type { Trial } from '../trials/types.ts';
 import type { AblationOptions, AblationResult } from './config.ts';
 
+/** The options summary.md shows (plain data: a merged run has them from shard.json). */
+export type SummaryOptions = Pick<
+  AblationOptions,
+  | 'paths'
+  | 'steerLayer'
+  | 'clampLayer'
+  | 'trialsPerFeature'
+  | 'prompts'
+  | 'seed'
+  | 'conditions'
+  | 'sampling'
+  | 'strength'
+> & {
+  latents: Pick<AblationOptions['latents'], 'latents' | 'source' | 'notSelected'>;
+  judge: Pick<AblationOptions['judge'], 'provenance'>;
+};
+
+/** What summary.md says of the steering pool. */
+export type SummaryPool = Pick<SteeringPool, 'rule' | 'counts'>;
+
 export interface SummaryInput {
-  o: AblationOptions;
+  o: SummaryOptions;
   features: Feature[];
   resources: ConditionResources;
   calibrations: Map<number, Calibration>;
-  result: AblationResult;
+  /** A finished run's (its metrics computed). */
+  result: AblationResult & { report: MetricsReport };
   judgeStats: JudgeStats;
   /** The pool the features were sampled from; null when they were given (--features). */
-  pool: SteeringPool | null;
+  pool: SummaryPool | null;
   /** The run's trials (the examples are picked from them). */
   trials: Trial[];
 }

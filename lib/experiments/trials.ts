@@ -12,7 +12,7 @@ import type { PlannedTrial } from './plan.ts';
 import { generateAndJudge, type JudgedRow, type SteeredGenerator } from './steered.ts';
 
 export interface TrialsRun {
-  /** The store's trials of this plan (earlier runs' and this one's). */
+  /** The store's trials of this plan (earlier runs' and this one's), in plan order. */
   trials: Trial[];
   alreadyDone: number;
   generated: number;
@@ -102,6 +102,8 @@ export async function runTrials(
     bar.tick();
   });
   bar.done();
-  const trials = readTrials(store, { run }).filter((t) => ids.has(t.id));
+  // in plan order, not the order they finished in (batches, resumed runs): the metrics' bootstrap depends on it
+  const byId = new Map(readTrials(store, { run }).map((t) => [t.id, t]));
+  const trials = plan.flatMap((p) => byId.get(p.id) ?? []);
   return { trials, alreadyDone: plan.length - pending.length, generated: pending.length };
 }

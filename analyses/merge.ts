@@ -1,0 +1,58 @@
+// `analyze merge OUT DIR…`: the shards of one run (each DIR a shard directory, or one holding
+// shard-I-of-N directories) checked and combined into the run directory OUT, finished as the unsharded
+// run would be (metrics, summary, figures, report). Rerunning it rewrites the same files.
+import type { CommandModule } from 'yargs';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { InputError } from '../lib/errors.ts';
+import { ABLATE_COMMAND } from '../lib/experiments/config.ts';
+import { mergeAblation } from '../lib/experiments/merge.ts';
+import { writeFigures } from '../lib/plot/run.ts';
+import { writeReport } from '../lib/report/build.ts';
+import { lockDir } from '../lib/runs/lock.ts';
+import { claimMerged, readShardSet } from '../lib/shards/merge.ts';
+import { metricsText } from '../lib/trials/report.ts';
+
+interface Args extends GlobalArgs {
+  out: string;
+  dirs: string[];
+}
+
+const log = (line: string) => console.error(line);
+
+const command: CommandModule<GlobalArgs, Args> = {
+  command: 'merge <out> <dirs..>',
+  describe:
+    'Combine the shards of one run (--shard I/N, or a SLURM/Kubernetes array) into one run directory, after checking that they are all there, once each, with the same settings',
+  builder: (y) =>
+    y
+      .positional('out', { type: 'string', demandOption: true, describe: 'the merged run directory' })
+      .positional('dirs', {
+        type: 'string',
+        array: true,
+        demandOption: true,
+        describe: 'shard directories, or directories holding shard-I-of-N directories',
+      }),
+  handler: async (a) => {
+    const set = readShardSet(a.dirs); // every problem named, exit 2, before anything is written
+    if (set.command !== ABLATE_COMMAND)
+      throw new InputError(`merging ${set.command} shards is not supported (ablate shards are)`);
+    log(
+      `${set.shards.length} shards of one ${set.command} run (settings hash ${set.settingsHash.slice(0, 12)}…) → ${a.out}`,
+    );
+    const lock = lockDir(a.out, `run directory ${a.out}`);
+    try {
+      claimMerged(a.out, set);
+      const r = mergeAblation(a.out, set, log);
+      console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
+      const figures = await writeFigures(a.out, {});
+      const report = await writeReport(a.out, undefined, {});
+      console.log(
+        `\n${r.planned} trials from ${set.shards.length} shards → ${r.store}; metrics.json, summary.md, ${figures.length} figures and ${report} in ${a.out}`,
+      );
+    } finally {
+      lock.release();
+    }
+  },
+};
+
+export default command;
