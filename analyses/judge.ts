@@ -12,9 +12,14 @@ import { judgeFrom, JUDGE_SETTINGS, REGRADE_SETTINGS } from '../lib/judge/settin
 import { writeJsonAtomic } from '../lib/io/atomic.ts';
 import { type CliArgs, type Input, resolveSettings } from '../lib/settings/table.ts';
 import { loadTrials } from '../lib/trials/paper.ts';
+import type { Trial } from '../lib/trials/types.ts';
+import { resolveShard } from '../lib/shards/environment.ts';
+import { shardItems } from '../lib/shards/partition.ts';
+import { SHARD_SETTINGS } from '../lib/shards/settings.ts';
+import { shardFile, shardText } from '../lib/shards/spec.ts';
 
 /** Every flag of the command: the judge's settings and its own. */
-export const SETTINGS = joinTables(REGRADE_SETTINGS, JUDGE_SETTINGS);
+export const SETTINGS = joinTables(joinTables(REGRADE_SETTINGS, JUDGE_SETTINGS), SHARD_SETTINGS);
 type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 /** --agreement A B: the two gradings compared, printed, and written as JSON to --out when given. */
@@ -51,13 +56,17 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (judge.provenance.approximation) {
       console.error('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
     }
-    const outPath = v.out!;
+    // a shard re-grades the trials of its features (round-robin in the order they first appear) into its own file
+    const shard = resolveShard({ shard: v.shard, shards: v.shards });
+    const outPath = shard ? shardFile(v.out!, shard) : v.out!;
+    if (shard) console.error(`shard ${shardText(shard)} from ${shard.source}: the trials of its features → ${outPath}`);
     const shown: { bar: Progress | null; seen: number } = { bar: null, seen: 0 };
     const s = await regradeTrials({
       trialsPath: v.trials!,
       outPath,
       judge,
       rejudgeFailed: v.rejudgeFailed,
+      ...(shard ? { select: (ts: Trial[]) => shardItems(ts, (t) => t.feature, shard) } : {}),
       onProgress: (done, total) => {
         shown.bar ??= progress('judged', total);
         shown.bar.tick(done - shown.seen);

@@ -1,6 +1,7 @@
 // createJudge: turns a spec (`anthropic:<model>`, `openai:<model>`, `heuristic`, `organism[:PATH]`) into a Judge with
 // validation, retries, a concurrency limit, an optional on-disk cache and failure capture.
 // Configuration errors are InputErrors thrown here, before any work.
+import { rateLimited } from './rate.ts';
 import pLimit from 'p-limit';
 import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import type { JudgedAttempt, JudgeResult } from '../trials/types.ts';
@@ -80,6 +81,8 @@ export const JUDGE_BOUNDS = {
   httpRetries: 20,
   invalidOutputRetries: 20,
   concurrency: 256,
+  /** Requests per second (--judge-rate). */
+  rate: 100_000,
   maxTokens: 1_000_000,
 } as const;
 
@@ -175,7 +178,7 @@ export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () =
         : checkNumber('temperature', opts.temperature, 0, false);
   const maxTokens = checkNumber('maxTokens', opts.maxTokens ?? 4096, 1, true, JUDGE_BOUNDS.maxTokens);
   const D = JUDGE_HTTP_DEFAULTS;
-  const chat: Chat = remote.chat({
+  const unlimited: Chat = remote.chat({
     model,
     apiKey,
     baseUrl: rawUrl || null,
@@ -200,6 +203,7 @@ export function openRemoteChat(spec: string, opts: JudgeOptions, onRequest: () =
     },
     onRequest,
   });
+  const chat = rateLimited(unlimited, opts.rate ?? null, clock);
   return { chat, model, scrub, baseUrl, temperature, maxTokens };
 }
 
@@ -208,6 +212,7 @@ type Grade = (input: JudgeInput) => Promise<{ attempts: JudgedAttempt[]; raw: st
 export function createJudge(spec: string, opts: JudgeOptions = {}): Judge {
   const { backend, model } = parseJudgeSpec(spec);
   const concurrency = checkNumber('concurrency', opts.concurrency ?? 4, 1, true, JUDGE_BOUNDS.concurrency);
+  if (opts.rate != null) checkNumber('rate', opts.rate, 1e-9, false, JUDGE_BOUNDS.rate);
   const budgetMs = checkNumber(
     'budgetMs',
     opts.budgetMs ?? JUDGE_HTTP_DEFAULTS.budgetMs,

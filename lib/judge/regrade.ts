@@ -58,16 +58,19 @@ export interface RegradeOptions {
   onProgress?: (done: number, total: number) => void;
   /** Judge again the trials of the output whose judging failed (default true). */
   rejudgeFailed?: boolean;
+  /** The input's trials this run re-grades (one shard's); default all. */
+  select?: (trials: Trial[]) => Trial[];
 }
 
 export async function regradeTrials(o: RegradeOptions): Promise<RegradeSummary> {
-  const { trialsPath, outPath } = o;
+  const { trialsPath, outPath, select } = o;
   if (samePath(trialsPath, outPath)) {
     throw new SettingError(
       `${ref('out')} ${outPath}: is the same file as ${ref('trials')} ${trialsPath} (re-grading writes a new store; a link to it counts too)`,
     );
   }
-  const trials = readTrials(trialsPath); // ids unique: exact duplicates read once, conflicting ones refused
+  const all = readTrials(trialsPath); // ids unique: exact duplicates read once, conflicting ones refused
+  const trials = select ? select(all) : all;
   const lock = lockFile(outPath, `trial store ${outPath}`);
   try {
     return await regradeLocked(trials, o);

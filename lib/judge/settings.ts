@@ -70,6 +70,15 @@ export const JUDGE_SETTINGS = {
     default: 4,
     key: null,
   }),
+  judgeRate: num({
+    doc: 'most judge requests started per second by this process (a shard: the API key sees this × the shards running); Retry-After is honoured as well',
+    min: 0,
+    max: JUDGE_BOUNDS.rate,
+    open: 'min',
+    default: null,
+    auto: 'no limit',
+    key: null,
+  }),
   judgeTimeout: num({
     doc: 'seconds one judge request may take, headers and whole body, before it is retried (4 retries); server Retry-After waits are capped at 60 s',
     min: 0,
@@ -103,6 +112,7 @@ export function judgeOptionsOf(v: JudgeSettings): JudgeOptions {
     temperature: v.judgeTemperature,
     cacheDir: v.judgeCache,
     concurrency: v.judgeConcurrency,
+    rate: v.judgeRate,
     timeoutMs: v.judgeTimeout * 1000,
     budgetMs: v.judgeBudget * 1000,
   };

@@ -74,6 +74,8 @@ export interface JudgeOptions {
   promptFile?: string | null;
   /** Most judge() calls in flight at once (default 4). */
   concurrency?: number;
+  /** Most requests started per second by this judge (spaced evenly); null or absent: no limit. */
+  rate?: number | null;
   /** Directory of the on-disk cache; null or absent: no cache. */
   cacheDir?: string | null;
   /** Sampling temperature (default 0); null: not sent, for models that reject the field. */

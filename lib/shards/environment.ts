@@ -1,7 +1,8 @@
 // Which shard this process is: given (--shard I/N), or read from the scheduler that started it — a SLURM
-// job array (SLURM_ARRAY_TASK_ID with MIN/MAX/STEP, or COUNT) or a Kubernetes Indexed Job
-// (JOB_COMPLETION_INDEX, with --shards N: the pod is not told the completion count). The source is kept,
-// so the run can say which one was used.
+// job array (SLURM_ARRAY_TASK_ID: its position in MIN..MAX by STEP, or with --shards N the id itself, which
+// survives resubmitting one failed task as --array=3) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
+// with --shards N: the pod is not told the completion count). The source is kept, so the run can say which
+// one was used.
 import { InputError, SettingError, settingRef as ref } from '../errors.ts';
 import { MAX_SHARDS, type ShardSpec, shardText } from './spec.ts';
 
@@ -79,12 +80,13 @@ export function resolveShard(req: ShardRequest, env: Env = process.env): Shard |
   }
   const slurm = envInt(env, 'SLURM_ARRAY_TASK_ID');
   if (slurm !== undefined) {
-    const s = fromSlurm(env, slurm);
-    if (shards !== undefined && shards !== s.count)
+    if (shards === undefined) return fromSlurm(env, slurm);
+    // with the count given, the task id is the index: a resubmitted subset (--array=3,5) keeps its shards
+    if (slurm >= shards)
       throw new SettingError(
-        `${ref('shards')} ${shards} disagrees with the SLURM array (${s.source}: ${s.count} tasks)`,
+        `SLURM_ARRAY_TASK_ID=${slurm} is not below ${ref('shards')} ${shards}: with ${ref('shards')} the array's task ids are the shard indices, 0 to ${shards - 1} (--array=0-${shards - 1})`,
       );
-    return s;
+    return { index: slurm, count: shards, source: `SLURM_ARRAY_TASK_ID=${slurm} with --shards ${shards}` };
   }
   const k8s = envInt(env, 'JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {

@@ -45,8 +45,8 @@ export function readShardSet(paths: string[]): ShardSet {
 
 /** Claims `out` for the run the shards make up (its config.json as theirs) and records where it came from. */
 export function claimMerged(out: string, set: ShardSet): void {
-  const config = readJson(join(set.shards[0].dir, 'config.json')).config;
-  const key = claimRunDir(out, config, { what: 'a run' });
+  const { key: _, config, ...extra } = readJson(join(set.shards[0].dir, 'config.json'));
+  const key = claimRunDir(out, config, { what: 'a run', extra });
   if (key !== set.settingsHash) throw new Error(`${out}: config.json re-recorded under another hash (${key})`);
   writeJsonAtomic(join(out, 'merged.json'), {
     command: set.command,

@@ -10,3 +10,10 @@ export const owns = (shard: ShardSpec, position: number): boolean => position % 
 export function shardUnits<T>(units: readonly T[], shard: ShardSpec): T[] {
   return units.filter((_, i) => owns(shard, i));
 }
+
+/** The items whose unit (`unitOf`, units in order of first appearance) belongs to the shard. */
+export function shardItems<T>(items: readonly T[], unitOf: (item: T) => string | number, shard: ShardSpec): T[] {
+  const position = new Map<string | number, number>();
+  for (const item of items) if (!position.has(unitOf(item))) position.set(unitOf(item), position.size);
+  return items.filter((item) => owns(shard, position.get(unitOf(item))!));
+}

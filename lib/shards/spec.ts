@@ -40,3 +40,9 @@ export const shardText = (s: ShardSpec): string => `${s.index}/${s.count}`;
 
 /** The directory a shard writes under its run's output directory: `shard-2-of-8`. */
 export const shardDirName = (s: ShardSpec): string => `shard-${s.index}-of-${s.count}`;
+
+/** A shard's own file beside `path`: `regraded.jsonl` → `regraded.shard-2-of-8.jsonl`. */
+export function shardFile(path: string, s: ShardSpec): string {
+  const m = /^(.*?)(\.[^./\\]+)?$/.exec(path)!;
+  return `${m[1]}.${shardDirName(s)}${m[2] ?? ''}`;
+}

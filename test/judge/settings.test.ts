@@ -24,6 +24,7 @@ test("judge settings: defaults, every flag mapped onto createJudge's options, ba
     temperature: 0,
     cacheDir: '.esr-cache/judge',
     concurrency: 4,
+    rate: null,
     timeoutMs: 120_000,
     budgetMs: 600_000,
   });
@@ -38,6 +39,8 @@ test("judge settings: defaults, every flag mapped onto createJudge's options, ba
       '--no-judge-cache',
       '--judge-concurrency',
       '2',
+      '--judge-rate',
+      '2.5',
       '--judge-timeout',
       '30',
       '--judge-budget',
@@ -49,6 +52,7 @@ test("judge settings: defaults, every flag mapped onto createJudge's options, ba
       temperature: null,
       cacheDir: null,
       concurrency: 2,
+      rate: 2.5,
       timeoutMs: 30_000,
       budgetMs: 90_000,
     },
@@ -62,6 +66,7 @@ test("judge settings: defaults, every flag mapped onto createJudge's options, ba
   refused(['--judge-temperature', 'warm'], /--judge-temperature: expected a number ≥ 0, or "none" \(null\), found NaN/);
   refused(['--judge-concurrency', '0'], /--judge-concurrency: expected an integer in \[1, 256\], found 0/);
   refused(['--judge-timeout', '0'], /--judge-timeout: expected a number in \(0, 3600\], found 0/);
+  refused(['--judge-rate', '0'], /--judge-rate: expected a number in \(0, 100000\], found 0/);
   refused(['--judge-budget', '1e9'], /--judge-budget: expected a number in \(0, 86400\], found 1000000000/);
   refused(
     ['--judge', 'gpt-4'],

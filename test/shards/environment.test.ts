@@ -68,12 +68,20 @@ test('SLURM: the position of the task in its array range MIN..MAX by STEP', () =
   // COUNT alone (no MIN/MAX): the ID taken as 0-based
   const d = resolveShard({}, { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '3' })!;
   assert.deepEqual([d.index, d.count, d.source], [2, 3, 'SLURM_ARRAY_TASK_ID=2 of SLURM_ARRAY_TASK_COUNT=3']);
-  // --shards agreeing with the array is fine; disagreeing is refused
-  assert.equal(resolveShard({ shards: 8 }, { ...a, SLURM_ARRAY_TASK_ID: '5' })!.count, 8);
-  assert.throws(
-    () => resolveShard({ shards: 4 }, { ...a, SLURM_ARRAY_TASK_ID: '5' }),
-    /disagrees with the SLURM array/,
+  // with --shards N the task id is the index: task 3 resubmitted alone (sbatch --array=3: MIN = MAX = 3) is still shard 3 of 8
+  assert.deepEqual(
+    resolveShard(
+      { shards: 8 },
+      { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '3', SLURM_ARRAY_TASK_MAX: '3', SLURM_ARRAY_TASK_COUNT: '1' },
+    ),
+    { index: 3, count: 8, source: 'SLURM_ARRAY_TASK_ID=3 with --shards 8' },
   );
+  assert.deepEqual(
+    resolveShard({}, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '3', SLURM_ARRAY_TASK_MAX: '3' }),
+    { index: 0, count: 1, source: 'SLURM_ARRAY_TASK_ID=3 of SLURM_ARRAY_TASK_MIN..MAX 3..3' },
+    'without --shards, a lone task is a run of one shard',
+  );
+  assert.throws(() => resolveShard({ shards: 4 }, { ...a, SLURM_ARRAY_TASK_ID: '5' }), /is not below shards 4/);
 });
 
 test('SLURM arrays that are not one range, and malformed values, are input errors naming the variables', () => {
