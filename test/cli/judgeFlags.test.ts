@@ -11,13 +11,16 @@ test('ablate --help and judge --help list the same judge flags with the same def
     assert.doesNotMatch(r.stdout, /--concurrency\b/);
     // each flag's help text, whitespace removed (yargs wraps at a width set by the command's longest flag)
     const text = r.stdout.slice(r.stdout.indexOf('--judge-base-url')).split(/\n\s*\n/)[0];
-    return text
-      .split(/\n\s+(?=--)/)
-      .map((entry) => {
-        const [name, ...rest] = entry.trim().split(/\s+/);
-        return { name, text: rest.join('') };
-      })
-      .filter((f) => !['--dry-run', '--judge-price'].includes(f.name)); // ablate's dry run, listed after the judge's flags
+    return (
+      text
+        .split(/\n\s+(?=--)/)
+        .map((entry) => {
+          const [name, ...rest] = entry.trim().split(/\s+/);
+          return { name, text: rest.join('') };
+        })
+        // ablate's dry run, and the shard flags (the same in both), listed after the judge's flags
+        .filter((f) => !['--dry-run', '--judge-price', '--shard', '--shards'].includes(f.name))
+    );
   };
   const ablate = flags('ablate');
   assert.deepEqual(
@@ -28,6 +31,7 @@ test('ablate --help and judge --help list the same judge flags with the same def
       '--judge-temperature',
       '--judge-cache',
       '--judge-concurrency',
+      '--judge-rate',
       '--judge-timeout',
       '--judge-budget',
       '--rejudge-failed',
