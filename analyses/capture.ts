@@ -9,7 +9,8 @@ import { InputError } from '../lib/errors.ts';
 import { storeMeta } from '../lib/capture/meta.ts';
 import { type Progress, progress } from '../lib/progress.ts';
 import { sha256Text } from '../lib/io/hash.ts';
-import { checkInterventionLayers, parseInterventionFlags } from '../lib/steering/interventions.ts';
+import { hookName } from '../lib/model/hooks.ts';
+import { checkInterventions, offHookNotes, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends SessionArgs {
   samples: string;
@@ -51,9 +52,10 @@ const command: CommandModule<GlobalArgs, Args> = {
       workers: argv.workers,
       forceWorkers: argv['force-workers'],
     });
-    checkInterventionLayers(interventions, setup.config.numLayers);
+    checkInterventions(interventions, setup.config, setup.sae);
+    for (const note of offHookNotes(interventions, setup.sae)) console.error(note);
     const settings = {
-      layer: setup.layer,
+      hook: hookName(setup.hook),
       interventions,
       batch_size: argv['batch-size'],
       samples_sha256: sha256Text(JSON.stringify(samples)),

@@ -1,4 +1,4 @@
-// analyze forward: one forward pass, writing logits and every layer's resid_post to a safetensors file.
+// analyze forward: one forward pass, writing logits and every layer's resid_post (and SAE codes at a hook point) to a safetensors file.
 import type { CommandModule } from 'yargs';
 import {
   adapterOptions,
@@ -15,12 +15,13 @@ import { writeSafetensors, type F32Tensor } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { checkLayer, loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { InputError } from '../lib/errors.ts';
 import { SHIPPED } from '../lib/settings/shipped.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
+import { type HookPoint, hookName, resolveHook } from '../lib/model/hooks.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
-import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
+import { checkSaeAt, featureHook, loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
+import { interventionHooks, offHookNotes, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
@@ -32,7 +33,7 @@ interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   sae?: string;
   steer?: string[];
   clamp?: string[];
-  codes?: number;
+  codes?: string;
 }
 
 const command: CommandModule<GlobalArgs, Args> = {
@@ -64,8 +65,9 @@ const command: CommandModule<GlobalArgs, Args> = {
       .option('out', { type: 'string', demandOption: true, describe: 'output .safetensors file' })
       .option('sae', { type: 'string', describe: 'SAE for --steer, --clamp and --codes' })
       .option('codes', {
-        type: 'number',
-        describe: 'also write codes.LAYER [T, d_sae]: SAE codes of resid_post.LAYER (after interventions)',
+        type: 'string',
+        describe:
+          "also write SAE codes [T, d_sae] (after interventions) at a hook point: a hook name or a layer number L (= resid_post.L, written as codes.L); no value: the SAE's own hook point",
       })
       .example('$0 forward --model data/model --text "Explain how to bake bread." --out acts.safetensors', ''),
   handler: async (argv) => {
@@ -80,9 +82,17 @@ const command: CommandModule<GlobalArgs, Args> = {
     const backend = await openBackend(backendSpec(argv));
     mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
     const model = await loadModel(argv.model, backend, { adapter: argv.adapter, ...weightChoice(argv) });
-    const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
-    if (argv.codes !== undefined) checkLayer(argv.codes, model.config, `‹codes› ${argv.codes}`);
-    const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
+    const sae = argv.sae ? loadSaeFor(argv.sae, backend) : null;
+    let codesAt: HookPoint | null = null;
+    if (sae && argv.codes !== undefined) {
+      codesAt =
+        argv.codes === ''
+          ? featureHook(sae, model.config, { setting: 'codes' })
+          : resolveHook(argv.codes, model.config, '‹codes›');
+      checkSaeAt(sae, codesAt, model.config);
+    }
+    const hooks = sae ? interventionHooks(sae, interventions, model.config) : undefined;
+    if (sae) for (const note of offHookNotes(interventions, sae)) console.error(note);
     let ids: number[];
     if (source === 'ids') ids = parseIds(argv.ids!, '--ids', model.config.vocabSize);
     else {
@@ -95,25 +105,33 @@ const command: CommandModule<GlobalArgs, Args> = {
             });
     }
     const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
+    const residNames = layers.map((layer) => hookName({ kind: 'resid_post', layer }));
+    const codesName = codesAt ? hookName(codesAt) : null;
     const cache = model.newCache(1, ids.length);
-    const out = await model.forward([ids], cache, { readLayers: layers, hooks });
+    const out = await model.forward([ids], cache, {
+      read: codesName ? [...residNames, codesName] : residNames,
+      hooks,
+    });
     const T = ids.length;
     const tensors: Record<string, F32Tensor> = {
       logits: { shape: [T, model.config.vocabSize], data: (await out.logits!.data()) as Float32Array },
     };
-    for (const l of layers)
-      tensors[`resid_post.${l}`] = {
-        shape: [T, model.config.hiddenSize],
-        data: (await out.resid.get(l)!.data()) as Float32Array,
-      };
-    if (sae && argv.codes !== undefined) {
-      tensors[`codes.${argv.codes}`] = {
+    const f32 = async (name: string): Promise<F32Tensor> => {
+      const t = out.acts.get(name)!;
+      return { shape: t.shape, data: (await t.data()) as Float32Array };
+    };
+    for (const l of layers) tensors[`resid_post.${l}`] = await f32(residNames[l]);
+    if (sae && codesAt && codesName) {
+      // resid_post.L keeps its short name codes.L; any other hook point is written under its full name, with its activation
+      const short = codesAt.kind === 'resid_post';
+      if (!short) tensors[codesName] = await f32(codesName);
+      tensors[short ? `codes.${codesAt.layer}` : `codes.${codesName}`] = {
         shape: [T, sae.dSae],
-        data: denseCodes(await encodeSparse(sae, out.resid.get(argv.codes)!)),
+        data: denseCodes(await encodeSparse(sae, out.acts.get(codesName)!)),
       };
     }
     out.logits!.dispose();
-    out.resid.forEach((t) => t.dispose());
+    out.acts.forEach((t) => t.dispose());
     writeSafetensors(argv.out, tensors, { input_ids: ids.join(','), interventions: JSON.stringify(interventions) });
     cache.dispose();
     backend.close();

@@ -19,7 +19,7 @@ import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
 import { SHIPPED } from '../lib/settings/shipped.ts';
-import { interventionHooks, parseInterventionFlags } from '../lib/steering/interventions.ts';
+import { interventionHooks, offHookNotes, parseInterventionFlags } from '../lib/steering/interventions.ts';
 
 interface Args extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
@@ -89,8 +89,9 @@ const command: CommandModule<GlobalArgs, Args> = {
     mergeAdapterFlag(argv.model, argv.adapter, argv['merge-adapter']);
     const model = await loadModel(argv.model, backend, { adapter: argv.adapter, ...weightChoice(argv) });
     const tokenizer = loadTokenizer(argv.model);
-    const sae = argv.sae ? loadSaeFor(argv.sae, model.config, backend) : null;
-    const hooks = sae ? interventionHooks(sae, interventions, model.config.numLayers) : undefined;
+    const sae = argv.sae ? loadSaeFor(argv.sae, backend) : null;
+    const hooks = sae ? interventionHooks(sae, interventions, model.config) : undefined;
+    if (sae) for (const note of offHookNotes(interventions, sae)) console.error(note);
     const prompt =
       source === 'ids'
         ? parseIds(argv.ids!, '--ids', model.config.vocabSize)

@@ -1,10 +1,12 @@
-// What most commands open: model config and tokenizer, the SAE, the feature layer, and an executor that
+// What most commands open: model config and tokenizer, the SAE, its hook point, and an executor that
 // runs the model (in this thread, or on worker threads that each load their own copy). The shipped
 // default model, SAE and prompts are what a session opens when given no paths.
 import { availableParallelism } from 'node:os';
 import { type Backend, type BackendChoice, type BackendSpec, openBackend } from './backend.ts';
-import { InputError, SettingError, settingRef as ref } from './errors.ts';
+import { flagOf, InputError, SettingError, settingRef as ref } from './errors.ts';
 import { loadModelConfig, type ModelConfig } from './model/config.ts';
+import { checkHook, HOOK_FORMS, type HookPoint, hookName, hookWidth, resolveHook, sameHook } from './model/hooks.ts';
+import { saeHook } from './steering/interventions.ts';
 import { loadModel, type WeightChoice } from './model/load.ts';
 import { mergeAdapter } from './model/mergeAdapter.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
@@ -20,8 +22,8 @@ export interface Session {
   config: ModelConfig;
   tokenizer: Tokenizer;
   sae: Sae;
-  /** The feature (read-out) layer. */
-  layer: number;
+  /** The feature (read-out) hook point: where the SAE is read and, unless told otherwise, steered and clamped. */
+  hook: HookPoint;
   executor: Executor;
   /** Stops the workers and frees the backend. */
   close(): Promise<void>;
@@ -38,9 +40,10 @@ export interface SessionOptions {
   mergeAdapter?: string | null;
   /** How the weights are held (--dtype, --quantize); default: the backend's default dtype. */
   weights?: WeightChoice;
-  /** Where progress lines go (default: stderr). */
+  /** Where progress lines and notes (a --layer that differs from the SAE's own hook point) go (default: stderr). */
   log?: (line: string) => void;
-  layer?: number;
+  /** The feature hook point: a hook name, or a layer number (= resid_post.L). Default: the SAE's own hook point. */
+  layer?: string | number;
   /** An open backend, or what to open (default auto). */
   backend?: Backend | BackendSpec | BackendChoice;
   /** 0 (the default) runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
@@ -48,17 +51,49 @@ export interface SessionOptions {
   forceWorkers?: boolean;
 }
 
-/** The layer an SAE was trained on, from its hook name (`blocks.L.hook_resid_post`), when it says. */
-function saeHookLayer(sae: Sae): number | null {
-  const m = /^blocks\.(\d+)\./.exec(sae.info.hookName ?? '');
-  return m ? Number(m[1]) : null;
+/**
+ * The feature hook point: `override` (the value of the setting `setting`, default ‹layer›: a hook name or a
+ * layer number = resid_post.L) when given, else the SAE's own. An SAE that names no hook point, or one this
+ * toolkit does not run, needs the override.
+ */
+export function featureHook(
+  sae: Sae,
+  config: ModelConfig,
+  o: { override?: string | number; setting?: string; log?: (line: string) => void } = {},
+): HookPoint {
+  const name = o.setting ?? 'layer';
+  const said = sae.info.hookName;
+  const own = saeHook(sae);
+  if (o.override !== undefined) {
+    const hook = resolveHook(String(o.override), config, ref(name));
+    if (own && !sameHook(own, hook))
+      (o.log ?? console.error)(
+        `note: ${flagOf(name)} ${o.override} reads ${hookName(hook)}, but the SAE was trained at ${hookName(own)} (${said})`,
+      );
+    return hook;
+  }
+  if (said === undefined)
+    throw new SettingError(
+      `${sae.info.path}: the SAE names no hook point (no hook_name in a SAELens cfg.json, no Gemma Scope or Goodfire folder or file name; docs/sae.md); give ${ref(name)} HOOK, e.g. ${ref(name)} blocks.12.hook_resid_post or ${ref(name)} 12`,
+    );
+  if (!own)
+    throw new SettingError(
+      `${sae.info.path}: the SAE's hook point "${said}" is not one this toolkit runs (${HOOK_FORMS}); give ${ref(name)} HOOK to read it at another`,
+    );
+  return checkHook(
+    own,
+    config,
+    `${sae.info.path}: the SAE's hook point ${said} (is the SAE for this model? ${ref(name)} reads elsewhere)`,
+  );
 }
 
-/** A layer index the model has; `what` names the value (`‹layer› 7`, or where a value not given came from). */
-export function checkLayer(layer: number, config: ModelConfig, what = `${ref('layer')} ${layer}`): void {
-  if (!Number.isInteger(layer) || layer < 0 || layer >= config.numLayers) {
-    throw new SettingError(`${what}: the model has layers 0..${config.numLayers - 1}`);
-  }
+/** Checks the SAE reads activations of the width found at `hook`. */
+export function checkSaeAt(sae: Sae, hook: HookPoint, config: ModelConfig): void {
+  const width = hookWidth(hook, config);
+  if (sae.dIn !== width)
+    throw new InputError(
+      `${sae.info.path}: the SAE's d_in is ${sae.dIn}, but ${hookName(hook)} of this model is ${width} wide (hidden size ${config.hiddenSize}${hook.kind === 'attn_z' ? '' : `; attn.hook_z is ${config.numHeads * config.headDim}`})`,
+    );
 }
 
 /** At most one worker per available core (each holds its own model copy) unless `force`. */
@@ -73,13 +108,9 @@ export function checkWorkers(workers: number, force = false): void {
   }
 }
 
-/** Loads an SAE for a backend and checks it reads the model's residual stream. */
-export function loadSaeFor(path: string, config: ModelConfig, backend: Backend): Sae {
-  const sae = loadSae(path, saeComputeOptions(backend));
-  if (sae.dIn !== config.hiddenSize) {
-    throw new InputError(`${path}: the SAE's d_in is ${sae.dIn} but the model's hidden size is ${config.hiddenSize}`);
-  }
-  return sae;
+/** Loads an SAE for a backend (its width is checked where it is used: checkSaeAt, checkInterventions). */
+export function loadSaeFor(path: string, backend: Backend): Sae {
+  return loadSae(path, saeComputeOptions(backend));
 }
 
 /** Writes the merged checkpoint that --merge-adapter asks for (it needs --adapter). */
@@ -104,17 +135,9 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   const config = loadModelConfig(paths.model);
   const tokenizer = loadTokenizer(paths.model);
   const backend = isBackend(o.backend) ? o.backend : await openBackend(o.backend ?? 'auto');
-  const sae = loadSaeFor(paths.sae, config, backend);
-  const layer = o.layer ?? saeHookLayer(sae);
-  if (layer === null)
-    throw new SettingError(`${paths.sae}: the SAE names no layer (no hook_name); give ${ref('layer')}`);
-  checkLayer(
-    layer,
-    config,
-    o.layer === undefined
-      ? `${paths.sae}: the SAE's hook ${sae.info.hookName} (layer ${layer}; is the SAE for this model? ${ref('layer')} reads another layer)`
-      : undefined,
-  );
+  const sae = loadSaeFor(paths.sae, backend);
+  const hook = featureHook(sae, config, { override: o.layer, log: o.log });
+  checkSaeAt(sae, hook, config);
   mergeAdapterFlag(paths.model, paths.adapter, o.mergeAdapter, o.log);
   const executor =
     workers === 0
@@ -130,7 +153,7 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
     await executor.close();
     backend.close();
   };
-  return { backend, paths, config, tokenizer, sae, layer, executor, close };
+  return { backend, paths, config, tokenizer, sae, hook, executor, close };
 }
 
 function isBackend(b: SessionOptions['backend']): b is Backend {

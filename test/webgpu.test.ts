@@ -72,14 +72,14 @@ test('webgpu: past the binding limit, lm_head, projections and SAE encoder split
       );
       const ids = Array.from(expected.read('ids.1').data, Number);
       const cache = model.newCache(1, 64);
-      const out = await model.forward([ids], cache, { readLayers: [1] });
+      const out = await model.forward([ids], cache, { read: ['resid_post.1'] });
       assert.ok(maxAbsDiff(await out.logits!.data(), expected.read('logits.1').data) < 1e-4, `${name}: logits`);
       assert.ok(
-        maxAbsDiff(await out.resid.get(1)!.data(), expected.read('resid_post.1.1').data) < 1e-4,
+        maxAbsDiff(await out.acts.get('resid_post.1')!.data(), expected.read('resid_post.1.1').data) < 1e-4,
         `${name}: resid_post.1`,
       );
       out.logits!.dispose();
-      out.resid.forEach((t) => t.dispose());
+      out.acts.forEach((t) => t.dispose());
       cache.dispose();
       model.dispose();
     }
@@ -212,7 +212,7 @@ test('webgpu: a row whose logits are not finite is stopped and marked (greedy an
   ]) {
     const opts = { ...s, maxNewTokens: 6, stopIds: [], seeds: [3, 4] };
     const clean = await generate(model, prompts, opts);
-    const hooked = await generate(model, prompts, { ...opts, hooks: new Map([[0, nanRows(1)]]) });
+    const hooked = await generate(model, prompts, { ...opts, hooks: new Map([['resid_post.0', nanRows(1)]]) });
     assert.deepEqual(hooked.nonFinite, [-1, 0], JSON.stringify(s));
     assert.deepEqual(hooked.tokens, [clean.tokens[0], []], JSON.stringify(s));
   }
@@ -289,17 +289,17 @@ test('webgpu: fused kernels give the unfused path, in prefill and in decode past
     const ids = Array.from(new SafetensorsFile(join(dir, 'expected.safetensors')).read('ids.0').data, Number);
     const run = async (fuse: boolean) => {
       const model = await loadModel(dir, backend!, { fuse });
-      const layers = Array.from({ length: model.config.numLayers }, (_, l) => l);
+      const reads = Array.from({ length: model.config.numLayers }, (_, l) => `resid_post.${l}`);
       const cache = model.newCache(2, ids.length);
       const got: number[] = [];
       // two rows: the sequence prefilled at once, and the same sequence token by token from 9 on (past the window of 6)
       const steps: number[][][] = [[ids, ids.slice(0, 9)], ...ids.slice(9).map((t) => [[t]])];
       for (const [i, rows] of steps.entries()) {
-        const out = await model.forward(rows, cache, { slots: i === 0 ? [0, 1] : [1], readLayers: layers });
+        const out = await model.forward(rows, cache, { slots: i === 0 ? [0, 1] : [1], read: reads });
         got.push(...(await out.logits!.data()));
-        for (const l of layers) got.push(...(await out.resid.get(l)!.data()));
+        for (const r of reads) got.push(...(await out.acts.get(r)!.data()));
         out.logits!.dispose();
-        out.resid.forEach((t) => t.dispose());
+        out.acts.forEach((t) => t.dispose());
       }
       cache.dispose();
       model.dispose();

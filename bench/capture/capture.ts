@@ -11,6 +11,7 @@ import { openBackend } from '../../lib/backend.ts';
 import { capture, planBatches, prepareSample } from '../../lib/capture/capture.ts';
 import { readSamples } from '../../lib/capture/samples.ts';
 import { jsonlRecords } from '../../lib/io/lines.ts';
+import { hookName, residPost } from '../../lib/model/hooks.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from '../../lib/parallel/pool.ts';
@@ -29,6 +30,7 @@ const cache = join(root, 'bench', '.cache');
 const model = join(cache, 'otd-llama-110m'),
   saeDir = join(cache, 'sae-16k-l6'),
   layer = 6;
+const hook = residPost(layer);
 if (!existsSync(join(model, 'config.json')) || !existsSync(join(saeDir, 'cfg.json'))) {
   console.error(
     'first run `node --import tsx bench/find-otd-latents/bench.ts --only 110m` to create the 110M model and 16k SAE',
@@ -60,17 +62,17 @@ const tokens = batches.reduce((a, b) => a + b.reduce((x, p) => x + p.ids.length,
 writeFileSync(join(tmp, 'batches.json'), JSON.stringify(batches.map((b) => b.map((p) => p.ids))));
 
 async function ours(executor: Executor, name: string): Promise<number> {
-  const settings = { layer, batch_size: Number(values.batch) };
-  const meta = { model, sae: saeDir, layer, d_sae: sae.dSae };
+  const settings = { hook: hookName(hook), batch_size: Number(values.batch) };
+  const meta = { model, sae: saeDir, layer, hook: hookName(hook), d_sae: sae.dSae };
   await capture(
-    { tokenizer, executor, layer },
+    { tokenizer, executor, hook },
     samples.slice(0, Number(values.batch)),
     join(tmp, `warm-${name}.acts`),
     meta,
     { batchSize: Number(values.batch), settings },
   );
   const start = performance.now();
-  await capture({ tokenizer, executor, layer }, samples, join(tmp, `${name}.acts`), meta, {
+  await capture({ tokenizer, executor, hook }, samples, join(tmp, `${name}.acts`), meta, {
     batchSize: Number(values.batch),
     settings,
   });

@@ -1,5 +1,5 @@
-// Capture: render each sample with the chat template, run the model to the feature layer (with any
-// interventions), encode the residual stream with the SAE, and append sparse codes to an activation store.
+// Capture: render each sample with the chat template, run the model to the feature's hook point (with any
+// interventions), encode the activation there with the SAE, and append sparse codes to an activation store.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
@@ -7,6 +7,7 @@ import { firstNonFinite } from '../io/dtype.ts';
 import { withDirLock } from '../runs/lock.ts';
 import { locateChatSpans } from '../model/spans.ts';
 import { checkClaim } from '../runs/claim.ts';
+import { type HookPoint, hookName } from '../model/hooks.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { EncodeTask } from '../parallel/tasks.ts';
@@ -22,8 +23,8 @@ export interface CaptureSetup {
   config?: { maxPositions: number };
   /** Runs the encode tasks: in this thread or on worker threads. */
   executor: Executor;
-  /** Feature (read-out) layer: codes of resid_post.layer. */
-  layer: number;
+  /** Feature (read-out) hook point: the codes are the SAE's encoding of the activation there. */
+  hook: HookPoint;
   /** Steering/ablation applied to every sample before the read-out. */
   interventions?: Intervention[];
 }
@@ -31,7 +32,7 @@ export interface CaptureSetup {
 export interface CaptureOptions {
   /** Samples per forward pass. */
   batchSize?: number;
-  /** Everything that changes the codes (interventions, layer, …): a rerun into the same store must match. */
+  /** Everything that changes the codes (interventions, hook point, …): a rerun into the same store must match. */
   settings: Record<string, unknown>;
   /** Before the first batch: samples already in the store, and batches left to run. */
   onStart?: (info: { resumed: number; pending: number; batches: number }) => void;
@@ -138,7 +139,7 @@ async function captureLocked(
   opts.onStart?.({ resumed, pending: todo.length, batches: batches.length });
   const tasks: EncodeTask[] = todo.map(({ batch }) => ({
     kind: 'encode',
-    layer: cs.layer,
+    hook: hookName(cs.hook),
     sequences: batch.map((p) => p.ids),
     interventions: batch.map(() => cs.interventions ?? []),
   }));
@@ -146,7 +147,7 @@ async function captureLocked(
     const bad = firstNonFinite(codes.value);
     if (bad >= 0)
       throw new Error(
-        `sample ${todo[i].batch[codes.sample[bad]].sample.id}: a non-finite SAE code (NaN or Inf) at resid_post.${cs.layer}: the residual stream overflowed (an extreme --steer value?); nothing of its batch was stored`,
+        `sample ${todo[i].batch[codes.sample[bad]].sample.id}: a non-finite SAE code (NaN or Inf) at ${hookName(cs.hook)}: the activation overflowed (an extreme --steer value?); nothing of its batch was stored`,
       );
     writer.append(
       todo[i].batch.map((p) => sampleRow(p, spanNames)),

@@ -1,6 +1,7 @@
-// meta.json of an activation store: the model, SAE, layer and settings it was captured with.
+// meta.json of an activation store: the model, SAE, hook point and settings it was captured with.
 import type { Session } from '../session.ts';
 import { sha256Text } from '../io/hash.ts';
+import { hookName } from '../model/hooks.ts';
 import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
 import type { StoreMeta } from '../store/schema.ts';
 
@@ -14,7 +15,8 @@ export function storeMeta(
   return {
     model: modelProvenance(modelDir, session.paths.adapter),
     sae: session.sae.info,
-    layer: session.layer,
+    layer: session.hook.layer,
+    hook: hookName(session.hook),
     d_sae: session.sae.dSae,
     chat_template_hash: session.tokenizer.chatTemplate ? sha256Text(session.tokenizer.chatTemplate) : null,
     content_hashes: contentHashes,

@@ -87,13 +87,13 @@ export function weightChoice(a: WeightArgs): WeightChoice {
 export interface SessionArgs extends GlobalArgs, AdapterArgs, WeightArgs {
   model: string;
   sae: string;
-  layer?: number;
+  layer?: string;
   'batch-size': number;
   workers: number;
   'force-workers': boolean;
 }
 
-/** --model, --adapter, --merge-adapter, --dtype, --quantize, --sae, --layer, --batch-size and --workers. */
+/** --model, --adapter, --merge-adapter, --dtype, --quantize, --sae, --layer (the feature hook point), --batch-size and --workers. */
 export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
   return weightOptions(adapterOptions(y))
     .option('model', {
@@ -108,7 +108,11 @@ export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per for
       defaultDescription: 'data/sae',
       describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',
     })
-    .option('layer', { type: 'number', describe: 'feature layer (resid_post.L); default: the SAE hook layer' })
+    .option('layer', {
+      type: 'string',
+      describe:
+        "feature hook point: a hook name (blocks.L.hook_resid_pre, blocks.L.hook_mlp_out, …) or a layer number L (= resid_post.L); default: the SAE's own hook point",
+    })
     .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
     .option('workers', {
       type: 'number',
@@ -118,18 +122,19 @@ export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per for
     .option('force-workers', { type: 'boolean', default: false, describe: 'allow more --workers than cores' });
 }
 
-/** --steer and --clamp (LAYER:LATENT:VALUE, repeatable), on every position, with the SAE error term kept. */
+/** --steer and --clamp (HOOK:LATENT:VALUE, repeatable), on every position, with the SAE error term kept. */
 export function interventionOptions<T>(y: Argv<T>) {
   return y
     .option('steer', {
       type: 'string',
       array: true,
-      describe: 'LAYER:LATENT:VALUE, add VALUE·W_dec[LATENT] at LAYER on every position (repeatable)',
+      describe:
+        'HOOK:LATENT:VALUE, add VALUE·W_dec[LATENT] at HOOK on every position (repeatable); HOOK is a hook name (blocks.3.hook_resid_pre) or a layer number L (= resid_post.L)',
     })
     .option('clamp', {
       type: 'string',
       array: true,
-      describe: 'LAYER:LATENT:VALUE, clamp the latent to VALUE at LAYER (repeatable; 0 = ablate)',
+      describe: 'HOOK:LATENT:VALUE, clamp the latent to VALUE at HOOK (repeatable; 0 = ablate; HOOK as for --steer)',
     });
 }
 

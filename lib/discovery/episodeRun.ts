@@ -10,6 +10,7 @@ import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { markdownTable } from '../io/markdown.ts';
 import { sha256File, sha256Text } from '../io/hash.ts';
+import { hookName } from '../model/hooks.ts';
 import { runtimeProvenance } from '../runs/provenance.ts';
 import { type LatentSet, readLatentSet } from '../stats/latentSet.ts';
 import { openStore } from '../store/reader.ts';
@@ -70,9 +71,11 @@ async function episodes(session: Session, o: EpisodeRunOptions): Promise<Episode
   const chosen = chooseLatents(set, session.sae.dSae, o.latentsPath);
   const storeDir = join(o.out, 'episodes.acts');
   const samplesHash = sha256Text(JSON.stringify(o.episodes));
-  const settings = { layer: session.layer, batch_size: o.batchSize, samples_sha256: samplesHash };
+  if (set.hook && set.hook !== hookName(session.hook))
+    o.log(`note: ${o.latentsPath} was ranked at ${set.hook}; these episodes are read at ${hookName(session.hook)}`);
+  const settings = { hook: hookName(session.hook), batch_size: o.batchSize, samples_sha256: samplesHash };
   o.log(
-    `capturing ${o.episodes.length} episodes at resid_post.${session.layer}; ${chosen.latents.length} latents (${chosen.which} of ${o.latentsPath})`,
+    `capturing ${o.episodes.length} episodes at ${settings.hook}; ${chosen.latents.length} latents (${chosen.which} of ${o.latentsPath})`,
   );
   await capture(
     session,
@@ -95,7 +98,8 @@ async function episodes(session: Session, o: EpisodeRunOptions): Promise<Episode
       which: chosen.which,
     },
     activations: 'episodes.acts',
-    layer: session.layer,
+    layer: session.hook.layer,
+    hook: settings.hook,
     runtime: runtimeProvenance(o.backend),
   };
   writeJsonAtomic(join(o.out, 'episodes.json'), { ...report, provenance });

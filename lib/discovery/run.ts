@@ -8,6 +8,7 @@ import { lockDir, withDirLock } from '../runs/lock.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.ts';
 import { sha256Text } from '../io/hash.ts';
+import { hookName } from '../model/hooks.ts';
 import { reuseOrCompute } from '../runs/claim.ts';
 import { runtimeProvenance } from '../runs/provenance.ts';
 import { recordSettings } from '../settings/table.ts';
@@ -41,7 +42,8 @@ function writeConfig(setup: Session, o: DiscoveryOptions, promptsHash: string): 
       prompts: { path: o.paths.prompts, sha256: promptsHash },
       responses: o.responses ? { path: o.paths.responses, sha256: sha256Text(JSON.stringify(o.responses)) } : null,
     },
-    feature_layer: setup.layer,
+    feature_layer: setup.hook.layer,
+    feature_hook: hookName(setup.hook),
     labels: typeof v.labels === 'string' ? v.labels : v.labels ? `(${v.labels.size} labels given)` : null,
   };
   writeJsonAtomic(join(o.out, 'config.json'), {
@@ -85,9 +87,13 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
 
   const samples = otdSamples(o.prompts, responses, perms);
   const storeDir = join(o.out, 'activations.acts');
-  const settings = { layer: setup.layer, batch_size: o.batchSize, samples_sha256: sha256Text(JSON.stringify(samples)) };
+  const settings = {
+    hook: hookName(setup.hook),
+    batch_size: o.batchSize,
+    samples_sha256: sha256Text(JSON.stringify(samples)),
+  };
   o.log(
-    `capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at resid_post.${setup.layer}`,
+    `capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at ${settings.hook}`,
   );
   const backend = o.backend === undefined ? setup.backend.description : o.backend;
   const meta = storeMeta(
@@ -124,7 +130,7 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
     runtime: runtimeProvenance(backend),
     content_hashes: store.meta.content_hashes,
   };
-  const source = `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`, layer ${setup.layer}; ${o.prompts.length} prompts, ${o.derangements} derangements (seed ${o.seed}).`;
+  const source = `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\` at ${settings.hook}; ${o.prompts.length} prompts, ${o.derangements} derangements (seed ${o.seed}).`;
   writeDiscovery(o.out, analysis, provenance, { source, span: o.span, labels: o.labels });
   return analysis;
 }

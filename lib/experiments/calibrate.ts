@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { writeJsonAtomic } from '../io/atomic.ts';
 import { sha256Text } from '../io/hash.ts';
+import { type HookPoint, hookName } from '../model/hooks.ts';
 import { Rng } from '../random.ts';
+import { interventionAt } from '../steering/interventions.ts';
 import type { JudgeResult } from '../trials/types.ts';
 import { Bisection, type BisectionSettings } from './bisection.ts';
 import type { Feature } from './features.ts';
@@ -28,7 +30,7 @@ export interface Calibration {
 
 export interface CalibrateOptions {
   prompts: string[];
-  steerLayer: number;
+  steerHook: HookPoint;
   seed: number;
   steps: number;
   /** Responses judged per step. */
@@ -91,7 +93,7 @@ function cacheFile(o: CalibrateOptions, f: Feature, settings: BisectionSettings)
     steps: o.steps,
     per_step: o.perStep,
     seed: o.seed,
-    steer_layer: o.steerLayer,
+    steer_hook: hookName(o.steerHook),
     prompts: sha256Text(JSON.stringify(o.prompts)),
     context: o.context,
   };
@@ -140,7 +142,7 @@ export async function calibrate(
         rows.push({
           prompt: o.prompts[t.rng.int(o.prompts.length)],
           seed: t.rng.int(SEED_RANGE),
-          interventions: [{ layer: o.steerLayer, latent: t.f.latent, value: boosts[i], mode: 'add' }],
+          interventions: [interventionAt(o.steerHook, { latent: t.f.latent, value: boosts[i], mode: 'add' })],
           instruction: null,
           featureLabel: t.f.label,
         });

@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { SettingError, settingRef as ref } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
+import type { HookPoint } from '../model/hooks.ts';
+import { interventionAt } from '../steering/interventions.ts';
 import type { Intervention } from '../steering/types.ts';
 import type { Sae } from '../sae/index.ts';
 import { openStore } from '../store/reader.ts';
@@ -24,10 +26,10 @@ export interface ConditionOptions {
   metaPromptPlacement: MetaPromptPlacement;
 }
 
-/** What a condition's trials draw on: the ablated latents, the clamp layer, the random sets, the meta-prompt. */
+/** What a condition's trials draw on: the ablated latents, the clamps' hook point, the random sets, the meta-prompt. */
 export interface ConditionResources {
   ablated: number[];
-  clampLayer: number;
+  clampHook: HookPoint;
   randomSets: RandomSet[];
   metaPrompt: string;
   metaPromptPlacement: MetaPromptPlacement;
@@ -72,8 +74,8 @@ export interface ConditionEntry {
   provenance?: (r: ConditionResources) => Record<string, unknown>;
 }
 
-const clamps = (latents: number[], layer: number): Intervention[] =>
-  latents.map((latent) => ({ layer, latent, value: 0, mode: 'clamp' }));
+const clamps = (latents: number[], hook: HookPoint): Intervention[] =>
+  latents.map((latent) => interventionAt(hook, { latent, value: 0, mode: 'clamp' }));
 
 export const CONDITIONS = {
   baseline: {
@@ -85,7 +87,7 @@ export const CONDITIONS = {
     describe: 'steer, with the detector latents clamped to 0',
     steered: true,
     clampsLatents: true,
-    trial: (r) => ({ interventions: clamps(r.ablated, r.clampLayer) }),
+    trial: (r) => ({ interventions: clamps(r.ablated, r.clampHook) }),
   },
   random: {
     describe:
@@ -115,7 +117,7 @@ export const CONDITIONS = {
     },
     trial: (r, t) => {
       const k = t % r.randomSets.length;
-      return { interventions: clamps(r.randomSets[k].latents, r.clampLayer), suffix: `#${k}`, randomSet: k };
+      return { interventions: clamps(r.randomSets[k].latents, r.clampHook), suffix: `#${k}`, randomSet: k };
     },
     summary: (r) =>
       r.random
@@ -197,11 +199,11 @@ export function parseConditions(text: string): Condition[] {
 /** What the conditions' trials draw on, each condition's `prepare` run once the features are known. */
 export async function prepareConditions(
   conditions: Condition[],
-  setup: ConditionSetup & { clampLayer: number },
+  setup: ConditionSetup & { clampHook: HookPoint },
 ): Promise<ConditionResources> {
   const resources: ConditionResources = {
     ablated: setup.latents.latents,
-    clampLayer: setup.clampLayer,
+    clampHook: setup.clampHook,
     randomSets: [],
     metaPrompt: setup.metaPrompt,
     metaPromptPlacement: setup.metaPromptPlacement,

@@ -9,7 +9,8 @@ import type { Judge } from '../judge/index.ts';
 import { judgeFrom } from '../judge/settings.ts';
 import { newRunDir } from '../runs/dirs.ts';
 import type { Shard } from '../shards/environment.ts';
-import { checkLayer, type Session } from '../session.ts';
+import { checkHook, type HookPoint, hookName, parseHook, sameHook } from '../model/hooks.ts';
+import { checkSaeAt, type Session } from '../session.ts';
 import { samplingOf } from '../settings/sampling.ts';
 import { settingSources } from '../settings/sources.ts';
 import {
@@ -111,8 +112,10 @@ export interface AblationSetup extends ConditionOptions {
 
 /** The options runAblation works from: the setup with the session's layers and the latents resolved. */
 export interface AblationOptions extends Omit<AblationSetup, 'backend'> {
-  steerLayer: number;
-  clampLayer: number;
+  /** Where the steering acts (the paper steers at an earlier layer than it reads). */
+  steerHook: HookPoint;
+  /** Where the ablation clamps act. */
+  clampHook: HookPoint;
   latents: ResolvedLatents;
   backend: string | null;
 }
@@ -248,18 +251,21 @@ export async function ablationOptions(
 ): Promise<AblationOptions> {
   const s = 'settings' in c ? c : prepareAblation(c, session.paths);
   const v = s.settings.values;
-  const steerLayer = v.steerLayer ?? session.layer;
-  checkLayer(
-    steerLayer,
-    session.config,
-    describeValue(ABLATION_SETTINGS, s.settings, 'steerLayer', s.sources, steerLayer),
-  );
-  const clampLayer = v.clampLayer ?? steerLayer;
-  checkLayer(
-    clampLayer,
-    session.config,
-    describeValue(ABLATION_SETTINGS, s.settings, 'clampLayer', s.sources, clampLayer),
-  );
+  // the value (given, esr_defaults.json, or the fallback) checked against the model and the SAE's width there
+  const hookAt = (name: 'steerLayer' | 'clampLayer', fallback: HookPoint): HookPoint => {
+    const given = v[name];
+    if (given === null) return fallback;
+    const what = describeValue(ABLATION_SETTINGS, s.settings, name, s.sources);
+    const hook = checkHook(parseHook(String(given), what), session.config, what);
+    checkSaeAt(session.sae, hook, session.config);
+    return hook;
+  };
+  const steerHook = hookAt('steerLayer', session.hook);
+  const clampHook = hookAt('clampLayer', steerHook);
+  if (!sameHook(steerHook, session.hook) || !sameHook(clampHook, steerHook))
+    s.log(
+      `steering at ${hookName(steerHook)}, clamps at ${hookName(clampHook)}, read-out at ${hookName(session.hook)}`,
+    );
   const latents = await resolveLatents(session, s.located, {
     prompts: s.prompts,
     promptsFile: s.paths.prompts,
@@ -274,8 +280,8 @@ export async function ablationOptions(
     s.log('note: the heuristic judge is an offline lexical APPROXIMATION, not an LLM judgment');
   return {
     ...s,
-    steerLayer,
-    clampLayer,
+    steerHook,
+    clampHook,
     latents,
     paths: { ...session.paths, prompts: s.paths.prompts },
     backend: s.backend === undefined ? session.backend.description : s.backend,

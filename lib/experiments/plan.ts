@@ -1,6 +1,8 @@
 // The trial plan: every (feature, prompt, seed) draw under every condition (paired), with its
 // interventions and a stable id, so a rerun can tell what is already in the store.
 import { Rng } from '../random.ts';
+import type { HookPoint } from '../model/hooks.ts';
+import { interventionAt } from '../steering/interventions.ts';
 import type { Intervention } from '../steering/types.ts';
 import { type Condition, type ConditionResources, condition } from './conditions.ts';
 import type { Feature } from './features.ts';
@@ -20,7 +22,7 @@ export interface PlanInput extends ConditionResources {
   seed: number;
   conditions: Condition[];
   strengths: Map<number, Strength[]>;
-  steerLayer: number;
+  steerHook: HookPoint;
 }
 
 export interface PlannedTrial extends SteeredRow {
@@ -74,7 +76,9 @@ export function planTrials(p: PlanInput): PlannedTrial[] {
       const key = `${f.latent}:${d.promptIndex}:${d.seed}`;
       const push = (c: Condition, s: Strength | null): void => {
         const x = condition(c).trial(p, t);
-        const steer: Intervention[] = s ? [{ layer: p.steerLayer, latent: f.latent, value: s.boost, mode: 'add' }] : [];
+        const steer: Intervention[] = s
+          ? [interventionAt(p.steerHook, { latent: f.latent, value: s.boost, mode: 'add' })]
+          : [];
         const at = s === null || s.level === null ? '' : `:z${s.level}`;
         out.push({
           ...base,

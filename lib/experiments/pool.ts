@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { SettingError, settingRef as ref } from '../errors.ts';
 import { writeJsonAtomic } from '../io/atomic.ts';
+import { type HookPoint, hookName, sameHook } from '../model/hooks.ts';
 import type { Session } from '../session.ts';
 import type { AblationOptions } from './config.ts';
 import { type Feature, sampleFeatures, type SteeringPool, steeringPool } from './features.ts';
@@ -32,10 +33,10 @@ export function checkFeatures(features: Feature[], ablated: number[], dSae: numb
     );
 }
 
-function emptyPool(pool: SteeringPool, layer: number, labelled: boolean): SettingError {
+function emptyPool(pool: SteeringPool, hook: HookPoint, labelled: boolean): SettingError {
   const c = pool.counts;
   return new SettingError(
-    `the steering pool at resid_post.${layer} is empty (${c.silent_on_prompts} latents silent on every prompt, ` +
+    `the steering pool at ${hookName(hook)} is empty (${c.silent_on_prompts} latents silent on every prompt, ` +
       `${c.alive_on_general_text} of them alive on the general text${labelled ? `, ${c.labelled} labelled` : ''}, ` +
       `ablated latents excluded): give ${ref('features')}, another ${ref('featureLabels')} file, or other ${ref('prompts')} / ${ref('generalText')}`,
   );
@@ -50,26 +51,26 @@ export async function chooseFeatures(session: Session, o: AblationOptions): Prom
   const { executor, sae, tokenizer } = session;
   const rendered = o.prompts.map((p) => renderPrompt(tokenizer, p, null));
   const needScan = o.strength.kind === 'calibrate' && o.strength.range === null;
-  const scan = needScan ? await scanPrompts(executor, sae, o.steerLayer, rendered, o.batchSize) : null;
+  const scan = needScan ? await scanPrompts(executor, sae, o.steerHook, rendered, o.batchSize) : null;
   if (scan)
     o.log(
-      `prompts at resid_post.${o.steerLayer}: median residual norm ${scan.medianNorm.toFixed(2)} (scales the calibration range)`,
+      `prompts at ${hookName(o.steerHook)}: median activation norm ${scan.medianNorm.toFixed(2)} (scales the calibration range)`,
     );
   if (Array.isArray(o.features)) return { features: o.features, pool: null, scan };
   const { labels, generalText } = o.features;
   const onPrompts =
-    session.layer === o.steerLayer && scan
+    sameHook(session.hook, o.steerHook) && scan
       ? scan
-      : await scanPrompts(executor, sae, session.layer, rendered, o.batchSize);
+      : await scanPrompts(executor, sae, session.hook, rendered, o.batchSize);
   const texts = generalText.texts.map((t) => tokenizer.encode(t).ids);
-  const general = await scanPrompts(executor, sae, session.layer, texts, o.batchSize);
+  const general = await scanPrompts(executor, sae, session.hook, texts, o.batchSize);
   const pool = steeringPool(sae.dSae, onPrompts.alive, general.alive, o.latents.latents, labels?.labels ?? null);
   const c = pool.counts;
   o.log(
-    `steering pool at resid_post.${session.layer}: ${c.silent_on_prompts} latents silent on every prompt, ${c.alive_on_general_text} of them alive on ${generalText.path}` +
+    `steering pool at ${hookName(session.hook)}: ${c.silent_on_prompts} latents silent on every prompt, ${c.alive_on_general_text} of them alive on ${generalText.path}` +
       `${labels ? `, ${c.labelled} labelled in ${labels.path}` : ''} → ${c.pool} candidates (ablated latents excluded)`,
   );
-  if (pool.features.length === 0) throw emptyPool(pool, session.layer, labels !== null);
+  if (pool.features.length === 0) throw emptyPool(pool, session.hook, labels !== null);
   let sample = o.features.sample;
   if (o.features.sampleIsDefault && pool.features.length < sample) {
     o.log(

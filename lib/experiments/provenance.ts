@@ -2,6 +2,7 @@
 // sha256 is the run id), what a calibration's cache key depends on, and the record every trial carries.
 import { sha256Text } from '../io/hash.ts';
 import { modelProvenance, runtimeProvenance } from '../runs/provenance.ts';
+import { type HookPoint, hookName } from '../model/hooks.ts';
 import type { Session } from '../session.ts';
 import { recordSettings } from '../settings/table.ts';
 import type { AblationOptions } from './config.ts';
@@ -42,6 +43,18 @@ function featuresRecord(o: AblationOptions): unknown {
   };
 }
 
+/** Where the run reads, steers and clamps: hook names, beside the blocks (the numeric fields older runs have). */
+function hookFields(feature: HookPoint, o: Pick<AblationOptions, 'steerHook' | 'clampHook'>) {
+  return {
+    feature_layer: feature.layer,
+    feature_hook: hookName(feature),
+    steer_layer: o.steerHook.layer,
+    steer_hook: hookName(o.steerHook),
+    clamp_layer: o.clampHook.layer,
+    clamp_hook: hookName(o.clampHook),
+  };
+}
+
 export function ablationProvenance(session: Session, o: AblationOptions): AblationProvenance {
   const { sae, tokenizer } = session;
   const inputs = {
@@ -54,7 +67,7 @@ export function ablationProvenance(session: Session, o: AblationOptions): Ablati
     prompts: { path: o.paths.prompts, sha256: sha256Text(JSON.stringify(o.prompts)) },
     chat_template_sha256: tokenizer.chatTemplate ? sha256Text(tokenizer.chatTemplate) : null,
   };
-  const layers = { feature_layer: session.layer, steer_layer: o.steerLayer, clamp_layer: o.clampLayer };
+  const layers = hookFields(session.hook, o);
   const base = {
     inputs,
     ...layers,

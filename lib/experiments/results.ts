@@ -34,11 +34,11 @@ export interface AblationTally {
 
 /** The options summary.md shows, as plain data. */
 function summaryOptions(o: AblationOptions): SummaryOptions {
-  const { paths, steerLayer, clampLayer, trialsPerFeature, prompts, seed, conditions, sampling, strength } = o;
+  const { paths, steerHook, clampHook, trialsPerFeature, prompts, seed, conditions, sampling, strength } = o;
   return {
     paths,
-    steerLayer,
-    clampLayer,
+    steerHook,
+    clampHook,
     trialsPerFeature,
     prompts,
     seed,

@@ -4,6 +4,7 @@
 // Everything lands in the run directory; rerunning the same command there continues where it stopped.
 import { join } from 'node:path';
 import { checkGenerationLength } from '../model/generate.ts';
+import { hookName } from '../model/hooks.ts';
 import { checkClaim } from '../runs/claim.ts';
 import { modelShape } from '../report/paper.ts';
 import { withDirLock } from '../runs/lock.ts';
@@ -135,7 +136,12 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
       runtime: base.runtime,
       shape: {
         model: modelShape(session.config),
-        sae: { d_in: session.sae.dIn, d_sae: session.sae.dSae, layer: session.layer },
+        sae: {
+          d_in: session.sae.dIn,
+          d_sae: session.sae.dSae,
+          layer: session.hook.layer,
+          hook: hookName(session.hook),
+        },
       },
     },
     { features: all, pool, resources, levels: strengths.levels },

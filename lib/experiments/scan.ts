@@ -1,6 +1,7 @@
-// One pass over the chat-rendered prompts at the steering layer: which latents fire on them (the pool
+// One pass over the chat-rendered prompts at a hook point: which latents fire on them (the pool
 // that --n-features samples from), and the typical size of the residual stream there (the scale of the
 // default calibration range).
+import { type HookPoint, hookName } from '../model/hooks.ts';
 import type { Sae } from '../sae/index.ts';
 import { type Executor, runOrdered } from '../parallel/pool.ts';
 import type { EncodeTask } from '../parallel/tasks.ts';
@@ -15,13 +16,13 @@ export interface PromptScan {
 export async function scanPrompts(
   executor: Executor,
   sae: Sae,
-  layer: number,
+  hook: HookPoint,
   sequences: number[][],
   batchSize: number,
 ): Promise<PromptScan> {
   const tasks: EncodeTask[] = [];
   for (let i = 0; i < sequences.length; i += batchSize)
-    tasks.push({ kind: 'encode', layer, sequences: sequences.slice(i, i + batchSize) });
+    tasks.push({ kind: 'encode', hook: hookName(hook), sequences: sequences.slice(i, i + batchSize) });
   const alive = new Set<number>();
   const norms: number[] = [];
   const d = sae.dIn;

@@ -10,6 +10,7 @@ import { SHIPPED, shownPath } from '../settings/shipped.ts';
 import type { Values } from '../settings/table.ts';
 import { MAX_RESAMPLES } from '../stats/bootstrap.ts';
 import { MAX_INTERVENTION_VALUE } from '../steering/interventions.ts';
+import { tryParseHook } from '../model/hooks.ts';
 import { type Condition, CONDITION_NAMES, parseConditions } from './conditions.ts';
 import type { Feature } from './features.ts';
 import type { LatentSource } from './latents.ts';
@@ -23,6 +24,26 @@ export const DEFAULT_META_PROMPT =
 const fixed = { absent: 'boost', why: 'a fixed strength is not calibrated' } as const;
 const B = MAX_INTERVENTION_VALUE;
 const sampling = samplingSettings({ maxTokens: 512, temperature: 0.6, repetitionPenalty: 1.1 }, 'sampling');
+
+/**
+ * A hook point (lib/model/hooks.ts): a hook name, or a layer number L (= resid_post.L) as the command line,
+ * a notebook or esr_defaults.json gives it; checked against the model once the session is open.
+ */
+function hookSetting(o: { doc: string; auto: string; key: string }) {
+  return custom<string | number | null, string>({
+    ...o,
+    default: null,
+    sae: 'value',
+    cli: { type: 'string' },
+    expected: 'a hook name (blocks.L.hook_resid_pre, blocks.L.hook_mlp_out, …) or a layer number L (= resid_post.L)',
+    valid: (v) =>
+      (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) ||
+      (typeof v === 'string' && tryParseHook(v) !== null),
+    // a layer number stays a number, as a notebook or esr_defaults.json gives it
+    parse: (cli) => (/^\d+$/.test(cli.trim()) ? Number(cli) : cli),
+    show: (v) => String(v),
+  });
+}
 
 const isRange = (v: unknown): v is [number, number] =>
   Array.isArray(v) &&
@@ -245,21 +266,15 @@ export const ABLATION_SETTINGS = {
     key: 'meta_prompt_placement',
     requires: { includes: ['conditions', 'meta-prompt'] },
   }),
-  steerLayer: int({
-    doc: 'layer the steering acts at (resid_post.L)',
-    min: 0,
-    default: null,
-    auto: 'the feature layer',
-    sae: 'value',
-    key: 'steer_layer',
+  steerLayer: hookSetting({
+    doc: 'hook point the steering acts at',
+    auto: "the SAE's own hook point",
+    key: 'steer_hook',
   }),
-  clampLayer: int({
-    doc: 'layer the ablation clamps act at (resid_post.L)',
-    min: 0,
-    default: null,
-    auto: 'the steering layer, as in the paper',
-    sae: 'value',
-    key: 'clamp_layer',
+  clampLayer: hookSetting({
+    doc: 'hook point the ablation clamps act at',
+    auto: 'the steering hook point, as in the paper',
+    key: 'clamp_hook',
   }),
   ...sampling,
   maxTokens: withDefault(sampling.maxTokens, {

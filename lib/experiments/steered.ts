@@ -68,7 +68,7 @@ export function renderPrompt(tokenizer: Tokenizer, prompt: string, instruction: 
  */
 export class NonFiniteOutput extends Error {
   constructor(row: SteeredRow & { id?: string }, step: number) {
-    const ivs = row.interventions.map((iv) => `${iv.mode} ${iv.latent}@${iv.layer}=${iv.value}`).join(', ') || 'none';
+    const ivs = row.interventions.map((iv) => `${iv.mode} ${iv.latent}@${iv.hook}=${iv.value}`).join(', ') || 'none';
     super(
       `${row.id === undefined ? '' : `trial ${row.id}: `}non-finite logits (NaN or Inf) at generated token ${step + 1} ` +
         `(prompt ${JSON.stringify(row.prompt.slice(0, 60))}, seed ${row.seed}, interventions ${ivs}): the residual stream overflowed; lower the steering value`,

@@ -3,6 +3,7 @@
 // each threshold; absolute, the paper's: the same boosts around the mean threshold).
 import { join } from 'node:path';
 import { settingRef as ref } from '../errors.ts';
+import type { HookPoint } from '../model/hooks.ts';
 import { progress } from '../progress.ts';
 import type { Sae } from '../sae/index.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
@@ -29,10 +30,10 @@ export interface StrengthInput {
   /** Whether any condition steers (unsteered ones alone need no strength: nothing is calibrated). */
   steered: boolean;
   prompts: string[];
-  steerLayer: number;
+  steerHook: HookPoint;
   seed: number;
   out: string;
-  /** The prompts' scan at the steering layer (the default calibration range's scale). */
+  /** The prompts' scan at the steering hook point (the default calibration range's scale). */
   scan: PromptScan | null;
   /** What else a calibration depends on (model and SAE hashes, sampling, judge): its cache key. */
   context: Record<string, unknown>;
@@ -107,7 +108,7 @@ export async function strengthsFor(i: StrengthInput): Promise<Strengths> {
   const bar = progress('calibration steps', s.steps);
   const calibrations = await calibrate(i.gen, i.features, {
     prompts: i.prompts,
-    steerLayer: i.steerLayer,
+    steerHook: i.steerHook,
     seed: i.seed,
     steps: s.steps,
     perStep: s.perStep,

@@ -1,6 +1,7 @@
 // summary.md of an ablation run: what was run on what, where the ablated latents came from, the
 // metrics tables, judge failures, and the calibrated strengths.
 import { markdownTable } from '../io/markdown.ts';
+import { hookName } from '../model/hooks.ts';
 import type { JudgeStats } from '../judge/index.ts';
 import { boundOf, type Calibration } from './calibrate.ts';
 import { type ConditionResources, condition } from './conditions.ts';
@@ -14,15 +15,7 @@ import type { AblationOptions, AblationResult } from './config.ts';
 /** The options summary.md shows (plain data: a merged run has them from shard.json). */
 export type SummaryOptions = Pick<
   AblationOptions,
-  | 'paths'
-  | 'steerLayer'
-  | 'clampLayer'
-  | 'trialsPerFeature'
-  | 'prompts'
-  | 'seed'
-  | 'conditions'
-  | 'sampling'
-  | 'strength'
+  'paths' | 'steerHook' | 'clampHook' | 'trialsPerFeature' | 'prompts' | 'seed' | 'conditions' | 'sampling' | 'strength'
 > & {
   latents: Pick<AblationOptions['latents'], 'latents' | 'source' | 'notSelected'>;
   judge: Pick<AblationOptions['judge'], 'provenance'>;
@@ -62,7 +55,7 @@ export function summaryMarkdown({
   const lines = [
     '# Ablation run',
     '',
-    `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`; steering at resid_post.${o.steerLayer}, clamps at resid_post.${o.clampLayer} (SAE error term kept).`,
+    `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\`; steering at ${hookName(o.steerHook)}, clamps at ${hookName(o.clampHook)} (SAE error term kept).`,
     `${features.length} features × ${o.trialsPerFeature} (prompt, seed) draws from ${o.prompts.length} prompts (\`${o.paths.prompts}\`), seed ${o.seed}; conditions ${o.conditions.join(', ')}, every one on the same draws.`,
     `Sampling: temperature ${o.sampling.temperature}, repetition penalty ${o.sampling.repetitionPenalty}, top-k ${o.sampling.topK || 'off'}, top-p ${o.sampling.topP}, ≤ ${o.sampling.maxNewTokens} new tokens.`,
     pool

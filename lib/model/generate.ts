@@ -2,7 +2,8 @@ import { InputError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { NON_FINITE_TOKEN } from './kernels.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { Model, ResidualHook } from './transformer.ts';
+import type { ActivationHook } from './sites.ts';
+import type { Model } from './transformer.ts';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -10,8 +11,8 @@ export interface GenerateOptions extends SamplingOptions {
   seeds?: number[];
   /** Token ids that end a row (the model's EOS ids by default). */
   stopIds?: number[];
-  /** Hooks by layer; they see each row's prompt index as its tag. */
-  hooks?: Map<number, ResidualHook>;
+  /** Forward hooks by hook point name (lib/model/sites.ts), applied at every step; they see each row's prompt index as its tag. */
+  hooks?: Map<string, ActivationHook>;
   /**
    * Sequences decoded at once (KV cache slots, default all prompts): when one finishes, the next prompt takes
    * its slot. A prompt's tokens do not depend on this number, nor on which prompts share its steps.

@@ -1,29 +1,21 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import type { DeviceUsage, Kernels, TokenChoice, WeightDtype } from './kernels.ts';
+import { lastBlockFor } from './hooks.ts';
+import type { DeviceUsage, Kernels, Projection, TokenChoice, WeightDtype } from './kernels.ts';
 import { KVCache, type Step } from './kvcache.ts';
-
-/**
- * Rewrites the residual stream after a decoder layer (hook point `resid_post.L`), for every token of the
- * step: `h` is [tokens, d_model], the step's rows packed one after another (row r has `counts[r]` tokens and
- * carries `tags[r]`, e.g. the index of the request it generates). Return a new tensor (or a promise of one,
- * for hooks that read values back); do not dispose `h`.
- */
-export type ResidualHook = (
-  h: tf.Tensor2D,
-  info: { layer: number; counts: Int32Array; tags: ArrayLike<number> },
-) => tf.Tensor2D | Promise<tf.Tensor2D>;
+import { type ActivationHook, HookSites } from './sites.ts';
 
 export interface ForwardOptions {
-  /** Layers whose resid_post to return (after any hook at that layer). */
-  readLayers?: Iterable<number>;
-  /** Hooks by layer. */
-  hooks?: Map<number, ResidualHook>;
-  /** Which positions' logits to compute: all, the last of each row (generation), or none (read-out only). */
+  /** Hook points whose activation to return (names as lib/model/hooks.ts parses them; after any hook there). */
+  read?: Iterable<string>;
+  /** Hooks by hook point name: each rewrites the activation there (lib/model/sites.ts). */
+  hooks?: Map<string, ActivationHook>;
+  /**
+   * Which positions' logits to compute: all, the last of each row (generation), or none — then the pass stops
+   * at the last hook point read (capture only needs the stream up to the feature's hook point).
+   */
   logits?: 'all' | 'last' | 'none';
-  /** Stop after this layer (no logits): capture only needs the stream up to the feature layer. */
-  stopAfterLayer?: number;
   /** Cache slot of each row (default: row r in slot r). */
   slots?: ArrayLike<number>;
   /** What hooks see for each row (default: the row's index). */
@@ -38,8 +30,8 @@ export interface ForwardOptions {
 export interface ForwardResult {
   /** [tokens, vocab] for 'all' (rows packed), [rows, vocab] for 'last', null for 'none'. */
   logits: tf.Tensor2D | null;
-  /** resid_post.L as [tokens, d_model], rows packed. The caller disposes these and the logits. */
-  resid: Map<number, tf.Tensor2D>;
+  /** The activations read, under the names `read` gave, as [tokens, width], rows packed. The caller disposes these and the logits. */
+  acts: Map<string, tf.Tensor2D>;
   /** With `sample`: each row's next token. */
   tokens: Int32Array | null;
 }
@@ -64,7 +56,10 @@ export interface Model {
   dispose(): void;
 }
 
-/** A Llama-3 or Gemma-2 decoder-only transformer, on whatever device its kernels run. */
+/**
+ * A Llama-3 or Gemma-2 decoder-only transformer, on whatever device its kernels run, with hooks and read-outs
+ * at named hook points (lib/model/hooks.ts).
+ */
 export class Transformer<A> implements Model {
   constructor(
     readonly config: ModelConfig,
@@ -97,61 +92,69 @@ export class Transformer<A> implements Model {
     const cfg = this.config;
     this.checkPositions(rows, cache, opts.slots);
     const step = cache.plan(rows, opts.slots);
-    const readLayers = new Set(opts.readLayers ?? []);
-    const lastLayer = opts.stopAfterLayer ?? cfg.numLayers - 1;
     const tags = opts.tags ?? Int32Array.from(rows, (_, r) => r);
-    const resid = new Map<number, tf.Tensor2D>();
+    const sites = new HookSites(cfg, opts.hooks, opts.read, step.counts, tags);
+    const want = opts.logits ?? 'all';
+    const lastLayer = want === 'none' ? Math.max(-1, ...sites.readPoints.map(lastBlockFor)) : cfg.numLayers - 1;
+    const k = this.k;
 
-    let h = this.k.embed(step);
+    let h = k.embed(step);
     try {
+      h = await sites.at('embed', 0, h, k);
       for (let layer = 0; layer <= lastLayer; layer++) {
-        h = await this.decoderLayer(h, layer, step, cache);
-        const hook = opts.hooks?.get(layer);
-        if (hook) h = await this.hooked(h, (t) => hook(t, { layer, counts: step.counts, tags }));
-        if (readLayers.has(layer)) resid.set(layer, this.k.toTensor(h));
+        h = await sites.at('resid_pre', layer, h, k);
+        h = await this.decoderLayer(h, layer, step, cache, sites);
+        h = await sites.at('resid_post', layer, h, k);
       }
+      // A read of resid_pre.L with nothing later: the input of block L, where the pass stopped.
+      if (lastLayer + 1 < cfg.numLayers) h = await sites.at('resid_pre', lastLayer + 1, h, k);
       cache.commit(step);
       const last = Int32Array.from(step.counts, (_, r) => step.offsets[r + 1] - 1);
-      if (opts.sample) return { logits: null, resid, tokens: await this.k.sample(h, last, step, cache, opts.sample) };
-      const want = opts.stopAfterLayer === undefined ? (opts.logits ?? 'all') : 'none';
-      return { logits: want === 'none' ? null : this.k.logits(h, want === 'last' ? last : null), resid, tokens: null };
+      if (opts.sample)
+        return { logits: null, acts: sites.acts, tokens: await k.sample(h, last, step, cache, opts.sample) };
+      return {
+        logits: want === 'none' ? null : k.logits(h, want === 'last' ? last : null),
+        acts: sites.acts,
+        tokens: null,
+      };
     } catch (err) {
-      resid.forEach((t) => t.dispose());
+      sites.dispose();
       throw err;
     } finally {
-      this.k.free(h);
+      k.free(h);
     }
   }
 
-  /** One decoder block: attention, then the MLP, each added into the residual stream. */
-  private async decoderLayer(h: A, layer: number, step: Step, cache: KVCache): Promise<A> {
+  /**
+   * One decoder block: attention, then the MLP, each added into the residual stream, with the hook sites
+   * inside it: attn_z (the heads side by side, before o_proj), attn_out and mlp_out (what each sublayer adds
+   * into the stream: after Gemma-2's post-attention and post-feedforward norms, as TransformerLens places
+   * them) and resid_mid. Frees h.
+   */
+  private async decoderLayer(h: A, layer: number, step: Step, cache: KVCache, sites: HookSites): Promise<A> {
     const k = this.k;
     const q = await k.queries(h, layer, step, cache);
-    const z = await k.attend(q, layer, step, cache);
+    let z = await k.attend(q, layer, step, cache);
     k.free(q);
-    const mid = k.residual(h, z, layer, 'attn');
+    z = await sites.at('attn_z', layer, z, k);
+    const mid = await sites.at('resid_mid', layer, await this.sublayer(h, z, layer, 'attn', sites), k);
     k.free(z);
     k.free(h);
     const hidden = k.mlpHidden(mid, layer);
-    const out = k.residual(mid, hidden, layer, 'mlp');
+    const out = await this.sublayer(mid, hidden, layer, 'mlp', sites);
     k.free(hidden);
     k.free(mid);
     return out;
   }
 
-  /** Runs a hook on a tfjs copy of the activation and takes its result back onto the device. */
-  private async hooked(a: A, hook: (t: tf.Tensor2D) => tf.Tensor2D | Promise<tf.Tensor2D>): Promise<A> {
-    const t = this.k.toTensor(a);
-    try {
-      const y = await hook(t);
-      try {
-        return this.k.fromTensor(y, a);
-      } finally {
-        y.dispose();
-      }
-    } finally {
-      t.dispose();
-    }
+  /** h + project(x): one fused kernel unless a hook or read-out sits at the projection's output (attn_out, mlp_out). */
+  private async sublayer(h: A, x: A, layer: number, which: Projection, sites: HookSites): Promise<A> {
+    const kind = which === 'attn' ? 'attn_out' : 'mlp_out';
+    if (!sites.active(kind, layer)) return this.k.residual(h, x, layer, which);
+    const y = await sites.at(kind, layer, this.k.project(x, layer, which), this.k);
+    const out = this.k.add(h, y);
+    this.k.free(y);
+    return out;
   }
 
   /** Each row must stay within the model's max_position_embeddings. */

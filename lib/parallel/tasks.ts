@@ -25,11 +25,11 @@ export interface GenerateTask {
 /** Called as each prompt of a generate task finishes (index within the task). */
 export type OnRow = (index: number, row: GeneratedRow) => void;
 
-/** SAE codes at `layer` for every real token of a batch of sequences (row r's codes have sample = r). */
+/** SAE codes at hook point `hook` (a hook name) for every real token of a batch of sequences (row r's codes have sample = r). */
 export interface EncodeTask {
   kind: 'encode';
   sequences: number[][];
-  layer: number;
+  hook: string;
   interventions?: Intervention[][];
 }
 
@@ -41,7 +41,7 @@ function hooksFor(loaded: Loaded, interventions: Intervention[][] | undefined, r
   if (!loaded.sae) throw new Error('interventions need an SAE');
   if (interventions.length !== rows)
     throw new RangeError(`${interventions.length} intervention lists for ${rows} rows`);
-  return rowInterventionHooks(loaded.sae, interventions, loaded.model.config.numLayers);
+  return rowInterventionHooks(loaded.sae, interventions, loaded.model.config);
 }
 
 function runGenerate(loaded: Loaded, t: GenerateTask, onRow?: OnRow): Promise<Generation> {
@@ -52,20 +52,20 @@ function runGenerate(loaded: Loaded, t: GenerateTask, onRow?: OnRow): Promise<Ge
   });
 }
 
-/** Runs a batch to the feature layer (its sequences packed, each in its own cache slot) and encodes every token with the SAE. */
+/** Runs a batch to the feature's hook point (its sequences packed, each in its own cache slot) and encodes every token with the SAE. */
 async function runEncode(loaded: Loaded, t: EncodeTask): Promise<CodeRows> {
   if (!loaded.sae) throw new Error('encoding needs an SAE');
   const { model, sae } = loaded;
   const rows = t.sequences.length;
   const cache = model.newCache(rows, Math.max(...t.sequences.map((s) => s.length)));
-  const { resid } = await model
+  const { acts } = await model
     .forward(t.sequences, cache, {
-      stopAfterLayer: t.layer,
-      readLayers: [t.layer],
+      logits: 'none',
+      read: [t.hook],
       hooks: hooksFor(loaded, t.interventions, rows),
     })
     .finally(() => cache.dispose());
-  const h = resid.get(t.layer)!;
+  const h = acts.get(t.hook)!;
   const codes = await encodeSparse(sae, h);
   h.dispose();
   const out: CodeRows = {

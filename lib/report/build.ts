@@ -51,6 +51,10 @@ function figureHtml(fig: Figure, n: number): string {
 <figcaption><b>Figure ${n}. ${escapeHtml(fig.title)}.</b> ${escapeHtml(fig.caption)}</figcaption></figure>`;
 }
 
+/** A latent set's hook point; sets written before hook points were named give a layer (resid_post.L). */
+const hookOf = (set: LatentSet): string =>
+  set.hook ?? (set.layer === null || set.layer === undefined ? '—' : `resid_post.${set.layer}`);
+
 function discoverySection(set: LatentSet): string {
   const c = set.criterion as Record<string, any>;
   const top = set.latents.slice(0, 26);
@@ -82,7 +86,7 @@ ${facts([
     'latents selected',
     `${set.selected.length}: ${set.selected.slice(0, 40).join(', ')}${set.selected.length > 40 ? ', …' : ''}`,
   ],
-  ['layer', set.layer],
+  ['hook point', hookOf(set)],
 ])}
 <p>The ${top.length} top-ranked latents (a = off-topic, b = on-topic; strat_auc = mean over prompts of the share of a prompt's off-topic samples above its on-topic one, ties ½; p_strat = its exact within-prompt p; q = Benjamini–Hochberg adjusted p of the test; AUC, d (Cohen's d), freq (share of samples where the pooled code is non-zero) and mean count every sample):</p>
 ${table(['rank', 'latent', 'label', 'selected', 'strat_auc', 'p_strat', 'q', 'AUC', 'd', 'freq a', 'freq b', 'mean a', 'mean b'], rows)}`;
@@ -201,7 +205,7 @@ export async function buildReport(dir: string, o: ReportOptions = {}): Promise<s
 ${facts([
   ['model', JSON.stringify(pathOf(set?.model) ?? trials?.[0]?.provenance?.model ?? '—')],
   ['SAE', JSON.stringify(pathOf(set?.sae) ?? trials?.[0]?.provenance?.sae ?? '—')],
-  ['feature layer', set?.layer ?? '—'],
+  ['feature hook point', set ? hookOf(set) : '—'],
   [
     'files',
     [

@@ -8,10 +8,11 @@ import { metricInfo, type MetricsSummary } from '../plot/metricsInfo.ts';
 import { escapeHtml, num, table } from './html.ts';
 import PAPER from './paper-numbers.json' with { type: 'json' };
 
-/** What identifies a paper configuration: the model's shape and the SAE's size and layer. */
+/** What identifies a paper configuration: the model's shape and the SAE's size and hook point. */
 export interface RunShape {
   model: { architecture: string; hidden_size: number; num_layers: number; vocab_size: number } | null;
-  sae: { d_in: number; d_sae: number; layer: number } | null;
+  /** `hook` is the SAE's hook point name; runs recorded before it was read every SAE at resid_post.layer. */
+  sae: { d_in: number; d_sae: number; layer: number; hook?: string } | null;
 }
 
 interface PaperResult {
@@ -34,12 +35,13 @@ export interface PaperMatch {
 const sameFields = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   Object.keys(a).every((k) => a[k] === b[k]);
 
-/** The paper configuration a run's shape is, if any (an SAE of another size or layer is not a match). */
+/** The paper configuration a run's shape is, if any (an SAE of another size or hook point is not a match). */
 export function matchPaper(shape: RunShape): PaperMatch | null {
   if (!shape.model) return null;
+  const sae = shape.sae && { hook: `blocks.${shape.sae.layer}.hook_resid_post`, ...shape.sae };
   for (const c of PAPER.configurations as PaperConfiguration[]) {
     if (!sameFields(c.model, shape.model)) continue;
-    if (shape.sae && !sameFields(c.sae, shape.sae)) continue;
+    if (sae && !sameFields(c.sae, sae)) continue;
     return { configuration: c, matchedOn: shape.sae ? 'model and SAE' : 'model' };
   }
   return null;

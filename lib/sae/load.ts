@@ -6,6 +6,8 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { openTorchStateDict } from '../io/torch.ts';
 import { fileSize, sha256File } from '../io/hash.ts';
 import { type ActivationKind, architecture, saeLensKind } from './architectures.ts';
+import { gemmaScopeHook, goodfireHook, type NamedHook } from './hookNames.ts';
+import { WeightMatrix } from './matrix.ts';
 import { type Activation, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
 import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
 import { shown } from '../io/json.ts';
@@ -33,7 +35,8 @@ interface Opened {
   activation?: Activation;
   applyBDecToInput?: boolean;
   dims?: { dIn: number; dSae: number };
-  hookName?: string;
+  /** The hook point the SAE names (its cfg.json, or the Gemma Scope / Goodfire naming conventions). */
+  hook?: NamedHook | null;
   close(): void;
 }
 
@@ -87,6 +90,7 @@ function openNpzFile(path: string): Opened {
     extraFiles: [],
     tensors,
     activation: { kind: 'jumprelu' },
+    hook: gemmaScopeHook(path),
     close: npz.close,
   };
 }
@@ -94,7 +98,7 @@ function openNpzFile(path: string): Opened {
 function openTorchFile(path: string): Opened {
   const sd = openTorchStateDict(path);
   const tensors = new Map([...sd.tensors].map(([n, t]) => [n, fromTorch(path, t)] as const));
-  return { format: 'goodfire', weightFile: path, extraFiles: [], tensors, close: sd.close };
+  return { format: 'goodfire', weightFile: path, extraFiles: [], tensors, hook: goodfireHook(path), close: sd.close };
 }
 
 function openSaeLens(dir: string): Opened {
@@ -135,13 +139,17 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   if (cfg.finetuning_scaling_factor === true) field('finetuning_scaling_factor', 'false (not supported)');
   const apply = cfg.apply_b_dec_to_input ?? true; // SAELens's default
   if (typeof apply !== 'boolean') field('apply_b_dec_to_input', 'a boolean');
-  const meta = cfg.metadata as { hook_name?: unknown } | undefined;
+  const meta = cfg.metadata as { hook_name?: unknown; hook_head_index?: unknown } | undefined;
   const hook = cfg.hook_name ?? meta?.hook_name;
+  if (hook !== undefined && hook !== null && typeof hook !== 'string') field('hook_name', 'a hook name (a string)');
+  const head = cfg.hook_head_index ?? meta?.hook_head_index;
+  if (head !== undefined && head !== null)
+    field('hook_head_index', 'null (SAEs on a single attention head are not supported)');
   return {
     activation,
     applyBDecToInput: apply as boolean,
     dims: { dIn: dIn as number, dSae: dSae as number },
-    hookName: typeof hook === 'string' ? hook : undefined,
+    hook: typeof hook === 'string' ? { name: hook, source: 'cfg.json hook_name' } : null,
   };
 }
 
@@ -193,10 +201,17 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   const encMeaning = naming === 'saelens' ? '[d_in, d_sae]' : '[d_sae, d_in]';
   const decMeaning = naming === 'saelens' ? '[d_sae, d_in]' : '[d_in, d_sae]';
   // kept as [d_in, d_sae] (a latent block is a column slice) and [d_sae, d_in] (active rows are gathered)
-  const encoder = readMatrix(enc, naming === 'saelens' ? 0 : 1, encShape, encMeaning);
-  const decoder = readMatrix(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
+  let encoder = readMatrix(enc, naming === 'saelens' ? 0 : 1, encShape, encMeaning);
+  let decoder = readMatrix(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
   const bEnc = readVector(get(names.bEnc), dSae, '[d_sae]');
-  const bDec = readVector(get(names.bDec), dIn, '[d_in]');
+  let bDec = readVector(get(names.bDec), dIn, '[d_in]');
+  if (o.hook?.unscaledEmbedding) {
+    // trained on embeddings before Gemma's √d_model scale; read at hook_embed, after it
+    const s = Math.sqrt(dIn);
+    encoder = scaled(encoder, 1 / s);
+    decoder = scaled(decoder, s);
+    bDec = bDec.map((x) => x * s);
+  }
 
   const activation = chooseActivation(o, byName, opts, dSae);
   let threshold: Float32Array | null = null;
@@ -226,9 +241,19 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
       path,
       weightDtype: encoder.dtype,
       files,
-      ...(o.hookName ? { hookName: o.hookName } : {}),
+      ...(o.hook ? { hookName: o.hook.name, hookSource: o.hook.source } : {}),
     },
   };
+}
+
+/** A weight matrix times s, in f32. */
+function scaled(m: WeightMatrix, s: number): WeightMatrix {
+  return new WeightMatrix(
+    'F32',
+    m.rows,
+    m.cols,
+    m.columnRangeF32(0, m.cols).map((x) => x * s),
+  );
 }
 
 function chooseActivation(

@@ -16,8 +16,10 @@ export interface SaeInfo {
   weightDtype: string;
   /** Every file read, with its size and streamed sha256 (null when hashing was switched off). */
   files: { path: string; bytes: number; sha256: string | null }[];
-  /** Hook point named by the SAE's own config (SAELens), when there is one. */
+  /** The hook point the SAE names (SAELens cfg.json hook_name, or a Gemma Scope / Goodfire name), when it names one. */
   hookName?: string;
+  /** Where hookName came from. */
+  hookSource?: string;
 }
 
 /** The parameters of an SAE, latent-major, in JS memory. */

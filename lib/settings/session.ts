@@ -1,4 +1,4 @@
-// The settings of what a command opens: the model, the SAE, the feature layer and the worker threads;
+// The settings of what a command opens: the model, the SAE, its hook point and the worker threads;
 // and the batch size every stage that runs the model shares.
 import { bool, int, oneOf, text } from './kinds.ts';
 import { SHIPPED, shownPath } from './shipped.ts';
@@ -41,12 +41,12 @@ export const SESSION_SETTINGS = {
     key: 'inputs.sae.path',
     show: shownPath,
   }),
-  layer: int({
-    doc: 'feature layer (resid_post.L)',
-    min: 0,
+  layer: text({
+    doc: 'feature hook point: a hook name (blocks.L.hook_resid_pre, blocks.L.hook_mlp_out, …) or a layer number L (= resid_post.L)',
+    expected: 'a hook name or a layer number',
     default: null,
-    auto: "the SAE's hook layer",
-    key: 'feature_layer',
+    auto: "the SAE's own hook point",
+    key: 'feature_hook',
   }),
   workers: int({
     doc: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)',

@@ -232,6 +232,7 @@ export function detectorsFromPooled(store: ActsStore, pooled: PooledStore, opts:
     model: store.meta.model ?? null,
     sae: store.meta.sae ?? null,
     layer: store.meta.layer ?? null,
+    hook: store.meta.hook ?? null,
     latents: listed.map((l, i) => ({ latent: l, selected: selected[l] === 1, stats: pick(l, i) })),
     selected: Array.from(order).filter((l) => selected[l] === 1),
     provenance: { activations: store.dir, meta: store.meta },

@@ -17,6 +17,8 @@ export interface LatentSet {
   model: unknown;
   sae: unknown;
   layer: number | string | null;
+  /** The SAE's hook point name (absent in sets written before hook points were named). */
+  hook?: string | null;
   latents: LatentEntry[];
   selected: number[];
   provenance?: Record<string, unknown>;

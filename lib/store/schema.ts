@@ -32,7 +32,10 @@ export interface CodeBatch {
 export interface StoreMeta {
   model: unknown;
   sae: unknown;
+  /** The feature hook point's block (stores written before hook points were named: resid_post.layer). */
   layer: number | string;
+  /** The feature hook point's name (`blocks.3.hook_resid_pre`); absent in stores written before hook points were named. */
+  hook?: string;
   d_sae: number;
   chat_template_hash?: string | null;
   content_hashes?: Record<string, string>;

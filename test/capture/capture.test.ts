@@ -11,6 +11,7 @@ import { capture, type CaptureSetup, planBatches, prepareSample } from '../../li
 import { InputError } from '../../lib/errors.ts';
 import { readSamples } from '../../lib/capture/samples.ts';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
+import { residPost } from '../../lib/model/hooks.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from '../../lib/parallel/pool.ts';
@@ -28,9 +29,9 @@ const SAE = join(FIX, 'sae', 'saelens_relu');
 const cm: CaptureSetup = {
   tokenizer: loadTokenizer(MODEL),
   executor: localExecutor({ model: await loadModel(MODEL, backend), sae: loadSae(SAE) }),
-  layer: 1,
+  hook: residPost(1),
 };
-const settings = { layer: 1, batch: 2 };
+const settings = { hook: 'blocks.1.hook_resid_post', batch: 2 };
 const tmp = mkdtempSync(join(tmpdir(), 'capture-'));
 
 /** The store as dense codes per sample id, plus its sample rows. */
@@ -110,7 +111,7 @@ test('a capture killed after a committed batch resumes without redoing it, with 
   const again = await capture(cm, samples, killed, meta, { batchSize: 2, settings });
   assert.equal(again.captured, 0, 'a complete store is left as it is');
   await assert.rejects(
-    capture(cm, samples, killed, meta, { batchSize: 2, settings: { ...settings, layer: 2 } }),
+    capture(cm, samples, killed, meta, { batchSize: 2, settings: { ...settings, hook: 'blocks.2.hook_resid_post' } }),
     /other settings/,
   );
 });
@@ -152,9 +153,9 @@ test('a batch whose SAE codes are not finite stops the capture naming its sample
     capture({ ...cm, executor: poisoned }, samples, dir, meta, { batchSize: 2, settings }),
     (e: Error) =>
       !(e instanceof InputError) &&
-      new RegExp(`^sample (${victim.join('|')}): a non-finite SAE code \\(NaN or Inf\\) at resid_post\\.1`).test(
-        e.message,
-      ),
+      new RegExp(
+        `^sample (${victim.join('|')}): a non-finite SAE code \\(NaN or Inf\\) at blocks\\.1\\.hook_resid_post`,
+      ).test(e.message),
   );
   const resumed = await capture(cm, samples, dir, meta, { batchSize: 2, settings });
   assert.equal(resumed.resumed, 2, 'the first batch was stored, nothing of the poisoned one');

@@ -157,8 +157,8 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   for (const c of ['ablate', 'random', 'no-steer']) assert.deepEqual(byCond(c), byCond('baseline'), c);
   const abl = trials.find((t) => t.condition === 'ablate' && t.feature === 40)!;
   assert.deepEqual(abl.interventions, [
-    { layer: 1, latent: 40, value: 3, mode: 'add' },
-    ...[5, 9, 11, 200].map((l) => ({ layer: 1, latent: l, value: 0, mode: 'clamp' })),
+    { hook: 'blocks.1.hook_resid_post', layer: 1, latent: 40, value: 3, mode: 'add' },
+    ...[5, 9, 11, 200].map((l) => ({ hook: 'blocks.1.hook_resid_post', layer: 1, latent: l, value: 0, mode: 'clamp' })),
   ]);
   assert.equal(abl.feature_label, 'forty');
   // random sets: one stand-in per ablated latent, near it in activity (5 nearest of those left), never detector-like or a feature
@@ -171,6 +171,9 @@ test('ablate: paired store with interventions and provenance; metrics.json is co
   const p = abl.provenance as any;
   assert.equal(p.steer_layer, 1);
   assert.equal(p.clamp_layer, 1);
+  assert.equal(p.feature_hook, 'blocks.1.hook_resid_post');
+  assert.equal(p.steer_hook, 'blocks.1.hook_resid_post');
+  assert.equal(p.clamp_hook, 'blocks.1.hook_resid_post');
   assert.equal(p.judge.id, 'heuristic');
   assert.equal(p.sampling.temperature, 0.6);
   assert.equal(p.sampling.repetitionPenalty, 1.1);
@@ -278,7 +281,8 @@ test('ablate: an empty steering pool is a clear input error, not a crash', async
       join(dir, 'run-empty'),
     ]),
     (err: Error) =>
-      err instanceof InputError && /the steering pool at resid_post\.\d+ is empty \(.*0 labelled/.test(printed(err)),
+      err instanceof InputError &&
+      /the steering pool at blocks\.\d+\.hook_resid_post is empty \(.*0 labelled/.test(printed(err)),
   );
 });
 
@@ -305,7 +309,11 @@ test('ablate: bad input is an InputError before any work (no run directory), exi
     [['--latents', '5,9', '--otd', 'x.json'], /does not read a latent set/],
     [
       ['--latents', '5,9', '--features', features, '--boost', '1', '--steer-layer', '3'],
-      /--steer-layer 3: the model has layers 0\.\.2/,
+      /--steer-layer 3: blocks\.3\.hook_resid_post names layer 3, but the model has layers 0\.\.2/,
+    ],
+    [
+      ['--latents', '5,9', '--features', features, '--boost', '1', '--clamp-layer', 'blocks.1.hook_mlp'],
+      /--clamp-layer: expected a hook name \(blocks\.L\.hook_resid_pre, .*\) or a layer number L \(= resid_post\.L\), found "blocks\.1\.hook_mlp"/,
     ],
     [['--latents', '3,9', '--features', features, '--boost', '1'], /3 is also in the ablated set/],
     [['--latents', '5,9', '--judge', 'anthropic:claude-x'], /ANTHROPIC_API_KEY is not set/],

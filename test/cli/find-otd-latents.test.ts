@@ -117,8 +117,11 @@ test('bad input: a clear error, exit 2, nothing written', () => {
   const cases: [string[], RegExp][] = [
     [['--prompts', one], /at least 2 are needed \(no derangement of fewer exists\)/],
     [['--prompts', join(tmp, 'missing.txt')], /missing\.txt: prompts file not found/],
-    [['--layer', '7'], /--layer 7: the model has layers 0\.\.2/],
-    [['--sae', narrowSae, '--layer', '1'], /SAE's d_in is 32 but the model's hidden size is 64/],
+    [['--layer', '7'], /--layer 7: blocks\.7\.hook_resid_post names layer 7, but the model has layers 0\.\.2/],
+    [
+      ['--sae', narrowSae, '--layer', '1'],
+      /the SAE's d_in is 32, but blocks\.1\.hook_resid_post of this model is 64 wide/,
+    ],
     [['--responses', badResponses], /neither a JSON object nor JSONL/],
     [['--derangements', '0'], /error: --derangements: expected an integer in \[1, 1000\], found 0/],
     [['--holdout', '1e999'], /error: --holdout: expected a number in \(0, 1\), found Infinity/],

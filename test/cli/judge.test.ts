@@ -33,7 +33,7 @@ function trial(id: string, response: string, error: string | null = null): Trial
     seed: 1,
     condition: 'baseline',
     boost: 4,
-    interventions: [{ layer: 1, latent: 7, value: 4, mode: 'add' }],
+    interventions: [{ hook: 'blocks.1.hook_resid_post', layer: 1, latent: 7, value: 4, mode: 'add' }],
     response,
     judge: { id: 'old-judge', attempts: [{ text: response, score: 50 }], raw: null, error: null },
     error,

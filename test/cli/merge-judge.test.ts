@@ -16,7 +16,7 @@ const trial = (id: string, feature: number, response: string): Trial => ({
   seed: 1,
   condition: 'baseline',
   boost: 4,
-  interventions: [{ layer: 1, latent: feature, value: 4, mode: 'add' }],
+  interventions: [{ hook: 'blocks.1.hook_resid_post', layer: 1, latent: feature, value: 4, mode: 'add' }],
   response,
   judge: null,
   error: null,

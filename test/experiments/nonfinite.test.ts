@@ -27,7 +27,7 @@ test('generate: a row whose residual is NaN is stopped and marked at that step; 
   const clean = await generate(model, prompts, opts);
   assert.deepEqual(clean.nonFinite, [-1, -1]);
   // NaN in the residual after layer 0 of every token of prompt 1
-  const hooked = await generate(model, prompts, { ...opts, hooks: new Map([[0, nanRows(1)]]) });
+  const hooked = await generate(model, prompts, { ...opts, hooks: new Map([['resid_post.0', nanRows(1)]]) });
   assert.deepEqual(hooked.nonFinite, [-1, 0]);
   assert.deepEqual(hooked.tokens[0], clean.tokens[0]);
   assert.deepEqual(hooked.tokens[1], []);
@@ -59,7 +59,7 @@ test('generateAndJudge: a non-finite row stops the run naming its trial and inte
     id,
     prompt: 'Explain bread.',
     seed: 4,
-    interventions: [{ layer: 1, latent: 17, value, mode: 'add' as const }],
+    interventions: [{ hook: 'blocks.1.hook_resid_post', layer: 1, latent: 17, value, mode: 'add' as const }],
     instruction: null,
     featureLabel: null,
   });
@@ -79,7 +79,7 @@ test('generateAndJudge: a non-finite row stops the run naming its trial and inte
     ),
     (e: Error) =>
       e instanceof NonFiniteOutput &&
-      /^trial 17:0:1:baseline: non-finite logits \(NaN or Inf\) at generated token 3 \(prompt "Explain bread\.", seed 4, interventions add 17@1=950000\): the residual stream overflowed/.test(
+      /^trial 17:0:1:baseline: non-finite logits \(NaN or Inf\) at generated token 3 \(prompt "Explain bread\.", seed 4, interventions add 17@blocks\.1\.hook_resid_post=950000\): the residual stream overflowed/.test(
         e.message,
       ),
   );

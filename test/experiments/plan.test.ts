@@ -12,6 +12,7 @@ import { parseConditions } from '../../lib/experiments/conditions.ts';
 import { drawsFor, planTrials, sweepLevels } from '../../lib/experiments/plan.ts';
 import { activityMatchedSets, uniformSets } from '../../lib/experiments/randomSets.ts';
 import { InputError } from '../../lib/errors.ts';
+import { residPost } from '../../lib/model/hooks.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ablate-plan-'));
 
@@ -96,8 +97,8 @@ test('plan: every condition on the same (feature, prompt, seed) triples, with it
       [100, [{ boost: 2, level: null }]],
       [200, [{ boost: 5, level: null }]],
     ]),
-    steerLayer: 3,
-    clampLayer: 7,
+    steerHook: residPost(3),
+    clampHook: residPost(7),
     ablated: [1, 2],
     randomSets: [
       { latents: [8, 9], matched: [1, 2] },
@@ -115,11 +116,13 @@ test('plan: every condition on the same (feature, prompt, seed) triples, with it
       .join('|');
   for (const c of conditions) assert.equal(triples(c), triples('baseline'), c);
   const one = (c: string) => plan.find((p) => p.condition === c && p.feature === 100)!;
-  assert.deepEqual(one('baseline').interventions, [{ layer: 3, latent: 100, value: 2, mode: 'add' }]);
+  assert.deepEqual(one('baseline').interventions, [
+    { hook: 'blocks.3.hook_resid_post', layer: 3, latent: 100, value: 2, mode: 'add' },
+  ]);
   assert.deepEqual(one('ablate').interventions, [
-    { layer: 3, latent: 100, value: 2, mode: 'add' },
-    { layer: 7, latent: 1, value: 0, mode: 'clamp' },
-    { layer: 7, latent: 2, value: 0, mode: 'clamp' },
+    { hook: 'blocks.3.hook_resid_post', layer: 3, latent: 100, value: 2, mode: 'add' },
+    { hook: 'blocks.7.hook_resid_post', layer: 7, latent: 1, value: 0, mode: 'clamp' },
+    { hook: 'blocks.7.hook_resid_post', layer: 7, latent: 2, value: 0, mode: 'clamp' },
   ]);
   assert.deepEqual(one('no-steer').interventions, []);
   assert.equal(one('no-steer').boost, null);

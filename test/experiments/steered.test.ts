@@ -99,12 +99,12 @@ test('the default pool on the shipped model matches a transformers forward pass:
   const steering: number[] = summary.topic_latents.steering;
   const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
   try {
-    const { executor, sae, tokenizer, layer } = session;
+    const { executor, sae, tokenizer, hook } = session;
     assert.equal(reference.length, sae.dSae);
     const prompts = readPrompts(SHIPPED.prompts).map((p) => renderPrompt(tokenizer, p, null));
     const general = readGeneralText(SHIPPED.generalText).map((t) => tokenizer.encode(t).ids);
-    const onPrompts = await scanPrompts(executor, sae, layer, prompts, 8);
-    const alive = await scanPrompts(executor, sae, layer, general, 8);
+    const onPrompts = await scanPrompts(executor, sae, hook, prompts, 8);
+    const alive = await scanPrompts(executor, sae, hook, general, 8);
     const pool = steeringPool(sae.dSae, onPrompts.alive, alive.alive, [], null);
     const pooled = new Set(pool.features.map((f) => f.latent));
     const missing = steering.filter((l) => !pooled.has(l));

@@ -93,9 +93,19 @@ for (const name of ['llama3-gqa', 'gemma2-f16']) {
     const model = await loadModel(join(MODEL_FIXTURES, name), backend);
     const sae = name === 'llama3-gqa' ? loadSae(join(MODEL_FIXTURES, '..', 'sae', 'saelens_relu')) : null;
     const perRow: Intervention[][] = PROMPTS.map((_, i) =>
-      i % 3 === 0 ? [] : [{ layer: 1, latent: 10 + i, value: i % 2 ? 4 : 0, mode: i % 2 ? 'add' : 'clamp' }],
+      i % 3 === 0
+        ? []
+        : [
+            {
+              hook: i % 4 === 1 ? 'blocks.1.hook_resid_post' : 'blocks.1.hook_mlp_out',
+              layer: 1,
+              latent: 10 + i,
+              value: i % 2 ? 4 : 0,
+              mode: i % 2 ? 'add' : 'clamp',
+            },
+          ],
     );
-    const hooks = sae ? rowInterventionHooks(sae, perRow, model.config.numLayers) : undefined;
+    const hooks = sae ? rowInterventionHooks(sae, perRow, model.config) : undefined;
     const seeds = PROMPTS.map((_, i) => 100 + i);
     // Stop ids that end rows at different steps: tokens the unbatched run produces early in some rows.
     const free = await generate(model, PROMPTS, { ...SAMPLING, maxNewTokens: 24, seeds, hooks, stopIds: [], batch: 1 });

@@ -12,6 +12,7 @@ import { InputError } from '../../lib/errors.ts';
 import { SafetensorsFile, writeSafetensors, type F32Tensor } from '../../lib/io/safetensors.ts';
 import { renderChat } from '../../lib/model/chat.ts';
 import { generate } from '../../lib/model/generate.ts';
+import { residPost } from '../../lib/model/hooks.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
 import { localExecutor } from '../../lib/parallel/pool.ts';
@@ -121,7 +122,7 @@ test('sequence length: generation and capture past max_position_embeddings are r
         tokenizer,
         config: model.config,
         executor: localExecutor({ model, sae: loadSae(join(FIX, 'sae', 'saelens_relu')) }),
-        layer: 1,
+        hook: residPost(1),
       },
       [long as never],
       out,

@@ -15,9 +15,9 @@ test('no tensors leak across forward passes', async () => {
   const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'), backend);
   const before = tf.memory().numTensors;
   const cache = model.newCache(1, 256);
-  const out = await model.forward([[5, 6, 7]], cache, { readLayers: [1] });
+  const out = await model.forward([[5, 6, 7]], cache, { read: ['resid_post.1'] });
   out.logits!.dispose();
-  out.resid.forEach((t) => t.dispose());
+  out.acts.forEach((t) => t.dispose());
   cache.dispose();
   assert.equal(tf.memory().numTensors, before);
 });

@@ -12,7 +12,7 @@ import { HELD_LAYER, RELEASE_CHANNEL } from '../fixtures/parallel/crash-worker.t
 
 const ENTRY = pathToFileURL(join(import.meta.dirname, '..', 'fixtures', 'parallel', 'crash-worker.ts')).href;
 const SPEC = { model: 'stand-in', sae: null, backend: { choice: 'cpu' as const } };
-const task = (layer: number): EncodeTask => ({ kind: 'encode', sequences: [[0]], layer });
+const task = (layer: number): EncodeTask => ({ kind: 'encode', sequences: [[0]], hook: String(layer) });
 /** Lets the stand-in workers answer their held tasks, and waits for `held`. */
 async function released<T>(held: Promise<T>): Promise<T> {
   const channel = new BroadcastChannel(RELEASE_CHANNEL);

@@ -20,7 +20,7 @@ const ORGANISM: RunShape = {
   sae: { d_in: 128, d_sae: 1280, layer: 3 },
 };
 
-test('a run matches a paper configuration by model shape and SAE size and layer, and nothing else', () => {
+test('a run matches a paper configuration by model shape and SAE size and hook point, and nothing else', () => {
   for (const c of PAPER.configurations) {
     assert.equal(matchPaper({ model: c.model, sae: c.sae })?.configuration.id, c.id);
     assert.equal(matchPaper({ model: c.model, sae: null })?.matchedOn, 'model');
@@ -30,6 +30,15 @@ test('a run matches a paper configuration by model shape and SAE size and layer,
       `${c.id}: other layer`,
     );
     assert.equal(matchPaper({ model: c.model, sae: { ...c.sae, d_sae: 2 * c.sae.d_sae } }), null, `${c.id}: other SAE`);
+    const L = c.sae.layer;
+    assert.equal(
+      matchPaper({ model: c.model, sae: { ...c.sae, hook: `blocks.${L}.hook_mlp_out` } }),
+      null,
+      `${c.id}: same layer, other hook point`,
+    );
+    // runs recorded before the hook point was: every SAE was read at resid_post.layer
+    const { hook: _, ...older } = c.sae;
+    assert.equal(matchPaper({ model: c.model, sae: older })?.configuration.id, c.id, `${c.id}: older record`);
   }
   assert.equal(matchPaper(LLAMA_8B)?.matchedOn, 'model and SAE');
   assert.equal(matchPaper(ORGANISM), null);

@@ -25,13 +25,13 @@ const SAES = [
 ];
 const MODES: Record<string, Intervention[]> = {
   clamp: [
-    { layer: 1, latent: 3, value: 0, mode: 'clamp' },
-    { layer: 1, latent: 11, value: 2, mode: 'clamp' },
+    { hook: 'blocks.1.hook_resid_post', layer: 1, latent: 3, value: 0, mode: 'clamp' },
+    { hook: 'blocks.1.hook_resid_post', layer: 1, latent: 11, value: 2, mode: 'clamp' },
   ],
-  steer: [{ layer: 1, latent: 5, value: 4, mode: 'add' }],
+  steer: [{ hook: 'blocks.1.hook_resid_post', layer: 1, latent: 5, value: 4, mode: 'add' }],
   both: [
-    { layer: 0, latent: 5, value: 4, mode: 'add' },
-    { layer: 1, latent: 7, value: 0, mode: 'clamp' },
+    { hook: 'blocks.0.hook_resid_post', layer: 0, latent: 5, value: 4, mode: 'add' },
+    { hook: 'blocks.1.hook_resid_post', layer: 1, latent: 7, value: 0, mode: 'clamp' },
   ],
 };
 
@@ -44,16 +44,16 @@ test('clamp/steer × codes read-out × every SAE architecture: no tensor used af
       const sae = loadSae(join(FIX, 'sae', name));
       const cache = model.newCache(1, 256);
       const out = await model.forward([ids], cache, {
-        readLayers: [1],
-        hooks: interventionHooks(sae, interventions, model.config.numLayers),
+        read: ['resid_post.1'],
+        hooks: interventionHooks(sae, interventions, model.config),
       });
-      const h = out.resid.get(1)! as tf.Tensor2D;
+      const h = out.acts.get('resid_post.1')! as tf.Tensor2D;
       const got = denseCodes(await encodeSparse(sae, h)); // the same SAE object the hooks used
       const ref = denseCodes(await encodeSparse(loadSae(join(FIX, 'sae', name)), h));
       assert.deepEqual(got, ref, `${name} ${mode}`);
       assert.ok(got.every(Number.isFinite), `${name} ${mode}: finite codes`);
       out.logits?.dispose();
-      out.resid.forEach((t) => t.dispose());
+      out.acts.forEach((t) => t.dispose());
       cache.dispose();
       sae.dispose();
     }

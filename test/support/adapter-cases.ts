@@ -22,11 +22,12 @@ const TOL = 1e-4;
 export async function forwardAll(model: Model, ids: number[]) {
   const layers = Array.from({ length: model.config.numLayers }, (_, i) => i);
   const cache = model.newCache(1, ids.length);
-  const out = await model.forward([ids], cache, { readLayers: layers });
+  const names = layers.map((l) => `resid_post.${l}`);
+  const out = await model.forward([ids], cache, { read: names });
   const logits = (await out.logits!.data()) as Float32Array;
-  const resid = await Promise.all(layers.map(async (l) => (await out.resid.get(l)!.data()) as Float32Array));
+  const resid = await Promise.all(names.map(async (n) => (await out.acts.get(n)!.data()) as Float32Array));
   out.logits!.dispose();
-  out.resid.forEach((r) => r.dispose());
+  out.acts.forEach((r) => r.dispose());
   cache.dispose();
   return { logits, resid };
 }

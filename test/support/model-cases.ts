@@ -24,6 +24,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Rows [from, to) of a row-major [rows, width] matrix. */
 const rowsOf = (x: Float32Array, width: number, from: number, to: number) => x.subarray(from * width, to * width);
 
+/** The short hook name of resid_post.L, which forward() reads and returns under the same name. */
+const residName = (layer: number) => `resid_post.${layer}`;
+
 export interface CaseOptions {
   /** Why the cases cannot run here (they are registered as skipped with this reason). */
   skip?: string;
@@ -57,14 +60,17 @@ export function registerModelCases(o: CaseOptions = {}): void {
       const allLayers = Array.from({ length: model.config.numLayers }, (_, i) => i);
       for (const [s, ids] of seqs.entries()) {
         const cache = model.newCache(1, ids.length);
-        const out = await model.forward([ids], cache, { readLayers: allLayers });
+        const out = await model.forward([ids], cache, { read: allLayers.map(residName) });
         assert.ok(maxAbsDiff(await out.logits!.data(), expected.read(`logits.${s}`).data) < TOL, `logits seq ${s}`);
         for (const layer of allLayers) {
-          const diff = maxAbsDiff(await out.resid.get(layer)!.data(), expected.read(`resid_post.${layer}.${s}`).data);
+          const diff = maxAbsDiff(
+            await out.acts.get(residName(layer))!.data(),
+            expected.read(`resid_post.${layer}.${s}`).data,
+          );
           assert.ok(diff < TOL, `resid_post.${layer} seq ${s}: ${diff}`);
         }
         out.logits!.dispose();
-        out.resid.forEach((r) => r.dispose());
+        out.acts.forEach((r) => r.dispose());
         cache.dispose();
       }
     });
@@ -74,9 +80,9 @@ export function registerModelCases(o: CaseOptions = {}): void {
       async (model) => {
         const { numLayers: L, hiddenSize: d, vocabSize: V } = model.config;
         const cache = model.newCache(seqs.length, Math.max(...seqs.map((s) => s.length)));
-        const out = await model.forward(seqs, cache, { readLayers: [L - 1] });
+        const out = await model.forward(seqs, cache, { read: [residName(L - 1)] });
         const logits = (await out.logits!.data()) as Float32Array;
-        const resid = (await out.resid.get(L - 1)!.data()) as Float32Array;
+        const resid = (await out.acts.get(residName(L - 1))!.data()) as Float32Array;
         let first = 0;
         seqs.forEach((seq, b) => {
           assert.ok(
@@ -91,7 +97,7 @@ export function registerModelCases(o: CaseOptions = {}): void {
           first += seq.length;
         });
         out.logits!.dispose();
-        out.resid.forEach((r) => r.dispose());
+        out.acts.forEach((r) => r.dispose());
         cache.dispose();
       },
     );
@@ -105,11 +111,11 @@ export function registerModelCases(o: CaseOptions = {}): void {
       const logits: number[] = [];
       const resid: number[][] = allLayers.map(() => []);
       const step = async (chunk: number[]) => {
-        const out = await model.forward([chunk], cache, { readLayers: allLayers });
+        const out = await model.forward([chunk], cache, { read: allLayers.map(residName) });
         logits.push(...(await out.logits!.data()));
-        for (const l of allLayers) resid[l].push(...(await out.resid.get(l)!.data()));
+        for (const l of allLayers) resid[l].push(...(await out.acts.get(residName(l))!.data()));
         out.logits!.dispose();
-        out.resid.forEach((r) => r.dispose());
+        out.acts.forEach((r) => r.dispose());
       };
       await step(ids.slice(0, split));
       for (let i = split; i < ids.length; i++) await step([ids[i]]);
