@@ -81,7 +81,7 @@ export interface AblationSetup extends ConditionOptions {
   prompts: string[];
   /**
    * Features to steer, or how many to sample from the steering pool (latents silent on every prompt at the
-   * feature layer and alive on `generalText`; only those in `labels` when given, each with its label).
+   * SAE's hook point and alive on `generalText`; only those in `labels` when given, each with its label).
    */
   features: Feature[] | SampledFeatures;
   /** Located (a list or a latent set), or the K of a discovery run to make first. */

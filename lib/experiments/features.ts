@@ -100,7 +100,7 @@ export function readFeatureLabels(path: string): Map<number, string> {
 }
 
 export const STEERING_POOL_RULE =
-  'latents whose code is 0 at every position of every chat-rendered prompt at the feature layer, ' +
+  "latents whose code is 0 at every position of every chat-rendered prompt at the SAE's hook point, " +
   'and non-zero somewhere in the general text (alive), minus the ablated set; with labels, only labelled latents';
 
 export interface SteeringPool {

@@ -101,7 +101,7 @@ export const ABLATION_SETTINGS = {
     ],
   }),
   nFeatures: int({
-    doc: 'sample N features (seeded) from the steering pool: latents silent on every prompt at the feature layer, alive on the general text, not ablated (the whole pool when it is smaller and N is the default)',
+    doc: "sample N features (seeded) from the steering pool: latents silent on every prompt at the SAE's hook point, alive on the general text, not ablated (the whole pool when it is smaller and N is the default)",
     min: 1,
     max: 1_000_000,
     default: 20,

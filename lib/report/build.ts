@@ -158,7 +158,7 @@ ${
 
 const METHOD_NOTES = `<h2>Method notes</h2>
 <ul>
-<li><b>Interventions</b> at the steering layer on every position, with the SAE error term kept: f = encode(h), err = h − decode(f); <i>add v</i> sets f[i] += v, <i>clamp 0</i> sets f[i] = 0; h′ = decode(f) + err. Ablation = the steering entry plus clamp 0 for every detector latent.</li>
+<li><b>Interventions</b> at the steering hook point on every position, with the SAE error term kept: f = encode(h), err = h − decode(f); <i>add v</i> sets f[i] += v, <i>clamp 0</i> sets f[i] = 0; h′ = decode(f) + err. Ablation = the steering entry plus clamp 0 for every detector latent.</li>
 <li><b>Off-topic samples</b> pair each prompt with another prompt's own response through a seeded derangement; on-topic samples pair each prompt with its own response. Codes are pooled per sample over the recorded span.</li>
 <li><b>Trial metrics</b> (attempt scores a<sub>0</sub>…a<sub>k−1</sub>): multi-attempt rate = share with k &gt; 1; ESR rate = share with k &gt; 1 and a<sub>k−1</sub> &gt; a<sub>0</sub>; improvement rate = ESR / multi-attempt; first-attempt score = mean a<sub>0</sub>; score delta = mean a<sub>k−1</sub> − a<sub>0</sub> over multi-attempt trials. Trials with errors are kept in the store and counted as exclusions, never dropped silently.</li>
 <li><b>Uncertainty</b>: trials of one steered feature are correlated, so intervals come from a cluster bootstrap over features (BCa by default); paired designs resample matched units together.</li>

@@ -12,7 +12,7 @@ export interface InterventionSpec {
 }
 
 /**
- * Rewrites the residual stream h [tokens, d_model] at the steering layer. Returns a new tensor (a promise of
+ * Rewrites the activation h [tokens, d_in] at the steering hook point. Returns a new tensor (a promise of
  * one when a TopK clamp must read codes back); the caller keeps ownership of h and owns the result (dispose both as usual). Holds no tensors between calls.
  */
 export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D | Promise<tf.Tensor2D>;
