@@ -97,7 +97,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       labels = rest.labels;
       const store = openStore(activations);
       an = await analyseStore(store, { find, holdout, labels });
-      const source = `Activation store \`${activations}\` (${new Set(store.samples.prompt_id).size} prompts), layer ${store.meta.layer}.`;
+      const source = `Activation store \`${activations}\` (${new Set(store.samples.prompt_id).size} prompts), read at ${store.meta.hook ?? `layer ${store.meta.layer}`}.`;
       writeDiscovery(out, an, { activations, meta: store.meta }, { source, span, labels });
     } else {
       const o = discoveryOptions({ ...discovery, out }, paths); // inputs read, derangements checked, before any work
