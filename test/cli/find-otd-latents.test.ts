@@ -191,7 +191,7 @@ test("an SAE whose hook layer the model does not have: the error names the SAE's
   assertExit(r, 2);
   assert.match(
     r.stderr,
-    /deep-sae: the SAE's hook blocks\.5\.hook_resid_post \(layer 5; is the SAE for this model\? --layer reads another layer\): the model has layers 0\.\.2/,
+    /deep-sae: the SAE's hook point blocks\.5\.hook_resid_post \(is the SAE for this model\? --layer reads elsewhere\): blocks\.5\.hook_resid_post names layer 5, but the model has layers 0\.\.2/,
   );
   assert.doesNotMatch(r.stderr, /error: --layer 5/);
 });
