@@ -206,6 +206,9 @@ export class WebgpuKernels implements Kernels<GpuAct> {
 
   embed(step: Step): GpuAct {
     const { hiddenSize: d, vocabSize } = this.cfg;
+    // A pass that ended without logits (capture at a hook point inside a block) may leave work recorded but not
+    // submitted; it must run before this step's writes, which reach the queue at once.
+    this.gpu.flush();
     this.ensure(step.tokens);
     this.tokens = step.tokens;
     this.rows = step.slots.length;
