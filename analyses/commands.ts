@@ -1,5 +1,5 @@
 // Every subcommand of `analyze`, in the order `--help` lists them. Add a new command's module here.
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import ablate from './ablate.ts';
 import capture from './capture.ts';
@@ -14,19 +14,24 @@ import plot from './plot.ts';
 import report from './report.ts';
 import stats from './stats.ts';
 
+/** Every command, in `--help` order. */
+export const COMMANDS = [
+  findOtdLatents,
+  ablate,
+  forward,
+  generate,
+  capture,
+  finetuneData,
+  stats,
+  metrics,
+  judge,
+  merge,
+  plot,
+  report,
+] as const;
+
 /** Registers every command on the top-level parser; each module's flags are type-checked against its Args. */
 export function addCommands(cli: Argv<GlobalArgs>): Argv<GlobalArgs> {
-  return cli
-    .command(findOtdLatents)
-    .command(ablate)
-    .command(forward)
-    .command(generate)
-    .command(capture)
-    .command(finetuneData)
-    .command(stats)
-    .command(metrics)
-    .command(judge)
-    .command(merge)
-    .command(plot)
-    .command(report);
+  for (const command of COMMANDS) cli.command(command as CommandModule<GlobalArgs, never>);
+  return cli;
 }
