@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
-import { architecture } from './architectures.ts';
+import { architecture } from './architectures/index.ts';
 import type { Sae } from './sae.ts';
 import { TopKAccumulator } from './topk.ts';
 
@@ -29,37 +29,38 @@ export function saeInput(sae: Sae, h: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * Encodes a batch of residual-stream vectors h [tokens, d_in] into sparse codes, one latent block at a
- * time: pre = x·W_enc + b_enc, then ReLU, JumpReLU relu(pre)·[pre > θ], or TopK (relu of the k largest;
- * ties go to the lower latent index). Does not dispose h. Asynchronous: each block's pre-activations are
- * read back with `data()`, the one read WebGPU supports in Node.
+ * time: z = x·W_enc, then the architecture's code of each latent (lib/sae/architectures), kept where
+ * non-zero, or its pre-activation ranked by the k-largest rule (TopK: relu of the k largest; ties go to the
+ * lower latent index). Does not dispose h. Asynchronous: each block's z is read back with `data()`, the
+ * one read WebGPU supports in Node.
  */
 export async function encodeSparse(sae: Sae, h: tf.Tensor2D): Promise<SparseCodes> {
   checkInput(sae, h);
   const T = h.shape[0];
   const x = saeInput(sae, h);
   const act = sae.activation;
-  const topk = architecture(act).select === 'topk' ? new TopKAccumulator(T, (act as { k: number }).k) : null;
+  const arch = architecture(act);
+  const topk = act.kind === 'topk' ? new TopKAccumulator(T, act.k) : null;
   const lists: { latents: number[]; values: number[] }[] = Array.from({ length: T }, () => ({
     latents: [],
     values: [],
   }));
-  const bEnc = sae.bEnc;
-  const threshold = architecture(act).threshold ? sae.threshold : null;
+  const vectors = sae.vectors;
   try {
     for (let b = 0; b < sae.nBlocks; b++) {
       const [j0, j1] = sae.blockRange(b);
       const B = j1 - j0;
       const p = sae.withEncoderBlock(b, (w) => tf.matMul(x, w));
-      const pre = (await p.data()) as Float32Array;
+      const z = (await p.data()) as Float32Array;
       p.dispose();
       for (let t = 0; t < T; t++) {
         const row = t * B;
         const out = lists[t];
         for (let i = 0; i < B; i++) {
           const j = j0 + i;
-          const v = Math.fround(pre[row + i] + bEnc[j]);
+          const v = arch.value(z[row + i], j, vectors);
           if (topk) topk.offer(t, j, v);
-          else if (v > 0 && (threshold === null || v > threshold[j])) {
+          else if (v !== 0) {
             out.latents.push(j);
             out.values.push(v);
           }

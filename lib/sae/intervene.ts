@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.ts';
 import { codeColumn, encodeSparse, saeInput } from './encode.ts';
-import { architecture } from './architectures.ts';
+import { architecture } from './architectures/index.ts';
+import type { PerLatent } from './architectures/types.ts';
 import type { Sae } from './sae.ts';
 
 /** One intervention on one latent: `add` v to its code, or `clamp` it to v (`clamp 0` = zero-ablation). */
@@ -117,8 +118,9 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
       if (!(i >= 0 && i < perRow.length)) throw new RangeError(`intervention: list ${i} of ${perRow.length}`);
     if (!decoderRows) return tf.clone(h);
     if (!clampedLatents.length) return apply(h, layout, null);
-    if (architecture(sae.activation).clamp === 'encode') {
-      return topkCodes(sae, h, clampedLatents).then((f) => {
+    const arch = architecture(sae.activation);
+    if (arch.select === 'topk') {
+      return encodedCodes(sae, h, clampedLatents).then((f) => {
         try {
           return apply(h, layout, f);
         } finally {
@@ -126,7 +128,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
         }
       });
     }
-    const f = clampedCodes(sae, h, clampedLatents);
+    const f = clampedCodes(sae, arch, h, clampedLatents);
     try {
       return apply(h, layout, f);
     } finally {
@@ -141,8 +143,8 @@ export function makeIntervention(sae: Sae, specs: InterventionSpec[]): ResidualE
   return (h) => apply(h, { counts: [h.shape[0]], lists: [0] });
 }
 
-/** The current TopK codes f [T, m] of the given latents (a full encode, read back). Caller disposes. */
-async function topkCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<tf.Tensor2D> {
+/** The current codes f [T, m] of the given latents by a full encode, read back (k-largest: membership depends on every latent). Caller disposes. */
+async function encodedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<tf.Tensor2D> {
   const T = h.shape[0];
   const codes = await encodeSparse(sae, h);
   const f = new Float32Array(T * latents.length);
@@ -154,18 +156,16 @@ async function topkCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): Promise<t
   return tf.tensor2d(f, [T, latents.length]);
 }
 
-/** The current ReLU/JumpReLU codes f [T, m] of the given latents, on the backend. Caller disposes. */
-function clampedCodes(sae: Sae, h: tf.Tensor2D, latents: number[]): tf.Tensor2D {
-  const jump = architecture(sae.activation).threshold;
+/** The current codes f [T, m] of the given latents of a per-latent architecture, from their encoder columns only, on the backend. Caller disposes. */
+function clampedCodes(sae: Sae, arch: PerLatent, h: tf.Tensor2D, latents: number[]): tf.Tensor2D {
   const x = saeInput(sae, h);
   try {
     return tf.tidy(() => {
-      const cols = tf.tensor2d(sae.encoder.gatherColumnsF32(latents), [sae.dIn, latents.length]);
-      const pre = tf.add(tf.matMul(x, cols), tf.tensor1d(Float32Array.from(latents, (j) => sae.bEnc[j])));
-      const relu = tf.relu(pre);
-      if (!jump || !sae.threshold) return relu as tf.Tensor2D;
-      const thr = tf.tensor1d(Float32Array.from(latents, (j) => sae.threshold![j]));
-      return tf.mul(relu, tf.cast(tf.greater(pre, thr), 'float32')) as tf.Tensor2D;
+      const z = tf.matMul<tf.Tensor2D>(
+        x,
+        tf.tensor2d(sae.encoder.gatherColumnsF32(latents), [sae.dIn, latents.length]),
+      );
+      return arch.codes(z, latents, sae.vectors);
     });
   } finally {
     x.dispose();

@@ -5,10 +5,17 @@ import { openNpz } from '../io/npy.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { openTorchStateDict } from '../io/torch.ts';
 import { fileSize, sha256File } from '../io/hash.ts';
-import { type ActivationKind, architecture, saeLensKind } from './architectures.ts';
+import {
+  ACTIVATION_KINDS,
+  type Activation,
+  type ActivationKind,
+  architecture,
+  type LatentVectors,
+  saeLensKind,
+} from './architectures/index.ts';
 import { gemmaScopeHook, goodfireHook, type NamedHook } from './hookNames.ts';
 import { WeightMatrix } from './matrix.ts';
-import { type Activation, Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
+import { Sae, type SaeComputeOptions, type SaeFormat, type SaeParts } from './sae.ts';
 import { fromNpz, fromSafetensors, fromTorch, readMatrix, readVector, type StoredTensor } from './stored.ts';
 import { shown } from '../io/json.ts';
 
@@ -153,13 +160,14 @@ function parseSaeLensCfg(cfg: Record<string, unknown>, cfgPath: string) {
   };
 }
 
-const NAMES: Record<Naming, { enc: string; dec: string; bEnc: string; bDec: string }> = {
-  saelens: { enc: 'W_enc', dec: 'W_dec', bEnc: 'b_enc', bDec: 'b_dec' },
+/** Tensor names by their SAELens name, in each naming (architectures name their vectors the SAELens way). */
+const NAMES: Record<Naming, Record<string, string>> = {
+  saelens: { W_enc: 'W_enc', W_dec: 'W_dec', b_dec: 'b_dec' },
   goodfire: {
-    enc: 'encoder_linear.weight',
-    dec: 'decoder_linear.weight',
-    bEnc: 'encoder_linear.bias',
-    bDec: 'decoder_linear.bias',
+    W_enc: 'encoder_linear.weight',
+    W_dec: 'decoder_linear.weight',
+    b_enc: 'encoder_linear.bias',
+    b_dec: 'decoder_linear.bias',
   },
 };
 
@@ -185,13 +193,13 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
     throw new InputError(
       `${o.weightFile}: no encoder tensor (expected W_enc or encoder_linear.weight; found ${found()})`,
     );
-  const names = NAMES[naming];
-  const get = (name: string): StoredTensor => {
-    const t = byName.get(name);
-    if (!t) throw new InputError(`${o.weightFile}: tensor ${name} not found (found ${found()})`);
+  const nameOf = (saeLensName: string) => NAMES[naming][saeLensName] ?? saeLensName;
+  const get = (saeLensName: string): StoredTensor => {
+    const t = byName.get(nameOf(saeLensName));
+    if (!t) throw new InputError(`${o.weightFile}: tensor ${nameOf(saeLensName)} not found (found ${found()})`);
     return t;
   };
-  const enc = get(names.enc);
+  const enc = get('W_enc');
   if (enc.shape.length !== 2) throw new InputError(`${enc.what}: shape [${enc.shape}], expected a matrix`);
   // SAELens naming stores W_enc as [d_in, d_sae]; Goodfire's nn.Linear weight is [d_sae, d_in].
   const encLatentAxis = naming === 'saelens' ? 1 : 0;
@@ -202,9 +210,8 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   const decMeaning = naming === 'saelens' ? '[d_sae, d_in]' : '[d_in, d_sae]';
   // kept as [d_in, d_sae] (a latent block is a column slice) and [d_sae, d_in] (active rows are gathered)
   let encoder = readMatrix(enc, naming === 'saelens' ? 0 : 1, encShape, encMeaning);
-  let decoder = readMatrix(get(names.dec), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
-  const bEnc = readVector(get(names.bEnc), dSae, '[d_sae]');
-  let bDec = readVector(get(names.bDec), dIn, '[d_in]');
+  let decoder = readMatrix(get('W_dec'), naming === 'saelens' ? 0 : 1, [...encShape].reverse(), decMeaning);
+  let bDec = readVector(get('b_dec'), dIn, '[d_in]');
   if (o.hook?.unscaledEmbedding) {
     // trained on embeddings before Gemma's √d_model scale; read at hook_embed, after it
     const s = Math.sqrt(dIn);
@@ -214,14 +221,15 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   }
 
   const activation = chooseActivation(o, byName, opts, dSae);
-  let threshold: Float32Array | null = null;
-  if (architecture(activation).threshold) {
-    if (byName.has('threshold')) threshold = readVector(get('threshold'), dSae, '[d_sae]');
-    else if (byName.has('log_threshold')) threshold = readVector(get('log_threshold'), dSae, '[d_sae]').map(Math.exp);
-    else
+  const vectors: Record<string, Float32Array> = {};
+  for (const [key, spec] of Object.entries(architecture(activation).vectors)) {
+    const hit = spec.stored.find((s) => byName.has(nameOf(s.name)));
+    if (!hit)
       throw new InputError(
-        `${o.weightFile}: tensor threshold not found, needed by a ${activation.kind === 'jumprelu' ? 'JumpReLU' : activation.kind} SAE (found ${found()})`,
+        `${o.weightFile}: tensor ${spec.stored.map((s) => nameOf(s.name)).join(' or ')} not found, needed by a ${activation.kind} SAE (found ${found()})`,
       );
+    const v = readVector(get(hit.name), dSae, '[d_sae]');
+    vectors[key] = hit.map ? v.map(hit.map) : v;
   }
 
   const hash = opts.hash ?? true;
@@ -231,10 +239,9 @@ function build(o: Opened, path: string, opts: LoadSaeOptions): SaeParts {
   return {
     encoder,
     decoder,
-    bEnc,
     bDec,
-    threshold,
     activation,
+    vectors: vectors as LatentVectors,
     applyBDecToInput: opts.applyBDecToInput ?? o.applyBDecToInput ?? false,
     info: {
       format: o.format,
@@ -271,6 +278,7 @@ function chooseActivation(
   }
   if (opts.activation) return { kind: opts.activation };
   if (o.activation) return o.activation;
-  // No config: a threshold tensor means JumpReLU; otherwise ReLU (Goodfire, plain ReLU SAEs).
-  return byName.has('threshold') || byName.has('log_threshold') ? { kind: 'jumprelu' } : { kind: 'relu' };
+  // No config: a tensor only one architecture has names it (threshold: JumpReLU, r_mag: gated); else ReLU (Goodfire, plain ReLU SAEs).
+  const implied = ACTIVATION_KINDS.find((kind) => architecture({ kind }).implied?.some((n) => byName.has(n)));
+  return implied === undefined || implied === 'topk' ? { kind: 'relu' } : { kind: implied };
 }

@@ -1,10 +1,9 @@
 import type { Backend } from '../backend.ts';
 import * as tf from '@tensorflow/tfjs';
-import { architecture } from './architectures.ts';
+import { type Activation, architecture, type LatentVectors } from './architectures/index.ts';
 import type { WeightMatrix } from './matrix.ts';
 
-/** ReLU; JumpReLU = relu(pre)·[pre > threshold] (SAELens and Gemma Scope); TopK = relu of the k largest pre. */
-export type Activation = { kind: 'relu' } | { kind: 'jumprelu' } | { kind: 'topk'; k: number };
+export type { Activation } from './architectures/index.ts';
 
 export type SaeFormat = 'saelens' | 'gemmascope' | 'goodfire' | 'safetensors' | 'memory';
 
@@ -26,10 +25,10 @@ export interface SaeInfo {
 export interface SaeParts {
   encoder: WeightMatrix; // [d_in, d_sae] = W_enc
   decoder: WeightMatrix; // [d_sae, d_in] = W_dec
-  bEnc: Float32Array;
   bDec: Float32Array;
-  threshold: Float32Array | null;
   activation: Activation;
+  /** The per-latent vectors [d_sae] the architecture reads (b_enc, threshold, b_gate, …), by its keys. */
+  vectors: LatentVectors;
   applyBDecToInput: boolean;
   info: SaeInfo;
 }
@@ -58,10 +57,9 @@ export class Sae {
   readonly dSae: number;
   readonly encoder: WeightMatrix;
   readonly decoder: WeightMatrix;
-  readonly bEnc: Float32Array;
   readonly bDec: Float32Array;
-  readonly threshold: Float32Array | null;
   readonly activation: Activation;
+  readonly vectors: LatentVectors;
   readonly applyBDecToInput: boolean;
   readonly info: SaeInfo;
   /** Latents per encoder block. */
@@ -72,10 +70,9 @@ export class Sae {
   constructor(parts: SaeParts, opts: SaeComputeOptions = {}) {
     this.encoder = parts.encoder;
     this.decoder = parts.decoder;
-    this.bEnc = parts.bEnc;
     this.bDec = parts.bDec;
-    this.threshold = parts.threshold;
     this.activation = parts.activation;
+    this.vectors = parts.vectors;
     this.applyBDecToInput = parts.applyBDecToInput;
     this.info = parts.info;
     this.dIn = parts.encoder.rows;
@@ -87,10 +84,9 @@ export class Sae {
       bad(
         `decoder [${parts.decoder.rows}, ${parts.decoder.cols}] does not match encoder [${this.dIn}, ${this.dSae}] transposed`,
       );
-    if (parts.bEnc.length !== this.dSae || parts.bDec.length !== this.dIn)
-      bad('bias lengths do not match d_sae / d_in');
-    if (architecture(parts.activation).threshold && parts.threshold?.length !== this.dSae)
-      bad(`${parts.activation.kind} needs a threshold of length d_sae`);
+    if (parts.bDec.length !== this.dIn) bad('b_dec length does not match d_in');
+    for (const key of Object.keys(architecture(parts.activation).vectors))
+      if (parts.vectors[key]?.length !== this.dSae) bad(`${parts.activation.kind} needs ${key} of length d_sae`);
     const blockBytes = opts.blockBytes ?? 64 * MiB;
     const residentBytes = opts.residentBytes ?? 1024 * MiB;
     this.blockLatents = Math.max(1, Math.min(this.dSae, Math.floor(blockBytes / (4 * this.dIn))));

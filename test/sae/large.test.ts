@@ -39,10 +39,9 @@ test('sae large: 8,192 × 65,536 bf16 SAE encodes in blocks on WASM; spot checks
     {
       encoder: enc,
       decoder: dec,
-      bEnc,
       bDec,
-      threshold: null,
       activation: { kind: 'relu' },
+      vectors: { b_enc: bEnc },
       applyBDecToInput: false,
       info: { format: 'memory', path: 'synthetic-8192x65536', weightDtype: 'BF16', files: [] },
     },

@@ -48,7 +48,7 @@ test('sae errors: missing tensor, wrong shape, non-float dtype name the file and
   writeSafetensors(noThreshold, noThr);
   rejects(
     () => loadSae(noThreshold, { activation: 'jumprelu' }),
-    /nothr\.safetensors: tensor threshold not found, needed by a JumpReLU SAE/,
+    /nothr\.safetensors: tensor threshold or log_threshold not found, needed by a jumprelu SAE/,
   );
 
   // an int32 b_enc: rewrite the dtype in a copy's header (same byte count)
@@ -74,8 +74,12 @@ test('sae errors: bad SAELens cfg.json fields are named', () => {
   };
   const ok = { d_in: 64, d_sae: 256, architecture: 'standard', apply_b_dec_to_input: true };
   rejects(
-    () => loadSae(make('gated', { ...ok, architecture: 'gated' })),
-    /gated.cfg\.json: field architecture is "gated"/,
+    () => loadSae(make('matryoshka', { ...ok, architecture: 'matryoshka_batchtopk' })),
+    /matryoshka.cfg\.json: field architecture is "matryoshka_batchtopk", expected .*"gated"/,
+  );
+  rejects(
+    () => loadSae(make('gated-no-rmag', { ...ok, architecture: 'gated' })),
+    /tensor b_gate not found, needed by a gated SAE/,
   );
   rejects(() => loadSae(make('topk-nok', { ...ok, architecture: 'topk' })), /TopK SAE needs k/);
   rejects(() => loadSae(make('norm', { ...ok, normalize_activations: 'layer_norm' })), /field normalize_activations/);
