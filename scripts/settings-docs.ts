@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTINGS as ABLATE } from '../analyses/ablate.ts';
+import { SETTINGS as CAPTURE } from '../analyses/capture.ts';
 import { SETTINGS as FIND } from '../analyses/find-otd-latents.ts';
 import { SETTINGS as JUDGE } from '../analyses/judge.ts';
 import { settingsTable } from '../lib/settings/docs.ts';
@@ -17,6 +18,7 @@ export const SETTINGS_DOCS: { file: string; name: string; table: Table }[] = [
   { file: 'docs/find-otd-latents.md', name: 'find-otd-latents', table: FIND },
   { file: 'docs/ablate.md', name: 'ablate', table: ABLATE },
   { file: 'docs/judge.md', name: 'judge', table: JUDGE },
+  { file: 'docs/commands.md', name: 'capture', table: CAPTURE },
 ];
 
 const BLOCK = /(<!-- settings: ([\w-]+) [^\n]*-->\n)[\s\S]*?(<!-- \/settings -->)/g;
