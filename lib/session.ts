@@ -9,6 +9,7 @@ import { checkHook, HOOK_FORMS, type HookPoint, hookName, hookWidth, resolveHook
 import { saeHook } from './steering/interventions.ts';
 import { loadModel, type WeightChoice } from './model/load.ts';
 import { mergeAdapter } from './model/mergeAdapter.ts';
+import { defaultGpuBatch, gpuBudget } from './model/memory.ts';
 import { loadTokenizer, type Tokenizer } from './model/tokenizer.ts';
 import { type Executor, localExecutor, workerPool } from './parallel/pool.ts';
 import { loadSae, type Sae, saeComputeOptions } from './sae/index.ts';
@@ -25,6 +26,11 @@ export interface Session {
   /** The feature (read-out) hook point: where the SAE is read and, unless told otherwise, steered and clamped. */
   hook: HookPoint;
   executor: Executor;
+  /**
+   * On a hardware WebGPU adapter (or any, given gpuMemory): the default batch for a generation of this shape,
+   * sized from the device memory budget (lib/model/memory.ts), with why. Absent on the CPU backends.
+   */
+  batchFor?: (shape: { promptTokens: number; newTokens: number }) => { batch: number; why: string };
   /** Stops the workers and frees the backend. */
   close(): Promise<void>;
 }
@@ -49,6 +55,8 @@ export interface SessionOptions {
   /** 0 (the default) runs the model in this thread; N > 0 starts N worker threads (at most the cores available unless forceWorkers). */
   workers?: number;
   forceWorkers?: boolean;
+  /** GB of device memory a GPU run may use, weights included (default: the NVIDIA driver's free memory, when readable). */
+  gpuMemory?: number | null;
 }
 
 /**
@@ -139,21 +147,27 @@ export async function openSession(o: SessionOptions = {}): Promise<Session> {
   const hook = featureHook(sae, config, { override: o.layer, log: o.log });
   checkSaeAt(sae, hook, config);
   mergeAdapterFlag(paths.model, paths.adapter, o.mergeAdapter, o.log);
-  const executor =
-    workers === 0
-      ? localExecutor({ model: await loadModel(paths.model, backend, { adapter: paths.adapter, ...o.weights }), sae })
-      : await workerPool(
-          { model: paths.model, adapter: paths.adapter, weights: o.weights, sae: paths.sae, backend: backend.spec },
-          workers,
-          {
-            here: backend,
-          },
-        );
+  const model = workers === 0 ? await loadModel(paths.model, backend, { adapter: paths.adapter, ...o.weights }) : null;
+  const executor = model
+    ? localExecutor({ model, sae })
+    : await workerPool(
+        { model: paths.model, adapter: paths.adapter, weights: o.weights, sae: paths.sae, backend: backend.spec },
+        workers,
+        {
+          here: backend,
+        },
+      );
   const close = async () => {
     await executor.close();
     backend.close();
   };
-  return { backend, paths, config, tokenizer, sae, hook, executor, close };
+  const gpuMemory = o.gpuMemory ?? null;
+  const sized = model && backend.gpu && (!backend.gpu.software || gpuMemory !== null);
+  const batchFor = sized
+    ? (shape: { promptTokens: number; newTokens: number }) =>
+        defaultGpuBatch(config, model.dtype, gpuBudget(gpuMemory, model.weightBytes), shape)
+    : undefined;
+  return { backend, paths, config, tokenizer, sae, hook, executor, batchFor, close };
 }
 
 function isBackend(b: SessionOptions['backend']): b is Backend {

@@ -15,7 +15,8 @@ import { loadModelConfig } from '../lib/model/config.ts';
 import { generate } from '../lib/model/generate.ts';
 import { type LoadOptions, loadModel } from '../lib/model/load.ts';
 import { GREEDY, nextToken } from '../lib/model/sampling.ts';
-import { deviceWeightBytes, runBytes } from '../lib/model/memory.ts';
+import { deviceWeightBytes, gpuBatch, runBytes } from '../lib/model/memory.ts';
+import { openSession } from '../lib/session.ts';
 import { Transformer } from '../lib/model/transformer.ts';
 import { Gpu } from '../lib/model/webgpu/gpu.ts';
 import { WebgpuKernels } from '../lib/model/webgpu/kernels.ts';
@@ -311,6 +312,22 @@ test("webgpu: the memory model (lib/model/memory.ts) gives the device's weight b
     }
     model.dispose();
   }
+});
+
+test('webgpu: a session sizes the default batch from --gpu-memory (on a software adapter only when given)', {
+  skip,
+}, async () => {
+  const model = join(MODEL_FIXTURES, 'llama3-gqa');
+  const shape = { promptTokens: 9, newTokens: 100 };
+  const given = await openSession({ model, sae: join(SAE_DIR, 'saelens_relu'), backend: backend!, gpuMemory: 0.0015 });
+  const chosen = given.batchFor?.(shape);
+  const c = loadModelConfig(model);
+  assert.deepEqual(chosen?.batch, gpuBatch(c, 'f32', 1.5e6, shape).batch);
+  assert.ok(chosen.batch > 1 && chosen.batch < 64, JSON.stringify(chosen));
+  assert.match(chosen.why, /^--gpu-memory: 0\.0 GB budget/);
+  const software = await openSession({ model, sae: join(SAE_DIR, 'saelens_relu'), backend: backend! });
+  assert.equal(software.batchFor, undefined, 'Mesa is a CPU: the default batch stays');
+  for (const s of [given, software]) await s.executor.close(); // not session.close(): it would close the shared backend
 });
 
 test('webgpu: fused kernels give the unfused path, in prefill and in decode past Gemma-2 sliding window, with soft-caps', {

@@ -26,6 +26,7 @@ export async function openSessionFrom(a: SessionArgs): Promise<Session> {
     backend: backendSpec(a),
     workers: s.workers,
     forceWorkers: s.forceWorkers,
+    gpuMemory: s.gpuMemory,
   });
 }
 

@@ -48,16 +48,30 @@ export async function runAblation(
  * prompt (under every condition's instruction), when `fitMaxTokens` allows it; said on the log.
  */
 export function fitToContext(session: Session, o: AblationOptions): AblationOptions {
-  const instructions = conditionInstructions(o.conditions, o);
-  const longest = Math.max(
-    ...o.prompts.flatMap((p) => instructions.map((i) => renderPrompt(session.tokenizer, p, i).length)),
-  );
+  const longest = longestPrompt(session, o);
   const room = session.config.maxPositions - longest;
   if (!o.fitMaxTokens || o.sampling.maxNewTokens <= room || room < 1) return o;
   o.log(
     `max-tokens ${o.sampling.maxNewTokens} (the default) does not fit the model's max_position_embeddings (${session.config.maxPositions}) after the longest prompt (${longest} tokens): generating at most ${room}`,
   );
   return { ...o, sampling: { ...o.sampling, maxNewTokens: room } };
+}
+
+/** Tokens of the longest prompt under any condition's instruction. */
+function longestPrompt(session: Session, o: AblationOptions): number {
+  const instructions = conditionInstructions(o.conditions, o);
+  return Math.max(...o.prompts.flatMap((p) => instructions.map((i) => renderPrompt(session.tokenizer, p, i).length)));
+}
+
+/**
+ * On a GPU (session.batchFor), a batch size left at its default is sized from the device memory for this run's
+ * longest prompt and length (results do not depend on it); said on the log.
+ */
+export function gpuBatchSize(session: Session, o: AblationOptions): AblationOptions {
+  if (!session.batchFor || o.settings.origins.batchSize !== 'default') return o;
+  const r = session.batchFor({ promptTokens: longestPrompt(session, o), newTokens: o.sampling.maxNewTokens });
+  o.log(`batch size ${r.batch} (the GPU default; ${r.why})`);
+  return { ...o, batchSize: r.batch };
 }
 
 /** What must hold before any work: latent indices in the SAE, and every prompt (under each condition's instruction) plus the length fitting the model. */
@@ -82,7 +96,7 @@ export function steeredGenerator(session: Session, o: AblationOptions): SteeredG
 
 async function ablation(session: Session, options: AblationOptions): Promise<AblationResult> {
   const started = Date.now();
-  const o = fitToContext(session, options);
+  const o = gpuBatchSize(session, fitToContext(session, options));
   checkAblation(session, o);
   checkShardable(o);
   const provenance = ablationProvenance(session, o);

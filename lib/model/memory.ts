@@ -1,7 +1,8 @@
 // The WebGPU runtime's device memory as arithmetic from a model's shapes: what `loadModel` and `generate` allocate
 // (lib/model/webgpu/kernels.ts), so a batch can be sized before anything is allocated and the largest model per
 // GPU size stated. WebGPU reports no free memory; the budget comes from the caller (--gpu-memory, or the NVIDIA
-// driver's figure when readable).
+// driver's figure when readable) and includes what this model already holds when read after its load.
+import { execFileSync } from 'node:child_process';
 import type { ModelConfig } from './config.ts';
 import type { WeightDtype } from './kernels.ts';
 import { backendWeightBytes } from './load.ts';
@@ -81,4 +82,36 @@ export function gpuBatch(
     batch,
     why: `${gb(budget)} budget: weights ${gb(r.weights)} + KV cache ${gb(r.kvCache)} (${batch} × ${s.promptTokens + s.newTokens} tokens) + activations ${gb(r.activations)}${batch === 64 ? ' (64 is the most)' : ''}`,
   };
+}
+
+/**
+ * The device memory a run may use, weights included: --gpu-memory (GB) when given, else the NVIDIA driver's free
+ * memory plus `held` (what this model already took, when read after its load), else null.
+ */
+export function gpuBudget(gigabytes: number | null, held: number): { bytes: number; source: string } | null {
+  if (gigabytes !== null) return { bytes: gigabytes * 1e9, source: '--gpu-memory' };
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=memory.free', '--format=csv,noheader,nounits'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const mib = Number.parseFloat(out.split('\n')[0]);
+    return Number.isFinite(mib) ? { bytes: mib * 2 ** 20 + held, source: "the NVIDIA driver's free memory" } : null;
+  } catch {
+    return null; // no NVIDIA driver here (or not readable): the caller says so
+  }
+}
+
+/** The batch a GPU run takes by default: sized from the budget (gpuBudget), else 32. */
+export function defaultGpuBatch(
+  c: ModelConfig,
+  dtype: WeightDtype,
+  budget: { bytes: number; source: string } | null,
+  s: Omit<RunShape, 'batch'>,
+): { batch: number; why: string } {
+  if (!budget)
+    return { batch: 32, why: 'no free-memory figure here (no readable NVIDIA driver; give --gpu-memory GB)' };
+  const r = gpuBatch(c, dtype, budget.bytes, s);
+  return { batch: r.batch, why: `${budget.source}: ${r.why}` };
 }

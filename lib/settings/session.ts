@@ -1,6 +1,6 @@
 // The settings of what a command opens: the model, the SAE, its hook point and the worker threads;
 // and the batch size every stage that runs the model shares.
-import { bool, int, oneOf, text } from './kinds.ts';
+import { bool, int, num, oneOf, text } from './kinds.ts';
 import { SHIPPED, shownPath } from './shipped.ts';
 
 export const SESSION_SETTINGS = {
@@ -54,12 +54,19 @@ export const SESSION_SETTINGS = {
     default: 0,
     key: null,
   }),
+  gpuMemory: num({
+    doc: 'GB of GPU memory a run may use, weights included, to size the default batch (32-64 on a GPU; 8 on the CPU)',
+    min: 0.001,
+    default: null,
+    auto: "the NVIDIA driver's free memory when readable, else batch 32",
+    key: null,
+  }),
   forceWorkers: bool({ doc: 'allow more workers than cores', default: false, key: null }),
 };
 
 /** Sequences per forward pass or generation batch; results do not depend on it (each row has its own seed). */
 export const BATCH_SIZE = int({
-  doc: 'sequences per forward pass or generation batch (results do not depend on it)',
+  doc: 'sequences per forward pass or generation batch (results do not depend on it; ablate on a GPU sizes the default from --gpu-memory)',
   min: 1,
   max: 4096,
   default: 8,

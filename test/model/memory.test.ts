@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadModelConfig } from '../../lib/model/config.ts';
-import { deviceWeightBytes, gpuBatch, kvBytesPerToken, runBytes } from '../../lib/model/memory.ts';
+import {
+  defaultGpuBatch,
+  deviceWeightBytes,
+  gpuBatch,
+  gpuBudget,
+  kvBytesPerToken,
+  runBytes,
+} from '../../lib/model/memory.ts';
 
 const PAPER = JSON.parse(
   readFileSync(join(import.meta.dirname, '..', '..', 'bench', 'forward', 'paper_models.json'), 'utf8'),
@@ -55,4 +62,18 @@ test('gpuBatch: the largest batch in [1, 64] whose run fits the budget, and why'
   const none = gpuBatch(c, 'bf16', 10e9, shape);
   assert.equal(none.batch, 1);
   assert.match(none.why, /even batch 1 needs 1\d\.\d GB > 10\.0 GB/);
+});
+
+test('defaultGpuBatch: 32 with no free-memory figure; else sized from the budget, naming its source', () => {
+  const c = config('Llama-3.1-8B');
+  const shape = { promptTokens: 128, newTokens: 512 };
+  const none = defaultGpuBatch(c, 'bf16', null, shape);
+  assert.equal(none.batch, 32);
+  assert.match(none.why, /--gpu-memory/);
+  const given = gpuBudget(80, 123);
+  assert.deepEqual(given, { bytes: 80e9, source: '--gpu-memory' }); // a given budget already counts the weights
+  const sized = defaultGpuBatch(c, 'bf16', given, shape);
+  assert.equal(sized.batch, gpuBatch(c, 'bf16', 80e9, shape).batch);
+  assert.ok(sized.batch > 32 && runBytes(c, 'bf16', { ...shape, batch: sized.batch }).total <= 80e9);
+  assert.match(sized.why, /^--gpu-memory: 80\.0 GB budget: weights 15\.0 GB/);
 });
