@@ -7,7 +7,7 @@ import { chromiumMissing, withPage } from './chromium.ts';
 const args = process.argv.slice(2);
 const widthAt = args.indexOf('--width');
 const width = widthAt >= 0 ? Number(args.splice(widthAt, 2)[1]) : 1100;
-const [html, out = html.replace(/\.html?$/, '') + '.png'] = args;
+const [html, out = `${html.replace(/\.html?$/, '')}.png`] = args;
 if (!html || !Number.isFinite(width)) {
   console.error('usage: node --import tsx scripts/screenshot-report.ts REPORT.html [OUT.png] [--width PX]');
   process.exit(2);

@@ -41,7 +41,10 @@ if (process.argv[1] === import.meta.filename) {
     if (next === text) continue;
     stale++;
     if (check) console.error(`${file}: options table out of date (npm run docs:settings)`);
-    else writeFileSync(join(ROOT, file), next), console.log(`wrote ${file}`);
+    else {
+      writeFileSync(join(ROOT, file), next);
+      console.log(`wrote ${file}`);
+    }
   }
   if (check && stale) process.exit(1);
 }

@@ -52,7 +52,10 @@ export function partOfSamples(
   const inPart = Uint8Array.from(promptIds, (p, r) => {
     if (!keep.has(p)) return 0;
     const resp = responseIds[r];
-    if (resp !== null && prompts.has(resp) && !keep.has(resp)) return (crossed++, 0);
+    if (resp !== null && prompts.has(resp) && !keep.has(resp)) {
+      crossed++;
+      return 0;
+    }
     return 1;
   });
   return { in: inPart, crossed };

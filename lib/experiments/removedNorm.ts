@@ -56,7 +56,10 @@ export async function offTopicCodes(
       const at = slot.get(b.row[i] * width + b.token[i]);
       if (at === undefined || b.value[i] === 0) continue;
       const l = b.latent[i];
-      if (!tokens.has(l)) tokens.set(l, []), values.set(l, []);
+      if (!tokens.has(l)) {
+        tokens.set(l, []);
+        values.set(l, []);
+      }
       tokens.get(l)!.push(at);
       values.get(l)!.push(b.value[i]);
     }

@@ -143,5 +143,5 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -50,7 +50,7 @@ export function parseJudgeSpec(spec: string, setting = 'judge'): JudgeSpec {
   if (spec === 'heuristic') return { backend: 'heuristic', model: null };
   if (spec === 'organism') return { backend: 'organism', model: SHIPPED_ORGANISM };
   const m = /^(anthropic|openai|organism):(.+)$/.exec(spec);
-  if (!m || !m[2].trim()) {
+  if (!m?.[2].trim()) {
     throw new SettingError(
       `${ref(setting)} ${JSON.stringify(spec)}: expected anthropic:<model>, openai:<model>, heuristic, or organism[:organism.json]`,
     );

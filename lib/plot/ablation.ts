@@ -81,7 +81,7 @@ export function conditionBars(m: MetricsSummary, metrics = BAR_METRICS, name = '
         .attr('y', Math.min(y(v.estimate), y0))
         .attr('height', Math.abs(y0 - y(v.estimate)))
         .attr('fill', colours.get(k)!);
-      if (v.ci && v.ci.every(Number.isFinite)) whisker(f.g, x0 + x.bandwidth() / 2, y(v.ci[0]), y(v.ci[1]), k);
+      if (v.ci?.every(Number.isFinite)) whisker(f.g, x0 + x.bandwidth() / 2, y(v.ci[0]), y(v.ci[1]), k);
     }
   });
   return c.finish(
@@ -222,7 +222,7 @@ export function pairedDifferences(
         .attr('dy', '0.35em')
         .attr('text-anchor', 'end')
         .text(`${metricInfo(d.metric).label}: ${d.a} − ${d.b}`);
-      if (d.ci && d.ci.every(Number.isFinite)) {
+      if (d.ci?.every(Number.isFinite)) {
         row
           .append('line')
           .attr('class', 'ci-line')

@@ -40,7 +40,7 @@ function valueText(metric: string, v: number | null | undefined): string {
       : '—';
 }
 function ciText(metric: string, ci: [number, number] | null | undefined): string {
-  return ci && ci.every((v) => typeof v === 'number' && Number.isFinite(v))
+  return ci?.every((v) => typeof v === 'number' && Number.isFinite(v))
     ? `[${valueText(metric, ci[0])}, ${valueText(metric, ci[1])}]`
     : '—';
 }

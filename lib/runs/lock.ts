@@ -102,7 +102,7 @@ function tryCreate(path: string, holder: LockHolder): boolean {
     throw err;
   }
   try {
-    writeSync(fd, JSON.stringify(holder) + '\n');
+    writeSync(fd, `${JSON.stringify(holder)}\n`);
   } finally {
     closeSync(fd);
   }

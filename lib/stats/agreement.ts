@@ -33,7 +33,10 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number | nu
   if (n < 2) return null;
   let mx = 0;
   let my = 0;
-  for (let i = 0; i < n; i++) (mx += x[i]), (my += y[i]);
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
   mx /= n;
   my /= n;
   let sxy = 0;

@@ -103,8 +103,8 @@ function sparseU(a: Float64Array, za: number, b: Float64Array, zb: number): [num
     if (zerosPending && 0 <= v) v = 0;
     let ca = 0;
     let cb = 0;
-    while (i < a.length && a[i] === v) i++, ca++;
-    while (j < b.length && b[j] === v) j++, cb++;
+    for (; i < a.length && a[i] === v; i++) ca++;
+    for (; j < b.length && b[j] === v; j++) cb++;
     if (zerosPending && v === 0) {
       ca += za;
       cb += zb;

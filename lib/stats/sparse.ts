@@ -133,7 +133,11 @@ export function pooledFromDense(rows: ArrayLike<number>[], dSae: number): Pooled
   const lat: number[] = [];
   const val: number[] = [];
   rows.forEach((row, r) => {
-    for (let l = 0; l < dSae; l++) if (row[l] !== 0) lat.push(l), val.push(row[l]);
+    for (let l = 0; l < dSae; l++) {
+      if (row[l] === 0) continue;
+      lat.push(l);
+      val.push(row[l]);
+    }
     indptr[r + 1] = lat.length;
   });
   return { nSamples: rows.length, dSae, indptr, latents: Int32Array.from(lat), values: Float64Array.from(val) };

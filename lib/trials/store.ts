@@ -224,7 +224,7 @@ export function appendTrial(path: string, trial: Trial, io: AppendFs = fs): void
     trial.judge && trial.judge.raw !== null && trial.judge.raw.length > RAW_KEEP
       ? { ...trial, judge: { ...trial.judge, raw: capRaw(trial.judge.raw) } }
       : trial;
-  const bytes = Buffer.from(JSON.stringify(t) + '\n', 'utf8');
+  const bytes = Buffer.from(`${JSON.stringify(t)}\n`, 'utf8');
   const fd = io.openSync(path, 'a');
   try {
     const start = io.fstatSync(fd).size;
@@ -268,7 +268,7 @@ export function repairTornTail(path: string): void {
     if (size === keep) return;
     const torn = Buffer.alloc(Math.min(size - keep, 1 << 20));
     readSync(fd, torn, 0, torn.length, keep);
-    appendFileSync(path + '.torn', Buffer.concat([torn, Buffer.from('\n')]));
+    appendFileSync(`${path}.torn`, Buffer.concat([torn, Buffer.from('\n')]));
     ftruncateSync(fd, keep);
   } finally {
     closeSync(fd);

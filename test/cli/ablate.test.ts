@@ -76,7 +76,11 @@ writeFileSync(
 const acts = new ActsWriter(join(otdRun, 'activations.acts'));
 const codeRows = { sample: [] as number[], token: [] as number[], latent: [] as number[] };
 for (let l = 0; l < 256; l++)
-  for (let t = 0; t < l; t++) codeRows.sample.push(t >> 4), codeRows.token.push(t & 15), codeRows.latent.push(l);
+  for (let t = 0; t < l; t++) {
+    codeRows.sample.push(t >> 4);
+    codeRows.token.push(t & 15);
+    codeRows.latent.push(l);
+  }
 acts.append(
   Array.from({ length: 16 }, (_, i) => ({
     id: `on:${i}`,

@@ -62,7 +62,7 @@ function withDir(fn: (dir: string) => Promise<void>) {
 }
 
 function writeStore(path: string, trials: Trial[]): void {
-  writeFileSync(path, trials.map((t) => JSON.stringify(t) + '\n').join(''));
+  writeFileSync(path, trials.map((t) => `${JSON.stringify(t)}\n`).join(''));
 }
 
 test(
@@ -103,7 +103,7 @@ test(
     const lines = readFileSync(out, 'utf8').split('\n');
     writeFileSync(
       out,
-      lines.find((l) => l.includes('"id":"t1"'))! + '\n' + lines.find((l) => l.includes('"id":"t2"'))!.slice(0, 40),
+      `${lines.find((l) => l.includes('"id":"t1"'))!}\n${lines.find((l) => l.includes('"id":"t2"'))!.slice(0, 40)}`,
     );
     const second = await regrade();
     assert.deepEqual([second.already_done, second.judged, second.generation_errors, second.output_total], [1, 1, 1, 3]);
@@ -121,7 +121,7 @@ test(
       regradeTrials({ trialsPath: input, outPath: input, judge: createJudge('heuristic') }),
       /^SettingError: out .*: is the same file as trials /, // the library names settings, the command flags
     );
-    appendFileSync(input, JSON.stringify({ ...TRIALS[0], response: 'another response' }) + '\n');
+    appendFileSync(input, `${JSON.stringify({ ...TRIALS[0], response: 'another response' })}\n`);
     await assert.rejects(
       regradeTrials({ trialsPath: input, outPath: join(dir, 'new.jsonl'), judge: createJudge('heuristic') }),
       /already stored at line 1 with different content/,

@@ -40,8 +40,12 @@ async function writeStore(dir: string, perms: number[][]): Promise<void> {
   const rows: SampleRow[] = [];
   const codes = { sample: [] as number[], token: [] as number[], latent: [] as number[], value: [] as number[] };
   const add = (id: string, off: boolean, k: number, i: number, response: number) => {
-    for (const [l, v] of plant(off, k, i))
-      codes.sample.push(rows.length), codes.token.push(0), codes.latent.push(l), codes.value.push(v);
+    for (const [l, v] of plant(off, k, i)) {
+      codes.sample.push(rows.length);
+      codes.token.push(0);
+      codes.latent.push(l);
+      codes.value.push(v);
+    }
     rows.push({
       id,
       condition: off ? 'off_topic' : 'on_topic',

@@ -42,8 +42,10 @@ test('they are cyclic shifts of one order: π_k(i) = σ⁻¹((σ(i) + k) mod n),
   // π_1 is a single n-cycle
   let i = 0;
   let steps = 0;
-  do (i = perms[0][i]), steps++;
-  while (i !== 0);
+  do {
+    i = perms[0][i];
+    steps++;
+  } while (i !== 0);
   assert.equal(steps, 48);
 });
 

@@ -88,7 +88,7 @@ test('analyze metrics --exclude-degraded: the headline keeps degraded outputs; t
     ...[6, 7, 8, 9, 10, 11].map((i) => trial(i, 'ablate', 'fine answer', [30])),
   ];
   const store = join(dir, 'trials.jsonl');
-  writeFileSync(store, trials.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  writeFileSync(store, `${trials.map((t) => JSON.stringify(t)).join('\n')}\n`);
   const out = join(dir, 'metrics.json');
   const r = runCli(['metrics', '--trials', store, '--resamples', '200', '--exclude-degraded', '--out', out]);
   assertExit(r, 0);

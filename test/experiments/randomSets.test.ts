@@ -47,8 +47,12 @@ const run = (async () => {
   const rows: SampleRow[] = [];
   const c = { sample: [] as number[], token: [] as number[], latent: [] as number[], value: [] as number[] };
   const add = (id: string, off: boolean, i: number) => {
-    for (const [t, l, v] of codes(off, i, rows.length))
-      c.sample.push(rows.length), c.token.push(t), c.latent.push(l), c.value.push(v);
+    for (const [t, l, v] of codes(off, i, rows.length)) {
+      c.sample.push(rows.length);
+      c.token.push(t);
+      c.latent.push(l);
+      c.value.push(v);
+    }
     rows.push({
       id,
       condition: off ? 'off_topic' : 'on_topic',

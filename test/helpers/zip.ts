@@ -54,7 +54,7 @@ export function zipBytes(members: Member[]): Buffer {
 /** A `.npy` file: header for `shape` of little-endian f32, then `data`. */
 export function npyBytes(shape: number[], data: Float32Array | null = null): Buffer {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
   const pre = Buffer.alloc(10);
   pre.writeUInt8(0x93, 0);
   pre.write('NUMPY', 1, 'latin1');

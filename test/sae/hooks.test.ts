@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { openBackend } from '../../lib/backend.ts';
 import { loadModel } from '../../lib/model/load.ts';
 import { denseCodes, encodeSparse, loadSae } from '../../lib/sae/index.ts';

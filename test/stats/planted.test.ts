@@ -63,7 +63,10 @@ function toCsr(rows: Map<number, number>[], d: number): PooledCodes {
   const lat: number[] = [];
   const val: number[] = [];
   rows.forEach((row, r) => {
-    for (const [l, v] of [...row].sort((x, y) => x[0] - y[0])) lat.push(l), val.push(v);
+    for (const [l, v] of [...row].sort((x, y) => x[0] - y[0])) {
+      lat.push(l);
+      val.push(v);
+    }
     indptr[r + 1] = lat.length;
   });
   return { nSamples: rows.length, dSae: d, indptr, latents: Int32Array.from(lat), values: Float64Array.from(val) };
@@ -109,7 +112,10 @@ test('analyze stats: store in, ranking.arrow and latents.json out', async () => 
     const value: number[] = [];
     batch.forEach((row, i) => {
       for (const [l, v] of row) {
-        sample.push(i, i, i), token.push(1, 2, 0), latent.push(l, l, l), value.push(v, v / 2, 100);
+        sample.push(i, i, i);
+        token.push(1, 2, 0);
+        latent.push(l, l, l);
+        value.push(v, v / 2, 100);
       }
     });
     w.append(

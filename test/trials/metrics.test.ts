@@ -161,7 +161,7 @@ test('paper import: the inclusion rules, with every exclusion counted', () => {
 
 test('analyze metrics: JSONL in, table and metrics.json out; bad input exits 2', () => {
   const path = join(dir, 'trials.jsonl');
-  writeFileSync(path, TRIALS.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  writeFileSync(path, `${TRIALS.map((t) => JSON.stringify(t)).join('\n')}\n`);
   const out = join(dir, 'metrics.json');
   const run = (args: string[]) => runCli(['metrics', ...args]);
   const ok = run(['--trials', path, '--resamples', '200', '--baseline', 'base', '--out', out]);
@@ -195,7 +195,7 @@ test('a condition named "__proto__" (or "constructor") is a row like any other, 
   assert.deepEqual(proto, plain.conditions.abl, 'the same numbers as under an ordinary name');
   assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(r)).conditions), ['constructor', '__proto__']);
   const path = join(dir, 'proto.jsonl');
-  writeFileSync(path, named.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  writeFileSync(path, `${named.map((t) => JSON.stringify(t)).join('\n')}\n`);
   const out = runCli(['metrics', '--trials', path, '--resamples', '200']);
   assertExit(out, 0);
   assert.match(out.stdout, /^\| __proto__ \| 5 \|/m);

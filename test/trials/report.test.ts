@@ -60,9 +60,9 @@ test('analyze metrics prints the label; the ablation figures carry it visibly', 
   const store = join(dir, 'trials.jsonl');
   writeFileSync(
     store,
-    trials('heuristic')
+    `${trials('heuristic')
       .map((t) => JSON.stringify(t))
-      .join('\n') + '\n',
+      .join('\n')}\n`,
   );
   const r = runCli(['metrics', '--trials', store, '--resamples', '200', '--out', join(dir, 'metrics.json')]);
   assertExit(r, 0);

@@ -42,7 +42,7 @@ const trial = (id: string, score = 50, response = 'Bread needs flour.'): Trial =
 
 function store(name: string, lines: string[]): string {
   const path = join(tmp, name);
-  writeFileSync(path, lines.map((l) => l + '\n').join(''));
+  writeFileSync(path, lines.map((l) => `${l}\n`).join(''));
   return path;
 }
 
@@ -100,14 +100,14 @@ test('a raw judge output of megabytes is stored as its first 64 KiB, its length 
 
 test('a line longer than the limit is skipped with a warning and never breaks the store; torn tails still repair', () => {
   const path = join(tmp, 'huge.jsonl');
-  writeFileSync(path, JSON.stringify(trial('t1')) + '\n');
+  writeFileSync(path, `${JSON.stringify(trial('t1'))}\n`);
   // a judge record far beyond any stored limit (as an old writer could leave it): streamed past, not parsed
   const huge = JSON.stringify({ ...trial('t2'), judge: { ...trial('t2').judge!, raw: '' } }).replace(
     '"raw":""',
     `"raw":"${'y'.repeat(MAX_LINE_BYTES + 10)}"`,
   );
-  appendFileSync(path, huge + '\n');
-  appendFileSync(path, JSON.stringify(trial('t3')) + '\n' + '{"id":"t4","torn');
+  appendFileSync(path, `${huge}\n`);
+  appendFileSync(path, `${JSON.stringify(trial('t3'))}\n{"id":"t4","torn`);
   const warnings: string[] = [];
   assert.deepEqual(
     readTrials(path, { warn: (m) => warnings.push(m) }).map((t) => t.id),
@@ -116,7 +116,7 @@ test('a line longer than the limit is skipped with a warning and never breaks th
   assert.match(warnings[0], /huge\.jsonl:2: line longer than 64 MiB skipped/);
   repairTornTail(path);
   assert.ok(readFileSync(path).at(-1) === 10);
-  assert.equal(readFileSync(path + '.torn', 'utf8'), '{"id":"t4","torn\n');
+  assert.equal(readFileSync(`${path}.torn`, 'utf8'), '{"id":"t4","torn\n');
 });
 
 test('an activation store whose meta.json claims more samples than it holds is refused', async () => {
