@@ -3,6 +3,7 @@
 // run would be (metrics, summary, figures, report). Rerunning it rewrites the same files.
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
+import { CAPTURE_COMMAND, mergeCapture } from '../lib/capture/merge.ts';
 import { InputError } from '../lib/errors.ts';
 import { ABLATE_COMMAND } from '../lib/experiments/config.ts';
 import { mergeAblation } from '../lib/experiments/merge.ts';
@@ -34,14 +35,18 @@ const command: CommandModule<GlobalArgs, Args> = {
       }),
   handler: async (a) => {
     const set = readShardSet(a.dirs); // every problem named, exit 2, before anything is written
-    if (set.command !== ABLATE_COMMAND)
-      throw new InputError(`merging ${set.command} shards is not supported (ablate shards are)`);
+    if (set.command !== ABLATE_COMMAND && set.command !== CAPTURE_COMMAND)
+      throw new InputError(`merging ${set.command} shards is not supported (ablate and capture shards are)`);
     log(
       `${set.shards.length} shards of one ${set.command} run (settings hash ${set.settingsHash.slice(0, 12)}…) → ${a.out}`,
     );
     const lock = lockDir(a.out, `run directory ${a.out}`);
     try {
       claimMerged(a.out, set);
+      if (set.command === CAPTURE_COMMAND) {
+        const r = await mergeCapture(a.out, set);
+        return console.log(`${a.out}: the activation store of ${r.batches} batches from ${set.shards.length} shards`);
+      }
       const r = mergeAblation(a.out, set, log);
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
       const figures = await writeFigures(a.out, {});

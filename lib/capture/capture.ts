@@ -16,6 +16,8 @@ import type { Intervention } from '../steering/types.ts';
 import { ActsWriter } from '../store/writer.ts';
 import { openStore } from '../store/reader.ts';
 import type { CaptureSample } from './samples.ts';
+import { owns } from '../shards/partition.ts';
+import type { ShardSpec } from '../shards/spec.ts';
 
 export interface CaptureSetup {
   tokenizer: Tokenizer;
@@ -38,6 +40,21 @@ export interface CaptureOptions {
   onStart?: (info: { resumed: number; pending: number; batches: number }) => void;
   /** After each committed batch: its number (1-based, in the fixed plan) and the plan's size. */
   onBatch?: (done: number, total: number) => void;
+  /**
+   * Capture only this shard's batches of the fixed plan (batch i belongs to shard i mod N) and leave them as
+   * parts, placed as in the whole store; `analyze merge` finalizes the shards' parts into the store. A shard
+   * runs the very batches the unsharded capture runs, so its codes are the same numbers.
+   */
+  shard?: ShardSpec;
+}
+
+/** What a capture did; a shard's also lists its batches (plan index and sample ids) for shard.json. */
+export interface CaptureResult {
+  captured: number;
+  resumed: number;
+  batches?: { unit: number; records: string[] }[];
+  /** Batches in the whole run's plan. */
+  planned: number;
 }
 
 /** A sample rendered and located: its token ids and token spans. */
@@ -82,7 +99,7 @@ function sampleRow(p: PreparedSample, spanNames: string[]): SampleRow {
   };
 }
 
-const SETTINGS_FILE = 'capture-settings.json';
+export const CAPTURE_SETTINGS_FILE = 'capture-settings.json';
 
 /**
  * Captures every sample into the store at `dir`, resuming an interrupted capture (same settings) and
@@ -94,7 +111,7 @@ export async function capture(
   dir: string,
   meta: StoreMeta,
   opts: CaptureOptions,
-): Promise<{ captured: number; resumed: number }> {
+): Promise<CaptureResult> {
   return withDirLock(dir, `activation store ${dir}`, () => captureLocked(cs, samples, dir, meta, opts));
 }
 
@@ -104,9 +121,9 @@ async function captureLocked(
   dir: string,
   meta: StoreMeta,
   opts: CaptureOptions,
-): Promise<{ captured: number; resumed: number }> {
+): Promise<CaptureResult> {
   const claim = checkClaim(dir, opts.settings, {
-    file: SETTINGS_FILE,
+    file: CAPTURE_SETTINGS_FILE,
     what: 'a capture',
     // a capture with no committed batch has nothing to keep: another one may take the store over
     started: () =>
@@ -119,7 +136,7 @@ async function captureLocked(
       throw new InputError(
         `${dir}: a complete store of ${n} samples, but ${samples.length} were given; choose another output directory`,
       );
-    return { captured: 0, resumed: samples.length };
+    return { captured: 0, resumed: samples.length, planned: Math.ceil(samples.length / (opts.batchSize ?? 8)) };
   }
   const spanNames = [...new Set(samples.flatMap((s) => Object.keys(s.spans)))].sort();
   const prepared = samples.map((s) => prepareSample(cs.tokenizer, s));
@@ -132,10 +149,11 @@ async function captureLocked(
   claim.record();
   const writer = new ActsWriter(dir, spanNames);
   const resumed = writer.samplesWritten;
-  const batches = planBatches(prepared, opts.batchSize ?? 8);
-  const todo = batches
-    .map((b, i) => ({ batch: b, number: i + 1 }))
-    .filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
+  const batchSize = opts.batchSize ?? 8;
+  const batches = planBatches(prepared, batchSize);
+  const shard = opts.shard;
+  const mine = batches.map((b, i) => ({ batch: b, number: i + 1 })).filter((_, i) => !shard || owns(shard, i));
+  const todo = mine.filter(({ batch }) => !batch.every((p) => writer.has(p.sample.id)));
   opts.onStart?.({ resumed, pending: todo.length, batches: batches.length });
   const tasks: EncodeTask[] = todo.map(({ batch }) => ({
     kind: 'encode',
@@ -149,12 +167,20 @@ async function captureLocked(
       throw new Error(
         `sample ${todo[i].batch[codes.sample[bad]].sample.id}: a non-finite SAE code (NaN or Inf) at ${hookName(cs.hook)}: the activation overflowed (an extreme --steer value?); nothing of its batch was stored`,
       );
+    const at = shard && { part: todo[i].number - 1, firstSample: (todo[i].number - 1) * batchSize };
     writer.append(
       todo[i].batch.map((p) => sampleRow(p, spanNames)),
       codes,
+      at,
     );
     opts.onBatch?.(todo[i].number, batches.length);
   });
+  const planned = batches.length;
+  if (shard) {
+    const own = mine.map(({ batch, number }) => ({ unit: number - 1, records: batch.map((p) => p.sample.id) }));
+    const n = own.reduce((a, b) => a + b.records.length, 0);
+    return { captured: n - resumed, resumed, batches: own, planned };
+  }
   await writer.finalize(meta);
-  return { captured: samples.length - resumed, resumed };
+  return { captured: samples.length - resumed, resumed, planned };
 }

@@ -31,7 +31,12 @@ export interface ShardManifest {
   complete: boolean;
   /** What the merge needs to finish the run, the command's own (null until complete). */
   finish: unknown;
+  /** The file holding the settings hash (config.json when absent; a capture's capture-settings.json). */
+  claim_file?: string;
 }
+
+/** The file of a shard directory that records its settings hash. */
+export const claimFile = (m: ShardManifest): string => m.claim_file ?? 'config.json';
 
 export function writeManifest(dir: string, m: ShardManifest): void {
   writeJsonAtomic(join(dir, SHARD_FILE), m);

@@ -9,7 +9,7 @@ import { writeJsonAtomic } from '../io/atomic.ts';
 import { readJson } from '../io/json.ts';
 import { claimRunDir } from '../runs/claim.ts';
 import { checkShards, type ShardSet } from './check.ts';
-import { readManifest, SHARD_FILE } from './manifest.ts';
+import { claimFile, readManifest, SHARD_FILE } from './manifest.ts';
 
 const SHARD_DIR = /^shard-\d+-of-\d+$/;
 
@@ -33,8 +33,8 @@ export function readShardSet(paths: string[]): ShardSet {
   const entries = paths.flatMap(shardDirs).map((dir) => ({ dir, manifest: readManifest(dir) }));
   const set = checkShards(entries);
   for (const e of set.shards) {
-    const file = join(e.dir, 'config.json');
-    if (!existsSync(file)) throw new InputError(`${e.dir}: no config.json`);
+    const file = join(e.dir, claimFile(e.manifest));
+    if (!existsSync(file)) throw new InputError(`${e.dir}: no ${claimFile(e.manifest)}`);
     if (readJson(file).key !== set.settingsHash)
       throw new InputError(
         `${file}: its settings hash differs from ${join(e.dir, SHARD_FILE)}'s; the shard directory was altered`,
@@ -45,8 +45,9 @@ export function readShardSet(paths: string[]): ShardSet {
 
 /** Claims `out` for the run the shards make up (its config.json as theirs) and records where it came from. */
 export function claimMerged(out: string, set: ShardSet): void {
-  const { key: _, config, ...extra } = readJson(join(set.shards[0].dir, 'config.json'));
-  const key = claimRunDir(out, config, { what: 'a run', extra });
+  const file = claimFile(set.shards[0].manifest);
+  const { key: _, config, ...extra } = readJson(join(set.shards[0].dir, file));
+  const key = claimRunDir(out, config, { what: 'a run', extra, file });
   if (key !== set.settingsHash) throw new Error(`${out}: config.json re-recorded under another hash (${key})`);
   writeJsonAtomic(join(out, 'merged.json'), {
     command: set.command,

@@ -70,8 +70,16 @@ export class ActsWriter {
     return this.nextSample;
   }
 
-  /** Commits a batch of samples and their code rows (rows should be grouped by sample). */
-  append(samples: SampleRow[], codes: CodeRows): void {
+  /**
+   * Commits a batch of samples and their code rows (rows should be grouped by sample). `at` places it in a
+   * larger plan (one shard's batches of a capture): its part number and the global index of its first
+   * sample, so the parts of every shard, put side by side, are the parts of the unsharded store.
+   */
+  append(samples: SampleRow[], codes: CodeRows, at?: { part: number; firstSample: number }): void {
+    if (at) {
+      this.nextPart = at.part;
+      this.nextSample = at.firstSample;
+    }
     const n = codes.sample.length;
     for (const arr of [codes.token, codes.latent, codes.value]) {
       if (arr.length !== n) throw new RangeError('append: code columns differ in length');
