@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { SETTINGS as ABLATE } from '../analyses/ablate.ts';
 import { SETTINGS as CAPTURE } from '../analyses/capture.ts';
 import { SETTINGS as FIND } from '../analyses/find-otd-latents.ts';
+import { SETTINGS as FORWARD } from '../analyses/forward.ts';
+import { SETTINGS as GENERATE } from '../analyses/generate.ts';
 import { SETTINGS as JUDGE } from '../analyses/judge.ts';
 import { settingsTable } from '../lib/settings/docs.ts';
 import type { Table } from '../lib/settings/table.ts';
@@ -19,6 +21,8 @@ export const SETTINGS_DOCS: { file: string; name: string; table: Table }[] = [
   { file: 'docs/ablate.md', name: 'ablate', table: ABLATE },
   { file: 'docs/judge.md', name: 'judge', table: JUDGE },
   { file: 'docs/commands.md', name: 'capture', table: CAPTURE },
+  { file: 'docs/commands.md', name: 'forward', table: FORWARD },
+  { file: 'docs/commands.md', name: 'generate', table: GENERATE },
 ];
 
 const BLOCK = /(<!-- settings: ([\w-]+) [^\n]*-->\n)[\s\S]*?(<!-- \/settings -->)/g;

@@ -2,7 +2,6 @@
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice, type BackendSpec } from '../backend.ts';
 import { DTYPE_CHOICES, type DtypeChoice, QUANTIZE_CHOICES, type WeightChoice } from '../model/load.ts';
-import { SHIPPED } from '../settings/shipped.ts';
 import { WEBGPU_ADAPTER_CHOICES, type WebgpuAdapterChoice } from '../webgpu.ts';
 
 /** The flags every command gets from the top-level parser (analyses/cli.ts). */
@@ -81,69 +80,4 @@ export function weightOptions<T>(y: Argv<T>) {
 /** The load options of --dtype and --quantize. */
 export function weightChoice(a: WeightArgs): WeightChoice {
   return { dtype: a.dtype, quantize: a.quantize === 'fp8' ? 'fp8' : null };
-}
-
-/** The parsed values of sessionOptions (and the global --backend). */
-export interface SessionArgs extends GlobalArgs, AdapterArgs, WeightArgs {
-  model: string;
-  sae: string;
-  layer?: string;
-  'batch-size': number;
-  workers: number;
-  'force-workers': boolean;
-}
-
-/** --model, --adapter, --merge-adapter, --dtype, --quantize, --sae, --layer (the feature hook point), --batch-size and --workers. */
-export function sessionOptions<T>(y: Argv<T>, batchDescribe = 'sequences per forward pass') {
-  return weightOptions(adapterOptions(y))
-    .option('model', {
-      type: 'string',
-      default: SHIPPED.model,
-      defaultDescription: 'data/model',
-      describe: 'Hugging Face checkpoint directory',
-    })
-    .option('sae', {
-      type: 'string',
-      default: SHIPPED.sae,
-      defaultDescription: 'data/sae',
-      describe: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',
-    })
-    .option('layer', {
-      type: 'string',
-      describe:
-        "feature hook point: a hook name (blocks.L.hook_resid_pre, blocks.L.hook_mlp_out, …) or a layer number L (= resid_post.L); default: the SAE's own hook point",
-    })
-    .option('batch-size', { type: 'number', default: 8, describe: batchDescribe })
-    .option('workers', {
-      type: 'number',
-      default: 0,
-      describe: 'worker threads, each with its own model copy (0 = this thread; at most the cores available)',
-    })
-    .option('force-workers', { type: 'boolean', default: false, describe: 'allow more --workers than cores' });
-}
-
-/** --steer and --clamp (HOOK:LATENT:VALUE, repeatable), on every position, with the SAE error term kept. */
-export function interventionOptions<T>(y: Argv<T>) {
-  return y
-    .option('steer', {
-      type: 'string',
-      array: true,
-      describe:
-        'HOOK:LATENT:VALUE, add VALUE·W_dec[LATENT] at HOOK on every position (repeatable); HOOK is a hook name (blocks.3.hook_resid_pre) or a layer number L (= resid_post.L)',
-    })
-    .option('clamp', {
-      type: 'string',
-      array: true,
-      describe: 'HOOK:LATENT:VALUE, clamp the latent to VALUE at HOOK (repeatable; 0 = ablate; HOOK as for --steer)',
-    });
-}
-
-/** --prompts with the shipped prompt set as default. */
-export function promptsOption<T>(y: Argv<T>) {
-  return y.option('prompts', {
-    type: 'string',
-    default: SHIPPED.prompts,
-    defaultDescription: 'data/prompts.txt',
-    describe: 'one prompt per line',
-  });
 }

@@ -1,9 +1,10 @@
-// The settings of what a command opens: the model, the SAE, its hook point and the worker threads;
-// and the batch size every stage that runs the model shares.
+// The settings of what a command opens: the model (and its adapter and weights), the SAE, its hook point and
+// the worker threads; and the batch size every stage that runs the model shares.
 import { bool, int, num, oneOf, text } from './kinds.ts';
 import { SHIPPED, shownPath } from './shipped.ts';
 
-export const SESSION_SETTINGS = {
+/** What opens the model: the checkpoint, a LoRA adapter, and how the weights are held. */
+export const MODEL_SETTINGS = {
   model: text({
     doc: 'Hugging Face checkpoint directory',
     expected: 'a directory',
@@ -34,6 +35,10 @@ export const SESSION_SETTINGS = {
     default: 'none',
     key: 'inputs.model.quantize',
   }),
+};
+
+export const SESSION_SETTINGS = {
+  ...MODEL_SETTINGS,
   sae: text({
     doc: 'SAE: SAELens dir, Gemma Scope params.npz, Goodfire .pth/.pt, or safetensors',
     expected: 'a path',

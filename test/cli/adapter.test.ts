@@ -69,7 +69,7 @@ test('bad adapters and flags are exit 2 naming the problem, with nothing written
   );
   assertExit(dora, 2, /use_dora=true is not supported/);
   const noAdapter = analyze('generate', '--model', MODEL, '--merge-adapter', join(tmp, 'm2'));
-  assertExit(noAdapter, 2, /--merge-adapter needs --adapter/);
+  assertExit(noAdapter, 2, /--merge-adapter applies only with --adapter/);
   const wrongModel = analyze(
     'generate',
     '--model',

@@ -91,11 +91,7 @@ test("forward --quantize fp8 gives transformers' logits on torch's FP8 weights; 
     2,
     /--dtype bf16 and --quantize fp8: give one of them/,
   );
-  assertExit(
-    analyze(...args, '--dtype', 'f8'),
-    2,
-    /Argument: dtype, Given: "f8", Choices: "auto", "f32", "bf16", "f16"/,
-  );
+  assertExit(analyze(...args, '--dtype', 'f8'), 2, /--dtype: expected one of auto, f32, bf16, f16, found "f8"/);
 });
 
 test('bad usage and bad input exit 2 with a clear message', () => {
