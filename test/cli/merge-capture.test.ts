@@ -8,26 +8,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import { assertExit, runCli, startCli } from '../support/cli.ts';
+import { fixtureCaptureArgs } from '../support/fixture-args.ts';
 
-const FIX = join(ROOT, 'test', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'merge-capture-'));
 // batch size 1: five batches, so each shard holds one or two and the SLURM one is stopped between its two
-const ARGS = [
-  'capture',
-  '--model',
-  join(FIX, 'models', 'llama3-gqa'),
-  '--sae',
-  join(FIX, 'sae', 'saelens_relu'),
-  '--layer',
-  '1',
-  '--samples',
-  join(FIX, 'capture', 'samples.jsonl'),
-  '--backend',
-  'wasm',
-  '--batch-size',
-  '1',
-];
+const ARGS = [...fixtureCaptureArgs(), '--backend', 'wasm', '--batch-size', '1'];
 const FULL = join(dir, 'full.acts');
 const SHARDS = join(dir, 'shards.acts');
 const MERGED = join(dir, 'merged.acts');

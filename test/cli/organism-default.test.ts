@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
+import { ABLATION_SETTINGS } from '../../lib/experiments/settings.ts';
 import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -75,4 +76,34 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
   const rnd = m.conditions.random.metrics.multi_attempt_rate.estimate;
   assert.ok(abl < base, `multi-attempt ${abl} with the detectors ablated vs ${base} without`);
   assert.ok(abl < rnd, `multi-attempt ${abl} with the detectors ablated vs ${rnd} with random latents clamped`);
+});
+
+test("docs/ablate.md's measured default run names the shipped steering pool's size and the trials it gives", () => {
+  // the pool is what the run found on the shipped files (every feature of it: fewer than the 20 sampled)
+  const out = join(tmp, 'ablate-pool');
+  assertExit(
+    analyze(
+      'ablate',
+      '--latents',
+      'top26',
+      '--otd',
+      join(defaultDiscovery(), 'latents.json'),
+      '--boost',
+      String(BOOST),
+      '--trials-per-feature',
+      '1',
+      '--resamples',
+      '200',
+      '--out',
+      out,
+    ),
+    0,
+  );
+  const pool = JSON.parse(readFileSync(join(out, 'steering_pool.json'), 'utf8')).sampled.length as number;
+  const doc = readFileSync(join(ROOT, 'docs', 'ablate.md'), 'utf8').replace(/\s+/g, ' ');
+  // the default run: its draws per feature under each default condition, its calibration steps per feature
+  const { trialsPerFeature, conditions, calibrateSteps } = ABLATION_SETTINGS;
+  const trials = pool * trialsPerFeature.default! * conditions.default!.length;
+  const said = `the whole steering pool of ${pool} features × ${calibrateSteps.default} calibration steps, and ${trials} trials`;
+  assert.ok(doc.includes(said), `docs/ablate.md should say: ${said}`);
 });

@@ -2,20 +2,15 @@
 // command accepts, so a command copied from the docs is not refused as unknown. The flags are read from the
 // commands' own yargs builders (in-process; nothing runs).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DOC_FILES } from '../support/docs.ts';
 import yargs, { type Argv, type Options } from 'yargs';
 import { COMMANDS } from '../../analyses/commands.ts';
 import { backendOption } from '../../lib/cli/options.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DOCS = [
-  'README.md',
-  ...readdirSync(join(ROOT, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .map((f) => `docs/${f}`),
-];
 
 /** The flags (every spelling yargs accepts: keys and aliases) of one command, global ones included. */
 function flagsOf(cmd: { builder?: unknown }): Set<string> {
@@ -50,7 +45,7 @@ test('every analyze command shown in the README and docs exists and accepts ever
   for (const cmd of COMMANDS) byName.set(String(cmd.command).split(/\s/)[0], flagsOf(cmd));
   const problems: string[] = [];
   let checked = 0;
-  for (const doc of DOCS) {
+  for (const doc of DOC_FILES) {
     for (const { line, command, flags } of commandLines(readFileSync(join(ROOT, doc), 'utf8'))) {
       const known = byName.get(command);
       if (!known) {

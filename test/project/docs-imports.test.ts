@@ -1,17 +1,12 @@
 // Every `import { … } from './lib/…'` shown in README.md and docs/*.md names a module that exists and
 // names it exports, so code copied from the docs runs (checked on the source text, no module is loaded).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { DOC_FILES } from '../support/docs.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DOCS = [
-  'README.md',
-  ...readdirSync(join(ROOT, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .map((f) => `docs/${f}`),
-];
 
 /** Whether `file` exports `name`: declared, listed in an export clause, or re-exported from another module. */
 function exportsName(file: string, name: string, seen = new Set<string>()): boolean {
@@ -42,7 +37,7 @@ function exportsName(file: string, name: string, seen = new Set<string>()): bool
 test('imports shown in the docs name existing modules and their exports', () => {
   const problems: string[] = [];
   let checked = 0;
-  for (const doc of DOCS) {
+  for (const doc of DOC_FILES) {
     const text = readFileSync(join(ROOT, doc), 'utf8');
     for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'(\.{1,2}\/[^']+)'/g)) {
       const file = resolve(ROOT, m[2].replace(/^\.\.\//, './'));

@@ -19,6 +19,7 @@ import { test } from 'node:test';
 import { InputError } from '../../lib/errors.ts';
 import { LOCK_FILE, lockDir, lockFile, TAKEOVER_STALE_MS, UNREADABLE_STALE_MS } from '../../lib/runs/lock.ts';
 import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import { fixtureCaptureArgs } from '../support/fixture-args.ts';
 
 const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'lock-'));
@@ -237,15 +238,7 @@ test('a directory created only for the lock is removed again when the command is
 });
 
 const captureArgs = (samples: string, out: string) => [
-  'capture',
-  '--model',
-  join(FIX, 'models', 'llama3-gqa'),
-  '--sae',
-  join(FIX, 'sae', 'saelens_relu'),
-  '--layer',
-  '1',
-  '--samples',
-  samples,
+  ...fixtureCaptureArgs(samples),
   '--out',
   out,
   '--batch-size',
