@@ -1,8 +1,9 @@
 // Remote chat backends through the official SDKs, with their own retries off: each call goes through
 // our HTTP policy (lib/judge/http.ts: deadline over the whole response, body cap, capped server hints,
 // budget), and every string that comes back (reply, model id, error text) is scrubbed of the secrets.
-import Anthropic from '@anthropic-ai/sdk';
-import OpenAI from 'openai';
+// The SDKs are imported on a client's first request: together they cost about 1.4 s of CPU at start-up
+// (some 450 modules), which every command that never calls a remote judge would otherwise pay.
+import type Anthropic from '@anthropic-ai/sdk';
 import {
   type Budget,
   BodyTooLarge,
@@ -50,8 +51,11 @@ const MAX_ERROR_CHARS = 600;
 
 const HTTP_RETRYABLE = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
 
+/** The SDK's base class of the errors an API call throws (what classify reads status and headers from). */
+type ApiErrorClass = abstract new (...args: never[]) => Error;
+
 /** A failure of an SDK call as our policy sees it: retryable or not, the server's wait hint, the text scrubbed and cut. */
-function classify(err: unknown, scrub: Scrub, now: number): JudgeHttpError {
+function classify(err: unknown, apiError: ApiErrorClass, scrub: Scrub, now: number): JudgeHttpError {
   const big = causeOf(err, BodyTooLarge);
   if (big) return new JudgeHttpError(big.message, false);
   const e = err as { status?: unknown; headers?: Headers; message?: unknown } | null;
@@ -59,7 +63,7 @@ function classify(err: unknown, scrub: Scrub, now: number): JudgeHttpError {
   const kind = e?.constructor?.name && e.constructor.name !== 'Object' ? e.constructor.name : 'Error';
   const full = scrub(`${kind}: ${String(e?.message ?? err)}`);
   const text = full.length > MAX_ERROR_CHARS ? `${full.slice(0, MAX_ERROR_CHARS)}…` : full;
-  if (!(err instanceof Anthropic.APIError || err instanceof OpenAI.APIError)) return new JudgeHttpError(text, false);
+  if (!(err instanceof apiError)) return new JudgeHttpError(text, false);
   if (typeof e?.status !== 'number') return new JudgeHttpError(text, true); // connection failure
   const should = e.headers?.get?.('x-should-retry');
   const retryable = should === 'true' || (should !== 'false' && HTTP_RETRYABLE(e.status));
@@ -82,18 +86,32 @@ function sdkOptions(cfg: ChatConfig) {
 async function send(
   cfg: ChatConfig,
   budget: Budget,
+  apiError: ApiErrorClass,
   request: (signal: AbortSignal) => Promise<ChatReply>,
 ): Promise<ChatReply> {
   const reply = await withRetries(request, cfg.policy, budget, (err) =>
-    classify(err, cfg.scrub, cfg.policy.clock.now()),
+    classify(err, apiError, cfg.scrub, cfg.policy.clock.now()),
   );
   return { ...reply, text: cfg.scrub(reply.text), model: reply.model === null ? null : cfg.scrub(reply.model) };
 }
 
+/** The value `make` resolves to, made on the first call and shared by later ones. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make();
+    return made;
+  };
+}
+
 export function anthropicChat(cfg: ChatConfig): Chat {
-  const client = new Anthropic({ ...sdkOptions(cfg), openTelemetry: false });
-  return (messages, budget) =>
-    send(cfg, budget, async (signal) => {
+  const sdk = once(async () => {
+    const { default: Sdk } = await import('@anthropic-ai/sdk');
+    return { client: new Sdk({ ...sdkOptions(cfg), openTelemetry: false }), apiError: Sdk.APIError };
+  });
+  return async (messages, budget) => {
+    const { client, apiError } = await sdk();
+    return send(cfg, budget, apiError, async (signal) => {
       // This SDK version no longer types `temperature`; the field is still sent on the wire.
       const params: Anthropic.MessageCreateParamsNonStreaming & { temperature?: number } = {
         model: cfg.model,
@@ -110,12 +128,17 @@ export function anthropicChat(cfg: ChatConfig): Chat {
         model: typeof msg.model === 'string' ? msg.model : null,
       };
     });
+  };
 }
 
 export function openaiChat(cfg: ChatConfig): Chat {
-  const client = new OpenAI(sdkOptions(cfg));
-  return (messages, budget) =>
-    send(cfg, budget, async (signal) => {
+  const sdk = once(async () => {
+    const { default: Sdk } = await import('openai');
+    return { client: new Sdk(sdkOptions(cfg)), apiError: Sdk.APIError };
+  });
+  return async (messages, budget) => {
+    const { client, apiError } = await sdk();
+    return send(cfg, budget, apiError, async (signal) => {
       const completion = await client.chat.completions.create(
         {
           model: cfg.model,
@@ -133,4 +156,5 @@ export function openaiChat(cfg: ChatConfig): Chat {
         model: typeof completion.model === 'string' ? completion.model : null,
       };
     });
+  };
 }
