@@ -4,8 +4,8 @@ import type { CommandModule } from 'yargs';
 import { type Analysis, analyseStore } from '../lib/discovery/analyse.ts';
 import { runEpisodes } from '../lib/discovery/episodeRun.ts';
 import { readEpisodes } from '../lib/discovery/episodes.ts';
-import { rankedRows, unitsText } from '../lib/discovery/report.ts';
-import { tableText } from '../lib/stats/table.ts';
+import { discoveryResultText } from '../lib/discovery/resultText.ts';
+import { runDiscoveryShard, type ShardOutcome } from '../lib/discovery/shard.ts';
 import {
   analysisOptions,
   DISCOVERY_COMMAND,
@@ -26,18 +26,30 @@ import { SESSION_SETTINGS } from '../lib/settings/session.ts';
 import { discoveryPlanLines, discoveryWork } from '../lib/discovery/work.ts';
 import { renderPrompt } from '../lib/experiments/steered.ts';
 import { timeSteps } from '../lib/parallel/timing.ts';
-import { flagOf } from '../lib/errors.ts';
+import { flagOf, SettingError, settingRef as ref } from '../lib/errors.ts';
+import { shardOut } from '../lib/shards/out.ts';
+import { SHARD_SETTINGS } from '../lib/shards/settings.ts';
+import { type ShardSpec, shardText } from '../lib/shards/spec.ts';
 import { settingSources } from '../lib/settings/sources.ts';
 import { type CliArgs, inputFor, resolveSettings } from '../lib/settings/table.ts';
 
 /** Every flag of the command (docs/find-otd-latents.md's table is generated from it). */
 export const SETTINGS = joinTables(
-  joinTables(joinTables(SESSION_SETTINGS, DISCOVERY_SETTINGS), FIND_COMMAND_SETTINGS),
-  DRY_RUN_SETTINGS,
+  joinTables(joinTables(joinTables(SESSION_SETTINGS, DISCOVERY_SETTINGS), FIND_COMMAND_SETTINGS), DRY_RUN_SETTINGS),
+  SHARD_SETTINGS,
 );
 type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 const seconds = (started: number) => ((Date.now() - started) / 1000).toFixed(1);
+
+/** What a shard did and what comes next (docs/cluster.md "Sharding a discovery"). */
+function shardDoneText(r: ShardOutcome, shard: ShardSpec, dir: string, runOut: string): string {
+  const merge = `analyze merge MERGED_DIR ${runOut}`;
+  if (r.phase === 'responses')
+    return `shard ${shardText(shard)}: responses to ${r.prompts} of ${r.total} prompts ${r.already ? 'already done' : 'done'} in ${dir}; once every shard is done: ${merge} (the responses), then this command again for every shard (the capture)`;
+  const c = r.result;
+  return `shard ${shardText(shard)} done: ${c.batches?.length} of ${c.planned} capture batches (${c.captured} samples captured now, ${c.resumed} already there) in ${dir}; once every shard is done: ${merge} (the store and the statistics)`;
+}
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: DISCOVERY_COMMAND,
@@ -50,7 +62,16 @@ const command: CommandModule<GlobalArgs, Args> = {
     const settings = resolveSettings(SETTINGS, input, settingSources(paths)); // every flag checked before any work
     const { activations, episodes, latents, resume } = input;
     const discovery = inputFor(DISCOVERY_SETTINGS, input);
-    const out = discovery.out ?? (resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(DISCOVERY_COMMAND);
+    if ((episodes || activations) && input.shard !== undefined && input.shard !== 'none')
+      throw new SettingError(
+        `${ref('shard')} splits a discovery run (responses and capture); ${ref(episodes ? 'episodes' : 'activations')} reads what is already there: run it unsharded`,
+      );
+    const sharded =
+      episodes || activations ? null : shardOut(inputFor(SHARD_SETTINGS, input), discovery.out ?? undefined);
+    if (sharded?.shard)
+      console.error(`shard ${shardText(sharded.shard)} from ${sharded.shard.source} → ${sharded.out}`);
+    const out =
+      sharded?.out ?? discovery.out ?? (resume ? unfinishedDiscoveryRun() : null) ?? newRunDir(DISCOVERY_COMMAND);
     const started = Date.now();
     if (settings.values.dryRun) {
       console.log(['Settings (value, where it came from):', ...settingsLines(SETTINGS, settings, flagOf)].join('\n'));
@@ -112,22 +133,18 @@ const command: CommandModule<GlobalArgs, Args> = {
         console.log(discoveryPlanLines(o, discoveryWork(o), timing).join('\n'));
         return;
       }
+      const shard = sharded?.shard;
+      if (shard) {
+        const r = await withSessionFrom(argv, (session) => runDiscoveryShard(session, o, shard));
+        return console.log(shardDoneText(r, shard, out, discovery.out!));
+      }
       labels = o.labels;
       an = await withSessionFrom(argv, (session) => {
         console.error(`run directory: ${out}`);
         return runDiscovery(session, o);
       });
     }
-    console.log(
-      `${unitsText(an)}${an.holdout ? ` (selection prompts; ${an.holdout.split.heldOut.length} prompts held out)` : ''}; ` +
-        `${an.latentSet.selected.length} latents pass the ${an.result.criterion.method} rule (${seconds(started)} s)`,
-    );
-    if (an.stability)
-      console.log(
-        `stability: selected in k of ${an.stability.derangements.length} derangements (each prompt's off:<k>:<i> vs its on-topic sample)`,
-      );
-    if (an.holdout) console.log('strat_auc_holdout: strat_auc on the held-out prompts');
-    console.log(tableText(rankedRows(an, 10, labels), labels !== undefined));
+    console.log(discoveryResultText(an, labels, seconds(started)));
     const figures = await writeFigures(out);
     console.log(
       `wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(out, 'figures')}`,

@@ -12,7 +12,8 @@ export interface ResponseSettings extends SamplingOptions {
 
 /**
  * One unsteered reply per prompt; prompt i samples with seed + i, so the result depends neither on the batch
- * size (`batchSize` sequences decoded at once) nor on which prompts share a batch.
+ * size (`batchSize` sequences decoded at once) nor on which prompts share a batch. `indices` are the prompts'
+ * places in the whole run (a shard's prompts), default their places in `prompts`.
  */
 export async function generateResponses(
   executor: Executor,
@@ -21,6 +22,7 @@ export async function generateResponses(
   prompts: string[],
   s: ResponseSettings,
   onBatch?: (done: number) => void,
+  indices?: readonly number[],
 ): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   let done = 0;
@@ -30,12 +32,12 @@ export async function generateResponses(
     executor,
     prompts.map((p, i) => ({
       prompt: applyChatTemplate(tokenizer, [{ role: 'user', content: p }], { addGenerationPrompt: true }),
-      seed: seed + i,
+      seed: seed + (indices?.[i] ?? i),
     })),
     { ...sampling, stopIds, batch: batchSize },
     (i, g) => {
       if (g.nonFinite >= 0)
-        bad ??= `response to prompt ${i}: non-finite logits (NaN or Inf) at generated token ${g.nonFinite + 1}`;
+        bad ??= `response to prompt ${indices?.[i] ?? i}: non-finite logits (NaN or Inf) at generated token ${g.nonFinite + 1}`;
       out[i] = tokenizer.decode(g.tokens, { skipSpecialTokens: true }).trim();
       onBatch?.(++done);
     },

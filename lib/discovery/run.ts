@@ -1,7 +1,10 @@
 // find-otd-latents end to end: responses → on/off-topic pairs → capture → differential statistics →
 // ranked latent set, every step written to the run directory so a rerun continues where it stopped.
+// The phases are callable on their own: a sharded run (shard.ts) generates its prompts' responses, then
+// captures its batches of the fixed plan, and `analyze merge` (merge.ts) runs the statistics once, on the
+// merged store, from the plan every shard recorded — the same calls the unsharded run makes.
 import { join } from 'node:path';
-import { capture } from '../capture/capture.ts';
+import { type CaptureResult, capture } from '../capture/capture.ts';
 import { type Progress, progress } from '../progress.ts';
 import type { Session } from '../session.ts';
 import { lockDir, withDirLock } from '../runs/lock.ts';
@@ -13,9 +16,12 @@ import { reuseOrCompute } from '../runs/claim.ts';
 import { runtimeProvenance } from '../runs/provenance.ts';
 import { recordSettings } from '../settings/table.ts';
 import { storeMeta } from '../capture/meta.ts';
+import type { ShardSpec } from '../shards/spec.ts';
+import type { FindOptions } from '../stats/detectors.ts';
 import { writeLatentSet } from '../stats/latentSet.ts';
 import { writeRanking } from '../stats/rankingFile.ts';
 import { openStore } from '../store/reader.ts';
+import type { StoreMeta } from '../store/schema.ts';
 import { type Analysis, analyseStore } from './analyse.ts';
 import { discoveryDerangements, otdSamples } from './pairs.ts';
 import { summaryMarkdown, type SummaryContext } from './report.ts';
@@ -23,17 +29,65 @@ import { type DiscoveryConfig, type DiscoveryOptions, discoveryOptions } from '.
 import { generateResponses } from './responses.ts';
 import { DISCOVERY_SETTINGS } from './settings.ts';
 
+/** The run's store, inside its run directory. */
+export const STORE_DIR = 'activations.acts';
+/** The responses (all prompts), inside its run directory: `{key, value}`. */
+export const RESPONSES_FILE = 'responses.json';
+
 /**
  * Runs discovery with `config` (resolved by discoveryOptions; or options already resolved) into its run
  * directory, holding the directory's lock (one writer per run directory).
  */
 export async function runDiscovery(setup: Session, config: DiscoveryConfig | DiscoveryOptions = {}): Promise<Analysis> {
   const o = 'settings' in config ? config : discoveryOptions(config, setup.paths);
-  return withDirLock(o.out, `run directory ${o.out}`, () => discover(setup, o));
+  return withDirLock(o.out, `run directory ${o.out}`, async () => {
+    const run = startDiscovery(setup, o);
+    const responses = await responsesPhase(setup, run);
+    await capturePhase(setup, run, responses, join(o.out, STORE_DIR));
+    return statisticsPhase(o.out, statisticsPlan(setup, run));
+  });
 }
 
-/** config.json: every setting as used (inputs with their hashes) and where each value came from. */
-function writeConfig(setup: Session, o: DiscoveryOptions, promptsHash: string): void {
+/** A discovery run started: its options, derangements, the keys its stages are stored under, its backend. */
+export interface DiscoveryRun {
+  o: DiscoveryOptions;
+  perms: number[][];
+  promptsHash: string;
+  /** The key of responses.json: what the responses depend on. */
+  genKey: string;
+  /** config.json's key: sha256 of the recorded settings (the same for every shard of a run). */
+  settingsHash: string;
+  backend: string | null;
+}
+
+/**
+ * Checks the derangements can be made (before any work) and writes config.json; `check` sees the settings
+ * hash first (a shard refuses a directory holding another shard).
+ */
+export function startDiscovery(
+  setup: Session,
+  o: DiscoveryOptions,
+  check?: (settingsHash: string) => void,
+): DiscoveryRun {
+  const perms = discoveryDerangements(o.prompts.length, o.derangements, o.seed, o.holdout); // K ≤ n − 1
+  const promptsHash = sha256Text(JSON.stringify(o.prompts));
+  return {
+    o,
+    perms,
+    promptsHash,
+    genKey: sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation })),
+    settingsHash: writeConfig(setup, o, promptsHash, check),
+    backend: o.backend === undefined ? setup.backend.description : o.backend,
+  };
+}
+
+/** config.json: every setting as used (inputs with their hashes), its hash, and where each value came from. */
+function writeConfig(
+  setup: Session,
+  o: DiscoveryOptions,
+  promptsHash: string,
+  check?: (settingsHash: string) => void,
+): string {
   const v = o.settings.values;
   const base = {
     inputs: {
@@ -46,47 +100,64 @@ function writeConfig(setup: Session, o: DiscoveryOptions, promptsHash: string): 
     feature_hook: hookName(setup.hook),
     labels: typeof v.labels === 'string' ? v.labels : v.labels ? `(${v.labels.size} labels given)` : null,
   };
-  writeJsonAtomic(join(o.out, 'config.json'), {
-    config: recordSettings(DISCOVERY_SETTINGS, v, base),
-    origins: o.settings.origins,
-  });
+  const config = recordSettings(DISCOVERY_SETTINGS, v, base);
+  const key = sha256Text(JSON.stringify(config));
+  check?.(key);
+  writeJsonAtomic(join(o.out, 'config.json'), { key, config, origins: o.settings.origins });
+  return key;
 }
 
-async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> {
-  const perms = discoveryDerangements(o.prompts.length, o.derangements, o.seed, o.holdout); // before any work: K ≤ n − 1
-  const promptsHash = sha256Text(JSON.stringify(o.prompts));
-  writeConfig(setup, o, promptsHash);
-  const genKey = sha256Text(JSON.stringify({ promptsHash, given: o.responses, generation: o.generation }));
-  const responses = await reuseOrCompute(join(o.out, 'responses.json'), genKey, async () => {
-    if (o.responses) return o.responses;
-    o.log(
-      `generating ${o.prompts.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`,
-    );
-    const stopIds = setup.tokenizer.eosIds.length ? setup.tokenizer.eosIds : setup.config.eosTokenIds;
-    const bar = progress('responses', o.prompts.length);
-    let done = 0;
-    const responses = await generateResponses(
-      setup.executor,
-      setup.tokenizer,
-      stopIds,
-      o.prompts,
-      o.generation,
-      (n) => {
-        bar.tick(n - done);
-        done = n;
-      },
-    );
-    bar.done();
-    return responses;
-  });
+/** Generates the responses to the prompts at `indices` (prompt i samples with seed + i). */
+export async function generatePhase(setup: Session, o: DiscoveryOptions, indices: number[]): Promise<string[]> {
+  o.log(
+    `generating ${indices.length} responses (seed ${o.generation.seed}, temperature ${o.generation.temperature}, ≤ ${o.generation.maxNewTokens} tokens)`,
+  );
+  const stopIds = setup.tokenizer.eosIds.length ? setup.tokenizer.eosIds : setup.config.eosTokenIds;
+  const bar = progress('responses', indices.length);
+  let done = 0;
+  const responses = await generateResponses(
+    setup.executor,
+    setup.tokenizer,
+    stopIds,
+    indices.map((i) => o.prompts[i]),
+    o.generation,
+    (n) => {
+      bar.tick(n - done);
+      done = n;
+    },
+    indices,
+  );
+  bar.done();
+  return responses;
+}
+
+/** Every prompt's response: given, stored in responses.json (a rerun's, or a sharded run's merged), or generated. */
+export async function responsesPhase(setup: Session, run: DiscoveryRun): Promise<string[]> {
+  const { o } = run;
+  const responses = await reuseOrCompute(join(o.out, RESPONSES_FILE), run.genKey, async () =>
+    o.responses ? o.responses : generatePhase(setup, o, [...o.prompts.keys()]),
+  );
   const empty = responses.findIndex((r) => r.trim() === '');
   if (empty >= 0)
     throw new InputError(
       `the response to prompt ${empty} ("${o.prompts[empty]}") is empty; give --responses or more --max-tokens`,
     );
+  return responses;
+}
 
-  const samples = otdSamples(o.prompts, responses, perms);
-  const storeDir = join(o.out, 'activations.acts');
+/**
+ * Captures the on/off-topic samples into the store `into`: all of them, or only `shard`'s batches of the
+ * fixed plan (left as parts for the merge). `onStart` runs before the first batch.
+ */
+export async function capturePhase(
+  setup: Session,
+  run: DiscoveryRun,
+  responses: string[],
+  into: string,
+  shard?: { spec: ShardSpec; onStart: (batches: number) => void },
+): Promise<{ meta: StoreMeta; result: CaptureResult }> {
+  const { o } = run;
+  const samples = otdSamples(o.prompts, responses, run.perms);
   const settings = {
     hook: hookName(setup.hook),
     batch_size: o.batchSize,
@@ -95,43 +166,72 @@ async function discover(setup: Session, o: DiscoveryOptions): Promise<Analysis> 
   o.log(
     `capturing ${samples.length} samples (${o.prompts.length} on-topic, ${o.prompts.length * o.derangements} off-topic over ${o.derangements} derangements) at ${settings.hook}`,
   );
-  const backend = o.backend === undefined ? setup.backend.description : o.backend;
   const meta = storeMeta(
     setup,
     o.paths.model,
-    backend,
-    { prompts: promptsHash, responses: sha256Text(JSON.stringify(responses)), samples: settings.samples_sha256 },
-    { ...settings, derangements: perms, seed: o.seed, generation: o.responses ? null : o.generation },
+    run.backend,
+    { prompts: run.promptsHash, responses: sha256Text(JSON.stringify(responses)), samples: settings.samples_sha256 },
+    { ...settings, derangements: run.perms, seed: o.seed, generation: o.responses ? null : o.generation },
   );
   let bar: Progress | undefined;
-  await capture(setup, samples, storeDir, meta, {
+  const result = await capture(setup, samples, into, meta, {
     batchSize: o.batchSize,
     settings,
+    shard: shard?.spec,
     onStart: ({ resumed, pending, batches }) => {
+      shard?.onStart(batches);
       o.log(`capture: ${resumed} samples already stored; ${pending} of ${batches} batches to run`);
       bar = progress('capture batches', pending);
     },
     onBatch: () => bar!.tick(),
   });
   bar?.done();
+  return { meta, result };
+}
 
-  const store = openStore(storeDir);
-  const analysis = await analyseStore(store, {
-    find: { ...o.find, span: o.span },
+/** What the statistics need besides the store, as plain JSON (a shard records it for the merge). */
+export interface StatisticsPlan {
+  find: FindOptions;
+  span: 'response' | 'all';
+  holdout: { fraction: number; seed: number } | null;
+  /** The latent labels, as [latent, label] pairs; null without labels. */
+  labels: [number, string][] | null;
+  /** latents.json's provenance but for the store's content hashes (read from the store analysed). */
+  provenance: Record<string, unknown>;
+  /** The summary's sentence naming what was analysed. */
+  source: string;
+}
+
+export function statisticsPlan(setup: Session, run: DiscoveryRun): StatisticsPlan {
+  const { o } = run;
+  return {
+    find: o.find,
+    span: o.span,
     holdout: o.holdout,
-    labels: o.labels,
-  });
-  // Paths relative to the run directory keep latents.json identical across reruns into different directories.
-  const provenance = {
-    activations: 'activations.acts',
-    inputs: o.paths,
-    seed: o.seed,
-    derangements: o.derangements,
-    runtime: runtimeProvenance(backend),
-    content_hashes: store.meta.content_hashes,
+    labels: o.labels ? [...o.labels] : null,
+    // paths relative to the run directory keep latents.json identical across reruns into different directories
+    provenance: {
+      activations: STORE_DIR,
+      inputs: o.paths,
+      seed: o.seed,
+      derangements: o.derangements,
+      runtime: runtimeProvenance(run.backend),
+    },
+    source: `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\` at ${hookName(setup.hook)}; ${o.prompts.length} prompts, ${o.derangements} derangements (seed ${o.seed}).`,
   };
-  const source = `Model \`${o.paths.model}\`, SAE \`${o.paths.sae}\` at ${settings.hook}; ${o.prompts.length} prompts, ${o.derangements} derangements (seed ${o.seed}).`;
-  writeDiscovery(o.out, analysis, provenance, { source, span: o.span, labels: o.labels });
+}
+
+/** The statistics of the run directory's store: ranking.arrow, latents.json and summary.md written there. */
+export async function statisticsPhase(out: string, plan: StatisticsPlan): Promise<Analysis> {
+  const store = openStore(join(out, STORE_DIR));
+  const labels = plan.labels ? new Map(plan.labels) : undefined;
+  const analysis = await analyseStore(store, {
+    find: { ...plan.find, span: plan.span },
+    holdout: plan.holdout,
+    labels,
+  });
+  const provenance = { ...plan.provenance, content_hashes: store.meta.content_hashes };
+  writeDiscovery(out, analysis, provenance, { source: plan.source, span: plan.span, labels });
   return analysis;
 }
 

@@ -12,9 +12,10 @@ export interface ShardEntry {
   manifest: ShardManifest;
 }
 
-/** The run the checked shards make up: its command, settings hash, shard count and plan. */
+/** The run the checked shards make up: its command (and phase), settings hash, shard count and plan. */
 export interface ShardSet {
   command: string;
+  phase?: string;
   settingsHash: string;
   count: number;
   unit: string;
@@ -100,11 +101,17 @@ export function checkShards(entries: ShardEntry[]): ShardSet {
     problems.push(
       `mixed shard counts: ${[...counts].map(([n, es]) => `N = ${n} in ${dirs(es)}`).join('; ')} — a run is split one way`,
     );
+  const phases = groupBy(entries, (e) => e.manifest.phase ?? '');
+  if (problems.length === 0 && phases.size > 1)
+    problems.push(
+      `shards at different phases: ${[...phases].map(([p, es]) => `${p} in ${dirs(es)}`).join('; ')} — run the later phase for the shards still at the earlier one (the same command and index) before merging`,
+    );
   if (problems.length === 0) problems.push(...completeness(entries, entries[0].manifest.shard.count));
   if (problems.length) throw new InputError(`cannot merge:\n  ${problems.join('\n  ')}`);
   const m = entries[0].manifest;
   return {
     command: m.command,
+    phase: m.phase,
     settingsHash: m.settings_hash,
     count: m.shard.count,
     unit: m.unit,

@@ -22,6 +22,8 @@ export interface ShardManifest {
   /** config.json's key: sha256 of the run's settings (the whole run's, not the shard's). */
   settings_hash: string;
   shard: Shard;
+  /** The phase of a command run in phases (find-otd-latents: responses, then capture); absent otherwise. */
+  phase?: string;
   /** What a unit is (feature, prompt, sample). */
   unit: string;
   /** Every unit of the run, in plan order: the same in every shard. */
@@ -51,6 +53,7 @@ function badField(m: Record<string, unknown>): string | null {
   if (typeof m.settings_hash !== 'string' || !/^[0-9a-f]{64}$/.test(m.settings_hash)) return 'settings_hash';
   const s = m.shard as Shard | undefined;
   if (!isShardSpec(s) || typeof s.source !== 'string') return 'shard';
+  if (m.phase !== undefined && typeof m.phase !== 'string') return 'phase';
   if (typeof m.unit !== 'string') return 'unit';
   if (!Array.isArray(m.plan) || !m.plan.every(isUnit)) return 'plan';
   if (

@@ -6,7 +6,7 @@ import { isShardSpec, MAX_SHARDS, parseShard, type ShardSpec, shardText } from '
 
 export const SHARD_SETTINGS = {
   shard: custom<ShardSpec | 'none' | undefined, string>({
-    doc: 'run only shard I of N (0-based; ablate and judge: by steering feature; capture: by batch of its fixed plan) into <out>/shard-I-of-N (judge: OUT.shard-I-of-N.jsonl); default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set; none: never sharded',
+    doc: 'run only shard I of N (0-based; ablate and judge: by steering feature; capture: by batch of its fixed plan; find-otd-latents: by prompt, then by capture batch) into <out>/shard-I-of-N (judge: OUT.shard-I-of-N.jsonl); default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set; none: never sharded',
     default: undefined,
     key: null,
     cli: { type: 'string' },
