@@ -8,7 +8,7 @@ import { flagOf } from '../lib/errors.ts';
 import { ABLATE_COMMAND, type AblationResult, prepareAblation } from '../lib/experiments/config.ts';
 import { runAblation } from '../lib/experiments/run.ts';
 import { ABLATION_SETTINGS } from '../lib/experiments/settings.ts';
-import { ablationPlanLines, ablationWork, timeAblationSteps } from '../lib/experiments/work.ts';
+import { ablationPlanLines, ablationWork, shardSetup, timeAblationSteps } from '../lib/experiments/work.ts';
 import { writeFigures } from '../lib/plot/run.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { DRY_RUN_SETTINGS, JUDGE_PRICE_SETTINGS, settingsLines } from '../lib/settings/dryRun.ts';
@@ -68,7 +68,12 @@ const command: CommandModule<GlobalArgs, Args> = {
     if (resolved.values.dryRun) {
       console.log(['Settings (value, where it came from):', ...settingsLines(SETTINGS, resolved, flagOf)].join('\n'));
       const timing = await withSessionFrom(a, (session) => timeAblationSteps(session, setup));
-      console.log(ablationPlanLines(setup, ablationWork(setup), timing, resolved.values.judgePrice).join('\n'));
+      const price = resolved.values.judgePrice;
+      const lines = ablationPlanLines(setup, ablationWork(setup), timing, price);
+      const shard = sharded.shard;
+      const part = shard && shardSetup(setup, shard);
+      if (part) lines.push(...ablationPlanLines(part, ablationWork(part), timing, price, shard));
+      console.log(lines.join('\n'));
       return;
     }
     await withSessionFrom(a, async (session) => {

@@ -130,7 +130,10 @@ const command: CommandModule<GlobalArgs, Args> = {
             o.batchSize,
           ),
         );
-        console.log(discoveryPlanLines(o, discoveryWork(o), timing).join('\n'));
+        const lines = discoveryPlanLines(o, discoveryWork(o), timing);
+        if (sharded?.shard)
+          lines.push(...discoveryPlanLines(o, discoveryWork(o, sharded.shard), timing, sharded.shard));
+        console.log(lines.join('\n'));
         return;
       }
       const shard = sharded?.shard;

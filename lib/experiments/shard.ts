@@ -23,7 +23,7 @@ export interface AblationShardFinish {
 export function checkShardable(o: AblationOptions): void {
   if (o.shard && o.strength.kind === 'calibrate' && o.strength.sweep)
     throw new SettingError(
-      `${ref('shard')} ${shardText(o.shard)}: a boost sweep (${o.strength.sweep.absolute ? ref('boostSweepAbsolute') : ref('boostSweep')}) spaces its levels by the spread of every feature's calibrated threshold, which no shard sees alone; run sweeps unsharded`,
+      `${ref('shard')} ${shardText(o.shard)}: a boost sweep (${o.strength.sweep.absolute ? ref('boostSweepAbsolute') : ref('boostSweep')}) spaces its levels by the spread of every feature's calibrated threshold, which no shard sees alone; run sweeps unsharded (their calibration can be sharded through a shared ${ref('calibrationCache')}: docs/cluster.md)`,
     );
 }
 

@@ -5,6 +5,8 @@ import { loadJudgePrompt } from '../judge/prompt.ts';
 import { generationSeconds, type StepTiming, timeSteps } from '../parallel/timing.ts';
 import type { Session } from '../session.ts';
 import { durationText } from '../settings/dryRun.ts';
+import { shardUnitCount, shardUnits } from '../shards/partition.ts';
+import { type ShardSpec, shardText } from '../shards/spec.ts';
 import { condition } from './conditions.ts';
 import type { AblationSetup } from './config.ts';
 import { renderPrompt } from './steered.ts';
@@ -32,6 +34,14 @@ export interface AblationWork {
 const CHARS_PER_TOKEN = 4;
 /** The judge's reply restates each attempt with its score: about the response plus this much. */
 const JUDGE_REPLY_OVERHEAD = 100;
+
+/** The setup as `shard` runs it: its steering features only (of a sample: its share of the sample). */
+export function shardSetup(s: AblationSetup, shard: ShardSpec): AblationSetup {
+  const features = Array.isArray(s.features)
+    ? shardUnits(s.features, shard)
+    : { ...s.features, sample: shardUnitCount(s.features.sample, shard) };
+  return { ...s, features };
+}
 
 /** The work a run with this setup plans (before any model is opened). */
 export function ablationWork(s: AblationSetup): AblationWork {
@@ -80,11 +90,14 @@ export function ablationPlanLines(
   w: AblationWork,
   timing: StepTiming,
   price: [number, number] | null,
+  shard?: ShardSpec,
 ): string[] {
   const maxTokens = s.sampling.maxNewTokens;
   const generation = generationSeconds(timing, w.responses, s.batchSize, maxTokens);
   const lines = [
-    'Planned work:',
+    shard
+      ? `Planned work of shard ${shardText(shard)} (steering features i with i mod ${shard.count} = ${shard.index}):`
+      : 'Planned work:',
     `  features          ${n(w.features)}${w.sampled ? ' (sampled from the steering pool; all of it when it holds fewer)' : ''}`,
     `  trials            ${n(w.trials)} (conditions ${s.conditions.join(', ')}; ${s.trialsPerFeature} draws per feature)`,
     `  calibration       ${n(w.calibration)} responses${s.strength.kind === 'calibrate' && w.calibration ? ` (${s.strength.steps} steps × ${s.strength.perStep} per feature; cached ones are not redone)` : ''}`,

@@ -6,6 +6,10 @@ import type { ShardSpec } from './spec.ts';
 /** Whether the unit at `position` of the plan belongs to the shard. */
 export const owns = (shard: ShardSpec, position: number): boolean => position % shard.count === shard.index;
 
+/** How many of a plan's `n` units belong to the shard. */
+export const shardUnitCount = (n: number, shard: ShardSpec): number =>
+  Math.max(0, Math.ceil((n - shard.index) / shard.count));
+
 /** The shard's units, in plan order. */
 export function shardUnits<T>(units: readonly T[], shard: ShardSpec): T[] {
   return units.filter((_, i) => owns(shard, i));

@@ -95,3 +95,36 @@ test('find-otd-latents --dry-run: responses, captured sequences and passes count
   // the price of a judge means nothing to a command without one
   assertExit(cli(['find-otd-latents', ...base, '--judge-price', '1,5']), 2, /Unknown arguments: judge-price/);
 });
+
+test('--dry-run with --shard: the whole run and the shard’s part of it, counted by hand; nothing written', () => {
+  const out = join(dir, 'never-s');
+  const d = cli(['find-otd-latents', ...base, '--derangements', '2', '--out', out, '--shard', '1/3']);
+  assertExit(d, 0, /shard 1\/3 from --shard 1\/3/);
+  const shard = d.stdout.slice(d.stdout.indexOf('Planned work of shard 1/3:'));
+  assert.match(line(d.stdout, 'responses'), /^responses +4, at most 48 generated tokens/); // the whole run first
+  // prompts 0..3: shard 1 of 3 holds prompt 1; 12 samples in 3 capture batches of 4: it holds batch 1;
+  // ⌈1/4⌉ × 13 + 1 = 14 passes
+  assert.match(line(shard, 'responses'), /^responses +1 \(prompts i with i mod 3 = 1, of 4\), at most 12 generated/);
+  assert.match(line(shard, 'captured'), /^captured +4 sequences \(capture batches i with i mod 3 = 1: 1 of 3\)/);
+  assert.match(line(shard, 'forward passes'), /at most 14 batched passes/);
+  const fixed = ['--latents', '5,9', '--features', features, '--trials-per-feature', '2', '--out', out];
+  const a = cli([
+    'ablate',
+    ...base,
+    ...fixed,
+    '--boost',
+    '3',
+    '--conditions',
+    'baseline,ablate,no-steer',
+    '--shard',
+    '1/2',
+  ]);
+  assertExit(a, 0);
+  assert.match(line(a.stdout, 'trials'), /^trials +18 /);
+  // features 3, 17, 40: shard 1 of 2 holds 17; 1 × 2 draws × 3 conditions = 6 trials, ⌈6/4⌉ × 13 = 26 passes
+  const part = a.stdout.slice(a.stdout.indexOf('Planned work of shard 1/2 (steering features i with i mod 2 = 1):'));
+  assert.match(line(part, 'features'), /^features +1$/);
+  assert.match(line(part, 'trials'), /^trials +6 /);
+  assert.match(line(part, 'forward passes'), /at most 26 batched passes/);
+  assert.equal(existsSync(out), false);
+});
