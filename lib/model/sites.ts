@@ -8,12 +8,12 @@ import type { Kernels } from './kernels.ts';
 /**
  * Rewrites the activation at a hook point for every token of the step: `x` is [tokens, width], the step's rows
  * packed one after another (row r has `counts[r]` tokens and carries `tags[r]`, e.g. the index of the request
- * it generates). Return a new tensor (or a promise of one, for hooks that read values back); do not dispose `x`.
+ * it generates). Resolve to a new tensor (one async shape for every hook: some read values back); do not dispose `x`.
  */
 export type ActivationHook = (
   x: tf.Tensor2D,
   info: { hook: HookPoint; counts: Int32Array; tags: ArrayLike<number> },
-) => tf.Tensor2D | Promise<tf.Tensor2D>;
+) => Promise<tf.Tensor2D>;
 
 /** A hook name (any spelling parseHook accepts) to its canonical name, checked against the model. */
 function canonical(name: string, model: HookShape, what: string): string {

@@ -13,10 +13,11 @@ export interface InterventionSpec {
 }
 
 /**
- * Rewrites the activation h [tokens, d_in] at the steering hook point. Returns a new tensor (a promise of
- * one when a TopK clamp must read codes back); the caller keeps ownership of h and owns the result (dispose both as usual). Holds no tensors between calls.
+ * Rewrites the activation h [tokens, d_in] at the steering hook point. Resolves to a new tensor (async for
+ * every architecture: a TopK clamp reads codes back); the caller keeps ownership of h and owns the result
+ * (dispose both as usual). Holds no tensors between calls.
  */
-export type ResidualEdit = (h: tf.Tensor2D) => tf.Tensor2D | Promise<tf.Tensor2D>;
+export type ResidualEdit = (h: tf.Tensor2D) => Promise<tf.Tensor2D>;
 
 /** Per latent, the net effect of its interventions applied in list order: f' = clamped ? c : f + c. */
 interface Net {
@@ -51,10 +52,10 @@ export interface RowLayout {
 }
 
 /**
- * Rewrites h [positions, d_model] with a possibly different intervention list per row of `layout`. Returns a
- * new tensor (a promise of one when a TopK clamp must read codes back); the caller owns h and the result.
+ * Rewrites h [positions, d_model] with a possibly different intervention list per row of `layout`. Resolves
+ * to a new tensor; the caller owns h and the result.
  */
-export type RowResidualEdit = (h: tf.Tensor2D, layout: RowLayout) => tf.Tensor2D | Promise<tf.Tensor2D>;
+export type RowResidualEdit = (h: tf.Tensor2D, layout: RowLayout) => Promise<tf.Tensor2D>;
 
 /**
  * The error-preserving intervention of docs/design.md "Interventions": f = encode(h); err = h − decode(f);
@@ -108,7 +109,7 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
       if (f) delta = tf.sub(delta, tf.mul(tf.tensor2d(K, [N, m]), tf.gather(f, tf.tensor1d(fromClamped, 'int32'), 1)));
       return tf.add(h, tf.matMul(delta, tf.tensor2d(decoderRows!, [m, sae.dIn]))) as tf.Tensor2D;
     });
-  return (h, layout) => {
+  return async (h, layout) => {
     if (h.rank !== 2 || h.shape[1] !== sae.dIn)
       throw new InputError(`intervention input has shape [${h.shape}], expected [tokens, ${sae.dIn}]`);
     const N = h.shape[0];
@@ -119,16 +120,8 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
     if (!decoderRows) return tf.clone(h);
     if (!clampedLatents.length) return apply(h, layout, null);
     const arch = architecture(sae.activation);
-    if (arch.select === 'topk') {
-      return encodedCodes(sae, h, clampedLatents).then((f) => {
-        try {
-          return apply(h, layout, f);
-        } finally {
-          f.dispose();
-        }
-      });
-    }
-    const f = clampedCodes(sae, arch, h, clampedLatents);
+    const f =
+      arch.select === 'topk' ? await encodedCodes(sae, h, clampedLatents) : clampedCodes(sae, arch, h, clampedLatents);
     try {
       return apply(h, layout, f);
     } finally {

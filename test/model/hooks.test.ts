@@ -137,8 +137,8 @@ test('read-outs: resid_pre.L = resid_post.(L−1), resid_pre.0 = hook_embed; a l
 
 test('a forward hook at an unknown point or twice at one point is refused', async () => {
   const model = await loadModel(join(MODEL_FIXTURES, 'llama3-gqa'), backend);
-  const id = (x: tf.Tensor2D) => x.clone();
-  const run = (hooks: Map<string, (x: tf.Tensor2D) => tf.Tensor2D>) =>
+  const id = async (x: tf.Tensor2D) => x.clone();
+  const run = (hooks: Map<string, (x: tf.Tensor2D) => Promise<tf.Tensor2D>>) =>
     model.forward([[1, 2]], model.newCache(1, 8), { hooks });
   await assert.rejects(
     run(new Map([['blocks.1.hook_q', id]])),

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 
 export const nanRows =
   (tag: number) =>
-  (h: tf.Tensor2D, info: { counts: Int32Array; tags: ArrayLike<number> }): tf.Tensor2D =>
+  async (h: tf.Tensor2D, info: { counts: Int32Array; tags: ArrayLike<number> }): Promise<tf.Tensor2D> =>
     tf.tidy(() => {
       const perToken = Array.from(info.counts).flatMap((n, r) => new Array<number>(n).fill(info.tags[r]));
       const rows = tf.tensor2d(perToken, [perToken.length, 1]);
