@@ -29,6 +29,12 @@ type Args = GlobalArgs & CliArgs<typeof SETTINGS>;
 
 /** The terminal's account of a finished run, with the figures drawn (a shard's: what it did, and the merge to come). */
 async function report(r: AblationResult, sweep: { absolute?: boolean } | null, runOut: string): Promise<void> {
+  if (r.waiting) {
+    console.log(
+      `shard calibrated; ${r.waiting} feature(s) of other shards not calibrated yet: once every shard has run, run every shard again (the same command) for the sweep, then analyze merge MERGED_DIR ${runOut}`,
+    );
+    return;
+  }
   if (r.report === null) {
     console.log(
       `shard done: ${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; once every shard is done: analyze merge MERGED_DIR ${runOut}`,

@@ -100,6 +100,16 @@ function cacheFile(o: CalibrateOptions, f: Feature, settings: BisectionSettings)
   return join(o.cacheDir, `${sha256Text(JSON.stringify(key)).slice(0, 32)}.json`);
 }
 
+/** A feature's cache entry: its bisection settings, its file, and what the file holds (null: no file). */
+export function cachedCalibration(
+  f: Feature,
+  o: CalibrateOptions,
+): { settings: BisectionSettings; file: string; cached: Calibration | string | null } {
+  const settings = o.settingsFor(f);
+  const file = cacheFile(o, f, settings);
+  return { settings, file, cached: existsSync(file) ? readCachedCalibration(file, f.latent, settings) : null };
+}
+
 export async function calibrate(
   g: SteeredGenerator,
   features: Feature[],
@@ -116,9 +126,7 @@ export async function calibrate(
     failures: string[];
   }[] = [];
   for (const f of features) {
-    const settings = o.settingsFor(f);
-    const file = cacheFile(o, f, settings);
-    const cached = existsSync(file) ? readCachedCalibration(file, f.latent, settings) : null;
+    const { settings, file, cached } = cachedCalibration(f, o);
     if (typeof cached === 'string')
       (o.warn ?? ((l: string) => console.error(l)))(
         `warning: ${file}: a cached calibration of feature ${f.latent} that fails its checks (${cached}); calibrating it again`,

@@ -131,6 +131,8 @@ export interface AblationResult {
   alreadyDone: number;
   generated: number;
   seconds: number;
+  /** A sharded sweep's shard that calibrated but found this many other shards' features not calibrated yet. */
+  waiting?: number;
 }
 
 /** A fixed boost, or calibration with its sweep (a sweep's range: 1 threshold spread, 3 for the paper's absolute sweep). */

@@ -2,7 +2,7 @@
 // features (pool.ts) → strengths (strengths.ts: calibration and sweeps) → the paired trial plan (plan.ts) →
 // trials (trials.ts) → metrics (results.ts) → summary.md (summary.ts); provenance (provenance.ts) built once.
 // Everything lands in the run directory; rerunning the same command there continues where it stopped.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { checkGenerationLength } from '../model/generate.ts';
 import { hookName } from '../model/hooks.ts';
 import { checkClaim } from '../runs/claim.ts';
@@ -23,7 +23,7 @@ import { planTrials } from './plan.ts';
 import { checkFeatures, chooseFeatures } from './pool.ts';
 import { ablationProvenance } from './provenance.ts';
 import { ablationFinish, finishAblation } from './results.ts';
-import { checkShardable, finishShard, startShard } from './shard.ts';
+import { finishShard, startShard, waitForShards } from './shard.ts';
 import { checkShardDir } from '../shards/manifest.ts';
 import { renderPrompt, type SteeredGenerator } from './steered.ts';
 import { strengthsFor } from './strengths.ts';
@@ -98,7 +98,6 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   const started = Date.now();
   const o = gpuBatchSize(session, fitToContext(session, options));
   checkAblation(session, o);
-  checkShardable(o);
   const provenance = ablationProvenance(session, o);
   const store = join(o.out, STORE_FILE);
   // Checked now, recorded only once every input has been (the pool, the sample, the conditions): a run
@@ -125,6 +124,8 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
   const features = o.shard ? startShard(o, run, all) : all;
   const strengths = await strengthsFor({
     ...o,
+    out: o.shard ? dirname(o.out) : o.out, // the shards of a run share <out>/calibration
+    runFeatures: o.shard ? all : undefined,
     gen,
     sae: session.sae,
     features,
@@ -132,6 +133,7 @@ async function ablation(session: Session, options: AblationOptions): Promise<Abl
     scan,
     context: provenance.calibration,
   });
+  if (strengths.waiting) return waitForShards(o, store, strengths.waiting.length, started);
   const plan = planTrials({ ...o, ...resources, features, strengths: strengths.perFeature });
   const sweep = strengths.levels ? ` × ${strengths.levels.length} levels` : '';
   const base = provenance.trial(run);

@@ -2,7 +2,6 @@
 // whole run's setup (features, random sets: seeded, so every shard computes the same), then calibrates and
 // generates only its own steering features — a feature's calibration and all its conditions stay in one
 // shard — and records in shard.json what `analyze merge` needs to finish the run (AblationFinish).
-import { SettingError, settingRef as ref } from '../errors.ts';
 import type { Shard } from '../shards/environment.ts';
 import { SHARD_FORMAT, writeManifest } from '../shards/manifest.ts';
 import { shardUnits } from '../shards/partition.ts';
@@ -17,14 +16,6 @@ import type { PlannedTrial } from './plan.ts';
 export interface AblationShardFinish {
   ablation: AblationFinish;
   tally: Omit<AblationTally, 'calibrations'> & { calibrations: Calibration[] };
-}
-
-/** A sweep's levels are spreads of every feature's threshold: a shard does not know the others'. */
-export function checkShardable(o: AblationOptions): void {
-  if (o.shard && o.strength.kind === 'calibrate' && o.strength.sweep)
-    throw new SettingError(
-      `${ref('shard')} ${shardText(o.shard)}: a boost sweep (${o.strength.sweep.absolute ? ref('boostSweepAbsolute') : ref('boostSweep')}) spaces its levels by the spread of every feature's calibrated threshold, which no shard sees alone; run sweeps unsharded (their calibration can be sharded through a shared ${ref('calibrationCache')}: docs/cluster.md)`,
-    );
 }
 
 function manifest(o: AblationOptions & { shard: Shard }, hash: string, all: Feature[]) {
@@ -68,4 +59,16 @@ export function finishShard(
   writeManifest(o.out, { ...manifest({ ...o, shard }, hash, all), units, complete: true, finish });
   const { planned, alreadyDone, generated, seconds } = f.tally;
   return { out: o.out, store, report: null, levels: null, planned, alreadyDone, generated, seconds };
+}
+
+/**
+ * A shard of a sweep that has calibrated its features while other shards' are not in the shared cache yet:
+ * it stays unfinished (shard.json) and is run again once every shard has calibrated; then it sweeps.
+ */
+export function waitForShards(o: AblationOptions, store: string, waiting: number, started: number): AblationResult {
+  o.log(
+    `shard ${shardText(o.shard!)}: its features are calibrated; the sweep's levels need every feature's threshold, and ${waiting} feature(s) of other shards are not calibrated yet`,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  return { out: o.out, store, report: null, levels: null, planned: 0, alreadyDone: 0, generated: 0, seconds, waiting };
 }

@@ -7,7 +7,7 @@ import type { HookPoint } from '../model/hooks.ts';
 import { progress } from '../progress.ts';
 import type { Sae } from '../sae/index.ts';
 import { DEFAULT_BISECTION, type BisectionSettings } from './bisection.ts';
-import { boundOf, type Calibration, calibrate } from './calibrate.ts';
+import { boundOf, type CalibrateOptions, type Calibration, cachedCalibration, calibrate } from './calibrate.ts';
 import type { CalibrateStrength, StrengthOptions } from './config.ts';
 import type { Feature } from './features.ts';
 import { type Strength, sweepLevels } from './plan.ts';
@@ -20,6 +20,8 @@ export interface Strengths {
   calibrations: Map<number, Calibration>;
   /** The sweep's levels (offsets in threshold spreads), or null without a sweep. */
   levels: number[] | null;
+  /** A sharded sweep's: the other shards' features not calibrated yet (no strengths until they are). */
+  waiting?: number[];
 }
 
 export interface StrengthInput {
@@ -32,7 +34,10 @@ export interface StrengthInput {
   prompts: string[];
   steerHook: HookPoint;
   seed: number;
+  /** The default calibration cache is <out>/calibration (a shard's out: the run's, shared by its shards). */
   out: string;
+  /** A shard's: the whole run's features, whose thresholds space a sweep's levels (read from the cache). */
+  runFeatures?: Feature[];
   /** The prompts' scan at the steering hook point (the default calibration range's scale). */
   scan: PromptScan | null;
   /** What else a calibration depends on (model and SAE hashes, sampling, judge): its cache key. */
@@ -106,7 +111,7 @@ export async function strengthsFor(i: StrengthInput): Promise<Strengths> {
     `calibrating ${i.features.length} features to a first-attempt score of ${s.target} (${s.steps} bisection steps, ${s.perStep} response${s.perStep > 1 ? 's' : ''} each; cache ${cacheDir})`,
   );
   const bar = progress('calibration steps', s.steps);
-  const calibrations = await calibrate(i.gen, i.features, {
+  const o: CalibrateOptions = {
     prompts: i.prompts,
     steerHook: i.steerHook,
     seed: i.seed,
@@ -117,8 +122,38 @@ export async function strengthsFor(i: StrengthInput): Promise<Strengths> {
     context: i.context,
     onStep: () => bar.tick(),
     warn: i.log,
-  });
+  };
+  const calibrations = await calibrate(i.gen, i.features, o);
   bar.done();
+  if (s.sweep && i.runFeatures) return shardSweep(i.features, i.runFeatures, calibrations, o, s.sweep, i.log);
   reportThresholds(i.features, calibrations, i.log);
   return sweptStrengths(i.features, calibrations, s.sweep);
+}
+
+/**
+ * A shard's strengths in a sweep: its features' levels are spaced by every feature's threshold, read from
+ * the calibration cache the shards share — the same levels as the unsharded run's once every shard has
+ * calibrated; until then, the features still waiting.
+ */
+function shardSweep(
+  mine: Feature[],
+  all: Feature[],
+  own: Map<number, Calibration>,
+  o: CalibrateOptions,
+  sweep: NonNullable<CalibrateStrength['sweep']>,
+  log: (line: string) => void,
+): Strengths {
+  const calibrations = new Map(own);
+  const waiting: number[] = [];
+  for (const f of all) {
+    if (calibrations.has(f.latent)) continue;
+    const { cached } = cachedCalibration(f, o);
+    if (cached !== null && typeof cached === 'object') calibrations.set(f.latent, cached);
+    else waiting.push(f.latent);
+  }
+  if (waiting.length) return { perFeature: new Map(), calibrations: own, levels: null, waiting };
+  reportThresholds(all, calibrations, log);
+  const whole = sweptStrengths(all, calibrations, sweep);
+  const perFeature = new Map(mine.map((f) => [f.latent, whole.perFeature.get(f.latent)!]));
+  return { perFeature, calibrations: own, levels: whole.levels };
 }

@@ -104,7 +104,7 @@ test('a missing shard, a duplicated shard and a shard of other settings are refu
   assert.doesNotMatch(missing.stdout + twice.stdout + mixed.stdout, /trials from/, 'nothing merged');
 });
 
-test('a shard directory holds one shard; a shard needs --out; sweeps are not sharded', () => {
+test('a shard directory holds one shard; a shard needs --out', () => {
   assertExit(cli([...ARGS, '--out', SHARDS, '--shard', '1/3', '--seed', '2']), 2, /holds a run with other settings/);
   assertExit(cli([...ARGS, '--shard', '0/3']), 2, /every shard of the run needs the same --out: give --out DIR/);
   assertExit(cli([...ARGS, '--shard', '3/3', '--out', SHARDS]), 2, /shard indices are 0-based/);
