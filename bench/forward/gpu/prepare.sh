@@ -4,7 +4,7 @@
 #   .gpu/webgpu.tgz       the webgpu package with only its linux-x64 dawn.node
 #   .gpu/gl/*.deb         the Vulkan loader and libglvnd (Debian), which NVIDIA's ICD needs, unpacked there by run.sh
 #   .gpu/run.sh, probe.mjs  the script itself, and an adapter probe
-#   test/.gpu/, bench/.gpu/  the WebGPU tests and bench/forward (forward, sizes) bundled by esbuild
+#   test/.gpu/, bench/.gpu/  the WebGPU tests (webgpu, memory-webgpu) and bench/forward (forward, sizes) bundled by esbuild
 # Usage: bash bench/forward/gpu/prepare.sh [TARGET_CHECKOUT]   (default: this checkout). The three .gpu folders
 # must be git-ignored in the target; they are what the device tool carries (about 45 MB).
 set -euo pipefail
@@ -25,6 +25,7 @@ ext=(--external:webgpu --external:@tensorflow/tfjs-backend-wasm --external:@tens
 bundle() { node_modules/.bin/esbuild "$1" --bundle --minify --platform=node --format=esm --target=node20 "${ext[@]}" \
   --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" --log-level=warning --outfile="$2"; }
 bundle test/webgpu.test.ts "$DST/test/.gpu/webgpu.test.mjs"
+bundle test/model/memory-webgpu.test.ts "$DST/test/.gpu/memory-webgpu.test.mjs"
 bundle bench/forward/forward.ts "$DST/bench/.gpu/forward.mjs"
 bundle bench/forward/sizes.ts "$DST/bench/.gpu/sizes.mjs"
 cp bench/forward/make_checkpoint.py bench/forward/peer_torch.py bench/forward/paper_models.json "$DST/bench/.gpu/"
