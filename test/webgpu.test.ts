@@ -283,7 +283,7 @@ test('webgpu: bf16 weights take half the bytes of f32 on the device, FP8 a quart
   assert.equal(f32.bytes - fp8.bytes, 3 * decoder - 4 * rows, 'f32 − fp8');
 });
 
-test('webgpu: a session sizes the default batch from --gpu-memory (on a software adapter only when given)', {
+test('webgpu: a session sizes the default batch from --gpu-memory, else on a hardware adapter from the driver (a software adapter keeps it)', {
   skip,
 }, async () => {
   const model = join(MODEL_FIXTURES, 'llama3-gqa');
@@ -294,9 +294,16 @@ test('webgpu: a session sizes the default batch from --gpu-memory (on a software
   assert.deepEqual(chosen?.batch, gpuBatch(c, 'f32', 1.5e6, shape).batch);
   assert.ok(chosen.batch > 1 && chosen.batch < 64, JSON.stringify(chosen));
   assert.match(chosen.why, /^--gpu-memory: 0\.0 GB budget/);
-  const software = await openSession({ model, sae: join(SAE_DIR, 'saelens_relu'), backend: backend! });
-  assert.equal(software.batchFor, undefined, 'Mesa is a CPU: the default batch stays');
-  for (const s of [given, software]) await s.executor.close(); // not session.close(): it would close the shared backend
+  const unsized = await openSession({ model, sae: join(SAE_DIR, 'saelens_relu'), backend: backend! });
+  if (backend!.gpu!.software)
+    assert.equal(unsized.batchFor, undefined, 'a software adapter is a CPU: the default stays');
+  else {
+    // a hardware GPU: sized from the NVIDIA driver's free memory where readable, else 32
+    const byDefault = unsized.batchFor?.(shape);
+    assert.ok(byDefault && byDefault.batch >= 1 && byDefault.batch <= 64, JSON.stringify(byDefault));
+    assert.match(byDefault.why, /^(the NVIDIA driver's free memory: |no free-memory figure here)/);
+  }
+  for (const s of [given, unsized]) await s.executor.close(); // not session.close(): it would close the shared backend
 });
 
 test('webgpu: fused kernels give the unfused path, in prefill and in decode past Gemma-2 sliding window, with soft-caps', {

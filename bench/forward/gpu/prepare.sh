@@ -6,7 +6,7 @@
 #   .gpu/run.sh, probe.mjs  the script itself, and an adapter probe
 #   test/.gpu/, bench/.gpu/  the WebGPU tests (webgpu, memory-webgpu) and bench/forward (forward, sizes) bundled by esbuild
 # Usage: bash bench/forward/gpu/prepare.sh [TARGET_CHECKOUT]   (default: this checkout). The three .gpu folders
-# must be git-ignored in the target; they are what the device tool carries (about 45 MB).
+# must be git-ignored in the target; they are what travels to the GPU machine beside the checkout (about 41 MB).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../../.." && pwd)
 DST=$(cd "${1:-$SRC}" && pwd)
