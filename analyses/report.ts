@@ -1,34 +1,27 @@
 // `analyze report DIR`: one self-contained report.html for a run directory.
-import { intFlag, outFileFlag } from '../lib/cli/flags.ts';
 import type { CommandModule } from 'yargs';
+import { outFileFlag } from '../lib/cli/flags.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
+import { cliInput, settingOptions } from '../lib/cli/settings.ts';
 import { writeReport } from '../lib/report/build.ts';
+import { REPORT_SETTINGS } from '../lib/report/settings.ts';
+import { type CliArgs, resolveSettings } from '../lib/settings/table.ts';
 
-interface Args extends GlobalArgs {
-  dir: string;
-  out?: string;
-  'boost-label'?: string;
-  examples: number;
-}
+/** Every flag of the command (docs/commands.md's table is generated from it). */
+export const SETTINGS = REPORT_SETTINGS;
+type Args = GlobalArgs & CliArgs<typeof SETTINGS> & { dir: string };
 
 const command: CommandModule<GlobalArgs, Args> = {
   command: 'report <dir>',
   describe:
     'Write a self-contained HTML report (figures, tables, judge and method notes, provenance) of a run directory',
   builder: (y) =>
-    y
-      .positional('dir', { type: 'string', demandOption: true, describe: 'run directory' })
-      .option('out', { type: 'string', describe: 'output file (default DIR/report.html)' })
-      .option('boost-label', { type: 'string', describe: 'x-axis label of the boost sweep figure (default "boost")' })
-      .option('examples', {
-        type: 'number',
-        default: 3,
-        describe: 'example responses per condition, attempts marked and scored (0 = none)',
-      }),
+    settingOptions(y, SETTINGS).positional('dir', { type: 'string', demandOption: true, describe: 'run directory' }),
   handler: async (args) => {
-    outFileFlag('out', args.out);
-    intFlag('examples', args.examples, 0);
-    const path = await writeReport(args.dir, args.out, { boostLabel: args['boost-label'], examples: args.examples });
+    const v = resolveSettings(SETTINGS, cliInput(SETTINGS, args)).values;
+    const out = v.out ?? undefined;
+    outFileFlag('out', out);
+    const path = await writeReport(args.dir, out, { boostLabel: v.boostLabel ?? undefined, examples: v.examples });
     console.log(`wrote ${path}`);
   },
 };

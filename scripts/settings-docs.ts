@@ -7,9 +7,14 @@ import { join } from 'node:path';
 import { SETTINGS as ABLATE } from '../analyses/ablate.ts';
 import { SETTINGS as CAPTURE } from '../analyses/capture.ts';
 import { SETTINGS as FIND } from '../analyses/find-otd-latents.ts';
+import { SETTINGS as FINETUNE_DATA } from '../analyses/finetune-data.ts';
 import { SETTINGS as FORWARD } from '../analyses/forward.ts';
 import { SETTINGS as GENERATE } from '../analyses/generate.ts';
 import { SETTINGS as JUDGE } from '../analyses/judge.ts';
+import { SETTINGS as METRICS } from '../analyses/metrics.ts';
+import { SETTINGS as PLOT } from '../analyses/plot.ts';
+import { SETTINGS as REPORT } from '../analyses/report.ts';
+import { SETTINGS as STATS } from '../analyses/stats.ts';
 import { settingsTable } from '../lib/settings/docs.ts';
 import type { Table } from '../lib/settings/table.ts';
 
@@ -23,6 +28,11 @@ export const SETTINGS_DOCS: { file: string; name: string; table: Table }[] = [
   { file: 'docs/commands.md', name: 'capture', table: CAPTURE },
   { file: 'docs/commands.md', name: 'forward', table: FORWARD },
   { file: 'docs/commands.md', name: 'generate', table: GENERATE },
+  { file: 'docs/commands.md', name: 'finetune-data', table: FINETUNE_DATA },
+  { file: 'docs/commands.md', name: 'stats', table: STATS },
+  { file: 'docs/commands.md', name: 'metrics', table: METRICS },
+  { file: 'docs/commands.md', name: 'plot', table: PLOT },
+  { file: 'docs/commands.md', name: 'report', table: REPORT },
 ];
 
 const BLOCK = /(<!-- settings: ([\w-]+) [^\n]*-->\n)[\s\S]*?(<!-- \/settings -->)/g;

@@ -8,7 +8,7 @@ import { samplingSettings, seedSetting } from '../settings/sampling.ts';
 import { BATCH_SIZE } from '../settings/session.ts';
 import { SHIPPED, shownPath } from '../settings/shipped.ts';
 import type { Values } from '../settings/table.ts';
-import { MAX_RESAMPLES } from '../stats/bootstrap.ts';
+import { RESAMPLES } from '../trials/settings.ts';
 import { MAX_INTERVENTION_VALUE } from '../steering/interventions.ts';
 import { tryParseHook } from '../model/hooks.ts';
 import { type Condition, CONDITION_NAMES, parseConditions } from './conditions.ts';
@@ -282,13 +282,7 @@ export const ABLATION_SETTINGS = {
     shipped: 96,
   }),
   batchSize: BATCH_SIZE,
-  resamples: int({
-    doc: 'bootstrap resamples of the metrics',
-    min: 100,
-    max: MAX_RESAMPLES,
-    default: 10_000,
-    key: null,
-  }),
+  resamples: RESAMPLES,
   out: text({
     doc: 'run directory; rerun into it to continue',
     expected: 'a directory',
