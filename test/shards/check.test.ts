@@ -1,6 +1,6 @@
 // Merge checks on shard manifests: the round-robin partition (hand-computed), shard.json validation naming
 // the field, and every way a set of shard directories can fail to be one run — missing, duplicated,
-// unfinished, mixed settings, mixed counts — named in one input error.
+// unfinished, mixed settings, mixed counts, mixed phases — named in one input error.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import {
   writeManifest,
 } from '../../lib/shards/manifest.ts';
 import { checkShards, recordsInPlanOrder, type ShardEntry } from '../../lib/shards/check.ts';
-import { shardUnits } from '../../lib/shards/partition.ts';
+import { shardUnitCount, shardUnits } from '../../lib/shards/partition.ts';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
@@ -118,4 +118,27 @@ test('shard.json is validated, and a directory holds one shard', () => {
   assert.throws(() => readManifest(dir), /shard\.json: field settings_hash is missing or malformed/);
   writeFileSync(join(dir, 'shard.json'), JSON.stringify({ ...e.manifest, shard: { index: 3, count: 3, source: '' } }));
   assert.throws(() => readManifest(dir), /field shard is missing/);
+});
+
+test('shards at different phases of a phased run are refused by name; one phase, and shardUnitCount, agree', () => {
+  const msg = problems([
+    entry(0, 3, { phase: 'capture' }),
+    entry(1, 3, { phase: 'responses' }),
+    entry(2, 3, { phase: 'capture' }),
+  ]);
+  assert.match(
+    msg,
+    /shards at different phases: capture in runs\/x\/shard-0-of-3, runs\/x\/shard-2-of-3; responses in runs\/x\/shard-1-of-3/,
+  );
+  const set = checkShards([0, 1, 2].map((i) => entry(i, 3, { phase: 'capture' })));
+  assert.equal(set.phase, 'capture');
+  // 7 units over 3 shards: 3, 2, 2; over 10 shards: 1 each for the first 7, none for the last 3
+  assert.deepEqual(
+    [0, 1, 2].map((index) => shardUnitCount(7, { index, count: 3 })),
+    [3, 2, 2],
+  );
+  assert.deepEqual(
+    [6, 7, 9].map((index) => shardUnitCount(7, { index, count: 10 })),
+    [1, 0, 0],
+  );
 });
