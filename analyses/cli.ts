@@ -25,15 +25,16 @@ addCommands(cli);
 
 // A flag given twice that takes one value (yargs makes it a list, which no handler expects): refused,
 // naming it, instead of a TypeError deep in a handler.
-// (yargs passes the command's own instance second; its types list only argv)
-const onceOnly = (argv: Record<string, unknown>, y: { getOptions(): { array: string[] } }): void => {
+// (yargs passes the command's own instance second; its types list only argv, so it is optional here)
+const onceOnly = (argv: Record<string, unknown>, y?: { getOptions(): { array: string[] } }): void => {
+  if (!y) return;
   const lists = new Set(y.getOptions().array);
   for (const [key, value] of Object.entries(argv)) {
     if (key === '_' || !Array.isArray(value) || lists.has(key) || /[A-Z]/.test(key)) continue;
     throw new InputError(`--${key}: given ${value.length} times (${value.map(String).join(', ')}); give it once`);
   }
 };
-cli.middleware(onceOnly as never, true);
+cli.middleware(onceOnly, true);
 
 // C0 controls except tab and newline, DEL and C1 controls: escaped in error messages.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the bytes being escaped

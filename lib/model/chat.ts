@@ -79,6 +79,9 @@ function checkRange(args: unknown[]): void {
     throw new TemplateLimit(`range() of ${n} items goes past ${TEMPLATE_LIMITS.RANGE_MAX} range items in one render`);
 }
 
+/** A value the template's scope holds (the library exports its type only through Environment). */
+type TemplateValue = Parameters<Interpreter['global']['setVariable']>[1];
+
 type RuntimeFunction = {
   value: (args: { value: unknown }[], scope: unknown) => unknown;
   constructor: new (f: RuntimeFunction['value']) => unknown;
@@ -93,7 +96,7 @@ Interpreter.prototype.run = function (this: Interpreter, ...args: Parameters<Int
       new range.constructor((a, scope) => {
         checkRange(a.map((x) => x.value));
         return range.value(a, scope);
-      }) as never,
+      }) as TemplateValue,
     );
   }
   return run.apply(this, args);
