@@ -9,7 +9,6 @@ import { ABLATE_COMMAND, type AblationResult, prepareAblation } from '../lib/exp
 import { runAblation } from '../lib/experiments/run.ts';
 import { ABLATION_SETTINGS } from '../lib/experiments/settings.ts';
 import { ablationPlanLines, ablationWork, shardSetup, timeAblationSteps } from '../lib/experiments/work.ts';
-import { writeFigures } from '../lib/plot/run.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { DRY_RUN_SETTINGS, JUDGE_PRICE_SETTINGS, settingsLines } from '../lib/settings/dryRun.ts';
 import { SESSION_SETTINGS } from '../lib/settings/session.ts';
@@ -49,6 +48,7 @@ async function report(r: AblationResult, sweep: { absolute?: boolean } | null, r
       ? 'strength (sd of the thresholds from their mean; the same boosts for every feature)'
       : 'strength (threshold spreads from each feature’s threshold)'
     : null;
+  const { writeFigures } = await import('../lib/plot/run.ts'); // the plotting libraries load only to draw
   const figures = await writeFigures(r.out, boostLabel ? { boostLabel } : {});
   console.log(
     `\n${r.planned} trials (${r.alreadyDone} already done, ${r.generated} now) in ${r.seconds.toFixed(1)} s → ${r.store}; metrics.json, summary.md and ${figures.length} figures in ${r.out}`,

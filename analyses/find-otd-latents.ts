@@ -17,7 +17,6 @@ import { DISCOVERY_SETTINGS, FIND_COMMAND_SETTINGS } from '../lib/discovery/sett
 import { runDiscovery, writeDiscovery } from '../lib/discovery/run.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
 import { openStore } from '../lib/store/reader.ts';
-import { writeFigures } from '../lib/plot/run.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { sessionSettings, withSessionFrom } from '../lib/cli/session.ts';
 import { cliInput, joinTables, settingOptions } from '../lib/cli/settings.ts';
@@ -107,6 +106,7 @@ const command: CommandModule<GlobalArgs, Args> = {
         console.log(
           `off_topic vs on_topic (mean over latents): ${(main.mean_x as number)?.toFixed(4)} vs ${(main.mean_y as number)?.toFixed(4)}, d_z ${(main.d_z as number | null)?.toFixed(3)}, Wilcoxon p ${(main.wilcoxon as { p: number | null }).p}, paired t p ${(main.paired_t as { p: number | null }).p} (${main.n_pairs} pairs)`,
         );
+      const { writeFigures } = await import('../lib/plot/run.ts'); // the plotting libraries load only to draw
       const figures = await writeFigures(out);
       console.log(`wrote ${join(out, 'episodes.json')}, summary.md, ${figures.length} figures (${seconds(started)} s)`);
       return;
@@ -148,6 +148,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       });
     }
     console.log(discoveryResultText(an, labels, seconds(started)));
+    const { writeFigures } = await import('../lib/plot/run.ts');
     const figures = await writeFigures(out);
     console.log(
       `wrote ${join(out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(out, 'figures')}`,

@@ -11,8 +11,6 @@ import { discoveryResultText } from '../lib/discovery/resultText.ts';
 import { InputError } from '../lib/errors.ts';
 import { ABLATE_COMMAND } from '../lib/experiments/config.ts';
 import { mergeAblation } from '../lib/experiments/merge.ts';
-import { writeFigures } from '../lib/plot/run.ts';
-import { writeReport } from '../lib/report/build.ts';
 import { lockDir } from '../lib/runs/lock.ts';
 import { claimMerged, readShardSet } from '../lib/shards/merge.ts';
 import { metricsText } from '../lib/trials/report.ts';
@@ -61,6 +59,7 @@ const command: CommandModule<GlobalArgs, Args> = {
             `${a.out}: the responses to ${r.responses} prompts, also written into every shard directory; now run the shards again (the same command and indices) for the capture, then this merge again`,
           );
         console.log(discoveryResultText(r.analysis, r.labels, ((Date.now() - started) / 1000).toFixed(1)));
+        const { writeFigures } = await import('../lib/plot/run.ts'); // the plotting libraries load only to draw
         const figures = await writeFigures(a.out);
         return console.log(
           `wrote ${join(a.out, 'latents.json')}, ranking.arrow, summary.md, ${figures.length} figures in ${join(a.out, 'figures')}`,
@@ -68,6 +67,10 @@ const command: CommandModule<GlobalArgs, Args> = {
       }
       const r = mergeAblation(a.out, set, log);
       console.log(metricsText(r.report, Object.keys(r.report.conditions)[0]));
+      const [{ writeFigures }, { writeReport }] = await Promise.all([
+        import('../lib/plot/run.ts'),
+        import('../lib/report/build.ts'),
+      ]);
       const figures = await writeFigures(a.out, {});
       const report = await writeReport(a.out, undefined, {});
       console.log(

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { cliInput, settingOptions } from '../lib/cli/settings.ts';
-import { writeFigures } from '../lib/plot/run.ts';
 import { PLOT_SETTINGS } from '../lib/plot/settings.ts';
 import { type CliArgs, resolveSettings } from '../lib/settings/table.ts';
 
@@ -18,6 +17,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     settingOptions(y, SETTINGS).positional('dir', { type: 'string', demandOption: true, describe: 'run directory' }),
   handler: async (args) => {
     const v = resolveSettings(SETTINGS, cliInput(SETTINGS, args)).values;
+    const { writeFigures } = await import('../lib/plot/run.ts'); // the plotting libraries load only here
     const written = await writeFigures(args.dir, { boostLabel: v.boostLabel ?? undefined });
     if (written.length === 0) {
       console.log(

@@ -3,7 +3,6 @@ import type { CommandModule } from 'yargs';
 import { outFileFlag } from '../lib/cli/flags.ts';
 import type { GlobalArgs } from '../lib/cli/options.ts';
 import { cliInput, settingOptions } from '../lib/cli/settings.ts';
-import { writeReport } from '../lib/report/build.ts';
 import { REPORT_SETTINGS } from '../lib/report/settings.ts';
 import { type CliArgs, resolveSettings } from '../lib/settings/table.ts';
 
@@ -21,6 +20,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const v = resolveSettings(SETTINGS, cliInput(SETTINGS, args)).values;
     const out = v.out ?? undefined;
     outFileFlag('out', out);
+    const { writeReport } = await import('../lib/report/build.ts'); // the plotting libraries load only here
     const path = await writeReport(args.dir, out, { boostLabel: v.boostLabel ?? undefined, examples: v.examples });
     console.log(`wrote ${path}`);
   },
