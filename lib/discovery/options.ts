@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SettingError, settingRef as ref } from '../errors.ts';
 import { checkPrompts, readLabels, readPrompts, readResponses } from '../io/inputs.ts';
-import { latestRun, newRunDir, RUNS_DIR } from '../runs/dirs.ts';
+import { latestRun, newRunDir, runsDir } from '../runs/dirs.ts';
 import { samplingOf } from '../settings/sampling.ts';
 import { settingSources } from '../settings/sources.ts';
 import { type Input, required, type Resolved, resolveSettings } from '../settings/table.ts';
@@ -102,7 +102,7 @@ export function analysisOptions(v: DiscoverySettings): Pick<DiscoveryOptions, 's
 }
 
 /** The latest discovery run under `root` with a finished latents.json (made with the SAE at `saePath`, when given). */
-export function latestDiscoveryRun(saePath: string | null, root = RUNS_DIR): string | null {
+export function latestDiscoveryRun(saePath: string | null, root = runsDir()): string | null {
   return latestRun(
     DISCOVERY_COMMAND,
     (dir) => {
@@ -117,7 +117,7 @@ export function latestDiscoveryRun(saePath: string | null, root = RUNS_DIR): str
 }
 
 /** latents.json of the latest complete discovery run: the default latent set of episodes mode. */
-export function latestLatentsFile(root = RUNS_DIR): string {
+export function latestLatentsFile(root = runsDir()): string {
   const dir = latestDiscoveryRun(null, root);
   if (!dir)
     throw new SettingError(
@@ -127,7 +127,7 @@ export function latestLatentsFile(root = RUNS_DIR): string {
 }
 
 /** The latest discovery run that has not finished (no latents.json, no episodes.json): what --resume continues. */
-export function unfinishedDiscoveryRun(root = RUNS_DIR): string | null {
+export function unfinishedDiscoveryRun(root = runsDir()): string | null {
   return latestRun(
     DISCOVERY_COMMAND,
     (d) => !existsSync(join(d, 'latents.json')) && !existsSync(join(d, 'episodes.json')),

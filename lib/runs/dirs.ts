@@ -2,17 +2,18 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Where run directories go: runs/ in the working directory, or $ESR_RUNS_DIR. */
-export const RUNS_DIR = process.env.ESR_RUNS_DIR ?? 'runs';
+/** Where run directories go: runs/ in the working directory, or $ESR_RUNS_DIR (read at each call, so a command
+ * run in-process by a test sees the environment it is run with). */
+export const runsDir = (): string => process.env.ESR_RUNS_DIR ?? 'runs';
 
 /** <root>/<command>-YYYYmmdd-HHMMSS (UTC); root defaults to runs/. */
-export function newRunDir(command: string, now = new Date(), root = RUNS_DIR): string {
+export function newRunDir(command: string, now = new Date(), root = runsDir()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return join(root, `${command}-${stamp}`);
 }
 
 /** The most recent run directory of a command under root (by name, which sorts by time), optionally only complete ones. */
-export function latestRun(command: string, complete?: (dir: string) => boolean, root = RUNS_DIR): string | null {
+export function latestRun(command: string, complete?: (dir: string) => boolean, root = runsDir()): string | null {
   if (!existsSync(root)) return null;
   const dirs = readdirSync(root)
     .filter((d) => d.startsWith(`${command}-`))

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { maxAbsDiff } from '../support/model-cases.ts';
-import { assertExit, runCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -18,6 +18,8 @@ const ids = Array.from(expected.read('ids.0').data, Number).join(',');
 const tmp = mkdtempSync(join(tmpdir(), 'adapter-cli-'));
 
 const analyze = (...args: string[]) => runCli([...args, '--backend', 'wasm']);
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+const refused = (...args: string[]) => runCliInProcess([...args, '--backend', 'wasm']);
 
 const logitsOf = (file: string) => new SafetensorsFile(file).read('logits').data;
 
@@ -54,9 +56,9 @@ test('capture --adapter on worker threads records the adapter in meta.json and c
   assert.notDeepEqual(readFileSync(join(adapted, 'codes.arrow')), readFileSync(join(plain, 'codes.arrow')));
 });
 
-test('bad adapters and flags are exit 2 naming the problem, with nothing written', () => {
+test('bad adapters and flags are exit 2 naming the problem, with nothing written', async () => {
   const out = join(tmp, 'never.safetensors');
-  const dora = analyze(
+  const dora = await refused(
     'forward',
     '--model',
     MODEL,
@@ -68,7 +70,7 @@ test('bad adapters and flags are exit 2 naming the problem, with nothing written
     out,
   );
   assertExit(dora, 2, /use_dora=true is not supported/);
-  const noAdapter = analyze('generate', '--model', MODEL, '--merge-adapter', join(tmp, 'm2'));
+  const noAdapter = await refused('generate', '--model', MODEL, '--merge-adapter', join(tmp, 'm2'));
   assertExit(noAdapter, 2, /--merge-adapter applies only with --adapter/);
   const wrongModel = analyze(
     'generate',

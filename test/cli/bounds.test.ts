@@ -10,15 +10,16 @@ import { InputError } from '../../lib/errors.ts';
 import { createJudge } from '../../lib/judge/index.ts';
 import { checkInterventionValue } from '../../lib/steering/interventions.ts';
 import { computeMetrics } from '../../lib/trials/metrics.ts';
-import { assertExit, runCli } from '../support/cli.ts';
+import { assertExit, runCliInProcess } from '../support/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bounds-'));
 
+/** Refusals before any work: run in this process (test/support/cli.ts), each as a child would run it. */
 function analyze(...args: string[]) {
-  return runCli(args);
+  return runCliInProcess(args);
 }
 
-test('ablate refuses --resamples 1e12, --boost 1e308 and a repeated one-value flag before any work, writing nothing', () => {
+test('ablate refuses --resamples 1e12, --boost 1e308 and a repeated one-value flag before any work, writing nothing', async () => {
   const cases: [string[], RegExp][] = [
     [['--resamples', '1e12'], /--resamples: expected an integer in \[100, 1000000\], found 1000000000000/],
     [['--boost', '1e308'], /--boost: expected a number in \[-1000000, 1000000\], found 1e\+308/],
@@ -33,13 +34,13 @@ test('ablate refuses --resamples 1e12, --boost 1e308 and a repeated one-value fl
   ];
   for (const [flags, pattern] of cases) {
     const out = join(tmp, `ablate-${flags[0].slice(2)}`);
-    const r = analyze('ablate', '--latents', '1,2', '--judge', 'heuristic', '--out', out, ...flags);
+    const r = await analyze('ablate', '--latents', '1,2', '--judge', 'heuristic', '--out', out, ...flags);
     assertExit(r, 2, pattern);
     assert.equal(existsSync(out), false, `${flags.join(' ')} left ${out}`);
   }
 });
 
-test('metrics, generate and judge refuse the same values (exit 2)', () => {
+test('metrics, generate and judge refuse the same values (exit 2)', async () => {
   const trials = join(tmp, 'trials.jsonl');
   writeFileSync(trials, '');
   const cases: [string[], RegExp][] = [
@@ -64,7 +65,7 @@ test('metrics, generate and judge refuse the same values (exit 2)', () => {
     ],
   ];
   for (const [args, pattern] of cases) {
-    const r = analyze(...args);
+    const r = await analyze(...args);
     assertExit(r, 2, pattern);
   }
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { writeSafetensors } from '../../lib/io/safetensors.ts';
-import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import { assertExit, ROOT, runCli, runCliInProcess, startCli } from '../support/cli.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
 import { type DiscoveryConfig, discoveryOptions } from '../../lib/discovery/options.ts';
 import { flagOf, SettingError } from '../../lib/errors.ts';
@@ -42,6 +42,8 @@ const base = [
 ];
 
 const analyze = (...args: string[]) => runCli(args);
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+const refused = (...args: string[]) => runCliInProcess(args);
 
 test('a run writes every output, schema-valid, and a rerun with the same seed gives identical latents.json', () => {
   const a = join(tmp, 'a'),
@@ -101,7 +103,7 @@ test('a run killed during capture resumes without recomputing finished samples',
   assert.equal(readFileSync(join(dir, 'latents.json'), 'utf8'), readFileSync(join(whole, 'latents.json'), 'utf8'));
 });
 
-test('bad input: a clear error, exit 2, nothing written', () => {
+test('bad input: a clear error, exit 2, nothing written', async () => {
   const one = join(tmp, 'one.txt');
   writeFileSync(one, 'Explain how to bake bread.\n');
   const badResponses = join(tmp, 'bad.json');
@@ -133,13 +135,13 @@ test('bad input: a clear error, exit 2, nothing written', () => {
     const out = join(tmp, `bad-${i}`);
     const overridden = new Set(extra.filter((a) => a.startsWith('--')));
     const kept = base.filter((a, i) => !overridden.has(a) && !overridden.has(base[i - 1]));
-    const r = analyze(...kept, ...extra, '--out', out);
+    const r = await refused(...kept, ...extra, '--out', out);
     assertExit(r, 2, message);
     assert.ok(!existsSync(join(out, 'latents.json')));
   }
 });
 
-test('a notebook and the CLI reject the same bad value with the same message (settings named, flags on the CLI)', () => {
+test('a notebook and the CLI reject the same bad value with the same message (settings named, flags on the CLI)', async () => {
   const at = { model: MODEL, sae: SAE };
   const cases: [DiscoveryConfig, string[]][] = [
     [{ derangements: 0 }, ['--derangements', '0']],
@@ -156,7 +158,7 @@ test('a notebook and the CLI reject the same bad value with the same message (se
     }
     assert.ok(lib instanceof SettingError, `${JSON.stringify(config)} was accepted`);
     const kept = base.filter((a, i) => a !== args[0] && base[i - 1] !== args[0]);
-    const r = analyze(...kept, ...args, '--out', join(tmp, 'never'));
+    const r = await refused(...kept, ...args, '--out', join(tmp, 'never'));
     assertExit(r, 2);
     assert.equal(r.stderr.trim(), `error: ${lib.render(flagOf)}`);
     assert.equal(
@@ -169,9 +171,9 @@ test('a notebook and the CLI reject the same bad value with the same message (se
   assert.ok(!existsSync(join(tmp, 'never')));
 });
 
-test('your own model and SAE without --prompts: exit 2 naming the flag (the shipped prompts are for the shipped model only)', () => {
+test('your own model and SAE without --prompts: exit 2 naming the flag (the shipped prompts are for the shipped model only)', async () => {
   const kept = base.filter((a, i) => a !== '--prompts' && base[i - 1] !== '--prompts');
-  const r = analyze(...kept, '--out', join(tmp, 'no-prompts'));
+  const r = await refused(...kept, '--out', join(tmp, 'no-prompts'));
   assertExit(r, 2);
   assert.match(
     r.stderr,
@@ -180,14 +182,14 @@ test('your own model and SAE without --prompts: exit 2 naming the flag (the ship
   assert.throws(() => discoveryOptions({}, { model: MODEL, sae: SAE }), /^SettingError: give prompts: /);
 });
 
-test("an SAE whose hook layer the model does not have: the error names the SAE's hook, not a flag never given", () => {
+test("an SAE whose hook layer the model does not have: the error names the SAE's hook, not a flag never given", async () => {
   const sae = join(tmp, 'deep-sae');
   mkdirSync(sae);
   copyFileSync(join(SAE, 'sae_weights.safetensors'), join(sae, 'sae_weights.safetensors'));
   const cfg = JSON.parse(readFileSync(join(SAE, 'cfg.json'), 'utf8'));
   writeFileSync(join(sae, 'cfg.json'), JSON.stringify({ ...cfg, hook_name: 'blocks.5.hook_resid_post' }));
   const kept = base.filter((a, i) => a !== '--sae' && base[i - 1] !== '--sae');
-  const r = analyze(...kept, '--sae', sae, '--out', join(tmp, 'deep'));
+  const r = await refused(...kept, '--sae', sae, '--out', join(tmp, 'deep'));
   assertExit(r, 2);
   assert.match(
     r.stderr,

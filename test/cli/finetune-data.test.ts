@@ -10,7 +10,7 @@ import { sha256Text } from '../../lib/io/hash.ts';
 import { renderChat } from '../../lib/model/chat.ts';
 import { loadTokenizer } from '../../lib/model/tokenizer.ts';
 import { startFakeLlm } from '../fixtures/judge/fake-llm-server.ts';
-import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import { assertExit, ROOT, runCli, runCliInProcess, startCli } from '../support/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'esr-finetune-data-'));
 const MODEL = join(ROOT, 'data', 'model');
@@ -220,15 +220,24 @@ test('--llm: an LLM writes the distractions of the masked examples (and only tho
   }
 });
 
-test('bad flags and files are exit 2 before anything is written', () => {
+test('bad flags and files are exit 2 before anything is written', async () => {
   const out = join(tmp, 'bad');
-  assertExit(runCli(args(out, '--masked-ratio', '150')), 2, /--masked-ratio 150: expected a percentage in \[0, 100\]/);
-  assertExit(runCli(args(out, '--distraction-sentences', '3-1')), 2, /--distraction-sentences: expected MIN-MAX/);
+  const refused = (a: string[]) => runCliInProcess(a); // refusals: in this process, as a child would run them
   assertExit(
-    runCli(args(out, '--corrections', join(tmp, 'missing.txt'))),
+    await refused(args(out, '--masked-ratio', '150')),
+    2,
+    /--masked-ratio 150: expected a percentage in \[0, 100\]/,
+  );
+  assertExit(
+    await refused(args(out, '--distraction-sentences', '3-1')),
+    2,
+    /--distraction-sentences: expected MIN-MAX/,
+  );
+  assertExit(
+    await refused(args(out, '--corrections', join(tmp, 'missing.txt'))),
     2,
     /--corrections .*missing\.txt: file not found/,
   );
-  assertExit(runCli(args(out, '--llm', 'openai:m')), 2, /--llm openai:m: OPENAI_API_KEY is not set/);
+  assertExit(await refused(args(out, '--llm', 'openai:m')), 2, /--llm openai:m: OPENAI_API_KEY is not set/);
   assert.ok(!existsSync(out), 'nothing written');
 });

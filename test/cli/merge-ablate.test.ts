@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { assertExit, runCli, startCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess, startCli } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'merge-ablate-'));
 // small but complete: sampled features, calibration, three paired conditions
@@ -36,6 +36,8 @@ const FULL = join(dir, 'full');
 const SHARDS = join(dir, 'shards');
 const MERGED = join(dir, 'merged');
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: dir, env });
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+const refused = (args: string[]) => runCliInProcess(args, { cwd: dir });
 const read = (path: string) => readFileSync(path, 'utf8');
 const lines = (path: string) => read(path).split('\n').filter(Boolean).sort();
 
@@ -85,17 +87,17 @@ test('3 shards merged equal the unsharded run: trials and metrics.json, byte for
   );
 });
 
-test('a missing shard, a duplicated shard and a shard of other settings are refused by name (exit 2)', () => {
+test('a missing shard, a duplicated shard and a shard of other settings are refused by name (exit 2)', async () => {
   const shard = (i: number) => join(SHARDS, `shard-${i}-of-3`);
-  const missing = cli(['merge', join(dir, 'm1'), shard(0), shard(2)]);
+  const missing = await refused(['merge', join(dir, 'm1'), shard(0), shard(2)]);
   assertExit(missing, 2, /missing shard 1\/3 \(1 feature: \d+\): run it \(--shard 1\/3, or array index 1\)/);
   const copy = join(dir, 'copy', 'shard-0-of-3');
   cpSync(shard(0), copy, { recursive: true });
-  const twice = cli(['merge', join(dir, 'm2'), shard(0), shard(1), shard(2), copy]);
+  const twice = await refused(['merge', join(dir, 'm2'), shard(0), shard(1), shard(2), copy]);
   assertExit(twice, 2, new RegExp(`duplicated shard 0/3: given 2 times \\(${shard(0)}, ${copy}\\)`));
   const other = join(dir, 'other');
   assertExit(cli([...ARGS, '--seed', '1', '--out', other, '--shard', '2/3']), 0);
-  const mixed = cli(['merge', join(dir, 'm3'), shard(0), shard(1), join(other, 'shard-2-of-3')]);
+  const mixed = await refused(['merge', join(dir, 'm3'), shard(0), shard(1), join(other, 'shard-2-of-3')]);
   assertExit(
     mixed,
     2,
@@ -104,9 +106,17 @@ test('a missing shard, a duplicated shard and a shard of other settings are refu
   assert.doesNotMatch(missing.stdout + twice.stdout + mixed.stdout, /trials from/, 'nothing merged');
 });
 
-test('a shard directory holds one shard; a shard needs --out', () => {
-  assertExit(cli([...ARGS, '--out', SHARDS, '--shard', '1/3', '--seed', '2']), 2, /holds a run with other settings/);
-  assertExit(cli([...ARGS, '--shard', '0/3']), 2, /every shard of the run needs the same --out: give --out DIR/);
-  assertExit(cli([...ARGS, '--shard', '3/3', '--out', SHARDS]), 2, /shard indices are 0-based/);
-  assertExit(cli([...ARGS, '--out', SHARDS, '--shards', '3']), 2, /neither is set: give --shard I\/3/);
+test('a shard directory holds one shard; a shard needs --out', async () => {
+  assertExit(
+    await refused([...ARGS, '--out', SHARDS, '--shard', '1/3', '--seed', '2']),
+    2,
+    /holds a run with other settings/,
+  );
+  assertExit(
+    await refused([...ARGS, '--shard', '0/3']),
+    2,
+    /every shard of the run needs the same --out: give --out DIR/,
+  );
+  assertExit(await refused([...ARGS, '--shard', '3/3', '--out', SHARDS]), 2, /shard indices are 0-based/);
+  assertExit(await refused([...ARGS, '--out', SHARDS, '--shards', '3']), 2, /neither is set: give --shard I\/3/);
 });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { assertExit, runCli, startCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess, startCli } from '../support/cli.ts';
 import { fixtureCaptureArgs } from '../support/fixture-args.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'merge-capture-'));
@@ -18,6 +18,8 @@ const FULL = join(dir, 'full.acts');
 const SHARDS = join(dir, 'shards.acts');
 const MERGED = join(dir, 'merged.acts');
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: dir, env });
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+const refused = (args: string[]) => runCliInProcess(args, { cwd: dir });
 const STORE_FILES = ['codes.arrow', 'samples.arrow', 'meta.json', 'capture-settings.json'];
 const bytes = (store: string) => STORE_FILES.map((f) => readFileSync(join(store, f)));
 const slurm = {
@@ -39,10 +41,10 @@ before(async () => {
   await first.kill();
 });
 
-test('a killed shard is named unfinished; rerun with the same index it resumes', () => {
-  const early = cli(['merge', MERGED, SHARDS]);
+test('a killed shard is named unfinished; rerun with the same index it resumes', async () => {
+  const early = await refused(['merge', MERGED, SHARDS]);
   assertExit(early, 2, /shard 1\/3 .* has not finished: rerun the same command with the same index/);
-  assertExit(cli(['merge', MERGED, SHARDS]), 2, /missing shard 2\/3 \(1 batch: 2\)/);
+  assertExit(await refused(['merge', MERGED, SHARDS]), 2, /missing shard 2\/3 \(1 batch: 2\)/);
   const rerun = cli([...ARGS, '--out', SHARDS], slurm);
   assertExit(rerun, 0, /shard 1\/3 from SLURM_ARRAY_TASK_ID=1 of SLURM_ARRAY_TASK_MIN\.\.MAX 0\.\.2/);
   assert.match(rerun.stdout, /2 of 5 batches \(1 samples captured now, 1 already there\)/);
@@ -57,15 +59,15 @@ test('the merged store equals the unsharded capture byte for byte; merging again
   assert.deepEqual(bytes(MERGED), bytes(FULL));
 });
 
-test('missing, duplicated and other-settings shards are refused by name, exit 2', () => {
+test('missing, duplicated and other-settings shards are refused by name, exit 2', async () => {
   const shard = (i: number) => join(SHARDS, `shard-${i}-of-3`);
-  assertExit(cli(['merge', join(dir, 'm1'), shard(0), shard(1)]), 2, /missing shard 2\/3/);
-  assertExit(cli(['merge', join(dir, 'm2'), SHARDS, shard(0)]), 2, /duplicated shard 0\/3: given 2 times/);
+  assertExit(await refused(['merge', join(dir, 'm1'), shard(0), shard(1)]), 2, /missing shard 2\/3/);
+  assertExit(await refused(['merge', join(dir, 'm2'), SHARDS, shard(0)]), 2, /duplicated shard 0\/3: given 2 times/);
   const other = join(dir, 'other.acts');
   const layer0 = ARGS.map((a, i) => (ARGS[i - 1] === '--layer' ? '0' : a)); // other settings, the same plan
   assertExit(cli([...layer0, '--out', other, '--shard', '2/3']), 0);
   assertExit(
-    cli(['merge', join(dir, 'm3'), shard(0), shard(1), join(other, 'shard-2-of-3')]),
+    await refused(['merge', join(dir, 'm3'), shard(0), shard(1), join(other, 'shard-2-of-3')]),
     2,
     /mixed settings: settings hash .* in .*shard-0-of-3, .*shard-1-of-3; settings hash .* in .*other\.acts/,
   );

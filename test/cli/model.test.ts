@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import { loadModelConfig } from '../../lib/model/config.ts';
 import { backendWeightBytes } from '../../lib/model/load.ts';
-import { assertExit, runCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODEL = join(ROOT, 'test', 'fixtures', 'models', 'llama3-gqa');
@@ -15,6 +15,11 @@ const tmp = mkdtempSync(join(tmpdir(), 'model-cli-'));
 
 function analyze(...args: string[]) {
   return runCli(args);
+}
+
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+function refused(...args: string[]) {
+  return runCliInProcess(args);
 }
 
 test('forward --ids writes logits and every resid_post equal to transformers', () => {
@@ -76,7 +81,7 @@ test('forward --chat renders the template; generate --json gives greedy tokens',
   assert.ok(json.memory.peak_bytes > json.memory.weights_bytes, JSON.stringify(json.memory));
 });
 
-test("forward --quantize fp8 gives transformers' logits on torch's FP8 weights; --dtype with --quantize is refused", () => {
+test("forward --quantize fp8 gives transformers' logits on torch's FP8 weights; --dtype with --quantize is refused", async () => {
   const reference = join(ROOT, 'test', 'fixtures', 'models', 'llama3-fp8-channel');
   const expected = new SafetensorsFile(join(reference, 'expected.safetensors'));
   const ids = Array.from(expected.read('ids.2').data, Number);
@@ -87,19 +92,19 @@ test("forward --quantize fp8 gives transformers' logits on torch's FP8 weights; 
   const want = expected.read('logits.2').data;
   assert.ok(got.every((x, i) => Math.abs(x - want[i]) < 1e-4));
   assertExit(
-    analyze(...args, '--quantize', 'fp8', '--dtype', 'bf16'),
+    await refused(...args, '--quantize', 'fp8', '--dtype', 'bf16'),
     2,
     /--dtype bf16 and --quantize fp8: give one of them/,
   );
-  assertExit(analyze(...args, '--dtype', 'f8'), 2, /--dtype: expected one of auto, f32, bf16, f16, found "f8"/);
+  assertExit(await refused(...args, '--dtype', 'f8'), 2, /--dtype: expected one of auto, f32, bf16, f16, found "f8"/);
 });
 
-test('bad usage and bad input exit 2 with a clear message', () => {
-  const both = analyze('generate', '--model', MODEL, '--ids', '1,2', '--prompt', 'x');
+test('bad usage and bad input exit 2 with a clear message', async () => {
+  const both = await refused('generate', '--model', MODEL, '--ids', '1,2', '--prompt', 'x');
   assertExit(both, 2, /give exactly one of --prompt, --ids/);
-  const badIds = analyze('forward', '--model', MODEL, '--ids', '1,x', '--out', join(tmp, 'x.safetensors'));
+  const badIds = await refused('forward', '--model', MODEL, '--ids', '1,x', '--out', join(tmp, 'x.safetensors'));
   assertExit(badIds, 2, /--ids: expected comma-separated non-negative integers/);
-  const noModel = analyze(
+  const noModel = await refused(
     'forward',
     '--model',
     join(tmp, 'nowhere'),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SafetensorsFile } from '../../lib/io/safetensors.ts';
 import type { Intervention } from '../../lib/steering/types.ts';
-import { assertExit, runCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess } from '../support/cli.ts';
 import type { SteeringCase } from '../support/steering-cases.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -24,6 +24,8 @@ const flagsOf = (ivs: Intervention[], numeric: boolean) =>
   ]);
 const ids = (name: string) => Array.from(expected.read(`${name}.ids`).data, Number).join(',');
 const analyze = (...args: string[]) => runCli(args);
+/** A refusal before any work (exit 2), run in this process as a child would run it (test/support/cli.ts). */
+const refused = (...args: string[]) => runCliInProcess(args);
 
 /** `analyze forward` on a case's model, SAE and ids into `out`, with more flags. */
 const forward = (name: string, out: string, ...flags: string[]) =>
@@ -84,7 +86,7 @@ test('a bare layer number on a resid_pre SAE acts at resid_post and says so', ()
   assert.match(r.stderr, /acts at blocks\.2\.hook_resid_post .* but the SAE reads blocks\.2\.hook_resid_pre/);
 });
 
-test('generate --steer changes the greedy continuation; interventions without --sae are refused', () => {
+test('generate --steer changes the greedy continuation; interventions without --sae are refused', async () => {
   const model = join(FIX, 'models', c.model);
   const plain = analyze('generate', '--model', model, '--ids', ids('llama-relu'), '--max-tokens', '12', '--json');
   const steered = analyze(
@@ -104,9 +106,9 @@ test('generate --steer changes the greedy continuation; interventions without --
   assertExit(plain, 0);
   assertExit(steered, 0);
   assert.notDeepEqual(JSON.parse(steered.stdout).tokens, JSON.parse(plain.stdout).tokens);
-  const bad = analyze('generate', '--model', model, '--steer', '0:5:40', '--ids', ids('llama-relu'));
+  const bad = await refused('generate', '--model', model, '--steer', '0:5:40', '--ids', ids('llama-relu'));
   assertExit(bad, 2, /--steer and --clamp need --sae/);
-  const badCodes = analyze(
+  const badCodes = await refused(
     'forward',
     '--model',
     model,

@@ -4,9 +4,11 @@
 // signal, and its whole stderr, so one failure is enough to diagnose.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { Console } from 'node:console';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import { STOP_AT_ENV, type StopAt, STOPPED_LINE } from './stop-at.ts';
 
@@ -88,6 +90,52 @@ export function runCommand(file: string, args: string[], o: RunOptions = {}): Ru
 /** Runs `analyze args` to completion. */
 export const runCli = (args: string[], o: RunOptions = {}): RunResult =>
   runCommand(process.execPath, [ANALYZE, ...args], o);
+
+/**
+ * Runs `analyze args` in this process, as runCli would in a child: the same hermetic environment (set for the
+ * run, then restored), its working directory (the repository root unless `cwd`), console output captured,
+ * the exit code the process would have. For refusals (exit 2 before any work), where a process of its own is not the point: a
+ * child costs seconds of start-up, this one the first call's imports only. Runs that do work, hold locks,
+ * write from worker threads or are killed keep real processes.
+ */
+export async function runCliInProcess(args: string[], o: Omit<RunOptions, 'input'> = {}): Promise<RunResult> {
+  const { runAnalyze } = await import('../../analyses/main.ts');
+  const { env, set } = hermeticEnv(o);
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) =>
+    new Writable({
+      write(chunk, _encoding, done) {
+        into.push(String(chunk));
+        done();
+      },
+    });
+  const saved = { env: { ...process.env }, console: globalThis.console, cwd: process.cwd() };
+  const setEnv = (to: NodeJS.ProcessEnv) => {
+    for (const k of Object.keys(process.env)) if (!(k in to)) delete process.env[k];
+    Object.assign(process.env, to);
+  };
+  setEnv(env);
+  globalThis.console = new Console({ stdout: sink(out), stderr: sink(err) });
+  const cwd = o.cwd ?? ROOT;
+  process.chdir(cwd);
+  let status: number;
+  try {
+    status = await runAnalyze(args);
+  } finally {
+    process.chdir(saved.cwd);
+    globalThis.console = saved.console;
+    setEnv(saved.env);
+  }
+  return {
+    command: `${commandLine('analyze', args, set)}  # in-process`,
+    cwd,
+    status,
+    signal: null,
+    stdout: out.join(''),
+    stderr: err.join(''),
+  };
+}
 
 /** Runs TypeScript `code` (an ES module, run through tsx) in a child Node process. */
 export const runTs = (code: string, o: RunOptions = {}): RunResult =>
