@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readTrials } from '../../lib/trials/store.ts';
 import { startFakeLlm, type Step } from '../fixtures/judge/fake-llm-server.ts';
-import { ANALYZE, assertExit, ROOT, runCli, runCommand, startCli, TSX } from '../support/cli.ts';
+import { ANALYZE, assertExit, ROOT, runCli, runCliInProcess, runCommand, startCli, TSX } from '../support/cli.ts';
+import { FIXTURE_SESSION_ARGS } from '../support/fixture-args.ts';
 import { SHORT_WRITE_ENV } from '../support/short-write.ts';
 
-const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'ablate-reliability-'));
 const prompts = join(tmp, 'prompts.txt');
 writeFileSync(prompts, 'Explain how to bake bread.\nExplain how tides work.\nExplain how to tie a bowline.\n');
@@ -32,10 +32,7 @@ const KEY = 'sk-ablate-reliability-5e0c9a71';
 /** Three trials (3 features × 1 draw, baseline only) at a fixed boost. */
 const args = (out: string, ...more: string[]) => [
   'ablate',
-  '--model',
-  join(FIX, 'models', 'llama3-gqa'),
-  '--sae',
-  join(FIX, 'sae', 'saelens_relu'),
+  ...FIXTURE_SESSION_ARGS,
   '--prompts',
   prompts,
   '--latents',
@@ -178,7 +175,7 @@ test('a judge outage during calibration: nothing is cached, the run stops (exit 
   }
 });
 
-test('runs refused on their inputs leave no config.json: the corrected rerun into the same --out works', () => {
+test('runs refused on their inputs leave no config.json: the corrected rerun into the same --out works', async () => {
   const out = join(tmp, 'refused');
   const labels = join(tmp, 'labels-nothing.csv');
   writeFileSync(labels, 'index,label\n200000,not a latent of this SAE\n');
@@ -195,7 +192,7 @@ test('runs refused on their inputs leave no config.json: the corrected rerun int
     [heuristic(out).map((x) => (x === 'baseline' ? 'baseline,random' : x)), /random/],
   ];
   for (const [a, pattern] of refusals) {
-    const r = runCli(a);
+    const r = await runCliInProcess(a); // refusals: in this process, as a child would run them
     assertExit(r, 2, pattern);
     assert.ok(!existsSync(join(out, 'config.json')), `${pattern} left config.json`);
   }

@@ -9,6 +9,7 @@ import { readEpisodes } from '../../lib/discovery/episodes.ts';
 import { binMeans } from '../../lib/discovery/traces.ts';
 import { InputError } from '../../lib/errors.ts';
 import { assertExit, runCli } from '../support/cli.ts';
+import { FIXTURE_SESSION_ARGS } from '../support/fixture-args.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -17,10 +18,7 @@ const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8'));
 const tmp = mkdtempSync(join(tmpdir(), 'otd-episodes-'));
 const base = [
   'find-otd-latents',
-  '--model',
-  join(FIX, 'models', 'llama3-gqa'),
-  '--sae',
-  join(FIX, 'sae', 'saelens_relu'),
+  ...FIXTURE_SESSION_ARGS,
   '--episodes',
   join(DIR, 'episodes.jsonl'),
   '--latents',

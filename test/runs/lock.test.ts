@@ -19,7 +19,7 @@ import { test } from 'node:test';
 import { InputError } from '../../lib/errors.ts';
 import { LOCK_FILE, lockDir, lockFile, TAKEOVER_STALE_MS, UNREADABLE_STALE_MS } from '../../lib/runs/lock.ts';
 import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
-import { fixtureCaptureArgs } from '../support/fixture-args.ts';
+import { FIXTURE_SESSION_ARGS, fixtureCaptureArgs } from '../support/fixture-args.ts';
 
 const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'lock-'));
@@ -185,10 +185,7 @@ test('the issue’s case: ablate --out and plot on a folder of user files delete
   assertExit(runCli(['plot', dir]), 0);
   const r = runCli([
     'ablate',
-    '--model',
-    join(FIX, 'models', 'llama3-gqa'),
-    '--sae',
-    join(FIX, 'sae', 'saelens_relu'),
+    ...FIXTURE_SESSION_ARGS,
     '--prompts',
     join(tmp, 'prompts.txt'),
     '--latents',
@@ -276,10 +273,7 @@ test('CLI: ablate into a run directory another live process holds exits 2 and wr
   const r = runCli(
     [
       'ablate',
-      '--model',
-      join(FIX, 'models', 'llama3-gqa'),
-      '--sae',
-      join(FIX, 'sae', 'saelens_relu'),
+      ...FIXTURE_SESSION_ARGS,
       '--latents',
       '5,9',
       '--features',

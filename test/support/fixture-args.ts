@@ -4,13 +4,18 @@ import { ROOT } from './cli.ts';
 
 const FIX = join(ROOT, 'test', 'fixtures');
 
-/** `analyze capture` of the capture fixture's samples (or `samples`) on the tiny Llama-3 (GQA) and a ReLU SAE at layer 1. */
-export const fixtureCaptureArgs = (samples = join(FIX, 'capture', 'samples.jsonl')): string[] => [
-  'capture',
+/** `--model` the tiny Llama-3 (GQA) and `--sae` the ReLU SAE fixture: the session most CLI tests run on. */
+export const FIXTURE_SESSION_ARGS: readonly string[] = [
   '--model',
   join(FIX, 'models', 'llama3-gqa'),
   '--sae',
   join(FIX, 'sae', 'saelens_relu'),
+];
+
+/** `analyze capture` of the capture fixture's samples (or `samples`) on the fixture session at layer 1. */
+export const fixtureCaptureArgs = (samples = join(FIX, 'capture', 'samples.jsonl')): string[] => [
+  'capture',
+  ...FIXTURE_SESSION_ARGS,
   '--layer',
   '1',
   '--samples',
