@@ -1,15 +1,14 @@
 // analyze finetune-data: self-correction training data (axolotl input_output segments) at one or many masked ratios.
 import type { CommandModule } from 'yargs';
-import { openBackend } from '../lib/backend.ts';
 import { outDirFlag } from '../lib/cli/flags.ts';
-import { backendSpec, type GlobalArgs, weightChoice } from '../lib/cli/options.ts';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { openModelFrom } from '../lib/cli/session.ts';
 import { cliInput, settingOptions } from '../lib/cli/settings.ts';
 import { SettingError, settingRef as ref } from '../lib/errors.ts';
 import { buildFinetuneData } from '../lib/finetune/build.ts';
 import { DEFAULT_CORRECTIONS, readCorrections } from '../lib/finetune/corrections.ts';
 import { FINETUNE_DATA_SETTINGS } from '../lib/finetune/settings.ts';
 import { readPrompts } from '../lib/io/inputs.ts';
-import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { localExecutor } from '../lib/parallel/pool.ts';
 import { newRunDir } from '../lib/runs/dirs.ts';
@@ -70,8 +69,7 @@ const command: CommandModule<GlobalArgs, Args> = {
       system: v.system ?? null,
       llm: v.llm ? { spec: v.llm, judge: { baseUrl: v.llmBaseUrl ?? null }, concurrency: v.llmConcurrency } : null,
       openExecutor: async () => {
-        const backend = await openBackend(backendSpec(argv));
-        const model = await loadModel(v.model, backend, { adapter: v.adapter, ...weightChoice(v) });
+        const { backend, model } = await openModelFrom(argv, v);
         const stopIds = tokenizer.eosIds.length ? tokenizer.eosIds : model.config.eosTokenIds;
         const executor = localExecutor({ model, sae: null });
         return { executor: { ...executor, close: async () => backend.close() }, stopIds };

@@ -1,18 +1,17 @@
 // analyze forward: one forward pass, writing logits and every layer's resid_post (and SAE codes at a hook point) to a safetensors file.
 import type { CommandModule } from 'yargs';
-import { openBackend } from '../lib/backend.ts';
 import { outFileFlag } from '../lib/cli/flags.ts';
 import { parseIds, readChatFile, requireOne } from '../lib/cli/inputs.ts';
-import { backendSpec, type GlobalArgs, weightChoice } from '../lib/cli/options.ts';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { openModelFrom } from '../lib/cli/session.ts';
 import { cliInput, joinTables, settingOptions } from '../lib/cli/settings.ts';
 import { SettingError, settingRef as ref } from '../lib/errors.ts';
 import { type F32Tensor, writeSafetensors } from '../lib/io/safetensors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { type HookPoint, hookName, resolveHook } from '../lib/model/hooks.ts';
-import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
 import { denseCodes, encodeSparse } from '../lib/sae/index.ts';
-import { checkSaeAt, featureHook, loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
+import { checkSaeAt, featureHook, mergeAdapterFlag } from '../lib/session.ts';
 import { FORWARD_SETTINGS } from '../lib/settings/forward.ts';
 import { optionalSae } from '../lib/settings/generate.ts';
 import { MODEL_SETTINGS } from '../lib/settings/session.ts';
@@ -49,10 +48,7 @@ const command: CommandModule<GlobalArgs, Args> = {
     const interventions = [...v.steer, ...v.clamp];
     if (!v.sae && (interventions.length || v.codes !== undefined))
       throw new SettingError(`${ref('steer')}, ${ref('clamp')} and ${ref('codes')} need ${ref('sae')}`);
-    const backend = await openBackend(backendSpec(argv));
-    mergeAdapterFlag(v.model, v.adapter, v.mergeAdapter);
-    const model = await loadModel(v.model, backend, { adapter: v.adapter, ...weightChoice(v) });
-    const sae = v.sae ? loadSaeFor(v.sae, backend) : null;
+    const { backend, model, sae } = await openModelFrom(argv, v);
     let codesAt: HookPoint | null = null;
     if (sae && v.codes !== undefined) {
       codesAt =

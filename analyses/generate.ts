@@ -1,15 +1,14 @@
 // analyze generate: continue a chat prompt or raw token ids with the model.
 import type { CommandModule } from 'yargs';
-import { openBackend } from '../lib/backend.ts';
 import { parseIds, requireOne } from '../lib/cli/inputs.ts';
-import { backendSpec, type GlobalArgs, weightChoice } from '../lib/cli/options.ts';
+import type { GlobalArgs } from '../lib/cli/options.ts';
+import { openModelFrom } from '../lib/cli/session.ts';
 import { cliInput, joinTables, settingOptions } from '../lib/cli/settings.ts';
 import { SettingError, settingRef as ref } from '../lib/errors.ts';
 import { applyChatTemplate } from '../lib/model/chat.ts';
 import { generate } from '../lib/model/generate.ts';
-import { loadModel } from '../lib/model/load.ts';
 import { loadTokenizer } from '../lib/model/tokenizer.ts';
-import { loadSaeFor, mergeAdapterFlag } from '../lib/session.ts';
+import { mergeAdapterFlag } from '../lib/session.ts';
 import { GENERATE_SETTINGS, optionalSae } from '../lib/settings/generate.ts';
 import { samplingOf } from '../lib/settings/sampling.ts';
 import { MODEL_SETTINGS } from '../lib/settings/session.ts';
@@ -43,11 +42,8 @@ const command: CommandModule<GlobalArgs, Args> = {
     const interventions = [...v.steer, ...v.clamp];
     if (!v.sae && interventions.length)
       throw new SettingError(`${ref('steer')} and ${ref('clamp')} need ${ref('sae')}`);
-    const backend = await openBackend(backendSpec(argv));
-    mergeAdapterFlag(v.model, v.adapter, v.mergeAdapter);
-    const model = await loadModel(v.model, backend, { adapter: v.adapter, ...weightChoice(v) });
+    const { backend, model, sae } = await openModelFrom(argv, v);
     const tokenizer = loadTokenizer(v.model);
-    const sae = v.sae ? loadSaeFor(v.sae, backend) : null;
     const hooks = sae ? interventionHooks(sae, interventions, model.config) : undefined;
     if (sae) for (const note of offHookNotes(interventions, sae)) console.error(note);
     const prompt =
