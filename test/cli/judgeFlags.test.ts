@@ -2,11 +2,12 @@
 // defaults in both commands' help, with the old `--concurrency` of `analyze judge` still accepted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertExit, runCli } from '../support/cli.ts';
+import { assertExit, runCliInProcess } from '../support/cli.ts';
 
-test('ablate --help and judge --help list the same judge flags with the same defaults; --concurrency is not listed', () => {
-  const flags = (command: string) => {
-    const r = runCli([command, '--help']);
+test('ablate --help and judge --help list the same judge flags with the same defaults; --concurrency is not listed', async () => {
+  // help and refusals do no work: run in this process as a child would run them (test/support/cli.ts)
+  const flags = async (command: string) => {
+    const r = await runCliInProcess([command, '--help']);
     assertExit(r, 0);
     assert.doesNotMatch(r.stdout, /--concurrency\b/);
     // each flag's help text, whitespace removed (yargs wraps at a width set by the command's longest flag)
@@ -22,7 +23,7 @@ test('ablate --help and judge --help list the same judge flags with the same def
         .filter((f) => !['--dry-run', '--judge-price', '--shard', '--shards'].includes(f.name))
     );
   };
-  const ablate = flags('ablate');
+  const ablate = await flags('ablate');
   assert.deepEqual(
     ablate.map((f) => f.name),
     [
@@ -38,17 +39,17 @@ test('ablate --help and judge --help list the same judge flags with the same def
     ],
   );
   assert.match(ablate[4].text, /\[number\]\[default:4\]$/);
-  assert.deepEqual(flags('judge'), ablate);
+  assert.deepEqual(await flags('judge'), ablate);
 });
 
-test('analyze judge: the old --concurrency is accepted (not listed), refused beside --judge-concurrency and when invalid', () => {
+test('analyze judge: the old --concurrency is accepted (not listed), refused beside --judge-concurrency and when invalid', async () => {
   assertExit(
-    runCli(['judge', '--concurrency', '1.5', '--agreement', 'a', 'b']),
+    await runCliInProcess(['judge', '--concurrency', '1.5', '--agreement', 'a', 'b']),
     2,
     /--concurrency: expected an integer in \[1, 256\], found 1\.5/,
   );
   assertExit(
-    runCli(['judge', '--concurrency', '2', '--judge-concurrency', '3', '--agreement', 'a', 'b']),
+    await runCliInProcess(['judge', '--concurrency', '2', '--judge-concurrency', '3', '--agreement', 'a', 'b']),
     2,
     /--concurrency and --judge-concurrency conflict/,
   );
