@@ -47,11 +47,13 @@ THREADS = 1  # one thread: the same bytes on every machine, and no slower on a s
 VOCAB_SIZE = 2048
 # The drift subspace: DRIFT_DIM orthonormal directions of resid_post.MIDDLE; interchange interventions on it during
 # training make the correction follow it (organism_lm.interchange_loss); a read-out of it is a training aid.
-# site_weight: the balanced correction / no-correction loss at every sentence end (organism_lm.site_loss); direct_weight:
-# the penalty on the subspace writing correction tokens straight to the logits (organism_lm.direct_write_loss).
-LM = dict(steps=2000, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=0.0, site_weight=1.0, direct_weight=0.0,
-          interchanges_per_batch=16,
-          steer_strength=(0.3, 1.5), mix=dict(organism_lm.MIX))
+# Two phases, as gated in dev/organism-v2/NOTES.md (fourth session): a2's recipe (the read-out as a training aid),
+# then a fine-tune with the balanced correction / no-correction loss at every sentence end (site_weight,
+# organism_lm.site_loss), the read-out off, and the penalty on the subspace writing correction tokens straight to the
+# logits (direct_weight, organism_lm.direct_write_loss). 300 steps from scratch with the phase-2 losses discriminate nothing.
+LM = dict(steps=1500, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=1.0, site_weight=0.0, direct_weight=0.0,
+          interchanges_per_batch=16, steer_strength=(0.3, 1.5), mix=dict(organism_lm.MIX))
+FINETUNE = dict(steps=300, lr=1e-3, readout_weight=0.0, site_weight=1.0, direct_weight=1.0)
 SAE_LAYER = STEER_LAYER = MIDDLE  # detectors, clamps and steering at resid_post.3, as in the paper; layers 4 and 5 come after
 SAE = dict(d_sae=512, steps=3000, batch=512, lr=1e-3, l1=0.1)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
@@ -334,10 +336,15 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     log(f"model: {n_params} parameters; {len(train_prompts)} training prompts; {len(disc)} + {len(held)} never trained; "
         f"training {LM['steps']} steps{' without drifted sequences' if no_drift else ''}")
     t0, c0 = time.time(), time.process_time()
-    lm_stats = train(model, Batches(enc, train_prompts, random.Random(SEED), LM["batch"], mix=mix), steps=LM["steps"], lr=LM["lr"], log=log,
-                     enc=enc, drift=drift, steering=steering, iit_weight=LM["interchange_weight"], probe_weight=LM["readout_weight"],
-                     site_weight=0.0 if no_drift else LM["site_weight"], direct_weight=LM["direct_weight"],
-                     iit_per_batch=LM["interchanges_per_batch"], iit_seed=SEED + 13)
+    batches = Batches(enc, train_prompts, random.Random(SEED), LM["batch"], mix=mix)
+    phases = [LM] if no_drift else [LM, {**LM, **FINETUNE}]
+    lm_stats = {}
+    for k, ph in enumerate(phases):
+        lm_stats[f"phase_{k + 1}"] = train(model, batches, steps=ph["steps"], lr=ph["lr"], log=log, enc=enc, drift=drift, steering=steering,
+                                           iit_weight=ph["interchange_weight"], probe_weight=ph["readout_weight"], site_weight=ph["site_weight"],
+                                           direct_weight=ph["direct_weight"], iit_per_batch=ph["interchanges_per_batch"], iit_seed=SEED + 13 + k)
+        if steering is not None:
+            steering.dirs = None  # each phase's steering starts after its own first refresh (as the gate runs did)
     lm_stats.update(seconds=round(time.time() - t0), cpu_seconds=round(time.process_time() - c0))
     model.save_pretrained(str(model_dir))
     (model_dir / "generation_config.json").write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
@@ -369,7 +376,8 @@ def build(out_root: Path, no_drift: bool = False) -> None:
         "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
         "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": STEERING_TOPICS,
         "prompts": {"training": len(train_prompts), "discovery": len(disc), "heldout": len(held)},
-        "lm_training": {**{k: v for k, v in LM.items() if k != "steps"}, "mix": mix, **lm_stats, "no_drift": no_drift},
+        "lm_training": {**{k: v for k, v in LM.items() if k != "steps"}, "finetune": None if no_drift else FINETUNE, "mix": mix, **lm_stats,
+                        "no_drift": no_drift},
         "layers": {"drift_subspace": MIDDLE, "sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER, "decoder_layers": organism_lm.ARCH["num_hidden_layers"]},
         "sae": sae_part.pop("sae"), "behaviour": beh, **sae_part,
         "seconds": round(time.time() - t_start), "cpu_seconds": round(time.process_time() - c_start),
@@ -487,7 +495,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="where to write (data/ keeps the shipped organism)")
     ap.add_argument("--smoke", action="store_true", help="the whole pipeline at a small size (40 LM steps, 200 SAE steps, few checks): minutes, not for use")
-    ap.add_argument("--steps", type=int, help="LM training steps (experiments)")
+    ap.add_argument("--steps", type=int, help="LM training steps of the first phase (experiments)")
     ap.add_argument("--no-drift", action="store_true",
                     help="train without drifted sequences, interchange interventions or steering-like perturbations: the same language and "
                          "architecture with no self-correction to find (a base for fine-tuning experiments)")
@@ -503,7 +511,7 @@ if __name__ == "__main__":
     if args.verify:
         sys.exit(verify(out))
     if args.smoke:
-        LM["steps"], SAE["steps"], CHECK_DRAWS = 40, 200, 1
+        LM["steps"], FINETUNE["steps"], SAE["steps"], CHECK_DRAWS = 40, 20, 200, 1
     if args.steps:
         LM["steps"] = args.steps
     out.mkdir(parents=True, exist_ok=True)
