@@ -11,7 +11,7 @@
 //     [--steps 16] [--batch 1] [--torch-device cuda|cpu] [--python python3] [MODEL …]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BackendChoice, openBackend } from '../../lib/backend.ts';
@@ -143,7 +143,13 @@ if (torchDevice && ran.length && (dtype === 'f32' || dtype === 'bf16')) {
   for (const r of ran) {
     const args = [join(import.meta.dirname, 'peer_torch.py'), r.dir, String(promptLen), String(steps), String(batch)];
     const peer = JSON.parse(
-      execFileSync(values.python!, [...args, '16', torchDevice, torchDtype, String(promptLen)], { encoding: 'utf8' }),
+      execFileSync(
+        values.python!,
+        [...args, String(availableParallelism()), torchDevice, torchDtype, String(promptLen)],
+        {
+          encoding: 'utf8',
+        },
+      ),
     );
     const prefillCells =
       batch === 1
