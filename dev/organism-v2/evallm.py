@@ -7,9 +7,11 @@ sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(
 from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C
 import organism_lm as M
+from drift_basis import load_basis
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--name", required=True)
+ap.add_argument("--name", help="a run under /tmp/organism/runs (exp.py's output)")
+ap.add_argument("--build", help="a make_default_new.py output directory (model/, drift_subspace.safetensors) instead of --name")
 ap.add_argument("--seed", type=int, default=20250101)
 ap.add_argument("--strengths", default="0.5,1.0,1.5")
 ap.add_argument("--n", type=int, default=48)
@@ -18,11 +20,11 @@ ap.add_argument("--layer", type=int, default=3)
 ap.add_argument("--set", default="tune", choices=["tune", "held"])  # tune: training prompts of the prompt topics (design choices); held: never for tuning
 a = ap.parse_args()
 torch.set_num_threads(1)
-out = Path("/tmp/organism/runs") / a.name
+out = Path(a.build) / "model" if a.build else Path("/tmp/organism/runs") / a.name
 enc = M.Encoder(AutoTokenizer.from_pretrained(str(out)))
 model = LlamaForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
 L = a.layer
-basis = torch.load(out / "drift_basis.pt") if (out / "drift_basis.pt").exists() else None
+basis = load_basis(a.build, out)
 train_p, disc, held = C.split_prompts(a.seed)
 tune = random.Random(17).sample([p for p in train_p if p.topic in C.PROMPT_TOPICS], 72)
 ctx_prompts = tune if a.set == "tune" else held

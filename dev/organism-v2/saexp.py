@@ -8,11 +8,13 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C
 import organism_lm as M
 import organism_eval as E
+from drift_basis import load_basis
 from organism_sae import Sae, train_sae, quality
 from safetensors.torch import save_file, load_file
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--name", required=True)
+ap.add_argument("--name", help="a run under /tmp/organism/runs (exp.py's output)")
+ap.add_argument("--build", help="a make_default_new.py output directory: its model, drift subspace, SAE (built steering latents included) and labels, instead of --name")
 ap.add_argument("--tag", default="s1")
 ap.add_argument("--seed", type=int, default=20250101)
 ap.add_argument("--d-sae", type=int, default=512)
@@ -31,20 +33,20 @@ ap.add_argument("--general-topics", default="all", choices=["all", "steering"])
 a = ap.parse_args()
 torch.set_num_threads(1)
 log = lambda m: print(m, file=sys.stderr, flush=True)
-out = Path("/tmp/organism/runs") / a.name
+out = Path(a.build) / "model" if a.build else Path("/tmp/organism/runs") / a.name
 L = a.layer
 enc = M.Encoder(AutoTokenizer.from_pretrained(str(out)))
 model = LlamaForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
 model.requires_grad_(False)
-basis = torch.load(out / "drift_basis.pt") if (out / "drift_basis.pt").exists() else None
+basis = load_basis(a.build, out)
 train_p, disc, held = C.split_prompts(a.seed)
 if a.set == "tune":  # two disjoint sets of training prompts of the prompt topics stand in for the discovery and held-out prompts
     pool = random.Random(17).sample([p for p in train_p if p.topic in C.PROMPT_TOPICS], 144)
     disc, held = pool[:72], pool[72:]
 res = {}
-sae_path = out / f"sae_{a.tag}.safetensors"
+sae_path = Path(a.build) / "sae" / "sae_weights.safetensors" if a.build else out / f"sae_{a.tag}.safetensors"
 t0 = time.time()
-if a.reuse and sae_path.exists():
+if a.build or (a.reuse and sae_path.exists()):
     sae = Sae.from_tensors(load_file(str(sae_path)))
 else:
     rng = random.Random(a.seed + 2)
@@ -95,6 +97,8 @@ def prompt_max(ps):
 res["appended_passing_rule"] = sum(1 for l, tp in appended.items() if labels.get(l) == tp)
 res["appended_fire_share_own_topic"] = [round(float(freq[topics.index(tp), l]), 3) for l, tp in appended.items()]
 labels.update(appended)
+if a.build:  # the build's own labels: its learned topic latents and the built steering latents
+    labels = {int(k): v for k, v in json.loads((Path(a.build) / "sae" / "feature_labels.json").read_text()).items()}
 pm = prompt_max(disc + held)
 steer = sorted(l for l, t in labels.items() if t in C.STEERING_TOPICS and pm[l] <= 0)
 res["topic_latents"] = len(labels); res["topics_covered"] = len(set(labels.values()))
@@ -114,6 +118,7 @@ res["detectors"] = len(det)
 res["top26"] = [(l, round(float(auc[l]), 3), float(q[l])) for l in top[:12]]
 dla = E.direct_logit_attribution(model, sae.W_dec[top], enc.correction_first)
 res["dla_promoting"] = sum(x["promotes_watched"] for x in dla)
+res["dla_promoting_top26"] = [(l, r, [enc.tok.decode([t]) for t in x["top"]]) for r, (l, x) in enumerate(zip(top, dla)) if x["promotes_watched"]]
 all_dla = E.direct_logit_attribution(model, sae.W_dec, enc.correction_first)
 res["dla_promoting_all"] = sum(x["promotes_watched"] for x in all_dla)
 if basis is not None:
