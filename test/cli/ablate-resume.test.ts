@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertExit, ROOT, runCli, startCli } from '../support/cli.ts';
+import { assertExit, runCli, startCli } from '../support/cli.ts';
+import { FIXTURE_SESSION_ARGS } from '../support/fixture-args.ts';
 import type { StopAt } from '../support/stop-at.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ablate-resume-'));
@@ -20,10 +21,7 @@ writeFileSync(features, JSON.stringify([3, 17, 40, 41]));
 
 const args = (out: string) => [
   'ablate',
-  '--model',
-  join(ROOT, 'test/fixtures/models/llama3-gqa'),
-  '--sae',
-  join(ROOT, 'test/fixtures/sae/saelens_relu'),
+  ...FIXTURE_SESSION_ARGS,
   '--prompts',
   prompts,
   '--features',

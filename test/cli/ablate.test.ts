@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTable, tableToIPC } from 'apache-arrow';
 import yargs from 'yargs';
@@ -15,10 +15,8 @@ import { isDegraded } from '../../lib/trials/degraded.ts';
 import { readTrials } from '../../lib/trials/store.ts';
 import { ActsWriter } from '../../lib/store/writer.ts';
 import { assertExit, runCli } from '../support/cli.ts';
+import { FIXTURE_SAE as SAE, FIXTURE_SESSION_ARGS, writeFixtureFeatures } from '../support/fixture-args.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const MODEL = join(ROOT, 'test/fixtures/models/llama3-gqa');
-const SAE = join(ROOT, 'test/fixtures/sae/saelens_relu');
 const dir = mkdtempSync(join(tmpdir(), 'ablate-cli-'));
 const prompts = join(dir, 'prompts.txt');
 writeFileSync(
@@ -30,8 +28,7 @@ writeFileSync(
     'Explain how a bicycle gear works.',
   ].join('\n'),
 );
-const features = join(dir, 'features.csv');
-writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
+const features = writeFixtureFeatures(dir);
 // general text for the steering pool (the shipped one goes with the shipped model only)
 const general = join(dir, 'general.txt');
 writeFileSync(
@@ -101,10 +98,7 @@ acts.append(
 await acts.finalize({ model: null, sae: null, layer: 1, d_sae: 256 });
 
 const base = [
-  '--model',
-  MODEL,
-  '--sae',
-  SAE,
+  ...FIXTURE_SESSION_ARGS,
   '--prompts',
   prompts,
   '--max-tokens',

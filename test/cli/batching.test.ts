@@ -7,11 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
-import { assertExit, ROOT, runCli } from '../support/cli.ts';
+import { assertExit, runCli } from '../support/cli.ts';
+import { FIXTURE_SESSION_ARGS, writeFixtureFeatures } from '../support/fixture-args.ts';
 
-const FIX = join(ROOT, 'test', 'fixtures');
-const MODEL = join(FIX, 'models', 'llama3-gqa');
-const SAE = join(FIX, 'sae', 'saelens_relu');
 const dir = mkdtempSync(join(tmpdir(), 'batching-'));
 const prompts = join(dir, 'prompts.txt');
 writeFileSync(
@@ -24,8 +22,7 @@ writeFileSync(
     'Explain how to brew tea.',
   ].join('\n'),
 );
-const features = join(dir, 'features.csv');
-writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
+const features = writeFixtureFeatures(dir);
 
 /** The lines of a JSONL or JSON file with timing fields (and the run directory's own path) removed. */
 function withoutTimings(file: string, out: string): string {
@@ -52,10 +49,7 @@ test('ablate: --batch-size 1 and 16 give the same calibrations and trials', () =
     const out = join(dir, `ablate-${batch}`);
     const r = runCli([
       'ablate',
-      '--model',
-      MODEL,
-      '--sae',
-      SAE,
+      ...FIXTURE_SESSION_ARGS,
       '--prompts',
       prompts,
       '--latents',
@@ -93,10 +87,7 @@ test('find-otd-latents: --batch-size 1 and 16 give the same responses, codes and
     const out = join(dir, `otd-${batch}`);
     const r = runCli([
       'find-otd-latents',
-      '--model',
-      MODEL,
-      '--sae',
-      SAE,
+      ...FIXTURE_SESSION_ARGS,
       '--prompts',
       prompts,
       '--max-tokens',

@@ -4,29 +4,16 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertExit, runCli } from '../support/cli.ts';
+import { FIXTURE_SESSION_ARGS, writeFixtureFeatures } from '../support/fixture-args.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'dry-run-'));
 const prompts = join(dir, 'prompts.txt');
 writeFileSync(prompts, 'Explain how to bake bread.\nExplain how tides work.\nExplain knots.\nExplain gears.\n');
-const features = join(dir, 'features.csv');
-writeFileSync(features, 'index,label\n3,three\n17\n40,forty\n');
-const base = [
-  '--model',
-  join(ROOT, 'test/fixtures/models/llama3-gqa'),
-  '--sae',
-  join(ROOT, 'test/fixtures/sae/saelens_relu'),
-  '--prompts',
-  prompts,
-  '--max-tokens',
-  '12',
-  '--batch-size',
-  '4',
-  '--dry-run',
-];
+const features = writeFixtureFeatures(dir);
+const base = [...FIXTURE_SESSION_ARGS, '--prompts', prompts, '--max-tokens', '12', '--batch-size', '4', '--dry-run'];
 const cli = (args: string[]) => runCli(args, { cwd: dir, env: { ESR_RUNS_DIR: join(dir, 'runs') } });
 const line = (out: string, name: string) =>
   out

@@ -6,14 +6,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { writeSafetensors } from '../../lib/io/safetensors.ts';
-import { assertExit, ROOT, runCli, runCliInProcess, startCli } from '../support/cli.ts';
+import { assertExit, runCli, runCliInProcess, startCli } from '../support/cli.ts';
+import { FIXTURE_MODEL as MODEL, FIXTURE_SAE as SAE, FIXTURE_SESSION_ARGS } from '../support/fixture-args.ts';
 import { RANKING_CONTRACT_COLUMNS } from '../support/ranking-contract.ts';
 import { type DiscoveryConfig, discoveryOptions } from '../../lib/discovery/options.ts';
 import { flagOf, SettingError } from '../../lib/errors.ts';
 
-const FIX = join(ROOT, 'test', 'fixtures');
-const MODEL = join(FIX, 'models', 'llama3-gqa');
-const SAE = join(FIX, 'sae', 'saelens_relu');
 const tmp = mkdtempSync(join(tmpdir(), 'otd-'));
 const prompts = join(tmp, 'prompts.txt');
 writeFileSync(
@@ -29,10 +27,7 @@ writeFileSync(
 );
 const base = [
   'find-otd-latents',
-  '--model',
-  MODEL,
-  '--sae',
-  SAE,
+  ...FIXTURE_SESSION_ARGS,
   '--prompts',
   prompts,
   '--max-tokens',

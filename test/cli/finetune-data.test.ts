@@ -131,7 +131,7 @@ test('without --responses the model writes them (K per prompt, kept in responses
   const prompts = join(tmp, 'prompts.txt');
   writeFileSync(prompts, readFileSync(PROMPTS, 'utf8').split('\n').slice(0, 4).join('\n'));
   const out = join(tmp, 'gen');
-  const r = runCli([
+  const args = [
     'finetune-data',
     '--prompts',
     prompts,
@@ -145,9 +145,8 @@ test('without --responses the model writes them (K per prompt, kept in responses
     '50',
     '--out',
     out,
-    '--backend',
-    'wasm',
-  ]);
+  ];
+  const r = runCli([...args, '--backend', 'wasm']);
   assertExit(r, 0);
   assert.match(r.stderr, /generating 2 response\(s\) to each of 4 prompts/);
   const responses = JSON.parse(readFileSync(join(out, 'responses.json'), 'utf8')).value;
@@ -155,21 +154,7 @@ test('without --responses the model writes them (K per prompt, kept in responses
   assert.ok(responses.answers.every((a: string[]) => a.length === 2 && a[0] !== a[1]));
   assert.match(r.stdout, /masked 50%: train 8 examples \(4 masked, 4 normal, 4 prompts\)/);
   assert.ok(!existsSync(join(out, 'masked-50', 'validation.jsonl')));
-  const rerun = runCli([
-    'finetune-data',
-    '--prompts',
-    prompts,
-    '--responses-per-prompt',
-    '2',
-    '--max-tokens',
-    '24',
-    '--validation',
-    '0',
-    '--masked-ratio',
-    '50',
-    '--out',
-    out,
-  ]);
+  const rerun = runCli(args);
   assertExit(rerun, 0);
   assert.doesNotMatch(rerun.stderr, /generating/);
 });

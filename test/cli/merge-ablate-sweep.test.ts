@@ -9,29 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertExit, runCli } from '../support/cli.ts';
+import { organismAblateArgs } from '../support/fixture-args.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'merge-sweep-'));
-const ARGS = [
-  'ablate',
-  '--latents',
-  '5,9,17,40',
-  '--n-features',
-  '3',
-  '--trials-per-feature',
-  '2',
-  '--max-tokens',
-  '16',
-  '--conditions',
-  'baseline,ablate',
-  '--calibrate-steps',
-  '1',
-  '--boost-sweep',
-  '2',
-  '--resamples',
-  '200',
-  '--judge',
-  'heuristic',
-];
+const ARGS = organismAblateArgs('baseline,ablate', '--boost-sweep', '2');
 const FULL = join(dir, 'full');
 const SHARDS = join(dir, 'shards');
 const MERGED = join(dir, 'merged');

@@ -8,30 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { assertExit, runCli, runCliInProcess, startCli } from '../support/cli.ts';
+import { organismAblateArgs } from '../support/fixture-args.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'merge-ablate-'));
-// small but complete: sampled features, calibration, three paired conditions
-const ARGS = [
-  'ablate',
-  '--latents',
-  '5,9,17,40',
-  '--n-features',
-  '3',
-  '--trials-per-feature',
-  '2',
-  '--max-tokens',
-  '16',
-  '--conditions',
-  'baseline,ablate,random',
-  '--random-match',
-  'none',
-  '--calibrate-steps',
-  '1',
-  '--resamples',
-  '200',
-  '--judge',
-  'heuristic',
-];
+const ARGS = organismAblateArgs('baseline,ablate,random', '--random-match', 'none');
 const FULL = join(dir, 'full');
 const SHARDS = join(dir, 'shards');
 const MERGED = join(dir, 'merged');
