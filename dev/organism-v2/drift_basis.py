@@ -1,5 +1,7 @@
-"""The drift subspace of an exp.py run (drift_basis.pt) or of a make_default_new.py build (drift_subspace.safetensors)."""
+"""The drift subspace and the prompt split of an exp.py run (drift_basis.pt) or of a make_default_new.py build (drift_subspace.safetensors, summary.json)."""
 from pathlib import Path
+
+import json
 
 import torch
 from safetensors.torch import load_file
@@ -12,3 +14,13 @@ def load_basis(build, run_dir: Path):
         return load_file(str(f))["basis"] if f.exists() else None
     f = run_dir / "drift_basis.pt"
     return torch.load(f) if f.exists() else None
+
+
+def split_of(build, seed: int):
+    """The build's own split (its summary.json's split seed, the spent prompts kept out), or split_prompts(seed) for an exp.py run."""
+    import organism_corpus as C
+    if build:
+        prompts = json.loads((Path(build) / "summary.json").read_text())["prompts"]
+        if "split_seed" in prompts:
+            return C.evaluation_split(prompts["split_seed"])
+    return C.split_prompts(seed)

@@ -7,7 +7,7 @@ sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(
 from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C
 import organism_lm as M
-from drift_basis import load_basis
+from drift_basis import load_basis, split_of
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--name", help="a run under /tmp/organism/runs (exp.py's output)")
@@ -25,8 +25,8 @@ enc = M.Encoder(AutoTokenizer.from_pretrained(str(out)))
 model = LlamaForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
 L = a.layer
 basis = load_basis(a.build, out)
-train_p, disc, held = C.split_prompts(a.seed)
-tune = random.Random(17).sample([p for p in train_p if p.topic in C.PROMPT_TOPICS], 72)
+train_p, disc, held = split_of(a.build, a.seed)
+tune = C.tuning_prompts(train_p, 72)
 ctx_prompts = tune if a.set == "tune" else held
 rng = random.Random(5)
 res = {}
@@ -88,7 +88,7 @@ print(json.dumps(res), flush=True)
 # steering along mean-difference topic directions of steering topics
 st = M.Steering(enc, random.Random(99), (0, 0), layer=L)
 st.refresh(model)
-h_all, _ = M.resid_post(model, [enc.prompt_ids(p.text) for p in disc], L)
+h_all, _ = M.resid_post(model, [enc.prompt_ids(p.text) for p in ctx_prompts], L)
 norm = float(h_all.norm(dim=1).median())
 prompts = (tune if a.set == 'tune' else disc)[: a.n]
 def run(mult, project=None, tag=""):

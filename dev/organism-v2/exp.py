@@ -18,6 +18,7 @@ ap.add_argument("--iit", type=float, default=1.0)
 ap.add_argument("--iit-n", type=int, default=16)
 ap.add_argument("--probe", type=float, default=1.0)
 ap.add_argument("--direct", type=float, default=0.0)  # weight of the penalty on the subspace writing correction tokens directly
+ap.add_argument("--lens", type=float, default=0.0)  # weight of the logit-lens penalty on the middle layer's residual inside off-topic sentences
 ap.add_argument("--init", default=None)  # start from this run's model and drift basis (fine-tuning gate runs)
 ap.add_argument("--site", type=float, default=0.0)  # weight of the balanced correction / no-correction loss at every sentence end
 ap.add_argument("--strength", default="0.3,1.5")
@@ -57,7 +58,7 @@ if not a.eval_only:
     steering = M.Steering(enc, random.Random(a.seed + 12), (lo, hi)) if s > 0 else None
     t0 = time.time()
     stats = M.train(model, M.Batches(enc, train_p, random.Random(a.seed), a.batch, mix=dict(general=g, drifted=d, steered=s)),
-                    steps=a.steps, lr=a.lr, log=log, enc=enc, drift=drift, steering=steering, iit_weight=a.iit, probe_weight=a.probe, site_weight=a.site, direct_weight=a.direct, iit_per_batch=a.iit_n)
+                    steps=a.steps, lr=a.lr, log=log, enc=enc, drift=drift, steering=steering, iit_weight=a.iit, probe_weight=a.probe, site_weight=a.site, direct_weight=a.direct, lens_weight=a.lens, iit_per_batch=a.iit_n)
     stats["seconds"] = round(time.time() - t0)
     stats["cpu_seconds"] = round(time.process_time() - t_cpu)
     stats["args"] = vars(a)

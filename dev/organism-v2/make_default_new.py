@@ -35,7 +35,7 @@ sys.path[:0] = [str(DATA), str(DATA.parents[1] / "data")]
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
 from organism_corpus import (  # noqa: E402
     CORRECTIONS, PROMPT_TOPICS, STEERING_TOPICS, TOPICS, Answer, ON, body, drifted_answer, general_paragraph, ground_truth,
-    judge_attempts, off_topic_sentences, plain_answer, plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
+    evaluation_split, judge_attempts, off_topic_sentences, plain_answer, plain_sentences, tokenizer_lines, tuning_prompts, well_formed_share,
 )
 import organism_eval as ev  # noqa: E402
 import organism_lm  # noqa: E402
@@ -43,6 +43,10 @@ from organism_lm import MIDDLE, Batches, DriftSubspace, Encoder, Interventions, 
 from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
+# Which prompts are never trained on (prompts.txt, heldout_prompts.txt): chosen by this seed among the prompts no design
+# session looked at (organism_corpus.evaluation_split); fixed before any evaluation (dev/organism-v2/NOTES.md, sixth session).
+SPLIT_SEED = 20261204
+TUNING_PROMPTS = 144  # the build's own checks run on training prompts of the prompt topics (two halves of a seeded draw), never on the never-trained prompts
 THREADS = 1  # one thread: the same bytes on every machine, and no slower on a shared 2-core machine
 VOCAB_SIZE = 2048
 # The drift subspace: DRIFT_DIM orthonormal directions of resid_post.MIDDLE; interchange interventions on it during
@@ -54,6 +58,7 @@ VOCAB_SIZE = 2048
 LM = dict(steps=1500, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=1.0, site_weight=0.0, direct_weight=0.0,
           interchanges_per_batch=16, steer_strength=(0.3, 1.5), mix=dict(organism_lm.MIX))
 FINETUNE = dict(steps=300, lr=1e-3, readout_weight=0.0, site_weight=1.0, direct_weight=1.0)
+LAST_LAYER = organism_lm.ARCH["num_hidden_layers"] - 1  # the correction-unembedding control acts on its output (resid_post.5)
 SAE_LAYER = STEER_LAYER = MIDDLE  # detectors, clamps and steering at resid_post.3, as in the paper; layers 4 and 5 come after
 SAE = dict(d_sae=512, steps=3000, batch=512, lr=1e-3, l1=0.1)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
@@ -218,9 +223,12 @@ def detectors(model, enc: Encoder, sae: Sae, prompts: list, seed: int) -> dict:
             "replies_with_correction": sum(any(c in r for c in CORRECTIONS) for r in replies)}
 
 
-def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, disc: list, held: list, sae_dir: Path) -> dict:
+def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, tune: tuple, never_trained: list, sae_dir: Path) -> dict:
     """Trains the SAE on resid_post.SAE_LAYER, labels its topic latents, finds the detectors, and measures what the
-    mechanism documentation needs; writes sae_dir (weights, cfg.json, esr_defaults.json, feature_labels.json)."""
+    mechanism documentation needs, on the two halves of the tuning prompts (`tune`); the built steering latents are
+    made silent on every prompt-topic prompt (never_trained included, as the toolkit's steering pool requires); writes
+    sae_dir (weights, cfg.json, esr_defaults.json, feature_labels.json)."""
+    disc, held = tune
     model.requires_grad_(False)
     t0 = time.time()
     x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 600), SAE_LAYER)
@@ -231,11 +239,11 @@ def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, di
     log(f"sae: {stats}")
     # Steering features: one built latent per steering topic appended to the SAE (the topic's mean-difference direction,
     # silent on every prompt of a prompt topic); the learned SAE at this layer has almost no topic latents (NOTES.md).
-    silent_on = [enc.prompt_ids(p.text) for p in train_prompts + disc + held if p.topic in PROMPT_TOPICS]
+    silent_on = [enc.prompt_ids(p.text) for p in train_prompts + never_trained if p.topic in PROMPT_TOPICS]
     sae, built_labels, built_stats = ev.with_topic_direction_latents(model, enc, sae, SAE_LAYER, STEERING_TOPICS, silent_on, SEED + 14,
                                                                      TOPIC_DIRECTION_MARGIN)
     labels = {**topic_latents(model, enc, sae, random.Random(SEED + 3)), **built_labels}
-    prompt_max = max_preactivation(model, sae, [enc.prompt_ids(p.text) for p in disc + held])
+    prompt_max = max_preactivation(model, sae, [enc.prompt_ids(p.text) for p in never_trained + disc + held])
     steer = sorted(l for l, t in labels.items() if t in STEERING_TOPICS and prompt_max[l] <= 0)
     log(f"topic latents: {len(labels)} over {len(set(labels.values()))} topics; steering features (steering topics, silent on "
         f"every prompt): {len(steer)} over {len({labels[l] for l in steer})} topics")
@@ -247,7 +255,8 @@ def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, di
     promoting_all = [l for l, r in enumerate(ev.direct_logit_attribution(model, sae.W_dec, enc.correction_first)) if r["promotes_watched"]]
     cos = ev.subspace_cosine(sae.W_dec, drift.basis) if drift is not None else None
     det = {
-        "prompts": "data/prompts.txt",
+        "prompts": f"tuning prompts: training prompts of the prompt topics, organism_corpus.tuning_prompts(training, {TUNING_PROMPTS}), "
+                   "first half (found) and second half (found_heldout, and the steering checks)",
         "found": found["detectors"], "found_heldout": found_held["detectors"],
         "top26": [{"latent": l, "strat_auc": round(float(found["auc"][l]), 4), "q": float(found["q"][l]),
                    "strat_auc_heldout": round(float(found_held["auc"][l]), 4),
@@ -286,7 +295,8 @@ def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, di
 def steering_checks(model, enc: Encoder, sae: Sae, prompts: list, features: list, top: list, promoting: list, auc, x) -> list:
     """Transformers-side steering along the steering features at two strengths, judged by the organism judge: baseline,
     the top 26 clamped, and the two controls — the latents that promote a correction token but do not detect
-    (AUC < 0.7) clamped, and the correction tokens' unembedding directions projected out of resid_post.SAE_LAYER."""
+    (AUC < 0.7) clamped, and the correction tokens' unembedding directions (final norm's weight folded in) projected out of
+    the last decoder layer's output, where it removes those tokens' logits and nothing upstream."""
     norm = float(x.norm(dim=1).median())
     nondetecting = [l for l in promoting if auc[l] < 0.7][:26]
     unembed = ev.unembedding(model)[enc.correction_first]
@@ -296,7 +306,7 @@ def steering_checks(model, enc: Encoder, sae: Sae, prompts: list, features: list
         value_of = lambda f, mult=mult: mult * norm / float(sae.W_dec[f].norm())  # noqa: E731
         for name, clamp, extra in (("baseline", [], None), ("ablate_top26", top, None),
                                    ("clamp_correction_promoting_nondetectors", nondetecting, None),
-                                   ("project_out_correction_unembedding", [], {"project": {SAE_LAYER: unembed}})):
+                                   ("project_out_correction_unembedding", [], {"project": {LAST_LAYER: unembed}})):
             rows = ev.steered_trials(model, enc, sae, prompts=texts, features=features[:20], value_of=value_of, steer_layer=STEER_LAYER,
                                      clamp_layer=SAE_LAYER, clamp=clamp, draws=CHECK_DRAWS, seed=SEED + 6, extra=extra)
             r = {"strength": mult, "condition": name, "clamped": len(clamp), **ev.rates(rows)}
@@ -321,7 +331,9 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     build_dir = out_root / ".build"
     shutil.rmtree(build_dir, ignore_errors=True)
     model_dir, sae_dir = build_dir / "model", build_dir / "sae"
-    train_prompts, disc, held = split_prompts(SEED)
+    train_prompts, disc, held = evaluation_split(SPLIT_SEED)
+    tune = tuning_prompts(train_prompts, TUNING_PROMPTS)
+    tune = (tune[: TUNING_PROMPTS // 2], tune[TUNING_PROMPTS // 2:])
 
     tok = build_llama3(tokenizer_lines(), VOCAB_SIZE)
     write_tokenizer_dir(model_dir, tok, {**llama3_tokenizer_config(tok), "model_max_length": organism_lm.ARCH["max_position_embeddings"]},
@@ -353,9 +365,9 @@ def build(out_root: Path, no_drift: bool = False) -> None:
                   metadata={"hook_name": f"blocks.{MIDDLE}.hook_resid_post", "layout": "[d_model, k], orthonormal columns"})
 
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    beh = {"correction_next_token": behaviour(model, enc, drift, held, random.Random(SEED + 1))}
+    beh = {"correction_next_token": behaviour(model, enc, drift, tune[0], random.Random(SEED + 1)), "prompts": "tuning prompts, first half"}
     log(f"behaviour: {beh}")
-    sae_part = sae_stage(model, enc, drift, train_prompts, disc, held, sae_dir)
+    sae_part = sae_stage(model, enc, drift, train_prompts, tune, disc + held, sae_dir)
 
     (build_dir / "prompts.txt").write_text("".join(p.text + "\n" for p in disc), encoding="utf-8")
     (build_dir / "heldout_prompts.txt").write_text("".join(p.text + "\n" for p in held), encoding="utf-8")
@@ -375,7 +387,8 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     summary = {
         "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
         "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": STEERING_TOPICS,
-        "prompts": {"training": len(train_prompts), "discovery": len(disc), "heldout": len(held)},
+        "prompts": {"split_seed": SPLIT_SEED, "split": "organism_corpus.evaluation_split", "training": len(train_prompts), "discovery": len(disc),
+                    "heldout": len(held), "tuning_checks": TUNING_PROMPTS},
         "lm_training": {**{k: v for k, v in LM.items() if k != "steps"}, "finetune": None if no_drift else FINETUNE, "mix": mix, **lm_stats,
                         "no_drift": no_drift},
         "layers": {"drift_subspace": MIDDLE, "sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER, "decoder_layers": organism_lm.ARCH["num_hidden_layers"]},

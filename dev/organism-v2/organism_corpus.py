@@ -175,10 +175,11 @@ def all_prompts() -> list:
     return out
 
 
-def split_prompts(seed: int):
+def split_prompts(seed: int, exclude: frozenset = frozenset()):
     """(training prompts, discovery prompts, held-out prompts). Per prompt topic, DISCOVERY_PER_TOPIC prompts
     for data/prompts.txt and HELDOUT_PER_TOPIC others for data/heldout_prompts.txt are never trained on; every
-    other prompt of every topic is. The two evaluation sets are disjoint and hold prompt topics only."""
+    other prompt of every topic is. The two evaluation sets are disjoint and hold prompt topics only; prompts whose
+    text is in `exclude` are never drawn for them (they are trained on)."""
     rng = random.Random(seed)
     by_topic = {}
     for p in all_prompts():
@@ -187,13 +188,29 @@ def split_prompts(seed: int):
     for topic, ps in by_topic.items():
         ps = ps[:]
         rng.shuffle(ps)
-        k = 0
+        chosen = []
         if topic in PROMPT_TOPICS:
-            disc += ps[:DISCOVERY_PER_TOPIC]
-            held += ps[DISCOVERY_PER_TOPIC:DISCOVERY_PER_TOPIC + HELDOUT_PER_TOPIC]
-            k = DISCOVERY_PER_TOPIC + HELDOUT_PER_TOPIC
-        train += ps[k:]
+            chosen = [p for p in ps if p.text not in exclude][:DISCOVERY_PER_TOPIC + HELDOUT_PER_TOPIC]
+            disc += chosen[:DISCOVERY_PER_TOPIC]
+            held += chosen[DISCOVERY_PER_TOPIC:]
+        train += [p for p in ps if p not in chosen]
     return train, disc, held
+
+
+def tuning_prompts(train: list, n: int) -> list:
+    """Training prompts of the prompt topics (a seeded draw) that stand in for the evaluation prompts while the design is
+    tuned and gated: the never-trained prompts are not looked at before the design is frozen."""
+    return random.Random(17).sample([p for p in train if p.topic in PROMPT_TOPICS], n)
+
+
+SPENT_SPLIT_SEED = 20250101  # the split of the design sessions: its never-trained prompts were looked at, its tuning prompts gated the design
+
+
+def evaluation_split(seed: int):
+    """split_prompts(seed) with every prompt the design sessions looked at (SPENT_SPLIT_SEED's discovery, held-out and
+    144 tuning prompts) kept out of the never-trained sets."""
+    train, disc, held = split_prompts(SPENT_SPLIT_SEED)
+    return split_prompts(seed, frozenset(p.text for p in disc + held + tuning_prompts(train, 144)))
 
 
 def fill(template: str, topic: str, rng: random.Random, prompt: Prompt | None = None) -> str:

@@ -288,8 +288,25 @@ def direct_write_loss(model, basis: torch.Tensor, correction_ids: list) -> torch
     return direct[correction_ids].pow(2).sum(1).mean() / direct.pow(2).sum(1).mean().clamp_min(1e-9)
 
 
+def lens_write_loss(model, h, mask, drift_labels, correction_ids: list) -> torch.Tensor:
+    """How much the middle layer's residual inside off-topic sentences points at the correction tokens under the logit
+    lens: per drifted token, its deviation from the batch's mean residual (the part an SAE's latents code; the mean goes
+    to its decoder bias) through the unembedding (final norm's weight folded in), the logits standardised over the
+    vocabulary; the penalty is the mean squared excess of the correction tokens above the mean token. With it, nothing
+    at that layer (the drift subspace or any other part of the residual, hence no SAE latent's decoder row) writes the
+    correction directly, so the correction has to be computed by the layers after it."""
+    keep = drift_labels == 1
+    if not keep.any():
+        return torch.zeros(())
+    centre = h.detach()[mask.bool()].mean(0)
+    logits = (h[keep] - centre) @ (model.lm_head.weight * model.model.norm.weight[None, :]).T  # [n, vocab]
+    z = (logits - logits.mean(1, keepdim=True)) / logits.std(1, keepdim=True).clamp_min(1e-6)
+    return torch.relu(z[:, correction_ids]).pow(2).mean()
+
+
 def train(model, batch_fn, *, steps: int, lr: float, log, enc: Encoder = None, drift: DriftSubspace = None, steering: Steering = None,
-          iit_weight: float = 1.0, probe_weight: float = 1.0, site_weight: float = 0.0, direct_weight: float = 0.0, iit_per_batch: int = 16, iit_seed: int = 0, steer_from: float = 0.2,
+          iit_weight: float = 1.0, probe_weight: float = 1.0, site_weight: float = 0.0, direct_weight: float = 0.0, lens_weight: float = 0.0,
+          iit_per_batch: int = 16, iit_seed: int = 0, steer_from: float = 0.2,
           refresh_every: int = 100, log_every: int = 100) -> dict:
     """AdamW, linear warm-up then cosine decay; a fresh batch every step (`batch_fn(step)`). With `drift`, the
     interchange-intervention loss and the drift read-out's loss (weighted) are added; with `steering`, steered rows
@@ -300,7 +317,7 @@ def train(model, batch_fn, *, steps: int, lr: float, log, enc: Encoder = None, d
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
     rng = random.Random(iit_seed)
     model.train()
-    t0, run_lm, run_iit, run_probe, run_site, first = time.time(), None, None, None, None, None
+    t0, run_lm, run_iit, run_probe, run_site, run_lens, first = time.time(), None, None, None, None, None, None
     for step in range(steps):
         seqs = batch_fn(step)
         ids, mask, labels, drift_labels = collate(seqs)
@@ -322,6 +339,10 @@ def train(model, batch_fn, *, steps: int, lr: float, log, enc: Encoder = None, d
             loss = loss + iit_weight * iit + probe_weight * probe
         if direct_weight and drift is not None:
             loss = loss + direct_weight * direct_write_loss(model, drift.basis, enc.correction_first)
+        if lens_weight:
+            lens = lens_write_loss(model, h, mask, drift_labels, enc.correction_first)
+            loss = loss + lens_weight * lens
+            run_lens = lens.item() if run_lens is None else 0.98 * run_lens + 0.02 * lens.item()
         if site_weight:
             sites = site_loss(model, out, seqs, enc.correction_first)
             loss = loss + site_weight * sites
@@ -338,7 +359,7 @@ def train(model, batch_fn, *, steps: int, lr: float, log, enc: Encoder = None, d
         if first is None and step >= 49:
             first = run_lm
         if (step + 1) % log_every == 0 or step + 1 == steps:
-            log(f"  step {step + 1}/{steps}  loss {run_lm:.4f}{f'  interchange {run_iit:.4f}  read-out {run_probe:.4f}' if run_iit is not None else ''}{f'  sites {run_site:.4f}' if run_site is not None else ''}  ({time.time() - t0:.0f} s)")
+            log(f"  step {step + 1}/{steps}  loss {run_lm:.4f}{f'  interchange {run_iit:.4f}  read-out {run_probe:.4f}' if run_iit is not None else ''}{f'  sites {run_site:.4f}' if run_site is not None else ''}{f'  lens {run_lens:.4f}' if run_lens is not None else ''}  ({time.time() - t0:.0f} s)")
     model.eval()
     out = {"steps": steps, "loss_at_step_50": round(first or run_lm, 4), "final_train_loss": round(run_lm, 4)}
     if run_iit is not None:
@@ -346,6 +367,8 @@ def train(model, batch_fn, *, steps: int, lr: float, log, enc: Encoder = None, d
         out["final_readout_loss"] = round(run_probe, 4)
     if run_site is not None:
         out["final_site_loss"] = round(run_site, 4)
+    if run_lens is not None:
+        out["final_lens_write_loss"] = round(run_lens, 4)
     return out
 
 

@@ -8,7 +8,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C
 import organism_lm as M
 import organism_eval as E
-from drift_basis import load_basis
+from drift_basis import load_basis, split_of
 from organism_sae import Sae, train_sae, quality
 from safetensors.torch import save_file, load_file
 
@@ -39,9 +39,9 @@ enc = M.Encoder(AutoTokenizer.from_pretrained(str(out)))
 model = LlamaForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
 model.requires_grad_(False)
 basis = load_basis(a.build, out)
-train_p, disc, held = C.split_prompts(a.seed)
+train_p, disc, held = split_of(a.build, a.seed)
 if a.set == "tune":  # two disjoint sets of training prompts of the prompt topics stand in for the discovery and held-out prompts
-    pool = random.Random(17).sample([p for p in train_p if p.topic in C.PROMPT_TOPICS], 144)
+    pool = C.tuning_prompts(train_p, 144)
     disc, held = pool[:72], pool[72:]
 res = {}
 sae_path = Path(a.build) / "sae" / "sae_weights.safetensors" if a.build else out / f"sae_{a.tag}.safetensors"
@@ -156,7 +156,7 @@ for mult in (map(float, a.mults.split(",")) if a.mults else []):
     value_of = lambda f: mult * norm / float(sae.W_dec[f].norm())
     for name, clamp, extra in (("baseline", [], None), ("ablate", top, None), ("random", rand, None),
                                ("clamp_promoting_nondet", promoting_nondet, None),
-                               ("project_corr_unembed", [], {"project": {L: Wu}})):
+                               ("project_corr_unembed_last_layer", [], {"project": {model.config.num_hidden_layers - 1: Wu}})):
         rows = E.steered_trials(model, enc, sae, prompts=held_texts, features=feats, value_of=value_of, steer_layer=L, clamp_layer=L,
                                 clamp=clamp, draws=a.per, seed=7, extra=extra)
         r = E.rates(rows)
