@@ -54,10 +54,12 @@ VOCAB_SIZE = 2048
 # Two phases, as gated in dev/organism-v2/NOTES.md (fourth session): a2's recipe (the read-out as a training aid),
 # then a fine-tune with the balanced correction / no-correction loss at every sentence end (site_weight,
 # organism_lm.site_loss), the read-out off, and the penalty on the subspace writing correction tokens straight to the
-# logits (direct_weight, organism_lm.direct_write_loss). 300 steps from scratch with the phase-2 losses discriminate nothing.
-LM = dict(steps=1500, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=1.0, site_weight=0.0, direct_weight=0.0,
+# logits (direct_weight, organism_lm.direct_write_loss), and the logit-lens penalty on the whole middle-layer residual inside
+# off-topic sentences (lens_weight, organism_lm.lens_write_loss; sixth session: without it 8 of the top 26 latents wrote
+# a correction token directly). 300 steps from scratch with the phase-2 losses discriminate nothing.
+LM = dict(steps=1500, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=1.0, site_weight=0.0, direct_weight=0.0, lens_weight=0.0,
           interchanges_per_batch=16, steer_strength=(0.3, 1.5), mix=dict(organism_lm.MIX))
-FINETUNE = dict(steps=300, lr=1e-3, readout_weight=0.0, site_weight=1.0, direct_weight=1.0)
+FINETUNE = dict(steps=300, lr=1e-3, readout_weight=0.0, site_weight=1.0, direct_weight=1.0, lens_weight=1.0)
 LAST_LAYER = organism_lm.ARCH["num_hidden_layers"] - 1  # the correction-unembedding control acts on its output (resid_post.5)
 SAE_LAYER = STEER_LAYER = MIDDLE  # detectors, clamps and steering at resid_post.3, as in the paper; layers 4 and 5 come after
 SAE = dict(d_sae=512, steps=3000, batch=512, lr=1e-3, l1=0.1)
@@ -354,7 +356,7 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     for k, ph in enumerate(phases):
         lm_stats[f"phase_{k + 1}"] = train(model, batches, steps=ph["steps"], lr=ph["lr"], log=log, enc=enc, drift=drift, steering=steering,
                                            iit_weight=ph["interchange_weight"], probe_weight=ph["readout_weight"], site_weight=ph["site_weight"],
-                                           direct_weight=ph["direct_weight"], iit_per_batch=ph["interchanges_per_batch"], iit_seed=SEED + 13 + k)
+                                           direct_weight=ph["direct_weight"], lens_weight=ph["lens_weight"], iit_per_batch=ph["interchanges_per_batch"], iit_seed=SEED + 13 + k)
         if steering is not None:
             steering.dirs = None  # each phase's steering starts after its own first refresh (as the gate runs did)
     lm_stats.update(seconds=round(time.time() - t0), cpu_seconds=round(time.process_time() - c0))

@@ -22,6 +22,7 @@ ap.add_argument("--l1", type=float, default=0.1)
 ap.add_argument("--steps", type=int, default=3000)
 ap.add_argument("--draws", type=int, default=600)
 ap.add_argument("--mults", default="0.5,1.0")
+ap.add_argument("--conds", default="baseline,ablate,random,clamp_promoting_nondet,project_corr_unembed_last_layer")  # steering conditions to run
 ap.add_argument("--per", type=int, default=4)
 ap.add_argument("--layer", type=int, default=3)
 ap.add_argument("--reuse", action="store_true")
@@ -138,6 +139,7 @@ log(json.dumps(res))
 # steering & ablation
 h_all, _ = M.resid_post(model, [enc.prompt_ids(p.text) for p in disc], L)
 norm = float(h_all.norm(dim=1).median())
+log(json.dumps({"median_resid_norm_first_half": round(norm, 4), "decoder_norms_of_steering_features": [round(float(sae.W_dec[f].norm()), 4) for f in steer[:20]]}))
 detlike = set(l for l in range(len(auc)) if auc[l] >= 0.7) | set(top)
 # activity per latent over discovery pairs
 pool = [l for l in range(sae.W_dec.shape[0]) if l not in detlike and l not in steer]
@@ -154,9 +156,9 @@ feats = steer[:20]
 held_texts = [p.text for p in held]
 for mult in (map(float, a.mults.split(",")) if a.mults else []):
     value_of = lambda f: mult * norm / float(sae.W_dec[f].norm())
-    for name, clamp, extra in (("baseline", [], None), ("ablate", top, None), ("random", rand, None),
+    for name, clamp, extra in [c for c in (("baseline", [], None), ("ablate", top, None), ("random", rand, None),
                                ("clamp_promoting_nondet", promoting_nondet, None),
-                               ("project_corr_unembed_last_layer", [], {"project": {model.config.num_hidden_layers - 1: Wu}})):
+                               ("project_corr_unembed_last_layer", [], {"project": {model.config.num_hidden_layers - 1: Wu}})) if c[0] in a.conds.split(",")]:
         rows = E.steered_trials(model, enc, sae, prompts=held_texts, features=feats, value_of=value_of, steer_layer=L, clamp_layer=L,
                                 clamp=clamp, draws=a.per, seed=7, extra=extra)
         r = E.rates(rows)
