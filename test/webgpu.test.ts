@@ -3,21 +3,23 @@
 // transformers/torch, run once here; tensor splitting past the device's binding limit; the adapter choice;
 // the CLI. Without Mesa (npm run setup:system installs it) every case is skipped with the reason.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { type Backend, openBackend, withBindingLimit } from '../lib/backend.ts';
 import { SafetensorsFile } from '../lib/io/safetensors.ts';
-import { Checkpoint } from '../lib/model/checkpoint.ts';
+import { Checkpoint, type WeightSource } from '../lib/model/checkpoint.ts';
 import { loadModelConfig } from '../lib/model/config.ts';
 import { generate } from '../lib/model/generate.ts';
-import { type LoadOptions, loadModel } from '../lib/model/load.ts';
+import { kernelsFor, type LoadOptions, loadModel } from '../lib/model/load.ts';
 import { nextToken } from '../lib/model/sampling.ts';
+import type { WeightDtype } from '../lib/model/kernels.ts';
+import type { StoredMatrix } from '../lib/model/weightdtype.ts';
 import { gpuBatch } from '../lib/model/memory.ts';
 import { openSession } from '../lib/session.ts';
-import { Transformer } from '../lib/model/transformer.ts';
+import { type Model, Transformer } from '../lib/model/transformer.ts';
 import { Gpu } from '../lib/model/webgpu/gpu.ts';
 import { WebgpuKernels } from '../lib/model/webgpu/kernels.ts';
 import { gpuWeights } from '../lib/model/webgpu/weights.ts';
@@ -334,5 +336,100 @@ test('webgpu: fused kernels give the unfused path, in prefill and in decode past
     const unfused = await run(false);
     assert.equal(fused.length, unfused.length);
     assert.ok(maxAbsDiff(fused, unfused) === 0, `${name}: fused and unfused differ by ${maxAbsDiff(fused, unfused)}`);
+  }
+});
+
+/**
+ * Random weights of a config's shapes in a dtype, the same for every call (one stream per tensor name): linear
+ * weights of about 1/√in, FP8 bytes (never NaN) with per-row scales, FP8's embeddings in bf16.
+ */
+function randomWeights(held: WeightDtype): WeightSource {
+  const rngOf = (name: string) => new Rng([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 2 ** 31, 7));
+  return {
+    matrix: async (name: string, rows: number, cols: number): Promise<StoredMatrix> => {
+      const rng = rngOf(name);
+      const a = 1.7 / Math.sqrt(cols);
+      const kind = held === 'fp8' && !name.startsWith('model.layers.') ? 'bf16' : held;
+      const n = rows * cols;
+      if (kind === 'fp8') {
+        const bytes = Uint8Array.from({ length: n }, () => rng.int(0x7f) | (rng.int(2) << 7));
+        return {
+          kind,
+          rows,
+          cols,
+          bytes,
+          scale: Float32Array.from({ length: rows }, () => ((0.1 + rng.float()) * a) / 100),
+        };
+      }
+      const data = Float32Array.from({ length: n }, () => (2 * rng.float() - 1) * a);
+      if (kind === 'f32') return { kind, rows, cols, data };
+      if (kind === 'bf16')
+        return { kind, rows, cols, bits: new Uint16Array(new Uint32Array(data.buffer).map((b) => b >>> 16)) };
+      // f16: sign, exponent 8..13 (2^-7 to 2^-2), random mantissa
+      return {
+        kind,
+        rows,
+        cols,
+        bits: Uint16Array.from({ length: n }, () => (rng.int(2) << 15) | ((8 + rng.int(6)) << 10) | rng.int(1024)),
+      };
+    },
+    vector: (name: string, n: number) => {
+      const rng = rngOf(name);
+      return Float32Array.from({ length: n }, () => 0.5 + rng.float());
+    },
+    headName: () => 'lm_head.weight',
+    finish: () => {},
+  };
+}
+
+test("webgpu: the 32-row tiled linears give the 4-row GEMV's bits for every output (f32, bf16, f16, FP8; prefill, packed decode, last-token logits)", {
+  skip,
+}, async () => {
+  // the fixtures' configs widened so each of the 32 lanes sums several units of 4 inputs, unevenly (1000 = 250 units)
+  const wide = { hidden_size: 256, intermediate_size: 1000, head_dim: 64, num_hidden_layers: 2 };
+  const cases: [string, WeightDtype][] = [
+    ['llama3-gqa', 'f32'],
+    ['llama3-gqa', 'bf16'],
+    ['llama3-gqa', 'fp8'],
+    ['gemma2-f16', 'f16'],
+  ];
+  for (const [name, dtype] of cases) {
+    const dir = mkdtempSync(join(tmpdir(), 'esr-tile-'));
+    const cfg = JSON.parse(readFileSync(join(MODEL_FIXTURES, name, 'config.json'), 'utf8'));
+    if (cfg.layer_types) cfg.layer_types = cfg.layer_types.slice(0, wide.num_hidden_layers);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, ...wide }));
+    const config = loadModelConfig(dir);
+    // 6 rows of 3-13 tokens prefilled together (48 tokens: a full 32-row tile and a partial one; all logits), then
+    // 2 steps of the 6 rows (last-token logits)
+    const prompts = Array.from({ length: 6 }, (_, r) =>
+      Array.from({ length: 3 + 2 * r }, (_, j) => (7 * r + 11 * j) % 512),
+    );
+    const reads = Array.from({ length: config.numLayers }, (_, l) => `resid_post.${l}`);
+    const run = async (tiledFrom: number) => {
+      const model: Model = new Transformer(
+        config,
+        await kernelsFor(backend!, randomWeights(dtype), config, dtype, { tiledFrom }),
+      );
+      const cache = model.newCache(prompts.length, 64);
+      const got: Float32Array[] = [];
+      const steps = [prompts, ...[1, 2].map((k) => prompts.map((_, r) => [(r * 13 + k * 5) % 512]))];
+      for (const [i, rows] of steps.entries()) {
+        const out = await model.forward(rows, cache, { read: reads, logits: i === 0 ? 'all' : 'last' });
+        got.push((await out.logits!.data()) as Float32Array);
+        for (const r of reads) got.push((await out.acts.get(r)!.data()) as Float32Array);
+        out.logits!.dispose();
+        out.acts.forEach((t) => t.dispose());
+      }
+      cache.dispose();
+      model.dispose();
+      return got.flatMap((a) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)));
+    };
+    const tiled = await run(1);
+    const gemv = await run(Number.POSITIVE_INFINITY);
+    assert.equal(tiled.length, gemv.length);
+    const differ = tiled.findIndex((b, i) => b !== gemv[i]);
+    assert.equal(differ, -1, `${name} ${dtype}: the tiled and GEMV outputs differ first at element ${differ}`);
+    const values = new Float32Array(Uint32Array.from(tiled).buffer);
+    assert.ok(values.every(Number.isFinite), `${name} ${dtype}: finite`);
   }
 });

@@ -30,6 +30,11 @@ export interface LoadOptions extends WeightChoice {
   adapter?: string | null;
   /** WebGPU: run each block's pieces as fused kernels (default) or one by one (the same arithmetic). */
   fuse?: boolean;
+  /**
+   * WebGPU: the fewest rows a step's linears take in 32-row tiles (default 16; Infinity: always the 4-row GEMV).
+   * The outputs are the same bits either way; the tile reads each weight once per 32 rows.
+   */
+  tiledFrom?: number;
 }
 
 /** Bytes per weight of each dtype (FP8's per-row scales are a rounding error). */
@@ -91,7 +96,11 @@ export async function kernelsFor(
   if (backend.kind === 'webgpu') {
     const gpu = new Gpu();
     const w = await gpuWeights(gpu, ck, config, dtype, backend.maxBindingBytes);
-    return new WebgpuKernels(gpu, config, w, dtype, { fuse: o.fuse ?? true, maxBindingBytes: backend.maxBindingBytes });
+    return new WebgpuKernels(gpu, config, w, dtype, {
+      fuse: o.fuse ?? true,
+      maxBindingBytes: backend.maxBindingBytes,
+      tiledFrom: o.tiledFrom,
+    });
   }
   return new TfjsKernels(config, await tfjsWeights(ck, config, backend, dtype), dtype);
 }

@@ -22,6 +22,9 @@ import {
   addShader,
   attentionShader,
   type Epilogue,
+  LINEAR_COLS,
+  LINEAR_GEMV_ROWS,
+  LINEAR_TILE_ROWS,
   type LinearInput,
   type LinearSpec,
   linearShader,
@@ -52,8 +55,8 @@ interface CacheStore {
   marked: Int32Array;
 }
 
-const WG_LINEAR_ROWS = 4;
-const WG_LINEAR_COLS = 16;
+/** The fewest rows a step's linears take in 32-row tiles by default (below: the 4-row GEMV). */
+const TILED_FROM_ROWS = 16;
 
 export class WebgpuKernels implements Kernels<GpuAct> {
   readonly weightBytes: number;
@@ -75,7 +78,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
     private readonly cfg: ModelConfig,
     private readonly w: GpuWeights,
     readonly dtype: WeightDtype,
-    private readonly o: { fuse: boolean; maxBindingBytes: number },
+    private readonly o: { fuse: boolean; maxBindingBytes: number; tiledFrom?: number },
   ) {
     this.shape = {
       hidden: cfg.hiddenSize,
@@ -169,8 +172,10 @@ export class WebgpuKernels implements Kernels<GpuAct> {
     extra: { norm?: GpuBuffer; gather?: boolean } = {},
   ): void {
     const rows = extra.gather ? this.rows : this.tokens;
+    // many rows: each weight read once per 32 rows; the outputs are the GEMV's bits either way
+    const tileRows = rows >= (this.o.tiledFrom ?? TILED_FROM_ROWS) ? LINEAR_TILE_ROWS : LINEAR_GEMV_ROWS;
     for (const block of lin.blocks) {
-      const spec = this.specOf(lin, block, input, epilogue, extra.gather ?? false);
+      const spec = this.specOf(lin, block, input, epilogue, extra.gather ?? false, tileRows);
       const { code, bindings } = linearShader(spec, this.model);
       this.run(
         code,
@@ -184,13 +189,20 @@ export class WebgpuKernels implements Kernels<GpuAct> {
           ...(extra.norm ? { norm: extra.norm } : {}),
           ...outs,
         },
-        Math.ceil(rows / WG_LINEAR_ROWS),
-        Math.ceil(block.rows / WG_LINEAR_COLS),
+        Math.ceil(rows / tileRows),
+        Math.ceil(block.rows / LINEAR_COLS),
       );
     }
   }
 
-  private specOf(lin: GpuLinear, block: GpuBlock, input: LinearInput, epilogue: Epilogue, gather: boolean): LinearSpec {
+  private specOf(
+    lin: GpuLinear,
+    block: GpuBlock,
+    input: LinearInput,
+    epilogue: Epilogue,
+    gather: boolean,
+    tileRows = LINEAR_GEMV_ROWS,
+  ): LinearSpec {
     return {
       K: lin.in,
       N: block.rows,
@@ -201,6 +213,7 @@ export class WebgpuKernels implements Kernels<GpuAct> {
       input,
       gather,
       epilogue,
+      tileRows,
     };
   }
 

@@ -2,8 +2,10 @@
 // the model's shapes alone (never by how many rows a step has), so a row gets the same bits in any batch:
 // - linear: y = x·Wᵀ for weights stored [out, in] in f32, bf16, f16 (two per u32) or FP8 E4M3 (four per u32,
 //   times a per-row or per-tensor scale), widened in the shader, accumulated in f32. 32 lanes split the input
-//   width in units of 4 and add their partial sums in a fixed tree; a workgroup computes 16 outputs of 4 rows,
-//   so the weights stream once per 4 rows (a GEMV at decode). The input may be RMS-normalised on the fly, and
+//   width in units of 4 and add their partial sums in a fixed tree; a workgroup computes 16 outputs of 4 rows
+//   (a GEMV at decode) or, for steps of many rows, of 32 rows, so the weights stream once per 4 or per 32 rows.
+//   Both are the same code with the same per-output order (lane partials, then the tree), so a row's outputs
+//   are the same bits whichever a step uses. The input may be RMS-normalised on the fly, and
 //   the epilogue may add a bias, soft-cap, add into the residual stream, apply RoPE and write the KV cache (the
 //   q/k/v projection, outputs permuted so each rotary pair is adjacent), or gate (SwiGLU/GeGLU, gate and up
 //   rows interleaved).
@@ -58,9 +60,16 @@ export interface LinearSpec {
   /** Input rows are the step's rows' last tokens (the lm_head at generation). */
   gather: boolean;
   epilogue: Epilogue;
+  /** Rows a workgroup computes: 4 (GEMV) or LINEAR_TILE_ROWS (each weight read once per that many rows). */
+  tileRows: number;
 }
 
-const MT = 4;
+/** Rows of the many-row tile; the GEMV's 4 rows and the tile's partial sums are reduced 4 rows at a time. */
+export const LINEAR_TILE_ROWS = 32;
+export const LINEAR_GEMV_ROWS = 4;
+/** Outputs a linear workgroup computes (8 groups of 32 lanes, 2 outputs each). */
+export const LINEAR_COLS = 16;
+const RB = LINEAR_GEMV_ROWS;
 const GROUPS = 8;
 const LANES = 32;
 
@@ -94,10 +103,13 @@ fn w4(row: u32, u: u32) -> vec4<f32> {
   }
 };
 
-/** 1/rms of row `row` of `input` [*, K]: 256 threads, partial sums reduced in a fixed tree (every norm reduces so). */
+/**
+ * 1/rms of row `row` of `input` [*, K] (read by the shader's `inputAt`): 256 threads, partial sums reduced in a
+ * fixed tree (every norm reduces so).
+ */
 const rmsReduce = `fn rowInvRms(row: u32, t: u32) -> f32 {
   var s = 0.0;
-  for (var k = t; k < K; k += 256u) { let v = input[row * K + k]; s += v * v; }
+  for (var k = t; k < K; k += 256u) { let v = inputAt(row * K + k); s += v * v; }
   ssq[t] = s;
   workgroupBarrier();
   for (var stride = 128u; stride > 0u; stride >>= 1u) {
@@ -108,6 +120,10 @@ const rmsReduce = `fn rowInvRms(row: u32, t: u32) -> f32 {
   workgroupBarrier();
   return r;
 }`;
+
+/** The lines of `line(i)` for i < n (the per-row code of a linear, unrolled so each row's sums stay in registers). */
+const rowsOf = (n: number, line: (i: number) => string, indent = 2) =>
+  Array.from({ length: n }, (_, i) => line(i)).join(`\n${' '.repeat(indent)}`);
 
 /** The WGSL of a linear block, and the buffers it binds in order. */
 export function linearShader(s: LinearSpec, m: ModelShape): { code: string; bindings: string[] } {
@@ -126,7 +142,7 @@ export function linearShader(s: LinearSpec, m: ModelShape): { code: string; bind
   const L = stepLayout(m.mcap);
   const code = `
 ${decl('step', 'array<u32>')}
-${decl('input', 'array<f32>')}
+${decl('input', 'array<vec4<f32>>')}
 ${decl('w', `array<${wType}>`)}
 ${s.scale ? decl('scales', 'array<f32>') : ''}
 ${s.bias ? decl('bias', 'array<f32>') : ''}
@@ -138,19 +154,16 @@ const K: u32 = ${s.K}u;
 const N: u32 = ${s.N}u;
 const COL0: u32 = ${s.col0}u;
 const UNITS: u32 = ${s.K / 4}u;
-const MT: u32 = ${MT}u;
+const MT: u32 = ${s.tileRows}u;
+const RB: u32 = ${RB}u;
 const EPS: f32 = ${f(m.eps)};
-var<workgroup> red: array<f32, ${GROUPS * LANES * MT * 2}>;
+var<workgroup> red: array<f32, ${GROUPS * LANES * RB * 2}>;
 var<workgroup> ssq: array<f32, 256>;
-var<workgroup> inv: array<f32, ${MT}>;
+var<workgroup> inv: array<f32, ${s.tileRows}>;
 ${dequant(s)}
+fn inputAt(i: u32) -> f32 { return input[i / 4u][i % 4u]; }
 ${s.input === 'norm' ? rmsReduce : ''}
 fn inputRow(m: u32) -> u32 { return ${s.gather ? `step[${L.last}u + m]` : 'm'}; }
-fn x4(m: u32, mi: u32, u: u32) -> vec4<f32> {
-  let r = inputRow(m) * K + 4u * u;
-  let v = vec4<f32>(input[r], input[r + 1u], input[r + 2u], input[r + 3u]);
-  ${s.input === 'norm' ? 'return v * inv[mi] * vec4<f32>(norm[4u * u], norm[4u * u + 1u], norm[4u * u + 2u], norm[4u * u + 3u]);' : 'return v;'}
-}
 ${epilogueCode(s, m)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -158,7 +171,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let m0 = wg.x * MT;
   let g = t / ${LANES}u;
   let lane = t % ${LANES}u;
-  let n = wg.y * ${GROUPS * 2}u + g * 2u;
+  let n = wg.y * ${LINEAR_COLS}u + g * 2u;
   ${
     s.input === 'norm'
       ? `for (var mi = 0u; mi < MT; mi++) {
@@ -169,33 +182,45 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   workgroupBarrier();`
       : ''
   }
-  var acc: array<f32, ${MT * 2}>;
+  ${rowsOf(
+    s.tileRows,
+    (mi) => `var a${2 * mi} = 0.0;
+  var a${2 * mi + 1} = 0.0;`,
+  )}
   if (n < N) {
     let second = n + 1u < N;
     for (var u = lane; u < UNITS; u += ${LANES}u) {
       let w0 = w4(n, u);
       let w1 = select(vec4<f32>(0.0), w4(min(n + 1u, N - 1u), u), second);
-      for (var mi = 0u; mi < MT; mi++) {
-        if (m0 + mi < rows) {
-          let x = x4(m0 + mi, mi, u);
-          acc[mi * 2u] += dot(x, w0);
-          acc[mi * 2u + 1u] += dot(x, w1);
-        }
-      }
+      ${s.input === 'norm' ? 'let nv = vec4<f32>(norm[4u * u], norm[4u * u + 1u], norm[4u * u + 2u], norm[4u * u + 3u]);' : ''}
+      ${rowsOf(
+        s.tileRows,
+        (mi) => `if (m0 + ${mi}u < rows) {
+        let x${mi} = input[inputRow(m0 + ${mi}u) * UNITS + u]${s.input === 'norm' ? ` * inv[${mi}] * nv` : ''};
+        a${2 * mi} += dot(x${mi}, w0);
+        a${2 * mi + 1} += dot(x${mi}, w1);
+      }`,
+        6,
+      )}
     }
   }
-  for (var i = 0u; i < MT * 2u; i++) { red[t * MT * 2u + i] = acc[i]; }
+  // each output's 32 lane partials added in the same tree, RB rows at a time (the workgroup memory of 4 rows)
+  ${rowsOf(
+    s.tileRows / RB,
+    (b) => `${rowsOf(RB * 2, (i) => `red[t * ${RB * 2}u + ${i}u] = a${b * RB * 2 + i};`)}
   workgroupBarrier();
   for (var stride = ${LANES / 2}u; stride > 0u; stride >>= 1u) {
     if (lane < stride) {
-      for (var i = 0u; i < MT * 2u; i++) { red[t * MT * 2u + i] += red[(t + stride) * MT * 2u + i]; }
+      for (var i = 0u; i < RB * 2u; i++) { red[t * RB * 2u + i] += red[(t + stride) * RB * 2u + i]; }
     }
     workgroupBarrier();
   }
-  if (lane < MT && n < N && m0 + lane < rows) {
-    let base = g * ${LANES}u * MT * 2u + lane * 2u;
-    finish(m0 + lane, n, red[base], red[base + 1u], n + 1u < N);
+  if (lane < RB && n < N && m0 + ${b * RB}u + lane < rows) {
+    let base = g * ${LANES}u * RB * 2u + lane * 2u;
+    finish(m0 + ${b * RB}u + lane, n, red[base], red[base + 1u], n + 1u < N);
   }
+  workgroupBarrier();`,
+  )}
 }
 `;
   return { code, bindings };
@@ -368,6 +393,7 @@ const K: u32 = ${width}u;
 const EPS: f32 = ${f(m.eps)};
 var<workgroup> ssq: array<f32, 256>;
 var<workgroup> shared_rows: u32;
+fn inputAt(i: u32) -> f32 { return input[i]; }
 ${rmsReduce}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
