@@ -162,7 +162,6 @@ var<workgroup> ssq: array<f32, 256>;
 var<workgroup> inv: array<f32, ${s.tileRows}>;
 ${dequant(s)}
 fn inputAt(i: u32) -> f32 { return input[i / 4u][i % 4u]; }
-${s.input === 'norm' ? rmsReduce : ''}
 fn inputRow(m: u32) -> u32 { return ${s.gather ? `step[${L.last}u + m]` : 'm'}; }
 ${epilogueCode(s, m)}
 @compute @workgroup_size(256)
@@ -174,10 +173,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let n = wg.y * ${LINEAR_COLS}u + g * 2u;
   ${
     s.input === 'norm'
-      ? `for (var mi = 0u; mi < MT; mi++) {
-    let row = min(m0 + mi, max(rows, 1u) - 1u);
-    let r = rowInvRms(inputRow(row), t);
-    if (t == 0u) { inv[mi] = r; }
+      ? `// 1/rms of the tile's rows, rowInvRms's sums in its order, each group of 32 lanes taking ${Math.ceil(s.tileRows / GROUPS)} row(s):
+  // lane holds the partial sums of rowInvRms's threads lane + 32j, j < 8, and adds them as its tree's first 3 levels do
+  for (var rr = 0u; rr < ${Math.ceil(s.tileRows / GROUPS)}u; rr++) {
+    let mi = g * ${Math.ceil(s.tileRows / GROUPS)}u + rr;
+    let at = inputRow(min(m0 + min(mi, MT - 1u), max(rows, 1u) - 1u)) * K;
+    ${rowsOf(
+      8,
+      (j) => `var s${j} = 0.0;
+    for (var k = lane + ${32 * j}u; k < K; k += 256u) { let v = inputAt(at + k); s${j} += v * v; }`,
+      4,
+    )}
+    s0 += s4; s1 += s5; s2 += s6; s3 += s7;
+    s0 += s2; s1 += s3;
+    s0 += s1;
+    ssq[t] = s0;
+    workgroupBarrier();
+    for (var stride = 16u; stride > 0u; stride >>= 1u) {
+      if (lane < stride) { ssq[t] += ssq[t + stride]; }
+      workgroupBarrier();
+    }
+    if (lane == 0u && mi < MT) { inv[mi] = inverseSqrt(ssq[t] / f32(K) + EPS); }
   }
   workgroupBarrier();`
       : ''
