@@ -124,7 +124,7 @@ def run_seed(org: Organism, a, seed: int) -> None:
     root = a.organism
     common = ["--model", root / "model", "--sae", root / "sae", "--prompts", a.prompts]
     steer = ["--judge", f"organism:{root / 'organism.json'}", "--feature-labels", root / "sae" / "feature_labels.json",
-             "--general-text", root / "corpus" / "general.txt", "--trials-per-feature", a.trials, "--seed", seed]
+             "--general-text", root / "corpus" / "general.txt", "--trials-per-feature", a.trials, "--max-tokens", a.max_tokens, "--seed", seed]
     steer += ["--boost", a.boost] if a.boost is not None else []
     if not (d / "otd" / "latents.json").exists():
         analyze(["find-otd-latents", *common, "--seed", seed, "--out", d / "otd"], d / "otd.log")
@@ -216,6 +216,7 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--boost", type=float, help="fixed steering strength (else ablate calibrates per feature)")
     ap.add_argument("--trials", type=int, default=5, help="draws per steering feature")
+    ap.add_argument("--max-tokens", type=int, default=96, help="ablate's reply length (the shipped organism's default; other models get 512)")
     ap.add_argument("--table-only", action="store_true", help="print the table of the seeds OUT holds, run nothing")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
