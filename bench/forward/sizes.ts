@@ -8,7 +8,9 @@
 // run, on random weights made on that device in the same dtype (f32/bf16 only), after our backend is closed.
 // Usage:
 //   node --import tsx bench/forward/sizes.ts [--backend webgpu] [--dtype f32|bf16|fp8] [--prompt 128]
-//     [--steps 16] [--batch 1] [--torch-device cuda|cpu] [--python python3] [MODEL …]
+//     [--steps 16] [--batch 1] [--tiled-from ROWS] [--torch-device cuda|cpu] [--python python3] [MODEL …]
+// --tiled-from: the fewest rows a step's linears take in 32-row tiles (lib/model/webgpu/kernels.ts; default: the
+// GEMV everywhere), to time the tile against the GEMV on a GPU.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -33,6 +35,7 @@ const { values, positionals } = parseArgs({
     prompt: { type: 'string', default: '128' },
     steps: { type: 'string', default: '16' },
     batch: { type: 'string', default: '1' },
+    'tiled-from': { type: 'string' },
     'torch-device': { type: 'string' },
     python: { type: 'string', default: 'python3' },
   },
@@ -72,8 +75,10 @@ function constantWeights(held: WeightDtype): WeightSource {
   };
 }
 
+const tiling = values['tiled-from'] === undefined ? {} : { tiledFrom: Number(values['tiled-from']) };
+
 async function modelOf(config: ModelConfig): Promise<Model> {
-  return new Transformer(config, await kernelsFor(backend, constantWeights(dtype), config, dtype, {}));
+  return new Transformer(config, await kernelsFor(backend, constantWeights(dtype), config, dtype, tiling));
 }
 
 const promptLen = Number(values.prompt),

@@ -4,6 +4,8 @@
 #   tests  the WebGPU test cases against transformers/torch on this GPU, the memory model against the device's bytes
 #   8b     bench/forward/sizes.ts, Llama-3.1-8B's shape in bf16 over 512 new tokens at batch 1 and 32, each against
 #          PyTorch CUDA bf16 (transformers generate) in the same run
+#   tile   the 8B's bf16 shape at batch 1 and 32 over 128 new tokens with the 32-row tiled linears (--tiled-from 16),
+#          then with the GEMV (the default), in the same run: prefill and decode tok/s of each
 #   large  Gemma-2-27B in bf16 (against PyTorch too) and Llama-3.1-70B's shape in FP8, 512 new tokens
 # Needs python3 with torch and transformers there. Each step has its own time limit and writes under $OUT as it goes.
 # Measured on an H200 (2026-12-04): making the 8B's bf16 weights and compiling the shaders takes about 33 s, the
@@ -50,10 +52,17 @@ for stage in "$@"; do
     sizes 140 sizes-8b-b1 --dtype bf16 --batch 1 --torch-device cuda Llama-3.1-8B
     sizes 210 sizes-8b-b32 --dtype bf16 --batch 32 --torch-device cuda Llama-3.1-8B
     ;;
+  tile)
+    for rows in 16 default; do
+      tiled=(--tiled-from "$rows") && [ "$rows" = default ] && tiled=()
+      sizes 120 "sizes-8b-b1-$rows" "${tiled[@]}" --steps 128 --dtype bf16 --batch 1 Llama-3.1-8B
+      sizes 120 "sizes-8b-b32-$rows" "${tiled[@]}" --steps 128 --dtype bf16 --batch 32 Llama-3.1-8B
+    done
+    ;;
   large)
     sizes 240 sizes-27b --dtype bf16 --batch 1 --torch-device cuda Gemma-2-27B
     sizes 300 sizes-70b --dtype fp8 --batch 1 Llama-3.1-70B
     ;;
-  *) echo "unknown stage $stage: tests, 8b or large" >&2 && exit 2 ;;
+  *) echo "unknown stage $stage: tests, 8b, tile or large" >&2 && exit 2 ;;
   esac
 done

@@ -55,8 +55,13 @@ interface CacheStore {
   marked: Int32Array;
 }
 
-/** The fewest rows a step's linears take in 32-row tiles by default (below: the 4-row GEMV). */
-const TILED_FROM_ROWS = 16;
+/**
+ * The fewest rows a step's linears take in 32-row tiles by default: none, the 4-row GEMV everywhere. On an NVIDIA
+ * H200 the tile (from 16 rows, before its norm prologue was parallelised) was slower than the GEMV: Llama-3.1-8B bf16
+ * prefill 103 tok/s against 158, batch-32 decode 165 against 218.5 (bench/forward/gpu/results-h200.txt). It stays
+ * off until a GPU run shows it faster (`bench/forward/sizes.ts --tiled-from 16` times it).
+ */
+const TILED_FROM_ROWS = Number.POSITIVE_INFINITY;
 
 export class WebgpuKernels implements Kernels<GpuAct> {
   readonly weightBytes: number;
