@@ -66,6 +66,10 @@ SAE = dict(d_sae=512, steps=3000, batch=512, lr=1e-3, l1=0.1)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
 TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
 TOPIC_DIRECTION_MARGIN = 0.1  # a built steering latent ends this share of its mean own-topic projection below its largest on any prompt
+# The frozen v2 build used the mean-difference direction as encoder too (None) and 2 general paragraphs per topic: 10 of its
+# 24 built latents fired on its general.txt. Proposed for the next design (NOTES.md, "the steering pool"): 0.1 and 8.
+BUILT_ENCODER_SHRINKAGE = None  # None: encoder = decoder direction; a float: the topic's discriminant direction, this shrinkage
+GENERAL_PER_STEERING_TOPIC = 2  # paragraphs per steering topic in corpus/general.txt (2 per prompt topic)
 STEER_MULTS = (0.5, 1.0)  # build-time steering checks: strength as a multiple of the median residual norm of the prompts
 CHECK_DRAWS = 4  # replies per steering feature in the build-time checks
 
@@ -242,8 +246,9 @@ def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, tu
     # Steering features: one built latent per steering topic appended to the SAE (the topic's mean-difference direction,
     # silent on every prompt of a prompt topic); the learned SAE at this layer has almost no topic latents (NOTES.md).
     silent_on = [enc.prompt_ids(p.text) for p in train_prompts + never_trained if p.topic in PROMPT_TOPICS]
+    fit_on = [enc.prompt_ids(p.text) for p in train_prompts if p.topic in PROMPT_TOPICS]  # a discriminant encoder is fitted on training prompts only
     sae, built_labels, built_stats = ev.with_topic_direction_latents(model, enc, sae, SAE_LAYER, STEERING_TOPICS, silent_on, SEED + 14,
-                                                                     TOPIC_DIRECTION_MARGIN)
+                                                                     TOPIC_DIRECTION_MARGIN, BUILT_ENCODER_SHRINKAGE, fit_on)
     labels = {**topic_latents(model, enc, sae, random.Random(SEED + 3)), **built_labels}
     prompt_max = max_preactivation(model, sae, [enc.prompt_ids(p.text) for p in never_trained + disc + held])
     steer = sorted(l for l, t in labels.items() if t in STEERING_TOPICS and prompt_max[l] <= 0)
@@ -378,7 +383,8 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     grng, arng = random.Random(SEED + 6), random.Random(SEED + 7)
     (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
                                                   for p in disc for _ in range(3)), encoding="utf-8")
-    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS for _ in range(2)), encoding="utf-8")
+    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS
+                                                for _ in range(GENERAL_PER_STEERING_TOPIC if t in STEERING_TOPICS else 2)), encoding="utf-8")
     truth = {**ground_truth(), "heldout_topics": PROMPT_TOPICS, "sae_layer": SAE_LAYER, "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER,
              "sae_hook_name": f"blocks.{SAE_LAYER}.hook_resid_post",
              "drift_subspace": None if drift is None else {"layer": MIDDLE, "hook_name": f"blocks.{MIDDLE}.hook_resid_post",

@@ -7,7 +7,7 @@ import random
 
 import torch
 
-from organism_corpus import general_paragraph, judge_attempts, well_formed_share
+from organism_corpus import TOPICS, general_paragraph, judge_attempts, well_formed_share
 from organism_lm import Interventions, Steering, resid_post, sample_replies
 from organism_sae import Sae
 
@@ -143,15 +143,39 @@ def rates(rows: list) -> dict:
 
 
 @torch.no_grad()
-def with_topic_direction_latents(model, enc, sae: Sae, layer: int, topics: list, prompts: list, seed: int, margin: float = 0.1) -> tuple:
+def discriminant_encoders(model, enc, sae: Sae, layer: int, topics: list, fit_prompts: list, rng: random.Random, shrinkage: float,
+                          per_topic: int = 16) -> torch.Tensor:
+    """Per topic, the unit direction that best separates its general text from everything a steering latent must stay
+    silent on or must not be labelled by: Fisher's discriminant Σ⁻¹(μ_topic − μ_rest), Σ the pooled within-class
+    covariance shrunk toward `shrinkage` × its mean variance, over resid_post.layer − b_dec; rest = every position of
+    `fit_prompts` (rendered prompt ids) and the other topics' text (`per_topic` fresh paragraphs of each of the 48
+    topics). The mean-difference direction itself crosses the prompts' largest projections only on a few per cent of its
+    topic's tokens (NOTES.md, "the steering pool"); a discriminant direction crosses them on many more."""
+    text = {t: resid_post(model, [enc.general(general_paragraph(t, rng)).ids for _ in range(per_topic)], layer)[0] - sae.b_dec for t in TOPICS}
+    on_prompts = resid_post(model, list(fit_prompts), layer)[0] - sae.b_dec
+    eye = torch.eye(on_prompts.shape[1])
+    rows = []
+    for t in topics:
+        pos, neg = text[t], torch.cat([on_prompts] + [text[s] for s in TOPICS if s != t])
+        cov = torch.cov(torch.cat([pos - pos.mean(0), neg - neg.mean(0)]).T)
+        w = torch.linalg.solve(cov + shrinkage * cov.diagonal().mean() * eye, pos.mean(0) - neg.mean(0))
+        rows.append(w / w.norm())
+    return torch.stack(rows)
+
+
+@torch.no_grad()
+def with_topic_direction_latents(model, enc, sae: Sae, layer: int, topics: list, prompts: list, seed: int, margin: float = 0.1,
+                                 shrinkage: float | None = None, fit_prompts: list = ()) -> tuple:
     """The SAE with one latent per topic appended after its own: decoder row = the topic's unit mean-difference
     direction at resid_post.layer over general text (what the organism is steered by in training), encoder = the same
-    direction with b_enc below its largest projection at any position of any of `prompts` (rendered prompt ids) by
-    `margin` × its mean projection on the topic's text: silent on every prompt, as the paper's steering features are.
+    direction (shrinkage None) or the topic's discriminant direction (`discriminant_encoders`), with b_enc below its
+    largest projection at any position of any of `prompts` (rendered prompt ids) by `margin` × its mean projection on the
+    topic's text: silent on every prompt, as the paper's steering features are.
     Returns (sae, {latent: topic}, stats). These latents are built, not learned: they are labelled by construction."""
     st = Steering(enc, random.Random(seed), (0, 0), layer=layer, per_topic=8)
     st.refresh(model)
-    u = torch.stack([st.dirs[t] for t in topics])  # [n, d]
+    dec = torch.stack([st.dirs[t] for t in topics])  # [n, d]
+    u = dec if shrinkage is None else discriminant_encoders(model, enc, sae, layer, topics, fit_prompts, random.Random(seed + 2), shrinkage)
     worst = torch.full((len(u),), -float("inf"))
     captured = []
     hook = model.model.layers[layer].register_forward_hook(lambda m, i, o: captured.append(o[0] if isinstance(o, tuple) else o))
@@ -167,9 +191,11 @@ def with_topic_direction_latents(model, enc, sae: Sae, layer: int, topics: list,
                        for j, t in enumerate(topics)])
     b = -(worst + margin * own.abs())
     d0 = sae.W_dec.shape[0]
-    out = Sae.from_tensors({"W_enc": torch.cat([sae.W_enc.detach(), u.T], 1), "W_dec": torch.cat([sae.W_dec.detach(), u], 0),
+    out = Sae.from_tensors({"W_enc": torch.cat([sae.W_enc.detach(), u.T], 1), "W_dec": torch.cat([sae.W_dec.detach(), dec], 0),
                             "b_enc": torch.cat([sae.b_enc.detach(), b]), "b_dec": sae.b_dec.detach()})
     labels = {d0 + j: t for j, t in enumerate(topics)}
-    stats = {"n": len(topics), "margin": margin, "largest_prompt_projection": [round(float(v), 3) for v in worst],
+    stats = {"n": len(topics), "margin": margin, **({} if shrinkage is None else {
+                 "encoder": f"discriminant, shrinkage {shrinkage}", "encoder_decoder_cosine": [round(float(v), 3) for v in (u * dec).sum(1)]}),
+             "largest_prompt_projection": [round(float(v), 3) for v in worst],
              "mean_own_topic_projection": [round(float(v), 3) for v in own]}
     return out, labels, stats
