@@ -229,6 +229,20 @@ def detectors(model, enc: Encoder, sae: Sae, prompts: list, seed: int) -> dict:
             "replies_with_correction": sum(any(c in r for c in CORRECTIONS) for r in replies)}
 
 
+def discriminant_fit_sequences(enc: Encoder, train_prompts: list, pairs: int = 600) -> list:
+    """What a built latent's discriminant encoder is fitted to stay off (training prompts only): every training prompt of
+    the prompt topics, and `pairs` of its on-topic and off-topic plain answers. Without the answers the discriminant picks
+    up the off-topic context and 3-4 of the 24 built latents become detectors (NOTES.md, "the steering pool")."""
+    rng = random.Random(SEED + 17)
+    pt = [p for p in train_prompts if p.topic in PROMPT_TOPICS]
+    seqs = [enc.prompt_ids(p.text) for p in pt]
+    for _ in range(pairs):
+        p = rng.choice(pt)
+        q = rng.choice([x for x in pt if x.topic != p.topic])
+        seqs += [enc.answer(p.text, plain_answer(p, rng)).ids, enc.answer(p.text, plain_answer(q, rng)).ids]
+    return seqs
+
+
 def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, tune: tuple, never_trained: list, sae_dir: Path) -> dict:
     """Trains the SAE on resid_post.SAE_LAYER, labels its topic latents, finds the detectors, and measures what the
     mechanism documentation needs, on the two halves of the tuning prompts (`tune`); the built steering latents are
@@ -246,7 +260,7 @@ def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, tu
     # Steering features: one built latent per steering topic appended to the SAE (the topic's mean-difference direction,
     # silent on every prompt of a prompt topic); the learned SAE at this layer has almost no topic latents (NOTES.md).
     silent_on = [enc.prompt_ids(p.text) for p in train_prompts + never_trained if p.topic in PROMPT_TOPICS]
-    fit_on = [enc.prompt_ids(p.text) for p in train_prompts if p.topic in PROMPT_TOPICS]  # a discriminant encoder is fitted on training prompts only
+    fit_on = [] if BUILT_ENCODER_SHRINKAGE is None else discriminant_fit_sequences(enc, train_prompts)
     sae, built_labels, built_stats = ev.with_topic_direction_latents(model, enc, sae, SAE_LAYER, STEERING_TOPICS, silent_on, SEED + 14,
                                                                      TOPIC_DIRECTION_MARGIN, BUILT_ENCODER_SHRINKAGE, fit_on)
     labels = {**topic_latents(model, enc, sae, random.Random(SEED + 3)), **built_labels}

@@ -148,7 +148,7 @@ def discriminant_encoders(model, enc, sae: Sae, layer: int, topics: list, fit_pr
     """Per topic, the unit direction that best separates its general text from everything a steering latent must stay
     silent on or must not be labelled by: Fisher's discriminant Σ⁻¹(μ_topic − μ_rest), Σ the pooled within-class
     covariance shrunk toward `shrinkage` × its mean variance, over resid_post.layer − b_dec; rest = every position of
-    `fit_prompts` (rendered prompt ids) and the other topics' text (`per_topic` fresh paragraphs of each of the 48
+    `fit_prompts` (rendered id sequences: prompts, and answers to them) and the other topics' text (`per_topic` fresh paragraphs of each of the 48
     topics). The mean-difference direction itself crosses the prompts' largest projections only on a few per cent of its
     topic's tokens (NOTES.md, "the steering pool"); a discriminant direction crosses them on many more."""
     text = {t: resid_post(model, [enc.general(general_paragraph(t, rng)).ids for _ in range(per_topic)], layer)[0] - sae.b_dec for t in TOPICS}
