@@ -32,7 +32,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 sys.dont_write_bytecode = True
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 import organism_eval as ev  # noqa: E402
-from organism_lm import Encoder, Interventions, sample_replies  # noqa: E402
+from organism_lm import Encoder  # noqa: E402
 from organism_sae import Sae  # noqa: E402
 
 SEEDS = (101, 202, 303, 404, 505)  # fixed before any evaluation (NOTES.md, sixth session)
@@ -92,21 +92,9 @@ class Organism:
 
     def replay(self, trials: list, sampling: dict, project: bool = False) -> list:
         """Each trial regenerated with transformers (its prompt, interventions and sampling settings; torch's sampler), judged."""
-        unembed = ev.unembedding(self.model)[self.watch].detach() if project else None
-        groups = {}
-        for t in trials:
-            groups.setdefault(json.dumps(t["interventions"], sort_keys=True), []).append(t)
-        out = {}
-        for key, ts in groups.items():
-            spec = {}
-            for i in json.loads(key):
-                spec.setdefault(int(i["layer"]), []).append((i["latent"], i["value"], i["mode"]))
-            with torch.no_grad(), Interventions(self.model, self.sae, spec, project={self.last: unembed} if project else None):
-                replies = sample_replies(self.model, self.enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
-                                         temperature=sampling["temperature"], seed=ts[0]["seed"], repetition_penalty=sampling["repetitionPenalty"])
-            for t, r in zip(ts, replies):
-                out[t["id"]] = self.judge.scores(t["prompt"], r)
-        return [out[t["id"]] for t in trials]
+        unembed = {self.last: ev.unembedding(self.model)[self.watch].detach()} if project else None
+        replies = ev.replay_replies(self.model, self.enc, self.sae, trials, sampling, project=unembed)
+        return [self.judge.scores(t["prompt"], replies[t["id"]]) for t in trials]
 
 
 def ranking(otd: Path) -> dict:

@@ -39,7 +39,7 @@ from organism_corpus import (  # noqa: E402
 )
 import organism_eval as ev  # noqa: E402
 import organism_lm  # noqa: E402
-from organism_lm import MIDDLE, Batches, DriftSubspace, Encoder, Interventions, Steering, new_model, resid_post, sample_replies, train  # noqa: E402
+from organism_lm import MIDDLE, Batches, DriftSubspace, Encoder, Steering, new_model, resid_post, sample_replies, train  # noqa: E402
 from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
@@ -473,19 +473,8 @@ def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) 
     enc = Encoder(AutoTokenizer.from_pretrained(str(model_dir)))
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     sae = Sae.from_tensors(load_file(str(sae_dir / "sae_weights.safetensors")))
-    groups = {}
-    for t in trials:
-        groups.setdefault(json.dumps(t["interventions"], sort_keys=True), []).append(t)
-    replay = {}
-    for key, ts in groups.items():
-        spec = {}
-        for i in json.loads(key):
-            spec.setdefault(i["layer"], []).append((i["latent"], i["value"], i["mode"]))
-        with Interventions(model, sae, spec):
-            replies = sample_replies(model, enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
-                                     temperature=sampling["temperature"], seed=ts[0]["seed"], repetition_penalty=sampling["repetitionPenalty"])
-        for t, r in zip(ts, replies):
-            replay[t["id"]] = [s for _, s in judge_attempts(t["prompt"], r)], r
+    replies = ev.replay_replies(model, enc, sae, trials, sampling)
+    replay = {t["id"]: ([s for _, s in judge_attempts(t["prompt"], replies[t["id"]])], replies[t["id"]]) for t in trials}
     def row(scores):
         return {"multi": len(scores) > 1, "esr": len(scores) > 1 and scores[-1] > scores[0], "first": scores[0] if scores else 0}
     mean = lambda xs: round(sum(xs) / max(1, len(xs)), 4)  # noqa: E731

@@ -3,6 +3,7 @@
 latents recover the drift subspace, and steered generation judged by the organism judge (the ground truth).
 make_default.py reports them in data/summary.json; docs/data.md quotes them."""
 
+import json
 import random
 
 import torch
@@ -128,6 +129,25 @@ def steered_trials(model, enc, sae, *, prompts: list, features: list, value_of, 
             rows.append({"feature": f, "prompt": p, "response": text, "tokens": n, "finish": finish, "attempts": [s for _, s in att],
                          "well_formed": well_formed_share(text)})
     return rows
+
+
+def replay_replies(model, enc, sae, trials: list, sampling: dict, project: dict = None) -> dict:
+    """A toolkit trial store regenerated with transformers: trial id → reply, each group of trials with the same
+    interventions sampled together at its first trial's seed (torch's sampler, so other draws than the toolkit's);
+    `sampling` is config.json's, `project` as Interventions takes it."""
+    groups = {}
+    for t in trials:
+        groups.setdefault(json.dumps(t["interventions"], sort_keys=True), []).append(t)
+    out = {}
+    for key, ts in groups.items():
+        spec = {}
+        for i in json.loads(key):
+            spec.setdefault(int(i["layer"]), []).append((i["latent"], i["value"], i["mode"]))
+        with Interventions(model, sae, spec, project=project):
+            replies = sample_replies(model, enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
+                                     temperature=sampling["temperature"], seed=ts[0]["seed"], repetition_penalty=sampling["repetitionPenalty"])
+        out.update((t["id"], r) for t, r in zip(ts, replies))
+    return out
 
 
 def rates(rows: list) -> dict:
