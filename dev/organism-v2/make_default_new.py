@@ -44,8 +44,9 @@ from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
 # Which prompts are never trained on (prompts.txt, heldout_prompts.txt): chosen by this seed among the prompts no design
-# session looked at (organism_corpus.evaluation_split); fixed before any evaluation (dev/organism-v2/NOTES.md, sixth session).
-SPLIT_SEED = 20261204
+# session looked at (organism_corpus.evaluation_split); fixed before any evaluation (dev/organism-v2/NOTES.md, seventh session;
+# the frozen v2 build used 20261204).
+SPLIT_SEED = 20261205
 TUNING_PROMPTS = 144  # the build's own checks run on training prompts of the prompt topics (two halves of a seeded draw), never on the never-trained prompts
 THREADS = 1  # one thread: the same bytes on every machine, and no slower on a shared 2-core machine
 VOCAB_SIZE = 2048
@@ -67,9 +68,9 @@ TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation ov
 TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
 TOPIC_DIRECTION_MARGIN = 0.1  # a built steering latent ends this share of its mean own-topic projection below its largest on any prompt
 # The frozen v2 build used the mean-difference direction as encoder too (None) and 2 general paragraphs per topic: 10 of its
-# 24 built latents fired on its general.txt. Proposed for the next design (NOTES.md, "the steering pool"): 0.1 and 8.
-BUILT_ENCODER_SHRINKAGE = None  # None: encoder = decoder direction; a float: the topic's discriminant direction, this shrinkage
-GENERAL_PER_STEERING_TOPIC = 2  # paragraphs per steering topic in corpus/general.txt (2 per prompt topic)
+# 24 built latents fired on its general.txt. v3 (NOTES.md, "the steering pool" and seventh session): 0.1 and 8.
+BUILT_ENCODER_SHRINKAGE = 0.1  # None: encoder = decoder direction; a float: the topic's discriminant direction, this shrinkage
+GENERAL_PER_STEERING_TOPIC = 8  # paragraphs per steering topic in corpus/general.txt (2 per prompt topic)
 STEER_MULTS = (0.5, 1.0)  # build-time steering checks: strength as a multiple of the median residual norm of the prompts
 CHECK_DRAWS = 4  # replies per steering feature in the build-time checks
 

@@ -203,14 +203,22 @@ def tuning_prompts(train: list, n: int) -> list:
     return random.Random(17).sample([p for p in train if p.topic in PROMPT_TOPICS], n)
 
 
-SPENT_SPLIT_SEED = 20250101  # the split of the design sessions: its never-trained prompts were looked at, its tuning prompts gated the design
+# The splits of earlier designs, in the order they were used: each one's never-trained prompts were looked at (20250101's
+# in the design sessions; 20261204's evaluated the frozen v2) and its 144 tuning prompts gated a design.
+SPENT_SPLIT_SEEDS = (20250101, 20261204)
 
 
 def evaluation_split(seed: int):
-    """split_prompts(seed) with every prompt the design sessions looked at (SPENT_SPLIT_SEED's discovery, held-out and
-    144 tuning prompts) kept out of the never-trained sets."""
-    train, disc, held = split_prompts(SPENT_SPLIT_SEED)
-    return split_prompts(seed, frozenset(p.text for p in disc + held + tuning_prompts(train, 144)))
+    """split_prompts(seed) with every prompt an earlier split looked at (each spent split's discovery, held-out and 144
+    tuning prompts) kept out of the never-trained sets. A spent seed gives its split as it was drawn (only the splits
+    before it excluded), so earlier builds' splits are reproduced."""
+    exclude = set()
+    for spent in SPENT_SPLIT_SEEDS:
+        if spent == seed:
+            break
+        train, disc, held = split_prompts(spent, frozenset(exclude))
+        exclude |= {p.text for p in disc + held + tuning_prompts(train, 144)}
+    return split_prompts(seed, frozenset(exclude))
 
 
 def fill(template: str, topic: str, rng: random.Random, prompt: Prompt | None = None) -> str:
