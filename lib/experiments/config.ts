@@ -3,7 +3,7 @@
 // model > defaults), each value with its origin — in two steps: what needs no model (prepareAblation: files
 // read, latents located, the judge made; what --dry-run shows), then what the session decides
 // (ablationOptions: layers, latents resolved, possibly by a discovery run made first).
-import { renderRefs } from '../errors.ts';
+import { renderRefs, settingRef as ref } from '../errors.ts';
 import { checkPrompts, readGeneralText, readPrompts } from '../io/inputs.ts';
 import type { Judge } from '../judge/index.ts';
 import { judgeFrom } from '../judge/settings.ts';
@@ -21,6 +21,8 @@ import {
   type Resolved,
   resolveSettings,
   type Sources,
+  showValue,
+  snakeOf,
 } from '../settings/table.ts';
 import type { MetricsReport } from '../trials/metrics.ts';
 import { type Condition, type ConditionOptions, clampsLatents } from './conditions.ts';
@@ -177,6 +179,10 @@ function sampledFeatures(r: Resolved<typeof ABLATION_SETTINGS>): SampledFeatures
 function logOrigins(r: Resolved<typeof ABLATION_SETTINGS>, sources: Sources, say: (line: string) => void): void {
   const fromFile = fromOrigin(ABLATION_SETTINGS, r, 'esr_defaults.json');
   if (fromFile.length) say(`defaults for this SAE from ${sources.sae?.file}: ${fromFile.join(', ')}`);
+  for (const a of r.setAside)
+    say(
+      `${a.origin === 'esr_defaults.json' ? `${sources.sae?.file}: ${snakeOf(a.name)}` : `the shipped model's ${ref(a.name)}`} ${showValue(ABLATION_SETTINGS[a.name as keyof typeof ABLATION_SETTINGS], a.value)} set aside: ${ref(a.by)} was given`,
+    );
   const shipped = fromOrigin(ABLATION_SETTINGS, r, 'shipped model').filter((l) => !/^‹(prompts|generalText)›/.test(l));
   if (shipped.length)
     say(

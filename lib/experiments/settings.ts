@@ -147,9 +147,10 @@ export const ABLATION_SETTINGS = {
     key: 'conditions',
   }),
   boost: num({
-    doc: 'fixed steering strength for every feature (else calibrated per feature)',
+    doc: 'fixed steering strength for every feature (else calibrated per feature); one from esr_defaults.json is set aside when calibration is asked for',
     min: -B,
     max: B,
+    sae: 'value',
     key: 'strength.boost',
     conflicts: [{ with: 'calibrate', why: 'give a fixed boost or calibrate one per feature' }],
   }),
@@ -250,6 +251,7 @@ export const ABLATION_SETTINGS = {
   randomMatch: oneOf(RANDOM_MATCHES, {
     doc: "random control: activity (matched on label-blind firing frequency and mean activation, detector-like latents excluded), activity-norm (then also on the residual norm its clamp removes on off-topic contexts) or none (uniform, the paper's)",
     default: 'activity',
+    sae: 'value',
     key: 'random_match',
     requires: { includes: ['conditions', 'random'] },
   }),

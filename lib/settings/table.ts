@@ -75,6 +75,16 @@ export type Origins<S extends Table> = { [K in keyof S]: Origin };
 export interface Resolved<S extends Table> {
   values: Values<S>;
   origins: Origins<S>;
+  /** Values of a lower layer (esr_defaults.json, the shipped model) set aside because an explicit setting excludes them. */
+  setAside: SetAside[];
+}
+
+/** A lower layer's value not used: `by` was given and excludes it (a conflict, or `by` applies only without it). */
+export interface SetAside {
+  name: string;
+  origin: Origin;
+  value: unknown;
+  by: string;
 }
 
 /** Settings from outside the call: the SAE's esr_defaults.json and whether the shipped model and SAE are in use. */
@@ -169,10 +179,33 @@ export function applies(table: Table, name: string, values: Record<string, unkno
   return !r || notApplying(name, r, values) === null;
 }
 
+/** Why `by` excludes a value of `name`: the two conflict, or `by` applies only without `name`; null when it does not. */
+function excludes(table: Table, by: string, name: string): string | null {
+  const c = table[by].conflicts?.find((x) => x.with === name) ?? table[name].conflicts?.find((x) => x.with === by);
+  if (c) return c.why;
+  const r = table[by].requires;
+  return r && 'absent' in r && r.absent === name ? r.why : null;
+}
+
+/** An esr_defaults.json that sets two settings which exclude each other (a boost and a calibration setting) is refused. */
+function checkFile(table: Table, file: SaeDefaults): void {
+  const set = Object.keys(table).filter((n) => table[n].sae && hasValue(file.values[snakeOf(n)]));
+  for (const a of set)
+    for (const b of set) {
+      const why = a === b ? null : excludes(table, a, b);
+      if (why)
+        throw new SettingError(
+          `${file.file}: ${snakeOf(a)} and ${snakeOf(b)} cannot both be set (${why}); keep one of them in the file`,
+        );
+    }
+}
+
 /**
  * The layered merge: explicit > the SAE's esr_defaults.json > the shipped model's overrides > defaults, each
- * value with its origin. Explicit values are checked first (checkInput), as are the file's; an explicit
- * setting that does not apply under the result is refused.
+ * value with its origin. Explicit values are checked first (checkInput), as are the file's (and the file
+ * against itself); an explicit setting that does not apply under the result is refused. A lower layer's value
+ * that an explicit setting excludes is set aside for the default (an explicit --calibrate over a file's
+ * boost), and listed in `setAside`.
  */
 export function resolveSettings<S extends Table>(
   table: S,
@@ -180,20 +213,29 @@ export function resolveSettings<S extends Table>(
   sources: Sources = NO_SOURCES,
 ): Resolved<S> {
   checkInput(table, input);
+  if (sources.sae) checkFile(table, sources.sae);
   const values: Record<string, unknown> = {};
   const origins: Record<string, Origin> = {};
+  const setAside: SetAside[] = [];
+  const given = Object.keys(input).filter((k) => input[k] !== undefined);
   for (const [name, s] of Object.entries(table)) {
     const fromFile = s.sae ? sources.sae?.values[snakeOf(name)] : undefined;
+    const lower: [Origin, unknown] | null =
+      input[name] !== undefined
+        ? null
+        : hasValue(fromFile)
+          ? ['esr_defaults.json', fileValue(s, name, fromFile, sources.sae!)]
+          : sources.shipped && s.shipped !== undefined
+            ? ['shipped model', s.shipped]
+            : null;
+    const by = lower && given.find((g) => excludes(table, g, name) !== null);
     if (input[name] !== undefined) {
       values[name] = input[name];
       origins[name] = 'explicit';
-    } else if (fromFile !== undefined && fromFile !== null) {
-      values[name] = fileValue(s, name, fromFile, sources.sae!);
-      origins[name] = 'esr_defaults.json';
-    } else if (sources.shipped && s.shipped !== undefined) {
-      values[name] = s.shipped;
-      origins[name] = 'shipped model';
+    } else if (lower && !by) {
+      [origins[name], values[name]] = lower;
     } else {
+      if (lower && by) setAside.push({ name, origin: lower[0], value: lower[1], by });
       values[name] = s.default;
       origins[name] = 'default';
     }
@@ -203,7 +245,7 @@ export function resolveSettings<S extends Table>(
     const why = notApplying(name, s.requires, values);
     if (why) throw new SettingError(why);
   }
-  return { values: values as Values<S>, origins: origins as Origins<S> };
+  return { values: values as Values<S>, origins: origins as Origins<S>, setAside };
 }
 
 /** A setting that must have a value here: refused, naming the setting and what to give, when it has none. */

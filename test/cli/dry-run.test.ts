@@ -2,12 +2,12 @@
 // origins, the planned work as counted by hand from the settings, a time estimate, a judge cost from
 // --judge-price; nothing written.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertExit, runCli } from '../support/cli.ts';
-import { FIXTURE_SESSION_ARGS, writeFixtureFeatures } from '../support/fixture-args.ts';
+import { FIXTURE_MODEL, FIXTURE_SAE, FIXTURE_SESSION_ARGS, writeFixtureFeatures } from '../support/fixture-args.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dry-run-'));
 const prompts = join(dir, 'prompts.txt');
@@ -66,6 +66,42 @@ test('ablate --dry-run: settings with origins, the work counted by hand, an esti
     new RegExp(`about \\$${cost.toFixed(2).replace('.', '\\.')} at \\$1 / \\$5`),
   );
   assert.equal(existsSync(out), false);
+});
+
+test("ablate --dry-run: a boost and random control shipped in the SAE's esr_defaults.json; calibration flags set the boost aside; a file with both is refused", () => {
+  const sae = join(dir, 'sae-with-boost');
+  cpSync(FIXTURE_SAE, sae, { recursive: true });
+  const defaults = join(sae, 'esr_defaults.json');
+  writeFileSync(defaults, JSON.stringify({ boost: 3, random_match: 'none' }));
+  const args = ['--model', FIXTURE_MODEL, '--sae', sae, ...base.slice(4), '--latents', '5,9', '--features', features];
+  const random = ['--conditions', 'baseline,ablate,random', '--trials-per-feature', '2', '--out', join(dir, 'never-b')];
+  const r = cli(['ablate', ...args, ...random]);
+  assertExit(r, 0);
+  assert.match(r.stdout, /^ {2}--boost +3 {2}\(esr_defaults\.json\)$/m);
+  assert.match(r.stdout, /^ {2}--random-match +none {2}\(esr_defaults\.json\)$/m);
+  assert.match(line(r.stdout, 'calibration'), /^calibration +0 responses/);
+  // an explicit flag wins
+  const given = cli(['ablate', ...args, ...random, '--boost', '5', '--random-match', 'activity']);
+  assertExit(given, 0);
+  assert.match(given.stdout, /^ {2}--boost +5 {2}\(explicit\)$/m);
+  assert.match(given.stdout, /^ {2}--random-match +activity {2}\(explicit\)$/m);
+  // --calibrate (or any calibration flag) sets the file's boost aside, says so, and calibrates:
+  // 3 features × 2 steps × 1 response per step
+  for (const flag of [['--calibrate'], ['--target', '40']]) {
+    const c = cli(['ablate', ...args, ...random, ...flag, '--calibrate-steps', '2', '--calibrate-per-step', '1']);
+    assertExit(c, 0);
+    assert.match(
+      c.stderr,
+      new RegExp(`${defaults.replace(/[.\\/]/g, '\\$&')}: boost 3 set aside: ${flag[0]} was given`),
+    );
+    assert.match(c.stdout, /^ {2}--boost +— {2}\(default\)$/m);
+    assert.match(line(c.stdout, 'calibration'), /^calibration +6 responses/);
+  }
+  // a boost and a calibration setting in the same file: refused before any work, naming the file and both keys
+  writeFileSync(defaults, JSON.stringify({ boost: 3, target: 25 }));
+  const bad = cli(['ablate', ...args, ...random]);
+  assertExit(bad, 2);
+  assert.ok(bad.stderr.includes(`${defaults}: target and boost cannot both be set`), bad.stderr);
 });
 
 test('find-otd-latents --dry-run: responses, captured sequences and passes counted by hand; nothing written', () => {

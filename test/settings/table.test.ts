@@ -216,6 +216,46 @@ test('conflicts between given settings, and settings given where they do not app
   assert.doesNotThrow(() => resolveSettings(T, { boost: 2 }, { shipped: true, sae: null }));
 });
 
+test('esr_defaults.json may ship a boost: explicit flags win, calibration settings set it aside, a file with both is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'settings-'));
+  const file = join(dir, 'esr_defaults.json');
+  const sources = (json: object): Sources => {
+    writeFileSync(file, JSON.stringify(json));
+    return { shipped: true, sae: readSaeDefaults(dir) };
+  };
+  const B = { ...T, boost: num({ doc: 'boost', min: -1e6, max: 1e6, key: 'strength.boost', sae: 'value' }) };
+  const shippedBoost = sources({ boost: 138 });
+  const r = resolveSettings(B, {}, shippedBoost);
+  assert.equal(r.values.boost, 138);
+  assert.equal(r.origins.boost, 'esr_defaults.json');
+  assert.equal(r.values.target, 20, 'the shipped target stays a value, but does not apply beside a boost');
+  assert.deepEqual(r.setAside, []);
+  // an explicit boost wins over the file's
+  assert.equal(resolveSettings(B, { boost: 5 }, shippedBoost).values.boost, 5);
+  // a calibration setting (it applies only without a boost) or a sweep (it conflicts with one) sets the file's aside
+  for (const given of [{ target: 40 }, { sweep: 3 }] as Input<typeof B>[]) {
+    const c = resolveSettings(B, given, shippedBoost);
+    assert.equal(c.values.boost, undefined);
+    assert.equal(c.origins.boost, 'default');
+    assert.deepEqual(c.setAside, [
+      { name: 'boost', origin: 'esr_defaults.json', value: 138, by: Object.keys(given)[0] },
+    ]);
+  }
+  // without the file's boost, the same input is what it was: nothing set aside
+  assert.deepEqual(resolveSettings(B, { sweep: 3 }, sources({ steps: 4 })).setAside, []);
+  // the file itself may not set a boost and a calibration setting together (whichever the caller gives)
+  for (const given of [{}, { boost: 2 }, { target: 40 }] as Input<typeof B>[])
+    assert.equal(
+      message(() => resolveSettings(B, given, sources({ boost: 138, target: 25 }))),
+      `${file}: target and boost cannot both be set (a fixed strength is not calibrated); keep one of them in the file`,
+    );
+  // a shipped-model override is set aside the same way (the lower layers yield alike)
+  const S = { ...T, boost: num({ doc: 'boost', min: -1e6, max: 1e6, key: 'strength.boost', shipped: 9 }) };
+  const s = resolveSettings(S, { sweep: 2 }, { shipped: true, sae: null });
+  assert.equal(s.values.boost, undefined);
+  assert.deepEqual(s.setAside, [{ name: 'boost', origin: 'shipped model', value: 9, by: 'sweep' }]);
+});
+
 test('required: a missing value names the setting and what to give', () => {
   const r = resolveSettings(T, {});
   assert.equal(
