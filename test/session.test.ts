@@ -1,6 +1,7 @@
 // The shipped model and SAE get their own ablate defaults (--max-tokens 96, --calibrate-per-step 1) however
 // their paths are written: the notebooks open 'data/model', the CLI an absolute path.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { flagOf, SettingError } from '../lib/errors.ts';
@@ -29,20 +30,31 @@ test('ablationOptions on a session opened with relative paths takes the shipped 
   });
   try {
     const lines: string[] = [];
+    // the organism's esr_defaults.json (layer numbers L: resid_post.L) and a labelled latent of it
+    const defaults = JSON.parse(readFileSync(join(SHIPPED.sae, 'esr_defaults.json'), 'utf8'));
+    const labels = JSON.parse(readFileSync(join(SHIPPED.sae, defaults.feature_labels), 'utf8'));
+    const [latent, label] = Object.entries(labels)[0] as [string, string];
     const o = await ablationOptions(session, {
       latents: '1,2,3',
-      features: [{ latent: 256, label: 'composting' }],
+      features: [{ latent: Number(latent), label }],
       log: (line) => lines.push(line),
     });
     // the shipped organism's overrides (ABLATION_SETTINGS: maxTokens 96, calibratePerStep 1), by origin
     assert.equal(o.sampling.maxNewTokens, 96);
-    assert.equal(o.strength.kind === 'calibrate' && o.strength.perStep, 1);
     assert.equal(o.settings.origins.maxTokens, 'shipped model');
-    assert.equal(o.settings.origins.calibratePerStep, 'shipped model');
+    if (defaults.boost === undefined) {
+      assert.equal(o.strength.kind === 'calibrate' && o.strength.perStep, 1);
+      assert.equal(o.settings.origins.calibratePerStep, 'shipped model');
+    } else {
+      // a shipped strength: steered at it, not calibrated
+      assert.deepEqual(o.strength, { kind: 'fixed', boost: defaults.boost });
+      assert.equal(o.settings.origins.boost, 'esr_defaults.json');
+    }
+    if (defaults.random_match !== undefined) assert.equal(o.randomMatch, defaults.random_match);
     assert.equal(o.settings.origins.steerLayer, 'esr_defaults.json');
-    // the organism's esr_defaults.json: steer_layer 2, clamp_layer 3 (layer numbers: resid_post.L)
-    assert.equal(hookName(o.steerHook), 'blocks.2.hook_resid_post');
-    assert.equal(hookName(o.clampHook), 'blocks.3.hook_resid_post');
+    const hook = (v: number | string) => (typeof v === 'number' ? `blocks.${v}.hook_resid_post` : v);
+    assert.equal(hookName(o.steerHook), hook(defaults.steer_layer));
+    assert.equal(hookName(o.clampHook), hook(defaults.clamp_layer));
     assert.ok(
       lines.some((l) => l.startsWith('shipped default (the ESR organism)')),
       lines.join('\n'),

@@ -12,8 +12,13 @@ import { assertExit, runCli } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'organism-'));
-// The median calibrated threshold of the documented `ablate` run on this build (docs/data.md).
-const BOOST = 0.315;
+// The steering strength: the one the build ships (data/sae/esr_defaults.json's `boost`, the run's default); a
+// build that ships none (the first organism) is steered at the median calibrated threshold of its documented
+// `ablate` run (docs/data.md), 0.315.
+const SHIPPED_BOOST: number | undefined = JSON.parse(
+  readFileSync(join(ROOT, 'data', 'sae', 'esr_defaults.json'), 'utf8'),
+).boost;
+const STRENGTH = SHIPPED_BOOST === undefined ? ['--boost', '0.315'] : [];
 
 const analyze = (...args: string[]) => runCli(args);
 
@@ -59,8 +64,7 @@ test('ablation: clamping the top-26 detectors while steering lowers the multi-at
     'baseline,ablate,random',
     '--trials-per-feature',
     '8',
-    '--boost',
-    String(BOOST),
+    ...STRENGTH,
     '--resamples',
     '200',
     '--seed',
@@ -88,8 +92,7 @@ test("docs/ablate.md's measured default run names the shipped steering pool's si
       'top26',
       '--otd',
       join(defaultDiscovery(), 'latents.json'),
-      '--boost',
-      String(BOOST),
+      ...STRENGTH,
       '--trials-per-feature',
       '1',
       '--resamples',
@@ -101,9 +104,14 @@ test("docs/ablate.md's measured default run names the shipped steering pool's si
   );
   const pool = JSON.parse(readFileSync(join(out, 'steering_pool.json'), 'utf8')).sampled.length as number;
   const doc = readFileSync(join(ROOT, 'docs', 'ablate.md'), 'utf8').replace(/\s+/g, ' ');
-  // the default run: its draws per feature under each default condition, its calibration steps per feature
+  // the default run: its draws per feature under each default condition, and its calibration steps per feature
+  // (none when the build ships a strength)
   const { trialsPerFeature, conditions, calibrateSteps } = ABLATION_SETTINGS;
   const trials = pool * trialsPerFeature.default! * conditions.default!.length;
-  const said = `the whole steering pool of ${pool} features × ${calibrateSteps.default} calibration steps, and ${trials} trials`;
+  const strength =
+    SHIPPED_BOOST === undefined
+      ? ` × ${calibrateSteps.default} calibration steps`
+      : ` at the shipped boost ${SHIPPED_BOOST}`;
+  const said = `the whole steering pool of ${pool} features${strength}, and ${trials} trials`;
   assert.ok(doc.includes(said), `docs/ablate.md should say: ${said}`);
 });

@@ -95,8 +95,13 @@ test('the default pool on the shipped model matches a transformers forward pass:
   // prompt, computed by data/make_default.py with transformers and torch (an independent forward pass).
   const summary = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8'));
   const reference: number[] = summary.steering_pool_reference.prompt_max_preactivation;
-  // the labelled steering-topic latents the build found silent on the prompts (data/sae/feature_labels.json)
+  // the labelled steering-topic latents the build found silent on the prompts (data/sae/feature_labels.json),
+  // each labelled with a steering topic of the language (data/organism.json)
   const steering: number[] = summary.topic_latents.steering;
+  const labels: Record<string, string> = JSON.parse(readFileSync(join(SHIPPED.sae, 'feature_labels.json'), 'utf8'));
+  const steeringTopics = new Set<string>(
+    JSON.parse(readFileSync(join(ROOT, 'data', 'organism.json'), 'utf8')).steering_topics,
+  );
   const session = await openSession({ model: SHIPPED.model, sae: SHIPPED.sae, backend: 'cpu', workers: 0 });
   try {
     const { executor, sae, tokenizer, hook } = session;
@@ -107,11 +112,13 @@ test('the default pool on the shipped model matches a transformers forward pass:
     const alive = await scanPrompts(executor, sae, hook, general, 8);
     const pool = steeringPool(sae.dSae, onPrompts.alive, alive.alive, [], null);
     const pooled = new Set(pool.features.map((f) => f.latent));
-    const missing = steering.filter((l) => !pooled.has(l));
-    assert.ok(
-      steering.length >= 10 && missing.length === 0,
-      `steering-topic latents not pooled: ${missing.join(', ')}`,
-    );
+    for (const l of steering) assert.ok(steeringTopics.has(labels[l]), `latent ${l}: label ${labels[l]}`);
+    // the steering features a run samples: the pooled latents with a steering topic's label, at least 10 (the
+    // first build pools all 14 of its steering latents; a steering latent silent on the general text stays out)
+    const labelledPool = [...pooled].filter((l) => steeringTopics.has(labels[l]));
+    assert.ok(labelledPool.length >= 10, `${labelledPool.length} labelled steering latents pooled`);
+    const unexpected = labelledPool.filter((l) => !steering.includes(l));
+    assert.deepEqual(unexpected, [], 'pooled steering-topic latents the build did not find silent on the prompts');
     const firing = new Set(onPrompts.alive);
     const margin = 1e-3; // f32 forward passes differ in the last bits; latents this close to 0 may go either way
     for (let l = 0; l < sae.dSae; l++) {

@@ -8,8 +8,19 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 const DATA = join(import.meta.dirname, '..', '..', 'data');
-// What make_default.py's SHIPPED names: directories file by file.
-const SHIPPED = ['model', 'sae', 'corpus', 'prompts.txt', 'heldout_prompts.txt', 'summary.json', 'organism.json'];
+// What make_default.py ships: directories file by file, and the drift subspace's basis file where the language's
+// ground truth (organism.json) names one.
+const drift = JSON.parse(readFileSync(join(DATA, 'organism.json'), 'utf8')).drift_subspace;
+const SHIPPED = [
+  'model',
+  'sae',
+  'corpus',
+  'prompts.txt',
+  'heldout_prompts.txt',
+  'summary.json',
+  'organism.json',
+  ...(drift ? [drift.basis_file as string] : []),
+];
 
 function files(rel: string): string[] {
   const abs = join(DATA, rel);
