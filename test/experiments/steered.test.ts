@@ -121,8 +121,12 @@ test('the default pool on the shipped model matches a transformers forward pass:
     assert.deepEqual(unexpected, [], 'pooled steering-topic latents the build did not find silent on the prompts');
     const firing = new Set(onPrompts.alive);
     const margin = 1e-3; // f32 forward passes differ in the last bits; latents this close to 0 may go either way
+    // The first build's reference is the maximum over data/prompts.txt alone; a build that also checks tuning
+    // prompts (summary.prompts.tuning_checks) takes it over every prompt-topic prompt it has (the shipped prompt
+    // files and training prompts not shipped), so there a latent firing in the reference may be silent here.
+    const samePrompts = summary.prompts.tuning_checks === undefined;
     for (let l = 0; l < sae.dSae; l++) {
-      if (reference[l] > margin)
+      if (samePrompts && reference[l] > margin)
         assert.ok(firing.has(l), `latent ${l} fires on a prompt in transformers (${reference[l]}) but not here`);
       if (reference[l] < -margin)
         assert.ok(
@@ -130,7 +134,8 @@ test('the default pool on the shipped model matches a transformers forward pass:
           `latent ${l} is silent on the prompts in transformers (${reference[l]}) but fires here`,
         );
     }
-    for (const f of pool.features)
+    // (the labelled steering latents pooled are checked above against the build's silent list, in either case)
+    for (const f of samePrompts ? pool.features : [])
       assert.ok(reference[f.latent] < margin, `pooled latent ${f.latent} reaches ${reference[f.latent]} on a prompt`);
   } finally {
     await session.executor.close();
