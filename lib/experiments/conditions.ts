@@ -14,6 +14,7 @@ import { openStore } from '../store/reader.ts';
 import type { Feature } from './features.ts';
 import type { ResolvedLatents } from './latents.ts';
 import { normMisses, type RandomControl, randomControl, type RandomMatch, type RandomSet } from './randomSets.ts';
+import { ROTATION_FILE, rotationRowKey, writeRotationFile } from './rotation.ts';
 import type { Instruction, MetaPromptPlacement } from './steered.ts';
 
 /** The settings conditions read (AblationOptions has them all). */
@@ -77,6 +78,18 @@ export interface ConditionEntry {
 const clamps = (latents: number[], hook: HookPoint): Intervention[] =>
   latents.map((latent) => interventionAt(hook, { latent, value: 0, mode: 'clamp' }));
 
+/** Random set k's clamps: its latents, along set k's rotated rows under the rotation rule. */
+function randomClamps(r: ConditionResources, k: number): Intervention[] {
+  const rows = r.random?.rows?.[k];
+  const list = clamps(r.randomSets[k].latents, r.clampHook);
+  if (!rows) return list;
+  const dIn = rows.length / list.length;
+  return list.map((iv, i) => ({
+    ...iv,
+    decoderRow: { key: rotationRowKey(k, i), values: rows.slice(i * dIn, (i + 1) * dIn) },
+  }));
+}
+
 export const CONDITIONS = {
   baseline: {
     describe: 'steer along the feature',
@@ -91,7 +104,7 @@ export const CONDITIONS = {
   },
   random: {
     describe:
-      'steer, with as many random latents clamped to 0 (matched on label-blind activity and on the residual norm their clamp removes on off-topic contexts, or on activity only, or uniform)',
+      'steer, with as many random latents clamped to 0 (matched on label-blind activity and on the residual norm their clamp removes on off-topic contexts, or on activity only, or uniform), or the ablated latents clamped along rotated decoder rows',
     steered: true,
     clampsLatents: true,
     prepare: async (s) => {
@@ -107,7 +120,10 @@ export const CONDITIONS = {
         openStore,
         decoder: { rows: (latents) => s.sae.decoder.gatherRowsF32(latents), dIn: s.sae.dIn },
       });
-      writeJsonAtomic(join(s.out, 'random.json'), random);
+      const { rows, ...record } = random;
+      // recomputed identically on a rerun (seeded), so a resumed run's trials keep their rows
+      if (rows) writeRotationFile(join(s.out, ROTATION_FILE), rows, s.sae.dIn);
+      writeJsonAtomic(join(s.out, 'random.json'), record);
       const missed = normMisses(random);
       if (missed) s.log(`warning: random control: ${missed}`);
       s.log(
@@ -117,7 +133,7 @@ export const CONDITIONS = {
     },
     trial: (r, t) => {
       const k = t % r.randomSets.length;
-      return { interventions: clamps(r.randomSets[k].latents, r.clampHook), suffix: `#${k}`, randomSet: k };
+      return { interventions: randomClamps(r, k), suffix: `#${k}`, randomSet: k };
     },
     summary: (r) =>
       r.random
@@ -126,6 +142,11 @@ export const CONDITIONS = {
             ...(r.random.norm
               ? [
                   `Residual norm removed on off-topic contexts (mean over ${r.random.norm.tokens.measured} response tokens): ablated set ${r.random.norm.ablated.toFixed(4)}; random sets ${r.random.norm.sets.map((x) => x.toFixed(4)).join(', ')}.${normMisses(r.random) ? ` **Not matched:** ${normMisses(r.random)}` : ''}`,
+                ]
+              : []),
+            ...(r.random.rotation
+              ? [
+                  `Rotated rows (rank ${r.random.rotation.rank}): ${r.random.rotation.file}, tensors ${r.random.rotation.tensors.join(', ')} (seed streams ${r.random.rotation.streams.join(', ')}). Activity: ${r.random.activity?.identical}.`,
                 ]
               : []),
             ...r.random.sets.map((s, k) => `Random set ${k}: ${s.latents.join(', ')}.`),
@@ -138,8 +159,10 @@ export const CONDITIONS = {
               match: r.random.match,
               rule: r.random.rule,
               exclusion: r.random.exclusion,
+              activity: r.random.activity,
               norm: r.random.norm,
               sets: r.random.sets,
+              ...(r.random.rotation ? { rotation: r.random.rotation } : {}),
             },
           }
         : {},

@@ -14,6 +14,7 @@ import type { Trial } from '../trials/types.ts';
 import type { Calibration } from './calibrate.ts';
 import type { AblationResult } from './config.ts';
 import { type AblationTally, finishAblation } from './results.ts';
+import { ROTATION_FILE } from './rotation.ts';
 import { STORE_FILE } from './run.ts';
 import type { AblationShardFinish } from './shard.ts';
 
@@ -79,7 +80,7 @@ function gatherTrials(set: ShardSet): Trial[] {
   return recordsInPlanOrder(set).map((id) => byId.get(id)!);
 }
 
-/** Writes the merged ablation run into `out` (claimed already): trials.jsonl, steering_pool.json, metrics.json, summary.md. */
+/** Writes the merged ablation run into `out` (claimed already): trials.jsonl, steering_pool.json, random.json and its rows, metrics.json, summary.md. */
 export function mergeAblation(
   out: string,
   set: ShardSet,
@@ -89,7 +90,10 @@ export function mergeAblation(
   const trials = gatherTrials(set);
   const store = join(out, STORE_FILE);
   writeFileAtomic(store, trials.map((t) => `${JSON.stringify(t)}\n`).join(''));
-  const pool = join(set.shards[0].dir, 'steering_pool.json');
-  if (existsSync(pool)) writeFileAtomic(join(out, 'steering_pool.json'), readFileSync(pool));
+  // the whole run's setup, computed alike in every shard: the random control's record and rows (its trials name the rows' file)
+  for (const name of ['steering_pool.json', 'random.json', ROTATION_FILE]) {
+    const from = join(set.shards[0].dir, name);
+    if (existsSync(from)) writeFileAtomic(join(out, name), readFileSync(from));
+  }
   return finishAblation(out, store, trials, context, sumTally(set));
 }

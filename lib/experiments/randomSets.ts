@@ -1,4 +1,4 @@
-// The `random` control: sets of latents as many as the ablated ones, never detector-like. Three rules
+// The `random` control: sets of latents as many as the ablated ones, never detector-like. Four rules
 // (the default is in ABLATION_DEFAULTS):
 // - `activity-norm`: matched on label-blind activity (below), then latents are swapped, each for one
 //   of its ablated latent's nearest in activity, until clamping the set removes as much of the residual stream
@@ -7,7 +7,9 @@
 // - `activity`: each ablated latent gets a stand-in matched on label-blind activity — its per-token firing
 //   frequency and its mean code when firing, over every token of the discovery run's conversations (prompts
 //   and responses, whatever their on/off-topic label) — without using the contrast that found the detectors;
-// - `none`: drawn uniformly, as the paper did.
+// - `none`: drawn uniformly, as the paper did;
+// - `rotation`: no other latents at all: the ablated ones clamped along rotated decoder rows (rotation.ts),
+//   matched on activity by construction and on removed norm at every token.
 // Excluded in both: the ablated latents, the steered features, and (when the discovery ranking is at
 // hand) every latent that passes any selection rule or has AUC ≥ 0.7 in it.
 import { InputError } from '../errors.ts';
@@ -17,9 +19,10 @@ import { readRanking } from '../stats/rankingFile.ts';
 import { DEFAULT_CRITERIA } from '../stats/selection.ts';
 import type { ActsStore } from '../store/reader.ts';
 import { offTopicCodes, type OffTopicCodes, RemovedNorm } from './removedNorm.ts';
+import { ROTATION_FILE, rotationSets, rotationTensor } from './rotation.ts';
 
-export type RandomMatch = 'activity-norm' | 'activity' | 'none';
-export const RANDOM_MATCHES: RandomMatch[] = ['activity-norm', 'activity', 'none'];
+export type RandomMatch = 'activity-norm' | 'activity' | 'none' | 'rotation';
+export const RANDOM_MATCHES: RandomMatch[] = ['activity-norm', 'activity', 'none', 'rotation'];
 
 /** Per latent: share of tokens where it fires, and its mean code over those tokens (0 when it never fires). */
 export interface LatentActivity {
@@ -172,8 +175,8 @@ export interface NormMatch {
   sets: number[];
   /** Per set: whether its removed norm came within NORM_TOLERANCE of the ablated set's (the swaps may run out). */
   within_tolerance: boolean[];
-  /** Mean over each set's positions of the activity distance to the ablated latent it stands in for. */
-  activity_distance: number[];
+  /** Mean over each set's positions of the activity distance to the ablated latent it stands in for (activity-norm). */
+  activity_distance?: number[];
   tokens: { total: number; measured: number };
 }
 
@@ -276,11 +279,35 @@ export interface RandomControl {
   rule: string;
   /** Latents never drawn, and why. */
   exclusion: { rule: string; detector_like: number[]; ablated: number[]; steered: number[] };
-  /** Where the activity was measured (activity matching), else null. */
-  activity: { store: string; tokens: number } | null;
-  /** The residual norm each set's clamp removes on off-topic contexts (activity-norm matching), else null. */
+  /** Where the activity was measured (activity matching), else null; rotation: identical by construction. */
+  activity: { store: string | null; tokens: number | null; identical?: string } | null;
+  /** The residual norm each set's clamp removes on off-topic contexts (activity-norm, rotation), else null. */
   norm: (NormMatch & { rule: string }) | null;
   sets: RandomSet[];
+  /** Rotation: where set j's rows are (tensor set_j of `file` in the run directory) and the seed stream each was drawn from. */
+  rotation?: { file: string; tensors: string[]; streams: number[]; rank: number };
+  /** Rotation: set j's rows [k, d_in], row-major (not recorded in JSON: the file holds them). */
+  rows?: Float32Array[];
+}
+
+/** The mean removed norm of the ablated set, and of the ablated latents written along each set's rows. */
+function rotationNorm(codes: OffTopicCodes, ablated: number[], sets: Float32Array[], rule: string) {
+  const target = new RemovedNorm(codes, ablated).mean();
+  const at = new Map(ablated.map((l, i) => [l, i]));
+  const removed = sets.map((rows) => {
+    const row = (l: number) => {
+      const i = at.get(l);
+      return i === undefined ? codes.row(l) : rows.subarray(i * codes.dIn, (i + 1) * codes.dIn);
+    };
+    return new RemovedNorm({ ...codes, row }, ablated).mean();
+  });
+  return {
+    ablated: target,
+    sets: removed,
+    within_tolerance: removed.map((r) => Math.abs(r - target) <= NORM_TOLERANCE * target),
+    tokens: codes.tokens,
+    rule,
+  };
 }
 
 /**
@@ -302,7 +329,7 @@ export async function randomControl(o: {
   decoder?: { rows: (latents: number[]) => Float32Array; dIn: number };
 }): Promise<RandomControl> {
   const ranking = o.runDir ? `${o.runDir}/ranking.arrow` : null;
-  if (o.match !== 'none' && !ranking) {
+  if (o.match !== 'none' && o.match !== 'rotation' && !ranking) {
     throw new InputError(
       `random condition: ${o.source} comes with no discovery run to measure activity in and exclude detector-like latents from; take the latents from a find-otd-latents run (topK or --otd RUN/latents.json), or use --random-match none`,
     );
@@ -327,6 +354,7 @@ export async function randomControl(o: {
       sets: uniformSets(o.dSae, o.ablated, exclude, o.k, o.seed),
     };
   }
+  if (o.match === 'rotation') return rotationControl(o, exclusion);
   const storeDir = `${o.runDir}/activations.acts`;
   const store = o.openStore(storeDir);
   const activity = await storeActivity(store);
@@ -352,5 +380,45 @@ export async function randomControl(o: {
     activity: { store: storeDir, tokens: activity.tokens },
     norm: { ...matched.norm, rule: normRule },
     sets: matched.sets,
+  };
+}
+
+/** The rotation control (rotation.ts): the ablated latents along rotated rows; its removed norm measured when a discovery store is at hand. */
+async function rotationControl(
+  o: Parameters<typeof randomControl>[0],
+  exclusion: RandomControl['exclusion'],
+): Promise<RandomControl> {
+  if (!o.decoder) throw new Error('random control: rotation needs the SAE decoder');
+  const { dIn } = o.decoder;
+  const { sets, rank } = rotationSets(o.decoder.rows(o.ablated), dIn, o.k, o.seed);
+  const identical = 'the same latents clamped (the same encoder), so the same codes at the same tokens';
+  let activity: RandomControl['activity'] = { identical, store: null, tokens: null };
+  let norm: RandomControl['norm'] = null;
+  if (o.runDir) {
+    const storeDir = `${o.runDir}/activations.acts`;
+    const store = o.openStore(storeDir);
+    activity = { identical, store: storeDir, tokens: store.samples.n_tokens.reduce((s, n) => s + n, 0) };
+    const codes = await offTopicCodes(store, o.decoder.rows, dIn, o.seed);
+    norm = rotationNorm(
+      codes,
+      o.ablated,
+      sets,
+      "mean over off-topic response tokens of ‖Σ_{a∈ablated} f_a·r_a‖ (what the clamp removes from the residual stream), r_a the rotated rows; equal to the ablated set's at every token up to float precision (the rows keep W_dec[ablated]'s Gram matrix)",
+    );
+  }
+  return {
+    match: 'rotation',
+    rule: `the ablated latents themselves, clamped as in the ablate condition, each latent's change written along a rotated decoder row instead of W_dec[a]: with W_dec[ablated] = C·Uᵀ (U an orthonormal basis of its ${rank}-dimensional row span), the rows C·Qᵀ, Q an orthonormal basis of a seeded Gaussian ${rank}-dimensional subspace orthogonal to that span (set j: stream 2 + j of the run's seed); the rows' Gram matrix is W_dec[ablated]'s, so every token loses the same norm, none of it along the detectors' directions`,
+    exclusion,
+    activity,
+    norm,
+    sets: sets.map(() => ({ latents: [...o.ablated], matched: [...o.ablated] })),
+    rotation: {
+      file: ROTATION_FILE,
+      tensors: sets.map((_, j) => rotationTensor(j)),
+      streams: sets.map((_, j) => 2 + j),
+      rank,
+    },
+    rows: sets,
   };
 }

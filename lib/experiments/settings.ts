@@ -249,7 +249,7 @@ export const ABLATION_SETTINGS = {
     requires: { includes: ['conditions', 'random'] },
   }),
   randomMatch: oneOf(RANDOM_MATCHES, {
-    doc: "random control: activity (matched on label-blind firing frequency and mean activation, detector-like latents excluded), activity-norm (then also on the residual norm its clamp removes on off-topic contexts) or none (uniform, the paper's)",
+    doc: "random control: activity (matched on label-blind firing frequency and mean activation, detector-like latents excluded), activity-norm (then also on the residual norm its clamp removes on off-topic contexts), none (uniform, the paper's) or rotation (the ablated latents themselves, each clamp written along a rotated decoder row orthogonal to the ablated rows' span: the same activity and, at every token, the same removed norm)",
     default: 'activity',
     sae: 'value',
     key: 'random_match',

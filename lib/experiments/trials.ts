@@ -3,6 +3,7 @@
 // whose judging failed (an outage) judged again, their responses kept.
 import { existsSync } from 'node:fs';
 import { progress } from '../progress.ts';
+import { recordedIntervention } from '../steering/interventions.ts';
 import { isDegraded } from '../trials/degraded.ts';
 import { rejudgeFailed } from '../judge/regrade.ts';
 import { appendTrial, judgeFailed, readTrials, repairTornTail } from '../trials/store.ts';
@@ -50,7 +51,7 @@ export function toTrial(
     seed: p.seed,
     condition: p.condition,
     boost: p.boost,
-    interventions: p.interventions,
+    interventions: p.interventions.map(recordedIntervention),
     response: r.response,
     generated_tokens: r.generatedTokens,
     finish_reason: r.finishReason,

@@ -10,6 +10,12 @@ export interface InterventionSpec {
   latent: number;
   value: number;
   mode: 'add' | 'clamp';
+  /**
+   * Write the latent's change along `values` (d_in) instead of W_dec[latent] (the codes are still the SAE's):
+   * the random control's rotated rows. Specs with the same `key` carry the same row; a stored record keeps
+   * only the key (e.g. `random_rotation.safetensors:set_0:3`), so `values` must be filled in to apply it.
+   */
+  decoderRow?: { key: string; values?: ArrayLike<number> };
 }
 
 /**
@@ -19,27 +25,46 @@ export interface InterventionSpec {
  */
 export type ResidualEdit = (h: tf.Tensor2D) => Promise<tf.Tensor2D>;
 
-/** Per latent, the net effect of its interventions applied in list order: f' = clamped ? c : f + c. */
+/**
+ * Per (latent, decoder row), the net effect of its interventions applied in list order: f' = clamped ? c : f + c,
+ * written along the row (`row` null: W_dec[latent]).
+ */
 interface Net {
   latent: number;
+  /** `latent:key`, key '' for W_dec[latent]: one column of the batch's delta per distinct value. */
+  column: string;
+  row: ArrayLike<number> | null;
   clamped: boolean;
   c: number;
 }
 
 function foldInterventions(sae: Sae, specs: InterventionSpec[]): Net[] {
-  const byLatent = new Map<number, Net>();
+  const byColumn = new Map<string, Net>();
   for (const [i, s] of specs.entries()) {
-    const where = `intervention ${i} (${JSON.stringify(s)})`;
+    const where = `intervention ${i} (latent ${s.latent}, ${s.mode} ${s.value}${s.decoderRow ? ` along ${s.decoderRow.key}` : ''})`;
     if (!Number.isInteger(s.latent) || s.latent < 0 || s.latent >= sae.dSae)
       throw new InputError(`${where}: latent must be an integer in 0..${sae.dSae - 1}`);
     if (!Number.isFinite(s.value)) throw new InputError(`${where}: value must be a finite number`);
     if (s.mode !== 'add' && s.mode !== 'clamp') throw new InputError(`${where}: mode must be "add" or "clamp"`);
-    const net = byLatent.get(s.latent) ?? { latent: s.latent, clamped: false, c: 0 };
+    const row = s.decoderRow ? checkedRow(sae, s.decoderRow, where) : null;
+    const column = `${s.latent}:${s.decoderRow?.key ?? ''}`;
+    const net = byColumn.get(column) ?? { latent: s.latent, column, row, clamped: false, c: 0 };
     if (s.mode === 'clamp') Object.assign(net, { clamped: true, c: s.value });
     else net.c += s.value;
-    byLatent.set(s.latent, net);
+    byColumn.set(column, net);
   }
-  return [...byLatent.values()];
+  return [...byColumn.values()];
+}
+
+function checkedRow(sae: Sae, r: NonNullable<InterventionSpec['decoderRow']>, where: string): ArrayLike<number> {
+  if (!r.key) throw new InputError(`${where}: a decoder row needs a non-empty key`);
+  if (!r.values)
+    throw new InputError(`${where}: decoder row ${r.key} carries no values (read them from the file its key names)`);
+  if (r.values.length !== sae.dIn)
+    throw new InputError(`${where}: decoder row ${r.key} has ${r.values.length} values, expected d_in = ${sae.dIn}`);
+  for (let k = 0; k < r.values.length; k++)
+    if (!Number.isFinite(r.values[k])) throw new InputError(`${where}: decoder row ${r.key} has a non-finite value`);
+  return r.values;
 }
 
 /**
@@ -65,10 +90,15 @@ export type RowResidualEdit = (h: tf.Tensor2D, layout: RowLayout) => Promise<tf.
  * TopK a full encode (membership depends on all latents).
  * A row taking list i gets `perRow[i]`; all rows' latents share one decoder gather and one matmul:
  * delta [N, m] = C − K ⊙ f[:, col], with C the added or clamped values, K = 1 where the row clamps.
+ * An intervention with its own decoder row writes along it instead: h' = h + (f'_i − f_i)·r (a column of its own,
+ * so rows of one batch may clamp the same latent along different rows).
  */
 export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): RowResidualEdit {
   const nets = perRow.map((specs) => foldInterventions(sae, specs));
-  const latents = [...new Set(nets.flat().map((n) => n.latent))].sort((a, b) => a - b);
+  // one column per distinct (latent, decoder row), ordered by latent then row key
+  const columns = [...new Map(nets.flat().map((n) => [n.column, n])).values()].sort(
+    (a, b) => a.latent - b.latent || (a.column < b.column ? -1 : a.column > b.column ? 1 : 0),
+  );
   const clampedLatents = [
     ...new Set(
       nets
@@ -77,19 +107,19 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
         .map((n) => n.latent),
     ),
   ].sort((a, b) => a - b);
-  const column = new Map(latents.map((l, i) => [l, i]));
+  const column = new Map(columns.map((n, i) => [n.column, i]));
   const clampColumn = new Map(clampedLatents.map((l, i) => [l, i]));
-  // For each intervened latent, its column among the clamped ones (0 when not clamped: K masks it out).
-  const fromClamped = Int32Array.from(latents, (l) => clampColumn.get(l) ?? 0);
-  const decoderRows = latents.length ? sae.decoder.gatherRowsF32(latents) : null;
-  const m = latents.length;
+  // For each column, its latent's column among the clamped ones (0 when not clamped: K masks it out).
+  const fromClamped = Int32Array.from(columns, (n) => clampColumn.get(n.latent) ?? 0);
+  const m = columns.length;
+  const decoderRows = m ? gatherDecoderRows(sae, columns) : null;
   // Per row of the batch: C and K rows [m].
   const cRow = nets.map((rowNets) => {
     const c = new Float32Array(m),
       k = new Float32Array(m);
     for (const n of rowNets) {
-      c[column.get(n.latent)!] = n.c;
-      if (n.clamped) k[column.get(n.latent)!] = 1;
+      c[column.get(n.column)!] = n.c;
+      if (n.clamped) k[column.get(n.column)!] = 1;
     }
     return { c, k };
   });
@@ -128,6 +158,15 @@ export function makeRowIntervention(sae: Sae, perRow: InterventionSpec[][]): Row
       f.dispose();
     }
   };
+}
+
+/** The rows the columns write along [m, d_in]: W_dec[latent], or the column's own decoder row. */
+function gatherDecoderRows(sae: Sae, columns: Net[]): Float32Array {
+  const out = sae.decoder.gatherRowsF32(columns.map((n) => (n.row ? 0 : n.latent)));
+  columns.forEach((n, i) => {
+    if (n.row) out.set(n.row, i * sae.dIn);
+  });
+  return out;
 }
 
 /** The same interventions at every position of h [tokens, d_model]. */

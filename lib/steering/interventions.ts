@@ -56,6 +56,11 @@ export function interventionAt(hook: HookPoint, spec: InterventionSpec): Interve
   return { hook: hookName(hook), layer: hook.layer, ...spec };
 }
 
+/** An intervention as a trial store keeps it: its own decoder row (if any) by key only, the values being in the file the key names. */
+export function recordedIntervention(iv: Intervention): Intervention {
+  return iv.decoderRow ? { ...iv, decoderRow: { key: iv.decoderRow.key } } : iv;
+}
+
 /** Where an intervention acts: its `hook`, or resid_post.layer for records written before hooks were named. */
 export function interventionHook(iv: Pick<Intervention, 'layer'> & { hook?: string }): HookPoint {
   return iv.hook === undefined ? residPost(iv.layer) : parseHook(iv.hook, `intervention ${JSON.stringify(iv)}`);
@@ -113,7 +118,7 @@ function byHook(interventions: Intervention[], model: HookShape, sae: Sae): Map<
   return out;
 }
 
-const spec = ({ latent, value, mode }: Intervention): InterventionSpec => ({ latent, value, mode });
+const spec = ({ hook: _hook, layer: _layer, ...s }: Intervention): InterventionSpec => s;
 
 /**
  * Forward hooks for rows that carry their own interventions (`perRow[i]` for the row tagged i, e.g. the i-th

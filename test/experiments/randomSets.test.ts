@@ -187,7 +187,7 @@ test('activity-norm matching: removed norms as recomputed from the planted codes
     assert.ok(Math.abs(n.sets[k] - mine) < 1e-5, `set ${k}: recorded ${n.sets[k]}, recomputed ${mine}`);
     const before = Math.abs(plantedRemovedNorm(plain.sets[k].latents) - n.ablated);
     assert.ok(Math.abs(mine - n.ablated) <= before + 1e-9, `set ${k}: gap ${Math.abs(mine - n.ablated)} > ${before}`);
-    assert.equal(n.activity_distance.length, 8);
+    assert.equal(n.activity_distance?.length, 8);
     assert.equal(n.within_tolerance[k], Math.abs(mine - n.ablated) <= 0.02 * n.ablated, `set ${k}: within_tolerance`);
   });
   // the activity draws miss the ablated norm; the swaps close most of the gap
@@ -224,4 +224,77 @@ test('normMisses: a warning naming the sets whose removed norm missed the 2% tol
     null,
   );
   assert.equal(normMisses({ ...control, norm: null } as unknown as RandomControl), null);
+});
+
+/** A wider made-up decoder (8 dimensions) so that 4 ablated rows fit twice: W_dec[l][j] = cos(l·(j + 1)). */
+const WIDE = 8;
+const wideRow = (l: number) => Array.from({ length: WIDE }, (_, j) => Math.cos(l * (j + 1)));
+const wideDecoder = { rows: (ls: number[]) => Float32Array.from(ls.flatMap(wideRow)), dIn: WIDE };
+
+test('rotation: the ablated latents themselves, their removed norm on the store equal to the ablated set, rows recorded', async () => {
+  const runDir = await run;
+  const args = { runDir, source: 'test', dSae: D, ablated: ABLATED, steered: [20], k: 3, seed: 5, openStore };
+  const rc = await randomControl({ ...args, match: 'rotation', decoder: wideDecoder });
+  assert.equal(rc.match, 'rotation');
+  for (const s of rc.sets) assert.deepEqual(s.latents, ABLATED);
+  assert.deepEqual(rc.exclusion.detector_like, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(rc.activity, {
+    identical: 'the same latents clamped (the same encoder), so the same codes at the same tokens',
+    store: join(runDir, 'activations.acts'),
+    tokens: (N + N * K) * 2,
+  });
+  assert.deepEqual(rc.rotation, {
+    file: 'random_rotation.safetensors',
+    tensors: ['set_0', 'set_1', 'set_2'],
+    streams: [2, 3, 4],
+    rank: 4,
+  });
+  // the ablated set's removed norm, recomputed from the planted codes with the wide rows
+  let total = 0;
+  for (let k = 0, s = N; k < K; k++)
+    for (let i = 0; i < N; i++, s++) {
+      const sum = new Array(WIDE).fill(0);
+      for (const [, l, v] of codes(true, i, s))
+        if (ABLATED.includes(l)) wideRow(l).forEach((x, j) => (sum[j] += v * x));
+      total += Math.hypot(...sum); // token 1 holds no ablated latent: its norm is 0
+    }
+  const n = rc.norm!;
+  assert.ok(Math.abs(n.ablated - total / (N * K * 2)) < 1e-5, `${n.ablated} vs ${total / (N * K * 2)}`);
+  assert.equal(n.sets.length, 3);
+  for (const x of n.sets) assert.ok(Math.abs(x - n.ablated) < 1e-5 * n.ablated, `${x} vs ${n.ablated}`);
+  assert.deepEqual(n.within_tolerance, [true, true, true]);
+  assert.equal(rc.rows!.length, 3);
+  // the rows are the sets' own: orthogonal to every ablated row
+  for (const rows of rc.rows!)
+    for (let i = 0; i < ABLATED.length; i++)
+      for (const l of ABLATED) {
+        const r = rows.subarray(i * WIDE, (i + 1) * WIDE);
+        assert.ok(Math.abs(wideRow(l).reduce((a, x, j) => a + x * r[j], 0)) < 1e-5);
+      }
+});
+
+test('rotation works with latents given by hand (no store: norm null) and refuses d_in < 2r', async () => {
+  const byHand = {
+    runDir: null,
+    source: '--latents 1,2',
+    dSae: D,
+    ablated: [1, 2],
+    steered: [3],
+    k: 2,
+    seed: 0,
+    openStore,
+  };
+  const rc = await randomControl({ ...byHand, match: 'rotation', decoder: wideDecoder });
+  assert.equal(rc.norm, null);
+  assert.deepEqual(rc.activity, {
+    identical: 'the same latents clamped (the same encoder), so the same codes at the same tokens',
+    store: null,
+    tokens: null,
+  });
+  assert.match(rc.exclusion.rule, /no discovery ranking/);
+  assert.equal(rc.rows![0].length, 2 * WIDE);
+  await assert.rejects(
+    randomControl({ ...byHand, ablated: [1, 2, 5], match: 'rotation', decoder }),
+    /span 3 dimensions of d_in = 3/,
+  );
 });
