@@ -9,7 +9,9 @@ Run from the repo root (the organism: a make_default_new.py output, or data/ for
 
 Per seed S (discovery seed and trial seed), under OUT/sS/:
   otd/       find-otd-latents --seed S
-  ablate/    ablate --latents top26 --conditions baseline,ablate,random --random-match activity-norm --seed S
+  ablate/    ablate --latents top26 --conditions baseline,ablate,random --random-match M --n-features 20 --seed S
+  wellformed.json  analyze metrics on ablate/'s trials restricted to well-formed (share >= 0.8), non-degraded ones (a secondary,
+             pre-declared table; the primary endpoint is all trials)
   promoting/ ablate --latents <the latents that promote a correction token among their top 5 direct logits but do not
              detect (strat_auc < 0.7 in otd/)> --conditions baseline,ablate --seed S (control 1)
   python.json  direct logit attribution of the ablated latents; the baseline trials replayed with transformers with the
@@ -35,7 +37,8 @@ import organism_eval as ev  # noqa: E402
 from organism_lm import Encoder  # noqa: E402
 from organism_sae import Sae  # noqa: E402
 
-SEEDS = (101, 202, 303, 404, 505)  # fixed before any evaluation (NOTES.md, sixth session)
+SEEDS = (1009, 2003, 3001, 4007, 5003)  # fixed before any evaluation of v3 (NOTES.md, seventh session; v2-b's were 101-505)
+WELL_FORMED = ["--where", "well_formed_share>=0.8", "--where", "degraded=false"]  # the secondary table's trials
 
 
 def analyze(args: list, log: Path) -> None:
@@ -90,10 +93,11 @@ class Organism:
         """Latents with a correction phrase's first token among their 5 most promoted tokens (decoder row through the unembedding)."""
         return [l for l, r in enumerate(ev.direct_logit_attribution(self.model, self.sae.W_dec, self.watch)) if r["promotes_watched"]]
 
-    def replay(self, trials: list, sampling: dict, project: bool = False) -> list:
-        """Each trial regenerated with transformers (its prompt, interventions and sampling settings; torch's sampler), judged."""
+    def replay(self, trials: list, sampling: dict, project: bool = False, run_dir: Path = None) -> list:
+        """Each trial regenerated with transformers (its prompt, interventions and sampling settings; torch's sampler), judged;
+        `run_dir`: the run whose files interventions with their own decoder rows name (the rotation control's rows)."""
         unembed = {self.last: ev.unembedding(self.model)[self.watch].detach()} if project else None
-        replies = ev.replay_replies(self.model, self.enc, self.sae, trials, sampling, project=unembed)
+        replies = ev.replay_replies(self.model, self.enc, self.sae, trials, sampling, project=unembed, run_dir=run_dir)
         return [self.judge.scores(t["prompt"], replies[t["id"]]) for t in trials]
 
 
@@ -112,13 +116,16 @@ def run_seed(org: Organism, a, seed: int) -> None:
     root = a.organism
     common = ["--model", root / "model", "--sae", root / "sae", "--prompts", a.prompts]
     steer = ["--judge", f"organism:{root / 'organism.json'}", "--feature-labels", root / "sae" / "feature_labels.json",
-             "--general-text", root / "corpus" / "general.txt", "--trials-per-feature", a.trials, "--max-tokens", a.max_tokens, "--seed", seed]
+             "--general-text", root / "corpus" / "general.txt", "--trials-per-feature", a.trials, "--n-features", a.n_features,
+             "--max-tokens", a.max_tokens, "--seed", seed]
     steer += ["--boost", a.boost] if a.boost is not None else []
     if not (d / "otd" / "latents.json").exists():
         analyze(["find-otd-latents", *common, "--seed", seed, "--out", d / "otd"], d / "otd.log")
     if not (d / "ablate" / "metrics.json").exists():
         analyze(["ablate", *common, "--latents", "top26", "--otd", d / "otd" / "latents.json", "--conditions", "baseline,ablate,random",
-                 "--random-match", "activity-norm", *steer, "--out", d / "ablate"], d / "ablate.log")
+                 "--random-match", a.random_match, *steer, "--out", d / "ablate"], d / "ablate.log")
+    if not (d / "wellformed.json").exists():
+        analyze(["metrics", "--trials", d / "ablate" / "trials.jsonl", *WELL_FORMED, "--out", d / "wellformed.json"], d / "wellformed.log")
     rank = ranking(d / "otd")
     promoting = org.promoting()
     steered = {t["feature"] for t in trials_of(d / "ablate")}
@@ -131,7 +138,7 @@ def run_seed(org: Organism, a, seed: int) -> None:
         trials = trials_of(d / "ablate")
         ablated = config["ablated"]["latents"]
         base = [t for t in trials if t["condition"] == "baseline"]
-        replayed = org.replay(trials, config["sampling"])
+        replayed = org.replay(trials, config["sampling"], run_dir=d / "ablate")
         by = {}
         for t, s in zip(trials, replayed):
             by.setdefault(t["condition"], []).append(s)
@@ -158,6 +165,10 @@ def row(a, seed: int) -> dict:
          "norm": {"ablated": rnd["norm"]["ablated"], "random": rnd["norm"]["sets"], "within_tolerance": rnd["norm"].get("within_tolerance")},
          "dla": len(py["ablated_promoting_correction"]), "ablated": len(py["ablated"]),
          "projected": py["project_out_correction_unembedding_last_layer"], "replay": py["replay"]}
+    w = json.loads((d / "wellformed.json").read_text())
+    wdiff = {x["a"]: x for x in w["differences"] if x["b"] == "baseline" and x["metric"] == "multi_attempt_rate"}
+    r["wellformed"] = {c: {"n": v["n_trials"], "multi": v["metrics"]["multi_attempt_rate"]["estimate"], "diff": wdiff.get(c)}
+                       for c, v in w["conditions"].items()}
     if (d / "promoting" / "metrics.json").exists():
         mp = json.loads((d / "promoting" / "metrics.json").read_text())
         r["promoting"] = {"n": len(py["control_promoting_nondetectors"]), "multi": mp["conditions"]["ablate"]["metrics"]["multi_attempt_rate"]["estimate"],
@@ -196,6 +207,25 @@ def table(rows: list) -> str:
     return "\n".join(lines)
 
 
+def secondary_table(rows: list) -> str:
+    """The pre-declared secondary table: multi-attempt over well-formed (share >= 0.8), non-degraded trials only."""
+    pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
+    lines = ["| seed | trials kept baseline / top26 / random | baseline multi | top26 multi | top26 − baseline [95% CI] (relative) | "
+             "random multi | random − baseline [95% CI] |", "|" + "---|" * 7]
+    for r in rows:
+        w = r["wellformed"]
+        def d(c):
+            x = w.get(c, {}).get("diff")
+            if not x or x["ci"][0] is None:
+                return "n/a"
+            rel = f"{100 * x['relative']:.0f}%" if x["relative"] is not None else "n/a"
+            return f"{pct(x['estimate'])} [{pct(x['ci'][0])}, {pct(x['ci'][1])}] ({rel})"
+        lines.append(f"| {r['seed']} | {' / '.join(str(w.get(c, {}).get('n', 0)) for c in ('baseline', 'ablate', 'random'))} | "
+                     f"{pct(w['baseline']['multi'])}% | {pct(w['ablate']['multi'])}% | {d('ablate')} | "
+                     f"{pct(w['random']['multi']) + '%' if 'random' in w else 'n/a'} | {d('random')} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--organism", type=Path, required=True, help="model/, sae/, organism.json, corpus/general.txt (a build, or data/)")
@@ -204,6 +234,8 @@ if __name__ == "__main__":
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--boost", type=float, help="fixed steering strength (else ablate calibrates per feature)")
     ap.add_argument("--trials", type=int, default=5, help="draws per steering feature")
+    ap.add_argument("--n-features", type=int, default=20, help="steering features sampled from the toolkit's pool per seed")
+    ap.add_argument("--random-match", default="rotation", help="ablate's random control (rotation: the ablated latents' changes along rotated decoder rows)")
     ap.add_argument("--max-tokens", type=int, default=96, help="ablate's reply length (the shipped organism's default; other models get 512)")
     ap.add_argument("--table-only", action="store_true", help="print the table of the seeds OUT holds, run nothing")
     a = ap.parse_args()
@@ -216,3 +248,5 @@ if __name__ == "__main__":
     rows = [row(a, s) for s in done]
     (a.out / f"table-{'-'.join(map(str, done))}.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
+    print("\nSecondary (pre-declared): well-formed (share >= 0.8), non-degraded trials only\n")
+    print(secondary_table(rows))

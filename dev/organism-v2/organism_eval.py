@@ -131,10 +131,52 @@ def steered_trials(model, enc, sae, *, prompts: list, features: list, value_of, 
     return rows
 
 
-def replay_replies(model, enc, sae, trials: list, sampling: dict, project: dict = None) -> dict:
+class RowInterventions(Interventions):
+    """Interventions where some clamps write their latent's change along a row of their own instead of W_dec[latent]
+    (the toolkit's `decoderRow`, e.g. the random control's rotated rows): h' = h + (value − f_a(h))·r, f from the SAE's
+    encoder on the same h the other interventions read; the SAE error is kept. `rows` maps layer → {latent: row [d]}."""
+
+    def __init__(self, model, sae, spec: dict, rows: dict, project: dict = None):
+        self.handles = []
+        for layer in sorted(set(spec) | set(project or {})):
+            items, r = spec.get(layer, []), rows.get(layer, {})
+            along = [(l, v, r[l]) for l, v, m in items if m == "clamp" and l in r]
+            rest = [i for i in items if not (i[2] == "clamp" and i[0] in r)]
+            hook = self._along(sae, along, self._hook(sae, rest, None, (project or {}).get(layer)))
+            self.handles.append(model.model.layers[layer].register_forward_hook(hook))
+
+    @staticmethod
+    def _along(sae, along, inner):
+        def fn(module, inputs, output):
+            h = output[0] if isinstance(output, tuple) else output
+            f = sae.encode(h)
+            delta = sum((v - f[..., l:l + 1]) * row for l, v, row in along)
+            out = inner(module, inputs, output)
+            h2 = (out[0] if isinstance(out, tuple) else out) + delta
+            return (h2, *out[1:]) if isinstance(out, tuple) else h2
+        return fn
+
+
+def decoder_rows(run_dir, interventions: list) -> dict:
+    """layer → {latent: row} for the interventions that carry a `decoderRow` key `FILE:TENSOR:ROW` (a safetensors file in
+    the run's directory, e.g. random_rotation.safetensors)."""
+    from safetensors.torch import load_file
+    files, out = {}, {}
+    for i in interventions:
+        key = (i.get("decoderRow") or {}).get("key")
+        if key:
+            name, tensor, row = key.rsplit(":", 2)
+            if name not in files:
+                files[name] = load_file(str(run_dir / name))
+            out.setdefault(int(i["layer"]), {})[i["latent"]] = files[name][tensor][int(row)].float()
+    return out
+
+
+def replay_replies(model, enc, sae, trials: list, sampling: dict, project: dict = None, run_dir=None) -> dict:
     """A toolkit trial store regenerated with transformers: trial id → reply, each group of trials with the same
     interventions sampled together at its first trial's seed (torch's sampler, so other draws than the toolkit's);
-    `sampling` is config.json's, `project` as Interventions takes it."""
+    `sampling` is config.json's, `project` as Interventions takes it; `run_dir` holds the files that interventions
+    with their own decoder rows name (the random control's rotated rows)."""
     groups = {}
     for t in trials:
         groups.setdefault(json.dumps(t["interventions"], sort_keys=True), []).append(t)
@@ -143,7 +185,8 @@ def replay_replies(model, enc, sae, trials: list, sampling: dict, project: dict 
         spec = {}
         for i in json.loads(key):
             spec.setdefault(int(i["layer"]), []).append((i["latent"], i["value"], i["mode"]))
-        with Interventions(model, sae, spec, project=project):
+        rows = decoder_rows(run_dir, json.loads(key)) if run_dir is not None else {}
+        with (RowInterventions(model, sae, spec, rows, project=project) if rows else Interventions(model, sae, spec, project=project)):
             replies = sample_replies(model, enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
                                      temperature=sampling["temperature"], seed=ts[0]["seed"], repetition_penalty=sampling["repetitionPenalty"])
         out.update((t["id"], r) for t, r in zip(ts, replies))
