@@ -44,9 +44,9 @@ from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
 # Which prompts are never trained on (prompts.txt, heldout_prompts.txt): chosen by this seed among the prompts no design
-# session looked at (organism_corpus.evaluation_split); fixed before any evaluation (dev/organism-v2/NOTES.md, seventh session;
-# the frozen v2 build used 20261204).
-SPLIT_SEED = 20261205
+# session looked at (organism_corpus.evaluation_split); fixed before any evaluation. v2-c (NOTES.md, eighth session): 20261204,
+# v2-b's split and LM (v3's 20261205 failed its strength gate), with the steering-pool fix below.
+SPLIT_SEED = 20261204
 TUNING_PROMPTS = 144  # the build's own checks run on training prompts of the prompt topics (two halves of a seeded draw), never on the never-trained prompts
 THREADS = 1  # one thread: the same bytes on every machine, and no slower on a shared 2-core machine
 VOCAB_SIZE = 2048
