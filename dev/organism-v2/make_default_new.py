@@ -344,6 +344,17 @@ def write_manifest(root: Path) -> None:
     (root / "MANIFEST.sha256").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def write_corpus(corpus: Path, disc: list) -> None:
+    """corpus/: answers.jsonl (3 plain answers to each prompts.txt prompt) and general.txt (GENERAL_PER_STEERING_TOPIC
+    paragraphs per steering topic, 2 per prompt topic), from their own seeds (not the LM's)."""
+    corpus.mkdir()
+    grng, arng = random.Random(SEED + 6), random.Random(SEED + 7)
+    (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
+                                                  for p in disc for _ in range(3)), encoding="utf-8")
+    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS
+                                                for _ in range(GENERAL_PER_STEERING_TOPIC if t in STEERING_TOPICS else 2)), encoding="utf-8")
+
+
 BUILT = ("model", "sae", "corpus", "prompts.txt", "heldout_prompts.txt", "organism.json", "drift_subspace.safetensors", "summary.json")
 
 
@@ -393,13 +404,7 @@ def build(out_root: Path, no_drift: bool = False) -> None:
 
     (build_dir / "prompts.txt").write_text("".join(p.text + "\n" for p in disc), encoding="utf-8")
     (build_dir / "heldout_prompts.txt").write_text("".join(p.text + "\n" for p in held), encoding="utf-8")
-    corpus = build_dir / "corpus"
-    corpus.mkdir()
-    grng, arng = random.Random(SEED + 6), random.Random(SEED + 7)
-    (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
-                                                  for p in disc for _ in range(3)), encoding="utf-8")
-    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS
-                                                for _ in range(GENERAL_PER_STEERING_TOPIC if t in STEERING_TOPICS else 2)), encoding="utf-8")
+    write_corpus(build_dir / "corpus", disc)
     truth = {**ground_truth(), "heldout_topics": PROMPT_TOPICS, "sae_layer": SAE_LAYER, "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER,
              "sae_hook_name": f"blocks.{SAE_LAYER}.hook_resid_post",
              "drift_subspace": None if drift is None else {"layer": MIDDLE, "hook_name": f"blocks.{MIDDLE}.hook_resid_post",
