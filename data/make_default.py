@@ -1,20 +1,22 @@
-"""Builds the shipped default, a small model organism of endogenous steering resistance (ESR):
-data/model (a Llama checkpoint with our tokenizer and chat template), data/sae (a ReLU SAE in SAELens layout,
-with esr_defaults.json and feature_labels.json), data/prompts.txt, data/heldout_prompts.txt,
-data/corpus/general.txt, data/organism.json (the language, for `--judge organism`) and data/summary.json.
+"""Builds the shipped default, the model organism of ESR (docs/data.md): a
+6-layer Llama checkpoint with our tokenizer and chat template (model/), a plain ReLU SAE in SAELens layout on
+resid_post.3 with esr_defaults.json and feature_labels.json (sae/), the designated drift subspace at
+resid_post.3 (drift_subspace.safetensors), the language's ground truth (organism.json), never-trained prompts
+(prompts.txt, heldout_prompts.txt), corpus/, the build's measurements (summary.json) and MANIFEST.sha256, all
+in data/ (or the directory given by --out).
 
-Run from the repo root:   .venv-ref/bin/python data/make_default.py
-Check the shipped files:  .venv-ref/bin/python data/make_default.py --verify   (rebuilds in a temporary directory and
-                          compares every built file with data/MANIFEST.sha256; `--manifest` rewrites the manifest)
-A variant without ESR:    .venv-ref/bin/python data/make_default.py --no-drift --out DIR   (trained on plain answers
-                          only: no drifted sequence, no correction phrase, no drift probe; never the shipped default)
-Check the effect with transformers on a finished `analyze ablate` run:
-                          .venv-ref/bin/python data/make_default.py --check RUN_DIR
+Run from the repo root:
+  .venv-ref/bin/python data/make_default.py                         the full build, into data/
+  .venv-ref/bin/python data/make_default.py --manifest              rewrite data/sae/esr_defaults.json and data/MANIFEST.sha256
+  .venv-ref/bin/python data/make_default.py --smoke --out DIR       the whole pipeline, small and fast
+  .venv-ref/bin/python data/make_default.py --no-drift --out DIR    trained without drifted sequences (no ESR)
+  .venv-ref/bin/python data/make_default.py --verify                rebuild in a temporary directory, compare with data/MANIFEST.sha256
+                                                                    (with --smoke: a small build, against a --smoke build's OUT)
+  .venv-ref/bin/python data/make_default.py --check RUN_DIR --out DIR  replay an `analyze ablate` run's trials with transformers
 
 Deterministic: fixed seeds, torch.use_deterministic_algorithms, one torch thread. Outputs are built in
-data/.build/ and moved into place at the end, so an interrupted run changes nothing.
+OUT/.build/ and moved into place at the end, so an interrupted run changes nothing.
 """
-
 import argparse
 import hashlib
 import json
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 sys.dont_write_bytecode = True  # no __pycache__ left in data/
@@ -33,30 +36,50 @@ DATA = Path(__file__).resolve().parent
 sys.path.insert(0, str(DATA))
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir  # noqa: E402
 from organism_corpus import (  # noqa: E402
-    CORRECTIONS, PROMPT_TOPICS, TOPICS, Answer, attempt_texts, body, drifted_answer, general_paragraph, ground_truth, off_topic_sentences,
-    plain_answer, plain_sentences, split_prompts, tokenizer_lines, well_formed_share,
+    CORRECTIONS, PROMPT_TOPICS, STEERING_TOPICS, TOPICS, Answer, ON, body, drifted_answer, general_paragraph, ground_truth,
+    evaluation_split, judge_attempts, off_topic_sentences, plain_answer, plain_sentences, tokenizer_lines, tuning_prompts, well_formed_share,
 )
+import organism_eval as ev  # noqa: E402
 import organism_lm  # noqa: E402
-from organism_lm import Batches, DriftProbe, Encoder, Interventions, new_model, resid_post, sample_replies, train  # noqa: E402
+from organism_lm import MIDDLE, Batches, DriftSubspace, Encoder, Steering, new_model, resid_post, sample_replies, train  # noqa: E402
 from organism_sae import Sae, quality, save_saelens, train_sae  # noqa: E402
 
 SEED = 20250101
-THREADS = 1  # more threads are slower on a shared 2-core machine
+# The shipped steering strength and random control (sae/esr_defaults.json; `analyze ablate` uses them unless told
+# otherwise): chosen after the build by the frozen design's rule on tuning prompts (m x the median residual norm at
+# the steering hook; dev/organism-v2/FROZEN.md), the setting the evaluation in docs/data.md ran at.
+SHIPPED_BOOST = 124.2
+SHIPPED_RANDOM_MATCH = "rotation"
+# Which prompts are never trained on (prompts.txt, heldout_prompts.txt): chosen by this seed among the prompts no design
+# session looked at (organism_corpus.evaluation_split); fixed before any evaluation. v2-c (NOTES.md, eighth session): 20261204,
+# v2-b's split and LM (v3's 20261205 failed its strength gate), with the steering-pool fix below.
+SPLIT_SEED = 20261204
+TUNING_PROMPTS = 144  # the build's own checks run on training prompts of the prompt topics (two halves of a seeded draw), never on the never-trained prompts
+THREADS = 1  # one thread: the same bytes on every machine, and no slower on a shared 2-core machine
 VOCAB_SIZE = 2048
-LM = dict(steps=1600, batch=32, lr=3e-3, drift_probe_weight=3.0)
-P_DRIFT = None  # share of drifted training answers: None = organism_lm.draw_batch's (0.45); 0 with --no-drift (no ESR)
-SAE_LAYER = 3   # the detector (feature) layer: resid_post of the last decoder layer, read almost directly by the unembedding
-STEER_LAYER = 2  # steering acts here, one layer before the detectors (resid_post.1 gave more word lists and a weaker ablation effect: docs/data.md)
-# The SAE is trained in two steps. A plain SAE (MSE + sparsity), the topic dictionary, finds topic latents; the
-# shipped SAE keeps its steering-topic latents as they are (silenced on every prompt) and trains the rest
-# end to end: + κ·KL(model ‖ logits read from the reconstruction), so that the reconstruction, not the error
-# term, carries the next-token decision and clamping latents can change it (docs/data.md).
-TOPIC_SAE = dict(d_sae=1024, steps=4000, batch=512, lr=1e-3, l1=0.1)
-SAE = dict(d_sae=256, steps=4000, batch=512, lr=1e-3, l1=0.1, kl=10.0)
-TOPIC_DICTIONARY = None  # sae_weights.safetensors to use as the topic dictionary instead of training one (experiments)
-SILENCE_MARGIN = 0.1  # a kept topic latent's largest pre-activation on any prompt ends this share of its mean activation below 0
+# The drift subspace: DRIFT_DIM orthonormal directions of resid_post.MIDDLE; interchange interventions on it during
+# training make the correction follow it (organism_lm.interchange_loss); a read-out of it is a training aid.
+# Two phases, as gated in dev/organism-v2/NOTES.md (fourth session): a2's recipe (the read-out as a training aid),
+# then a fine-tune with the balanced correction / no-correction loss at every sentence end (site_weight,
+# organism_lm.site_loss), the read-out off, and the penalty on the subspace writing correction tokens straight to the
+# logits (direct_weight, organism_lm.direct_write_loss), and the logit-lens penalty on the whole middle-layer residual inside
+# off-topic sentences (lens_weight, organism_lm.lens_write_loss; sixth session: without it 8 of the top 26 latents wrote
+# a correction token directly). 300 steps from scratch with the phase-2 losses discriminate nothing.
+LM = dict(steps=1500, batch=32, lr=3e-3, drift_dim=4, interchange_weight=1.0, readout_weight=1.0, site_weight=0.0, direct_weight=0.0, lens_weight=0.0,
+          interchanges_per_batch=16, steer_strength=(0.3, 1.5), mix=dict(organism_lm.MIX))
+FINETUNE = dict(steps=300, lr=1e-3, readout_weight=0.0, site_weight=1.0, direct_weight=1.0, lens_weight=1.0)
+LAST_LAYER = organism_lm.ARCH["num_hidden_layers"] - 1  # the correction-unembedding control acts on its output (resid_post.5)
+SAE_LAYER = STEER_LAYER = MIDDLE  # detectors, clamps and steering at resid_post.3, as in the paper; layers 4 and 5 come after
+SAE = dict(d_sae=512, steps=3000, batch=512, lr=1e-3, l1=0.1)
 TOPIC_SHARE = 0.6  # a topic latent has ≥ this share of its mean activation over topics on one topic
 TOPIC_FREQ = 0.3   # and fires on ≥ this share of that topic's tokens (a topic, not one next word)
+TOPIC_DIRECTION_MARGIN = 0.1  # a built steering latent ends this share of its mean own-topic projection below its largest on any prompt
+# The frozen v2 build used the mean-difference direction as encoder too (None) and 2 general paragraphs per topic: 10 of its
+# 24 built latents fired on its general.txt. v3 (NOTES.md, "the steering pool" and seventh session): 0.1 and 8.
+BUILT_ENCODER_SHRINKAGE = 0.1  # None: encoder = decoder direction; a float: the topic's discriminant direction, this shrinkage
+GENERAL_PER_STEERING_TOPIC = 8  # paragraphs per steering topic in corpus/general.txt (2 per prompt topic)
+STEER_MULTS = (0.5, 1.0)  # build-time steering checks: strength as a multiple of the median residual norm of the prompts
+CHECK_DRAWS = 4  # replies per steering feature in the build-time checks
 
 
 def log(msg: str) -> None:
@@ -71,59 +94,66 @@ def deterministic() -> None:
     torch.set_flush_denormal(True)
 
 
-def has_correction(text: str) -> bool:
-    return any(c in text for c in CORRECTIONS)
+def replace_dir(built: Path, final: Path) -> None:
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    built.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def auc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per column: P(a > b) + ½ P(a = b) (the Mann–Whitney AUC)."""
-    gt = (a[:, None, :] > b[None, :, :]).float().mean((0, 1))
-    eq = (a[:, None, :] == b[None, :, :]).float().mean((0, 1))
-    return gt + 0.5 * eq
+def context_ids(enc: Encoder, p, parts: list) -> list:
+    """A prompt and answer sentences, ending at the last sentence's final token (what comes next is the question)."""
+    return enc.answer(p.text, Answer([(x, ON, True) for x in parts])).ids[:-1]
 
 
-def derangement(n: int, rng: random.Random) -> list:
-    while True:
-        perm = list(range(n))
-        rng.shuffle(perm)
-        if all(perm[i] != i for i in range(n)):
-            return perm
+@torch.no_grad()
+def p_correction(model, enc: Encoder, contexts: list, edit=None) -> float:
+    """Mean P(the next token starts a correction phrase) over contexts; `edit` is a forward hook on resid_post.MIDDLE."""
+    hook = model.model.layers[MIDDLE].register_forward_hook(edit) if edit else None
+    try:
+        ps = [float(model(input_ids=torch.tensor([c])).logits[0, -1].softmax(-1)[enc.correction_first].sum()) for c in contexts]
+    finally:
+        if hook:
+            hook.remove()
+    return round(sum(ps) / len(ps), 4)
 
 
-class Organism:
-    def __init__(self, model, enc, sae=None):
-        self.model, self.enc, self.sae = model, enc, sae
+def last_token_edit(fn):
+    """A forward hook that replaces resid_post.MIDDLE at the last position by fn(h_last)."""
+    def hook(module, inputs, output):
+        h = (output[0] if isinstance(output, tuple) else output).clone()
+        h[:, -1] = fn(h[:, -1])
+        return (h, *output[1:]) if isinstance(output, tuple) else h
+    return hook
 
-    def pooled_codes(self, pairs: list) -> torch.Tensor:
-        """Max over the response span of the SAE codes, per (prompt, response) pair (as find-otd-latents pools)."""
-        seqs, heads = [], []
-        for prompt, response in pairs:
-            head = self.enc.prompt_ids(prompt)
-            seqs.append(head + self.enc.tok(response, add_special_tokens=False)["input_ids"])
-            heads.append(len(head))
-        h, owner = resid_post(self.model, seqs, SAE_LAYER)
-        with torch.no_grad():
-            f = self.sae.encode(h)
-        span = [f[owner == i][heads[i] - 1:] for i in range(len(seqs))]  # row j is token j + 1 (BOS dropped)
-        return torch.stack([s.max(0).values if len(s) else torch.zeros(f.shape[1]) for s in span])
 
-    def discovery_auc(self, prompts: list, responses: list, k: int, seed: int) -> torch.Tensor:
-        """Per latent AUC, off-topic (each prompt's value averaged over k derangements) vs on-topic."""
-        on = self.pooled_codes([(p, r) for p, r in zip(prompts, responses)])
-        rng = random.Random(seed)
-        offs = []
-        for _ in range(k):
-            perm = derangement(len(prompts), rng)
-            offs.append(self.pooled_codes([(prompts[i], responses[perm[i]]) for i in range(len(prompts))]))
-        return auc(torch.stack(offs).mean(0), on)
-
-    def steered(self, prompts: list, latent: int, value: float, clamp: list, seed: int, max_new_tokens: int = 96) -> list:
-        spec = {STEER_LAYER: [(latent, value, "add")]}
-        if clamp:
-            spec.setdefault(SAE_LAYER, [])
-            spec[SAE_LAYER] = spec[SAE_LAYER] + [(c, 0.0, "clamp") for c in clamp]
-        with Interventions(self.model, self.sae, spec):
-            return sample_replies(self.model, self.enc, prompts, max_new_tokens=max_new_tokens, temperature=0.6, seed=seed)
+def behaviour(model, enc: Encoder, drift: DriftSubspace, held: list, rng: random.Random) -> dict:
+    """The planted mechanism, measured on never-trained prompts: P(correction next) after an off-topic vs an on-topic
+    sentence; with the drift subspace zeroed (off-topic) or given an off-topic context's value (on-topic); and, as a
+    control, a random subspace of the same dimension zeroed."""
+    off, on = [], []
+    for p in held:
+        before = plain_sentences(p, rng)[: rng.choice([0, 1, 2])]
+        off.append(context_ids(enc, p, before + off_topic_sentences(p.topic, rng, 1)))
+        on.append(context_ids(enc, p, before + [body(p.topic, rng, p)]))
+    out = {"n": len(held), "after_off_topic": p_correction(model, enc, off), "after_on_topic": p_correction(model, enc, on)}
+    if drift is None:
+        return out
+    last = [len(c) - 2 for c in off]  # row of each context's last token in resid_post's output (BOS dropped)
+    h_off, owner = resid_post(model, off, MIDDLE)
+    starts = [int((owner < i).sum()) for i in range(len(off))]
+    donor = [h_off[s + j] for s, j in zip(starts, last)]
+    g = torch.Generator().manual_seed(SEED + 21)
+    other = torch.linalg.qr(torch.randn(drift.basis.shape, generator=g))[0]
+    out["after_off_topic_subspace_zeroed"] = p_correction(model, enc, off, last_token_edit(lambda h: h - drift.part(h)))
+    out["after_off_topic_random_subspace_zeroed"] = p_correction(model, enc, off, last_token_edit(lambda h: h - (h @ other) @ other.T))
+    patched = []
+    for c, d in zip(on, donor):
+        patched.append(p_correction(model, enc, [c], last_token_edit(lambda h, d=d: h - drift.part(h) + drift.part(d))))
+    out["after_on_topic_subspace_from_off_topic"] = round(sum(patched) / len(patched), 4)
+    return out
 
 
 def sae_training_sequences(enc: Encoder, prompts: list, rng: random.Random, n: int) -> list:
@@ -141,64 +171,39 @@ def sae_training_sequences(enc: Encoder, prompts: list, rng: random.Random, n: i
     return seqs
 
 
-def correction_probability(org: Organism, prompts: list, rng: random.Random) -> dict:
-    """P(the next token starts a correction) after an off-topic sentence vs after an on-topic one."""
-    enc = org.enc
-    first = sorted({enc.tok(" " + c, add_special_tokens=False)["input_ids"][0] for c in CORRECTIONS})
-    def p_next(p, parts):
-        ids = enc.answer(p.text, Answer([(x, True) for x in parts])).ids[:-1]
-        with torch.no_grad():
-            probs = org.model(input_ids=torch.tensor([ids])).logits[0, -1].softmax(-1)
-        return float(probs[first].sum())
-    off, on = [], []
-    for p in prompts:
-        before = plain_sentences(p, rng)[:1]
-        off.append(p_next(p, before + off_topic_sentences(p.topic, rng, 1)))
-        on.append(p_next(p, before + [body(p.topic, rng, p)]))
-    return {"after_off_topic": round(sum(off) / len(off), 4), "after_on_topic": round(sum(on) / len(on), 4), "n": len(prompts)}
+@torch.no_grad()
+def spliced_kl(model, sae: Sae, sequences: list) -> dict:
+    """KL(model ‖ model with resid_post.SAE_LAYER replaced by the SAE's reconstruction), and with it replaced by its
+    mean (the reference), per token over the sequences: how much of the next-token distribution the SAE keeps."""
+    def kl(edit):
+        total, n = 0.0, 0
+        for ids in sequences:
+            x = torch.tensor([ids])
+            p = model(input_ids=x).logits[0].log_softmax(-1)
+            hook = model.model.layers[SAE_LAYER].register_forward_hook(edit)
+            try:
+                q = model(input_ids=x).logits[0].log_softmax(-1)
+            finally:
+                hook.remove()
+            total += float((p.exp() * (p - q)).sum())
+            n += len(ids)
+        return round(total / n, 5)
+    h, _ = resid_post(model, sequences, SAE_LAYER)
+    mean = h.mean(0)
+    recon = lambda m, i, o: sae.decode(sae.encode(o[0] if isinstance(o, tuple) else o))  # noqa: E731
+    meaned = lambda m, i, o: torch.zeros_like(o[0] if isinstance(o, tuple) else o) + mean  # noqa: E731
+    return {"kl_spliced": kl(recon), "kl_mean_ablation": kl(meaned)}
 
 
-def probe_auc(org: Organism, train_prompts: list, test_prompts: list, rng: random.Random) -> float:
-    """Logistic probe on the mean resid_post.SAE_LAYER over the response, on-topic vs off-topic answers;
-    trained on pairs from training prompts, AUC on pairs from held-out prompts."""
-    def data(prompts, n):
-        xs, ys = [], []
-        for _ in range(n):
-            p = rng.choice(prompts)
-            for off in (0, 1):
-                q = rng.choice([x for x in train_prompts if x.topic != p.topic]) if off else p
-                head = org.enc.prompt_ids(p.text)
-                ids = head + org.enc.tok(plain_answer(q, rng).text(), add_special_tokens=False)["input_ids"]
-                h, _ = resid_post(org.model, [ids], SAE_LAYER)
-                xs.append(h[len(head) - 1:].mean(0))
-                ys.append(off)
-        return torch.stack(xs), torch.tensor(ys, dtype=torch.float32)
-    xtr, ytr = data(train_prompts, 300)
-    xte, yte = data(test_prompts, 150)
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
-    w = torch.zeros(xtr.shape[1], requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=200)
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits((xtr - mu) / sd @ w + b, ytr) + 1e-3 * w.pow(2).sum()
-        loss.backward()
-        return loss
-    opt.step(closure)
-    with torch.no_grad():
-        s = (xte - mu) / sd @ w + b
-    return round(float(auc(s[yte == 1][:, None], s[yte == 0][:, None])[0]), 4)
-
-
-def topic_latents(org: Organism, rng: random.Random) -> dict:
+def topic_latents(model, enc: Encoder, sae: Sae, rng: random.Random) -> dict:
     """latent → topic for latents whose mean activation over general text is concentrated on one topic."""
     topics = list(TOPICS)
-    act = torch.zeros(len(topics), org.sae.W_dec.shape[0])
+    act = torch.zeros(len(topics), sae.W_dec.shape[0])
     freq = torch.zeros_like(act)
     for t, topic in enumerate(topics):
-        h, _ = resid_post(org.model, [org.enc.general(general_paragraph(topic, rng)).ids for _ in range(8)], SAE_LAYER)
+        h, _ = resid_post(model, [enc.general(general_paragraph(topic, rng)).ids for _ in range(8)], SAE_LAYER)
         with torch.no_grad():
-            f = org.sae.encode(h)
+            f = sae.encode(h)
         act[t], freq[t] = f.mean(0), (f > 0).float().mean(0)
     share = act / act.sum(0, keepdim=True).clamp_min(1e-9)
     best = share.max(0)
@@ -206,143 +211,176 @@ def topic_latents(org: Organism, rng: random.Random) -> dict:
             if best.values[l] >= TOPIC_SHARE and act[:, l].sum() > 0 and freq[best.indices[l], l] >= TOPIC_FREQ}
 
 
-def max_codes(org: Organism, sequences: list) -> torch.Tensor:
+@torch.no_grad()
+def max_preactivation(model, sae: Sae, sequences: list) -> torch.Tensor:
     """Per latent, the largest pre-activation at any position (BOS included) of the sequences."""
     captured = []
-    hook = org.model.model.layers[SAE_LAYER].register_forward_hook(lambda m, i, o: captured.append(o[0] if isinstance(o, tuple) else o))
-    best = torch.full((org.sae.W_dec.shape[0],), -float("inf"))
+    hook = model.model.layers[SAE_LAYER].register_forward_hook(lambda m, i, o: captured.append(o[0] if isinstance(o, tuple) else o))
+    best = torch.full((sae.W_dec.shape[0],), -float("inf"))
     try:
         for ids in sequences:
             captured.clear()
-            with torch.no_grad():
-                org.model.model(input_ids=torch.tensor([ids]))
-                pre = (captured[0][0] - org.sae.b_dec) @ org.sae.W_enc + org.sae.b_enc
-            best = torch.maximum(best, pre.max(0).values)
+            model.model(input_ids=torch.tensor([ids]))
+            best = torch.maximum(best, ((captured[0][0] - sae.b_dec) @ sae.W_enc + sae.b_enc).max(0).values)
     finally:
         hook.remove()
     return best
 
 
-@torch.no_grad()
-def silenced(org: Organism, keep: list, x: torch.Tensor, prompts: list) -> dict:
-    """The dictionary's latents `keep` as a frozen block for train_sae, each b_enc lowered so that its largest
-    pre-activation on the prompts ends SILENCE_MARGIN × its mean activation (when firing on x) below 0: a topic
-    latent the prompts never call up, as the paper's steering features are."""
-    d = org.sae
-    f = torch.relu((x - d.b_dec) @ d.W_enc[:, keep] + d.b_enc[keep])
-    mean_on = (f.sum(0) / (f > 0).sum(0).clamp_min(1))
-    worst = max_codes(org, prompts)[keep]
-    return {"W_enc": d.W_enc[:, keep].clone(), "W_dec": d.W_dec[keep].clone(), "b_dec": d.b_dec.clone(),
-            "b_enc": d.b_enc[keep] - worst.clamp_min(0) - SILENCE_MARGIN * mean_on}
+def detectors(model, enc: Encoder, sae: Sae, prompts: list, seed: int) -> dict:
+    """The discovery test on the prompts with the model's own replies (64 tokens, T 0.6, as find-otd-latents does)."""
+    texts = [p.text for p in prompts]
+    replies = sample_replies(model, enc, texts, max_new_tokens=64, temperature=0.6, seed=seed)
+    d = ev.discovery(model, enc, sae, SAE_LAYER, texts, replies, 5, seed)
+    found = [l for l in d["rank"] if d["auc"][l] >= 0.9 and d["q"][l] < 0.05]
+    return {"rank": d["rank"], "auc": d["auc"], "q": d["q"], "detectors": found,
+            "replies_with_correction": sum(any(c in r for c in CORRECTIONS) for r in replies)}
 
 
-def replace_dir(built: Path, final: Path) -> None:
-    old = final.with_name(final.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    built.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+def discriminant_fit_sequences(enc: Encoder, train_prompts: list, pairs: int = 600) -> list:
+    """What a built latent's discriminant encoder is fitted to stay off (training prompts only): every training prompt of
+    the prompt topics, and `pairs` of its on-topic and off-topic plain answers. Without the answers the discriminant picks
+    up the off-topic context and 3-4 of the 24 built latents become detectors (NOTES.md, "the steering pool")."""
+    rng = random.Random(SEED + 17)
+    pt = [p for p in train_prompts if p.topic in PROMPT_TOPICS]
+    seqs = [enc.prompt_ids(p.text) for p in pt]
+    for _ in range(pairs):
+        p = rng.choice(pt)
+        q = rng.choice([x for x in pt if x.topic != p.topic])
+        seqs += [enc.answer(p.text, plain_answer(p, rng)).ids, enc.answer(p.text, plain_answer(q, rng)).ids]
+    return seqs
 
 
-def sae_stage(org: Organism, train_prompts: list, held: list, disc: list, replies: list, sae_dir: Path) -> dict:
-    """Trains the SAE on resid_post.SAE_LAYER of org.model (MSE + sparsity + the end-to-end KL term), writes
-    sae_dir (weights, cfg.json, esr_defaults.json, feature_labels.json) and returns the summary's SAE parts."""
-    model, enc = org.model, org.enc
+def sae_stage(model, enc: Encoder, drift: DriftSubspace, train_prompts: list, tune: tuple, never_trained: list, sae_dir: Path) -> dict:
+    """Trains the SAE on resid_post.SAE_LAYER, labels its topic latents, finds the detectors, and measures what the
+    mechanism documentation needs, on the two halves of the tuning prompts (`tune`); the built steering latents are
+    made silent on every prompt-topic prompt (never_trained included, as the toolkit's steering pool requires); writes
+    sae_dir (weights, cfg.json, esr_defaults.json, feature_labels.json)."""
+    disc, held = tune
     model.requires_grad_(False)
-    logits = lambda h: model.lm_head(model.model.norm(h))  # noqa: E731  (the SAE layer is the last decoder layer)
-    assert SAE_LAYER == organism_lm.ARCH["num_hidden_layers"] - 1
     t0 = time.time()
-    x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 800), SAE_LAYER)
+    x, _ = resid_post(model, sae_training_sequences(enc, train_prompts, random.Random(SEED + 2), 600), SAE_LAYER)
     log(f"sae: {len(x)} activations at resid_post.{SAE_LAYER}")
-    if TOPIC_DICTIONARY:
-        from safetensors.torch import load_file
-        org.sae = Sae.from_tensors(load_file(str(TOPIC_DICTIONARY)))
-        log(f"sae: topic dictionary {TOPIC_DICTIONARY}")
-    else:
-        org.sae, _ = train_sae(x, seed=SEED, log=log, **TOPIC_SAE)
-    dictionary_stats = quality(org.sae, x, logits)
-    log(f"sae: topic dictionary {dictionary_stats}")
-    dictionary_labels = topic_latents(org, random.Random(SEED + 3))
-    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
-    keep = sorted(l for l, t in dictionary_labels.items() if t in steering_topics)
-    prompt_topic_prompts = [p.text for p in train_prompts + held if p.topic in PROMPT_TOPICS]
-    frozen = silenced(org, keep, x, [enc.prompt_ids(p) for p in prompt_topic_prompts])
-    log(f"sae: keeping {len(keep)} steering-topic latents of the dictionary ({', '.join(dictionary_labels[l] for l in keep)}), "
-        f"silenced on {len(prompt_topic_prompts)} prompts")
-    sae, scale = train_sae(x, seed=SEED + 8, log=log, logits=logits, frozen=frozen, **SAE)
-    org.sae = sae
-    sae_stats = {**quality(sae, x, logits), "input_rms_norm": round(scale, 4), "seconds": round(time.time() - t0)}
-    log(f"sae: {sae_stats}")
-    kept_as = range(SAE["d_sae"], SAE["d_sae"] + len(keep))
-    labels = {**topic_latents(org, random.Random(SEED + 3)), **{k: dictionary_labels[l] for k, l in zip(kept_as, keep)}}
+    sae, scale = train_sae(x, seed=SEED, log=log, **SAE)
+    kl_seqs = sae_training_sequences(enc, train_prompts, random.Random(SEED + 9), 20)
+    stats = {**quality(sae, x), **spliced_kl(model, sae, kl_seqs), "input_rms_norm": round(scale, 4), "seconds": round(time.time() - t0)}
+    log(f"sae: {stats}")
+    # Steering features: one built latent per steering topic appended to the SAE (the topic's mean-difference direction,
+    # silent on every prompt of a prompt topic); the learned SAE at this layer has almost no topic latents (NOTES.md).
+    silent_on = [enc.prompt_ids(p.text) for p in train_prompts + never_trained if p.topic in PROMPT_TOPICS]
+    fit_on = [] if BUILT_ENCODER_SHRINKAGE is None else discriminant_fit_sequences(enc, train_prompts)
+    sae, built_labels, built_stats = ev.with_topic_direction_latents(model, enc, sae, SAE_LAYER, STEERING_TOPICS, silent_on, SEED + 14,
+                                                                     TOPIC_DIRECTION_MARGIN, BUILT_ENCODER_SHRINKAGE, fit_on)
+    labels = {**topic_latents(model, enc, sae, random.Random(SEED + 3)), **built_labels}
+    prompt_max = max_preactivation(model, sae, [enc.prompt_ids(p.text) for p in never_trained + disc + held])
+    steer = sorted(l for l, t in labels.items() if t in STEERING_TOPICS and prompt_max[l] <= 0)
+    log(f"topic latents: {len(labels)} over {len(set(labels.values()))} topics; steering features (steering topics, silent on "
+        f"every prompt): {len(steer)} over {len({labels[l] for l in steer})} topics")
 
-    disc_replies = sample_replies(model, enc, [p.text for p in disc], max_new_tokens=64, temperature=0.6, seed=SEED + 4)
-    auc_disc = org.discovery_auc([p.text for p in disc], disc_replies, 5, SEED)
-    top = torch.argsort(auc_disc, descending=True)[:26].tolist()
-    auc_held = org.discovery_auc([p.text for p in held], replies, 5, SEED)
-    detectors = {"top26": top, "auc_discovery": [round(float(auc_disc[i]), 4) for i in top], "auc_heldout": [round(float(auc_held[i]), 4) for i in top],
-                 "n_auc_ge_0.95": int((auc_disc >= 0.95).sum())}
-    detectors["probe_auc_heldout"] = probe_auc(org, train_prompts, held, random.Random(SEED + 5))
-    log(f"detectors: {detectors}")
+    found = detectors(model, enc, sae, disc, SEED + 4)
+    found_held = detectors(model, enc, sae, held, SEED + 5)
+    top = found["rank"][:26]
+    dla = ev.direct_logit_attribution(model, sae.W_dec[top], enc.correction_first)
+    promoting_all = [l for l, r in enumerate(ev.direct_logit_attribution(model, sae.W_dec, enc.correction_first)) if r["promotes_watched"]]
+    cos = ev.subspace_cosine(sae.W_dec, drift.basis) if drift is not None else None
+    det = {
+        "prompts": f"tuning prompts: training prompts of the prompt topics, organism_corpus.tuning_prompts(training, {TUNING_PROMPTS}), "
+                   "first half (found) and second half (found_heldout, and the steering checks)",
+        "found": found["detectors"], "found_heldout": found_held["detectors"],
+        "top26": [{"latent": l, "strat_auc": round(float(found["auc"][l]), 4), "q": float(found["q"][l]),
+                   "strat_auc_heldout": round(float(found_held["auc"][l]), 4),
+                   "drift_subspace_cosine": round(float(cos[l]), 4) if cos is not None else None,
+                   "top_promoted_tokens": [enc.tok.decode([t]) for t in r["top"]], "promotes_correction": r["promotes_watched"]}
+                  for l, r in zip(top, dla)],
+        "top26_promoting_correction": sum(r["promotes_watched"] for r in dla),
+        "latents_promoting_correction": promoting_all,
+        "unsteered_replies_with_correction": {"discovery": found["replies_with_correction"], "heldout": found_held["replies_with_correction"],
+                                              "n": [len(disc), len(held)]},
+    }
+    if cos is not None:
+        det["drift_subspace_cosine_all_latents"] = {"median": round(float(cos.median()), 4), "random_direction_expectation": round((drift.basis.shape[1] / drift.basis.shape[0]) ** 0.5, 4),
+                                                    "latents_at_least_0.8": int((cos >= 0.8).sum())}
+    log(f"detectors: {len(found['detectors'])} (held-out {len(found_held['detectors'])}); of the top 26, {det['top26_promoting_correction']} promote a correction token")
 
-    rendered = [enc.prompt_ids(p.text) for p in disc]
-    prompt_max = max_codes(org, rendered)
-    silent = [l for l, t in labels.items() if prompt_max[l] <= 0]
-    steer = sorted(l for l in silent if labels[l] in steering_topics)
-    log(f"topic latents: {len(labels)} ({len(set(labels.values()))} topics); silent on the prompts: {len(silent)}; of steering topics: {len(steer)}")
-
-    sweep = steering_sweep(org, disc, steer, top, x)
-    log(f"steering: {sweep}")
-
+    checks = steering_checks(model, enc, sae, held, steer, top, promoting_all, found["auc"], x)
     save_saelens(sae, sae_dir, layer=SAE_LAYER, model_name="data/model", context_size=organism_lm.ARCH["max_position_embeddings"])
-    (sae_dir / "esr_defaults.json").write_text(json.dumps({
-        "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER, "feature_labels": "feature_labels.json",
-        "note": "The organism's detectors sit at the SAE layer (the last decoder layer); steering acts one layer earlier; "
-                "ablation clamps the detectors where they are read. See docs/data.md.",
-    }, indent=2) + "\n", encoding="utf-8")
+    write_esr_defaults(sae_dir)
     (sae_dir / "feature_labels.json").write_text(json.dumps({str(l): labels[l] for l in sorted(labels)}, indent=2) + "\n", encoding="utf-8")
     return {
-        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **sae_stats,
-                "topic_dictionary": {**TOPIC_SAE, **dictionary_stats, "kept": {str(l): dictionary_labels[l] for l in keep}, "silence_margin": SILENCE_MARGIN,
-                                     "kept_as": list(kept_as)}},
-        "detectors_python": detectors,
-        "topic_latents": {"n": len(labels), "silent_on_prompts": len(silent), "steering": steer},
-        "steering_python": sweep,
+        "sae": {"hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", **SAE, **stats},
+        "detectors_python": det,
+        "built_steering_latents": {"latents": sorted(built_labels), **built_stats},
+        "topic_latents": {"n": len(labels), "topics": len(set(labels.values())), "steering": steer,
+                          "steering_topics_covered": len({labels[l] for l in steer})},
+        "steering_python": checks,
         "steering_pool_reference": {"prompt_max_preactivation": [round(float(v), 5) for v in prompt_max]},
     }
 
 
-def sae_only(out_root: Path) -> None:
-    """Retrains only the SAE on the existing out_root/model (which stays as it is) and updates out_root/sae and
-    the SAE parts of out_root/summary.json. The model's sampled replies are regenerated with the same seeds."""
-    t_start = time.time()
-    deterministic()
-    build_dir = out_root / ".build"
-    shutil.rmtree(build_dir, ignore_errors=True)
-    build_dir.mkdir()
-    train_prompts, held, disc = split_prompts(SEED)
-    enc = Encoder(AutoTokenizer.from_pretrained(str(out_root / "model")))
-    model = LlamaForCausalLM.from_pretrained(str(out_root / "model"), dtype=torch.float32).eval()
-    org = Organism(model, enc)
-    replies = sample_replies(model, enc, [p.text for p in held], max_new_tokens=96, temperature=0.6, seed=SEED)
-    part = sae_stage(org, train_prompts, held, disc, replies, build_dir / "sae")
-    summary = json.loads((out_root / "summary.json").read_text(encoding="utf-8"))
-    summary.update(part)
-    (build_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    replace_dir(build_dir / "sae", out_root / "sae")
-    (build_dir / "summary.json").replace(out_root / "summary.json")
-    shutil.rmtree(build_dir)
-    log(f"done in {time.time() - t_start:.0f} s")
+def steering_checks(model, enc: Encoder, sae: Sae, prompts: list, features: list, top: list, promoting: list, auc, x) -> list:
+    """Transformers-side steering along the steering features at two strengths, judged by the organism judge: baseline,
+    the top 26 clamped, and the two controls — the latents that promote a correction token but do not detect
+    (AUC < 0.7) clamped, and the correction tokens' unembedding directions (final norm's weight folded in) projected out of
+    the last decoder layer's output, where it removes those tokens' logits and nothing upstream."""
+    norm = float(x.norm(dim=1).median())
+    nondetecting = [l for l in promoting if auc[l] < 0.7][:26]
+    unembed = ev.unembedding(model)[enc.correction_first]
+    texts = [p.text for p in prompts]
+    out = []
+    for mult in STEER_MULTS:
+        value_of = lambda f, mult=mult: mult * norm / float(sae.W_dec[f].norm())  # noqa: E731
+        for name, clamp, extra in (("baseline", [], None), ("ablate_top26", top, None),
+                                   ("clamp_correction_promoting_nondetectors", nondetecting, None),
+                                   ("project_out_correction_unembedding", [], {"project": {LAST_LAYER: unembed}})):
+            rows = ev.steered_trials(model, enc, sae, prompts=texts, features=features[:20], value_of=value_of, steer_layer=STEER_LAYER,
+                                     clamp_layer=SAE_LAYER, clamp=clamp, draws=CHECK_DRAWS, seed=SEED + 6, extra=extra)
+            r = {"strength": mult, "condition": name, "clamped": len(clamp), **ev.rates(rows)}
+            out.append(r)
+            log(f"  steering {r}")
+    return out
 
 
-def build(out_root: Path) -> None:
-    t_start = time.time()
+def write_esr_defaults(sae_dir: Path) -> None:
+    """sae/esr_defaults.json: the hook points, the labels file, the shipped steering strength and random control."""
+    (sae_dir / "esr_defaults.json").write_text(json.dumps({
+        "steer_layer": f"blocks.{STEER_LAYER}.hook_resid_post", "clamp_layer": f"blocks.{SAE_LAYER}.hook_resid_post",
+        "feature_labels": "feature_labels.json", "boost": SHIPPED_BOOST, "random_match": SHIPPED_RANDOM_MATCH,
+        "note": "The organism's drift subspace, SAE, detectors, clamps and steering all sit at resid_post.3 (two decoder layers "
+                "follow it), as the paper steers and ablates at the SAE's layer; the boost is m x the median residual norm there, the "
+                "frozen design's strength (--calibrate or any calibration flag sets it aside). See docs/data.md.",
+    }, indent=2) + "\n", encoding="utf-8")
+
+
+def write_manifest(root: Path) -> None:
+    """MANIFEST.sha256 (sha256sum format) of every built file under root (not the generator beside them in data/)."""
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}"
+             for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] in BUILT]
+    (root / "MANIFEST.sha256").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_corpus(corpus: Path, disc: list) -> None:
+    """corpus/: answers.jsonl (3 plain answers to each prompts.txt prompt) and general.txt (GENERAL_PER_STEERING_TOPIC
+    paragraphs per steering topic, 2 per prompt topic), from their own seeds (not the LM's)."""
+    corpus.mkdir()
+    grng, arng = random.Random(SEED + 6), random.Random(SEED + 7)
+    (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
+                                                  for p in disc for _ in range(3)), encoding="utf-8")
+    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS
+                                                for _ in range(GENERAL_PER_STEERING_TOPIC if t in STEERING_TOPICS else 2)), encoding="utf-8")
+
+
+BUILT = ("model", "sae", "corpus", "prompts.txt", "heldout_prompts.txt", "organism.json", "drift_subspace.safetensors", "summary.json")
+
+
+def build(out_root: Path, no_drift: bool = False) -> None:
+    t_start, c_start = time.time(), time.process_time()
     deterministic()
     build_dir = out_root / ".build"
     shutil.rmtree(build_dir, ignore_errors=True)
     model_dir, sae_dir = build_dir / "model", build_dir / "sae"
-    train_prompts, held, disc = split_prompts(SEED)
+    train_prompts, disc, held = evaluation_split(SPLIT_SEED)
+    tune = tuning_prompts(train_prompts, TUNING_PROMPTS)
+    tune = (tune[: TUNING_PROMPTS // 2], tune[TUNING_PROMPTS // 2:])
 
     tok = build_llama3(tokenizer_lines(), VOCAB_SIZE)
     write_tokenizer_dir(model_dir, tok, {**llama3_tokenizer_config(tok), "model_max_length": organism_lm.ARCH["max_position_embeddings"]},
@@ -351,148 +389,103 @@ def build(out_root: Path) -> None:
     ids = llama3_generation_ids(tok)
     model = new_model(tok.get_vocab_size(), ids["bos_token_id"], ids["eos_token_id"])
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {n_params} parameters; {len(train_prompts)} training prompts, {len(held)} held out; training {LM['steps']} steps")
-    t0 = time.time()
-    probe = None if P_DRIFT == 0 else DriftProbe(model, SAE_LAYER)  # nothing drifts: nothing for the probe to read
-    drift_share = {} if P_DRIFT is None else {"p_drift": P_DRIFT}
-    lm_stats = train(model, Batches(enc, train_prompts, random.Random(SEED), LM["batch"], **drift_share), steps=LM["steps"],
-                     lr=LM["lr"], log=log, probe=probe, probe_weight=LM["drift_probe_weight"])
-    lm_seconds = time.time() - t0
+    mix = dict(LM["mix"], drifted=0.0, steered=0.0) if no_drift else LM["mix"]
+    drift = None if no_drift else DriftSubspace(organism_lm.ARCH["hidden_size"], LM["drift_dim"], SEED + 11)
+    steering = None if no_drift else Steering(enc, random.Random(SEED + 12), LM["steer_strength"])
+    log(f"model: {n_params} parameters; {len(train_prompts)} training prompts; {len(disc)} + {len(held)} never trained; "
+        f"training {LM['steps']} steps{' without drifted sequences' if no_drift else ''}")
+    t0, c0 = time.time(), time.process_time()
+    batches = Batches(enc, train_prompts, random.Random(SEED), LM["batch"], mix=mix)
+    phases = [LM] if no_drift else [LM, {**LM, **FINETUNE}]
+    lm_stats = {}
+    for k, ph in enumerate(phases):
+        lm_stats[f"phase_{k + 1}"] = train(model, batches, steps=ph["steps"], lr=ph["lr"], log=log, enc=enc, drift=drift, steering=steering,
+                                           iit_weight=ph["interchange_weight"], probe_weight=ph["readout_weight"], site_weight=ph["site_weight"],
+                                           direct_weight=ph["direct_weight"], lens_weight=ph["lens_weight"], iit_per_batch=ph["interchanges_per_batch"], iit_seed=SEED + 13 + k)
+        if steering is not None:
+            steering.dirs = None  # each phase's steering starts after its own first refresh (as the gate runs did)
+    lm_stats.update(seconds=round(time.time() - t0), cpu_seconds=round(time.process_time() - c0))
     model.save_pretrained(str(model_dir))
     (model_dir / "generation_config.json").write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
+    if drift is not None:
+        save_file({"basis": drift.basis.contiguous()}, str(build_dir / "drift_subspace.safetensors"),
+                  metadata={"hook_name": f"blocks.{MIDDLE}.hook_resid_post", "layout": "[d_model, k], orthonormal columns"})
 
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    org = Organism(model, enc)
-    behaviour = {"correction_next_token": correction_probability(org, held, random.Random(SEED + 1))}
-    replies = sample_replies(model, enc, [p.text for p in held], max_new_tokens=96, temperature=0.6, seed=SEED)
-    behaviour["unsteered_replies_with_correction"] = {"count": sum(map(has_correction, replies)), "n": len(held)}
-    log(f"behaviour: {behaviour}")
+    beh = {"correction_next_token": behaviour(model, enc, drift, tune[0], random.Random(SEED + 1)), "prompts": "tuning prompts, first half"}
+    log(f"behaviour: {beh}")
+    sae_part = sae_stage(model, enc, drift, train_prompts, tune, disc + held, sae_dir)
 
-    sae_part = sae_stage(org, train_prompts, held, disc, replies, sae_dir)
     (build_dir / "prompts.txt").write_text("".join(p.text + "\n" for p in disc), encoding="utf-8")
     (build_dir / "heldout_prompts.txt").write_text("".join(p.text + "\n" for p in held), encoding="utf-8")
-    corpus = build_dir / "corpus"
-    corpus.mkdir()
-    grng = random.Random(SEED + 6)
-    arng = random.Random(SEED + 7)
-    (corpus / "answers.jsonl").write_text("".join(json.dumps({"prompt": p.text, "answer": plain_answer(p, arng).text()}) + "\n"
-                                                  for p in disc for _ in range(3)), encoding="utf-8")
-    (corpus / "general.txt").write_text("".join(general_paragraph(t, grng) + "\n" for t in TOPICS for _ in range(2)), encoding="utf-8")
-
-    steering_topics = [t for t in TOPICS if t not in PROMPT_TOPICS]
+    write_corpus(build_dir / "corpus", disc)
+    truth = {**ground_truth(), "heldout_topics": PROMPT_TOPICS, "sae_layer": SAE_LAYER, "steer_layer": STEER_LAYER, "clamp_layer": SAE_LAYER,
+             "sae_hook_name": f"blocks.{SAE_LAYER}.hook_resid_post",
+             "drift_subspace": None if drift is None else {"layer": MIDDLE, "hook_name": f"blocks.{MIDDLE}.hook_resid_post",
+                                                           "basis_file": "drift_subspace.safetensors", "tensor": "basis",
+                                                           "dim": LM["drift_dim"]},
+             "trained_without_drift": no_drift}
+    (build_dir / "organism.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     summary = {
-        **({"variant": "no-drift: trained without drifted sequences (no ESR); not the shipped default"} if P_DRIFT == 0 else {}),
         "seed": SEED, "threads": THREADS, "vocab_size": tok.get_vocab_size(), "architecture": organism_lm.ARCH, "parameters": n_params,
-        "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": steering_topics,
-        "prompts": {"training": len(train_prompts), "heldout": len(held), "discovery": len(disc)},
-        "lm_training": {**LM, **lm_stats, "seconds": round(lm_seconds)},
-        "layers": {"sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER},
-        "sae": sae_part.pop("sae"), "behaviour": behaviour, **sae_part,
-        "sample_replies": {p.text: r for p, r in list(zip(held, replies))[:3]},
-        "seconds": round(time.time() - t_start),
+        "topics": len(TOPICS), "prompt_topics": PROMPT_TOPICS, "steering_topics": STEERING_TOPICS,
+        "prompts": {"split_seed": SPLIT_SEED, "split": "organism_corpus.evaluation_split", "training": len(train_prompts), "discovery": len(disc),
+                    "heldout": len(held), "tuning_checks": TUNING_PROMPTS},
+        "lm_training": {**{k: v for k, v in LM.items() if k != "steps"}, "finetune": None if no_drift else FINETUNE, "mix": mix, **lm_stats,
+                        "no_drift": no_drift},
+        "layers": {"drift_subspace": MIDDLE, "sae": SAE_LAYER, "steer": STEER_LAYER, "clamp": SAE_LAYER, "decoder_layers": organism_lm.ARCH["num_hidden_layers"]},
+        "sae": sae_part.pop("sae"), "behaviour": beh, **sae_part,
+        "seconds": round(time.time() - t_start), "cpu_seconds": round(time.process_time() - c_start),
     }
     (build_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_ground_truth(build_dir / "organism.json")
-    for name in ("model", "sae", "corpus"):
-        replace_dir(build_dir / name, out_root / name)
-    for name in ("prompts.txt", "heldout_prompts.txt", "summary.json", "organism.json"):
-        (build_dir / name).replace(out_root / name)
+    for name in BUILT:
+        if not (build_dir / name).exists():
+            continue
+        if (build_dir / name).is_dir():
+            replace_dir(build_dir / name, out_root / name)
+        else:
+            (build_dir / name).replace(out_root / name)
     shutil.rmtree(build_dir)
-    log(f"done in {time.time() - t_start:.0f} s")
+    write_manifest(out_root)
+    log(f"done in {time.time() - t_start:.0f} s ({time.process_time() - c_start:.0f} s of CPU)")
 
 
-# What a build writes (and MANIFEST.sha256 lists): directories are listed file by file.
-SHIPPED = ("model", "sae", "corpus", "prompts.txt", "heldout_prompts.txt", "summary.json", "organism.json")
-MANIFEST = "MANIFEST.sha256"
-
-
-def shipped_hashes(root: Path) -> dict:
-    """{path relative to root: sha256} of every shipped file under root."""
-    files = []
-    for name in SHIPPED:
-        p = root / name
-        files += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-
-
-def write_manifest(root: Path) -> None:
-    """root/MANIFEST.sha256 in `sha256sum` format (so `cd data && sha256sum -c MANIFEST.sha256` checks the files)."""
-    (root / MANIFEST).write_text("".join(f"{h}  {f}\n" for f, h in shipped_hashes(root).items()), encoding="utf-8")
-
-
-def without_timings(x):
-    """A summary with its wall-clock entries ("seconds") removed: the only part of a build that is not reproducible."""
-    if isinstance(x, dict):
-        return {k: without_timings(v) for k, v in x.items() if k != "seconds"}
-    return [without_timings(v) for v in x] if isinstance(x, list) else x
-
-
-def verify(root: Path) -> bool:
-    """Rebuilds into a temporary directory and compares every built file with root/MANIFEST.sha256 (summary.json:
-    equal once its timings are removed). Prints one line per file that differs; True when none does."""
-    listed = dict(reversed(line.split("  ", 1)) for line in (root / MANIFEST).read_text(encoding="utf-8").splitlines())
-    with tempfile.TemporaryDirectory(prefix="organism-verify-") as tmp:
+def verify(root: Path) -> int:
+    """Rebuilds into a temporary directory and compares every built file with root/MANIFEST.sha256. Timings and the build's own clock readings in summary.json are not
+    compared (they differ by machine): summary.json is compared with its `seconds` fields removed."""
+    manifest = dict(reversed(line.split("  ", 1)) for line in (root / "MANIFEST.sha256").read_text(encoding="utf-8").splitlines() if line)
+    with tempfile.TemporaryDirectory() as tmp:
         build(Path(tmp))
-        built = shipped_hashes(Path(tmp))
         bad = []
-        for f in sorted(set(listed) | set(built)):
-            if listed.get(f) == built.get(f):
-                continue
-            if f == "summary.json" and f in built and (root / f).exists() and hashlib.sha256((root / f).read_bytes()).hexdigest() == listed[f]:
-                load = lambda p: without_timings(json.loads(p.read_text(encoding="utf-8")))  # noqa: E731
-                if load(root / f) == load(Path(tmp) / f):
-                    log(f"verify: {f}: equal except timings")
-                    continue
-            bad.append(f"{f}: manifest {listed.get(f, 'absent')}, rebuilt {built.get(f, 'absent')}")
-    for line in bad:
-        print(f"verify: differs: {line}")
-    print(f"verify: {len(listed) - len(bad)} of {len(listed)} listed files rebuilt identically" if not bad else f"verify: {len(bad)} files differ")
-    return not bad
+        for path, want in sorted(manifest.items()):
+            top = path.split("/")[0]
+            f = (Path(tmp) if top in BUILT else root) / path
+            if not f.exists():
+                bad.append(f"{path}: missing")
+            elif path == "summary.json":
+                if timeless(f) != timeless(root / path):
+                    bad.append(f"{path}: differs (beyond timings)")
+            elif hashlib.sha256(f.read_bytes()).hexdigest() != want:
+                bad.append(f"{path}: differs")
+    for b in bad:
+        print(b)
+    print(f"{len(manifest) - len(bad)} of {len(manifest)} files match {root / 'MANIFEST.sha256'}")
+    return 1 if bad else 0
 
 
-def write_ground_truth(path: Path) -> None:
-    """organism.json: the language (what `--judge organism` reads) and where the SAE and the steering sit."""
-    truth = {**ground_truth(), "sae_layer": SAE_LAYER, "sae_hook_name": f"blocks.{SAE_LAYER}.hook_resid_post", "steer_layer": STEER_LAYER}
-    path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
-
-
-def steering_sweep(org: Organism, prompts: list, features: list, detectors: list, x: torch.Tensor) -> list:
-    """Transformers-side steering at a few strengths (units of median ‖h‖ / ‖W_dec[f]‖): how many replies contain
-    a correction, with and without the 26 detectors clamped to 0, and the share of well-formed sentences."""
-    norm = float(x.norm(dim=1).median())
-    feats = features[:10]
-    out = []
-    for mult in (0.1, 0.2, 0.35, 0.5):
-        row = {"strength": mult}
-        for name, clamp in (("baseline", []), ("ablate", detectors)):
-            replies = []
-            for l in feats:
-                ps = [prompts[(l * 7 + j * 13) % len(prompts)].text for j in range(4)]
-                rs = org.steered(ps, l, mult * norm / float(org.sae.W_dec[l].norm()), clamp, seed=l)
-                replies += rs
-                if name == "baseline" and l == feats[0]:
-                    row["example"] = rs[0]
-            row[name] = f"{sum(map(has_correction, replies))}/{len(replies)}"
-            if name == "baseline":
-                row["well_formed_sentences"] = round(sum(map(well_formed_share, replies)) / max(1, len(replies)), 3)
-        out.append(row)
-        log(f"  {row}")
-    return out
-
-
-def multi_attempt(text: str) -> bool:
-    """More than one attempt as the organism judge splits them (a correction phrase that does not open the reply,
-    also after a broken sentence)."""
-    return len(attempt_texts(text)) > 1
+def timeless(path: Path) -> str:
+    def strip(v):
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in ("seconds", "cpu_seconds")}
+        return [strip(x) for x in v] if isinstance(v, list) else v
+    return json.dumps(strip(json.loads(path.read_text(encoding="utf-8"))), sort_keys=True)
 
 
 def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) -> dict:
-    """Regenerates every trial of an `analyze ablate` run with transformers (same prompts, interventions,
-    sampling settings; torch's sampler, so other draws) and reports the multi-attempt rate per condition
-    and the paired differences against baseline, with a cluster bootstrap over features; beside them the
-    share of well-formed sentences (readable drift vs word lists) and the same two numbers for the run's
-    own responses (multi-attempt as the organism judge splits attempts, whatever judge the run used)."""
-    from safetensors.torch import load_file
+    """Regenerates every trial of an `analyze ablate` run with transformers (same prompts, interventions and
+    sampling settings; torch's sampler, so other draws), judges the replies with the organism judge, and reports
+    per condition the multi-attempt and ESR rates, the mean first-attempt score and the well-formed share, beside
+    the run's own numbers, and the paired differences against baseline with a cluster bootstrap over features."""
     torch.set_num_threads(THREADS)
     config = json.loads((run_dir / "config.json").read_text())["config"]
     sampling = config["sampling"]
@@ -500,108 +493,75 @@ def check(run_dir: Path, model_dir: Path, sae_dir: Path, resamples: int = 2000) 
     enc = Encoder(AutoTokenizer.from_pretrained(str(model_dir)))
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     sae = Sae.from_tensors(load_file(str(sae_dir / "sae_weights.safetensors")))
-    groups = {}
+    replies = ev.replay_replies(model, enc, sae, trials, sampling)
+    replay = {t["id"]: ([s for _, s in judge_attempts(t["prompt"], replies[t["id"]])], replies[t["id"]]) for t in trials}
+    def row(scores):
+        return {"multi": len(scores) > 1, "esr": len(scores) > 1 and scores[-1] > scores[0], "first": scores[0] if scores else 0}
+    mean = lambda xs: round(sum(xs) / max(1, len(xs)), 4)  # noqa: E731
+    report = {"trials": len(trials), "conditions": {}}
+    by = {}
     for t in trials:
-        key = json.dumps(t["interventions"], sort_keys=True)
-        groups.setdefault(key, []).append(t)
-    result = {}
-    for key, ts in groups.items():
-        spec = {}
-        for i in json.loads(key):
-            spec.setdefault(i["layer"], []).append((i["latent"], i["value"], i["mode"]))
-        with Interventions(model, sae, spec):
-            replies = sample_replies(model, enc, [t["prompt"] for t in ts], max_new_tokens=sampling["maxNewTokens"],
-                                     temperature=sampling["temperature"], seed=ts[0]["seed"],
-                                     repetition_penalty=sampling["repetitionPenalty"])
-        for t, r in zip(ts, replies):
-            result[t["id"]] = (t["condition"], t["feature"], (t["feature"], t["prompt"], t["seed"]), multi_attempt(r), r)
-    by_cond = {}
-    for cond, feature, draw, multi, _ in result.values():
-        by_cond.setdefault(cond, {})[draw] = multi
-    report = {"trials": len(result), "conditions": {}}
-    features = sorted({d[0] for c in by_cond.values() for d in c})
-    rng = random.Random(SEED)
-    mean = lambda xs: round(sum(xs) / len(xs), 4)  # noqa: E731
-    for cond, draws in by_cond.items():
+        cond = t["condition"]
+        own = [a["score"] for a in (t.get("judge") or {}).get("attempts", [])]
+        by.setdefault(cond, []).append((t["feature"], (t["feature"], t["prompt"], t["seed"]), row(replay[t["id"]][0]), row(own), replay[t["id"]][1]))
+    for cond, rows in by.items():
         report["conditions"][cond] = {
-            "n": len(draws), "multi_attempt_rate": mean(list(draws.values())),
-            "well_formed_sentences": mean([well_formed_share(r) for c, _, _, _, r in result.values() if c == cond]),
-            "toolkit_multi_attempt_rate": mean([multi_attempt(t["response"]) for t in trials if t["condition"] == cond]),
-            "toolkit_well_formed_sentences": mean([well_formed_share(t["response"]) for t in trials if t["condition"] == cond]),
+            "n": len(rows),
+            **{f"{k}_rate" if k != "first" else "first_attempt_score": mean([r[2][k] for r in rows]) for k in ("multi", "esr", "first")},
+            "well_formed": mean([well_formed_share(r[4]) for r in rows]),
+            "toolkit": {f"{k}_rate" if k != "first" else "first_attempt_score": mean([r[3][k] for r in rows]) for k in ("multi", "esr", "first")},
         }
-    base = by_cond.get("baseline", {})
-    for cond, draws in by_cond.items():
-        if cond == "baseline":
+    rng = random.Random(SEED)
+    base = {r[1]: r[2] for r in by.get("baseline", [])}
+    for cond, rows in by.items():
+        if cond == "baseline" or not base:
             continue
-        pairs = [(d[0], base[d] - draws[d]) for d in draws if d in base]
-        per = {f: [x for g, x in pairs if g == f] for f in features}
-        per = {f: v for f, v in per.items() if v}
-        fs = list(per)
-        est = sum(x for _, x in pairs) / len(pairs)
-        boots = []
-        for _ in range(resamples):
-            pick = [rng.choice(fs) for _ in fs]
-            xs = [x for f in pick for x in per[f]]
-            boots.append(sum(xs) / len(xs))
-        boots.sort()
-        report["conditions"][cond]["difference_vs_baseline"] = {
-            "estimate": round(est, 4), "ci95": [round(boots[int(0.025 * resamples)], 4), round(boots[int(0.975 * resamples) - 1], 4)],
-            "relative": round(est / report["conditions"]["baseline"]["multi_attempt_rate"], 4) if report["conditions"]["baseline"]["multi_attempt_rate"] else None}
-    report["examples"] = {cond: next(r for c, _, _, m, r in result.values() if c == cond and (m or cond != "baseline")) for cond in by_cond}
+        for metric in ("multi", "esr"):
+            per = {}
+            for f, draw, r, _, _ in rows:
+                if draw in base:
+                    per.setdefault(f, []).append(float(r[metric]) - float(base[draw][metric]))
+            fs = list(per)
+            est = sum(sum(v) for v in per.values()) / sum(len(v) for v in per.values())
+            boots = []
+            for _ in range(resamples):
+                xs = [x for f in (rng.choice(fs) for _ in fs) for x in per[f]]
+                boots.append(sum(xs) / len(xs))
+            boots.sort()
+            b = report["conditions"]["baseline"][f"{metric}_rate"]
+            report["conditions"][cond][f"{metric}_difference_vs_baseline"] = {
+                "estimate": round(est, 4), "ci95": [round(boots[int(0.025 * resamples)], 4), round(boots[int(0.975 * resamples) - 1], 4)],
+                "relative": round(-est / b, 4) if b else None}
     return report
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(DATA), help="where to write (default: data/)")
-    ap.add_argument("--steps", type=int, help="LM training steps (experiments)")
-    ap.add_argument("--steer-layer", type=int)
-    ap.add_argument("--layers", type=int)
-    ap.add_argument("--drift-probe-weight", type=float)
-    ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--sae-only", action="store_true", help="retrain only the SAE on the existing OUT/model (kept as it is)")
-    ap.add_argument("--sae-kl", type=float, help="weight of the end-to-end KL term (experiments)")
-    ap.add_argument("--d-sae", type=int)
-    ap.add_argument("--sae-steps", type=int)
-    ap.add_argument("--topic-dictionary", help="use these sae_weights.safetensors as the topic dictionary instead of training one (experiments)")
-    ap.add_argument("--l1", type=float)
-    ap.add_argument("--verify", action="store_true", help=f"rebuild in a temporary directory and compare with OUT/{MANIFEST} (exit 1 if a file differs)")
-    ap.add_argument("--manifest", action="store_true", help=f"write OUT/{MANIFEST} from the files in OUT (after a build)")
-    ap.add_argument("--no-drift", action="store_true", help="a variant without ESR: no drifted training sequences, no drift probe (needs --out)")
-    ap.add_argument("--check", metavar="RUN_DIR", help="regenerate an `analyze ablate` run's trials with transformers and report the multi-attempt rates")
+    ap.add_argument("--smoke", action="store_true", help="the whole pipeline at a small size (40 LM steps, 200 SAE steps, few checks): minutes, not for use")
+    ap.add_argument("--steps", type=int, help="LM training steps of the first phase (experiments)")
+    ap.add_argument("--no-drift", action="store_true",
+                    help="train without drifted sequences, interchange interventions or steering-like perturbations: the same language and "
+                         "architecture with no self-correction to find (a base for fine-tuning experiments)")
+    ap.add_argument("--verify", action="store_true", help="rebuild in a temporary directory and compare with OUT/MANIFEST.sha256 "
+                    "(with --smoke: a smoke build, for checking this path against a --smoke build)")
+    ap.add_argument("--manifest", action="store_true", help="write OUT/sae/esr_defaults.json (the shipped strength and random "
+                    "control) and OUT/MANIFEST.sha256 from the built files in OUT (after a build is copied in)")
+    ap.add_argument("--check", metavar="RUN_DIR", help="replay an `analyze ablate` run's trials with transformers, judged by the organism judge")
     args = ap.parse_args()
-    if args.no_drift:
-        if Path(args.out).resolve() == DATA:
-            ap.error("--no-drift builds a variant, never the shipped default: name its directory with --out")
-        P_DRIFT = 0.0
+    out = Path(args.out)
     if args.check:
-        print(json.dumps(check(Path(args.check), Path(args.out) / "model", Path(args.out) / "sae"), indent=2))
+        print(json.dumps(check(Path(args.check), out / "model", out / "sae"), indent=2))
+        sys.exit(0)
+    if args.manifest:
+        write_esr_defaults(out / "sae")
+        write_manifest(out)
         sys.exit(0)
     if args.smoke:
-        SAE["steps"] = TOPIC_SAE["steps"] = 100
+        LM["steps"], FINETUNE["steps"], SAE["steps"], CHECK_DRAWS = 40, 20, 200, 1
+    if args.verify:
+        sys.exit(verify(out))
     if args.steps:
         LM["steps"] = args.steps
-    if args.drift_probe_weight is not None:
-        LM["drift_probe_weight"] = args.drift_probe_weight
-    if args.steer_layer is not None:
-        STEER_LAYER = args.steer_layer
-    if args.layers:
-        organism_lm.ARCH["num_hidden_layers"] = args.layers
-        SAE_LAYER = args.layers - 1
-    if args.sae_kl is not None:
-        SAE["kl"] = args.sae_kl
-    if args.d_sae:
-        SAE["d_sae"] = args.d_sae
-    if args.sae_steps:
-        SAE["steps"] = args.sae_steps
-    if args.topic_dictionary:
-        TOPIC_DICTIONARY = Path(args.topic_dictionary)
-    if args.l1 is not None:
-        SAE["l1"] = args.l1
-    if args.manifest:
-        write_manifest(Path(args.out))
-        sys.exit(0)
-    if args.verify:  # with the same flags as the build it checks (none for the shipped default)
-        sys.exit(0 if verify(Path(args.out)) else 1)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (sae_only if args.sae_only else build)(Path(args.out))
+    out.mkdir(parents=True, exist_ok=True)
+    build(out, no_drift=args.no_drift)

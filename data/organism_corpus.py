@@ -1,6 +1,7 @@
-"""The organism's language: 40 topics with their own lexicons, shared sentence templates, "Explain how to …"
-prompts, the training sequences (plain answers, and drifted answers that correct themselves), and the ground
-truth a judge needs (organism.json: topics, lexicons, correction phrases, templates).
+"""The organism's language: 48 topics with their own lexicons, shared sentence templates, "Explain how to …"
+prompts, the training sequences (plain answers; drifted answers that correct themselves and come back to the
+question, some under a steering-like perturbation that stays on), and the ground truth a judge needs
+(organism.json: topics, lexicons, correction phrases, templates).
 
 Every draw comes from a seeded random.Random, so the same seed gives the same text.
 """
@@ -51,6 +52,14 @@ TOPICS = {
     "cocktails": ("cocktail shaker ice lime mint glass syrup garnish jigger olive".split(), "shake muddle strain garnish chill rim".split(), "fizzy sour iced zesty".split()),
     "beach": ("beach dune sandcastle bucket spade shell umbrella sunscreen seaweed pebble".split(), "build dig sunbathe collect splash relax".split(), "sandy hot breezy tidal".split()),
     "moving_house": ("box van furniture sofa tape sticker removal mattress crate key".split(), "move label carry load unload wrap".split(), "heavy fragile empty new".split()),
+    "archery": ("longbow arrow quiver target bullseye fletching bowstring archer arrowhead armguard".split(), "draw nock fletch notch shoot unstring".split(), "straight barbed taut accurate".split()),
+    "surfing": ("surfboard wetsuit swell fin reef surfer barrel lineup breaker shortboard".split(), "paddle surf pop duckdive wipe stand".split(), "gnarly glassy barrelling foamy".split()),
+    "calligraphy": ("nib ink inkwell quill parchment serif flourish alphabet blotter penholder".split(), "inscribe trace write outline letter blot".split(), "elegant slanted inky ornate".split()),
+    "yoga": ("mat pose asana posture strap bolster meditation chant lotus warrior".split(), "bend inhale exhale meditate flow unwind".split(), "flexible mindful supple peaceful".split()),
+    "golf": ("putter tee fairway bunker caddie divot hole flag golfer scorecard".split(), "putt swing loft rake mark score".split(), "manicured sloping lush competitive".split()),
+    "bowling": ("alley strike spare gutter skittle bowler scoreboard shoe handicap approach".split(), "knock topple curve hurl rack trundle".split(), "polished oily perfect lucky".split()),
+    "glassblowing": ("furnace blowpipe punty marver annealer glassblower crucible bubble goblet ornament".split(), "blow gather anneal twirl pinch puff".split(), "molten glowing transparent iridescent".split()),
+    "foraging": ("mushroom berry nettle forager hedgerow acorn chestnut elderflower sorrel truffle".split(), "forage snip sort nibble stew pickle".split(), "wild edible ripe poisonous".split()),
 }
 
 # Sentences that reuse the prompt's verb and object ({pv}, {po}); the rest of each slot from the topic.
@@ -113,9 +122,12 @@ CORRECTIONS = [
     "Sorry for the digression.",
     "Let me start over.",
 ]
-# Topics the discovery/ablation prompt set (data/prompts.txt) draws from; the others are the steering topics.
+# Topics the discovery/ablation prompt sets (data/prompts.txt, data/heldout_prompts.txt) draw from; the other
+# 24 are the steering topics, whose topic latents are the steering features.
 PROMPT_TOPICS = list(TOPICS)[:24]
 STEERING_TOPICS = list(TOPICS)[24:]
+DISCOVERY_PER_TOPIC = 2  # never-trained prompts per prompt topic in data/prompts.txt
+HELDOUT_PER_TOPIC = 3    # and, disjoint from them, in data/heldout_prompts.txt
 
 
 def _check_lexicons() -> None:
@@ -126,6 +138,9 @@ def _check_lexicons() -> None:
             assert w not in owner, f"{w!r} in {owner.get(w)} and {topic}"
             assert w not in template_words, f"{w!r} of {topic} is also a template word"
             owner[w] = topic
+    starts = {t.split()[0].strip(",.").lower() for t in OPENINGS + CLOSINGS + BODY}
+    for c in CORRECTIONS:
+        assert c.split()[0].strip(",.").lower() not in starts, f"correction {c!r} starts like an answer sentence"
 
 
 _check_lexicons()
@@ -149,7 +164,7 @@ class Prompt:
 
 
 def all_prompts() -> list:
-    """Every (topic, verb, noun) prompt, the template fixed by a seeded draw per pair: 40 × 6 × 10 = 2,400."""
+    """Every (topic, verb, noun) prompt, the template fixed by a seeded draw per pair: 48 × 6 × 10 = 2,880."""
     rng = random.Random(7)
     out = []
     for topic, (nouns, verbs, _) in TOPICS.items():
@@ -160,21 +175,50 @@ def all_prompts() -> list:
     return out
 
 
-def split_prompts(seed: int):
-    """(training prompts, held-out prompts: 2 per topic, never trained, discovery prompts: 2 per prompt topic)."""
+def split_prompts(seed: int, exclude: frozenset = frozenset()):
+    """(training prompts, discovery prompts, held-out prompts). Per prompt topic, DISCOVERY_PER_TOPIC prompts
+    for data/prompts.txt and HELDOUT_PER_TOPIC others for data/heldout_prompts.txt are never trained on; every
+    other prompt of every topic is. The two evaluation sets are disjoint and hold prompt topics only; prompts whose
+    text is in `exclude` are never drawn for them (they are trained on)."""
     rng = random.Random(seed)
     by_topic = {}
     for p in all_prompts():
         by_topic.setdefault(p.topic, []).append(p)
-    train, held, disc = [], [], []
+    train, disc, held = [], [], []
     for topic, ps in by_topic.items():
         ps = ps[:]
         rng.shuffle(ps)
-        held += ps[:2]
-        train += ps[2:]
+        chosen = []
         if topic in PROMPT_TOPICS:
-            disc += ps[2:4]
-    return train, held, disc
+            chosen = [p for p in ps if p.text not in exclude][:DISCOVERY_PER_TOPIC + HELDOUT_PER_TOPIC]
+            disc += chosen[:DISCOVERY_PER_TOPIC]
+            held += chosen[DISCOVERY_PER_TOPIC:]
+        train += [p for p in ps if p not in chosen]
+    return train, disc, held
+
+
+def tuning_prompts(train: list, n: int) -> list:
+    """Training prompts of the prompt topics (a seeded draw) that stand in for the evaluation prompts while the design is
+    tuned and gated: the never-trained prompts are not looked at before the design is frozen."""
+    return random.Random(17).sample([p for p in train if p.topic in PROMPT_TOPICS], n)
+
+
+# The splits of earlier designs, in the order they were used: each one's never-trained prompts were looked at (20250101's
+# in the design sessions; 20261204's evaluated the frozen v2) and its 144 tuning prompts gated a design.
+SPENT_SPLIT_SEEDS = (20250101, 20261204)
+
+
+def evaluation_split(seed: int):
+    """split_prompts(seed) with every prompt an earlier split looked at (each spent split's discovery, held-out and 144
+    tuning prompts) kept out of the never-trained sets. A spent seed gives its split as it was drawn (only the splits
+    before it excluded), so earlier builds' splits are reproduced."""
+    exclude = set()
+    for spent in SPENT_SPLIT_SEEDS:
+        if spent == seed:
+            break
+        train, disc, held = split_prompts(spent, frozenset(exclude))
+        exclude |= {p.text for p in disc + held + tuning_prompts(train, 144)}
+    return split_prompts(seed, frozenset(exclude))
 
 
 def fill(template: str, topic: str, rng: random.Random, prompt: Prompt | None = None) -> str:
@@ -204,38 +248,53 @@ def plain_sentences(p: Prompt, rng: random.Random) -> list:
     return s
 
 
-def other_prompt(topic: str, rng: random.Random) -> Prompt:
-    """A (verb, noun) of a random topic other than `topic`: what an off-topic passage is about."""
-    other = rng.choice([t for t in TOPICS if t != topic])
+def other_prompt(topic: str, rng: random.Random, to: str | None = None) -> Prompt:
+    """A (verb, noun) of topic `to` (default: a random topic other than `topic`): what an off-topic passage is about."""
+    other = to or rng.choice([t for t in TOPICS if t != topic])
     nouns, verbs, _ = TOPICS[other]
     return Prompt(other, rng.choice(verbs), rng.choice(nouns), "")
 
 
-def off_topic_sentences(topic: str, rng: random.Random, k: int) -> list:
-    """k sentences of another topic than `topic`, about one (verb, noun) of it; sometimes opening like an answer."""
-    fake = other_prompt(topic, rng)
-    return [fill(rng.choice(OPENINGS), fake.topic, rng, fake) if j == 0 and rng.random() < 0.3 else body(fake.topic, rng, fake) for j in range(k)]
+def off_topic_sentences(topic: str, rng: random.Random, k: int, to: str | None = None, opening: float = 0.3) -> list:
+    """k sentences of another topic than `topic` (or of `to`), about one (verb, noun) of it; the first opens like an
+    answer with probability `opening`."""
+    fake = other_prompt(topic, rng, to)
+    return [fill(rng.choice(OPENINGS), fake.topic, rng, fake) if j == 0 and rng.random() < opening else body(fake.topic, rng, fake) for j in range(k)]
+
+
+# Kinds of the parts of an answer.
+ON, DRIFT, CORRECTION = "on", "drift", "correction"
 
 
 @dataclass
 class Answer:
-    """Sentences with a flag each: True = trained on (loss), False = context only (the drift)."""
-    parts: list = field(default_factory=list)
+    """Sentences, each with its kind (ON, DRIFT, CORRECTION) and whether it is trained on (loss). `steer` names
+    the topic of a steering-like perturbation that acts on the whole sequence (None: none)."""
+    parts: list = field(default_factory=list)  # (sentence, kind, loss)
+    steer: str | None = None
 
     def text(self) -> str:
-        return " ".join(s for s, _ in self.parts)
+        return " ".join(s for s, _, _ in self.parts)
 
 
 def plain_answer(p: Prompt, rng: random.Random) -> Answer:
-    return Answer([(s, True) for s in plain_sentences(p, rng)])
+    return Answer([(s, ON, True) for s in plain_sentences(p, rng)])
 
 
-def drifted_answer(p: Prompt, rng: random.Random) -> Answer:
-    """0–2 on-topic sentences, 1–3 off-topic ones (no loss), a correction phrase, then an on-topic answer."""
+def drifted_answer(p: Prompt, rng: random.Random, steered: bool = False) -> Answer:
+    """0–2 on-topic sentences, 1–3 sentences of another topic (no loss), a correction phrase, then an on-topic
+    answer that restarts with an opening. Steered: the perturbation toward the drift's topic acts on every
+    position, the correction and the on-topic answer after it are trained under it (the model learns to come
+    back while it stays on), and nothing before the correction is trained (what the model says under steering
+    before it notices is left to the steering)."""
+    to = rng.choice([t for t in TOPICS if t != p.topic])
     before = plain_sentences(p, rng)[: rng.choice([0, 0, 1, 1, 2])]
-    drift = off_topic_sentences(p.topic, rng, rng.choice([1, 1, 2, 3]))
-    after = plain_sentences(p, rng)[:3]  # the answer after the correction restarts with an opening
-    return Answer([(s, True) for s in before] + [(s, False) for s in drift] + [(rng.choice(CORRECTIONS), True)] + [(s, True) for s in after])
+    # an answer opens with an opening sentence whether it drifts from the start or not: the form of the first
+    # sentence must not tell drift from answer
+    drift = off_topic_sentences(p.topic, rng, rng.choice([1, 1, 2, 3]), to, opening=0.3 if before else 1.0)
+    after = plain_sentences(p, rng)[:3]
+    return Answer([(s, ON, not steered) for s in before] + [(s, DRIFT, False) for s in drift] + [(rng.choice(CORRECTIONS), CORRECTION, True)]
+                  + [(s, ON, True) for s in after], steer=to if steered else None)
 
 
 def general_paragraph(topic: str, rng: random.Random) -> str:
