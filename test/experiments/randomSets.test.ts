@@ -126,6 +126,18 @@ test('activity-matched sets hold no detector-like latent although the near-detec
   }
 });
 
+/** A random control of latents given by hand: no discovery run to match activity in or exclude detectors from. */
+const BY_HAND = {
+  runDir: null,
+  source: '--latents 1,2',
+  dSae: D,
+  ablated: [1, 2],
+  steered: [3],
+  k: 2,
+  seed: 0,
+  openStore,
+};
+
 test('activity matching needs a discovery run; the uniform control does not', async () => {
   await assert.rejects(
     randomControl({
@@ -141,17 +153,7 @@ test('activity matching needs a discovery run; the uniform control does not', as
     }),
     /--latents 1,2 comes with no discovery run.*--random-match none/,
   );
-  const rc = await randomControl({
-    match: 'none',
-    runDir: null,
-    source: '--latents 1,2',
-    dSae: D,
-    ablated: [1, 2],
-    steered: [3],
-    k: 2,
-    seed: 0,
-    openStore,
-  });
+  const rc = await randomControl({ ...BY_HAND, match: 'none' });
   assert.deepEqual(rc.exclusion.detector_like, []);
   assert.match(rc.exclusion.rule, /no discovery ranking/);
   for (const s of rc.sets) assert.ok(s.latents.every((l) => ![1, 2, 3].includes(l)));
@@ -274,17 +276,7 @@ test('rotation: the ablated latents themselves, their removed norm on the store 
 });
 
 test('rotation works with latents given by hand (no store: norm null) and refuses d_in < 2r', async () => {
-  const byHand = {
-    runDir: null,
-    source: '--latents 1,2',
-    dSae: D,
-    ablated: [1, 2],
-    steered: [3],
-    k: 2,
-    seed: 0,
-    openStore,
-  };
-  const rc = await randomControl({ ...byHand, match: 'rotation', decoder: wideDecoder });
+  const rc = await randomControl({ ...BY_HAND, match: 'rotation', decoder: wideDecoder });
   assert.equal(rc.norm, null);
   assert.deepEqual(rc.activity, {
     identical: 'the same latents clamped (the same encoder), so the same codes at the same tokens',
@@ -294,7 +286,7 @@ test('rotation works with latents given by hand (no store: norm null) and refuse
   assert.match(rc.exclusion.rule, /no discovery ranking/);
   assert.equal(rc.rows![0].length, 2 * WIDE);
   await assert.rejects(
-    randomControl({ ...byHand, ablated: [1, 2, 5], match: 'rotation', decoder }),
+    randomControl({ ...BY_HAND, ablated: [1, 2, 5], match: 'rotation', decoder }),
     /span 3 dimensions of d_in = 3/,
   );
 });
