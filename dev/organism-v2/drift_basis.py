@@ -1,4 +1,4 @@
-"""The drift subspace and the prompt split of an exp.py run (drift_basis.pt) or of a make_default_new.py build (drift_subspace.safetensors, summary.json)."""
+"""The drift subspace and the prompt split of an exp.py run (drift_basis.pt) or of a data/make_default.py build (drift_subspace.safetensors, summary.json)."""
 from pathlib import Path
 
 import json

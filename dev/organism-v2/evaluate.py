@@ -2,7 +2,7 @@
 on the given prompts (a build's never-trained prompts), the two controls of docs/data.md, the direct logit attribution of
 the ablated latents and a transformers replay of the trials; then one table row per seed with mean and range.
 
-Run from the repo root (the organism: a make_default_new.py output, or data/ for the shipped one):
+Run from the repo root (the organism: a data/make_default.py output, or data/ for the shipped one):
   .venv-ref/bin/python dev/organism-v2/evaluate.py --organism DIR --prompts DIR/heldout_prompts.txt --boost B --out OUT
   .venv-ref/bin/python dev/organism-v2/evaluate.py ... --seeds 101,202 (a part; rerun with the others, same --out)
   .venv-ref/bin/python dev/organism-v2/evaluate.py ... --table-only (the table from what OUT holds)
@@ -32,7 +32,7 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 sys.dont_write_bytecode = True
-sys.path[:0] = [str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2] / "data")]  # the generator's modules
 import organism_eval as ev  # noqa: E402
 from organism_lm import Encoder  # noqa: E402
 from organism_sae import Sae  # noqa: E402

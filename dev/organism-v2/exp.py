@@ -3,7 +3,7 @@ import argparse, json, random, sys, time
 from pathlib import Path
 import torch
 sys.dont_write_bytecode = True
-sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # v2 modules first, then data/ (tokenizer)
+sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # these scripts, then data/ (the generator's modules and the tokenizer)
 from transformers import AutoTokenizer, LlamaForCausalLM
 from llama3_tokenizer import build_llama3, llama3_generation_ids, llama3_tokenizer_config, write_tokenizer_dir
 import organism_corpus as C

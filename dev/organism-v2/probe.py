@@ -1,5 +1,5 @@
 import sys, random, torch
-sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # v2 modules first, then data/ (tokenizer)
+sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # these scripts, then data/ (the generator's modules and the tokenizer)
 from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C, organism_lm as M
 torch.set_num_threads(1)

@@ -1,6 +1,6 @@
 """cProfile of a few v2 training steps (batch 32, steering on, interchange 16): where a step's CPU goes."""
 import cProfile, pstats, random, sys, time, torch
-sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # v2 modules first, then data/ (tokenizer)
+sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # these scripts, then data/ (the generator's modules and the tokenizer)
 from transformers import AutoTokenizer
 import organism_corpus as C, organism_lm as M
 torch.set_num_threads(int(sys.argv[1]))

@@ -3,7 +3,7 @@ import argparse, json, random, sys, time
 from pathlib import Path
 import torch
 sys.dont_write_bytecode = True
-sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # v2 modules first, then data/ (tokenizer)
+sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parent), str(__import__("pathlib").Path(__file__).resolve().parents[2] / "data")]  # these scripts, then data/ (the generator's modules and the tokenizer)
 from transformers import AutoTokenizer, LlamaForCausalLM
 import organism_corpus as C
 import organism_lm as M
@@ -14,7 +14,7 @@ from safetensors.torch import save_file, load_file
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--name", help="a run under /tmp/organism/runs (exp.py's output)")
-ap.add_argument("--build", help="a make_default_new.py output directory: its model, drift subspace, SAE (built steering latents included) and labels, instead of --name")
+ap.add_argument("--build", help="a data/make_default.py output directory: its model, drift subspace, SAE (built steering latents included) and labels, instead of --name")
 ap.add_argument("--tag", default="s1")
 ap.add_argument("--seed", type=int, default=20250101)
 ap.add_argument("--d-sae", type=int, default=512)
