@@ -465,12 +465,23 @@ def verify(root: Path) -> int:
             elif path == "summary.json":
                 if timeless(f) != timeless(root / path):
                     bad.append(f"{path}: differs (beyond timings)")
+            elif path.endswith(".safetensors"):
+                if canonical_safetensors(f) != canonical_safetensors(root / path):
+                    bad.append(f"{path}: differs")
             elif hashlib.sha256(f.read_bytes()).hexdigest() != want:
                 bad.append(f"{path}: differs")
     for b in bad:
         print(b)
     print(f"{len(manifest) - len(bad)} of {len(manifest)} files match {root / 'MANIFEST.sha256'}")
     return 1 if bad else 0
+
+
+def canonical_safetensors(path: Path) -> bytes:
+    """A safetensors file with its JSON header's keys sorted: safetensors writes the `__metadata__` entries from a hash map,
+    so their order (and with it the file's bytes) can differ between two runs that save the same tensors and metadata."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    return json.dumps(json.loads(raw[8:8 + n]), sort_keys=True).encode() + raw[8 + n:]
 
 
 def timeless(path: Path) -> str:
