@@ -31,6 +31,9 @@ export interface LatentActivity {
   tokens: number;
 }
 
+/** Tokens in an activation store, over every sample. */
+const storeTokens = (store: ActsStore): number => store.samples.n_tokens.reduce((s, n) => s + n, 0);
+
 /** Label-blind activity of every latent over every token of every sample of an activation store. */
 export async function storeActivity(store: ActsStore): Promise<LatentActivity> {
   const d = store.meta.d_sae;
@@ -43,7 +46,7 @@ export async function storeActivity(store: ActsStore): Promise<LatentActivity> {
       sum[b.latent[i]] += b.value[i];
     }
   }
-  const tokens = store.samples.n_tokens.reduce((s, n) => s + n, 0);
+  const tokens = storeTokens(store);
   if (tokens === 0) throw new InputError(`${store.dir}: the store holds no tokens to measure latent activity on`);
   return { freq: count.map((c) => c / tokens), mean: sum.map((s, l) => (count[l] ? s / count[l] : 0)), tokens };
 }
@@ -169,6 +172,10 @@ export const NORM_POOL = 25;
 export const NORM_TOLERANCE = 0.02;
 const NORM_PASSES = 20;
 
+/** Per set: whether its removed norm is within NORM_TOLERANCE of the ablated set's. */
+const withinTolerance = (removed: number[], target: number): boolean[] =>
+  removed.map((r) => Math.abs(r - target) <= NORM_TOLERANCE * target);
+
 export interface NormMatch {
   /** Mean removed norm of the ablated set, and of each random set (in set order). */
   ablated: number;
@@ -232,7 +239,7 @@ export function normMatchedSets(
     norm: {
       ablated: target,
       sets: removed,
-      within_tolerance: removed.map((r) => Math.abs(r - target) <= NORM_TOLERANCE * target),
+      within_tolerance: withinTolerance(removed, target),
       activity_distance: sets.map(
         (s) => s.latents.reduce((a, l, i) => a + pool.distance(l, ablated[i]), 0) / s.latents.length,
       ),
@@ -304,7 +311,7 @@ function rotationNorm(codes: OffTopicCodes, ablated: number[], sets: Float32Arra
   return {
     ablated: target,
     sets: removed,
-    within_tolerance: removed.map((r) => Math.abs(r - target) <= NORM_TOLERANCE * target),
+    within_tolerance: withinTolerance(removed, target),
     tokens: codes.tokens,
     rule,
   };
@@ -397,7 +404,7 @@ async function rotationControl(
   if (o.runDir) {
     const storeDir = `${o.runDir}/activations.acts`;
     const store = o.openStore(storeDir);
-    activity = { identical, store: storeDir, tokens: store.samples.n_tokens.reduce((s, n) => s + n, 0) };
+    activity = { identical, store: storeDir, tokens: storeTokens(store) };
     const codes = await offTopicCodes(store, o.decoder.rows, dIn, o.seed);
     norm = rotationNorm(
       codes,
