@@ -52,17 +52,19 @@ test('detectors: ≥ 5 latents with AUC ≥ 0.95 on the default prompts keep AUC
   assert.ok(kept.length >= 5, `${kept.length} of the ${strong.length} keep AUC ≥ 0.9 on held-out prompts`);
 });
 
-test("the toolkit's top 26 are mostly the detectors the build found with transformers (data/summary.json)", () => {
+test("the toolkit's top 26 and the detectors the build found with transformers mostly agree (data/summary.json)", () => {
   // detectors_python: the build's own discovery, in torch (the first build records its top 26, later ones every
-  // detector found, `found`); the toolkit ranks on data/prompts.txt with its own runtime
+  // detector found, `found`); the toolkit ranks on data/prompts.txt with its own runtime. Whichever is smaller
+  // (26, or a build with fewer detectors) is mostly inside the other.
   const py = JSON.parse(readFileSync(join(ROOT, 'data', 'summary.json'), 'utf8')).detectors_python;
   const built = new Set<number>(py.found ?? py.top26);
   const set = JSON.parse(readFileSync(join(defaultDiscovery(), 'latents.json'), 'utf8'));
   const top = (set.latents as { latent: number }[]).slice(0, 26).map((e) => e.latent);
   const shared = top.filter((l) => built.has(l));
+  assert.ok(built.size >= 5, `the build found ${built.size} detectors`);
   assert.ok(
-    shared.length >= 20,
-    `${shared.length} of the toolkit's top 26 are the build's detectors: ${shared.join(', ')}`,
+    shared.length >= 0.75 * Math.min(26, built.size),
+    `${shared.length} of the toolkit's top 26 are among the build's ${built.size} detectors: ${shared.join(', ')}`,
   );
 });
 
