@@ -204,8 +204,9 @@ def tuning_prompts(train: list, n: int) -> list:
 
 
 # The splits of earlier designs, in the order they were used: each one's never-trained prompts were looked at (20250101's
-# in the design sessions; 20261204's evaluated the frozen v2) and its 144 tuning prompts gated a design.
-SPENT_SPLIT_SEEDS = (20250101, 20261204)
+# in the design sessions; 20261204's evaluated v2-b and v2-c; 20261205's evaluated v4, the shipped build) and its 144
+# tuning prompts gated a design. A spent seed's own split is unchanged by the seeds after it.
+SPENT_SPLIT_SEEDS = (20250101, 20261204, 20261205)
 
 
 def evaluation_split(seed: int):
