@@ -371,6 +371,12 @@ def write_corpus(corpus: Path, disc: list) -> None:
                                                 for _ in range(GENERAL_PER_STEERING_TOPIC if t in STEERING_TOPICS else 2)), encoding="utf-8")
 
 
+def tuning_halves(train_prompts: list) -> tuple:
+    """The build's TUNING_PROMPTS tuning prompts in two halves: detectors are found on the first, checked on the second."""
+    tune = tuning_prompts(train_prompts, TUNING_PROMPTS)
+    return tune[: TUNING_PROMPTS // 2], tune[TUNING_PROMPTS // 2:]
+
+
 BUILT = ("model", "sae", "corpus", "prompts.txt", "heldout_prompts.txt", "organism.json", "drift_subspace.safetensors", "summary.json")
 
 
@@ -381,8 +387,7 @@ def build(out_root: Path, no_drift: bool = False) -> None:
     shutil.rmtree(build_dir, ignore_errors=True)
     model_dir, sae_dir = build_dir / "model", build_dir / "sae"
     train_prompts, disc, held = evaluation_split(SPLIT_SEED)
-    tune = tuning_prompts(train_prompts, TUNING_PROMPTS)
-    tune = (tune[: TUNING_PROMPTS // 2], tune[TUNING_PROMPTS // 2:])
+    tune = tuning_halves(train_prompts)
 
     tok = build_llama3(tokenizer_lines(), VOCAB_SIZE)
     write_tokenizer_dir(model_dir, tok, {**llama3_tokenizer_config(tok), "model_max_length": organism_lm.ARCH["max_position_embeddings"]},

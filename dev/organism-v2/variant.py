@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data"))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2] / "data")]  # these scripts, then data/
 import torch  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoTokenizer, LlamaForCausalLM  # noqa: E402
 
 import make_default as md  # noqa: E402
 import organism_corpus as oc  # noqa: E402
+from drift_basis import load_basis, split_of  # noqa: E402
 from organism_lm import DriftSubspace, Encoder  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -43,10 +43,9 @@ if not a.src:
 
 src = Path(a.src)
 summary = json.loads((src / "summary.json").read_text())
-train_p, disc, held = oc.evaluation_split(summary["prompts"]["split_seed"])
+train_p, disc, held = split_of(src, md.SEED)
 assert [p.text for p in disc] == (src / "prompts.txt").read_text().splitlines(), "the split does not give BUILD's prompts (--spent?)"
-tune = md.tuning_prompts(train_p, md.TUNING_PROMPTS)
-tune = (tune[: md.TUNING_PROMPTS // 2], tune[md.TUNING_PROMPTS // 2:])
+tune = md.tuning_halves(train_p)
 shutil.rmtree(out, ignore_errors=True)
 shutil.copytree(src, out, ignore=shutil.ignore_patterns("sae", "MANIFEST.sha256"))
 (out / "sae").mkdir()
@@ -54,7 +53,7 @@ for name, ps in (("tune_a.txt", tune[0]), ("tune_b.txt", tune[1])):
     (out / name).write_text("".join(p.text + "\n" for p in ps))
 model = LlamaForCausalLM.from_pretrained(str(src / "model"), dtype=torch.float32).eval()
 enc = Encoder(AutoTokenizer.from_pretrained(str(src / "model")))
-basis = load_file(str(src / "drift_subspace.safetensors"))["basis"]
+basis = load_basis(src, None)
 drift = DriftSubspace(basis.shape[0], basis.shape[1], 0)
 drift.basis.copy_(basis)
 part = md.sae_stage(model, enc, drift, train_p, tune, disc + held, out / "sae")
